@@ -1,0 +1,91 @@
+/**
+ * cluster.json: the machines and their addresses, plus every tunable. Loaded and
+ * checked once; anything wrong is one clear error naming the file and the key.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+export interface MachineConfig {
+  host: string;
+  port: number; // client port, shared by the machine's workers
+}
+
+export interface ClusterConfig {
+  /** Absolute path of the file this came from. */
+  file: string;
+  machines: Record<string, MachineConfig>;
+  /** Absolute data root; each machine keeps data/<machine>/. */
+  dataDir: string;
+  workers: number;
+  secret: string;
+  limits: {
+    maxPostChars: number;
+    maxMessageBytes: number;
+    historySize: number;
+  };
+  storage: {
+    lockStaleMs: number;
+  };
+}
+
+export const DEFAULT_CONFIG_FILE = resolve(__dirname, '..', '..', '..', 'cluster.json');
+
+export class ConfigError extends Error {}
+
+export function loadConfig(file = DEFAULT_CONFIG_FILE): ClusterConfig {
+  const path = resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, path);
+}
+
+export function parseConfig(raw: unknown, path: string): ClusterConfig {
+  const bad = (what: string): never => {
+    throw new ConfigError(`config ${path}: ${what}`);
+  };
+  if (typeof raw !== 'object' || raw === null) bad('not a JSON object');
+  const o = raw as Record<string, any>;
+  if (typeof o.machines !== 'object' || o.machines === null || Object.keys(o.machines).length === 0) {
+    bad('"machines" must name at least one machine');
+  }
+  const machines: Record<string, MachineConfig> = {};
+  for (const [id, m] of Object.entries(o.machines as Record<string, any>)) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(id)) bad(`machine id "${id}" must be 1-16 of [a-z0-9_-]`);
+    if (typeof m?.host !== 'string' || m.host === '') bad(`machines.${id}.host must be a host name or address`);
+    if (!isPort(m.port)) bad(`machines.${id}.port must be a port number`);
+    machines[id] = { host: m.host, port: m.port };
+  }
+  const num = (v: unknown, dflt: number, key: string, min = 1): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`"${key}" must be an integer >= ${min}`);
+    return v as number;
+  };
+  return {
+    file: path,
+    machines,
+    dataDir: resolve(dirname(path), typeof o.dataDir === 'string' ? o.dataDir : 'data'),
+    workers: num(o.workers, 2, 'workers'),
+    secret: typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string'),
+    limits: {
+      maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
+      maxMessageBytes: num(o.limits?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
+      historySize: num(o.limits?.historySize, 20, 'limits.historySize'),
+    },
+    storage: {
+      lockStaleMs: num(o.storage?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),
+    },
+  };
+}
+
+function isPort(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
+}
+
+/** Client addresses in config order, e.g. ["127.0.0.1:50051", ...]. */
+export function clientAddresses(config: ClusterConfig): string[] {
+  return Object.values(config.machines).map((m) => `${m.host}:${m.port}`);
+}

@@ -1,0 +1,84 @@
+/**
+ * Events are the only data: immutable, uniquely identified, stamped with their
+ * origin's dense seq and a hybrid logical clock. Every reader orders them by the
+ * same key (hlc, origin, id), so every machine shows the same order.
+ */
+import { compareHlc, type Hlc } from './hlc';
+
+export type EventKind = 'create' | 'post' | 'join' | 'leave';
+export const EVENT_KINDS: readonly EventKind[] = ['create', 'post', 'join', 'leave'];
+
+export interface ChatEvent {
+  id: string;
+  origin: string;
+  seq: number;
+  kind: EventKind;
+  room: string;
+  author: string;
+  text: string;
+  hlc: Hlc;
+}
+
+/** The one ordering key: (hlc, origin, id). */
+export function compareEvents(a: ChatEvent, b: ChatEvent): number {
+  return compareHlc(a.hlc, b.hlc) || cmp(a.origin, b.origin) || cmp(a.id, b.id);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Room creation has a fixed id so that two writers creating the same room store it once. */
+export function createEventId(room: string): string {
+  return `create/${room}`;
+}
+
+/** Post ids are namespaced by author so one user's ids can never shadow another's. */
+export function postEventId(author: string, clientId: string): string {
+  return `post/${author}/${clientId}`;
+}
+
+/** One canonical JSON line (fixed key order), used both on disk and in dumps. */
+export function eventToLine(e: ChatEvent): string {
+  return JSON.stringify({
+    id: e.id,
+    origin: e.origin,
+    seq: e.seq,
+    kind: e.kind,
+    room: e.room,
+    author: e.author,
+    text: e.text,
+    hlc: { wall: e.hlc.wall, logical: e.hlc.logical },
+  });
+}
+
+/** Validates an untrusted object (a parsed line or a wire message) as an event. */
+export function asEvent(x: unknown): ChatEvent | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const o = x as Record<string, unknown>;
+  const hlc = o.hlc as Record<string, unknown> | null | undefined;
+  const ok =
+    typeof o.id === 'string' && o.id.length > 0 &&
+    typeof o.origin === 'string' && o.origin.length > 0 &&
+    isCount(o.seq) && (o.seq as number) > 0 &&
+    EVENT_KINDS.includes(o.kind as EventKind) &&
+    typeof o.room === 'string' && o.room.length > 0 &&
+    typeof o.author === 'string' && o.author.length > 0 &&
+    typeof o.text === 'string' &&
+    typeof hlc === 'object' && hlc !== null && isCount(hlc.wall) && isCount(hlc.logical);
+  if (!ok) return null;
+  return {
+    id: o.id as string,
+    origin: o.origin as string,
+    seq: o.seq as number,
+    kind: o.kind as EventKind,
+    room: o.room as string,
+    author: o.author as string,
+    text: o.text as string,
+    hlc: { wall: (hlc as Record<string, number>).wall, logical: (hlc as Record<string, number>).logical },
+  };
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}

@@ -1,0 +1,50 @@
+/**
+ * The room file format: one JSON event per line, append-only. Parsing is pure and
+ * tolerant: only bytes up to the last newline count (a line still being written,
+ * or torn by a kill mid-append, is left as a tail), and a corrupt line elsewhere
+ * is reported and skipped rather than failing the whole file.
+ */
+import { asEvent, type ChatEvent } from './event';
+
+export interface CorruptLine {
+  offset: number; // byte offset of the line in the file
+  reason: string;
+}
+
+export interface ParsedLog {
+  events: ChatEvent[];
+  /** Bytes consumed: everything up to and including the last newline. */
+  consumed: number;
+  /** Bytes after the last newline: an unfinished or torn line. */
+  tail: number;
+  corrupt: CorruptLine[];
+}
+
+const NEWLINE = 0x0a;
+
+/** Parses `buf`, which starts at byte `base` of the file. */
+export function parseRoomLog(buf: Buffer, base = 0): ParsedLog {
+  const events: ChatEvent[] = [];
+  const corrupt: CorruptLine[] = [];
+  let start = 0;
+  for (let nl = buf.indexOf(NEWLINE, start); nl !== -1; nl = buf.indexOf(NEWLINE, start)) {
+    if (nl > start) {
+      const text = buf.toString('utf8', start, nl);
+      const event = parseLine(text);
+      if (typeof event === 'string') corrupt.push({ offset: base + start, reason: event });
+      else events.push(event);
+    }
+    start = nl + 1;
+  }
+  return { events, consumed: start, tail: buf.length - start, corrupt };
+}
+
+function parseLine(text: string): ChatEvent | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  return asEvent(value) ?? 'not an event';
+}

@@ -1,0 +1,26 @@
+/**
+ * Usernames name rooms and room files, so they are checked before anything else
+ * sees them: 1-32 of [A-Za-z0-9_.-], not starting with '.' or '-'. No path
+ * separator or '..' can pass, so no name can reach outside the data folder.
+ */
+const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+
+export function usernameError(name: unknown): string | null {
+  if (typeof name !== 'string' || name.length === 0) return 'a username is required';
+  if (name.length > 32) return `bad username '${printable(name)}': at most 32 characters`;
+  if (!USERNAME.test(name)) {
+    return `bad username '${printable(name)}': use letters, digits, '_', '.', '-', not starting with '.' or '-'`;
+  }
+  return null;
+}
+
+export function isUsername(name: unknown): name is string {
+  return usernameError(name) === null;
+}
+
+/** For echoing untrusted input inside an error line: no control characters, bounded length. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+}

@@ -1,0 +1,178 @@
+/**
+ * The client-facing Chat service of one worker: checks every request, turns it
+ * into events for the journal, and streams each applied event to the users in
+ * its room's audience. Chat mode is an open Subscribe stream: while a user has
+ * one, this worker refuses that user's Join and Leave.
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { createEventId, postEventId, type ChatEvent } from '../core/event';
+import { usernameError } from '../core/usernames';
+import { vectorFromRecord, vectorToRecord, type VersionVector } from '../core/version-vector';
+import type { ClusterConfig } from '../common/config';
+import { errorMessage, type Logger } from '../common/log';
+import { StorageError, type Journal } from '../storage/journal';
+import type { ChatHandlers } from '../gen/ftchat/Chat';
+import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
+import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
+
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A stream whose reader falls this far behind is closed; the client resumes from its cursor. */
+const MAX_STREAM_BACKLOG = 10_000;
+
+class Refusal extends Error {
+  constructor(readonly code: grpc.status, message: string) {
+    super(message);
+  }
+}
+
+type Stream = grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeItem>;
+
+export interface ChatServiceOptions {
+  machine: string;
+  limits: ClusterConfig['limits'];
+  log: Logger;
+}
+
+export function createChatService(journal: Journal, opts: ChatServiceOptions): ChatHandlers {
+  const index = journal.index;
+  const streams = new Map<string, Set<Stream>>();
+
+  journal.onApplied((e) => {
+    const audience = index.graph.audience(e.room);
+    if (e.kind === 'join' || e.kind === 'leave') audience.add(e.author);
+    for (const user of audience) {
+      for (const call of streams.get(user) ?? []) send(call, e);
+    }
+  });
+
+  const send = (call: Stream, e: ChatEvent): void => {
+    if (call.writableLength > MAX_STREAM_BACKLOG) {
+      refuse(call, new Refusal(grpc.status.RESOURCE_EXHAUSTED, 'reader too slow; resume from your cursor'));
+      return;
+    }
+    call.write({ event: e });
+  };
+
+  const user = (name: unknown, mustExist = true): string => {
+    const bad = usernameError(name);
+    if (bad) throw new Refusal(grpc.status.INVALID_ARGUMENT, bad);
+    const u = name as string;
+    if (mustExist && !index.userExists(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
+    return u;
+  };
+
+  const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0;
+
+  const follow = async (kind: 'join' | 'leave', req: { user: string; room: string }): Promise<ChatEvent> => {
+    const me = user(req.user);
+    const room = user(req.room);
+    if (inChatMode(me)) {
+      throw new Refusal(grpc.status.FAILED_PRECONDITION, `cannot ${kind} rooms in chat mode; type 'exit' first`);
+    }
+    if (room === me) throw new Refusal(grpc.status.INVALID_ARGUMENT, 'you are always in your own room');
+    const following = index.graph.isFollowing(me, room);
+    if (kind === 'join' && following) throw new Refusal(grpc.status.ALREADY_EXISTS, `you already follow ${room}`);
+    if (kind === 'leave' && !following) throw new Refusal(grpc.status.FAILED_PRECONDITION, `you do not follow ${room}`);
+    return journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
+  };
+
+  const postText = (text: string): string => {
+    if (text.trim() === '') throw new Refusal(grpc.status.INVALID_ARGUMENT, 'empty post');
+    const chars = [...text].length;
+    if (chars > opts.limits.maxPostChars) {
+      throw new Refusal(grpc.status.INVALID_ARGUMENT, `post too long: ${chars} characters, the limit is ${opts.limits.maxPostChars}`);
+    }
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) {
+      throw new Refusal(grpc.status.INVALID_ARGUMENT, 'a post is one line of text without control characters');
+    }
+    return text;
+  };
+
+  const after = (u: string, cursor: VersionVector, max?: number): ChatEvent[] =>
+    index.after(cursor, (e) => index.graph.isFollowing(u, e.room) || ((e.kind === 'join' || e.kind === 'leave') && e.author === u), max);
+
+  return {
+    Connect: unary(opts.log, async (req) => {
+      const me = user(req.user, false);
+      const created = !index.userExists(me);
+      if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
+      return { machine: opts.machine, created, following: index.graph.following(me) };
+    }),
+    Join: unary(opts.log, async (req) => ({ event: await follow('join', req) })),
+    Leave: unary(opts.log, async (req) => ({ event: await follow('leave', req) })),
+    List: unary(opts.log, async (req) => {
+      const me = user(req.user);
+      return {
+        rooms: index.roomNames().map((name) => ({ name, own: name === me, following: index.graph.isFollowing(me, name) })),
+      };
+    }),
+    Post: unary(opts.log, async (req) => {
+      const me = user(req.user);
+      const text = postText(req.text);
+      if (req.id !== '' && !CLIENT_ID.test(req.id)) {
+        throw new Refusal(grpc.status.INVALID_ARGUMENT, 'post id must be 1-64 of [A-Za-z0-9_-]');
+      }
+      const id = postEventId(me, req.id || randomUUID());
+      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text }) };
+    }),
+    Timeline: unary(opts.log, async (req) => {
+      const me = user(req.user);
+      const limit = Math.min(req.limit || opts.limits.historySize, 1000);
+      return { events: index.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
+    }),
+    Poll: unary(opts.log, async (req) => {
+      const me = user(req.user);
+      const cursor = vectorFromRecord(req.cursor?.seqs);
+      const max = Math.min(req.max || 1000, 1000);
+      const events = after(me, cursor, max + 1);
+      if (events.length <= max) return { events, cursor: { seqs: vectorToRecord(index.vector()) } };
+      const page = events.slice(0, max);
+      for (const e of page) cursor.set(e.origin, Math.max(cursor.get(e.origin) ?? 0, e.seq));
+      return { events: page, cursor: { seqs: vectorToRecord(cursor) } };
+    }),
+    Subscribe: (call: Stream) => {
+      let me: string;
+      try {
+        me = user(call.request.user);
+      } catch (err) {
+        refuse(call, err as Refusal);
+        return;
+      }
+      // Backlog and registration happen in one tick: nothing applied in between is missed.
+      const cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
+      for (const e of after(me, cursor)) send(call, e);
+      let set = streams.get(me);
+      if (!set) streams.set(me, (set = new Set()));
+      set.add(call);
+      const drop = (): void => {
+        set.delete(call);
+        if (set.size === 0 && streams.get(me) === set) streams.delete(me);
+      };
+      call.on('cancelled', drop);
+      call.on('close', drop);
+      call.on('error', drop);
+    },
+  };
+}
+
+/** Ends a stream with the refusal's status. */
+function refuse(call: Stream, err: Refusal): void {
+  call.emit('error', { code: err.code, details: err.message });
+}
+
+/** Wraps an async handler: a Refusal becomes its status, anything else a logged INTERNAL or UNAVAILABLE. */
+function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        if (err instanceof Refusal) return callback({ code: err.code, details: err.message });
+        if (err instanceof StorageError) return callback({ code: grpc.status.UNAVAILABLE, details: err.message });
+        log.error('request failed', { error: errorMessage(err) });
+        callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+      },
+    );
+  };
+}

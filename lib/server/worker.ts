@@ -1,0 +1,63 @@
+/**
+ * A worker process: loads the machine's room files, serves the Chat service on
+ * the machine's client port (shared by all workers through node:cluster), and
+ * keeps in step with the other writers through the primary's doorbell.
+ */
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { ClusterConfig } from '../common/config';
+import { errorMessage, type Logger } from '../common/log';
+import { ftchatProto } from '../common/proto';
+import { Journal } from '../storage/journal';
+import { RoomFiles } from '../storage/room-files';
+import { createChatService } from './chat-service';
+import { isDoorbell, type Doorbell } from './doorbell';
+
+export interface WorkerOptions {
+  config: ClusterConfig;
+  machine: string;
+  slot: number;
+  log: Logger;
+}
+
+export async function runWorker({ config, machine, slot, log }: WorkerOptions): Promise<void> {
+  const die = (err: Error): never => {
+    log.error('fatal storage error; restarting', { error: errorMessage(err) });
+    process.exit(70);
+  };
+  const files = new RoomFiles({
+    machineDir: join(config.dataDir, machine),
+    log,
+    lockStaleMs: config.storage.lockStaleMs,
+    onCompromised: die,
+  });
+  const journal = new Journal(files, `${machine}.w${slot}`, log, undefined, die);
+
+  // Listen before loading, so nothing rung while we load is missed.
+  process.on('message', (msg: unknown) => {
+    if (isDoorbell(msg)) journal.refresh(msg.rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
+  });
+  journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
+  await journal.load();
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.limits.maxMessageBytes,
+    'grpc.max_send_message_length': config.limits.maxMessageBytes * 4,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+  });
+  server.addService(ftchatProto().ftchat.Chat.service, createChatService(journal, { machine, limits: config.limits, log }));
+  const { host, port } = config.machines[machine];
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
+  process.send?.({ type: 'ready' });
+
+  const stop = (): void => {
+    server.tryShutdown(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
