@@ -3,7 +3,8 @@
  * checked once; anything wrong is one clear error naming the file and the key.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { REPO_ROOT } from './paths';
 
 export interface MachineConfig {
   host: string;
@@ -28,7 +29,7 @@ export interface ClusterConfig {
   };
 }
 
-export const DEFAULT_CONFIG_FILE = resolve(__dirname, '..', '..', '..', 'cluster.json');
+export const DEFAULT_CONFIG_FILE = join(REPO_ROOT, 'cluster.json');
 
 export class ConfigError extends Error {}
 

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../gen/ftchat';
+import { REPO_ROOT } from './paths';
 
-export const PROTO_FILE = join(__dirname, '..', '..', '..', 'protos', 'ftchat.proto');
+export const PROTO_FILE = join(REPO_ROOT, 'protos', 'ftchat.proto');
 
 let cached: ProtoGrpcType | null = null;
 

@@ -98,7 +98,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       const me = user(req.user, false);
       const created = !index.userExists(me);
       if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
-      return { machine: opts.machine, created, following: index.graph.following(me) };
+      return { machine: opts.machine, worker: journal.origin, created, following: index.graph.following(me) };
     }),
     Join: unary(opts.log, async (req) => ({ event: await follow('join', req) })),
     Leave: unary(opts.log, async (req) => ({ event: await follow('leave', req) })),

@@ -45,6 +45,8 @@ export interface TestCluster {
   start(machine: string, extraEnv?: Record<string, string>): Promise<ChildProcess>;
   /** SIGTERM a machine's primary and wait for it. */
   stop(machine: string): Promise<void>;
+  /** SIGKILL every process of a machine at once (its process group), like a power cut. */
+  killMachine(machine: string): Promise<void>;
   /** Every log line seen so far, across all machines and restarts. */
   logs: LogLine[];
   waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
@@ -127,6 +129,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      await exited;
+    },
+    async killMachine(machine) {
+      const child = children.get(machine);
+      if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(-child.pid, 'SIGKILL');
       await exited;
     },
     waitForLog(what, pred, timeoutMs = 10_000) {
