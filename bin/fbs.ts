@@ -1,18 +1,27 @@
 /**
- * fbs: the server command. `start --machine mN` runs that machine's process tree
- * in the foreground; `dump --machine mN` prints its data canonically.
+ * fbs: the server command. Parses arguments and hands over to lib/.
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { dumpMachine } from '../lib/admin/dump';
+import { startAll, stopMachine } from '../lib/admin/lifecycle';
+import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { createLogger, errorMessage } from '../lib/common/log';
-import { runPrimary } from '../lib/server/primary';
 import { runWorker } from '../lib/server/worker';
+import { runGuardian } from '../lib/supervision/guardian';
+import { AlreadyRunning, guardianRole, primaryRole, runPrimaryProcess } from '../lib/supervision/primary-process';
 
 const USAGE = `usage: fbs <command> [options]
-  start --machine <id> [--config cluster.json]   run a machine's server processes (foreground)
-  dump  --machine <id> [--config cluster.json]   print a machine's events in canonical order`;
+  start  --machine <id>   run a machine's process tree in the foreground
+  stop   --machine <id>   stop a machine's processes cleanly
+  status [--json]         every process of every machine, the master and its term
+  dump   --machine <id>   print a machine's events in canonical order
+  start-all               run every machine of the config on this host (npm start)
+options: --config <file> (default: cluster.json in the repository)`;
+
+/** How this program is run (node + script), so the processes it spawns run the same build. */
+const FBS_COMMAND = [process.execPath, process.argv[1]];
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -20,6 +29,8 @@ async function main(): Promise<void> {
     options: {
       machine: { type: 'string', short: 'm' },
       config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_FILE },
+      slot: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -29,13 +40,26 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig(values.config);
-  const machine = machineOf(config, values.machine);
   switch (command) {
     case 'start':
-      return start(config, machine);
-    case 'dump':
-      process.stdout.write(await dumpMachine(config.dataDir, machine));
+      return start(config, machineOf(config, values.machine));
+    case 'guardian': {
+      const machine = machineOf(config, values.machine);
+      const slot = Number(values.slot ?? 0);
+      return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: createLogger({ machine, role: guardianRole(config, machine), slot }) });
+    }
+    case 'stop':
+      return stopMachine(config, machineOf(config, values.machine));
+    case 'status': {
+      const status = await clusterStatus(config);
+      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
       return;
+    }
+    case 'dump':
+      process.stdout.write(await dumpMachine(config.dataDir, machineOf(config, values.machine)));
+      return;
+    case 'start-all':
+      return startAll(config, FBS_COMMAND);
     default:
       throw new ConfigError(`unknown command '${command}'\n${USAGE}`);
   }
@@ -55,14 +79,20 @@ async function start(config: ClusterConfig, machine: string): Promise<void> {
     await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }) });
     return;
   }
-  const log = createLogger({ machine, role: 'primary' });
-  const primary = runPrimary({ config, machine, log });
-  const shutdown = (signal: string): void => {
-    log.info('stopping', { signal });
-    primary.stop().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const log = createLogger({ machine, role: primaryRole(config, machine) });
+  try {
+    const primary = await runPrimaryProcess({ config, machine, log, fbsCommand: FBS_COMMAND });
+    const shutdown = (signal: string): void => {
+      log.info('stopping', { signal });
+      primary.stop().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  } catch (err) {
+    if (!(err instanceof AlreadyRunning)) throw err;
+    log.info('not starting: already running', { reason: err.message });
+    process.exit(0);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,8 @@ import { REPO_ROOT } from './paths';
 export interface MachineConfig {
   host: string;
   port: number; // client port, shared by the machine's workers
+  /** The machine's primary serves Admin here; its guardians on adminPort+1, +2, ... */
+  adminPort: number;
 }
 
 export interface ClusterConfig {
@@ -18,7 +20,17 @@ export interface ClusterConfig {
   /** Absolute data root; each machine keeps data/<machine>/. */
   dataDir: string;
   workers: number;
+  /** The master machine; the others run a supervisor in its place. */
+  master: string;
+  /** Guardians per machine (called replicas on the master machine). */
+  guardians: number;
   secret: string;
+  timing: {
+    heartbeatMs: number;
+    suspectAfterMs: number;
+    deadAfterMs: number;
+    electionTimeoutMs: number;
+  };
   limits: {
     maxPostChars: number;
     maxMessageBytes: number;
@@ -58,7 +70,8 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(id)) bad(`machine id "${id}" must be 1-16 of [a-z0-9_-]`);
     if (typeof m?.host !== 'string' || m.host === '') bad(`machines.${id}.host must be a host name or address`);
     if (!isPort(m.port)) bad(`machines.${id}.port must be a port number`);
-    machines[id] = { host: m.host, port: m.port };
+    if (!isPort(m.adminPort)) bad(`machines.${id}.adminPort must be a port number`);
+    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort };
   }
   const num = (v: unknown, dflt: number, key: string, min = 1): number => {
     if (v === undefined) return dflt;
@@ -70,6 +83,14 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     machines,
     dataDir: resolve(dirname(path), typeof o.dataDir === 'string' ? o.dataDir : 'data'),
     workers: num(o.workers, 2, 'workers'),
+    master: typeof o.master === 'string' ? (machines[o.master] ? o.master : bad(`"master" names no machine`)) : Object.keys(machines)[0],
+    guardians: num(o.guardians, 2, 'guardians'),
+    timing: {
+      heartbeatMs: num(o.timing?.heartbeatMs, 100, 'timing.heartbeatMs', 10),
+      suspectAfterMs: num(o.timing?.suspectAfterMs, 300, 'timing.suspectAfterMs', 10),
+      deadAfterMs: num(o.timing?.deadAfterMs, 600, 'timing.deadAfterMs', 10),
+      electionTimeoutMs: num(o.timing?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
+    },
     secret: typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string'),
     limits: {
       maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
@@ -84,6 +105,11 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
 
 function isPort(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536;
+}
+
+export function adminAddress(config: ClusterConfig, machine: string, guardian?: number): string {
+  const m = config.machines[machine];
+  return `${m.host}:${m.adminPort + (guardian === undefined ? 0 : guardian + 1)}`;
 }
 
 /** Client addresses in config order, e.g. ["127.0.0.1:50051", ...]. */

@@ -1,12 +1,31 @@
 /**
- * The cluster primary of a machine: forks the workers, re-forks any that dies
- * into the same slot (so its origin and seq carry on), and relays each worker's
- * doorbell to the others. It serves nothing itself, so there is little in it to fail.
+ * The cluster primary of a machine: forks its children (the workers, one per
+ * slot, so a re-forked worker carries on its slot's origin and seq), re-forks any
+ * that dies or stops answering pings, and relays each child's doorbell to the
+ * others. It serves no clients itself, so there is little in it to fail.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { isDoorbell } from './doorbell';
+
+export type ChildRole = 'worker' | 'replicator';
+
+interface ChildSpec {
+  key: string; // e.g. "worker:0"
+  role: ChildRole;
+  slot: number;
+}
+
+export interface ChildInfo {
+  role: ChildRole;
+  slot: number;
+  pid: number;
+  restarts: number;
+  /** ms since the child last answered a ping (-1 before its first answer). */
+  heartbeatAgeMs: number;
+  state: 'up' | 'starting';
+}
 
 export interface PrimaryOptions {
   config: ClusterConfig;
@@ -14,44 +33,104 @@ export interface PrimaryOptions {
   log: Logger;
 }
 
-/** Workers that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
+export interface Primary {
+  children(): ChildInfo[];
+  stop(): Promise<void>;
+}
+
+/** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
 const HEALTHY_AFTER_MS = 5_000;
 
-export function runPrimary({ config, machine, log }: PrimaryOptions): { stop: () => Promise<void> } {
-  const slots = new Map<number, Worker>();
-  const restarts = new Map<number, number>();
-  const quickDeaths = new Map<number, number>();
+function childSpecs(config: ClusterConfig): ChildSpec[] {
+  return Array.from({ length: config.workers }, (_, slot) => ({ key: `worker:${slot}`, role: 'worker' as const, slot }));
+}
+
+interface Running {
+  spec: ChildSpec;
+  worker: Worker;
+  startedAt: number;
+  lastPong: number; // 0 until the first pong
+}
+
+export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
+  const running = new Map<string, Running>();
+  const restarts = new Map<string, number>();
+  const quickDeaths = new Map<string, number>();
   let stopping = false;
 
-  const fork = (slot: number): void => {
-    const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: 'worker', FBS_SLOT: String(slot) });
-    const startedAt = Date.now();
-    slots.set(slot, worker);
+  const fork = (spec: ChildSpec): void => {
+    const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
+    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0 };
+    running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
+      if (isPong(msg)) {
+        entry.lastPong = Date.now();
+        return;
+      }
       if (!isDoorbell(msg)) return;
-      for (const other of slots.values()) if (other !== worker && other.isConnected()) other.send(msg);
+      for (const other of running.values()) if (other.worker !== worker && other.worker.isConnected()) other.worker.send(msg);
     });
     worker.on('exit', (code, signal) => {
-      if (slots.get(slot) === worker) slots.delete(slot);
+      if (running.get(spec.key) === entry) running.delete(spec.key);
       if (stopping) return;
-      const n = (restarts.get(slot) ?? 0) + 1;
-      restarts.set(slot, n);
-      const quick = Date.now() - startedAt < HEALTHY_AFTER_MS ? (quickDeaths.get(slot) ?? 0) + 1 : 0;
-      quickDeaths.set(slot, quick);
+      const n = (restarts.get(spec.key) ?? 0) + 1;
+      restarts.set(spec.key, n);
+      const quick = Date.now() - entry.startedAt < HEALTHY_AFTER_MS ? (quickDeaths.get(spec.key) ?? 0) + 1 : 0;
+      quickDeaths.set(spec.key, quick);
       const delay = quick > 1 ? Math.min(100 * 2 ** quick, 3_000) : 0;
-      log.warn('worker died; re-forking', { slot, workerPid: worker.process.pid, code, signal, restarts: n, delayMs: delay });
-      setTimeout(() => fork(slot), delay);
+      log.warn(`${spec.role} died; re-forking`, { child: spec.key, childPid: worker.process.pid, code, signal, restarts: n, delayMs: delay });
+      setTimeout(() => fork(spec), delay);
     });
   };
 
-  for (let slot = 0; slot < config.workers; slot++) fork(slot);
-  log.info('primary started', { workers: config.workers });
+  for (const spec of childSpecs(config)) fork(spec);
+  log.info('primary forked its children', { workers: config.workers });
 
-  const stop = async (): Promise<void> => {
-    stopping = true;
-    const exits = [...slots.values()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-    for (const w of slots.values()) w.process.kill('SIGTERM');
-    await Promise.all(exits);
+  // Liveness beyond "the process exists": a child that stops answering pings is killed and re-forked.
+  const { heartbeatMs, deadAfterMs } = config.timing;
+  const pinger = setInterval(() => {
+    const now = Date.now();
+    for (const r of running.values()) {
+      if (!r.worker.isConnected()) continue;
+      r.worker.send({ type: 'ping' });
+      const since = r.lastPong || r.startedAt;
+      // Startup (loading room files) gets a generous allowance before the first pong.
+      const limit = r.lastPong ? deadAfterMs * 3 : Math.max(deadAfterMs * 3, 30_000);
+      if (now - since > limit) {
+        log.error(`${r.spec.role} stopped answering; killing it`, { child: r.spec.key, childPid: r.worker.process.pid, silentMs: now - since });
+        r.worker.process.kill('SIGKILL');
+      }
+    }
+  }, heartbeatMs);
+  pinger.unref();
+
+  return {
+    children: () =>
+      [...running.values()].map((r) => ({
+        role: r.spec.role,
+        slot: r.spec.slot,
+        pid: r.worker.process.pid ?? 0,
+        restarts: restarts.get(r.spec.key) ?? 0,
+        heartbeatAgeMs: r.lastPong ? Date.now() - r.lastPong : -1,
+        state: r.lastPong ? 'up' : 'starting',
+      })),
+    async stop() {
+      stopping = true;
+      clearInterval(pinger);
+      const exits = [...running.values()].map((r) => new Promise((resolve) => r.worker.once('exit', resolve)));
+      for (const r of running.values()) r.worker.process.kill('SIGTERM');
+      await Promise.all(exits);
+    },
   };
-  return { stop };
+}
+
+function isPong(msg: unknown): boolean {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'pong';
+}
+
+/** In a child: answer the primary's liveness pings. */
+export function answerPings(): void {
+  process.on('message', (msg: unknown) => {
+    if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ping') process.send?.({ type: 'pong' });
+  });
 }

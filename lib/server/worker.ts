@@ -12,6 +12,7 @@ import { Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 import { createChatService } from './chat-service';
 import { isDoorbell, type Doorbell } from './doorbell';
+import { answerPings } from './primary';
 
 export interface WorkerOptions {
   config: ClusterConfig;
@@ -39,6 +40,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   });
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
   await journal.load();
+  answerPings();
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.limits.maxMessageBytes,

@@ -37,6 +37,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The first of `n` consecutive free ports (a machine's admin port and its guardians'). */
+export async function freePortRun(n: number): Promise<number> {
+  for (;;) {
+    const first = await freePort();
+    if (first + n > 65535) continue;
+    let ok = true;
+    for (let i = 1; i < n && ok; i++) ok = await portIsFree(first + i);
+    if (ok) return first;
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
 export interface TestCluster {
   dir: string;
   configFile: string;
@@ -61,18 +80,25 @@ export interface ClusterOptions {
   machines?: string[];
   workers?: number;
   limits?: Record<string, number>;
+  guardians?: number;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-test-'));
   const machines = opts.machines ?? ['m1'];
   const ports: Record<string, number> = {};
-  for (const m of machines) ports[m] = await freePort();
+  const adminPorts: Record<string, number> = {};
+  for (const m of machines) {
+    ports[m] = await freePort();
+    adminPorts[m] = await freePortRun(1 + (opts.guardians ?? 2));
+  }
   const configFile = join(dir, 'cluster.json');
   writeFileSync(
     configFile,
     JSON.stringify({
-      machines: Object.fromEntries(machines.map((m) => [m, { host: '127.0.0.1', port: ports[m] }])),
+      machines: Object.fromEntries(machines.map((m) => [m, { host: '127.0.0.1', port: ports[m], adminPort: adminPorts[m] }])),
+      master: machines[0],
+      guardians: opts.guardians ?? 2,
       dataDir: join(dir, 'data'),
       workers: opts.workers ?? 2,
       secret: 'test-secret',

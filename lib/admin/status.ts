@@ -1,0 +1,97 @@
+/**
+ * `fbs status`: asks every machine's primary (and, where the primary does not
+ * answer, its guardians) for its processes, and renders one view of the cluster.
+ */
+import { adminAddress, type ClusterConfig } from '../common/config';
+import type { ProcessInfo__Output } from '../gen/ftchat/ProcessInfo';
+import { AdminPeer } from '../supervision/admin-client';
+import { guardianRole, primaryRole } from '../supervision/primary-process';
+
+export interface ProcessView {
+  machine: string;
+  role: string;
+  slot: string;
+  pid: number;
+  state: string;
+  restarts: number;
+  heartbeatAgeMs: number;
+}
+
+export interface ClusterStatus {
+  master: { machine: string; pid: number; term: number } | null;
+  machines: Record<string, { reachable: boolean; term: number }>;
+  processes: ProcessView[];
+}
+
+const TIMEOUT_MS = 700;
+
+export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
+  const status: ClusterStatus = { master: null, machines: {}, processes: [] };
+  await Promise.all(
+    Object.keys(config.machines).map(async (machine) => {
+      const found = await machineProcesses(config, machine);
+      status.machines[machine] = { reachable: found.primaryUp, term: found.term };
+      status.processes.push(...found.processes);
+      const primary = found.processes.find((p) => p.role === 'master');
+      if (primary) status.master = { machine, pid: primary.pid, term: found.term };
+    }),
+  );
+  const order = Object.keys(config.machines);
+  const roleOrder = ['master', 'supervisor', 'worker', 'replicator', 'replica', 'guardian'];
+  status.processes.sort(
+    (a, b) =>
+      order.indexOf(a.machine) - order.indexOf(b.machine) ||
+      roleOrder.indexOf(a.role) - roleOrder.indexOf(b.role) ||
+      a.slot.localeCompare(b.slot),
+  );
+  return status;
+}
+
+async function machineProcesses(config: ClusterConfig, machine: string) {
+  const ask = async (address: string) => {
+    const peer = new AdminPeer(address, config.secret);
+    try {
+      return await peer.status(TIMEOUT_MS);
+    } catch {
+      return null;
+    } finally {
+      peer.close();
+    }
+  };
+  const fromPrimary = await ask(adminAddress(config, machine));
+  if (fromPrimary) return { primaryUp: true, term: Number(fromPrimary.term), processes: fromPrimary.processes.map(view) };
+  // The primary is down: say so, and list whichever guardians still answer.
+  const processes: ProcessView[] = [
+    { machine, role: primaryRole(config, machine), slot: '', pid: 0, state: 'down', restarts: 0, heartbeatAgeMs: -1 },
+  ];
+  for (let slot = 0; slot < config.guardians; slot++) {
+    const g = await ask(adminAddress(config, machine, slot));
+    processes.push(
+      g ? view(g.processes[0]) : { machine, role: guardianRole(config, machine), slot: String(slot), pid: 0, state: 'down', restarts: 0, heartbeatAgeMs: -1 },
+    );
+  }
+  return { primaryUp: false, term: 0, processes };
+}
+
+function view(p: ProcessInfo__Output): ProcessView {
+  return {
+    machine: p.machine,
+    role: p.role,
+    slot: p.slot,
+    pid: p.pid,
+    state: p.state,
+    restarts: p.restarts,
+    heartbeatAgeMs: Number(p.heartbeat_age_ms),
+  };
+}
+
+export function formatStatus(s: ClusterStatus): string {
+  const rows = [['MACHINE', 'ROLE', 'SLOT', 'PID', 'STATE', 'HEARTBEAT', 'RESTARTS']];
+  for (const p of s.processes) {
+    rows.push([p.machine, p.role, p.slot || '-', String(p.pid || '-'), p.state, p.heartbeatAgeMs < 0 ? '-' : `${p.heartbeatAgeMs}ms`, String(p.restarts)]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  const master = s.master ? `master: ${s.master.machine} pid ${s.master.pid}, term ${s.master.term}` : 'master: DOWN';
+  return `${master}\n${table}\n`;
+}

@@ -1,0 +1,49 @@
+/** A client of one process's Admin service (a primary or a guardian), secret attached, short deadlines. */
+import * as grpc from '@grpc/grpc-js';
+import { ftchatProto } from '../common/proto';
+import { secretMetadata } from '../common/secret';
+import type { AdminClient } from '../gen/ftchat/Admin';
+import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
+import type { HeartbeatRequest } from '../gen/ftchat/HeartbeatRequest';
+import type { HeartbeatResponse__Output } from '../gen/ftchat/HeartbeatResponse';
+import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
+
+export class AdminPeer {
+  private readonly client: AdminClient;
+
+  constructor(readonly address: string, private readonly secret: string) {
+    const P = ftchatProto();
+    this.client = new P.ftchat.Admin(address, grpc.credentials.createInsecure(), {
+      // A peer that restarts must be heard again within a heartbeat or two.
+      'grpc.initial_reconnect_backoff_ms': 50,
+      'grpc.min_reconnect_backoff_ms': 50,
+      'grpc.max_reconnect_backoff_ms': 250,
+      'grpc.use_local_subchannel_pool': 1,
+    });
+  }
+
+  heartbeat(req: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Heartbeat(req, md, opts, cb), timeoutMs);
+  }
+
+  status(timeoutMs: number): Promise<StatusResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Status({}, md, opts, cb), timeoutMs);
+  }
+
+  elect(msg: ElectionMessage, timeoutMs: number): Promise<unknown> {
+    return this.unary((md, opts, cb) => this.client.Elect(msg, md, opts, cb), timeoutMs);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<T>(
+    send: (md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
+    timeoutMs: number,
+  ): Promise<T> {
+    return new Promise((resolve, reject) =>
+      send(secretMetadata(this.secret), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as T))),
+    );
+  }
+}

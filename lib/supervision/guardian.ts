@@ -1,0 +1,165 @@
+/**
+ * A guardian (on the master machine: a replica master) watches its machine's
+ * primary. It runs detached, in its own process group, so it outlives the
+ * primary. When the primary is gone — its port closed and its pid dead, or
+ * silent past the failure timeout — the guardians hold a ring election and the
+ * winner starts a new primary with the election's term.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { adminAddress, type ClusterConfig } from '../common/config';
+import { errorMessage, type Logger } from '../common/log';
+import { ftchatProto } from '../common/proto';
+import { guardService } from '../common/secret';
+import type { AdminHandlers } from '../gen/ftchat/Admin';
+import { FailureDetector } from '../cluster/failure-detector';
+import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
+import { AdminPeer } from './admin-client';
+import { guardianRole } from './primary-process';
+import { isAlive, readRecord } from './primary-record';
+
+export interface GuardianOptions {
+  config: ClusterConfig;
+  machine: string;
+  slot: number;
+  log: Logger;
+  fbsCommand: string[];
+}
+
+const PRIMARY = 'primary';
+/** How long a primary we started may take to answer before we may elect again. */
+const REVIVE_GRACE_MS = 5_000;
+
+export function guardianId(machine: string, slot: number): string {
+  return `${machine}.g${slot}`;
+}
+
+export async function runGuardian(opts: GuardianOptions): Promise<void> {
+  const { config, machine, slot, log } = opts;
+  const { heartbeatMs } = config.timing;
+  const me = guardianId(machine, slot);
+  const members = Array.from({ length: config.guardians }, (_, i) => guardianId(machine, i));
+  const siblings = new Map(
+    members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config.secret)] as const).filter(([id]) => id !== me),
+  );
+  const primaryPeer = new AdminPeer(adminAddress(config, machine), config.secret);
+  const machineDir = join(config.dataDir, machine);
+  const { suspectAfterMs, deadAfterMs, electionTimeoutMs } = config.timing;
+  const detector = new FailureDetector({ heartbeatMs, suspectAfterMs, deadAfterMs });
+  // New terms start above the newest primary's, so a revived primary always fences the old one.
+  const election = new RingElection({ self: me, members, electionTimeoutMs, initialTerm: readRecord(machineDir)?.term ?? 0 });
+  let primaryTerm = 0;
+  let revivingUntil = 0;
+
+  const act = (actions: ElectionAction[]): void => {
+    for (const a of actions) {
+      if ('send' in a) deliver(a.send.to, a.send.msg);
+      else if ('becameLeader' in a) revive(a.becameLeader);
+      else if ('leaderKnown' in a) {
+        revivingUntil = Date.now() + REVIVE_GRACE_MS; // the leader is starting it
+        log.info('election decided', { term: a.leaderKnown.term, leader: a.leaderKnown.leaderId });
+      }
+    }
+  };
+  const deliver = (to: string, msg: RingMsg): void => {
+    const peer = siblings.get(to);
+    if (!peer) return act(election.deliveryFailed(to, msg, Date.now()));
+    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(election.deliveryFailed(to, msg, Date.now())));
+  };
+  const revive = (term: number): void => {
+    revivingUntil = Date.now() + REVIVE_GRACE_MS;
+    const [cmd, ...args] = opts.fbsCommand;
+    const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
+    });
+    child.unref();
+    log.warn('won the election; starting a new primary', { term, primaryPid: child.pid });
+  };
+
+  const handlers: AdminHandlers = {
+    Heartbeat: (_call, cb) => cb(null, { machine, role: guardianRole(config, machine), pid: process.pid, term: primaryTerm }),
+    Status: (_call, cb) =>
+      cb(null, {
+        machine,
+        term: primaryTerm,
+        processes: [{ machine, role: guardianRole(config, machine), pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
+      }),
+    Elect: (call, cb) => {
+      cb(null, {});
+      const msg = fromWire(call.request);
+      if (msg) act(election.receive(msg, Date.now()));
+    },
+  };
+  const server = new grpc.Server();
+  server.addService(
+    ftchatProto().ftchat.Admin.service,
+    guardService(handlers, config.secret, (method, peer) => log.warn('refused internal RPC without the cluster secret', { method, peer })),
+  );
+  try {
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(adminAddress(config, machine, slot), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+  } catch (err) {
+    log.info('guardian slot already taken; exiting', { slot, error: errorMessage(err) });
+    process.exit(0);
+  }
+  log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
+  detector.add(PRIMARY, Date.now());
+  for (const id of siblings.keys()) detector.add(id, Date.now());
+
+  const tick = (): void => {
+    const now = Date.now();
+    primaryPeer
+      .heartbeat({ from: me, term: primaryTerm }, heartbeatMs * 2)
+      .then((res) => {
+        detector.heartbeat(PRIMARY, Date.now());
+        primaryTerm = Number(res.term);
+        revivingUntil = 0;
+      })
+      .catch(() => {
+        // Same machine: a closed port and a dead recorded pid mean dead now, no need to wait out the timeout.
+        const rec = readRecord(machineDir);
+        if (rec?.pid === 0) {
+          log.info('the machine was stopped cleanly; guardian exiting');
+          process.exit(0);
+        }
+        if (!rec || !isAlive(rec.pid)) detector.markDead(PRIMARY);
+      });
+    for (const [id, peer] of siblings) {
+      peer.heartbeat({ from: me, term: primaryTerm }, heartbeatMs * 2).then(() => detector.heartbeat(id, Date.now()), () => undefined);
+    }
+    for (const id of siblings.keys()) {
+      if (detector.status(id, now) === 'dead') election.markDead(id);
+      else election.markAlive(id);
+    }
+    if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
+      log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
+      act(election.start(now, 'primary dead'));
+    }
+    act(election.tick(now));
+  };
+  setInterval(tick, heartbeatMs);
+
+  const stop = (): void => {
+    server.forceShutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function toWire(msg: RingMsg, from: string) {
+  return msg.type === 'election'
+    ? { kind: msg.type, term: msg.term, candidate: msg.candidateId, origin: msg.origin, from }
+    : { kind: msg.type, term: msg.term, candidate: msg.leaderId, origin: '', from };
+}
+
+function fromWire(w: { kind: string; term: number; candidate: string; origin: string }): RingMsg | null {
+  const term = Number(w.term);
+  if (w.kind === 'election') return { type: 'election', term, candidateId: w.candidate, origin: w.origin };
+  if (w.kind === 'elected') return { type: 'elected', term, leaderId: w.candidate };
+  return null;
+}

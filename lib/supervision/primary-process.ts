@@ -1,0 +1,156 @@
+/**
+ * A machine's primary in its cluster role: the master on the master machine, a
+ * supervisor elsewhere. Taking over is fenced three ways: a primary that no
+ * longer answers its admin port is killed first (it may only be paused), the
+ * admin port is bound by one process at a time, and the proper-lockfile lock
+ * plus a raised term in primary.json make a stale primary that wakes up step down.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import lockfile from 'proper-lockfile';
+import { adminAddress, type ClusterConfig } from '../common/config';
+import { errorMessage, type Logger } from '../common/log';
+import { ftchatProto } from '../common/proto';
+import { guardService } from '../common/secret';
+import type { AdminHandlers } from '../gen/ftchat/Admin';
+import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
+import { runPrimary, type Primary } from '../server/primary';
+import { AdminPeer } from './admin-client';
+import { keepGuardians } from './guardian-keeper';
+import { isAlive, isServerOf, readRecord, writeRecord } from './primary-record';
+import { waitUntil } from './wait-until';
+
+export class AlreadyRunning extends Error {}
+
+export interface PrimaryProcessOptions {
+  config: ClusterConfig;
+  machine: string;
+  log: Logger;
+  fbsCommand: string[];
+}
+
+export function primaryRole(config: ClusterConfig, machine: string): 'master' | 'supervisor' {
+  return machine === config.master ? 'master' : 'supervisor';
+}
+
+export function guardianRole(config: ClusterConfig, machine: string): 'replica' | 'guardian' {
+  return machine === config.master ? 'replica' : 'guardian';
+}
+
+export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ stop(): Promise<void> }> {
+  const { config, machine, log } = opts;
+  const role = primaryRole(config, machine);
+  const machineDir = join(config.dataDir, machine);
+  mkdirSync(machineDir, { recursive: true });
+
+  const previous = readRecord(machineDir);
+  await fenceStalePrimary(config, machine, previous?.pid ?? 0, log);
+
+  let primary: Primary | null = null;
+  let guardians: ReturnType<typeof keepGuardians> | null = null;
+  const term = Math.max(previous?.term ?? 0, Number(process.env.FBS_TERM ?? 0)) + 1;
+  const restarts = (previous?.restarts ?? 0) + (previous && previous.pid !== 0 ? 1 : 0);
+
+  const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
+  const handlers: AdminHandlers = {
+    Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
+    Status: (_call, cb) =>
+      cb(null, {
+        machine,
+        term,
+        processes: [
+          self(),
+          ...(primary?.children() ?? []).map((c) => ({
+            machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
+          })),
+          ...(guardians?.view() ?? []).map((g) => ({
+            machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
+          })),
+        ],
+      }),
+    Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
+  };
+  const admin = new grpc.Server();
+  admin.addService(
+    ftchatProto().ftchat.Admin.service,
+    guardService(handlers, config.secret, (method, peer) => log.warn('refused internal RPC without the cluster secret', { method, peer })),
+  );
+  try {
+    await new Promise<void>((resolve, reject) =>
+      admin.bindAsync(adminAddress(config, machine), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    );
+  } catch (err) {
+    throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
+  }
+
+  // We alone hold the admin port now, so a lock left behind belongs to a dead primary.
+  const lockOptions = {
+    lockfilePath: join(machineDir, 'primary.lock'),
+    realpath: false,
+    stale: config.storage.lockStaleMs,
+    retries: 0,
+    onCompromised: (err: Error) => stepDown(`primary lock compromised: ${err.message}`),
+  };
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(machineDir, lockOptions);
+  } catch {
+    rmSync(lockOptions.lockfilePath, { recursive: true, force: true });
+    release = await lockfile.lock(machineDir, lockOptions);
+  }
+  await writeRecord(machineDir, { pid: process.pid, term, restarts, startedAt: new Date().toISOString() });
+  log.info(`${role} in charge`, { term, restarts, previousPid: previous?.pid ?? null });
+
+  function stepDown(reason: string): never {
+    log.error('stepping down', { reason, term });
+    process.exit(75);
+  }
+  const termWatch = setInterval(() => {
+    const now = readRecord(machineDir);
+    if (now && (now.term > term || (now.term === term && now.pid !== process.pid))) {
+      stepDown(`a newer primary holds term ${now.term} (pid ${now.pid})`);
+    }
+  }, config.timing.heartbeatMs * 3);
+  termWatch.unref();
+
+  primary = runPrimary({ config, machine, log });
+  guardians = keepGuardians({ config, machine, term: () => term, log, fbsCommand: opts.fbsCommand });
+
+  return {
+    async stop() {
+      clearInterval(termWatch);
+      // Guardians first (they would revive us), then our children.
+      await guardians?.stop();
+      await primary?.stop();
+      // A clean stop is not a failure: the next primary does not count it as a restart.
+      await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });
+      await release();
+      admin.forceShutdown();
+    },
+  };
+}
+
+/**
+ * If the recorded primary still runs but does not answer on its admin port (it may
+ * be paused), kill its process group so it can never run beside its successor.
+ */
+async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: number, log: Logger): Promise<void> {
+  if (pid === 0 || pid === process.pid || !isAlive(pid) || !isServerOf(pid, machine)) return;
+  const peer = new AdminPeer(adminAddress(config, machine), config.secret);
+  try {
+    const res = await peer.heartbeat({ from: `${machine}.newcomer`, term: 0 }, 300).catch(() => null);
+    if (res && res.pid === pid) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);
+  } finally {
+    peer.close();
+  }
+  log.warn('fencing an unresponsive primary', { stalePid: pid });
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* not a group leader, or already gone */
+    }
+  }
+  await waitUntil(() => !isAlive(pid), 5_000);
+}
