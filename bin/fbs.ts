@@ -10,7 +10,7 @@ import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from
 import { createLogger, errorMessage } from '../lib/common/log';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
-import { AlreadyRunning, guardianRole, primaryRole, runPrimaryProcess } from '../lib/supervision/primary-process';
+import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
 
 const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground
@@ -80,19 +80,17 @@ async function start(config: ClusterConfig, machine: string): Promise<void> {
     return;
   }
   const log = createLogger({ machine, role: primaryRole(config, machine) });
-  try {
-    const primary = await runPrimaryProcess({ config, machine, log, fbsCommand: FBS_COMMAND });
-    const shutdown = (signal: string): void => {
-      log.info('stopping', { signal });
-      primary.stop().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
-  } catch (err) {
-    if (!(err instanceof AlreadyRunning)) throw err;
-    log.info('not starting: already running', { reason: err.message });
-    process.exit(0);
+  const primary = await startOrStandBy({ config, machine, log, fbsCommand: FBS_COMMAND });
+  if (!primary) {
+    log.info('the machine was stopped; not taking over');
+    return;
   }
+  const shutdown = (signal: string): void => {
+    log.info('stopping', { signal });
+    primary.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

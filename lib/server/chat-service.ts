@@ -54,19 +54,26 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     call.write({ event: e });
   };
 
-  const user = (name: unknown, mustExist = true): string => {
+  const validName = (name: unknown): string => {
     const bad = usernameError(name);
     if (bad) throw new Refusal(grpc.status.INVALID_ARGUMENT, bad);
-    const u = name as string;
-    if (mustExist && !index.userExists(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
+    return name as string;
+  };
+
+  /** A valid, existing user. One created through another worker a moment ago may not have
+   * reached us by doorbell yet, so the room file is read before the name is refused. */
+  const user = async (name: unknown): Promise<string> => {
+    const u = validName(name);
+    if (!index.userExists(u)) await journal.refresh([u]);
+    if (!index.userExists(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
     return u;
   };
 
   const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0;
 
   const follow = async (kind: 'join' | 'leave', req: { user: string; room: string }): Promise<ChatEvent> => {
-    const me = user(req.user);
-    const room = user(req.room);
+    const me = await user(req.user);
+    const room = await user(req.room);
     if (inChatMode(me)) {
       throw new Refusal(grpc.status.FAILED_PRECONDITION, `cannot ${kind} rooms in chat mode; type 'exit' first`);
     }
@@ -95,7 +102,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
 
   return {
     Connect: unary(opts.log, async (req) => {
-      const me = user(req.user, false);
+      const me = validName(req.user);
       const created = !index.userExists(me);
       if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
       return { machine: opts.machine, worker: journal.origin, created, following: index.graph.following(me) };
@@ -103,13 +110,13 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     Join: unary(opts.log, async (req) => ({ event: await follow('join', req) })),
     Leave: unary(opts.log, async (req) => ({ event: await follow('leave', req) })),
     List: unary(opts.log, async (req) => {
-      const me = user(req.user);
+      const me = await user(req.user);
       return {
         rooms: index.roomNames().map((name) => ({ name, own: name === me, following: index.graph.isFollowing(me, name) })),
       };
     }),
     Post: unary(opts.log, async (req) => {
-      const me = user(req.user);
+      const me = await user(req.user);
       const text = postText(req.text);
       if (req.id !== '' && !CLIENT_ID.test(req.id)) {
         throw new Refusal(grpc.status.INVALID_ARGUMENT, 'post id must be 1-64 of [A-Za-z0-9_-]');
@@ -118,12 +125,12 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text }) };
     }),
     Timeline: unary(opts.log, async (req) => {
-      const me = user(req.user);
+      const me = await user(req.user);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
       return { events: index.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
     }),
     Poll: unary(opts.log, async (req) => {
-      const me = user(req.user);
+      const me = await user(req.user);
       const cursor = vectorFromRecord(req.cursor?.seqs);
       const max = Math.min(req.max || 1000, 1000);
       const events = after(me, cursor, max + 1);
@@ -132,10 +139,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       for (const e of page) cursor.set(e.origin, Math.max(cursor.get(e.origin) ?? 0, e.seq));
       return { events: page, cursor: { seqs: vectorToRecord(cursor) } };
     }),
-    Subscribe: (call: Stream) => {
+    Subscribe: async (call: Stream) => {
       let me: string;
       try {
-        me = user(call.request.user);
+        me = await user(call.request.user);
       } catch (err) {
         refuse(call, err as Refusal);
         return;

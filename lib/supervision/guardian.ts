@@ -131,10 +131,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     for (const [id, peer] of siblings) {
       peer.heartbeat({ from: me, term: primaryTerm }, heartbeatMs * 2).then(() => detector.heartbeat(id, Date.now()), () => undefined);
     }
-    for (const id of siblings.keys()) {
-      if (detector.status(id, now) === 'dead') election.markDead(id);
-      else election.markAlive(id);
-    }
+    for (const id of siblings.keys()) election.setAlive(id, detector.status(id, now) !== 'dead');
     if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
       log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
       act(election.start(now, 'primary dead'));
@@ -152,14 +149,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
 }
 
 function toWire(msg: RingMsg, from: string) {
-  return msg.type === 'election'
-    ? { kind: msg.type, term: msg.term, candidate: msg.candidateId, origin: msg.origin, from }
-    : { kind: msg.type, term: msg.term, candidate: msg.leaderId, origin: '', from };
+  return msg.kind === 'election'
+    ? { kind: msg.kind, term: msg.term, candidate: msg.candidateId, origin: msg.origin, from }
+    : { kind: msg.kind, term: msg.term, candidate: msg.leaderId, origin: '', from };
 }
 
 function fromWire(w: { kind: string; term: number; candidate: string; origin: string }): RingMsg | null {
   const term = Number(w.term);
-  if (w.kind === 'election') return { type: 'election', term, candidateId: w.candidate, origin: w.origin };
-  if (w.kind === 'elected') return { type: 'elected', term, leaderId: w.candidate };
+  if (w.kind === 'election') return { kind: 'election', term, candidateId: w.candidate, origin: w.origin };
+  if (w.kind === 'elected') return { kind: 'elected', term, leaderId: w.candidate };
   return null;
 }

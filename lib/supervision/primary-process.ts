@@ -132,6 +132,37 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
 }
 
 /**
+ * `fbs start`: become the machine's primary, or, while a healthy one runs (a
+ * guardian revived it, and now systemd restarts us too), stand by and take over
+ * when it dies. Returns null if the machine was stopped cleanly meanwhile.
+ */
+export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ stop(): Promise<void> } | null> {
+  const { config, machine, log } = opts;
+  const machineDir = join(config.dataDir, machine);
+  for (;;) {
+    try {
+      return await runPrimaryProcess(opts);
+    } catch (err) {
+      if (!(err instanceof AlreadyRunning)) throw err;
+      log.info('standing by: a primary is running', { reason: err.message });
+    }
+    const peer = new AdminPeer(adminAddress(config, machine), config.secret);
+    try {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, config.timing.heartbeatMs));
+        const alive = await peer.heartbeat({ from: `${machine}.standby`, term: 0 }, config.timing.heartbeatMs * 2).then(() => true, () => false);
+        if (alive) continue;
+        const rec = readRecord(machineDir);
+        if (rec?.pid === 0) return null;
+        if (!rec || !isAlive(rec.pid)) break;
+      }
+    } finally {
+      peer.close();
+    }
+  }
+}
+
+/**
  * If the recorded primary still runs but does not answer on its admin port (it may
  * be paused), kill its process group so it can never run beside its successor.
  */

@@ -4,7 +4,7 @@
  * collected. Everything started is killed by pid (the group) and removed at teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,39 @@ export interface LogLine {
   pid: number;
   msg: string;
   [k: string]: unknown;
+}
+
+/**
+ * Live pids of this test cluster's server processes (optionally of one machine),
+ * found by their command line: it names this cluster's own temp config file.
+ */
+export function serverPids(configFile: string, machine?: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    let state: string;
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    } catch {
+      continue;
+    }
+    if (state === 'Z' || !argv.includes(configFile)) continue;
+    const m = argv.indexOf('--machine');
+    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.push(Number(entry));
+  }
+  return found;
+}
+
+function sigkill(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -64,8 +97,10 @@ export interface TestCluster {
   start(machine: string, extraEnv?: Record<string, string>): Promise<ChildProcess>;
   /** SIGTERM a machine's primary and wait for it. */
   stop(machine: string): Promise<void>;
-  /** SIGKILL every process of a machine at once (its process group), like a power cut. */
+  /** SIGKILL every process of a machine at once (primary, workers, guardians), like a power cut. */
   killMachine(machine: string): Promise<void>;
+  /** Live pids of the cluster's processes (of one machine). */
+  pids(machine?: string): number[];
   /** Every log line seen so far, across all machines and restarts. */
   logs: LogLine[];
   waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
@@ -158,11 +193,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       await exited;
     },
     async killMachine(machine) {
-      const child = children.get(machine);
-      if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(-child.pid, 'SIGKILL');
-      await exited;
+      await waitFor(`every process of ${machine} gone`, () => {
+        const live = serverPids(configFile, machine);
+        sigkill(live);
+        return live.length === 0;
+      });
+    },
+    pids(machine) {
+      return serverPids(configFile, machine);
     },
     waitForLog(what, pred, timeoutMs = 10_000) {
       return waitFor(what, () => logs.find(pred), timeoutMs);
@@ -181,15 +219,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     },
     async teardown() {
       for (const c of clients) c.close();
-      for (const child of children.values()) {
-        if (child.pid) {
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
-      }
+      // Guardians and revived primaries run in process groups of their own: find every one.
+      await waitFor('every server process gone', () => {
+        const live = serverPids(configFile);
+        sigkill(live);
+        return live.length === 0;
+      }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -128,19 +128,19 @@ t.test('join and leave: notifications reach the room, and are refused while in c
 t.test('bad input is refused with a clear message and changes nothing', async (t) => {
   const c = cluster.client();
   await call(c, 'Connect', { user: 'careful' });
-  const cases: [string, Promise<unknown>, number, RegExp][] = [
-    ['bad username', call(c, 'Connect', { user: '../etc' }), grpc.status.INVALID_ARGUMENT, /bad username/],
-    ['unknown user', call(c, 'Join', { user: 'careful', room: 'nobody' }), grpc.status.NOT_FOUND, /unknown user 'nobody'/],
-    ['own room', call(c, 'Join', { user: 'careful', room: 'careful' }), grpc.status.INVALID_ARGUMENT, /own room/],
-    ['leave unfollowed', call(c, 'Leave', { user: 'careful', room: 'ann' }), grpc.status.FAILED_PRECONDITION, /do not follow/],
-    ['too long', call(c, 'Post', { user: 'careful', id: '', text: 'x'.repeat(51) }), grpc.status.INVALID_ARGUMENT, /too long: 51 characters, the limit is 50/],
-    ['empty', call(c, 'Post', { user: 'careful', id: '', text: '   ' }), grpc.status.INVALID_ARGUMENT, /empty post/],
-    ['multi-line', call(c, 'Post', { user: 'careful', id: '', text: 'a\nb' }), grpc.status.INVALID_ARGUMENT, /one line/],
-    ['bad post id', call(c, 'Post', { user: 'careful', id: 'a/b', text: 'x' }), grpc.status.INVALID_ARGUMENT, /post id/],
-    ['oversized message', call(c, 'Post', { user: 'careful', id: '', text: 'y'.repeat(10_000) }), grpc.status.RESOURCE_EXHAUSTED, /./],
+  const cases: [string, () => Promise<unknown>, number, RegExp][] = [
+    ['bad username', () => call(c, 'Connect', { user: '../etc' }), grpc.status.INVALID_ARGUMENT, /bad username/],
+    ['unknown user', () => call(c, 'Join', { user: 'careful', room: 'nobody' }), grpc.status.NOT_FOUND, /unknown user 'nobody'/],
+    ['own room', () => call(c, 'Join', { user: 'careful', room: 'careful' }), grpc.status.INVALID_ARGUMENT, /own room/],
+    ['leave unfollowed', () => call(c, 'Leave', { user: 'careful', room: 'ann' }), grpc.status.FAILED_PRECONDITION, /do not follow/],
+    ['too long', () => call(c, 'Post', { user: 'careful', id: '', text: 'x'.repeat(51) }), grpc.status.INVALID_ARGUMENT, /too long: 51 characters, the limit is 50/],
+    ['empty', () => call(c, 'Post', { user: 'careful', id: '', text: '   ' }), grpc.status.INVALID_ARGUMENT, /empty post/],
+    ['multi-line', () => call(c, 'Post', { user: 'careful', id: '', text: 'a\nb' }), grpc.status.INVALID_ARGUMENT, /one line/],
+    ['bad post id', () => call(c, 'Post', { user: 'careful', id: 'a/b', text: 'x' }), grpc.status.INVALID_ARGUMENT, /post id/],
+    ['oversized message', () => call(c, 'Post', { user: 'careful', id: '', text: 'y'.repeat(10_000) }), grpc.status.RESOURCE_EXHAUSTED, /./],
   ];
   for (const [name, p, code, message] of cases) {
-    const err = await codeOf(p);
+    const err = await codeOf(p());
     t.equal(err.code, code, `${name}: status`);
     t.match(err.details, message, `${name}: message`);
   }
