@@ -19,6 +19,8 @@ export class EventIndex {
   private readonly byOrigin = new Map<string, Applied[]>();
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
   private readonly postsByRoom = new Map<string, ChatEvent[]>();
+  /** For a post stored under several slots: the copy its room's timeline shows. */
+  private readonly shownCopy = new Map<string, ChatEvent>();
   private readonly rooms = new Set<string>();
   private readonly applied: VersionVector = new Map();
   private positions = 0;
@@ -101,6 +103,7 @@ export class EventIndex {
 
   /** The last `limit` posts of the given rooms, oldest first. */
   lastPosts(rooms: Iterable<string>, limit: number): ChatEvent[] {
+    if (limit <= 0) return []; // slice(-0) would be everything
     const picked: ChatEvent[] = [];
     for (const room of rooms) {
       const posts = this.postsByRoom.get(room);
@@ -136,15 +139,33 @@ export class EventIndex {
     let list = this.byOrigin.get(e.origin);
     if (!list) this.byOrigin.set(e.origin, (list = []));
     const known = this.byId.get(e.id);
+    if (e.kind === 'post') this.showInTimeline(e, known);
     // The same id under another slot is a retried post stored twice (e.g. on two
-    // machines): the slot is consumed so the origin stays gap-free, the copy stays hidden.
+    // machines): the slot is consumed so the origin stays gap-free, the copy is not streamed.
     if (known && known !== e) return null;
     this.byId.set(e.id, e);
     list.push({ event: e, position: this.positions++ });
     if (e.kind === 'create') this.rooms.add(e.room);
-    else if (e.kind === 'post') insertSorted(listOf(this.postsByRoom, e.room), e);
-    else this.graph.apply(e);
+    else if (e.kind !== 'post') this.graph.apply(e);
     return e;
+  }
+
+  /**
+   * Puts an applied post in its room's timeline. Of several copies of one id the
+   * timeline shows the one first in key order, whatever order they arrived in, so
+   * every machine holding the same copies shows the same timeline.
+   */
+  private showInTimeline(e: ChatEvent, known: ChatEvent | undefined): void {
+    const other = known !== undefined && known !== e;
+    const applied = other && known.kind === 'post' && this.seqOf(known.origin) >= known.seq;
+    const shown = this.shownCopy.get(e.id) ?? (applied ? known : undefined);
+    if (shown && compareEvents(shown, e) <= 0) return;
+    if (shown) {
+      const posts = listOf(this.postsByRoom, shown.room);
+      posts.splice(posts.indexOf(shown), 1);
+    }
+    insertSorted(listOf(this.postsByRoom, e.room), e);
+    if (shown || other) this.shownCopy.set(e.id, e);
   }
 }
 

@@ -4,6 +4,7 @@
  * same key (hlc, origin, id), so every machine shows the same order.
  */
 import { compareHlc, type Hlc } from './hlc';
+import { isUsername } from './usernames';
 
 export type EventKind = 'create' | 'post' | 'join' | 'leave';
 export const EVENT_KINDS: readonly EventKind[] = ['create', 'post', 'join', 'leave'];
@@ -62,8 +63,9 @@ export function asEvent(x: unknown): ChatEvent | null {
     typeof o.origin === 'string' && o.origin.length > 0 &&
     isCount(o.seq) && (o.seq as number) > 0 &&
     EVENT_KINDS.includes(o.kind as EventKind) &&
-    typeof o.room === 'string' && o.room.length > 0 &&
-    typeof o.author === 'string' && o.author.length > 0 &&
+    // Rooms name room files: a name from outside must not reach outside the data folder.
+    isUsername(o.room) &&
+    isUsername(o.author) &&
     typeof o.text === 'string' &&
     typeof hlc === 'object' && hlc !== null && isCount(hlc.wall) && isCount(hlc.logical);
   if (!ok) return null;

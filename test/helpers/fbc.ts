@@ -1,0 +1,88 @@
+/**
+ * Runs the real `./fbc` client over pipes: lines written to its stdin, its
+ * stdout and stderr collected line by line for waitFor. Each process is killed
+ * by pid when the test ends (if it has not exited by itself).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { FBC } from './server';
+import { waitFor } from './wait';
+
+export interface FbcRun {
+  proc: ChildProcess;
+  out: string[];
+  err: string[];
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  exited: Promise<number | string>;
+  send(line: string): void;
+  /** Closes stdin: end of input. */
+  end(): void;
+  waitOut(what: string, pred: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  waitErr(what: string, pred: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  kill(): void;
+}
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function spawnFbc(t: Teardown, args: string[]): FbcRun {
+  const proc = spawn(FBC, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  const err: string[] = [];
+  collectLines(proc.stdout!, out);
+  collectLines(proc.stderr!, err);
+  proc.stdin!.on('error', () => undefined); // the client may exit before reading all input
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const run: FbcRun = {
+    proc,
+    out,
+    err,
+    exited,
+    send: (line) => proc.stdin!.write(`${line}\n`),
+    end: () => proc.stdin!.end(),
+    waitOut: (what, pred, timeoutMs = 15_000) => waitFor(what, () => out.find(pred), timeoutMs),
+    waitErr: (what, pred, timeoutMs = 15_000) => waitFor(what, () => err.find(pred), timeoutMs),
+    kill: () => {
+      if (proc.exitCode === null && proc.signalCode === null && proc.pid) process.kill(proc.pid, 'SIGKILL');
+    },
+  };
+  t.teardown(() => run.kill());
+  return run;
+}
+
+/** A whole piped session: writes the script, closes stdin, waits for the exit. */
+export async function runFbc(
+  t: Teardown,
+  args: string[],
+  script: string[],
+): Promise<{ code: number | string; out: string[]; err: string[] }> {
+  const run = spawnFbc(t, args);
+  for (const line of script) run.send(line);
+  run.end();
+  const code = await run.exited;
+  // stdout/stderr may still hold the last chunk after 'exit'.
+  await Promise.all([ended(run.proc.stdout!), ended(run.proc.stderr!)]);
+  return { code, out: run.out, err: run.err };
+}
+
+function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      into.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  stream.on('end', () => {
+    if (buf !== '') into.push(buf);
+  });
+}
+
+function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+  return stream.readableEnded ? Promise.resolve() : new Promise((resolve) => stream.once('end', () => resolve()));
+}

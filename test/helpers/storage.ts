@@ -1,0 +1,124 @@
+/**
+ * Real storage for integration tests: temp machine dirs, journals whose log lines
+ * are captured, a raw read of every room file, and writer child processes
+ * (test/helpers/append-worker.ts, run from dist) that report what they committed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ChatEvent } from '../../lib/core/event';
+import { parseRoomLog, type CorruptLine } from '../../lib/core/room-log';
+import { createLogger } from '../../lib/common/log';
+import { Journal } from '../../lib/storage/journal';
+import { RoomFiles } from '../../lib/storage/room-files';
+import type { AppendWorkerOptions } from './append-worker';
+import { waitFor } from './wait';
+export const APPEND_WORKER = join(resolve(__dirname, '..', '..'), 'dist', 'test', 'helpers', 'append-worker.js');
+
+/** A fresh temp dir, removed when the test ends. */
+export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'ftchat-storage-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface LogEntry {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** A loaded journal over `machineDir`, its log lines parsed into `logs`. */
+export async function openJournal(machineDir: string, origin: string, logs: LogEntry[] = []): Promise<{ journal: Journal; logs: LogEntry[] }> {
+  const log = createLogger({ machine: 'test', role: 'test', origin }, (line) => logs.push(JSON.parse(line) as LogEntry));
+  const fail = (err: Error): never => {
+    throw err;
+  };
+  const journal = new Journal(new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail }), origin, log, undefined, fail);
+  await journal.load();
+  return { journal, logs };
+}
+
+export interface RawRoomFile {
+  room: string;
+  bytes: Buffer;
+  events: ChatEvent[];
+  corrupt: CorruptLine[];
+  tail: number;
+}
+
+/** Every room file of a machine dir, parsed as it is on disk (no repair). */
+export function readRoomFiles(machineDir: string): RawRoomFile[] {
+  const dir = join(machineDir, 'rooms');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort()
+    .map((name) => {
+      const bytes = readFileSync(join(dir, name));
+      const { events, corrupt, tail } = parseRoomLog(bytes);
+      return { room: name.slice(0, -'.jsonl'.length), bytes, events, corrupt, tail };
+    });
+}
+
+/** Seqs of one origin across all files, ascending. */
+export function seqsOf(files: RawRoomFile[], origin: string): number[] {
+  return files
+    .flatMap((f) => f.events)
+    .filter((e) => e.origin === origin)
+    .map((e) => e.seq)
+    .sort((a, b) => a - b);
+}
+
+/** 1..n */
+export function range1(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+export interface Writer {
+  child: ChildProcess;
+  /** Ids the writer reported as committed, in report order. */
+  committed: string[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Starts a writer spawned with waitForGo once it has loaded. */
+  go: () => Promise<void>;
+  /** SIGKILL by pid, if still running; resolves once it has exited. */
+  kill: () => Promise<void>;
+}
+
+/** Starts an append worker process; `t.teardown` kills it by pid if the test did not. */
+export function spawnWriter(t: { teardown(fn: () => void | Promise<void>): void }, opts: AppendWorkerOptions): Writer {
+  if (!existsSync(APPEND_WORKER)) throw new Error(`${APPEND_WORKER} is missing: run \`npx tsc -p .\` first`);
+  const child = spawn(process.execPath, [APPEND_WORKER, JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const committed: string[] = [];
+  let partial = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    committed.push(...lines.filter((l) => l !== ''));
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  // 'close' comes after the pipes drained, so `committed` is complete by then.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await exited;
+  };
+  const go = async (): Promise<void> => {
+    await waitFor(`${opts.origin} to load`, () => err.includes('"msg":"append worker ready"'), 30_000);
+    child.stdin!.write('go\n');
+  };
+  t.teardown(kill);
+  return { child, committed, stderr: () => err, exited, go, kill };
+}

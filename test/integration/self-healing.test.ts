@@ -1,0 +1,194 @@
+/**
+ * The self-healing promises (issue: "self-healing process tree"): for every role
+ * on every machine, SIGKILL it while a user posts and another reads, and the
+ * process tree heals itself — every role back at full count in `fbs status` —
+ * while every post is stored once and the reader sees every post once.
+ */
+import t, { type Test } from 'tap';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { spawnFbc } from '../helpers/fbc';
+import { FBS, startCluster, type TestCluster } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const run = promisify(execFile);
+
+interface Proc {
+  machine: string;
+  role: string;
+  slot: string;
+  pid: number;
+  state: string;
+  restarts: number;
+}
+interface Status {
+  master: { machine: string; pid: number; term: number } | null;
+  processes: Proc[];
+}
+
+let cluster: TestCluster;
+t.before(async () => {
+  cluster = await startCluster({ machines: ['m1', 'm2'], workers: 2 });
+  await waitFor('every process up', async () => allUp(await status()), 20_000);
+});
+t.teardown(() => cluster.teardown());
+
+async function status(): Promise<Status> {
+  const { stdout } = await run(process.execPath, [FBS, 'status', '--json', '--config', cluster.configFile]);
+  return JSON.parse(stdout) as Status;
+}
+
+function census(s: Status): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const p of s.processes) if (p.state === 'up') n[`${p.machine}/${p.role}`] = (n[`${p.machine}/${p.role}`] ?? 0) + 1;
+  return n;
+}
+
+function allUp(s: Status): boolean {
+  const c = census(s);
+  return ['m1/master', 'm2/supervisor'].every((k) => c[k] === 1) &&
+    ['m1/worker', 'm2/worker', 'm1/replica', 'm2/guardian'].every((k) => c[k] === 2) &&
+    s.processes.every((p) => p.state === 'up');
+}
+
+function kill(pids: number[], signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const pid of pids) process.kill(pid, signal);
+}
+
+/**
+ * A writer and a reader on `machine`, both in chat mode; `fault` runs after some
+ * posts and returns the pids it took down. Then more posts; then everything is checked.
+ */
+async function healsWhilePosting(
+  t: Test,
+  machine: string,
+  name: string,
+  fault: (s: Status) => Promise<number[]>,
+): Promise<void> {
+  const servers = ['-s', cluster.address(machine), '-c', cluster.configFile];
+  const writer = spawnFbc(t, ['-u', `w_${name}`, ...servers]);
+  await writer.waitOut('writer connected', (l) => l.startsWith('connected as'));
+  const reader = spawnFbc(t, ['-u', `r_${name}`, ...servers]);
+  await reader.waitOut('reader connected', (l) => l.startsWith('connected as'));
+  reader.send(`join w_${name}`);
+  await reader.waitOut('reader joined', (l) => l.includes(`joined w_${name}`));
+  reader.send('chat');
+  writer.send('chat');
+  await reader.waitOut('reader in chat mode', (l) => l.startsWith('chat mode'));
+  await writer.waitOut('writer in chat mode', (l) => l.startsWith('chat mode'));
+
+  const before = await status();
+  const posts = Array.from({ length: 24 }, (_, i) => `post ${i + 1}`);
+  let victims: number[] = [];
+  for (const [i, text] of posts.entries()) {
+    if (i === 8) victims = await fault(before);
+    writer.send(text);
+    // Seeing its own post is the writer's proof that it is stored.
+    await writer.waitOut(`the writer's echo of "${text}"`, (l) => l === `w_${name}: ${text}`, 20_000);
+  }
+
+  const healed = await waitFor('the process tree healed', async () => {
+    const s = await status();
+    return allUp(s) && victims.every((v) => !s.processes.some((p) => p.pid === v)) ? s : null;
+  }, 20_000);
+  t.same(census(healed), census(before), 'every role is back at full count');
+
+  for (const text of posts) await reader.waitOut(`the reader sees "${text}"`, (l) => l === `w_${name}: ${text}`, 20_000);
+  t.same(
+    posts.filter((p) => reader.out.filter((l) => l === `w_${name}: ${p}`).length !== 1),
+    [],
+    'the reader saw every post exactly once',
+  );
+  const dump = execFileSync(process.execPath, [FBS, 'dump', '--machine', machine, '--config', cluster.configFile], { encoding: 'utf8' });
+  const stored = dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post' && e.author === `w_${name}`);
+  t.same(stored.map((e) => e.text).sort(), [...posts].sort(), 'every post is stored exactly once');
+  writer.kill();
+  reader.kill();
+}
+
+const pidsOf = (s: Status, machine: string, role: string): number[] =>
+  s.processes.filter((p) => p.machine === machine && p.role === role).map((p) => p.pid);
+
+t.test('a killed worker is back within the limit', (t) =>
+  healsWhilePosting(t, 'm1', 'worker', async (s) => {
+    const [victim] = pidsOf(s, 'm1', 'worker');
+    kill([victim]);
+    return [victim];
+  }));
+
+t.test('a killed master is revived by a replica', (t) =>
+  healsWhilePosting(t, 'm1', 'master', async (s) => {
+    const victims = pidsOf(s, 'm1', 'master');
+    kill(victims);
+    return victims;
+  }));
+
+for (const slot of ['0', '1']) {
+  t.test(`a killed replica ${slot} is respawned by the master`, (t) =>
+    healsWhilePosting(t, 'm1', `replica${slot}`, async (s) => {
+      const victims = s.processes.filter((p) => p.machine === 'm1' && p.role === 'replica' && p.slot === slot).map((p) => p.pid);
+      kill(victims);
+      return victims;
+    }));
+}
+
+t.test('a killed supervisor on a replica machine is revived by a guardian', (t) =>
+  healsWhilePosting(t, 'm2', 'supervisor', async (s) => {
+    const victims = pidsOf(s, 'm2', 'supervisor');
+    kill(victims);
+    return victims;
+  }));
+
+t.test('a killed guardian is respawned by its supervisor', (t) =>
+  healsWhilePosting(t, 'm2', 'guardian', async (s) => {
+    const victims = pidsOf(s, 'm2', 'guardian').slice(0, 1);
+    kill(victims);
+    return victims;
+  }));
+
+t.test('the master and one replica killed together: the other replica revives the master', (t) =>
+  healsWhilePosting(t, 'm1', 'masterandreplica', async (s) => {
+    const victims = [...pidsOf(s, 'm1', 'master'), pidsOf(s, 'm1', 'replica')[0]];
+    kill(victims);
+    return victims;
+  }));
+
+t.test('a replica killed during the election: the survivor still revives the master', (t) =>
+  healsWhilePosting(t, 'm1', 'midelection', async (s) => {
+    const [master] = pidsOf(s, 'm1', 'master');
+    const since = cluster.logs.length;
+    kill([master]);
+    const started = await cluster.waitForLog('an election to start', (l) => cluster.logs.indexOf(l) >= since && l.msg === 'primary is dead; starting an election');
+    const other = pidsOf(s, 'm1', 'replica').find((p) => p !== started.pid) ?? started.pid;
+    kill([other]);
+    return [master, other];
+  }));
+
+t.test('a master paused past the timeout is fenced: exactly one master afterwards', async (t) => {
+  const s = await status();
+  const [old] = pidsOf(s, 'm1', 'master');
+  kill([old], 'SIGSTOP');
+  try {
+    const after = await waitFor('a new master', async () => {
+      const now = await status();
+      return now.master && now.master.pid !== old && allUp(now) ? now : null;
+    }, 20_000);
+    t.ok(after.master!.term > s.master!.term, `the new master has a higher term (${s.master!.term} -> ${after.master!.term})`);
+  } finally {
+    try {
+      kill([old], 'SIGCONT');
+    } catch {
+      /* fenced: already gone */
+    }
+  }
+  await waitFor('the old master to be gone', () => {
+    try {
+      process.kill(old, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  const final = await status();
+  t.equal(final.processes.filter((p) => p.role === 'master').length, 1, 'exactly one master');
+});
