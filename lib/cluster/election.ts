@@ -25,8 +25,10 @@
  * deliveryFailed, tick, setAlive from its failure detector) with the
  * current monotonic time and performs the returned actions: send each message,
  * and on becameLeader ensure the revived process runs with that term as its fence
- * (idempotently: a member may lead several terms in a row). If the leader never
- * delivers (the process stays dead), call start() again: it opens a new term.
+ * (idempotently: a member may lead several terms in a row). If the leader does
+ * not deliver within a grace period (the process stays dead), call start() again:
+ * on a decided election it opens a new term at once, so calling it on every tick
+ * would churn terms.
  * Carry announcement() on heartbeats to ring peers and feed what arrives to
  * receive(): members that were cut off or paused then converge on the newest leader.
  * A restarted member should get the highest term persisted (the fence) as

@@ -11,6 +11,8 @@ export interface MachineConfig {
   port: number; // client port, shared by the machine's workers
   /** The machine's primary serves Admin here; its guardians on adminPort+1, +2, ... */
   adminPort: number;
+  /** The machine's replicator serves Replication here (default: port + 100). */
+  peerPort: number;
 }
 
 export interface ClusterConfig {
@@ -25,6 +27,8 @@ export interface ClusterConfig {
   /** Guardians per machine (called replicas on the master machine). */
   guardians: number;
   secret: string;
+  /** A peer whose clock is further off than this is reported (ordering never depends on it). */
+  maxClockOffsetMs: number;
   timing: {
     heartbeatMs: number;
     suspectAfterMs: number;
@@ -71,7 +75,9 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     if (typeof m?.host !== 'string' || m.host === '') bad(`machines.${id}.host must be a host name or address`);
     if (!isPort(m.port)) bad(`machines.${id}.port must be a port number`);
     if (!isPort(m.adminPort)) bad(`machines.${id}.adminPort must be a port number`);
-    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort };
+    const peerPort = m.peerPort ?? m.port + 100;
+    if (!isPort(peerPort) || peerPort === m.port) bad(`machines.${id}.peerPort must be a port number other than its port`);
+    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort, peerPort };
   }
   const num = (v: unknown, dflt: number, key: string, min = 1): number => {
     if (v === undefined) return dflt;
@@ -86,12 +92,13 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     master: typeof o.master === 'string' ? (machines[o.master] ? o.master : bad(`"master" names no machine`)) : Object.keys(machines)[0],
     guardians: num(o.guardians, 2, 'guardians'),
     timing: {
-      heartbeatMs: num(o.timing?.heartbeatMs, 100, 'timing.heartbeatMs', 10),
-      suspectAfterMs: num(o.timing?.suspectAfterMs, 300, 'timing.suspectAfterMs', 10),
-      deadAfterMs: num(o.timing?.deadAfterMs, 600, 'timing.deadAfterMs', 10),
+      heartbeatMs: num(o.timing?.heartbeatMs, 200, 'timing.heartbeatMs', 10),
+      suspectAfterMs: num(o.timing?.suspectAfterMs, 600, 'timing.suspectAfterMs', 10),
+      deadAfterMs: num(o.timing?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
       electionTimeoutMs: num(o.timing?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
     },
     secret: typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string'),
+    maxClockOffsetMs: num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
     limits: {
       maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
       maxMessageBytes: num(o.limits?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
@@ -110,6 +117,11 @@ function isPort(v: unknown): boolean {
 export function adminAddress(config: ClusterConfig, machine: string, guardian?: number): string {
   const m = config.machines[machine];
   return `${m.host}:${m.adminPort + (guardian === undefined ? 0 : guardian + 1)}`;
+}
+
+export function peerAddress(config: ClusterConfig, machine: string): string {
+  const m = config.machines[machine];
+  return `${m.host}:${m.peerPort}`;
 }
 
 /** Client addresses in config order, e.g. ["127.0.0.1:50051", ...]. */

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../common/proto';
 import { secretMetadata } from '../common/secret';
 import type { AdminClient } from '../gen/ftchat/Admin';
+import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
 import type { HeartbeatRequest } from '../gen/ftchat/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from '../gen/ftchat/HeartbeatResponse';
@@ -32,6 +33,11 @@ export class AdminPeer {
 
   elect(msg: ElectionMessage, timeoutMs: number): Promise<unknown> {
     return this.unary((md, opts, cb) => this.client.Elect(msg, md, opts, cb), timeoutMs);
+  }
+
+  /** Opens the liveness stream to a primary. */
+  watch(): grpc.ClientDuplexStream<Beat, Beat__Output> {
+    return this.client.Watch(secretMetadata(this.secret));
   }
 
   close(): void {

@@ -1,15 +1,17 @@
 /**
- * A primary keeps its machine's guardians alive: it heartbeats each guardian
- * slot over gRPC and spawns a new guardian (detached, in its own process group,
- * so it outlives this primary) for any slot that stops answering.
+ * A primary keeps its machine's guardians alive. Each guardian holds a Watch
+ * stream open to the primary and beats on it; the primary beats back. A slot
+ * whose guardian has not beaten within the failure timeout gets a new guardian,
+ * spawned detached (its own process group) so it outlives this primary.
  */
 import { spawn } from 'node:child_process';
-import { adminAddress, type ClusterConfig } from '../common/config';
+import type * as grpc from '@grpc/grpc-js';
+import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import { AdminPeer } from './admin-client';
+import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { terminate } from './primary-record';
 
-/** How long a freshly spawned guardian may take to answer before it is spawned again. */
+/** How long a freshly spawned guardian may take to beat before it is spawned again. */
 const SPAWN_GRACE_MS = 5_000;
 
 export interface GuardianView {
@@ -23,24 +25,30 @@ export interface GuardianView {
 export interface GuardianKeeperOptions {
   config: ClusterConfig;
   machine: string;
-  term: () => number;
+  term: number;
   log: Logger;
   /** argv to run `fbs` again (node + script), so guardians run the same build as us. */
   fbsCommand: string[];
 }
 
-export function keepGuardians(opts: GuardianKeeperOptions): { view(): GuardianView[]; stop(): Promise<void> } {
+export interface GuardianKeeper {
+  /** The Admin.Watch handler: a guardian's beats come in here. */
+  watch: grpc.handleBidiStreamingCall<Beat__Output, Beat>;
+  view(): GuardianView[];
+  /** Stops keeping them and terminates the guardians we know of. */
+  stop(): Promise<void>;
+}
+
+export function guardianId(machine: string, slot: number): string {
+  return `${machine}.g${slot}`;
+}
+
+export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
   const { heartbeatMs, deadAfterMs } = config.timing;
-  const slots = Array.from({ length: config.guardians }, (_, slot) => ({
-    slot,
-    peer: new AdminPeer(adminAddress(config, machine, slot), config.secret),
-    pid: 0,
-    lastSeen: 0,
-    spawnedAt: 0,
-    restarts: 0,
-    inFlight: false,
-  }));
+  const slots = Array.from({ length: config.guardians }, (_, slot) => ({ slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0 }));
+  const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
+  const startedAt = Date.now();
 
   const spawnGuardian = (s: (typeof slots)[number]): void => {
     const [cmd, ...args] = opts.fbsCommand;
@@ -55,34 +63,38 @@ export function keepGuardians(opts: GuardianKeeperOptions): { view(): GuardianVi
     log.info('spawned guardian', { slot: s.slot, guardianPid: child.pid, restarts: s.restarts });
   };
 
-  const check = (): void => {
+  const beat = (): void => {
     const now = Date.now();
+    for (const call of streams) call.write({ from: `${machine}.primary`, pid: process.pid, term: opts.term });
     for (const s of slots) {
-      if (s.inFlight) continue;
-      s.inFlight = true;
-      s.peer
-        .heartbeat({ from: `${machine}.primary`, term: opts.term() }, heartbeatMs * 2)
-        .then((res) => {
-          s.pid = res.pid;
-          s.lastSeen = Date.now();
-        })
-        .catch(() => {
-          // Spawn at once if the slot was never filled; otherwise after the failure timeout
-          // (or, for one we just spawned, after a start-up allowance).
-          const never = s.lastSeen === 0 && s.spawnedAt === 0;
-          const allowance = s.spawnedAt > s.lastSeen ? SPAWN_GRACE_MS : deadAfterMs;
-          if (never || now - Math.max(s.lastSeen, s.spawnedAt) > allowance) spawnGuardian(s);
-        })
-        .finally(() => {
-          s.inFlight = false;
-        });
+      // A guardian alive from before we started connects within a beat or two: give it that long.
+      const never = s.lastSeen === 0 && s.spawnedAt === 0 && now - startedAt > heartbeatMs * 3;
+      const allowance = s.spawnedAt > s.lastSeen ? SPAWN_GRACE_MS : deadAfterMs;
+      if (never || (s.spawnedAt + s.lastSeen > 0 && now - Math.max(s.lastSeen, s.spawnedAt) > allowance)) spawnGuardian(s);
     }
   };
-  const timer = setInterval(check, heartbeatMs);
+  const timer = setInterval(beat, heartbeatMs);
   timer.unref();
-  check();
 
   return {
+    watch: (call) => {
+      streams.add(call);
+      const done = (): void => {
+        streams.delete(call);
+      };
+      call.on('data', (b: Beat__Output) => {
+        const s = slots.find((x) => guardianId(machine, x.slot) === b.from);
+        if (!s) return;
+        s.pid = b.pid;
+        s.lastSeen = Date.now();
+      });
+      call.on('end', () => {
+        done();
+        call.end();
+      });
+      call.on('error', done);
+      call.on('cancelled', done);
+    },
     view: () =>
       slots.map((s) => {
         const age = s.lastSeen ? Date.now() - s.lastSeen : -1;
@@ -94,10 +106,9 @@ export function keepGuardians(opts: GuardianKeeperOptions): { view(): GuardianVi
           state: s.lastSeen === 0 ? 'starting' : age > deadAfterMs ? 'dead' : 'up',
         };
       }),
-    /** Stops keeping them and terminates the guardians we know of. */
     stop: async () => {
       clearInterval(timer);
-      for (const s of slots) s.peer.close();
+      for (const call of streams) call.end();
       await terminate(slots.map((s) => s.pid));
     },
   };

@@ -3,9 +3,11 @@
  * primary. It runs detached, in its own process group, so it outlives the
  * primary. When the primary is gone — its port closed and its pid dead, or
  * silent past the failure timeout — the guardians hold a ring election and the
- * winner starts a new primary with the election's term.
+ * winner starts a new primary with the election's term. Timing uses the
+ * monotonic clock: wall clocks here may jump.
  */
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { adminAddress, type ClusterConfig } from '../common/config';
@@ -57,18 +59,18 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       if ('send' in a) deliver(a.send.to, a.send.msg);
       else if ('becameLeader' in a) revive(a.becameLeader);
       else if ('leaderKnown' in a) {
-        revivingUntil = Date.now() + REVIVE_GRACE_MS; // the leader is starting it
+        revivingUntil = performance.now() + REVIVE_GRACE_MS; // the leader is starting it
         log.info('election decided', { term: a.leaderKnown.term, leader: a.leaderKnown.leaderId });
       }
     }
   };
   const deliver = (to: string, msg: RingMsg): void => {
     const peer = siblings.get(to);
-    if (!peer) return act(election.deliveryFailed(to, msg, Date.now()));
-    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(election.deliveryFailed(to, msg, Date.now())));
+    if (!peer) return act(election.deliveryFailed(to, msg, performance.now()));
+    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(election.deliveryFailed(to, msg, performance.now())));
   };
   const revive = (term: number): void => {
-    revivingUntil = Date.now() + REVIVE_GRACE_MS;
+    revivingUntil = performance.now() + REVIVE_GRACE_MS;
     const [cmd, ...args] = opts.fbsCommand;
     const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
       detached: true,
@@ -87,10 +89,11 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
         term: primaryTerm,
         processes: [{ machine, role: guardianRole(config, machine), pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
       }),
+    Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
     Elect: (call, cb) => {
       cb(null, {});
       const msg = fromWire(call.request);
-      if (msg) act(election.receive(msg, Date.now()));
+      if (msg) act(election.receive(msg, performance.now()));
     },
   };
   const server = new grpc.Server();
@@ -107,31 +110,37 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     process.exit(0);
   }
   log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
-  detector.add(PRIMARY, Date.now());
-  for (const id of siblings.keys()) detector.add(id, Date.now());
+  detector.add(PRIMARY, performance.now());
+
+  // The primary beats on our Watch stream; a broken stream is checked against its pid at once.
+  let watch: ReturnType<AdminPeer['watch']> | null = null;
+  const broken = (stream: ReturnType<AdminPeer['watch']>): void => {
+    if (watch !== stream) return;
+    watch = null;
+    const rec = readRecord(machineDir);
+    if (rec?.pid === 0) {
+      log.info('the machine was stopped cleanly; guardian exiting');
+      process.exit(0);
+    }
+    // Same machine: a broken stream and a dead recorded pid mean dead now, no need to wait out the timeout.
+    if (!rec || !isAlive(rec.pid)) detector.markDead(PRIMARY);
+  };
+  const openWatch = (): void => {
+    const stream = primaryPeer.watch();
+    watch = stream;
+    stream.on('data', (b: { term: number }) => {
+      detector.heartbeat(PRIMARY, performance.now());
+      primaryTerm = Number(b.term);
+      revivingUntil = 0;
+    });
+    stream.on('error', () => broken(stream));
+    stream.on('end', () => broken(stream));
+  };
 
   const tick = (): void => {
-    const now = Date.now();
-    primaryPeer
-      .heartbeat({ from: me, term: primaryTerm }, heartbeatMs * 2)
-      .then((res) => {
-        detector.heartbeat(PRIMARY, Date.now());
-        primaryTerm = Number(res.term);
-        revivingUntil = 0;
-      })
-      .catch(() => {
-        // Same machine: a closed port and a dead recorded pid mean dead now, no need to wait out the timeout.
-        const rec = readRecord(machineDir);
-        if (rec?.pid === 0) {
-          log.info('the machine was stopped cleanly; guardian exiting');
-          process.exit(0);
-        }
-        if (!rec || !isAlive(rec.pid)) detector.markDead(PRIMARY);
-      });
-    for (const [id, peer] of siblings) {
-      peer.heartbeat({ from: me, term: primaryTerm }, heartbeatMs * 2).then(() => detector.heartbeat(id, Date.now()), () => undefined);
-    }
-    for (const id of siblings.keys()) election.setAlive(id, detector.status(id, now) !== 'dead');
+    const now = performance.now();
+    if (watch) watch.write({ from: me, pid: process.pid, term: primaryTerm });
+    else openWatch();
     if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
       log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
       act(election.start(now, 'primary dead'));
@@ -139,6 +148,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     act(election.tick(now));
   };
   setInterval(tick, heartbeatMs);
+  openWatch();
 
   const stop = (): void => {
     server.forceShutdown();

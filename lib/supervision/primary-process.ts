@@ -48,10 +48,10 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   await fenceStalePrimary(config, machine, previous?.pid ?? 0, log);
 
   let primary: Primary | null = null;
-  let guardians: ReturnType<typeof keepGuardians> | null = null;
   const term = Math.max(previous?.term ?? 0, Number(process.env.FBS_TERM ?? 0)) + 1;
   const restarts = (previous?.restarts ?? 0) + (previous && previous.pid !== 0 ? 1 : 0);
 
+  const guardians = keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand });
   const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
   const handlers: AdminHandlers = {
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
@@ -64,11 +64,12 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
           ...(primary?.children() ?? []).map((c) => ({
             machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
           })),
-          ...(guardians?.view() ?? []).map((g) => ({
+          ...guardians.view().map((g) => ({
             machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
           })),
         ],
       }),
+    Watch: (call) => guardians.watch(call),
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
   };
   const admin = new grpc.Server();
@@ -111,17 +112,16 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     if (now && (now.term > term || (now.term === term && now.pid !== process.pid))) {
       stepDown(`a newer primary holds term ${now.term} (pid ${now.pid})`);
     }
-  }, config.timing.heartbeatMs * 3);
+  }, 1_000);
   termWatch.unref();
 
   primary = runPrimary({ config, machine, log });
-  guardians = keepGuardians({ config, machine, term: () => term, log, fbsCommand: opts.fbsCommand });
 
   return {
     async stop() {
       clearInterval(termWatch);
       // Guardians first (they would revive us), then our children.
-      await guardians?.stop();
+      await guardians.stop();
       await primary?.stop();
       // A clean stop is not a failure: the next primary does not count it as a restart.
       await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });

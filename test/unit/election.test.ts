@@ -13,7 +13,7 @@ import {
   type ElectionAction,
   type RingMsg,
 } from '../../lib/cluster/election';
-import { shuffled } from '../helpers/events';
+import { rng, shuffled } from '../helpers/events';
 import { SimNetwork } from '../helpers/sim-network';
 
 const TIMEOUT_MS = 400;
@@ -100,8 +100,13 @@ class Ring {
   }
 }
 
-function sends(actions: ElectionAction[]): Envelope[] {
-  return actions.flatMap((a) => ('send' in a ? [{ from: '', to: a.send.to, msg: a.send.msg }] : []));
+function sends(actions: ElectionAction[]): { to: string; msg: RingMsg }[] {
+  return actions.flatMap((a) => ('send' in a ? [a.send] : []));
+}
+
+/** The candidates of the Election messages among `actions`. */
+function candidates(actions: ElectionAction[]): string[] {
+  return sends(actions).flatMap((s) => (s.msg.kind === 'election' ? [s.msg.candidateId] : []));
 }
 
 t.test('a single-member ring elects itself at once', async (t) => {
@@ -229,6 +234,16 @@ t.test('an election that does not finish in time reopens in a higher term', asyn
   t.same(e.tick(1_000_000), [], 'a decided election never times out');
 });
 
+t.test('a duplicated election message is passed on once, and a straggler naming a member that passed on someone larger does not make it leader', async (t) => {
+  const b = new RingElection({ self: 'b', members: ['a', 'b', 'c'] });
+  const fromA = { kind: 'election', term: 1, candidateId: 'a', origin: 'a' } as const;
+  t.same(candidates(b.receive(fromA, 0)), ['b'], 'b puts itself forward');
+  t.same(b.receive(fromA, 1), [], 'the duplicate dies');
+  t.same(candidates(b.receive({ ...fromA, candidateId: 'c' }, 2)), ['c'], 'a larger candidate is passed on');
+  t.same(b.receive({ ...fromA, candidateId: 'b' }, 3), [], 'its own id coming back late does not make b leader');
+  t.equal(b.phase, 'electing');
+});
+
 t.test('duplicated and straggling messages never make a second leader', async (t) => {
   const ids = ['a', 'b', 'c', 'd'];
   const ring = new Ring(ids);
@@ -242,9 +257,9 @@ t.test('duplicated and straggling messages never make a second leader', async (t
   const agreedBefore = ring.agreed();
   ring.down.clear(); // b is back (it was paused) and gets the stragglers too
   // Replay every message ever sent, several times, in shuffled orders.
-  let random = 1;
+  const random = rng(3);
   for (let round = 0; round < 5; round++) {
-    for (const env of shuffled(ring.sent.slice(), () => ((random = (random * 48271) % 2147483647) / 2147483647))) ring.deliver(env);
+    for (const env of shuffled(ring.sent, random)) ring.deliver(env);
     ring.settle();
   }
   t.same(ring.violations, []);
@@ -326,9 +341,9 @@ t.test('fencing: a master steps down when the fence on record is newer or someon
 const SEEDS = 500;
 const TICK_MS = 10;
 const SYNC_MS = 50; // failure-detector refresh and heartbeat announcements
-const CALM_AT = 1500; // faults stop here
-const LIVENESS_TICKS = 150; // a leader everyone agrees on within this many ticks of calm
-const END = CALM_AT + LIVENESS_TICKS * TICK_MS;
+// A leader everyone agrees on within this many ticks of the faults stopping:
+// an unfinished election's timeout plus a couple of clean rounds.
+const LIVENESS_TICKS = (2.5 * TIMEOUT_MS) / TICK_MS;
 
 interface RunReport {
   seed: number;
@@ -369,6 +384,9 @@ function simulate(seed: number, faulty: boolean): RunReport {
     },
   );
   const random = net.random;
+  // Faults stop at a random moment, often mid-election; no kill or cut after it.
+  const calmAt = faulty ? 100 + Math.floor(random() * 1400) : 0;
+  const end = calmAt + LIVENESS_TICKS * TICK_MS;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   if (faulty) net.faults = { lossRate: random() * 0.3, duplicateRate: random() * 0.3, falseFailureRate: random() * 0.6 };
   const suspicionRate = faulty ? random() * 0.4 : 0; // false suspicions per member per refresh
@@ -403,24 +421,24 @@ function simulate(seed: number, faulty: boolean): RunReport {
   if (faulty) {
     // Kill up to n-1 members while the election runs; cut one link until calm.
     const victims = shuffled(ids, random).slice(0, Math.floor(random() * n));
-    for (const v of victims) net.at(Math.floor(random() * 800), () => net.kill(v));
+    for (const v of victims) net.at(Math.floor(random() * calmAt), () => net.kill(v));
     report.killed = victims.length;
     if (n >= 2 && random() < 0.3) {
       const [a, b] = shuffled(ids, random);
-      net.at(Math.floor(random() * 1000), () => net.partition(a, b));
+      net.at(Math.floor(random() * calmAt), () => net.partition(a, b));
     }
-    net.at(CALM_AT, () => {
+    net.at(calmAt, () => {
       net.calm();
       net.heal();
     });
   }
 
-  net.every(TICK_MS, 0, END, () => {
+  net.every(TICK_MS, 0, end, () => {
     for (const id of live()) apply(id, nodes.get(id)!.tick(net.now));
   });
   // The failure detector's view, the leader announcements carried on heartbeats,
   // and the caller's rule: a member whose leader is gone opens a new election.
-  net.every(SYNC_MS, 0, END, () => {
+  net.every(SYNC_MS, 0, end, () => {
     for (const id of live()) {
       const node = nodes.get(id)!;
       for (const other of ids) {
@@ -430,7 +448,7 @@ function simulate(seed: number, faulty: boolean): RunReport {
         const heard = nodes.get(other)!.announcement();
         if (up && heard && random() >= net.faults.lossRate) apply(id, node.receive(heard, net.now));
       }
-      if (net.now < CALM_AT && random() < suspicionRate) node.setAlive(pick(ids), false); // a false suspicion
+      if (net.now < calmAt && random() < suspicionRate) node.setAlive(pick(ids), false); // a false suspicion
       const leader = node.leader();
       if (leader && !net.isAlive(leader.leaderId) && node.phase !== 'electing') apply(id, node.start(net.now, 'leader lost'));
     }
@@ -441,11 +459,11 @@ function simulate(seed: number, faulty: boolean): RunReport {
     if (!first || !net.isAlive(first.leaderId)) return undefined;
     return views.every((v) => v?.term === first.term && v.leaderId === first.leaderId) ? first.leaderId : undefined;
   };
-  net.every(TICK_MS, CALM_AT, END, () => {
-    if (report.agreedAfterTicks === undefined && agreement()) report.agreedAfterTicks = (net.now - CALM_AT) / TICK_MS;
+  net.every(TICK_MS, calmAt, end, () => {
+    if (report.agreedAfterTicks === undefined && agreement()) report.agreedAfterTicks = (net.now - calmAt) / TICK_MS;
   });
 
-  net.runUntil(END);
+  net.runUntil(end);
   report.winner = agreement();
   report.stillAgreedAtEnd = report.winner !== undefined;
   report.maxLive = [...live()].sort().at(-1)!;
