@@ -26,7 +26,7 @@ async function main(): Promise<number> {
       },
     }));
   } catch (err) {
-    console.error(`error: ${errorMessage(err)}\n${USAGE}`);
+    console.error(`error: ${errorMessage(err).split('\n')[0]}\n${USAGE}`); // parseArgs explains over several lines
     return USAGE_EXIT;
   }
   if (values.help) {

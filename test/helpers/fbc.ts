@@ -42,8 +42,8 @@ export function spawnFbc(t: Teardown, args: string[]): FbcRun {
     exited,
     send: (line) => proc.stdin!.write(`${line}\n`),
     end: () => proc.stdin!.end(),
-    waitOut: (what, pred, timeoutMs = 15_000) => waitFor(what, () => out.find(pred), timeoutMs),
-    waitErr: (what, pred, timeoutMs = 15_000) => waitFor(what, () => err.find(pred), timeoutMs),
+    waitOut: (what, pred, timeoutMs) => explained(waitFor(what, () => out.find(pred), timeoutMs ?? 15_000), run),
+    waitErr: (what, pred, timeoutMs) => explained(waitFor(what, () => err.find(pred), timeoutMs ?? 15_000), run),
     kill: () => {
       if (proc.exitCode === null && proc.signalCode === null && proc.pid) process.kill(proc.pid, 'SIGKILL');
     },
@@ -65,6 +65,16 @@ export async function runFbc(
   // stdout/stderr may still hold the last chunk after 'exit'.
   await Promise.all([ended(run.proc.stdout!), ended(run.proc.stderr!)]);
   return { code, out: run.out, err: run.err };
+}
+
+/** A timed-out wait says what the client had printed, which is what explains it. */
+async function explained<T>(p: Promise<T>, run: FbcRun): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    const seen = `stdout:\n  ${run.out.join('\n  ')}\nstderr:\n  ${run.err.join('\n  ')}`;
+    throw new Error(`${(err as Error).message}; fbc pid ${run.proc.pid} printed\n${seen}`);
+  }
 }
 
 function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {

@@ -3,6 +3,9 @@
  * typing is printed above the prompt, and the half-typed line stays intact.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { runFbc } from '../helpers/fbc';
 import { FBC, startCluster } from '../helpers/server';
@@ -17,9 +20,10 @@ t.test('a post arriving while the user types does not garble the typed line', { 
   await runFbc(t, ['-u', 'dave', ...servers], ['quit']);
   await runFbc(t, ['-u', 'carol', ...servers], ['join dave', 'quit']);
 
-  // A private tmux server (its own socket), killed at teardown.
-  const socket = `ftchat-test-${process.pid}-${Date.now()}`;
-  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  // A private tmux server on its own socket, killed (and its socket removed) at teardown.
+  const dir = mkdtempSync(join(tmpdir(), 'ftchat-tmux-'));
+  const socket = join(dir, 'tmux.sock');
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   tmux('new-session', '-d', '-s', 'fbc', '-x', '100', '-y', '30', `'${FBC}' -u carol ${servers.join(' ')}`);
   const panePid = Number(tmux('display-message', '-p', '-t', 'fbc', '#{pane_pid}').trim());
   t.teardown(() => {
@@ -28,7 +32,8 @@ t.test('a post arriving while the user types does not garble the typed line', { 
     } catch {
       /* already exited */
     }
-    spawnSync('tmux', ['-L', socket, 'kill-server']);
+    spawnSync('tmux', ['-S', socket, 'kill-server']);
+    rmSync(dir, { recursive: true, force: true });
   });
   const screen = (): string[] => tmux('capture-pane', '-p', '-t', 'fbc').split('\n').map((l) => l.trimEnd());
   const lastLine = (): string => screen().filter((l) => l !== '').pop() ?? '';

@@ -1,0 +1,194 @@
+/**
+ * The client's link to the cluster: an ordered list of servers and failover
+ * between them. Every call goes to the current server with a short deadline; if
+ * that server is unreachable or too slow, the call moves on round robin through
+ * the list until one answers or the total time runs out. A session with a server
+ * begins with Connect (which creates the user's room there if needed), so a call
+ * that fails over first greets its new server.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ftchatProto } from '../common/proto';
+import type { ChatClient } from '../gen/ftchat/Chat';
+import type { ConnectResponse__Output } from '../gen/ftchat/ConnectResponse';
+import type { FollowRequest } from '../gen/ftchat/FollowRequest';
+import type { FollowResponse__Output } from '../gen/ftchat/FollowResponse';
+import type { ListRequest } from '../gen/ftchat/ListRequest';
+import type { ListResponse__Output } from '../gen/ftchat/ListResponse';
+import type { PostRequest } from '../gen/ftchat/PostRequest';
+import type { PostResponse__Output } from '../gen/ftchat/PostResponse';
+import type { SubscribeItem__Output } from '../gen/ftchat/SubscribeItem';
+import type { SubscribeRequest } from '../gen/ftchat/SubscribeRequest';
+import type { TimelineRequest } from '../gen/ftchat/TimelineRequest';
+import type { TimelineResponse__Output } from '../gen/ftchat/TimelineResponse';
+
+export interface FailoverOptions {
+  /** Deadline of one attempt on one server in the first round; it doubles with each round. */
+  attemptMs: number;
+  /** How long a call keeps trying servers before it reports none reachable. */
+  totalMs: number;
+  /** Pause after each full round of the list, so a dead cluster is not hammered. */
+  roundPauseMs: number;
+}
+
+const DEFAULT_FAILOVER: FailoverOptions = { attemptMs: 2_000, totalMs: 15_000, roundPauseMs: 250 };
+
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // Reconnect fast after a server process is revived (grpc-js defaults to 1 s, growing to 120 s).
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+  // Notice a silently dead connection (machine gone, cable pulled) under an open stream.
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+};
+
+/** The server answered and said no; the message is its status details. */
+export class ServerRefusal extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class NoServerReachable extends Error {
+  constructor(readonly tried: string[]) {
+    super(`no server reachable (tried ${tried.join(', ')})`);
+  }
+}
+
+interface UnaryCalls {
+  Join: [FollowRequest, FollowResponse__Output];
+  Leave: [FollowRequest, FollowResponse__Output];
+  List: [ListRequest, ListResponse__Output];
+  Post: [PostRequest, PostResponse__Output];
+  Timeline: [TimelineRequest, TimelineResponse__Output];
+}
+
+type UnaryFn = (req: unknown, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => void;
+
+export interface Greeting extends ConnectResponse__Output {
+  server: string;
+}
+
+export class ChatConnection {
+  private current = 0;
+  private readonly clients = new Map<string, ChatClient>();
+  /** Servers this session has greeted with Connect, and their answers. */
+  private readonly greeted = new Map<string, Greeting>();
+  private last: Greeting | null = null;
+  private closed = false;
+  private readonly opts: FailoverOptions;
+
+  constructor(
+    readonly user: string,
+    readonly servers: string[],
+    opts: Partial<FailoverOptions> = {},
+    /** Told when a failover lands on a different server or worker than before. */
+    private readonly onSwitch: (g: Greeting) => void = () => undefined,
+  ) {
+    if (servers.length === 0) throw new Error('no servers to connect to');
+    this.opts = { ...DEFAULT_FAILOVER, ...opts };
+  }
+
+  /** Connects (creating the user's room), failing over as needed; returns the server's greeting. */
+  connect(): Promise<Greeting> {
+    return this.withFailover(async (server) => this.greeted.get(server) as Greeting);
+  }
+
+  call<M extends keyof UnaryCalls>(method: M, req: UnaryCalls[M][0]): Promise<UnaryCalls[M][1]> {
+    return this.withFailover((server, deadline) => this.unary(server, method, req, deadline) as Promise<UnaryCalls[M][1]>);
+  }
+
+  /** Opens a stream on a server just returned by connect(); failover is the caller's loop. */
+  subscribe(server: string, req: SubscribeRequest): grpc.ClientReadableStream<SubscribeItem__Output> {
+    return this.client(server).Subscribe(req);
+  }
+
+  /**
+   * One round trip to a server, ignoring its outcome. Whatever was sent to it
+   * before (a stream's cancellation) has been read by the server when this resolves.
+   */
+  async roundTrip(server: string): Promise<void> {
+    await this.unary(server, 'Connect', { user: this.user }, Date.now() + this.opts.attemptMs).catch(() => undefined);
+  }
+
+  /** Marks a server as lost: the next call greets it (or the next one) again. */
+  lost(server: string): void {
+    this.greeted.delete(server);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
+    const end = Date.now() + this.opts.totalMs;
+    const tried: string[] = [];
+    for (let n = 1; ; n++) {
+      const server = this.servers[this.current];
+      // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
+      // server that was merely slow (a busy disk) gets longer each round rather than timing out forever.
+      const round = Math.floor((n - 1) / this.servers.length);
+      const deadline = Math.min(Date.now() + this.opts.attemptMs * 2 ** round, end);
+      try {
+        await this.greet(server, deadline);
+        return await attempt(server, deadline);
+      } catch (err) {
+        if (!isTransient(err)) throw asRefusal(err);
+        this.lost(server);
+        if (!tried.includes(server)) tried.push(server);
+        if (Date.now() >= end) throw new NoServerReachable(tried);
+        this.current = (this.current + 1) % this.servers.length;
+        if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
+      }
+    }
+  }
+
+  private async greet(server: string, deadline: number): Promise<void> {
+    if (this.greeted.has(server)) return;
+    const res = (await this.unary(server, 'Connect', { user: this.user }, deadline)) as ConnectResponse__Output;
+    const g: Greeting = { ...res, server };
+    this.greeted.set(server, g);
+    const prev = this.last;
+    this.last = g;
+    if (prev && (prev.server !== g.server || prev.machine !== g.machine || prev.worker !== g.worker)) this.onSwitch(g);
+  }
+
+  private unary(server: string, method: string, req: unknown, deadline: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const client = this.client(server);
+      const fn = client[method as keyof ChatClient] as unknown as UnaryFn;
+      fn.call(client, req, { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  private client(server: string): ChatClient {
+    if (this.closed) throw new Error('connection closed');
+    let c = this.clients.get(server);
+    if (!c) {
+      const P = ftchatProto();
+      c = new P.ftchat.Chat(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      this.clients.set(server, c);
+    }
+    return c;
+  }
+}
+
+/** Failures that say nothing about the request, only about the server or the path to it. */
+function isTransient(err: unknown): boolean {
+  const code = (err as grpc.ServiceError)?.code;
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+}
+
+function asRefusal(err: unknown): Error {
+  const e = err as grpc.ServiceError;
+  if (typeof e?.code === 'number') return new ServerRefusal(e.code, e.details || grpc.status[e.code]);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

@@ -1,0 +1,45 @@
+/**
+ * How events and room lists look on the client's screen. Pure. Text from the
+ * server is stripped of control characters so no one can post terminal escapes.
+ */
+export interface Printable {
+  kind: string;
+  room: string;
+  author: string;
+  text: string;
+}
+
+export interface RoomLine {
+  name: string;
+  own: boolean;
+  following: boolean;
+}
+
+/** One line for an event, or null for events the user is not shown (room creation). */
+export function formatEvent(e: Printable): string | null {
+  switch (e.kind) {
+    case 'post':
+      return `${safe(e.author)}: ${safe(e.text)}`;
+    case 'join':
+      return `${safe(e.author)} joined ${safe(e.room)}`;
+    case 'leave':
+      return `${safe(e.author)} left ${safe(e.room)}`;
+    default:
+      return null;
+  }
+}
+
+/** Every room on its own line; '*' marks the ones the user follows (their own included). */
+export function formatRooms(rooms: RoomLine[]): string[] {
+  if (rooms.length === 0) return ['no rooms yet'];
+  return rooms.map((r) => {
+    const mark = r.own || r.following ? '*' : ' ';
+    const note = r.own ? ' (your room)' : r.following ? ' (following)' : '';
+    return `${mark} ${safe(r.name)}${note}`;
+  });
+}
+
+function safe(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}

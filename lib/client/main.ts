@@ -1,0 +1,45 @@
+/**
+ * From fbc's parsed options to a running session: the username (asked for on a
+ * terminal when -u is missing), the server list (-s, or every machine of the
+ * cluster config), then the session itself. Bad input is one line and exit code 2.
+ */
+import readlineSync from 'readline-sync';
+import { clientAddresses, ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../common/config';
+import { usernameError } from '../core/usernames';
+import { parseServerList, ServerListError } from './server-list';
+import { runClient } from './session';
+
+export interface ClientArgs {
+  user?: string;
+  servers?: string;
+  config?: string;
+}
+
+export const USAGE_EXIT = 2;
+
+export async function clientMain(args: ClientArgs, usage: string): Promise<number> {
+  const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  let user = args.user;
+  if (user === undefined) {
+    if (!process.stdin.isTTY) {
+      console.error(`error: -u <username> is required\n${usage}`);
+      return USAGE_EXIT;
+    }
+    // A one-off question before the session starts; the session itself uses node:readline.
+    user = readlineSync.question('username: ').trim();
+  }
+  const bad = usernameError(user);
+  if (bad) {
+    console.error(`error: ${bad}`);
+    return USAGE_EXIT;
+  }
+  let servers: string[];
+  try {
+    servers = args.servers !== undefined ? parseServerList(args.servers) : clientAddresses(loadConfig(args.config ?? DEFAULT_CONFIG_FILE));
+  } catch (err) {
+    if (!(err instanceof ServerListError || err instanceof ConfigError)) throw err;
+    console.error(`error: ${err.message}`);
+    return USAGE_EXIT;
+  }
+  return runClient({ user, servers, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
+}

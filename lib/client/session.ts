@@ -1,0 +1,154 @@
+/**
+ * One user's session: connect, then run typed lines one at a time, strictly in
+ * order (a piped script behaves like a typist who waits for each answer), until
+ * the user disconnects or the input ends. Errors are one line; the session goes on.
+ */
+import { errorMessage } from '../common/log';
+import { ChatFeed } from './chat-feed';
+import { ChatConnection, type Greeting } from './connection';
+import { helpLines, parseLine, type Command, type Mode } from './commands';
+import { formatEvent, formatRooms } from './format';
+import { Terminal, type TerminalIo } from './terminal';
+
+export interface ClientOptions extends TerminalIo {
+  user: string;
+  servers: string[];
+}
+
+/** Runs the client until the user quits or the input ends; resolves with the exit code. */
+export function runClient(opts: ClientOptions): Promise<number> {
+  return new Session(opts).run();
+}
+
+class Session {
+  private readonly term: Terminal;
+  private readonly conn: ChatConnection;
+  private mode: Mode = 'command';
+  private feed: ChatFeed | null = null;
+  private readonly queue: string[] = [];
+  private connected = false;
+  private busy = false;
+  private eof = false;
+  private finished = false;
+  private resolveDone: (code: number) => void = () => undefined;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.term = new Terminal(opts);
+    this.conn = new ChatConnection(opts.user, opts.servers, {}, (g) => this.error(`note: now using ${describe(g)}`));
+  }
+
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
+    // Lines typed or piped while connecting wait in the queue.
+    this.term.onLine((line) => {
+      this.queue.push(line);
+      void this.pump();
+    });
+    this.term.onEnd(() => {
+      this.eof = true;
+      void this.pump();
+    });
+    this.term.onInterrupt(() => this.finish(0));
+    this.conn.connect().then(
+      (g) => {
+        this.connected = true;
+        this.print(`connected as ${this.opts.user} (${describe(g)}); type 'help' for commands`);
+        this.updatePrompt();
+        void this.pump();
+      },
+      (err: unknown) => {
+        this.error(`error: ${errorMessage(err)}`);
+        this.finish(1);
+      },
+    );
+    return done;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy || !this.connected || this.finished) return;
+    this.busy = true;
+    while (this.queue.length > 0 && !this.finished) {
+      const cmd = parseLine(this.queue.shift() as string, this.mode);
+      if ((await this.execute(cmd)) === 'quit') this.finish(0);
+    }
+    this.busy = false;
+    if (this.eof) this.finish(0);
+    else this.term.prompt();
+  }
+
+  private async execute(cmd: Command): Promise<'quit' | void> {
+    try {
+      switch (cmd.kind) {
+        case 'nothing':
+          return;
+        case 'error':
+          return this.error(`error: ${cmd.message}`);
+        case 'help':
+          return helpLines(this.mode).forEach((l) => this.print(l));
+        case 'quit':
+          return 'quit';
+        case 'join':
+        case 'leave': {
+          const res = await this.conn.call(cmd.kind === 'join' ? 'Join' : 'Leave', { user: this.opts.user, room: cmd.room });
+          const line = res.event && formatEvent(res.event);
+          if (line) this.print(line);
+          return;
+        }
+        case 'list': {
+          const res = await this.conn.call('List', { user: this.opts.user });
+          return formatRooms(res.rooms).forEach((l) => this.print(l));
+        }
+        case 'chat':
+          return await this.enterChat();
+        case 'exit':
+          await this.feed?.stop();
+          this.feed = null;
+          this.mode = 'command';
+          this.updatePrompt();
+          return this.print('back to command mode');
+        case 'post':
+          return await this.feed?.post(cmd.text);
+      }
+    } catch (err) {
+      this.error(`error: ${errorMessage(err)}`);
+    }
+  }
+
+  private async enterChat(): Promise<void> {
+    this.print(`chat mode: each line you type is posted to your room; 'exit' returns to commands`);
+    const feed = new ChatFeed(this.conn, {
+      line: (l) => this.print(l),
+      note: (l) => this.error(l),
+      error: (l) => this.error(l),
+    });
+    await feed.start();
+    this.feed = feed;
+    this.mode = 'chat';
+    this.updatePrompt();
+  }
+
+  private updatePrompt(): void {
+    this.term.setPrompt(this.mode === 'chat' ? `${this.opts.user} (chat)> ` : `${this.opts.user}> `);
+  }
+
+  private print(line: string): void {
+    if (!this.finished) this.term.print(line);
+  }
+
+  private error(line: string): void {
+    if (!this.finished) this.term.error(line);
+  }
+
+  private finish(code: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    void this.feed?.stop();
+    this.conn.close();
+    this.term.close();
+    this.resolveDone(code);
+  }
+}
+
+function describe(g: Greeting): string {
+  return `server ${g.machine} at ${g.server}${g.worker ? `, worker ${g.worker}` : ''}`;
+}
