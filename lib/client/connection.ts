@@ -30,12 +30,12 @@ export interface FailoverOptions {
   roundPauseMs: number;
 }
 
-const DEFAULT_FAILOVER: FailoverOptions = { attemptMs: 2_000, totalMs: 15_000, roundPauseMs: 250 };
+const DEFAULT_FAILOVER: FailoverOptions = { attemptMs: 2_000, totalMs: 15_000, roundPauseMs: 100 };
 
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Reconnect fast after a server process is revived (grpc-js defaults to 1 s, growing to 120 s).
   'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1_000,
+  'grpc.max_reconnect_backoff_ms': 300,
   // Notice a silently dead connection (machine gone, cable pulled) under an open stream.
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,

@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
-import { terminate } from './primary-record';
+import { isAlive, terminate } from './primary-record';
 
 /** How long a freshly spawned guardian may take to beat before it is spawned again. */
 const SPAWN_GRACE_MS = 5_000;
@@ -49,6 +49,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const slots = Array.from({ length: config.guardians }, (_, slot) => ({ slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0 }));
   const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
   const startedAt = Date.now();
+  let stopping = false;
 
   const spawnGuardian = (s: (typeof slots)[number]): void => {
     const [cmd, ...args] = opts.fbsCommand;
@@ -79,12 +80,17 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   return {
     watch: (call) => {
       streams.add(call);
+      let guardian: (typeof slots)[number] | undefined;
       const done = (): void => {
         streams.delete(call);
+        // Same machine: a broken stream from a guardian whose pid is dead needs no timeout.
+        if (!stopping && guardian && !isAlive(guardian.pid) && Date.now() - guardian.spawnedAt > SPAWN_GRACE_MS) spawnGuardian(guardian);
+        guardian = undefined;
       };
       call.on('data', (b: Beat__Output) => {
         const s = slots.find((x) => guardianId(machine, x.slot) === b.from);
         if (!s) return;
+        guardian = s;
         s.pid = b.pid;
         s.lastSeen = Date.now();
       });
@@ -107,6 +113,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
         };
       }),
     stop: async () => {
+      stopping = true;
       clearInterval(timer);
       for (const call of streams) call.end();
       await terminate(slots.map((s) => s.pid));

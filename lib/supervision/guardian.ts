@@ -123,11 +123,15 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       process.exit(0);
     }
     // Same machine: a broken stream and a dead recorded pid mean dead now, no need to wait out the timeout.
-    if (!rec || !isAlive(rec.pid)) detector.markDead(PRIMARY);
+    if (!rec || !isAlive(rec.pid)) {
+      detector.markDead(PRIMARY);
+      checkPrimary(performance.now());
+    }
   };
   const openWatch = (): void => {
     const stream = primaryPeer.watch();
     watch = stream;
+    stream.write({ from: me, pid: process.pid, term: primaryTerm }); // be seen at once, not a beat later
     stream.on('data', (b: { term: number }) => {
       detector.heartbeat(PRIMARY, performance.now());
       primaryTerm = Number(b.term);
@@ -137,14 +141,17 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     stream.on('end', () => broken(stream));
   };
 
-  const tick = (): void => {
-    const now = performance.now();
-    if (watch) watch.write({ from: me, pid: process.pid, term: primaryTerm });
-    else openWatch();
+  function checkPrimary(now: number): void {
     if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
       log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
       act(election.start(now, 'primary dead'));
     }
+  }
+  const tick = (): void => {
+    const now = performance.now();
+    if (watch) watch.write({ from: me, pid: process.pid, term: primaryTerm });
+    else openWatch();
+    checkPrimary(now);
     act(election.tick(now));
   };
   setInterval(tick, heartbeatMs);
