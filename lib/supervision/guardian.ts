@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
-import { guardService } from '../common/secret';
+import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
@@ -96,15 +96,9 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       if (msg) act(election.receive(msg, performance.now()));
     },
   };
-  const server = new grpc.Server();
-  server.addService(
-    ftchatProto().ftchat.Admin.service,
-    guardService(handlers, config.secret, (method, peer) => log.warn('refused internal RPC without the cluster secret', { method, peer })),
-  );
+  let server: grpc.Server;
   try {
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(adminAddress(config, machine, slot), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
+    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config.secret, log);
   } catch (err) {
     log.info('guardian slot already taken; exiting', { slot, error: errorMessage(err) });
     process.exit(0);

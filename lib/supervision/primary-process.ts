@@ -12,7 +12,7 @@ import lockfile from 'proper-lockfile';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
-import { guardService } from '../common/secret';
+import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import { runPrimary, type Primary } from '../server/primary';
@@ -72,15 +72,9 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     Watch: (call) => guardians.watch(call),
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
   };
-  const admin = new grpc.Server();
-  admin.addService(
-    ftchatProto().ftchat.Admin.service,
-    guardService(handlers, config.secret, (method, peer) => log.warn('refused internal RPC without the cluster secret', { method, peer })),
-  );
+  let admin: grpc.Server;
   try {
-    await new Promise<void>((resolve, reject) =>
-      admin.bindAsync(adminAddress(config, machine), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
+    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config.secret, log);
   } catch (err) {
     throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
   }

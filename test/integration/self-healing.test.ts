@@ -8,23 +8,13 @@ import t, { type Test } from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { spawnFbc } from '../helpers/fbc';
+import type { ClusterStatus } from '../../lib/admin/status';
 import { FBS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const run = promisify(execFile);
 
-interface Proc {
-  machine: string;
-  role: string;
-  slot: string;
-  pid: number;
-  state: string;
-  restarts: number;
-}
-interface Status {
-  master: { machine: string; pid: number; term: number } | null;
-  processes: Proc[];
-}
+type Status = ClusterStatus;
 
 let cluster: TestCluster;
 t.before(async () => {
