@@ -8,6 +8,7 @@ import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { createLogger, errorMessage } from '../lib/common/log';
+import { runReplicator } from '../lib/replication/replicator';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
 import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
@@ -74,6 +75,10 @@ function machineOf(config: ClusterConfig, machine: string | undefined): string {
 
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
+  if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
+    await runReplicator({ config, machine, log: createLogger({ machine, role: 'replicator' }) });
+    return;
+  }
   if (cluster.isWorker) {
     const slot = Number(process.env.FBS_SLOT ?? 0);
     await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }) });

@@ -38,11 +38,15 @@ export interface Primary {
   stop(): Promise<void>;
 }
 
+/** A dead child is seen at once by its exit; pings only catch a hung one, so they can be slow and cheap. */
+const PING_MS = 1_000;
+
 /** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
 const HEALTHY_AFTER_MS = 5_000;
 
 function childSpecs(config: ClusterConfig): ChildSpec[] {
-  return Array.from({ length: config.workers }, (_, slot) => ({ key: `worker:${slot}`, role: 'worker' as const, slot }));
+  const workers = Array.from({ length: config.workers }, (_, slot) => ({ key: `worker:${slot}`, role: 'worker' as const, slot }));
+  return [...workers, { key: 'replicator', role: 'replicator', slot: 0 }];
 }
 
 interface Running {
@@ -101,7 +105,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
         r.worker.process.kill('SIGKILL');
       }
     }
-  }, heartbeatMs);
+  }, Math.max(heartbeatMs, PING_MS));
   pinger.unref();
 
   return {

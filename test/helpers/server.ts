@@ -3,17 +3,20 @@
  * loopback ports, the real `bin/fbs` in its own process group, its JSON log lines
  * collected. Everything started is killed by pid (the group) and removed at teardown.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../../lib/common/proto';
+import { REPO_ROOT } from '../../lib/common/paths';
+import { freePort, freePortRun } from '../../lib/chaos/ports';
+import { serverPids, signalPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
 
-export const REPO = resolve(__dirname, '..', '..');
+// Found from source (tap) and from dist/ (the bench imports this helper compiled).
+export const REPO = REPO_ROOT;
 export const FBS = join(REPO, 'bin', 'fbs');
 export const FBC = join(REPO, 'fbc');
 
@@ -26,75 +29,16 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
-/**
- * Live pids of this test cluster's server processes (optionally of one machine),
- * found by their command line: it names this cluster's own temp config file.
- */
-export function serverPids(configFile: string, machine?: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    let state: string;
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-    } catch {
-      continue;
-    }
-    if (state === 'Z' || !argv.includes(configFile)) continue;
-    const m = argv.indexOf('--machine');
-    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.push(Number(entry));
-  }
-  return found;
-}
-
-function sigkill(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
-
-/** The first of `n` consecutive free ports (a machine's admin port and its guardians'). */
-export async function freePortRun(n: number): Promise<number> {
-  for (;;) {
-    const first = await freePort();
-    if (first + n > 65535) continue;
-    let ok = true;
-    for (let i = 1; i < n && ok; i++) ok = await portIsFree(first + i);
-    if (ok) return first;
-  }
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.once('error', () => res(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
-  });
-}
+// Shared with the chaos run (lib/chaos), which starts clusters outside tests.
+export { freePort, freePortRun } from '../../lib/chaos/ports';
+export { serverPids } from '../../lib/chaos/processes';
 
 export interface TestCluster {
   dir: string;
   configFile: string;
   ports: Record<string, number>;
-  /** Starts (or restarts) a machine's tree; resolves when its workers serve. */
-  start(machine: string, extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  /** Starts (or restarts) a machine's tree; resolves when its workers and its replicator serve. */
+  start(machine: string, extraEnv?: Record<string, string>, launch?: Launch): Promise<ChildProcess>;
   /** SIGTERM a machine's primary and wait for it. */
   stop(machine: string): Promise<void>;
   /** SIGKILL every process of a machine at once (primary, workers, guardians), like a power cut. */
@@ -108,7 +52,17 @@ export interface TestCluster {
   workerPids(machine: string): number[];
   client(machine?: string): ChatClient;
   address(machine?: string): string;
+  /** The machine's replicator address (its peer port). */
+  peerAddress(machine: string): string;
+  /** `fbs dump --machine <machine>`: its data as canonical text. */
+  dump(machine: string): Promise<string>;
   teardown(): Promise<void>;
+}
+
+/** How a machine's tree is launched: a command in front of node (e.g. faketime) and extra environment. */
+export interface Launch {
+  prefix?: string[];
+  env?: Record<string, string>;
 }
 
 export interface ClusterOptions {
@@ -116,6 +70,8 @@ export interface ClusterOptions {
   workers?: number;
   limits?: Record<string, number>;
   guardians?: number;
+  /** Per machine: how to launch it, on the first start and on every restart. */
+  launch?: Record<string, Launch>;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
@@ -123,15 +79,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const machines = opts.machines ?? ['m1'];
   const ports: Record<string, number> = {};
   const adminPorts: Record<string, number> = {};
+  const peerPorts: Record<string, number> = {};
   for (const m of machines) {
     ports[m] = await freePort();
+    peerPorts[m] = await freePort();
     adminPorts[m] = await freePortRun(1 + (opts.guardians ?? 2));
   }
   const configFile = join(dir, 'cluster.json');
   writeFileSync(
     configFile,
     JSON.stringify({
-      machines: Object.fromEntries(machines.map((m) => [m, { host: '127.0.0.1', port: ports[m], adminPort: adminPorts[m] }])),
+      machines: Object.fromEntries(machines.map((m) => [m, { host: '127.0.0.1', port: ports[m], adminPort: adminPorts[m], peerPort: peerPorts[m] }])),
       master: machines[0],
       guardians: opts.guardians ?? 2,
       dataDir: join(dir, 'data'),
@@ -150,11 +108,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     configFile,
     ports,
     logs,
-    async start(machine, extraEnv = {}) {
-      const child = spawn(process.execPath, [FBS, 'start', '--machine', machine, '--config', configFile], {
+    async start(machine, extraEnv = {}, launch = opts.launch?.[machine] ?? {}) {
+      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', configFile];
+      const child = spawn(command, args, {
         detached: true, // own process group: teardown kills the whole tree by its pgid
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...extraEnv },
+        env: { ...process.env, ...launch.env, ...extraEnv },
       });
       children.set(machine, child);
       let buf = '';
@@ -183,6 +142,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       await waitFor(`${machine} workers serving`, () =>
         logs.slice(since).filter((l) => l.machine === machine && l.msg === 'worker serving').length >= workers,
       15_000);
+      await waitFor(`${machine} replicator serving`, () =>
+        logs.slice(since).some((l) => l.machine === machine && l.msg === 'replicator serving'),
+      15_000);
       return child;
     },
     async stop(machine) {
@@ -195,7 +157,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     async killMachine(machine) {
       await waitFor(`every process of ${machine} gone`, () => {
         const live = serverPids(configFile, machine);
-        sigkill(live);
+        signalPids(live, 'SIGKILL');
         return live.length === 0;
       });
     },
@@ -217,12 +179,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     address(machine = machines[0]) {
       return `127.0.0.1:${ports[machine]}`;
     },
+    peerAddress(machine) {
+      return `127.0.0.1:${peerPorts[machine]}`;
+    },
+    dump(machine) {
+      return new Promise((res, rej) =>
+        execFile(process.execPath, [FBS, 'dump', '--machine', machine, '--config', configFile], { maxBuffer: 256 << 20 }, (err, out) =>
+          err ? rej(err) : res(out),
+        ),
+      );
+    },
     async teardown() {
       for (const c of clients) c.close();
       // Guardians and revived primaries run in process groups of their own: find every one.
       await waitFor('every server process gone', () => {
         const live = serverPids(configFile);
-        sigkill(live);
+        signalPids(live, 'SIGKILL');
         return live.length === 0;
       }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
@@ -241,4 +213,17 @@ export function call<K extends keyof ChatClient & string>(
   return new Promise((res, rej) => {
     (client[method] as any)(req, { deadline: Date.now() + 10_000 }, (err: unknown, v: unknown) => (err ? rej(err) : res(v)));
   });
+}
+
+/** Waits until the machines' `fbs dump`s are byte-identical and not empty; returns that dump. */
+export function converged(cluster: TestCluster, machines: string[], timeoutMs = 30_000): Promise<string> {
+  return waitFor(
+    `identical dumps of ${machines.join(', ')}`,
+    async () => {
+      const dumps = await Promise.all(machines.map((m) => cluster.dump(m)));
+      return dumps.every((d) => d === dumps[0]) && dumps[0];
+    },
+    timeoutMs,
+    200,
+  );
 }

@@ -1,0 +1,146 @@
+/**
+ * The pulling side of replication, one per peer: keeps a Pull stream open to the
+ * peer's replicator, appends each batch through the journal (fsynced before it
+ * counts; the journal's doorbell then tells the local workers), and on any break
+ * pulls again with the current version vector, so nothing is skipped or doubled.
+ * While a batch is being appended the stream is paused: that is the back-pressure.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { asEvent, type ChatEvent } from '../core/event';
+import { vectorToRecord } from '../core/version-vector';
+import { errorMessage, type Logger } from '../common/log';
+import { ftchatProto } from '../common/proto';
+import { secretMetadata } from '../common/secret';
+import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
+import type { ReplicationClient } from '../gen/ftchat/Replication';
+import type { Journal } from '../storage/journal';
+import type { ClockSkewMonitor } from './clock-skew';
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 1_000;
+/** A catch-up at least this large logs its progress, once a second. */
+const PROGRESS_FROM_EVENTS = 5_000;
+const PROGRESS_EVERY_MS = 1_000;
+
+export interface PeerLinkOptions {
+  machine: string;
+  peer: string;
+  address: string;
+  secret: string;
+  journal: Journal;
+  skew: ClockSkewMonitor;
+  log: Logger;
+}
+
+/** One catch-up: from the stream's first batch to its first live one. */
+interface CatchUp {
+  startedAt: number;
+  received: number;
+  appended: number;
+  lastProgress: number;
+}
+
+export class PeerLink {
+  private readonly client: ReplicationClient;
+  private readonly log: Logger;
+  private call: grpc.ClientReadableStream<EventBatch__Output> | null = null;
+  private retryMs = RETRY_MIN_MS;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private connected = false;
+  private lastFailure = '';
+
+  constructor(private readonly opts: PeerLinkOptions) {
+    this.log = opts.log.child({ peer: opts.peer });
+    const P = ftchatProto();
+    this.client = new P.ftchat.Replication(opts.address, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': RETRY_MIN_MS,
+      'grpc.min_reconnect_backoff_ms': RETRY_MIN_MS,
+      'grpc.max_reconnect_backoff_ms': RETRY_MAX_MS,
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
+  }
+
+  start(): void {
+    this.pull();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.call?.cancel();
+    this.client.close();
+  }
+
+  private pull(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const { journal, machine, secret } = this.opts;
+    const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
+    this.call = call;
+    let catchUp: CatchUp | null = null;
+    let done = false;
+    const retry = (why: string): void => {
+      if (done) return;
+      done = true;
+      call.cancel();
+      if (this.stopped) return;
+      // Say so when a working link breaks or the reason changes (e.g. a wrong secret);
+      // a peer that stays down is not news every second.
+      if (this.connected) this.log.warn('lost replication stream; pulling again', { reason: why });
+      else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
+      this.lastFailure = why;
+      this.connected = false;
+      this.timer = setTimeout(() => this.pull(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    };
+    let chain = Promise.resolve();
+    call.on('data', (batch: EventBatch__Output) => {
+      call.pause();
+      if (!this.connected) {
+        this.connected = true;
+        this.retryMs = RETRY_MIN_MS;
+        catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
+        this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
+      }
+      chain = chain
+        .then(() => this.receive(batch, catchUp))
+        .then(
+          () => {
+            if (catchUp && batch.live) catchUp = null;
+            if (!done) call.resume();
+          },
+          (err: unknown) => retry(errorMessage(err)),
+        );
+    });
+    call.on('error', (err: grpc.ServiceError) => retry(err.details || err.message));
+    call.on('end', () => retry('stream ended'));
+  }
+
+  private async receive(batch: EventBatch__Output, catchUp: CatchUp | null): Promise<void> {
+    const events: ChatEvent[] = [];
+    for (const raw of batch.events) {
+      const e = asEvent(raw);
+      if (!e) throw new Error(`peer sent a malformed event (${JSON.stringify(raw).slice(0, 120)})`);
+      events.push(e);
+    }
+    const report = this.opts.skew.check(this.opts.peer, events, batch.live ? batch.sent_at_ms : null);
+    if (report) this.log.warn('clock offset beyond bound', { ...report });
+    const { appended, gapped } = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
+    if (gapped > 0) throw new Error(`${gapped} events arrived past a gap in their origin's seqs`);
+    if (!catchUp) return;
+    catchUp.received += events.length;
+    catchUp.appended += appended;
+    const now = Date.now();
+    const elapsed = Math.max(now - catchUp.startedAt, 1);
+    const rate = Math.round((catchUp.received * 1000) / elapsed);
+    if (batch.live) {
+      this.log.info('caught up with peer', { received: catchUp.received, appended: catchUp.appended, ms: elapsed, eventsPerSec: rate });
+    } else if (catchUp.received + batch.backlog >= PROGRESS_FROM_EVENTS && now - catchUp.lastProgress >= PROGRESS_EVERY_MS) {
+      catchUp.lastProgress = now;
+      this.log.info('catching up from peer', { received: catchUp.received, remaining: batch.backlog, eventsPerSec: rate });
+    }
+  }
+}

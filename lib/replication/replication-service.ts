@@ -1,0 +1,109 @@
+/**
+ * The serving side of replication: a peer's Pull gets everything this machine
+ * has that the peer's vector does not cover, then every event as it is applied
+ * here (from local writers or from a third machine: replication is transitive).
+ * Batches go out only as fast as the peer takes them (write() false: wait for
+ * 'drain'), so a catch-up of any size holds references, not buffers.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { ChatEvent } from '../core/event';
+import { vectorFromRecord } from '../core/version-vector';
+import type { Logger } from '../common/log';
+import type { EventBatch } from '../gen/ftchat/EventBatch';
+import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
+import type { ReplicationHandlers } from '../gen/ftchat/Replication';
+import type { ShipLog } from './ship-log';
+
+/** A batch holds at most this many events, and about this many bytes. */
+const BATCH_EVENTS = 500;
+const BATCH_BYTES = 1 << 20;
+/** Once this many sent events sit at the head of a stream's queue, drop them. */
+const COMPACT_AFTER = 10_000;
+
+type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
+
+export function createReplicationService(ship: ShipLog, log: Logger): ReplicationHandlers {
+  return {
+    Pull: (call: PullCall) => {
+      const from = call.request.from;
+      const vector = vectorFromRecord(call.request.vector?.seqs);
+      // Backlog and subscription in one tick: nothing applied in between is missed.
+      let queue = ship.after(vector);
+      let backlogEnd = queue.length;
+      let head = 0;
+      let announced = false; // the first batch goes out even when empty: it says "caught up"
+      let closed = false;
+      let pumping = false;
+      let scheduled = false;
+      let wake: (() => void) | null = null;
+
+      const pump = async (): Promise<void> => {
+        if (pumping) return;
+        pumping = true;
+        while (!closed && (head < queue.length || !announced)) {
+          const end = batchEnd(queue, head);
+          const events = queue.slice(head, end);
+          head = end;
+          announced = true;
+          const ok = call.write({ events, backlog: Math.max(0, backlogEnd - head), live: head >= backlogEnd, sent_at_ms: Date.now() });
+          if (head >= COMPACT_AFTER) {
+            queue = queue.slice(head);
+            backlogEnd = Math.max(0, backlogEnd - head);
+            head = 0;
+          }
+          if (!ok) await new Promise<void>((resolve) => (wake = resolve));
+        }
+        pumping = false;
+      };
+      // Events applied in one go (one group commit) leave as one batch.
+      const schedule = (): void => {
+        if (scheduled) return;
+        scheduled = true;
+        queueMicrotask(() => {
+          scheduled = false;
+          void pump();
+        });
+      };
+
+      const unsubscribe = ship.subscribe((events) => {
+        // The puller wrote its own machine's events first; they need not come back live.
+        for (const e of events) if (machineOf(e.origin) !== from) queue.push(e);
+        schedule();
+      });
+      const resume = (): void => {
+        const w = wake;
+        wake = null;
+        w?.();
+      };
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        unsubscribe();
+        resume();
+        log.info('peer stopped pulling', { peer: from });
+      };
+      call.on('drain', resume);
+      call.on('cancelled', close);
+      call.on('close', close);
+      call.on('error', close);
+      log.info('peer pulling', { peer: from, backlog: backlogEnd });
+      void pump();
+    },
+  };
+}
+
+/** The origin's machine: "m1.w0" -> "m1". */
+function machineOf(origin: string): string {
+  const dot = origin.indexOf('.');
+  return dot < 0 ? origin : origin.slice(0, dot);
+}
+
+function batchEnd(queue: ChatEvent[], head: number): number {
+  let end = head;
+  let bytes = 0;
+  while (end < queue.length && end - head < BATCH_EVENTS && bytes < BATCH_BYTES) {
+    bytes += 200 + queue[end].text.length * 3; // a generous estimate of its encoded size
+    end++;
+  }
+  return end;
+}

@@ -1,0 +1,103 @@
+/**
+ * The replicator: one process per machine (a node:cluster child of the machine's
+ * primary, revived like a worker). It keeps its own journal over the machine's
+ * room files, learns of local writes from chokidar and from the doorbell, serves
+ * the Replication service to the peers on the machine's peer port, and pulls
+ * from every peer. What it appends rings the doorbell, so the local workers read
+ * the new lines and stream them to their subscribers.
+ */
+import { basename, join } from 'node:path';
+import { watch } from 'chokidar';
+import { isUsername } from '../core/usernames';
+import { peerAddress, type ClusterConfig } from '../common/config';
+import { serveInternal } from '../common/internal-server';
+import { errorMessage, type Logger } from '../common/log';
+import { ftchatProto } from '../common/proto';
+import { isDoorbell, type Doorbell } from '../server/doorbell';
+import { answerPings } from '../server/primary';
+import { Journal } from '../storage/journal';
+import { RoomFiles } from '../storage/room-files';
+import { ClockSkewMonitor } from './clock-skew';
+import { PeerLink } from './peer-link';
+import { createReplicationService } from './replication-service';
+import { ShipLog } from './ship-log';
+
+export interface ReplicatorOptions {
+  config: ClusterConfig;
+  machine: string;
+  log: Logger;
+}
+
+export async function runReplicator({ config, machine, log }: ReplicatorOptions): Promise<void> {
+  const die = (err: Error): never => {
+    log.error('fatal storage error; restarting', { error: errorMessage(err) });
+    process.exit(70);
+  };
+  const files = new RoomFiles({
+    machineDir: join(config.dataDir, machine),
+    log,
+    lockStaleMs: config.storage.lockStaleMs,
+    onCompromised: die,
+  });
+  // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
+  const journal = new Journal(files, `${machine}.replicator`, log, undefined, die);
+  const ship = new ShipLog((origin) => journal.index.seqOf(origin));
+  journal.onEveryEvent((e) => ship.offer(e));
+  journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
+  const refresh = roomRefresher(journal, log);
+  // Listen before loading, so nothing rung while we load is missed.
+  process.on('message', (msg: unknown) => {
+    if (isDoorbell(msg)) refresh(msg.rooms);
+  });
+  await journal.load();
+  ship.settle(journal.index.vector().keys());
+  answerPings();
+
+  const watcher = watch(files.roomsDir, { ignoreInitial: true, depth: 0 });
+  const onFile = (path: string): void => {
+    const name = basename(path);
+    if (name.endsWith('.jsonl') && isUsername(name.slice(0, -6))) refresh([name.slice(0, -6)]);
+  };
+  watcher.on('add', onFile).on('change', onFile).on('error', (err) => log.warn('room file watcher failed', { error: errorMessage(err) }));
+  await new Promise<void>((resolve) => watcher.once('ready', resolve));
+  refresh(await files.roomsOnDisk()); // whatever was written between the load and the watch
+
+  const address = peerAddress(config, machine);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(ship, log), address, config.secret, log);
+
+  const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
+  const peers = Object.keys(config.machines).filter((m) => m !== machine);
+  const links = peers.map(
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, journal, skew, log }),
+  );
+  for (const link of links) link.start();
+  log.info('replicator serving', { address, peers, events: ship.size });
+
+  const stop = (): void => {
+    for (const link of links) link.stop();
+    void watcher.close();
+    server.tryShutdown(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Coalesces "these rooms changed" signals into sequential journal refreshes. */
+function roomRefresher(journal: Journal, log: Logger): (rooms: string[]) => void {
+  const pending = new Set<string>();
+  let running = false;
+  const drain = async (): Promise<void> => {
+    running = true;
+    while (pending.size > 0) {
+      const rooms = [...pending];
+      pending.clear();
+      await journal.refresh(rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
+    }
+    running = false;
+  };
+  return (rooms) => {
+    for (const r of rooms) pending.add(r);
+    if (!running) void drain();
+  };
+}
