@@ -13,6 +13,7 @@ import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
 import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
+import { machineOfOrigin } from '../storage/incarnation';
 
 /** A batch holds at most this many events, and about this many bytes. */
 const BATCH_EVENTS = 500;
@@ -67,7 +68,7 @@ export function createReplicationService(ship: ShipLog, log: Logger): Replicatio
 
       const unsubscribe = ship.subscribe((events) => {
         // The puller wrote its own machine's events first; they need not come back live.
-        for (const e of events) if (machineOf(e.origin) !== from) queue.push(e);
+        for (const e of events) if (machineOfOrigin(e.origin) !== from) queue.push(e);
         schedule();
       });
       const resume = (): void => {
@@ -92,11 +93,6 @@ export function createReplicationService(ship: ShipLog, log: Logger): Replicatio
   };
 }
 
-/** The origin's machine: "m1.w0" -> "m1". */
-function machineOf(origin: string): string {
-  const dot = origin.indexOf('.');
-  return dot < 0 ? origin : origin.slice(0, dot);
-}
 
 function batchEnd(queue: ChatEvent[], head: number): number {
   let end = head;

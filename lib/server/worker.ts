@@ -9,6 +9,7 @@ import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { Journal } from '../storage/journal';
+import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { RoomFiles } from '../storage/room-files';
 import { createChatService } from './chat-service';
 import { isDoorbell, type Doorbell } from './doorbell';
@@ -26,13 +27,14 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     log.error('fatal storage error; restarting', { error: errorMessage(err) });
     process.exit(70);
   };
+  const machineDir = join(config.dataDir, machine);
   const files = new RoomFiles({
-    machineDir: join(config.dataDir, machine),
+    machineDir,
     log,
     lockStaleMs: config.storage.lockStaleMs,
     onCompromised: die,
   });
-  const journal = new Journal(files, `${machine}.w${slot}`, log, undefined, die);
+  const journal = new Journal(files, writerOrigin(machine, incarnationOf(machineDir), slot), log, undefined, die);
 
   // Listen before loading, so nothing rung while we load is missed.
   process.on('message', (msg: unknown) => {

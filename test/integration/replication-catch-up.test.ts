@@ -114,6 +114,30 @@ t.test('a machine restarted with an empty data dir is refilled', async (t) => {
   checkExactlyOnce(t, cluster, dump, acked);
 });
 
+t.test('a machine refilled from an empty data dir writes under fresh origins, even before its catch-up', async (t) => {
+  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
+  t.teardown(() => cluster.teardown());
+  const [c1, c2] = MACHINES.map((m) => cluster.client(m));
+  await call(c2, 'Connect', { user: 'ida' });
+  const acked: string[] = [];
+  for (let i = 0; i < 20; i++) acked.push((await call(c2, 'Post', { user: 'ida', id: `old-${i}`, text: `old ${i}` })).event.id);
+  await converged(cluster, MACHINES);
+  const oldOrigins = new Set((await cluster.dump('m1')).split('\n').filter(Boolean).map((l) => JSON.parse(l).origin));
+
+  await cluster.killMachine('m2');
+  rmSync(join(cluster.dir, 'data', 'm2'), { recursive: true, force: true });
+  await cluster.start('m2');
+  // Straight away, before m2 has caught up: its workers start seqs at 1 again.
+  const c2again = cluster.client('m2');
+  await call(c2again, 'Connect', { user: 'ida' });
+  const fresh = await call(c2again, 'Post', { user: 'ida', id: 'new-0', text: 'new 0' });
+  acked.push(fresh.event.id);
+  t.notOk(oldOrigins.has(fresh.event.origin), `the new post's origin ${fresh.event.origin} is not one m2 used before`);
+  await call(c1, 'Connect', { user: 'ida' });
+  const dump = await converged(cluster, MACHINES);
+  checkExactlyOnce(t, cluster, dump, acked);
+});
+
 t.test('a SIGKILLed replicator comes back and misses nothing', async (t) => {
   const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
   t.teardown(() => cluster.teardown());
