@@ -72,6 +72,8 @@ export interface ClusterOptions {
   guardians?: number;
   /** Per machine: how to launch it, on the first start and on every restart. */
   launch?: Record<string, Launch>;
+  /** Per machine: its address (default 127.0.0.1), e.g. inside a network-namespace lab. */
+  hosts?: Record<string, string>;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
@@ -85,11 +87,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     peerPorts[m] = await freePort();
     adminPorts[m] = await freePortRun(1 + (opts.guardians ?? 2));
   }
+  const hostOf = (m: string): string => opts.hosts?.[m] ?? '127.0.0.1';
   const configFile = join(dir, 'cluster.json');
   writeFileSync(
     configFile,
     JSON.stringify({
-      machines: Object.fromEntries(machines.map((m) => [m, { host: '127.0.0.1', port: ports[m], adminPort: adminPorts[m], peerPort: peerPorts[m] }])),
+      machines: Object.fromEntries(machines.map((m) => [m, { host: hostOf(m), port: ports[m], adminPort: adminPorts[m], peerPort: peerPorts[m] }])),
       master: machines[0],
       guardians: opts.guardians ?? 2,
       dataDir: join(dir, 'data'),
@@ -177,7 +180,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       return c;
     },
     address(machine = machines[0]) {
-      return `127.0.0.1:${ports[machine]}`;
+      return `${hostOf(machine)}:${ports[machine]}`;
     },
     peerAddress(machine) {
       return `127.0.0.1:${peerPorts[machine]}`;
