@@ -8,6 +8,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { watch } from 'chokidar';
 import lockfile from 'proper-lockfile';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
@@ -18,7 +19,7 @@ import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import { runPrimary, type Primary } from '../server/primary';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
-import { isAlive, isServerOf, readRecord, writeRecord } from './primary-record';
+import { isAlive, isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from './wait-until';
 
 export class AlreadyRunning extends Error {}
@@ -101,19 +102,21 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     log.error('stepping down', { reason, term });
     process.exit(75);
   }
-  const termWatch = setInterval(() => {
+  // chokidar tells us the moment a successor rewrites the record (inotify: no polling,
+  // and a paused primary gets the news as soon as it runs again).
+  const recordWatch = watch(recordPath(machineDir), { ignoreInitial: true });
+  recordWatch.on('all', () => {
     const now = readRecord(machineDir);
     if (now && (now.term > term || (now.term === term && now.pid !== process.pid))) {
       stepDown(`a newer primary holds term ${now.term} (pid ${now.pid})`);
     }
-  }, 1_000);
-  termWatch.unref();
+  });
 
   primary = runPrimary({ config, machine, log });
 
   return {
     async stop() {
-      clearInterval(termWatch);
+      await recordWatch.close();
       // Guardians first (they would revive us), then our children.
       await guardians.stop();
       await primary?.stop();
