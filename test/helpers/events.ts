@@ -17,16 +17,7 @@ export function ev(fields: Partial<ChatEvent> & { origin: string; seq: number })
 }
 
 /** A deterministic pseudo-random generator (mulberry32), so a failing shuffle can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../../lib/chaos/rng';
 
 /** A shuffled copy (Fisher-Yates driven by `random`). */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {

@@ -1,0 +1,183 @@
+/**
+ * The cluster a chaos run breaks: three machines in a temp dir on free ports,
+ * each started by its own startup script (startup/mN.sh --config <temp config>)
+ * under a systemd-like unit. As root with iproute2 each machine lives in its own
+ * network namespace (its host is its lab address), so its link can go down;
+ * otherwise everything runs on loopback. A machine can be switched off, started
+ * again and restarted under a skewed clock (faketime).
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { clusterStatus } from '../admin/status';
+import { loadConfig, type ClusterConfig } from '../common/config';
+import { REPO_ROOT } from '../common/paths';
+import { isAlive, readRecord } from '../supervision/primary-record';
+import type { ClockOffset, NemesisTarget } from './nemesis';
+import { createNetLab, type NetLab } from './net-lab';
+import { freePort, freePortRun } from './ports';
+import { serverPids, serverProcesses, signalPids } from './processes';
+import { ServiceUnit } from './service-unit';
+
+const FBS = join(REPO_ROOT, 'bin', 'fbs');
+/** As startup/systemd/ftchat@.service. */
+const RESTART_SEC_MS = 1_000;
+
+export interface LabOptions {
+  machines: string[];
+  namespaces: boolean;
+  /** Each machine's log (its processes' JSON lines) goes to <logDir>/<machine>.log. */
+  logDir: string;
+  workers?: number;
+  guardians?: number;
+}
+
+export interface ClusterLab extends NemesisTarget {
+  readonly config: ClusterConfig;
+  /** Network namespaces made for the run (empty on loopback). */
+  readonly namespaces: string[];
+  /** argv prefix that runs a client beside the machine (in its namespace). */
+  clientPrefix(machine: string): string[];
+  clocks(): Record<string, ClockOffset>;
+  /** Switches every machine on. */
+  start(): void;
+  /** Resolves when every process of every machine reports up in `fbs status`. */
+  waitHealthy(timeoutMs: number): Promise<void>;
+  /** `fbs dump` of every machine. */
+  dumps(): Promise<Record<string, string>>;
+  /** Kills everything the lab started and removes its namespaces and temp dir. */
+  teardown(): Promise<void>;
+}
+
+export function faketimeAvailable(): boolean {
+  return spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
+}
+
+export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
+  const { machines } = opts;
+  const guardians = opts.guardians ?? 2;
+  const dir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-'));
+  const net: NetLab | null = opts.namespaces ? createNetLab(machines) : null;
+  const configFile = join(dir, 'cluster.json');
+  const entries: [string, object][] = [];
+  for (const m of machines) {
+    const host = net ? net.ip(m) : '127.0.0.1';
+    entries.push([m, { host, port: await freePort(), peerPort: await freePort(), adminPort: await freePortRun(1 + guardians) }]);
+  }
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      machines: Object.fromEntries(entries),
+      master: machines[0],
+      guardians,
+      workers: opts.workers ?? 2,
+      dataDir: join(dir, 'data'),
+      secret: randomBytes(16).toString('hex'),
+    }),
+  );
+  const config = loadConfig(configFile);
+  const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
+  const logFds = new Map(machines.map((m) => [m, openSync(join(opts.logDir, `${m}.log`), 'a')]));
+  const units = new Map(
+    machines.map((m) => [
+      m,
+      new ServiceUnit({
+        command: () => {
+          const skew = clock.get(m) as ClockOffset;
+          return [...(net ? net.prefix(m) : []), ...(skew === '0' ? [] : ['faketime', '-f', skew]), join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile];
+        },
+        env: () => ({ ...process.env, ...(clock.get(m) === '0' ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' }) }),
+        logFd: logFds.get(m) as number,
+        restartSec: RESTART_SEC_MS,
+      }),
+    ]),
+  );
+
+  /** SIGKILL the processes `find` returns until there are none (a revived one is killed too). */
+  const killAll = async (find: () => number[], what: string): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    for (let live = find(); live.length > 0; live = find()) {
+      if (Date.now() > deadline) throw new Error(`could not kill every process of ${what}: ${live.join(', ')} still alive`);
+      signalPids(live, 'SIGKILL');
+      await sleep(50);
+    }
+  };
+  const powerOff = async (m: string): Promise<void> => {
+    const unit = units.get(m) as ServiceUnit;
+    unit.disable();
+    await killAll(() => [...serverPids(config.file, m), ...(unit.pid ? [unit.pid] : [])].filter(isAlive), m);
+  };
+
+  const lab: ClusterLab = {
+    config,
+    namespaces: net?.namespaces ?? [],
+    clientPrefix: (m) => (net ? net.prefix(m) : []),
+    clocks: () => Object.fromEntries(clock),
+    processes: (m) => serverProcesses(config.file, m, readRecord(join(config.dataDir, m))?.pid ?? 0),
+    start: () => {
+      for (const unit of units.values()) unit.enable();
+    },
+    powerOff,
+    powerOn: (m) => (units.get(m) as ServiceUnit).enable(),
+    async restartWithClock(m, offset) {
+      await powerOff(m);
+      clock.set(m, offset);
+      (units.get(m) as ServiceUnit).enable();
+    },
+    linkDown: (m) => net?.linkDown(m),
+    linkUp: (m) => net?.linkUp(m),
+    async waitHealthy(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let missing = '';
+      for (;;) {
+        missing = unhealthy(config, await clusterStatus(config));
+        if (missing === '') return;
+        if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms: ${missing}`);
+        await sleep(250);
+      }
+    },
+    async dumps() {
+      const out = await Promise.all(machines.map((m) => fbsDump(config.file, m)));
+      return Object.fromEntries(machines.map((m, i) => [m, out[i]]));
+    },
+    async teardown() {
+      for (const unit of units.values()) unit.disable();
+      try {
+        await killAll(() => [...serverPids(config.file), ...[...units.values()].flatMap((u) => (u.pid ? [u.pid] : []))].filter(isAlive), 'the cluster');
+      } finally {
+        net?.teardown();
+        for (const fd of logFds.values()) closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  return lab;
+}
+
+/** What keeps the cluster from being whole ('' when every role of every machine is up at full count). */
+function unhealthy(config: ClusterConfig, status: Awaited<ReturnType<typeof clusterStatus>>): string {
+  const problems: string[] = [];
+  for (const m of Object.keys(config.machines)) {
+    const up = (roles: string[]): number => status.processes.filter((p) => p.machine === m && roles.includes(p.role) && p.state === 'up').length;
+    const want: [string, string[], number][] = [
+      ['primary', ['master', 'supervisor'], 1],
+      ['workers', ['worker'], config.workers],
+      ['replicator', ['replicator'], 1],
+      ['guardians', ['replica', 'guardian'], config.guardians],
+    ];
+    for (const [name, roles, n] of want) if (up(roles) < n) problems.push(`${m} ${name} ${up(roles)}/${n} up`);
+  }
+  return problems.join(', ');
+}
+
+function fbsDump(configFile: string, machine: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [FBS, 'dump', '--machine', machine, '--config', configFile], { maxBuffer: 1 << 30 }, (err, out) =>
+      err ? reject(err) : resolve(out),
+    ),
+  );
+}
+

@@ -1,0 +1,81 @@
+/**
+ * A cluster's server processes found by their command line (every one names the
+ * cluster's config file and its machine), and their roles read from /proc, so a
+ * test or the chaos nemesis can signal them by pid without killing by name.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does). */
+export type ServerRole = 'primary' | 'standby' | 'worker' | 'replicator' | 'guardian';
+
+export interface ServerProcess {
+  pid: number;
+  machine: string;
+  role: ServerRole;
+}
+
+function argvOf(pid: number | string): string[] | null {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    return state === 'Z' ? null : readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Live pids of the cluster's processes (optionally of one machine), found by their
+ * command line: it names the cluster's own config file. Without a machine this
+ * includes wrappers such as faketime that carry the config file too.
+ */
+export function serverPids(configFile: string, machine?: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = argvOf(entry);
+    if (!argv || !argv.includes(configFile)) continue;
+    const m = argv.indexOf('--machine');
+    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.push(Number(entry));
+  }
+  return found;
+}
+
+/**
+ * The machine's server processes with their roles (wrappers without --machine left
+ * out). Of the `fbs start` processes, the one with `primaryPid` (the machine's
+ * primary record) is the primary, the others stand by.
+ */
+export function serverProcesses(configFile: string, machine: string, primaryPid: number): ServerProcess[] {
+  return serverPids(configFile, machine).flatMap((pid) => {
+    const role = roleOf(pid);
+    if (!role) return [];
+    return [{ pid, machine, role: role === 'primary' && pid !== primaryPid ? 'standby' : role }];
+  });
+}
+
+/** guardian from argv; node:cluster children carry FBS_ROLE in their environment; the rest run `fbs start`. */
+function roleOf(pid: number): ServerRole | null {
+  const argv = argvOf(pid);
+  if (!argv) return null;
+  if (argv.includes('guardian')) return 'guardian';
+  let env: string[];
+  try {
+    env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+  if (env.includes('FBS_ROLE=worker')) return 'worker';
+  if (env.includes('FBS_ROLE=replicator')) return 'replicator';
+  return 'primary';
+}
+
+/** Sends `signal` to each pid; one that is already gone is not an error. */
+export function signalPids(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * A whole chaos run: start the cluster, start the workload, let the nemesis
+ * loose for the fault window, heal everything, let the machines converge, check
+ * what the clients saw against what the machines hold, and write the results.
+ * Whatever happens, every process and namespace it made is gone when it returns.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../common/log';
+import { check, referenceDump, storedPostKeys, type Verdict } from './checker';
+import { createClusterLab, faketimeAvailable, type ClusterLab } from './cluster-lab';
+import { HistoryRecorder, type History } from './history';
+import { Nemesis, planFaults } from './nemesis';
+import { netLabUnavailable } from './net-lab';
+import { writeResults, type RunInfo } from './report';
+import { timelineSvg } from './timeline-svg';
+import { startWorkload, type Workload } from './workload';
+
+export const DEFAULT_POST_INTERVAL_MS = 100;
+const MACHINES = ['m1', 'm2', 'm3'];
+const HEALTHY_TIMEOUT_MS = 120_000;
+const SETUP_TIMEOUT_MS = 60_000;
+const STOP_WRITING_TIMEOUT_MS = 90_000;
+const CONVERGE_TIMEOUT_MS = 120_000;
+const SHOWN_TIMEOUT_MS = 30_000;
+
+export interface ChaosOptions {
+  durationS: number;
+  seed: number;
+  resultsDir: string;
+  postIntervalMs: number;
+  /** false: stay on loopback even where namespaces could be made. */
+  namespaces: boolean;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ChaosOutcome {
+  ok: boolean;
+  verdict: Verdict;
+  /** What went wrong outside the checker's scope (the cluster did not heal, a writer hung). */
+  problems: string[];
+  table: string;
+  resultsDir: string;
+  /** For cleanup checks: the run's config file, the namespaces it made, its client agents. */
+  configFile: string;
+  namespaces: string[];
+  agentPids: number[];
+}
+
+export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'postIntervalMs' | 'namespaces'>): string {
+  const extra = [
+    ...(o.postIntervalMs !== DEFAULT_POST_INTERVAL_MS ? [`--post-interval ${o.postIntervalMs}`] : []),
+    ...(o.namespaces ? [] : ['--no-netns']),
+  ];
+  return ['npm run chaos --', `--duration ${o.durationS}`, `--seed ${o.seed}`, ...extra].join(' ');
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
+  const netReason = o.namespaces ? netLabUnavailable() : 'turned off (--no-netns)';
+  const clockFaults = faketimeAvailable();
+  const skipped = [
+    ...(netReason ? [`link-down faults (network namespaces: ${netReason}); running on loopback`] : []),
+    ...(clockFaults ? [] : ['clock faults (faketime is not installed: Debian package faketime)']),
+  ];
+  for (const s of skipped) o.log(`chaos: skipping ${s}`);
+  mkdirSync(join(o.resultsDir, 'logs'), { recursive: true });
+  o.log(`chaos: seed ${o.seed}, ${o.durationS} s of faults; results in ${o.resultsDir}`);
+
+  const lab = await createClusterLab({ machines: MACHINES, namespaces: netReason === null, logDir: join(o.resultsDir, 'logs') });
+  let workload: Workload | null = null;
+  let nemesis: Nemesis | null = null;
+  const problems: string[] = [];
+  try {
+    lab.start();
+    await lab.waitHealthy(SETUP_TIMEOUT_MS);
+    const recorder = new HistoryRecorder();
+    workload = startWorkload({ lab, recorder, postIntervalMs: o.postIntervalMs, log: o.log });
+    await workload.ready(SETUP_TIMEOUT_MS);
+    await workload.follow(SETUP_TIMEOUT_MS);
+    // Every machine knows every room and every join before the first fault.
+    if ((await converge(lab, SETUP_TIMEOUT_MS)).at === null) throw new Error('the machines did not converge after setup');
+    o.log(`chaos: ${MACHINES.length} writers and ${workload.readers.length} readers running; faults begin`);
+
+    const t0 = Date.now();
+    const now = (): number => Date.now() - t0;
+    workload.go();
+    const plan = planFaults(o.seed, { machines: MACHINES, master: MACHINES[0], windowMs: o.durationS * 1000, linkFaults: netReason === null, clockFaults });
+    nemesis = new Nemesis(plan, lab, now, o.log);
+    nemesis.start();
+    await sleep(o.durationS * 1000, undefined, { signal: o.signal });
+
+    await nemesis.healAll();
+    const healed = now();
+    o.log(`chaos: ${nemesis.faults.length} faults injected; healed everything at ${(healed / 1000).toFixed(1)} s`);
+    await lab.waitHealthy(HEALTHY_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
+    const healthy = now();
+    await workload.stopWriting(STOP_WRITING_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
+    const writersStopped = now();
+    const { dumps, at } = await converge(lab, CONVERGE_TIMEOUT_MS);
+    const converged = at === null ? null : at - t0;
+    o.log(`chaos: ${converged === null ? 'the machines did NOT converge' : `converged ${((converged - writersStopped) / 1000).toFixed(1)} s after the writers stopped`}`);
+    const stored = storedPostKeys(referenceDump(dumps));
+    await workload.shownToAll(stored, SHOWN_TIMEOUT_MS);
+    await workload.stop();
+    const end = now();
+
+    const history: History = {
+      seed: o.seed,
+      faultWindowMs: o.durationS * 1000,
+      writers: workload.writers,
+      posts: recorder.postOps(t0),
+      readers: recorder.readerLogs(t0).sort((a, b) => a.reader.localeCompare(b.reader)),
+      faults: nemesis.faults,
+      phases: { healed, healthy, writersStopped, converged, end },
+      startedAt: t0,
+    };
+    const verdict = check(history, dumps);
+    const info: RunInfo = {
+      seed: o.seed,
+      faultWindowS: o.durationS,
+      reproduce: reproduceCommand(o),
+      namespaces: netReason === null,
+      clockFaults,
+      skipped,
+      clocksAtEnd: lab.clocks(),
+      problems,
+    };
+    const table = writeResults(o.resultsDir, { info, history, verdict, svg: timelineSvg(history, verdict, MACHINES), dumps });
+    return { ok: verdict.ok && problems.length === 0, verdict, problems, table, resultsDir: o.resultsDir, configFile: lab.config.file, namespaces: lab.namespaces, agentPids: workload.pids };
+  } finally {
+    await nemesis?.healAll();
+    await workload?.stop();
+    await lab.teardown();
+  }
+}
+
+/** Polls every machine's dump until all are identical; `at` is when (epoch ms), or null at the deadline. */
+async function converge(lab: ClusterLab, timeoutMs: number): Promise<{ dumps: Record<string, string>; at: number | null }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dumps = await lab.dumps();
+    const texts = Object.values(dumps);
+    if (texts.every((d) => d === texts[0])) return { dumps, at: Date.now() };
+    if (Date.now() > deadline) return { dumps, at: null };
+    await sleep(500);
+  }
+}

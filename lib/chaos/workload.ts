@@ -1,0 +1,130 @@
+/**
+ * The workload's side in the chaos run's own process: one client agent per
+ * machine (writer wN and reader rN, both preferring machine N: the server list
+ * rotated to start there), run beside that machine — inside its network namespace
+ * when there is one, so a machine cut off keeps serving its own clients. Agent
+ * records flow into the HistoryRecorder; the run steps the agents through
+ * ready -> follow -> go -> stop-writing -> exit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { clientAddresses } from '../common/config';
+import { REPO_ROOT } from '../common/paths';
+import { waitUntil } from '../supervision/wait-until';
+import type { ClusterLab } from './cluster-lab';
+import { parseAgentRecord, type HistoryRecorder } from './history';
+import { signalPids } from './processes';
+
+/** The compiled chaos command; agents run its hidden `agent` subcommand. */
+const CHAOS_SCRIPT = join(REPO_ROOT, 'dist', 'bin', 'chaos.js');
+
+export interface WorkloadOptions {
+  lab: ClusterLab;
+  recorder: HistoryRecorder;
+  postIntervalMs: number;
+  log: (line: string) => void;
+}
+
+export interface Workload {
+  writers: string[];
+  readers: string[];
+  /** The agents' pids (for cleanup checks). */
+  pids: number[];
+  /** Every writer and reader connected (their rooms exist). */
+  ready(timeoutMs: number): Promise<void>;
+  /** Every reader has joined every writer's room and opened its feed. */
+  follow(timeoutMs: number): Promise<void>;
+  go(): void;
+  /** Every writer finished its post in flight. */
+  stopWriting(timeoutMs: number): Promise<void>;
+  /** Resolves true once every reader was shown every one of `keys` (false at the deadline). */
+  shownToAll(keys: string[], timeoutMs: number): Promise<boolean>;
+  /** Ends every agent (SIGKILL for one that does not exit in time). */
+  stop(): Promise<void>;
+}
+
+export function startWorkload(opts: WorkloadOptions): Workload {
+  const machines = Object.keys(opts.lab.config.machines);
+  const addresses = clientAddresses(opts.lab.config);
+  const writers = machines.map((_, i) => `w${i + 1}`);
+  const readers = machines.map((_, i) => `r${i + 1}`);
+  const ready = new Set<string>();
+  const following = new Set<string>();
+  const done = new Set<string>();
+
+  const agents: ChildProcess[] = machines.map((m, i) => {
+    const servers = [...addresses.slice(i), ...addresses.slice(0, i)];
+    const argv = [
+      ...opts.lab.clientPrefix(m),
+      process.execPath, CHAOS_SCRIPT, 'agent',
+      '--writer', writers[i], '--reader', readers[i], '--follow', writers.join(','),
+      '--servers', servers.join(','), '--post-interval', String(opts.postIntervalMs),
+    ];
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin!.on('error', () => undefined); // an agent that died is seen through its records
+    eachLine(child.stdout!, (line) => {
+      const r = parseAgentRecord(line);
+      if (!r) return opts.log(`agent ${m}: ${line}`);
+      if (r.k === 'ready') ready.add(r.client);
+      else if (r.k === 'following') following.add(r.reader);
+      else if (r.k === 'done') done.add(r.writer);
+      opts.recorder.take(r);
+    });
+    eachLine(child.stderr!, (line) => opts.log(`agent ${m}: ${line}`));
+    return child;
+  });
+  const exited = (a: ChildProcess): boolean => a.exitCode !== null || a.signalCode !== null;
+  const cue = (word: string): void => {
+    for (const a of agents) if (!exited(a)) a.stdin!.write(`${word}\n`);
+  };
+  const until = async (what: string, cond: () => boolean, timeoutMs: number): Promise<void> => {
+    await waitUntil(() => cond() || agents.some(exited), timeoutMs, 50).catch(() => {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    });
+    const dead = agents.find(exited);
+    if (!cond() && dead) throw new Error(`a client agent (pid ${dead.pid}) exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}`);
+  };
+
+  return {
+    writers,
+    readers,
+    pids: agents.map((a) => a.pid as number),
+    ready: (timeoutMs) => until('every client to connect', () => [...writers, ...readers].every((c) => ready.has(c)), timeoutMs),
+    async follow(timeoutMs) {
+      cue('follow');
+      await until('every reader to follow every writer', () => readers.every((r) => following.has(r)), timeoutMs);
+    },
+    go: () => cue('go'),
+    async stopWriting(timeoutMs) {
+      cue('stop-writing');
+      await until('every writer to finish its last post', () => writers.every((w) => done.has(w)), timeoutMs);
+    },
+    async shownToAll(keys, timeoutMs) {
+      const all = (): boolean => readers.every((r) => {
+        const shown = opts.recorder.shownKeys.get(r);
+        return shown !== undefined && keys.every((k) => shown.has(k));
+      });
+      return waitUntil(all, timeoutMs, 100).then(() => true, () => false);
+    },
+    async stop() {
+      cue('exit');
+      const live = (): ChildProcess[] => agents.filter((a) => !exited(a));
+      await waitUntil(() => live().length === 0, 10_000, 50).catch(() => undefined);
+      signalPids(live().map((a) => a.pid as number), 'SIGKILL');
+      await waitUntil(() => live().length === 0, 5_000, 50).catch(() => undefined);
+    },
+  };
+}
+
+function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      fn(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Found by the chaos run (seed 4): a user's own posts must keep the order the user
+ * posted them in, even when the user fails over to a machine whose clock runs
+ * behind and which has not yet received the user's earlier post. The new machine
+ * stamps the post from its own hybrid logical clock, which knows nothing of the
+ * earlier post, so the later post sorts first. The client must carry what it has
+ * seen (a causality token) for the server to stamp after it.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { ChatConnection } from '../../lib/client/connection';
+import { call, converged, startCluster } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const haveFaketime = spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
+
+t.test(
+  "a user's later post sorts after the earlier one when the user fails over to a machine whose clock is behind",
+  { skip: haveFaketime ? false : 'faketime is not installed (Debian package faketime)' },
+  async (t) => {
+    const cluster = await startCluster({
+      machines: ['m1', 'm2'],
+      workers: 1,
+      guardians: 1,
+      launch: { m2: { prefix: ['faketime', '-f', '-3h'], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } } },
+    });
+    t.teardown(() => cluster.teardown());
+    const conn = new ChatConnection('alice', [cluster.address('m1'), cluster.address('m2')], { attemptMs: 1_000 });
+    t.teardown(() => conn.close());
+    t.equal((await conn.connect()).machine, 'm1', 'alice starts on m1');
+    await waitFor("alice's room on m2", () => call(cluster.client('m2'), 'Timeline', { user: 'alice' }));
+
+    // m2 must not hear of the first post before the second one is stamped there.
+    const replicator = cluster.logs.filter((l) => l.machine === 'm2' && l.msg === 'replicator serving').pop()!.pid;
+    process.kill(replicator, 'SIGSTOP');
+    t.teardown(() => {
+      try {
+        process.kill(replicator, 'SIGCONT');
+      } catch {
+        /* re-forked meanwhile */
+      }
+    });
+    const first = await conn.call('Post', { user: 'alice', id: 'first', text: 'first' });
+    t.equal(first.event?.origin.split('.')[0], 'm1', 'the first post is stored on m1');
+    await cluster.killMachine('m1');
+    const second = await conn.call('Post', { user: 'alice', id: 'second', text: 'second' });
+    t.equal(second.event?.origin.split('.')[0], 'm2', 'the second post, after failing over, on m2');
+    process.kill(replicator, 'SIGCONT');
+
+    await cluster.start('m1');
+    const dump = await converged(cluster, ['m1', 'm2']);
+    const posts = dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post').map((e) => e.text);
+    t.same(posts, ['first', 'second'], 'every machine shows them in the order alice posted them', {
+      // Remove once fixed: the client must send what it has seen with each post, and the server stamp after it.
+      todo: 'open bug: PostRequest carries no causality token, so the failover machine stamps the post before the earlier one',
+    });
+  },
+);
