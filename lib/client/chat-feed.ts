@@ -113,7 +113,9 @@ export class ChatFeed {
       this.server = server;
       s.on('data', (item: { event: Event__Output | null }) => {
         received = true;
-        if (item.event) this.show(item.event, this.cursor.fromStream(item.event));
+        if (!item.event) return;
+        this.conn.observe(item.event.hlc);
+        this.show(item.event, this.cursor.fromStream(item.event));
       });
       s.on('error', () => undefined); // reported through 'status'
       s.on('status', (st: grpc.StatusObject) =>

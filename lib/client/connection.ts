@@ -20,6 +20,9 @@ import type { SubscribeItem__Output } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest } from '../gen/ftchat/SubscribeRequest';
 import type { TimelineRequest } from '../gen/ftchat/TimelineRequest';
 import type { TimelineResponse__Output } from '../gen/ftchat/TimelineResponse';
+import { compareHlc, type Hlc } from '../core/hlc';
+import type { Event__Output } from '../gen/ftchat/Event';
+import type { Hlc__Output } from '../gen/ftchat/Hlc';
 
 export interface FailoverOptions {
   /** Deadline of one attempt on one server in the first round; it doubles with each round. */
@@ -77,6 +80,8 @@ export class ChatConnection {
   /** Servers this session has greeted with Connect, and their answers. */
   private readonly greeted = new Map<string, Greeting>();
   private last: Greeting | null = null;
+  /** The newest event timestamp this session has seen. */
+  private seen: Hlc | null = null;
   private closed = false;
   private readonly opts: FailoverOptions;
 
@@ -96,8 +101,19 @@ export class ChatConnection {
     return this.withFailover(async (server) => this.greeted.get(server) as Greeting);
   }
 
-  call<M extends keyof UnaryCalls>(method: M, req: UnaryCalls[M][0]): Promise<UnaryCalls[M][1]> {
-    return this.withFailover((server, deadline) => this.unary(server, method, req, deadline) as Promise<UnaryCalls[M][1]>);
+  async call<M extends keyof UnaryCalls>(method: M, req: UnaryCalls[M][0]): Promise<UnaryCalls[M][1]> {
+    // Writes carry the newest timestamp seen, so the server stamps them after it.
+    const sent = method === 'Post' || method === 'Join' || method === 'Leave' ? { ...req, after: this.seen } : req;
+    const res = (await this.withFailover((server, deadline) => this.unary(server, method, sent, deadline))) as UnaryCalls[M][1];
+    const r = res as { event?: Event__Output | null; events?: Event__Output[] };
+    if (r.event) this.observe(r.event.hlc);
+    for (const e of r.events ?? []) this.observe(e.hlc);
+    return res;
+  }
+
+  /** Takes in the timestamp of an event the user was shown or stored (see `call`). */
+  observe(h: Hlc__Output | null | undefined): void {
+    if (h && (!this.seen || compareHlc(h, this.seen) > 0)) this.seen = { wall: Number(h.wall), logical: h.logical };
   }
 
   /** Opens a stream on a server just returned by connect(); failover is the caller's loop. */

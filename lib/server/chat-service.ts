@@ -13,10 +13,13 @@ import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { StorageError, type Journal } from '../storage/journal';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
+import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A client's causal timestamp may run ahead of our clock (its last machine's clock was), but not absurdly. */
+const MAX_CAUSAL_LEAD_MS = 24 * 3600 * 1000;
 /** A stream whose reader falls this far behind is closed; the client resumes from its cursor. */
 const MAX_STREAM_BACKLOG = 10_000;
 
@@ -71,7 +74,14 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
 
   const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0;
 
-  const follow = async (kind: 'join' | 'leave', req: { user: string; room: string }): Promise<ChatEvent> => {
+  /** Makes the next write sort after everything the client has seen. */
+  const causedAfter = (h: { wall: number; logical: number } | null | undefined): void => {
+    if (!h || !h.wall) return;
+    if (journal.clock.offsetOf(h) > MAX_CAUSAL_LEAD_MS) throw new Refusal(grpc.status.INVALID_ARGUMENT, 'causal timestamp too far in the future');
+    journal.clock.observe({ wall: Number(h.wall), logical: h.logical });
+  };
+
+  const follow = async (kind: 'join' | 'leave', req: FollowRequest__Output): Promise<ChatEvent> => {
     const me = await user(req.user);
     const room = await user(req.room);
     if (inChatMode(me)) {
@@ -81,6 +91,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     const following = index.graph.isFollowing(me, room);
     if (kind === 'join' && following) throw new Refusal(grpc.status.ALREADY_EXISTS, `you already follow ${room}`);
     if (kind === 'leave' && !following) throw new Refusal(grpc.status.FAILED_PRECONDITION, `you do not follow ${room}`);
+    causedAfter(req.after);
     return journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
   };
 
@@ -122,6 +133,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
         throw new Refusal(grpc.status.INVALID_ARGUMENT, 'post id must be 1-64 of [A-Za-z0-9_-]');
       }
       const id = postEventId(me, req.id || randomUUID());
+      causedAfter(req.after);
       return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text }) };
     }),
     Timeline: unary(opts.log, async (req) => {
