@@ -19,6 +19,7 @@ import { eventToLine, type ChatEvent } from '../core/event';
 import { parseRoomLog } from '../core/room-log';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
+import { clockOffsetMs, lockFs } from './lock-clock';
 
 const SUFFIX = '.jsonl';
 
@@ -35,6 +36,7 @@ export class RoomFiles {
   private readonly lockPath: string;
   private readonly offsets = new Map<string, number>();
   private readonly mutex = new KeyedMutex();
+  private lockFs?: ReturnType<typeof lockFs>;
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.roomsDir = join(opts.machineDir, 'rooms');
@@ -169,7 +171,9 @@ export class RoomFiles {
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.lockFs ??= lockFs(clockOffsetMs(this.opts.machineDir));
     const release = await lockfile.lock(this.roomsDir, {
+      fs: this.lockFs,
       lockfilePath: this.lockPath,
       realpath: false,
       stale: this.opts.lockStaleMs,

@@ -17,6 +17,7 @@ import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import { runPrimary, type Primary } from '../server/primary';
+import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
 import { isAlive, isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
@@ -82,6 +83,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
 
   // We alone hold the admin port now, so a lock left behind belongs to a dead primary.
   const lockOptions = {
+    fs: lockFs(clockOffsetMs(machineDir)),
     lockfilePath: join(machineDir, 'primary.lock'),
     realpath: false,
     stale: config.storage.lockStaleMs,
