@@ -30,7 +30,7 @@ export function lockFs(offsetMs: number): typeof fs {
     ...fs,
     stat: ((path: fs.PathLike, cb: StatCallback) =>
       fs.stat(path, (err, st) => {
-        if (st) st.mtime = new Date(st.mtimeMs + offsetMs);
+        if (st) st.mtime = new Date(Math.round(st.mtimeMs + offsetMs)); // rounded, as node's own Stats are
         cb(err, st);
       })) as typeof fs.stat,
     utimes: ((path: fs.PathLike, atime: Date, mtime: Date, cb: fs.NoParamCallback) =>
