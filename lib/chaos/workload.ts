@@ -14,6 +14,7 @@ import { waitUntil } from '../supervision/wait-until';
 import type { ClusterLab } from './cluster-lab';
 import { parseAgentRecord, type HistoryRecorder } from './history';
 import { signalPids } from './processes';
+import { eachLine } from '../common/lines';
 
 /** The compiled chaos command; agents run its hidden `agent` subcommand. */
 const CHAOS_SCRIPT = join(REPO_ROOT, 'dist', 'bin', 'chaos.js');
@@ -114,17 +115,4 @@ export function startWorkload(opts: WorkloadOptions): Workload {
       await waitUntil(() => live().length === 0, 5_000, 50).catch(() => undefined);
     },
   };
-}
-
-function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
-  let buf = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      fn(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  });
 }

@@ -4,6 +4,7 @@
  * by pid when the test ends (if it has not exited by itself).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eachLine } from '../../lib/common/lines';
 import { FBC } from './server';
 import { waitFor } from './wait';
 
@@ -78,19 +79,7 @@ async function explained<T>(p: Promise<T>, run: FbcRun): Promise<T> {
 }
 
 function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {
-  let buf = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      into.push(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  });
-  stream.on('end', () => {
-    if (buf !== '') into.push(buf);
-  });
+  eachLine(stream, (line) => into.push(line));
 }
 
 function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {

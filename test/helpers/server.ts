@@ -14,6 +14,7 @@ import { freePort, freePortRun } from '../../lib/chaos/ports';
 import { serverPids, signalPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
+import { eachLine } from '../../lib/common/lines';
 
 // Found from source (tap) and from dist/ (the bench imports this helper compiled).
 export const REPO = REPO_ROOT;
@@ -119,27 +120,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         env: { ...process.env, ...launch.env, ...extraEnv },
       });
       children.set(machine, child);
-      let buf = '';
-      const onData = (chunk: Buffer): void => {
-        buf += chunk.toString();
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            const l = JSON.parse(line) as LogLine;
-            logs.push(l);
-            if (l.msg === 'worker serving') {
-              if (!alive.has(l.machine)) alive.set(l.machine, new Map());
-              alive.get(l.machine)!.set(Number(l.slot), l.pid);
-            }
-          } catch {
-            logs.push({ level: 'raw', machine, role: '?', pid: 0, msg: line });
+      const onLine = (line: string): void => {
+        try {
+          const l = JSON.parse(line) as LogLine;
+          logs.push(l);
+          if (l.msg === 'worker serving') {
+            if (!alive.has(l.machine)) alive.set(l.machine, new Map());
+            alive.get(l.machine)!.set(Number(l.slot), l.pid);
           }
+        } catch {
+          logs.push({ level: 'raw', machine, role: '?', pid: 0, msg: line });
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      eachLine(child.stdout!, onLine);
+      eachLine(child.stderr!, onLine);
       const since = logs.length;
       const workers = opts.workers ?? 2;
       await waitFor(`${machine} workers serving`, () =>
@@ -229,4 +223,9 @@ export function converged(cluster: TestCluster, machines: string[], timeoutMs = 
     timeoutMs,
     200,
   );
+}
+
+/** The events of a `fbs dump` text, in its order. */
+export function dumpEvents(dump: string): { id: string; origin: string; kind: string; author: string; text: string; [k: string]: unknown }[] {
+  return dump.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { ChatConnection } from '../../lib/client/connection';
-import { call, converged, startCluster } from '../helpers/server';
+import { call, converged, startCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const haveFaketime = spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
@@ -49,7 +49,7 @@ t.test(
 
     await cluster.start('m1');
     const dump = await converged(cluster, ['m1', 'm2']);
-    const posts = dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post').map((e) => e.text);
+    const posts = dumpEvents(dump).filter((e) => e.kind === 'post').map((e) => e.text);
     t.same(posts, ['first', 'second'], 'every machine shows them in the order alice posted them');
   },
 );

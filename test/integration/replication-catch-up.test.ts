@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
-import { call, converged, startCluster, type LogLine, type TestCluster } from '../helpers/server';
+import { call, converged, startCluster, type LogLine, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const MACHINES = ['m1', 'm2', 'm3'];
@@ -33,7 +33,7 @@ function poster(client: ChatClient, user: string) {
 }
 
 function postIds(dump: string): string[] {
-  return dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post').map((e) => e.id);
+  return dumpEvents(dump).filter((e) => e.kind === 'post').map((e) => e.id);
 }
 
 /** How many lines of the machine's room files hold each event id. */
@@ -122,7 +122,7 @@ t.test('a machine refilled from an empty data dir writes under fresh origins, ev
   const acked: string[] = [];
   for (let i = 0; i < 20; i++) acked.push((await call(c2, 'Post', { user: 'ida', id: `old-${i}`, text: `old ${i}` })).event.id);
   await converged(cluster, MACHINES);
-  const oldOrigins = new Set((await cluster.dump('m1')).split('\n').filter(Boolean).map((l) => JSON.parse(l).origin));
+  const oldOrigins = new Set(dumpEvents(await cluster.dump('m1')).map((e) => e.origin));
 
   await cluster.killMachine('m2');
   rmSync(join(cluster.dir, 'data', 'm2'), { recursive: true, force: true });

@@ -7,7 +7,8 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { createNetLab, netLabUnavailable, type NetLab } from '../helpers/netns';
-import { FBC, converged, startCluster, type TestCluster } from '../helpers/server';
+import { eachLine } from '../../lib/common/lines';
+import { FBC, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const MACHINES = ['m1', 'm2', 'm3'];
@@ -18,13 +19,7 @@ function fbcIn(t: Test, lab: NetLab, cluster: TestCluster, machine: string, user
   const [cmd, ...args] = [...lab.prefix(machine), FBC, '-u', user, '-s', cluster.address(machine), '-c', cluster.configFile];
   const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const out: string[] = [];
-  let buf = '';
-  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buf += chunk;
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    out.push(...lines);
-  });
+  eachLine(proc.stdout, (line) => out.push(line));
   proc.stderr.resume();
   t.teardown(() => {
     if (proc.exitCode === null && proc.pid) process.kill(proc.pid, 'SIGKILL');
@@ -77,7 +72,7 @@ t.test('a machine cut off keeps serving its own clients, and everything converge
   lab.linkUp('m3');
 
   const dump = await converged(cluster, MACHINES, 90_000);
-  const stored = dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post');
+  const stored = dumpEvents(dump).filter((e) => e.kind === 'post');
   for (const name of ['alice', 'carol'] as const) {
     t.same(stored.filter((e) => e.author === name).map((e) => e.text).sort(), [...posts[name]].sort(), `every post of ${name} stored once, on every machine`);
   }

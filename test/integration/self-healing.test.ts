@@ -9,7 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { spawnFbc } from '../helpers/fbc';
 import type { ClusterStatus } from '../../lib/admin/status';
-import { FBS, startCluster, type TestCluster } from '../helpers/server';
+import { FBS, startCluster, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const run = promisify(execFile);
@@ -90,7 +90,7 @@ async function healsWhilePosting(
     'the reader saw every post exactly once',
   );
   const dump = execFileSync(process.execPath, [FBS, 'dump', '--machine', machine, '--config', cluster.configFile], { encoding: 'utf8' });
-  const stored = dump.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'post' && e.author === `w_${name}`);
+  const stored = dumpEvents(dump).filter((e) => e.kind === 'post' && e.author === `w_${name}`);
   t.same(stored.map((e) => e.text).sort(), [...posts].sort(), 'every post is stored exactly once');
   writer.kill();
   reader.kill();
