@@ -88,8 +88,10 @@ export interface CatchUpRun {
   identicalMs: number;
   identicalAtFirstLook: boolean;
   peers: PeerCatchUp[];
-  /** CPU the new m3 replicator had used by the catch-up, and the serving replicators meanwhile (ms). */
+  /** CPU (ms) from m3's start to its catch-up: the new m3 replicator, all of m3, m1 and m2 (serving it). */
   cpuMs: Record<string, number>;
+  /** What the rest of the host (other helpers' work) used meanwhile, % of one core (the host has 2 cores). */
+  otherLoadPercent: number;
 }
 
 export interface ReplicationResult {
@@ -99,6 +101,7 @@ export interface ReplicationResult {
   workers: number;
   lag: LagRun[];
   catchUps: CatchUpRun[];
+  /** The whole bench, start-up and set-up included. */
   seconds: number;
 }
 
@@ -110,6 +113,9 @@ const MACHINES = ['m1', 'm2', 'm3'];
 const STAMP = 'bench-replication ';
 /** How long the far follower may take to receive the last posts of a run before they count as missing. */
 const DRAIN_MS = 20_000;
+/** Rooms and client connections per posting machine while the missed events are written. */
+const FILL_ROOMS = 8;
+const FILL_CONNECTIONS = 4;
 
 export async function benchReplication(opts: ReplicationOptions = {}): Promise<ReplicationResult> {
   const o = {
@@ -141,8 +147,8 @@ export async function benchReplication(opts: ReplicationOptions = {}): Promise<R
     }
     const catchUps: CatchUpRun[] = [];
     for (const n of o.catchUps) {
-      catchUps.push(await measureCatchUp(cluster, n, o));
-      const c = catchUps[catchUps.length - 1];
+      const c = await measureCatchUp(cluster, n, o);
+      catchUps.push(c);
       o.progress(`replication: caught up ${c.missed} events in ${c.caughtUpMs} ms (${c.eventsPerSec} events/s)`);
     }
     return {
@@ -332,7 +338,7 @@ async function measureCatchUp(cluster: TestCluster, missedPosts: number, o: Requ
   o.progress(`replication: starting m3 again (${total - had} events behind)`);
   const since = cluster.logs.length;
   const servers = (m: string): number[] => cluster.pids(m);
-  const serving = cpuClock({ m1: servers('m1'), m2: servers('m2') });
+  const serving = cpuClock({ m1: servers('m1'), m2: servers('m2'), bench: [process.pid] });
   const started = nowMs();
   await cluster.start('m3');
   const servingAt = nowMs();
@@ -349,7 +355,10 @@ async function measureCatchUp(cluster: TestCluster, missedPosts: number, o: Requ
   );
   const replicatorPid = mine('replicator serving')[0]?.pid;
   const replicatorCpu = replicatorPid ? cpuMs(replicatorPid) : NaN;
-  const servingCpu = serving.stop().ms;
+  // m3's processes all started in this window: what they used so far is what they used in it.
+  const m3Cpu = servers('m3').reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const window = serving.stop();
+  const servingCpu = window.ms;
   const at = (l: LogLine): number => Math.round(Date.parse(String(l.time)) - started);
   const firstOf = (lines: LogLine[]): number | undefined => (lines.length ? Math.min(...lines.map(at)) : undefined);
 
@@ -381,7 +390,8 @@ async function measureCatchUp(cluster: TestCluster, missedPosts: number, o: Requ
     identicalMs,
     identicalAtFirstLook,
     peers: peerRuns,
-    cpuMs: { m3Replicator: replicatorCpu, m1: servingCpu.m1, m2: servingCpu.m2 },
+    cpuMs: { m3Replicator: replicatorCpu, m3: m3Cpu, m1: servingCpu.m1, m2: servingCpu.m2 },
+    otherLoadPercent: Math.round((Math.max(0, servingCpu.otherLoad - m3Cpu) / window.elapsedMs) * 100),
   };
 }
 
@@ -392,16 +402,14 @@ async function measureCatchUp(cluster: TestCluster, missedPosts: number, o: Requ
  */
 async function writeMissed(cluster: TestCluster, count: number, inFlight: number): Promise<Omit<CatchUpRun['fill'], 'convergedAfterMs'>> {
   const tag = Date.now().toString(36).slice(-5);
-  const ROOMS = 8;
-  const CONNECTIONS = 4;
   const lanes: { client: ChatClient; user: string; machine: string }[] = [];
   const clients: ChatClient[] = [];
   for (const m of ['m1', 'm2']) {
-    const mc = Array.from({ length: CONNECTIONS }, () => chatClient(cluster.address(m)));
+    const mc = Array.from({ length: FILL_CONNECTIONS }, () => chatClient(cluster.address(m)));
     clients.push(...mc);
-    const users = Array.from({ length: ROOMS }, (_, i) => `c${tag}_${m}_${i}`);
+    const users = Array.from({ length: FILL_ROOMS }, (_, i) => `c${tag}_${m}_${i}`);
     for (const user of users) await call(mc[0], 'Connect', { user });
-    for (let l = 0; l < inFlight; l++) lanes.push({ client: mc[l % CONNECTIONS], user: users[l % ROOMS], machine: m });
+    for (let l = 0; l < inFlight; l++) lanes.push({ client: mc[l % FILL_CONNECTIONS], user: users[l % FILL_ROOMS], machine: m });
   }
   let next = 0;
   const t0 = nowMs();
@@ -543,7 +551,7 @@ export function printReplicationReport(r: ReplicationResult): void {
     const peers = c.peers.map((p) => `${p.peer}: received ${int(p.received)}, appended ${int(p.appended)} in ${p.streamMs} ms`).join('; ');
     const cpu = Object.entries(c.cpuMs).map(([k, v]) => `${k} ${int(v)} ms`).join(', ');
     console.log(`- catch-up of ${int(c.missed)} (m3 had ${int(c.had)}): ms after start: ${phases}`);
-    console.log(`  per peer: ${peers}; CPU: ${cpu}`);
+    console.log(`  per peer: ${peers}; CPU: ${cpu}; the rest of the host used ${c.otherLoadPercent} % of one core meanwhile`);
     console.log(`  set-up, not the result: ${int(c.fill.posts)} posts written through gRPC at ${int(c.fill.postsPerSec)} /s (${c.fill.seconds} s), m1 and m2 converged ${c.fill.convergedAfterMs} ms later`);
   }
 }

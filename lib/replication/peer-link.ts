@@ -17,6 +17,8 @@ import type { Journal } from '../storage/journal';
 import type { ClockSkewMonitor } from './clock-skew';
 
 const RETRY_MIN_MS = 100;
+/** Received but not yet appended, beyond which the stream is paused. */
+const MAX_PENDING_EVENTS = 10_000;
 const RETRY_MAX_MS = 1_000;
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
@@ -96,24 +98,41 @@ export class PeerLink {
       this.timer = setTimeout(() => this.pull(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     };
-    let chain = Promise.resolve();
+    // Batches that arrive while an append runs are appended together by the next one:
+    // at a steady trickle the sender ships one tiny batch per commit, and one commit
+    // (lock + fsyncs) per tiny batch let a queue build behind any slow fsync.
+    let pending: EventBatch__Output[] = [];
+    let pendingEvents = 0;
+    let busy = false;
+    const drain = async (): Promise<void> => {
+      busy = true;
+      while (pending.length > 0 && !done) {
+        const batches = pending;
+        pending = [];
+        pendingEvents = 0;
+        call.resume();
+        const last = batches[batches.length - 1];
+        const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
+        try {
+          await this.receive(merged, catchUp);
+          if (catchUp && merged.live) catchUp = null;
+        } catch (err) {
+          retry(errorMessage(err));
+        }
+      }
+      busy = false;
+    };
     call.on('data', (batch: EventBatch__Output) => {
-      call.pause();
       if (!this.connected) {
         this.connected = true;
         this.retryMs = RETRY_MIN_MS;
         catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
         this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
       }
-      chain = chain
-        .then(() => this.receive(batch, catchUp))
-        .then(
-          () => {
-            if (catchUp && batch.live) catchUp = null;
-            if (!done) call.resume();
-          },
-          (err: unknown) => retry(errorMessage(err)),
-        );
+      pending.push(batch);
+      pendingEvents += batch.events.length;
+      if (pendingEvents >= MAX_PENDING_EVENTS) call.pause(); // back-pressure to the sender
+      if (!busy) void drain();
     });
     call.on('error', (err: grpc.ServiceError) => retry(err.details || err.message));
     call.on('end', () => retry('stream ended'));
