@@ -6,18 +6,18 @@
  * Each recovery is also broken into phases from the cluster's log lines and /proc
  * start times, so a miss says where the time went.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admin/status';
 import { ChatConnection } from '../lib/client/connection';
 import { loadConfig, type ClusterConfig } from '../lib/common/config';
 import { ftchatProto } from '../lib/common/proto';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
-import { serverPids, startCluster, type LogLine, type TestCluster } from '../test/helpers/server';
+import { serverPids, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
-import { onCleanup } from './cleanup';
+import { startTree } from './server';
 import { cpuMeter, cpuMs, median, nowMs, residentMb } from './stats';
 
 export type Role = 'worker' | 'master' | 'replica' | 'replicator' | 'supervisor' | 'guardian';
@@ -509,57 +509,6 @@ async function idleCost(tree: TestCluster, idleMs: number): Promise<IdleCost> {
   };
 }
 
-/**
- * startCluster, with everything it starts undone however the bench ends. Until it
- * returns we do not know its config file: our own children (the machines'
- * `fbs start`) name it, so a failed start is found and cleaned up through them.
- */
-async function startTree(machines: string[]): Promise<TestCluster> {
-  const configs = new Set<string>();
-  const cleanup = (): void => {
-    for (const c of [...childConfigs(), ...configs]) {
-      for (const pid of serverPids(c)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      if (dirname(c).startsWith(tmpdir())) rmSync(dirname(c), { recursive: true, force: true });
-    }
-  };
-  onCleanup(cleanup);
-  try {
-    const cluster = await startCluster({ machines, workers: WORKERS });
-    configs.add(cluster.configFile);
-    return cluster;
-  } catch (err) {
-    // Guardians outlive their primary: kill until none is left.
-    for (let i = 0; i < 50 && childConfigs().some((c) => serverPids(c).length > 0); i++) {
-      cleanup();
-      await sleep(50);
-    }
-    throw err;
-  }
-}
-
-/** The --config of our own child processes. */
-function childConfigs(): string[] {
-  const found = new Set<string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--config');
-      if (i >= 0) found.add(argv[i + 1]);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return [...found];
-}
 
 /**
  * A user posting to their own room through the real client link (lib/client's

@@ -10,17 +10,14 @@
  *   `fbs dump`s of m1 and m3. Writing the N events is timed too, apart: it is the
  *   set-up, not the result.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname } from 'node:path';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
 import type { SubscribeItem__Output } from '../lib/gen/ftchat/SubscribeItem';
-import { converged, serverPids, startCluster, type LogLine, type TestCluster } from '../test/helpers/server';
+import { converged, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
-import { onCleanup } from './cleanup';
-import { call, chatClient } from './server';
+import { call, chatClient, startTree } from './server';
 import { cpuClock, cpuMs, cpuPercent, nowMs, summarize, type Summary } from './stats';
 
 export interface ReplicationOptions {
@@ -445,57 +442,6 @@ function lineCount(dump: string): number {
 
 // ---------------------------------------------------------------- cluster
 
-/**
- * startCluster, with everything it starts undone however the bench ends. If the
- * start itself fails we never learn its config file: our own children (each
- * machine's `fbs start`) name it.
- */
-async function startTree(machines: string[]): Promise<TestCluster> {
-  const configs = new Set<string>();
-  const cleanup = (): void => {
-    for (const c of new Set([...childConfigs(), ...configs])) {
-      for (const pid of serverPids(c)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      if (dirname(c).startsWith(tmpdir())) rmSync(dirname(c), { recursive: true, force: true });
-    }
-  };
-  onCleanup(cleanup);
-  try {
-    const cluster = await startCluster({ machines, workers: WORKERS });
-    configs.add(cluster.configFile);
-    return cluster;
-  } catch (err) {
-    // Guardians outlive their primary: kill until none is left.
-    for (let i = 0; i < 50 && childConfigs().some((c) => serverPids(c).length > 0); i++) {
-      cleanup();
-      await sleep(50);
-    }
-    throw err;
-  }
-}
-
-/** The --config of our own child processes. */
-function childConfigs(): string[] {
-  const found = new Set<string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--config');
-      if (i >= 0) found.add(argv[i + 1]);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return [...found];
-}
 
 // ---------------------------------------------------------------- report
 

@@ -1,7 +1,4 @@
-/** The bench's output: a markdown table against the issue's goals, and the raw numbers as JSON. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../lib/common/paths';
+/** The chat bench's report: a markdown table against the issue's goals. */
 import type { BenchResults } from './run';
 import type { EchoResult } from './grpc-echo';
 import { cpuPercent, type CpuUse } from './stats';
@@ -72,10 +69,3 @@ export function printReport(r: BenchResults): void {
 }
 
 /** Writes bench/results/<timestamp>.json (git-ignored); returns its path. */
-export function saveResults(r: BenchResults): string {
-  const dir = join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${r.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(r, null, 2)}\n`);
-  return file;
-}

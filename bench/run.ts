@@ -1,17 +1,27 @@
 /**
- * `npm run bench`: the issue's benchmark against the real server on this machine
- * (2 workers): durable posts/s, delivery latency to 1/100/1,000 followers in chat
- * mode, worker memory with 1,000 users connected, and raw grpc-js in the same run
- * for the transport's limit. Prints a markdown table and writes
- * bench/results/<timestamp>.json. Everything it starts is cleaned up, also on Ctrl-C.
+ * `npm run bench [-- --only chat,recovery,replication]`: every benchmark against
+ * the real server on this machine.
+ * - chat: durable posts/s, delivery latency to 1/100/1,000 followers in chat mode,
+ *   worker memory with 1,000 users connected, and raw grpc-js in the same run for
+ *   the transport's limit (one machine, 2 workers);
+ * - recovery: time from SIGKILL to a replacement serving, per role; idle cost;
+ * - replication: lag between machines, catch-up of 10,000 and 100,000 events.
+ * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
+ * Everything started is cleaned up, also on Ctrl-C.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../lib/common/paths';
 import { runCleanups } from './cleanup';
 import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery';
 import { measureEcho, type EchoResult } from './grpc-echo';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
-import { printReport, saveResults } from './report';
+import { benchRecovery, printRecoveryReport } from './recovery';
+import { benchReplication, printReplicationReport } from './replication';
+import { printReport } from './report';
 import { startServer } from './server';
 
 const WORKERS = 2;
@@ -33,7 +43,7 @@ export interface BenchResults {
   memory: { connectedUsers: number; idle: WorkerMemory[]; afterConnect: WorkerMemory[]; afterDelivery: WorkerMemory[] };
 }
 
-async function main(): Promise<void> {
+async function benchChat(): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   const echo: EchoResult[] = [];
@@ -81,8 +91,7 @@ async function main(): Promise<void> {
         delivery,
         memory: { connectedUsers: audience.connected, idle, afterConnect, afterDelivery: workerMemory(server) },
       };
-      printReport(results);
-      console.log(`\nresults: ${saveResults(results)}`);
+      return results;
     } finally {
       await audience.close();
     }
@@ -91,8 +100,40 @@ async function main(): Promise<void> {
   }
 }
 
+const SUITES = {
+  chat: { run: benchChat, print: printReport },
+  recovery: { run: benchRecovery, print: printRecoveryReport },
+  replication: { run: benchReplication, print: printReplicationReport },
+} as const;
+type Suite = keyof typeof SUITES;
+
+function save(suite: string, result: { startedAt: string }): string {
+  const dir = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${suite}-${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { only: { type: 'string', default: Object.keys(SUITES).join(',') } } });
+  const suites = values.only.split(',').map((x) => x.trim());
+  const unknown = suites.filter((x) => !(x in SUITES));
+  if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);
+  for (const suite of suites as Suite[]) {
+    console.error(`bench: --- ${suite} ---`);
+    const { run, print } = SUITES[suite] as { run: () => Promise<{ startedAt: string }>; print: (r: never) => void };
+    const result = await run();
+    print(result as never);
+    console.log(`\nresults: ${save(suite, result)}`);
+  }
+}
+
 main().then(
-  () => runCleanups(),
+  () => {
+    runCleanups();
+    process.exit(0); // client channels may still hold the loop open
+  },
   (err: unknown) => {
     console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1); // the 'exit' hook cleans up

@@ -3,7 +3,10 @@
  * launcher (`bin/fbs start` in a temp dir on free loopback ports, its own process
  * group), plus gRPC clients on connections of their own.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
@@ -69,4 +72,56 @@ export async function inParallel<T>(items: T[], limit: number, fn: (item: T) => 
     while (next < items.length) await fn(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/**
+ * startCluster, with everything it starts undone however the bench ends. Until it
+ * returns we do not know its config file: our own children (the machines'
+ * `fbs start`) name it, so a failed start is found and cleaned up through them.
+ */
+export async function startTree(machines: string[], workers = 2): Promise<TestCluster> {
+  const configs = new Set<string>();
+  const cleanup = (): void => {
+    for (const c of [...childConfigs(), ...configs]) {
+      for (const pid of serverPids(c)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      if (dirname(c).startsWith(tmpdir())) rmSync(dirname(c), { recursive: true, force: true });
+    }
+  };
+  onCleanup(cleanup);
+  try {
+    const cluster = await startCluster({ machines, workers });
+    configs.add(cluster.configFile);
+    return cluster;
+  } catch (err) {
+    // Guardians outlive their primary: kill until none is left.
+    for (let i = 0; i < 50 && childConfigs().some((c) => serverPids(c).length > 0); i++) {
+      cleanup();
+      await sleep(50);
+    }
+    throw err;
+  }
+}
+
+/** The --config of our own child processes. */
+function childConfigs(): string[] {
+  const found = new Set<string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--config');
+      if (i >= 0) found.add(argv[i + 1]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return [...found];
 }
