@@ -14,6 +14,7 @@ import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admi
 import { ChatConnection } from '../lib/client/connection';
 import { loadConfig, type ClusterConfig } from '../lib/common/config';
 import { ftchatProto } from '../lib/common/proto';
+import { machineOfOrigin } from '../lib/storage/incarnation';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
 import { serverPids, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
@@ -318,7 +319,7 @@ async function measureKill(
     return null;
   };
   const address = cluster.address(spec.machine);
-  const origin = `${spec.machine}.w${victim.slot}`;
+  const isVictimsSlot = (origin: string): boolean => machineOfOrigin(origin) === spec.machine && origin.endsWith(`.w${victim.slot}`);
   const servingBack = async (): Promise<number | null> => {
     if (spec.serving === 'status') return killedAt;
     while (nowMs() < deadline) {
@@ -329,7 +330,7 @@ async function measureKill(
         // Two new connections at once: node:cluster hands them to different workers, so one reaches a new one.
         const timeout = Math.min(1_000, deadline - nowMs());
         const acks = await Promise.all([probe.post(address, timeout), spec.serving === 'post' ? null : probe.post(address, timeout)]);
-        if (acks.some((a) => a && (spec.serving === 'post' || a.event?.origin === origin))) return nowMs();
+        if (acks.some((a) => a && (spec.serving === 'post' || isVictimsSlot(a.event?.origin ?? '')))) return nowMs();
       }
       await sleep(o.probeIntervalMs);
     }
