@@ -41,12 +41,17 @@ export async function writeRecord(machineDir: string, record: PrimaryRecord): Pr
   await fs.rename(tmp, recordPath(machineDir));
 }
 
+/** A zombie (dead, not yet reaped by its parent) counts as dead: it will never run again. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] !== 'Z';
+  } catch {
+    return false; // gone between the two looks
   }
 }
 

@@ -1,0 +1,17 @@
+/** Liveness of a recorded pid: what fencing and the guardians' fast path rely on. */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isAlive } from '../../lib/supervision/primary-record';
+import { waitFor } from '../helpers/wait';
+
+t.test('a running process is alive, and a zombie (dead, not yet reaped) is not', async (t) => {
+  // `true` is backgrounded by a shell that then becomes `sleep`, which never reaps it.
+  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => parent.kill('SIGKILL'));
+  const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+  t.ok(isAlive(parent.pid!), 'the sleeping parent is alive');
+  await waitFor('the child to become a zombie', () => readFileSync(`/proc/${zombie}/stat`, 'utf8').replace(/^.*\) /, '')[0] === 'Z');
+  t.notOk(isAlive(zombie), 'the zombie counts as dead');
+  t.notOk(isAlive(2 ** 22 + 12345), 'a pid that does not exist is dead');
+});
