@@ -6,8 +6,8 @@ import { isAlive } from '../../lib/supervision/primary-record';
 import { waitFor } from '../helpers/wait';
 
 t.test('a running process is alive, and a zombie (dead, not yet reaped) is not', async (t) => {
-  // `true` is backgrounded by a shell that then becomes `sleep`, which never reaps it.
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The child outlives the shell's exec into `sleep`, which never reaps it.
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => parent.kill('SIGKILL'));
   const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
   t.ok(isAlive(parent.pid!), 'the sleeping parent is alive');
