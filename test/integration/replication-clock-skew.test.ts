@@ -6,18 +6,13 @@
  * what it answers, and the offending clocks are reported in the logs.
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
-import { call, converged, startCluster, type Launch } from '../helpers/server';
+import { call, converged, startCluster } from '../helpers/server';
+import { NO_FAKETIME, skewedClock } from '../helpers/faketime';
 import { waitFor } from '../helpers/wait';
 
 const MACHINES = ['m1', 'm2', 'm3'];
-const haveFaketime = spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
-
-function skewed(offset: string): Launch {
-  return { prefix: ['faketime', '-f', offset], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
-}
 
 async function timelineIds(client: ChatClient, user: string): Promise<string[]> {
   const tl = await call(client, 'Timeline', { user, limit: 1000 });
@@ -26,13 +21,13 @@ async function timelineIds(client: ChatClient, user: string): Promise<string[]> 
 
 t.test(
   'order is the same on every machine under clock skew',
-  { skip: haveFaketime ? false : 'faketime is not installed (Debian package faketime)' },
+  { skip: NO_FAKETIME },
   async (t) => {
     const cluster = await startCluster({
       machines: MACHINES,
       workers: 2,
       guardians: 1,
-      launch: { m2: skewed('-3h'), m3: skewed('+10m') },
+      launch: { m2: skewedClock('-3h'), m3: skewedClock('+10m') },
     });
     t.teardown(() => cluster.teardown());
     t.teardown(() => {
