@@ -17,21 +17,31 @@ export interface ProcessView {
   heartbeatAgeMs: number;
 }
 
+export interface ClockView {
+  machine: string;
+  peer: string;
+  /** The peer's clock minus this machine's, as its replicator last measured it. */
+  offsetMs: number;
+  beyondBound: boolean;
+}
+
 export interface ClusterStatus {
   master: { machine: string; pid: number; term: number } | null;
   machines: Record<string, { reachable: boolean; term: number }>;
   processes: ProcessView[];
+  clocks: ClockView[];
 }
 
 const TIMEOUT_MS = 700;
 
 export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
-  const status: ClusterStatus = { master: null, machines: {}, processes: [] };
+  const status: ClusterStatus = { master: null, machines: {}, processes: [], clocks: [] };
   await Promise.all(
     Object.keys(config.machines).map(async (machine) => {
       const found = await machineProcesses(config, machine);
       status.machines[machine] = { reachable: found.primaryUp, term: found.term };
       status.processes.push(...found.processes);
+      status.clocks.push(...found.clocks);
       const primary = found.processes.find((p) => p.role === 'master');
       if (primary) status.master = { machine, pid: primary.pid, term: found.term };
     }),
@@ -59,7 +69,16 @@ async function machineProcesses(config: ClusterConfig, machine: string) {
     }
   };
   const fromPrimary = await ask(adminAddress(config, machine));
-  if (fromPrimary) return { primaryUp: true, term: Number(fromPrimary.term), processes: fromPrimary.processes.map(view) };
+  if (fromPrimary) {
+    const bound = fromPrimary.max_clock_offset_ms;
+    const clocks = Object.entries(fromPrimary.clock_offsets_ms).map(([peer, ms]) => ({
+      machine,
+      peer,
+      offsetMs: Number(ms),
+      beyondBound: Math.abs(Number(ms)) > bound,
+    }));
+    return { primaryUp: true, term: Number(fromPrimary.term), processes: fromPrimary.processes.map(view), clocks };
+  }
   // The primary is down: say so, and list whichever guardians still answer.
   const processes: ProcessView[] = [
     { machine, role: primaryRole(config, machine), slot: '', pid: 0, state: 'down', restarts: 0, heartbeatAgeMs: -1 },
@@ -70,7 +89,7 @@ async function machineProcesses(config: ClusterConfig, machine: string) {
       g ? view(g.processes[0]) : { machine, role: guardianRole(config, machine), slot: String(slot), pid: 0, state: 'down', restarts: 0, heartbeatAgeMs: -1 },
     );
   }
-  return { primaryUp: false, term: 0, processes };
+  return { primaryUp: false, term: 0, processes, clocks: [] };
 }
 
 function view(p: ProcessInfo__Output): ProcessView {
@@ -93,5 +112,16 @@ export function formatStatus(s: ClusterStatus): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
   const master = s.master ? `master: ${s.master.machine} pid ${s.master.pid}, term ${s.master.term}` : 'master: DOWN';
-  return `${master}\n${table}\n`;
+  // Order never depends on wall clocks, but an operator must know of a machine hours off.
+  const skewed = s.clocks
+    .filter((c) => c.beyondBound)
+    .map(describeSkew)
+    .join('');
+  return `${master}\n${table}\n${skewed}`;
+}
+
+function describeSkew(c: ClockView): string {
+  const abs = Math.abs(c.offsetMs);
+  const size = abs >= 3_600_000 ? `${(abs / 3_600_000).toFixed(1)} h` : abs >= 60_000 ? `${(abs / 60_000).toFixed(1)} min` : `${abs} ms`;
+  return `WARNING: ${c.peer}'s clock is ${size} ${c.offsetMs < 0 ? 'behind' : 'ahead of'} ${c.machine}'s (beyond the configured bound)\n`;
 }

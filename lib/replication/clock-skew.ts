@@ -16,8 +16,20 @@ export interface ClockReport {
   peerClockOffsetMs: number | null;
 }
 
+/** What the replicator tells its primary (IPC): each peer's last measured clock offset from ours. */
+export interface ClockOffsets {
+  type: 'clock';
+  offsets: Record<string, number>;
+}
+
+export function isClockOffsets(msg: unknown): msg is ClockOffsets {
+  const m = msg as ClockOffsets | null;
+  return typeof m === 'object' && m !== null && m.type === 'clock' && typeof m.offsets === 'object' && m.offsets !== null;
+}
+
 export class ClockSkewMonitor {
   private readonly lastReport = new Map<string, number>();
+  private readonly measured = new Map<string, number>();
 
   constructor(
     private readonly boundMs: number,
@@ -32,11 +44,17 @@ export class ClockSkewMonitor {
     for (const e of events) newest = Math.max(newest, e.hlc.wall);
     const eventAheadMs = events.length > 0 ? newest - now : 0;
     const peerClockOffsetMs = sentAtMs ? sentAtMs - now : null;
+    if (peerClockOffsetMs !== null) this.measured.set(peer, peerClockOffsetMs);
     const beyond = eventAheadMs > this.boundMs || (peerClockOffsetMs !== null && Math.abs(peerClockOffsetMs) > this.boundMs);
     if (!beyond) return null;
     const last = this.lastReport.get(peer);
     if (last !== undefined && now - last < this.everyMs) return null;
     this.lastReport.set(peer, now);
     return { peer, boundMs: this.boundMs, eventAheadMs, peerClockOffsetMs };
+  }
+
+  /** The last measured offset of each peer's clock from ours, in ms (for `fbs status`). */
+  offsets(): Record<string, number> {
+    return Object.fromEntries(this.measured);
   }
 }

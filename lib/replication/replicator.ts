@@ -15,7 +15,9 @@ import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { answerPings } from '../server/primary';
 import { Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
-import { ClockSkewMonitor } from './clock-skew';
+import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
+
+const CLOCK_REPORT_MS = 2_000;
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
 import { ShipLog } from './ship-log';
@@ -58,6 +60,8 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(ship, log), address, config.secret, log);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
+  // The primary shows the peers' clock offsets in `fbs status`.
+  setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const links = peers.map(
     (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, journal, skew, log }),

@@ -7,6 +7,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
+import { isClockOffsets } from '../replication/clock-skew';
 import { isDoorbell } from './doorbell';
 
 export type ChildRole = 'worker' | 'replicator';
@@ -35,6 +36,8 @@ export interface PrimaryOptions {
 
 export interface Primary {
   children(): ChildInfo[];
+  /** Peers' clock offsets from this machine's, in ms, as the replicator last measured them. */
+  clockOffsets(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   const restarts = new Map<string, number>();
   const quickDeaths = new Map<string, number>();
   let stopping = false;
+  let clockOffsets: Record<string, number> = {};
 
   const fork = (spec: ChildSpec): void => {
     const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
@@ -72,6 +76,10 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     worker.on('message', (msg: unknown) => {
       if (isPong(msg)) {
         entry.lastPong = Date.now();
+        return;
+      }
+      if (isClockOffsets(msg)) {
+        clockOffsets = msg.offsets;
         return;
       }
       if (!isDoorbell(msg)) return;
@@ -123,6 +131,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
         heartbeatAgeMs: r.lastPong ? Date.now() - r.lastPong : -1,
         state: r.lastPong ? 'up' : 'starting',
       })),
+    clockOffsets: () => clockOffsets,
     async stop() {
       stopping = true;
       clearInterval(pinger);

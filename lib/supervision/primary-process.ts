@@ -61,6 +61,8 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       cb(null, {
         machine,
         term,
+        clock_offsets_ms: primary?.clockOffsets() ?? {},
+        max_clock_offset_ms: config.maxClockOffsetMs,
         processes: [
           self(),
           ...(primary?.children() ?? []).map((c) => ({

@@ -8,9 +8,13 @@
 import t from 'tap';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
-import { call, converged, startCluster } from '../helpers/server';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FBS, call, converged, startCluster } from '../helpers/server';
 import { NO_FAKETIME, skewedClock } from '../helpers/faketime';
 import { waitFor } from '../helpers/wait';
+
+const run = promisify(execFile);
 
 const MACHINES = ['m1', 'm2', 'm3'];
 
@@ -79,5 +83,12 @@ t.test(
       const w = cluster.logs.find((l) => l.machine === m && l.msg === 'clock offset beyond bound');
       if (w) t.comment(`${m} on ${w.peer}: peer clock offset ${w.peerClockOffsetMs} ms, events ahead ${w.eventAheadMs} ms`);
     }
+
+    // ...and loudly in `fbs status`: m1 sees m2 about 3 hours behind.
+    const { stdout } = await waitFor('fbs status to show the skew', async () => {
+      const out = await run(process.execPath, [FBS, 'status', '--config', cluster.configFile]);
+      return /WARNING: m2's clock is \d\.\d h behind m1's/.test(out.stdout) && out;
+    }, 30_000);
+    t.match(stdout, /WARNING: m2's clock is 3\.0 h behind m1's \(beyond the configured bound\)/, 'fbs status warns of m2, 3 hours behind');
   },
 );
