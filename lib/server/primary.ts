@@ -1,8 +1,9 @@
 /**
  * The cluster primary of a machine: forks its children (the workers, one per
- * slot, so a re-forked worker carries on its slot's origin and seq), re-forks any
- * that dies or stops answering pings, and relays each child's doorbell to the
- * others. It serves no clients itself, so there is little in it to fail.
+ * slot, so a re-forked worker carries on its slot's origin and seq, and the
+ * replicator), re-forks any that dies or stops answering pings, and relays each
+ * child's doorbell to the others. It serves no clients itself, so there is little
+ * in it to fail.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ClusterConfig } from '../common/config';
