@@ -11,6 +11,14 @@ import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { isAlive, terminate } from './primary-record';
 
+/**
+ * Guardians beat to their primary this often. A killed guardian is seen at once (its
+ * stream breaks, its pid is dead), so its beats only have to catch a hung one: they
+ * can be slow, which keeps an idle tree cheap. The primary's own beats stay fast,
+ * since the guardians must notice a paused primary within the failure timeout.
+ */
+export const GUARDIAN_BEAT_MS = 1_000;
+
 /** How long a freshly spawned guardian may take to beat before it is spawned again. */
 const SPAWN_GRACE_MS = 5_000;
 
@@ -45,7 +53,8 @@ export function guardianId(machine: string, slot: number): string {
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
-  const { heartbeatMs, deadAfterMs } = config.timing;
+  const { heartbeatMs } = config.timing;
+  const deadAfterMs = Math.max(config.timing.deadAfterMs, 3 * GUARDIAN_BEAT_MS);
   const slots = Array.from({ length: config.guardians }, (_, slot) => ({ slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0 }));
   const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
   const startedAt = Date.now();

@@ -18,6 +18,7 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
 import { AdminPeer } from './admin-client';
+import { GUARDIAN_BEAT_MS } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { isAlive, readRecord } from './primary-record';
 
@@ -141,10 +142,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       act(election.start(now, 'primary dead'));
     }
   }
+  let lastBeat = 0;
   const tick = (): void => {
     const now = performance.now();
-    if (watch) watch.write({ from: me, pid: process.pid, term: primaryTerm });
-    else openWatch();
+    if (!watch) openWatch();
+    else if (now - lastBeat >= GUARDIAN_BEAT_MS) {
+      watch.write({ from: me, pid: process.pid, term: primaryTerm });
+      lastBeat = now;
+    }
     checkPrimary(now);
     act(election.tick(now));
   };
