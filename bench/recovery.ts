@@ -20,6 +20,7 @@ import { serverPids, type LogLine, type TestCluster } from '../test/helpers/serv
 import { waitFor } from '../test/helpers/wait';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, median, nowMs, residentMb } from './stats';
+import { procStat } from '../lib/common/proc-stat';
 
 export type Role = 'worker' | 'master' | 'replica' | 'replicator' | 'supervisor' | 'guardian';
 
@@ -420,12 +421,8 @@ const TICK_MS = 10; // USER_HZ = 100
 /** When a process started (wall-clock ms), from /proc/<pid>/stat; 0 if it is gone. */
 function startedAtMs(pid: number): number {
   if (bootMs === 0) bootMs = nowMs() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return bootMs + Number(fields[19]) * TICK_MS; // field 22, starttime
-  } catch {
-    return 0;
-  }
+  const fields = procStat(pid);
+  return fields ? bootMs + Number(fields[19]) * TICK_MS : 0;
 }
 
 function census(s: ClusterStatus): Record<string, number> {

@@ -12,6 +12,7 @@ import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
 import { serverPids, startCluster, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
+import { procStat } from '../lib/common/proc-stat';
 
 export { call } from '../test/helpers/server';
 
@@ -114,8 +115,7 @@ function childConfigs(): string[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      if (ppid !== process.pid) continue;
+      if (Number(procStat(entry)?.[1]) !== process.pid) continue;
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const i = argv.indexOf('--config');
       if (i >= 0) found.add(argv[i + 1]);

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { procStat } from '../lib/common/proc-stat';
 
 /** Wall-clock milliseconds with sub-millisecond resolution; comparable between processes on one host. */
 export function nowMs(): number {
@@ -36,13 +37,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU time (user + system) a process has used so far, in ms; 0 once it is gone. */
 export function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    // After the ") " the fields start at "state" (field 3): utime is field 14, stime 15.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
+  const fields = procStat(pid);
+  return fields ? ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND : 0;
 }
 
 /** CPU time the whole machine has spent busy (all cores, everything but idle and iowait), in ms. */

@@ -4,6 +4,7 @@
  * test or the chaos nemesis can signal them by pid without killing by name.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStat } from '../common/proc-stat';
 
 /** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does). */
 export type ServerRole = 'primary' | 'standby' | 'worker' | 'replicator' | 'guardian';
@@ -15,9 +16,10 @@ export interface ServerProcess {
 }
 
 function argvOf(pid: number | string): string[] | null {
+  const stat = procStat(pid);
+  if (stat === null || stat[0] === 'Z') return null;
   try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-    return state === 'Z' ? null : readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
     return null;
   }

@@ -7,6 +7,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from './wait-until';
+import { procStat } from '../common/proc-stat';
 
 export interface PrimaryRecord {
   pid: number;
@@ -48,11 +49,8 @@ export function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] !== 'Z';
-  } catch {
-    return false; // gone between the two looks
-  }
+  const stat = procStat(pid);
+  return stat !== null && stat[0] !== 'Z'; // null: gone between the two looks
 }
 
 /** True if `pid` is an ftchat server process of `machine` (not an unrelated process that reused the pid). */

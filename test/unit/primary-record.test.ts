@@ -1,9 +1,9 @@
 /** Liveness of a recorded pid: what fencing and the guardians' fast path rely on. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { isAlive } from '../../lib/supervision/primary-record';
 import { waitFor } from '../helpers/wait';
+import { procStat } from '../../lib/common/proc-stat';
 
 t.test('a running process is alive, and a zombie (dead, not yet reaped) is not', async (t) => {
   // The child outlives the shell's exec into `sleep`, which never reaps it.
@@ -11,7 +11,7 @@ t.test('a running process is alive, and a zombie (dead, not yet reaped) is not',
   t.teardown(() => parent.kill('SIGKILL'));
   const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
   t.ok(isAlive(parent.pid!), 'the sleeping parent is alive');
-  await waitFor('the child to become a zombie', () => readFileSync(`/proc/${zombie}/stat`, 'utf8').replace(/^.*\) /, '')[0] === 'Z');
+  await waitFor('the child to become a zombie', () => procStat(zombie)?.[0] === 'Z');
   t.notOk(isAlive(zombie), 'the zombie counts as dead');
   t.notOk(isAlive(2 ** 22 + 12345), 'a pid that does not exist is dead');
 });

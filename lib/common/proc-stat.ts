@@ -1,0 +1,14 @@
+/**
+ * /proc/<pid>/stat, split after the command name (which may itself contain spaces
+ * and parentheses): index 0 is the state (field 3 in proc(5)), 1 the ppid, 11 and
+ * 12 utime and stime, 19 starttime. Null once the process is gone.
+ */
+import { readFileSync } from 'node:fs';
+
+export function procStat(pid: number | string): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  } catch {
+    return null;
+  }
+}
