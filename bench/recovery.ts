@@ -323,19 +323,32 @@ async function measureKill(
   const isVictimsSlot = (origin: string): boolean => machineOfOrigin(origin) === spec.machine && origin.endsWith(`.w${victim.slot}`);
   const servingBack = async (): Promise<number | null> => {
     if (spec.serving === 'status') return killedAt;
-    while (nowMs() < deadline) {
-      if (spec.serving === 'log') {
+    if (spec.serving === 'log') {
+      while (nowMs() < deadline) {
         const l = cluster.logs.slice(since).find((x) => x.machine === spec.machine && x.msg === 'replicator serving');
         if (l) return logTime(l);
-      } else {
-        // Two new connections at once: node:cluster hands them to different workers, so one reaches a new one.
-        const timeout = Math.min(1_000, deadline - nowMs());
-        const acks = await Promise.all([probe.post(address, timeout), spec.serving === 'post' ? null : probe.post(address, timeout)]);
-        if (acks.some((a) => a && (spec.serving === 'post' || isVictimsSlot(a.event?.origin ?? '')))) return nowMs();
+        await sleep(o.probeIntervalMs);
       }
-      await sleep(o.probeIntervalMs);
+      return null;
     }
-    return null;
+    // A Post on a new connection every interval, not waiting for slow ones (a connection handed
+    // to a worker as it dies hangs until its deadline): node:cluster hands each new connection to
+    // the next worker, so one soon reaches the replacement.
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (at: number | null): void => {
+        if (done) return;
+        done = true;
+        clearInterval(timer);
+        resolve(at);
+      };
+      const timer = setInterval(() => {
+        if (nowMs() >= deadline) return finish(null);
+        void probe.post(address, Math.min(1_000, deadline - nowMs())).then((a) => {
+          if (a && (spec.serving === 'post' || isVictimsSlot(a.event?.origin ?? ''))) finish(nowMs());
+        });
+      }, o.probeIntervalMs);
+    });
   };
   // A writer killed inside a commit leaves the machine's rooms.lock behind: every writer waits until it is stale.
   const lockPath = join(config.dataDir, spec.machine, 'rooms.lock');
@@ -466,8 +479,9 @@ async function idleCost(tree: TestCluster, idleMs: number): Promise<IdleCost> {
     const full = Object.keys(config.machines).every((m) => c[`${m}/worker`] === WORKERS && c[`${m}/replicator`] === 1);
     return full && s.processes.every((p) => p.state === 'up') ? s : null;
   }, 30_000, 200);
-  // Let start-up work (JIT, first replication pulls) finish before the quiet window.
-  await sleep(3_000);
+  // Let start-up work (JIT, first replication pulls, V8 settling its heaps) finish before the
+  // quiet window: an idle tree is one that has been idle a while.
+  await sleep(20_000);
   const roleOf = new Map(status.processes.map((p) => [p.pid, p.role]));
   const pids = serverPids(tree.configFile);
   const cpu0 = new Map(pids.map((p) => [p, cpuMs(p)]));

@@ -12,3 +12,14 @@ export function procStat(pid: number | string): string[] | null {
     return null;
   }
 }
+
+/** A zombie (dead, not yet reaped by its parent) counts as dead: it will never run again. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = procStat(pid);
+  return stat !== null && stat[0] !== 'Z'; // null: gone between the two looks
+}

@@ -54,7 +54,6 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   });
   await journal.load();
   ship.settle(journal.index.vector().keys());
-  answerPings();
 
   const address = peerAddress(config, machine);
   const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(ship, log), address, config.secret, log);
@@ -68,6 +67,7 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   );
   for (const link of links) link.start();
   log.info('replicator serving', { address, peers, events: ship.size });
+  answerPings();
 
   const stop = (): void => {
     for (const link of links) link.stop();

@@ -6,10 +6,15 @@
  * in it to fail.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { isClockOffsets } from '../replication/clock-skew';
 import { isDoorbell } from './doorbell';
+import { isAlive } from '../common/proc-stat';
+import { breakLockOf, lockHolder } from '../storage/lock-owner';
+import { roomLockPath } from '../storage/room-files';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -39,6 +44,14 @@ export interface Primary {
   children(): ChildInfo[];
   /** Peers' clock offsets from this machine's, in ms, as the replicator last measured them. */
   clockOffsets(): Record<string, number>;
+  /**
+   * The master asks for the child of (role, slot) it believes lost as `pid` (0: the slot
+   * has none): kill it if it still runs as `pid` and does not answer, fork it if the slot
+   * has no child, else nothing. Idempotent; returns what it did.
+   */
+  revive(role: string, slot: number, pid: number): string;
+  /** The master polled us: while it watches, hung children are its call (see MASTER_WATCH_MS). */
+  masterSeen(): void;
   stop(): Promise<void>;
 }
 
@@ -48,10 +61,24 @@ const SEMI_SPACE_MB = 4;
 /** A dead child is seen at once by its exit; pings only catch a hung one, so they can be slow and cheap. */
 const PING_MS = 1_000;
 
+/** A child silent this long has missed a ping and the failure timeout: it is not answering. */
+export function notAnsweringAfterMs(deadAfterMs: number): number {
+  return deadAfterMs + PING_MS;
+}
+
+/** Startup (loading room files) gets a generous allowance before the first pong. */
+const STARTUP_ALLOWANCE_MS = 30_000;
+
+/**
+ * While the master has polled us within this (3 of its 1 s polls), it decides when a hung
+ * child dies and our own kill limit grows, so the two do not race; without it we decide.
+ */
+const MASTER_WATCH_MS = 3_000;
+
 /** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
 const HEALTHY_AFTER_MS = 5_000;
 
-function childSpecs(config: ClusterConfig): ChildSpec[] {
+export function childSpecs(config: ClusterConfig): ChildSpec[] {
   const workers = Array.from({ length: config.workers }, (_, slot) => ({ key: `worker:${slot}`, role: 'worker' as const, slot }));
   return [...workers, { key: 'replicator', role: 'replicator', slot: 0 }];
 }
@@ -61,6 +88,12 @@ interface Running {
   worker: Worker;
   startedAt: number;
   lastPong: number; // 0 until the first pong
+  killed: boolean; // SIGKILLed, its exit not yet seen
+}
+
+/** ms since the child last answered a ping (or since its start, before its first answer). */
+function silentMs(r: Running, now: number): number {
+  return now - (r.lastPong || r.startedAt);
 }
 
 export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
@@ -69,10 +102,13 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   const quickDeaths = new Map<string, number>();
   let stopping = false;
   let clockOffsets: Record<string, number> = {};
+  let masterSeenAt = -Infinity; // performance.now()
 
   const fork = (spec: ChildSpec): void => {
+    // A delayed re-fork finds its slot filled when the master had it forked at once.
+    if (running.has(spec.key)) return;
     const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
-    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0 };
+    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0, killed: false };
     running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
       if (isPong(msg)) {
@@ -88,6 +124,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     });
     worker.on('exit', (code, signal) => {
       if (running.get(spec.key) === entry) running.delete(spec.key);
+      breakDeadHoldersLock(worker.process.pid);
       if (stopping) return;
       const n = (restarts.get(spec.key) ?? 0) + 1;
       restarts.set(spec.key, n);
@@ -99,6 +136,14 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     });
   };
 
+  // A writer killed holding the room lock would stall the others until the lock went
+  // stale (2 s): its successor breaks it at once, here and whenever a child dies.
+  const roomLock = roomLockPath(join(config.dataDir, machine));
+  const breakDeadHoldersLock = (pid = lockHolder(roomLock)): void => {
+    if (pid && !isAlive(pid) && breakLockOf(roomLock, pid)) log.warn('broke the room lock of a dead writer', { holderPid: pid });
+  };
+  breakDeadHoldersLock();
+
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
   for (const spec of childSpecs(config)) fork(spec);
@@ -106,21 +151,43 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
 
   // Liveness beyond "the process exists": a child that stops answering pings is killed and re-forked.
   const { heartbeatMs, deadAfterMs } = config.timing;
+  const kill = (r: Running): void => {
+    r.killed = true;
+    r.worker.process.kill('SIGKILL');
+  };
   const pinger = setInterval(() => {
     const now = Date.now();
+    const watched = performance.now() - masterSeenAt < MASTER_WATCH_MS;
+    const own = deadAfterMs * (watched ? 10 : 3);
     for (const r of running.values()) {
       if (!r.worker.isConnected()) continue;
       r.worker.send({ type: 'ping' });
-      const since = r.lastPong || r.startedAt;
-      // Startup (loading room files) gets a generous allowance before the first pong.
-      const limit = r.lastPong ? deadAfterMs * 3 : Math.max(deadAfterMs * 3, 30_000);
-      if (now - since > limit) {
-        log.error(`${r.spec.role} stopped answering; killing it`, { child: r.spec.key, childPid: r.worker.process.pid, silentMs: now - since });
-        r.worker.process.kill('SIGKILL');
+      const limit = r.lastPong ? own : Math.max(own, STARTUP_ALLOWANCE_MS);
+      if (silentMs(r, now) > limit) {
+        log.error(`${r.spec.role} stopped answering; killing it`, { child: r.spec.key, childPid: r.worker.process.pid, silentMs: silentMs(r, now) });
+        kill(r);
       }
     }
   }, Math.max(heartbeatMs, PING_MS));
   pinger.unref();
+
+  const revive = (role: string, slot: number, pid: number): string => {
+    masterSeenAt = performance.now();
+    const spec = childSpecs(config).find((c) => c.role === role && c.slot === slot);
+    if (!spec) return `none: no ${role} ${slot} here`;
+    if (stopping) return 'none: stopping';
+    const r = running.get(spec.key);
+    if (!r) {
+      fork(spec);
+      return 'forked';
+    }
+    if (r.worker.process.pid !== pid) return 'none: already replaced';
+    if (r.killed) return 'none: already killed';
+    const silent = silentMs(r, Date.now());
+    if (silent <= (r.lastPong ? notAnsweringAfterMs(deadAfterMs) : STARTUP_ALLOWANCE_MS)) return 'none: it answers';
+    kill(r);
+    return 'killed';
+  };
 
   return {
     children: () =>
@@ -133,6 +200,14 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
         state: r.lastPong ? 'up' : 'starting',
       })),
     clockOffsets: () => clockOffsets,
+    revive(role, slot, pid) {
+      const action = revive(role, slot, pid);
+      log[action.startsWith('none') ? 'info' : 'warn'](`the master asked to revive ${role} ${slot}: ${action}`, { askedPid: pid, action });
+      return action;
+    },
+    masterSeen: () => {
+      masterSeenAt = performance.now();
+    },
     async stop() {
       stopping = true;
       clearInterval(pinger);
@@ -147,9 +222,10 @@ function isPong(msg: unknown): boolean {
   return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'pong';
 }
 
-/** In a child: answer the primary's liveness pings. */
+/** In a child, once it serves: answer the primary's liveness pings, and say so at once (status shows it up now, not a ping later). */
 export function answerPings(): void {
   process.on('message', (msg: unknown) => {
     if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ping') process.send?.({ type: 'pong' });
   });
+  process.send?.({ type: 'pong' });
 }

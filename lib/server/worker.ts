@@ -42,7 +42,6 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   });
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
   await journal.load();
-  answerPings();
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.limits.maxMessageBytes,
@@ -56,7 +55,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
-  process.send?.({ type: 'ready' });
+  answerPings();
 
   const stop = (): void => {
     server.tryShutdown(() => process.exit(0));

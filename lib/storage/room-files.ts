@@ -20,6 +20,7 @@ import { parseRoomLog } from '../core/room-log';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
 import { clockOffsetMs, lockFs } from './lock-clock';
+import { ownedLockFs } from './lock-owner';
 
 const SUFFIX = '.jsonl';
 
@@ -31,6 +32,11 @@ export interface RoomFilesOptions {
   onCompromised: (err: Error) => void;
 }
 
+/** The one lock a machine's writers append under. */
+export function roomLockPath(machineDir: string): string {
+  return join(machineDir, 'rooms.lock');
+}
+
 export class RoomFiles {
   readonly roomsDir: string;
   private readonly lockPath: string;
@@ -40,7 +46,7 @@ export class RoomFiles {
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.roomsDir = join(opts.machineDir, 'rooms');
-    this.lockPath = join(opts.machineDir, 'rooms.lock');
+    this.lockPath = roomLockPath(opts.machineDir);
   }
 
   async init(): Promise<void> {
@@ -171,7 +177,7 @@ export class RoomFiles {
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    this.lockFs ??= lockFs(clockOffsetMs(this.opts.machineDir));
+    this.lockFs ??= ownedLockFs(lockFs(clockOffsetMs(this.opts.machineDir)));
     const release = await lockfile.lock(this.roomsDir, {
       fs: this.lockFs,
       lockfilePath: this.lockPath,

@@ -7,6 +7,8 @@ import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
 import type { HeartbeatRequest } from '../gen/ftchat/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from '../gen/ftchat/HeartbeatResponse';
+import type { ReviveRequest } from '../gen/ftchat/ReviveRequest';
+import type { ReviveResponse__Output } from '../gen/ftchat/ReviveResponse';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 
 export class AdminPeer {
@@ -27,8 +29,14 @@ export class AdminPeer {
     return this.unary((md, opts, cb) => this.client.Heartbeat(req, md, opts, cb), timeoutMs);
   }
 
-  status(timeoutMs: number): Promise<StatusResponse__Output> {
-    return this.unary((md, opts, cb) => this.client.Status({}, md, opts, cb), timeoutMs);
+  /** `from` names the caller: the master's polls tell a supervisor it is watched. */
+  status(timeoutMs: number, from = ''): Promise<StatusResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Status({ from }, md, opts, cb), timeoutMs);
+  }
+
+  /** Asks a primary to revive a child it may have lost; resolves to what it did. */
+  revive(req: ReviveRequest, timeoutMs: number): Promise<ReviveResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Revive(req, md, opts, cb), timeoutMs);
   }
 
   elect(msg: ElectionMessage, timeoutMs: number): Promise<unknown> {

@@ -1,21 +1,27 @@
 /**
  * A primary keeps its machine's guardians alive. Each guardian holds a Watch
- * stream open to the primary and beats on it; the primary beats back. A slot
- * whose guardian has not beaten within the failure timeout gets a new guardian,
- * spawned detached (its own process group) so it outlives this primary.
+ * stream open to the primary: its first message says who it is (the primary
+ * answers with its term), and the stream breaking says one side died. Beats go
+ * through beat files, both ways: the primary's every heartbeatMs, each guardian's
+ * every GUARDIAN_BEAT_MS. A slot whose guardian has not beaten within the failure
+ * timeout gets a new guardian, spawned detached (its own process group) so it
+ * outlives this primary.
  */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
-import { isAlive, terminate } from './primary-record';
+import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
+import { isAlive } from '../common/proc-stat';
+import { terminate } from './primary-record';
 
 /**
  * Guardians beat to their primary this often. A killed guardian is seen at once (its
  * stream breaks, its pid is dead), so its beats only have to catch a hung one: they
- * can be slow, which keeps an idle tree cheap. The primary's own beats stay fast,
- * since the guardians must notice a paused primary within the failure timeout.
+ * can be slow. The primary's own beats stay fast (every heartbeatMs), since the
+ * guardians must notice a paused primary within the failure timeout.
  */
 export const GUARDIAN_BEAT_MS = 1_000;
 
@@ -55,7 +61,10 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
   const { heartbeatMs } = config.timing;
   const deadAfterMs = Math.max(config.timing.deadAfterMs, 3 * GUARDIAN_BEAT_MS);
-  const slots = Array.from({ length: config.guardians }, (_, slot) => ({ slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0 }));
+  const machineDir = join(config.dataDir, machine);
+  const slots = Array.from({ length: config.guardians }, (_, slot) => ({
+    slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0, beats: new BeatWatcher(guardianBeatPath(machineDir, slot)),
+  }));
   const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
   const startedAt = Date.now();
   let stopping = false;
@@ -73,10 +82,13 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
     log.info('spawned guardian', { slot: s.slot, guardianPid: child.pid, restarts: s.restarts });
   };
 
+  const beatPath = primaryBeatPath(machineDir);
+  const answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
   const beat = (): void => {
     const now = Date.now();
-    for (const call of streams) call.write({ from: `${machine}.primary`, pid: process.pid, term: opts.term });
+    touchBeat(beatPath);
     for (const s of slots) {
+      if (s.beats.beaten()) s.lastSeen = now;
       // A guardian alive from before we started connects within a beat or two: give it that long.
       const never = s.lastSeen === 0 && s.spawnedAt === 0 && now - startedAt > heartbeatMs * 3;
       const allowance = s.spawnedAt > s.lastSeen ? SPAWN_GRACE_MS : deadAfterMs;
@@ -89,19 +101,23 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   return {
     watch: (call) => {
       streams.add(call);
-      let guardian: (typeof slots)[number] | undefined;
+      let guardian: { slot: (typeof slots)[number]; pid: number } | undefined;
       const done = (): void => {
         streams.delete(call);
-        // Same machine: a broken stream from a guardian whose pid is dead needs no timeout.
-        if (!stopping && guardian && !isAlive(guardian.pid) && Date.now() - guardian.spawnedAt > SPAWN_GRACE_MS) spawnGuardian(guardian);
+        // Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
+        // if it was still the slot's guardian and no replacement is on its way.
+        const g = guardian;
         guardian = undefined;
+        if (stopping || !g || g.slot.pid !== g.pid || g.slot.spawnedAt > g.slot.lastSeen || isAlive(g.pid)) return;
+        spawnGuardian(g.slot);
       };
       call.on('data', (b: Beat__Output) => {
         const s = slots.find((x) => guardianId(machine, x.slot) === b.from);
         if (!s) return;
-        guardian = s;
+        guardian = { slot: s, pid: b.pid };
         s.pid = b.pid;
         s.lastSeen = Date.now();
+        call.write(answer);
       });
       call.on('end', () => {
         done();

@@ -1,8 +1,8 @@
 /**
  * A guardian (on the master machine: a replica master) watches its machine's
  * primary. It runs detached, in its own process group, so it outlives the
- * primary. When the primary is gone — its port closed and its pid dead, or
- * silent past the failure timeout — the guardians hold a ring election and the
+ * primary. When the primary is gone — its Watch stream broken and its pid dead,
+ * or its beat file untouched past the failure timeout — the guardians hold a ring election and the
  * winner starts a new primary with the election's term. Timing uses the
  * monotonic clock: wall clocks here may jump.
  */
@@ -18,9 +18,11 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
 import { AdminPeer } from './admin-client';
+import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
 import { GUARDIAN_BEAT_MS } from './guardian-keeper';
 import { guardianRole } from './primary-process';
-import { isAlive, readRecord } from './primary-record';
+import { isAlive } from '../common/proc-stat';
+import { readRecord } from './primary-record';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -91,6 +93,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
         processes: [{ machine, role: guardianRole(config, machine), pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
       }),
     Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
+    Revive: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children; ask the primary' }),
     Elect: (call, cb) => {
       cb(null, {});
       const msg = fromWire(call.request);
@@ -126,7 +129,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const openWatch = (): void => {
     const stream = primaryPeer.watch();
     watch = stream;
-    stream.write({ from: me, pid: process.pid, term: primaryTerm }); // be seen at once, not a beat later
+    stream.write({ from: me, pid: process.pid, term: primaryTerm }); // who we are; the answer carries the primary's term
     stream.on('data', (b: { term: number }) => {
       detector.heartbeat(PRIMARY, performance.now());
       primaryTerm = Number(b.term);
@@ -142,12 +145,15 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       act(election.start(now, 'primary dead'));
     }
   }
+  const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
+  const myBeats = guardianBeatPath(machineDir, slot);
   let lastBeat = 0;
   const tick = (): void => {
     const now = performance.now();
+    if (primaryBeats.beaten()) detector.heartbeat(PRIMARY, now);
     if (!watch) openWatch();
-    else if (now - lastBeat >= GUARDIAN_BEAT_MS) {
-      watch.write({ from: me, pid: process.pid, term: primaryTerm });
+    if (now - lastBeat >= GUARDIAN_BEAT_MS) {
+      touchBeat(myBeats);
       lastBeat = now;
     }
     checkPrimary(now);

@@ -20,7 +20,9 @@ import { runPrimary, type Primary } from '../server/primary';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
-import { isAlive, isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
+import { masterId, watchRemoteChildren } from './remote-watch';
+import { isAlive } from '../common/proc-stat';
+import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from './wait-until';
 
 export class AlreadyRunning extends Error {}
@@ -57,7 +59,8 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
   const handlers: AdminHandlers = {
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
-    Status: (_call, cb) =>
+    Status: (call, cb) => {
+      if (call.request.from === masterId(config)) primary?.masterSeen();
       cb(null, {
         machine,
         term,
@@ -72,9 +75,14 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
             machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
           })),
         ],
-      }),
+      });
+    },
     Watch: (call) => guardians.watch(call),
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
+    Revive: (call, cb) => {
+      const { role, slot, pid } = call.request;
+      cb(null, { action: primary ? primary.revive(role, slot, pid) : 'none: the primary is still starting' });
+    },
   };
   let admin: grpc.Server;
   try {
@@ -117,9 +125,12 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   });
 
   primary = runPrimary({ config, machine, log });
+  // The master heartbeats the other machines' children through their supervisors.
+  const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
 
   return {
     async stop() {
+      remote?.stop();
       await recordWatch.close();
       // Guardians first (they would revive us), then our children.
       await guardians.stop();

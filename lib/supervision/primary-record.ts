@@ -7,7 +7,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from './wait-until';
-import { procStat } from '../common/proc-stat';
+import { isAlive } from '../common/proc-stat';
 
 export interface PrimaryRecord {
   pid: number;
@@ -42,16 +42,6 @@ export async function writeRecord(machineDir: string, record: PrimaryRecord): Pr
   await fs.rename(tmp, recordPath(machineDir));
 }
 
-/** A zombie (dead, not yet reaped by its parent) counts as dead: it will never run again. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const stat = procStat(pid);
-  return stat !== null && stat[0] !== 'Z'; // null: gone between the two looks
-}
 
 /** True if `pid` is an ftchat server process of `machine` (not an unrelated process that reused the pid). */
 export function isServerOf(pid: number, machine: string): boolean {

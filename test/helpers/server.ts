@@ -75,6 +75,10 @@ export interface ClusterOptions {
   launch?: Record<string, Launch>;
   /** Per machine: its address (default 127.0.0.1), e.g. inside a network-namespace lab. */
   hosts?: Record<string, string>;
+  /** Overrides of config.timing (heartbeat and failure timeouts). */
+  timing?: Record<string, number>;
+  /** Overrides of config.storage (e.g. lockStaleMs). */
+  storage?: Record<string, number>;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
@@ -100,6 +104,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       workers: opts.workers ?? 2,
       secret: 'test-secret',
       limits: opts.limits ?? {},
+      ...(opts.timing ? { timing: opts.timing } : {}),
+      ...(opts.storage ? { storage: opts.storage } : {}),
     }),
   );
   const logs: LogLine[] = [];

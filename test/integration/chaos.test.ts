@@ -14,7 +14,7 @@ import { VIOLATION_LABELS, type Violations } from '../../lib/chaos/checker';
 import { serverPids } from '../../lib/chaos/processes';
 import { randomSeed } from '../../lib/chaos/rng';
 import { DEFAULT_POST_INTERVAL_MS, reproduceCommand, runChaos } from '../../lib/chaos/run';
-import { isAlive } from '../../lib/supervision/primary-record';
+import { isAlive } from '../../lib/common/proc-stat';
 
 const FAULT_WINDOW_S = 25;
 

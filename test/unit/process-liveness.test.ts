@@ -1,9 +1,8 @@
-/** Liveness of a recorded pid: what fencing and the guardians' fast path rely on. */
+/** Liveness of a pid: what fencing, the guardians' fast path and breaking a dead writer's lock rely on. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { isAlive } from '../../lib/supervision/primary-record';
+import { isAlive, procStat } from '../../lib/common/proc-stat';
 import { waitFor } from '../helpers/wait';
-import { procStat } from '../../lib/common/proc-stat';
 
 t.test('a running process is alive, and a zombie (dead, not yet reaped) is not', async (t) => {
   // The child outlives the shell's exec into `sleep`, which never reaps it.

@@ -1,0 +1,110 @@
+/**
+ * The master's judgement of other machines' children (workers, replicator) from
+ * their supervisors' status reports: which lost child to ask that machine's
+ * supervisor to revive. A child is lost when it has been silent too long (its
+ * reported heartbeat age plus the time since the report) or when its slot has been
+ * missing from the reports too long. Each lost (machine, role, slot, pid) is asked
+ * for once, and again only after a back-off. A machine whose supervisor does not
+ * answer is not judged: its guardians revive the supervisor, which re-forks all.
+ *
+ * Pure: no timers and no I/O. `now` is injected on every call and must come from
+ * one monotonic clock.
+ */
+
+export interface ChildSlot {
+  role: string;
+  slot: number;
+}
+
+export interface ReportedChild extends ChildSlot {
+  pid: number;
+  /** ms since the child last answered its supervisor's ping; -1 while it starts (never answered). */
+  heartbeatAgeMs: number;
+}
+
+export interface ReviveAsk extends ChildSlot {
+  machine: string;
+  /** The pid believed lost; 0 when the slot has no child. */
+  pid: number;
+  reason: 'silent' | 'missing';
+  /** How long it has been silent or missing. */
+  forMs: number;
+}
+
+export interface RemoteChildWatchOptions {
+  /** The children every supervisor runs. */
+  expected: ChildSlot[];
+  /** Silence after which a child is lost; must exceed the supervisor's ping interval. */
+  hungAfterMs: number;
+  /** How long a slot may be missing from the reports (a re-fork's back-off) before it is lost. */
+  missingAfterMs: number;
+  /** A report older than this is not judged: its supervisor has stopped answering. */
+  reportFreshMs: number;
+  /** How long before the same lost child is asked for again. */
+  askAgainAfterMs: number;
+}
+
+interface MachineReport {
+  at: number;
+  children: ReportedChild[];
+  /** slot key -> when it was first seen missing */
+  missingSince: Map<string, number>;
+}
+
+const slotKey = (c: ChildSlot): string => `${c.role}:${c.slot}`;
+
+export class RemoteChildWatch {
+  private readonly expected: Set<string>;
+  private readonly machines = new Map<string, MachineReport>();
+  /** ask key -> when it was asked */
+  private readonly asked = new Map<string, number>();
+
+  constructor(private readonly options: Readonly<RemoteChildWatchOptions>) {
+    if (!(options.hungAfterMs > 0 && options.missingAfterMs > 0 && options.reportFreshMs > 0 && options.askAgainAfterMs > 0)) {
+      throw new Error('remote child watch: every limit must be a positive number of ms');
+    }
+    this.expected = new Set(options.expected.map(slotKey));
+  }
+
+  /** `machine`'s supervisor reported its children at `now` (anything not expected, e.g. guardians, is ignored). */
+  report(machine: string, children: ReportedChild[], now: number): void {
+    const mine = children.filter((c) => this.expected.has(slotKey(c)));
+    const present = new Set(mine.map(slotKey));
+    const before = this.machines.get(machine)?.missingSince;
+    const missingSince = new Map<string, number>();
+    for (const key of this.expected) if (!present.has(key)) missingSince.set(key, before?.get(key) ?? now);
+    this.machines.set(machine, { at: now, children: mine, missingSince });
+  }
+
+  /** `machine`'s supervisor did not answer: judge nothing there until it reports again. */
+  unanswered(machine: string): void {
+    this.machines.delete(machine);
+  }
+
+  /** The lost children to ask revival for now; each is returned once per back-off. */
+  due(now: number): ReviveAsk[] {
+    const { hungAfterMs, missingAfterMs, reportFreshMs, askAgainAfterMs } = this.options;
+    for (const [key, at] of this.asked) if (now - at >= askAgainAfterMs) this.asked.delete(key);
+    const out: ReviveAsk[] = [];
+    const ask = (a: ReviveAsk): void => {
+      const key = `${a.machine}/${slotKey(a)}/${a.pid}`;
+      if (this.asked.has(key)) return;
+      this.asked.set(key, now);
+      out.push(a);
+    };
+    for (const [machine, r] of this.machines) {
+      if (now - r.at > reportFreshMs) continue;
+      for (const c of r.children) {
+        // A starting child is left to its supervisor's startup allowance.
+        if (c.heartbeatAgeMs < 0) continue;
+        const silent = c.heartbeatAgeMs + (now - r.at);
+        if (silent > hungAfterMs) ask({ machine, role: c.role, slot: c.slot, pid: c.pid, reason: 'silent', forMs: silent });
+      }
+      for (const [key, since] of r.missingSince) {
+        const [role, slot] = key.split(':');
+        if (now - since > missingAfterMs) ask({ machine, role, slot: Number(slot), pid: 0, reason: 'missing', forMs: now - since });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The master heartbeats every remote worker: a worker on another machine that
+ * hangs (SIGSTOP: its process exists but answers nothing) is revived by the
+ * master through that machine's supervisor, and only the cluster may ask for that.
+ */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import type { ClusterStatus } from '../../lib/admin/status';
+import { adminAddress, loadConfig } from '../../lib/common/config';
+import { ftchatProto } from '../../lib/common/proto';
+import { secretMetadata } from '../../lib/common/secret';
+import type { AdminClient } from '../../lib/gen/ftchat/Admin';
+import { FBS, startCluster, type TestCluster } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+const run = promisify(execFile);
+
+let cluster: TestCluster;
+t.before(async () => {
+  cluster = await startCluster({ machines: ['m1', 'm2'], workers: 2 });
+  await waitFor('every worker up', async () => upWorkers(await status(), 'm2').length === 2 && upWorkers(await status(), 'm1').length === 2, 20_000);
+});
+t.teardown(() => cluster.teardown());
+
+async function status(): Promise<ClusterStatus> {
+  const { stdout } = await run(process.execPath, [FBS, 'status', '--json', '--config', cluster.configFile]);
+  return JSON.parse(stdout) as ClusterStatus;
+}
+
+const upWorkers = (s: ClusterStatus, machine: string) => s.processes.filter((p) => p.machine === machine && p.role === 'worker' && p.state === 'up');
+
+t.test('the master revives a hung remote worker through its machine\'s supervisor', async (t) => {
+  const victim = upWorkers(await status(), 'm2').find((p) => p.slot === '1')!;
+  t.ok(victim, "m2's worker 1 is up");
+  const since = cluster.logs.length;
+  const fresh = () => cluster.logs.slice(since);
+  process.kill(victim.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(victim.pid, 'SIGKILL');
+    } catch {
+      /* already gone: revived */
+    }
+  });
+
+  const asked = await waitFor("m1's master asks m2's supervisor to revive worker 1", () =>
+    fresh().find((l) => l.machine === 'm1' && l.role === 'master' && l.msg.startsWith("asked m2's supervisor to revive worker 1")),
+  15_000);
+  t.equal(asked.childPid, victim.pid, 'naming the hung pid');
+  t.equal(asked.answer, 'killed', 'and the supervisor answers that it killed it');
+  await waitFor("m2's supervisor logs that it acted", () =>
+    fresh().find((l) => l.machine === 'm2' && l.role === 'supervisor' && l.msg === 'the master asked to revive worker 1: killed'));
+  t.notOk(
+    fresh().some((l) => l.machine === 'm2' && /stopped answering; killing it/.test(l.msg)),
+    'the watched supervisor left the hung worker to the master',
+  );
+
+  const healed = await waitFor('m2 back at full worker count, slot 1 under a new pid', async () => {
+    const s = await status();
+    const workers = upWorkers(s, 'm2');
+    return workers.length === 2 && workers.some((p) => p.slot === '1' && p.pid !== victim.pid) && !s.processes.some((p) => p.pid === victim.pid) ? s : null;
+  }, 20_000);
+  t.equal(upWorkers(healed, 'm2').length, 2, "`fbs status` shows m2's two workers up again");
+});
+
+t.test('Revive is refused without the cluster secret, and guardians leave it to their primary', async (t) => {
+  const config = loadConfig(cluster.configFile);
+  const P = ftchatProto();
+  const supervisor: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2'), grpc.credentials.createInsecure());
+  const guardian: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2', 0), grpc.credentials.createInsecure());
+  t.teardown(() => {
+    supervisor.close();
+    guardian.close();
+  });
+  const before = upWorkers(await status(), 'm2').map((p) => p.pid).sort();
+  const revive = (client: AdminClient, md: grpc.Metadata) =>
+    new Promise<grpc.ServiceError | null>((resolve) =>
+      client.Revive({ role: 'worker', slot: 0, pid: 0, from: 'intruder' }, md, { deadline: Date.now() + 5_000 }, (err) => resolve(err)),
+    );
+
+  const none = await revive(supervisor, new grpc.Metadata());
+  t.equal(none?.code, grpc.status.UNAUTHENTICATED, 'no secret: UNAUTHENTICATED');
+  t.match(none?.details, /cluster secret/, 'with a message that says why');
+  const wrong = await revive(supervisor, secretMetadata('guessed'));
+  t.equal(wrong?.code, grpc.status.UNAUTHENTICATED, 'a wrong secret: UNAUTHENTICATED');
+  await cluster.waitForLog('the refusal logged on m2', (l) => l.machine === 'm2' && l.role === 'supervisor' && /refused internal RPC/.test(l.msg) && l.method === 'Revive');
+
+  const atGuardian = await revive(guardian, secretMetadata('test-secret'));
+  t.equal(atGuardian?.code, grpc.status.UNIMPLEMENTED, 'a guardian, asked with the secret, answers UNIMPLEMENTED');
+  t.same(upWorkers(await status(), 'm2').map((p) => p.pid).sort(), before, 'and no worker was touched');
+});
+
+t.test('with the master machine down, a supervisor still kills and re-forks a hung worker itself', async (t) => {
+  await cluster.killMachine('m1');
+  const victim = upWorkers(await status(), 'm2').find((p) => p.slot === '0')!;
+  t.ok(victim, "m2's worker 0 is up");
+  process.kill(victim.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(victim.pid, 'SIGKILL');
+    } catch {
+      /* already gone: revived */
+    }
+  });
+  await cluster.waitForLog("m2's supervisor kills the hung worker on its own", (l) =>
+    l.machine === 'm2' && l.role === 'supervisor' && /stopped answering; killing it/.test(l.msg) && l.childPid === victim.pid,
+  15_000);
+  const healed = await waitFor('m2 back at full worker count, slot 0 under a new pid', async () => {
+    const workers = upWorkers(await status(), 'm2');
+    return workers.length === 2 && workers.some((p) => p.slot === '0' && p.pid !== victim.pid) ? workers : null;
+  }, 20_000);
+  t.equal(healed.length, 2, "`fbs status` shows m2's two workers up again");
+});
