@@ -9,6 +9,7 @@ import type { HeartbeatRequest } from '../gen/ftchat/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from '../gen/ftchat/HeartbeatResponse';
 import type { ReviveRequest } from '../gen/ftchat/ReviveRequest';
 import type { ReviveResponse__Output } from '../gen/ftchat/ReviveResponse';
+import type { StatusRequest } from '../gen/ftchat/StatusRequest';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 
 export class AdminPeer {
@@ -29,9 +30,13 @@ export class AdminPeer {
     return this.unary((md, opts, cb) => this.client.Heartbeat(req, md, opts, cb), timeoutMs);
   }
 
-  /** `from` names the caller: the master's polls tell a supervisor it is watched. */
-  status(timeoutMs: number, from = ''): Promise<StatusResponse__Output> {
-    return this.unary((md, opts, cb) => this.client.Status({ from }, md, opts, cb), timeoutMs);
+  status(timeoutMs: number): Promise<StatusResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Status({}, md, opts, cb), timeoutMs);
+  }
+
+  /** Opens the master's watch stream to a supervisor: write a StatusRequest, get its status back. */
+  watchChildren(): grpc.ClientDuplexStream<StatusRequest, StatusResponse__Output> {
+    return this.client.WatchChildren(secretMetadata(this.secret));
   }
 
   /** Asks a primary to revive a child it may have lost; resolves to what it did. */

@@ -93,6 +93,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
         processes: [{ machine, role: guardianRole(config, machine), pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
       }),
     Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
+    WatchChildren: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children' }),
     Revive: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children; ask the primary' }),
     Elect: (call, cb) => {
       cb(null, {});

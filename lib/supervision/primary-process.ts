@@ -16,6 +16,7 @@ import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
+import type { StatusResponse } from '../gen/ftchat/StatusResponse';
 import { runPrimary, type Primary } from '../server/primary';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { AdminPeer } from './admin-client';
@@ -57,25 +58,31 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
 
   const guardians = keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand });
   const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
+  const status = (): StatusResponse => ({
+    machine,
+    term,
+    clock_offsets_ms: primary?.clockOffsets() ?? {},
+    max_clock_offset_ms: config.maxClockOffsetMs,
+    processes: [
+      self(),
+      ...(primary?.children() ?? []).map((c) => ({
+        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
+      })),
+      ...guardians.view().map((g) => ({
+        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
+      })),
+    ],
+  });
   const handlers: AdminHandlers = {
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
-    Status: (call, cb) => {
-      if (call.request.from === masterId(config)) primary?.masterSeen();
-      cb(null, {
-        machine,
-        term,
-        clock_offsets_ms: primary?.clockOffsets() ?? {},
-        max_clock_offset_ms: config.maxClockOffsetMs,
-        processes: [
-          self(),
-          ...(primary?.children() ?? []).map((c) => ({
-            machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
-          })),
-          ...guardians.view().map((g) => ({
-            machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
-          })),
-        ],
+    Status: (_call, cb) => cb(null, status()),
+    WatchChildren: (call) => {
+      call.on('data', (req: { from: string }) => {
+        if (req.from === masterId(config)) primary?.masterSeen();
+        call.write(status());
       });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined); // the master went away; it opens a new stream
     },
     Watch: (call) => guardians.watch(call),
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),

@@ -1,7 +1,7 @@
 /**
  * The master's watch over the other machines' children: every GUARDIAN_BEAT_MS it
- * polls each supervisor's Status (which also tells the supervisor it is watched),
- * and asks that supervisor to revive whatever RemoteChildWatch judges lost. A
+ * polls each supervisor on a WatchChildren stream (which also tells the supervisor
+ * it is watched), and asks that supervisor to revive whatever RemoteChildWatch judges lost. A
  * machine that does not answer is skipped: its guardians revive its supervisor.
  */
 import { performance } from 'node:perf_hooks';
@@ -9,10 +9,18 @@ import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { RemoteChildWatch, type ReviveAsk } from '../cluster/remote-children';
 import { childSpecs, notAnsweringAfterMs } from '../server/primary';
+import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 import { AdminPeer } from './admin-client';
 import { GUARDIAN_BEAT_MS } from './guardian-keeper';
 
-/** How the master names itself in Status and Revive calls. */
+type ChildrenStream = ReturnType<AdminPeer['watchChildren']>;
+interface Link {
+  stream: ChildrenStream | null;
+  /** A poll was sent and not answered yet. */
+  awaiting: boolean;
+}
+
+/** How the master names itself in its polls and Revive calls. */
 export function masterId(config: ClusterConfig): string {
   return `${config.master}.master`;
 }
@@ -37,7 +45,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
     reportFreshMs: 2 * GUARDIAN_BEAT_MS,
     askAgainAfterMs: 5 * GUARDIAN_BEAT_MS,
   });
-  const polling = new Set<string>();
+  const links = new Map<string, Link>([...peers.keys()].map((m) => [m, { stream: null, awaiting: false }]));
   const answers = new Map<string, boolean>(); // last poll answered, so each change is logged once
 
   const answered = (m: string, yes: boolean, err?: unknown): void => {
@@ -57,29 +65,43 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
         (err) => log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
       );
   };
-  const poll = async (m: string, peer: AdminPeer): Promise<void> => {
-    try {
-      const res = await peer.status(GUARDIAN_BEAT_MS, from);
+  const lost = (m: string, err: unknown): void => {
+    judge.unanswered(m);
+    answered(m, false, err);
+  };
+  const open = (m: string, link: Link): ChildrenStream => {
+    const stream = peers.get(m)!.watchChildren();
+    const broken = (err: unknown): void => {
+      if (link.stream !== stream) return;
+      link.stream = null;
+      link.awaiting = false;
+      lost(m, err);
+    };
+    stream.on('data', (res: StatusResponse__Output) => {
+      link.awaiting = false;
       const children = res.processes.map((p) => ({ role: p.role, slot: Number(p.slot), pid: p.pid, heartbeatAgeMs: Number(p.heartbeat_age_ms) }));
       judge.report(m, children, performance.now());
       answered(m, true);
-    } catch (err) {
-      judge.unanswered(m);
-      answered(m, false, err);
+    });
+    stream.on('error', broken);
+    stream.on('end', () => broken(new Error('stream ended')));
+    return stream;
+  };
+  // One poll a beat on each supervisor's stream; a poll not answered by the next beat means it does not answer.
+  const timer = setInterval(() => {
+    for (const [m, link] of links) {
+      if (link.awaiting) lost(m, new Error(`no answer within ${GUARDIAN_BEAT_MS} ms`));
+      link.stream ??= open(m, link);
+      link.awaiting = true;
+      link.stream.write({ from });
     }
     for (const a of judge.due(performance.now())) ask(a);
-  };
-  const timer = setInterval(() => {
-    for (const [m, peer] of peers) {
-      if (polling.has(m)) continue; // one call in flight per machine, however slow it answers
-      polling.add(m);
-      void poll(m, peer).finally(() => polling.delete(m));
-    }
   }, GUARDIAN_BEAT_MS);
 
   return {
     stop() {
       clearInterval(timer);
+      for (const link of links.values()) link.stream?.cancel();
       for (const peer of peers.values()) peer.close();
     },
   };
