@@ -137,7 +137,9 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   };
 
   // A writer killed holding the room lock would stall the others until the lock went
-  // stale (2 s): its successor breaks it at once, here and whenever a child dies.
+  // stale (2 s): break it at once when a child dies, at our start (the last tree's
+  // children die with their primary), and on every ping round (one that outlived us
+  // a moment, or any other dead holder).
   const roomLock = roomLockPath(join(config.dataDir, machine));
   const breakDeadHoldersLock = (pid = lockHolder(roomLock)): void => {
     if (pid && !isAlive(pid) && breakLockOf(roomLock, pid)) log.warn('broke the room lock of a dead writer', { holderPid: pid });
@@ -156,6 +158,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     r.worker.process.kill('SIGKILL');
   };
   const pinger = setInterval(() => {
+    breakDeadHoldersLock();
     const now = Date.now();
     const watched = performance.now() - masterSeenAt < MASTER_WATCH_MS;
     const own = deadAfterMs * (watched ? 10 : 3);

@@ -16,25 +16,42 @@ const OWNER = 'pid';
  * Wraps the `fs` given to proper-lockfile: creating the lock directory also
  * writes our pid into it (before proper-lockfile first stamps its mtime, so the
  * stamp stays the lock's own), and removing it removes the pid file first.
+ * Each pair of steps is synchronous, one right after the other: a worker exits the
+ * moment its primary dies, and an exit between two async steps left a lock that
+ * named nobody, which could only go stale (6 primary kills in 12).
  */
 export function ownedLockFs(base: typeof fs): typeof fs {
   return {
     ...base,
-    mkdir: ((path: fs.PathLike, cb: fs.NoParamCallback) =>
-      base.mkdir(path, (err) => {
-        if (err) return cb(err);
-        base.writeFile(join(String(path), OWNER), String(process.pid), (werr) => {
-          if (!werr) return cb(null);
-          base.rm(String(path), { recursive: true, force: true }, () => cb(werr)); // e.g. a full disk: not locked
-        });
-      })) as typeof fs.mkdir,
-    rmdir: ((path: fs.PathLike, cb: fs.NoParamCallback) =>
-      base.unlink(join(String(path), OWNER), () => base.rmdir(path, cb))) as typeof fs.rmdir,
-    rmdirSync: ((path: fs.PathLike) => {
-      base.rmSync(join(String(path), OWNER), { force: true });
-      base.rmdirSync(path);
-    }) as typeof fs.rmdirSync,
+    mkdir: ((path: fs.PathLike, cb: fs.NoParamCallback) => {
+      try {
+        base.mkdirSync(path);
+      } catch (err) {
+        return process.nextTick(cb, err as NodeJS.ErrnoException);
+      }
+      try {
+        base.writeFileSync(join(String(path), OWNER), String(process.pid));
+      } catch (err) {
+        base.rmSync(path, { recursive: true, force: true }); // e.g. a full disk: not locked
+        return process.nextTick(cb, err as NodeJS.ErrnoException);
+      }
+      process.nextTick(cb, null);
+    }) as typeof fs.mkdir,
+    rmdir: ((path: fs.PathLike, cb: fs.NoParamCallback) => {
+      try {
+        removeOwned(base, path);
+      } catch (err) {
+        return process.nextTick(cb, err as NodeJS.ErrnoException);
+      }
+      process.nextTick(cb, null);
+    }) as typeof fs.rmdir,
+    rmdirSync: ((path: fs.PathLike) => removeOwned(base, path)) as typeof fs.rmdirSync,
   };
+}
+
+function removeOwned(base: typeof fs, path: fs.PathLike): void {
+  base.rmSync(join(String(path), OWNER), { force: true });
+  base.rmdirSync(path);
 }
 
 /** The pid recorded in the lock at `lockPath`, or null (no lock, or its holder had not recorded itself yet). */

@@ -5,6 +5,7 @@
  * had to wait it out would time out instead.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { existsSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
@@ -91,4 +92,27 @@ t.test('a worker killed holding the room lock: the machine keeps taking posts, i
     call(cluster.client('m1'), 'Post', { user: 'ann', id: 'after-the-kill', text: 'still writing' }).catch(() => null),
   20_000);
   t.ok(ack, 'a post after the kill is acknowledged well before the lock would have gone stale');
+});
+
+t.test('a machine restarted after a power cut breaks the lock its dead writer left before its workers need it', async (t) => {
+  const cluster = await startCluster({ machines: ['m1'], workers: 2, storage: { lockStaleMs: MINUTE } });
+  t.teardown(() => cluster.teardown());
+  const lockPath = roomLockPath(join(cluster.dir, 'data', 'm1'));
+  await call(cluster.client('m1'), 'Connect', { user: 'ann' });
+  await cluster.killMachine('m1');
+
+  // A writer that died holding the lock, as the power cut could have left it.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  fs.mkdirSync(lockPath);
+  fs.writeFileSync(join(lockPath, 'pid'), String(deadPid));
+  t.equal(lockHolder(lockPath), deadPid, 'the lock names the dead writer');
+
+  await cluster.start('m1');
+  const broke = await cluster.waitForLog('the new primary to break the lock', (l) => l.msg === 'broke the room lock of a dead writer');
+  t.equal(broke.holderPid, deadPid, "the dead writer's lock was broken");
+  const ack = await waitFor('a post after the restart', () =>
+    call(cluster.client('m1'), 'Post', { user: 'ann', id: 'after-the-power-cut', text: 'back' }).catch(() => null),
+  20_000);
+  t.ok(ack, 'the restarted machine takes posts well before the lock would have gone stale');
 });
