@@ -183,7 +183,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     probeIntervalMs: 20,
     statusIntervalMs: 50,
     postPauseMs: 10,
-    idleMs: 20_000,
+    idleMs: 60_000,
     progress: (line: string) => console.error(line),
     ...opts,
   };

@@ -14,8 +14,7 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
-import { isAlive } from '../common/proc-stat';
-import { terminate } from './primary-record';
+import { diesWithin, terminate } from './primary-record';
 
 /**
  * Guardians beat to their primary this often. A killed guardian is seen at once (its
@@ -24,6 +23,9 @@ import { terminate } from './primary-record';
  * guardians must notice a paused primary within the failure timeout.
  */
 export const GUARDIAN_BEAT_MS = 1_000;
+
+/** How long after its stream broke a guardian's pid may take to be seen dead (it is still exiting). */
+export const EXIT_GRACE_MS = 500;
 
 /** How long a freshly spawned guardian may take to beat before it is spawned again. */
 const SPAWN_GRACE_MS = 5_000;
@@ -108,8 +110,11 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
         // if it was still the slot's guardian and no replacement is on its way.
         const g = guardian;
         guardian = undefined;
-        if (stopping || !g || g.slot.pid !== g.pid || g.slot.spawnedAt > g.slot.lastSeen || isAlive(g.pid)) return;
-        spawnGuardian(g.slot);
+        const current = (): boolean => !stopping && !!g && g.slot.pid === g.pid && g.slot.spawnedAt <= g.slot.lastSeen;
+        if (!current()) return;
+        void diesWithin(g!.pid, EXIT_GRACE_MS).then((dead) => {
+          if (dead && current()) spawnGuardian(g!.slot);
+        });
       };
       call.on('data', (b: Beat__Output) => {
         const s = slots.find((x) => guardianId(machine, x.slot) === b.from);

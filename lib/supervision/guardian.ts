@@ -19,10 +19,9 @@ import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
 import { AdminPeer } from './admin-client';
 import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
-import { GUARDIAN_BEAT_MS } from './guardian-keeper';
+import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS } from './guardian-keeper';
 import { guardianRole } from './primary-process';
-import { isAlive } from '../common/proc-stat';
-import { readRecord } from './primary-record';
+import { diesWithin, readRecord } from './primary-record';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -122,10 +121,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       process.exit(0);
     }
     // Same machine: a broken stream and a dead recorded pid mean dead now, no need to wait out the timeout.
-    if (!rec || !isAlive(rec.pid)) {
+    const dead = (): void => {
       detector.markDead(PRIMARY);
       checkPrimary(performance.now());
-    }
+    };
+    if (!rec) return dead();
+    void diesWithin(rec.pid, EXIT_GRACE_MS).then((gone) => {
+      if (gone && readRecord(machineDir)?.pid === rec.pid) dead(); // still the recorded primary: no successor yet
+    });
   };
   const openWatch = (): void => {
     const stream = primaryPeer.watch();

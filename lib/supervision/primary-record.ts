@@ -54,6 +54,18 @@ export function isServerOf(pid: number, machine: string): boolean {
   }
 }
 
+/**
+ * True once `pid` is dead, false if it still lives after `withinMs`. A killed
+ * process's sockets close while it exits, a moment before kill(0) sees it dead:
+ * whoever sees its connection break must look again shortly, not just once.
+ */
+export function diesWithin(pid: number, withinMs: number): Promise<boolean> {
+  return waitUntil(() => !isAlive(pid), withinMs).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** SIGTERM the live ones among `pids`, wait for them, SIGKILL what outlives the grace period. */
 export async function terminate(pids: number[], graceMs = 10_000): Promise<void> {
   const live = pids.filter((p) => p > 0 && isAlive(p));
