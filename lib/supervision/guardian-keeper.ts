@@ -81,6 +81,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
     child.unref();
     if (s.spawnedAt > 0 || s.lastSeen > 0) s.restarts++;
     s.spawnedAt = Date.now();
+    s.pid = child.pid ?? 0; // status shows the newcomer, starting, not the dead one
     log.info('spawned guardian', { slot: s.slot, guardianPid: child.pid, restarts: s.restarts });
   };
 
@@ -139,7 +140,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
           pid: s.pid,
           restarts: s.restarts,
           heartbeatAgeMs: age,
-          state: s.lastSeen === 0 ? 'starting' : age > deadAfterMs ? 'dead' : 'up',
+          state: s.lastSeen === 0 || s.lastSeen < s.spawnedAt ? 'starting' : age > deadAfterMs ? 'dead' : 'up',
         };
       }),
     stop: async () => {
