@@ -19,7 +19,7 @@ import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
 import { AdminPeer } from './admin-client';
 import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
-import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS } from './guardian-keeper';
+import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
 
@@ -34,10 +34,6 @@ export interface GuardianOptions {
 const PRIMARY = 'primary';
 /** How long a primary we started may take to answer before we may elect again. */
 const REVIVE_GRACE_MS = 5_000;
-
-export function guardianId(machine: string, slot: number): string {
-  return `${machine}.g${slot}`;
-}
 
 export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const { config, machine, slot, log } = opts;

@@ -4,7 +4,7 @@
  * death breaks it. The lock's staleness is set to a minute here, so a test that
  * had to wait it out would time out instead.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { existsSync } from 'node:fs';
@@ -14,7 +14,7 @@ import lockfile from 'proper-lockfile';
 import { breakLockOf, lockHolder, ownedLockFs } from '../../lib/storage/lock-owner';
 import { roomLockPath } from '../../lib/storage/room-files';
 import { ftchatProto } from '../../lib/common/proto';
-import { call, startCluster } from '../helpers/server';
+import { call, startCluster, type TestCluster } from '../helpers/server';
 import { spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
@@ -30,6 +30,16 @@ async function killWhileHolding(lockPath: string, pid: number): Promise<void> {
     return false;
   }, 20_000, 1);
   process.kill(pid, 'SIGKILL');
+}
+
+/** The machine's primary broke the lock `holder` died with, and m1 takes a post long before that lock would be stale. */
+async function lockBrokenAndPostsTaken(t: Test, cluster: TestCluster, holder: number): Promise<void> {
+  const broke = await cluster.waitForLog('the primary to break the dead writer\'s lock', (l) => l.msg === 'broke the room lock of a dead writer');
+  t.equal(broke.holderPid, holder, "the dead writer's lock was broken");
+  const ack = await waitFor('a post to be acknowledged', () =>
+    call(cluster.client('m1'), 'Post', { user: 'ann', id: `after-${holder}`, text: 'still writing' }).catch(() => null),
+  20_000);
+  t.ok(ack, 'a post is acknowledged well before the lock would have gone stale');
 }
 
 t.test('a lock names its holder while held and leaves nothing behind when released', async (t) => {
@@ -86,12 +96,7 @@ t.test('a worker killed holding the room lock: the machine keeps taking posts, i
   writing = false;
   await load;
 
-  const broke = await cluster.waitForLog('the primary to break the dead worker\'s lock', (l) => l.msg === 'broke the room lock of a dead writer');
-  t.equal(broke.holderPid, victim, 'the lock of the killed worker was broken');
-  const ack = await waitFor('a post to be acknowledged after the kill', () =>
-    call(cluster.client('m1'), 'Post', { user: 'ann', id: 'after-the-kill', text: 'still writing' }).catch(() => null),
-  20_000);
-  t.ok(ack, 'a post after the kill is acknowledged well before the lock would have gone stale');
+  await lockBrokenAndPostsTaken(t, cluster, victim);
 });
 
 t.test('a machine restarted after a power cut breaks the lock its dead writer left before its workers need it', async (t) => {
@@ -109,10 +114,5 @@ t.test('a machine restarted after a power cut breaks the lock its dead writer le
   t.equal(lockHolder(lockPath), deadPid, 'the lock names the dead writer');
 
   await cluster.start('m1');
-  const broke = await cluster.waitForLog('the new primary to break the lock', (l) => l.msg === 'broke the room lock of a dead writer');
-  t.equal(broke.holderPid, deadPid, "the dead writer's lock was broken");
-  const ack = await waitFor('a post after the restart', () =>
-    call(cluster.client('m1'), 'Post', { user: 'ann', id: 'after-the-power-cut', text: 'back' }).catch(() => null),
-  20_000);
-  t.ok(ack, 'the restarted machine takes posts well before the lock would have gone stale');
+  await lockBrokenAndPostsTaken(t, cluster, deadPid);
 });
