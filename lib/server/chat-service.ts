@@ -35,6 +35,13 @@ export interface ChatServiceOptions {
   machine: string;
   limits: ClusterConfig['limits'];
   log: Logger;
+  /** Chat mode on the machine's other workers (see chat-presence). */
+  presence: {
+    /** Is `user` in chat mode on another worker? */
+    elsewhere(user: string): boolean;
+    /** `user`'s first chat stream here opened (on), or its last one closed (off). */
+    changed(user: string, on: boolean): void;
+  };
 }
 
 export function createChatService(journal: Journal, opts: ChatServiceOptions): ChatHandlers {
@@ -72,7 +79,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     return u;
   };
 
-  const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0;
+  const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0 || opts.presence.elsewhere(u);
 
   /** Makes the next write sort after everything the client has seen. */
   const causedAfter = (h: { wall: number; logical: number } | null | undefined): void => {
@@ -163,11 +170,17 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       const cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
       for (const e of after(me, cursor)) send(call, e);
       let set = streams.get(me);
-      if (!set) streams.set(me, (set = new Set()));
+      if (!set) {
+        streams.set(me, (set = new Set()));
+        opts.presence.changed(me, true);
+      }
       set.add(call);
       const drop = (): void => {
-        set.delete(call);
-        if (set.size === 0 && streams.get(me) === set) streams.delete(me);
+        if (!set.delete(call)) return;
+        if (set.size === 0 && streams.get(me) === set) {
+          streams.delete(me);
+          opts.presence.changed(me, false);
+        }
       };
       call.on('cancelled', drop);
       call.on('close', drop);

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { isClockOffsets } from '../replication/clock-skew';
+import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
 import { isDoorbell } from './doorbell';
 import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
@@ -104,6 +105,15 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   let clockOffsets: Record<string, number> = {};
   let masterSeenAt = -Infinity; // performance.now()
 
+  const presence = new ChatPresence();
+  const workerKeys = (): string[] => [...running.values()].filter((r) => r.spec.role === 'worker').map((r) => r.spec.key);
+  const tell = (updates: PresenceUpdate[]): void => {
+    for (const u of updates) {
+      const to = running.get(u.to)?.worker;
+      if (to?.isConnected()) to.send(u.msg);
+    }
+  };
+
   const fork = (spec: ChildSpec): void => {
     // A delayed re-fork finds its slot filled when the master had it forked at once.
     if (running.has(spec.key)) return;
@@ -112,7 +122,13 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
       if (isPong(msg)) {
+        // Its first pong: it serves and listens, so tell it who is in chat mode elsewhere.
+        if (entry.lastPong === 0 && spec.role === 'worker') tell(presence.snapshotFor(spec.key));
         entry.lastPong = Date.now();
+        return;
+      }
+      if (isChatMode(msg)) {
+        tell(presence.report(spec.key, msg.user, msg.on, workerKeys()));
         return;
       }
       if (isClockOffsets(msg)) {
@@ -125,6 +141,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     worker.on('exit', (code, signal) => {
       if (running.get(spec.key) === entry) running.delete(spec.key);
       breakDeadHoldersLock(worker.process.pid);
+      tell(presence.removeWorker(spec.key, workerKeys())); // its chat streams died with it
       if (stopping) return;
       const n = (restarts.get(spec.key) ?? 0) + 1;
       restarts.set(spec.key, n);

@@ -12,6 +12,7 @@ import { Journal } from '../storage/journal';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { RoomFiles } from '../storage/room-files';
 import { createChatService } from './chat-service';
+import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from './doorbell';
 import { answerPings } from './primary';
 
@@ -37,8 +38,13 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   const journal = new Journal(files, writerOrigin(machine, incarnationOf(machineDir), slot), log, undefined, die);
 
   // Listen before loading, so nothing rung while we load is missed.
+  const chattingElsewhere = new Set<string>();
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) journal.refresh(msg.rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
+    else if (isChatElsewhere(msg)) {
+      if (msg.on) chattingElsewhere.add(msg.user);
+      else chattingElsewhere.delete(msg.user);
+    }
   });
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
   await journal.load();
@@ -49,7 +55,15 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
   });
-  server.addService(ftchatProto().ftchat.Chat.service, createChatService(journal, { machine, limits: config.limits, log }));
+  server.addService(ftchatProto().ftchat.Chat.service, createChatService(journal, {
+      machine,
+      limits: config.limits,
+      log,
+      presence: {
+        elsewhere: (user) => chattingElsewhere.has(user),
+        changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),
+      },
+    }));
   const { host, port } = config.machines[machine];
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),

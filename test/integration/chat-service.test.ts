@@ -125,6 +125,33 @@ t.test('join and leave: notifications reach the room, and are refused while in c
   await waitFor('the leave notification', () => ownerSees.find((e) => e.kind === 'leave' && e.author === 'guest'));
 });
 
+t.test('while a user is in chat mode on one worker, join and leave are refused through every worker', async (t) => {
+  const c = cluster.client();
+  await call(c, 'Connect', { user: 'roamer' });
+  await call(c, 'Connect', { user: 'host' });
+  const stream = c.Subscribe({ user: 'roamer', cursor: (await call(c, 'Timeline', { user: 'roamer' })).cursor });
+  collect(stream);
+  // New connections go to the workers in turn: the Joins reach the worker without the stream too.
+  const conns = Array.from({ length: 6 }, ownConnection);
+  t.teardown(() => conns.forEach((x) => x.close()));
+  const workersReached = new Set<string>();
+  for (const [i, conn] of conns.entries()) {
+    const err = await waitFor('chat mode known to the worker', async () => {
+      const e = await codeOf(call(conn, 'Join', { user: 'roamer', room: 'host' }));
+      return e.code === grpc.status.FAILED_PRECONDITION ? e : null;
+    });
+    t.match(err.details, /chat mode/, 'refused: in chat mode');
+    workersReached.add((await call(conn, 'Post', { user: 'host', id: `which-worker-${i}`, text: 'p' })).event.origin); // its writer slot
+  }
+  t.equal(workersReached.size, 2, 'the refusals came through both workers');
+  stream.cancel();
+  const after = await waitFor('chat mode to end', async () => {
+    const code = await call(conns[0], 'Join', { user: 'roamer', room: 'host' }).then(() => grpc.status.OK, (e: { code: number }) => e.code);
+    return code === grpc.status.FAILED_PRECONDITION ? null : { code };
+  });
+  t.equal(after.code, grpc.status.OK, 'the first join accepted is this one: none slipped through during chat mode');
+});
+
 t.test('bad input is refused with a clear message and changes nothing', async (t) => {
   const c = cluster.client();
   await call(c, 'Connect', { user: 'careful' });
