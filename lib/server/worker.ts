@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { ftchatProto } from '../common/proto';
 import { Journal } from '../storage/journal';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { RoomFiles } from '../storage/room-files';
-import { createChatService } from './chat-service';
+import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from './doorbell';
 import { answerPings } from './primary';
@@ -55,7 +54,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
   });
-  server.addService(ftchatProto().ftchat.Chat.service, createChatService(journal, {
+  server.addService(chatServiceDefinition, createChatService(journal, {
       machine,
       limits: config.limits,
       log,
