@@ -9,6 +9,7 @@
  */
 import { closeSync, openSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage, type Logger } from '../common/log';
 
 /** The machine's primary beats its guardians through this file. */
 export function primaryBeatPath(machineDir: string): string {
@@ -20,12 +21,32 @@ export function guardianBeatPath(machineDir: string, slot: number): string {
   return join(machineDir, `guardian-${slot}.beat`);
 }
 
-export function touchBeat(path: string): void {
-  const now = new Date();
-  try {
-    utimesSync(path, now, now);
-  } catch {
-    closeSync(openSync(path, 'a')); // first beat: create it
+/** Beats through one beat file. A beat that cannot be written (say, a full disk before the file exists) is logged, never thrown. */
+export class Beater {
+  private failing = false;
+
+  constructor(private readonly path: string, private readonly log: Logger) {}
+
+  beat(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.path, now, now);
+      return this.ok();
+    } catch {
+      /* the first beat: create it */
+    }
+    try {
+      closeSync(openSync(this.path, 'a'));
+      this.ok();
+    } catch (err) {
+      if (!this.failing) this.log.error('cannot write the beat file; watchers will think us silent', { path: this.path, error: errorMessage(err) });
+      this.failing = true;
+    }
+  }
+
+  private ok(): void {
+    if (this.failing) this.log.info('beat file written again', { path: this.path });
+    this.failing = false;
   }
 }
 

@@ -13,7 +13,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
-import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
+import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
 import { diesWithin, terminate } from './primary-record';
 
 /**
@@ -85,11 +85,11 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
     log.info('spawned guardian', { slot: s.slot, guardianPid: child.pid, restarts: s.restarts });
   };
 
-  const beatPath = primaryBeatPath(machineDir);
+  const beater = new Beater(primaryBeatPath(machineDir), log);
   const answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
   const beat = (): void => {
     const now = Date.now();
-    touchBeat(beatPath);
+    beater.beat();
     for (const s of slots) {
       if (s.beats.beaten()) s.lastSeen = now;
       // A guardian alive from before we started connects within a beat or two: give it that long.

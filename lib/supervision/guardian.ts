@@ -18,7 +18,7 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import { FailureDetector } from '../cluster/failure-detector';
 import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
 import { AdminPeer } from './admin-client';
-import { BeatWatcher, guardianBeatPath, primaryBeatPath, touchBeat } from './beat-file';
+import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
 import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
@@ -146,14 +146,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     }
   }
   const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
-  const myBeats = guardianBeatPath(machineDir, slot);
+  const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
   let lastBeat = 0;
   const tick = (): void => {
     const now = performance.now();
     if (primaryBeats.beaten()) detector.heartbeat(PRIMARY, now);
     if (!watch) openWatch();
     if (now - lastBeat >= GUARDIAN_BEAT_MS) {
-      touchBeat(myBeats);
+      myBeats.beat();
       lastBeat = now;
     }
     checkPrimary(now);
