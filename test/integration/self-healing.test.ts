@@ -34,6 +34,12 @@ function census(s: Status): Record<string, number> {
   return n;
 }
 
+/** The master and every process that is not up, for failure messages. */
+function describe(s: Status): string {
+  const notUp = s.processes.filter((p) => p.state !== 'up').map((p) => `${p.machine}/${p.role}#${p.slot} pid ${p.pid} ${p.state}`);
+  return `master ${s.master?.pid ?? 'none'} term ${s.master?.term ?? '-'}; census ${JSON.stringify(census(s))}; not up: ${notUp.join(', ') || 'none'}`;
+}
+
 function allUp(s: Status): boolean {
   const c = census(s);
   return ['m1/master', 'm2/supervisor'].every((k) => c[k] === 1) &&
@@ -161,7 +167,8 @@ t.test('a master paused past the timeout is fenced: exactly one master afterward
   try {
     const after = await waitFor('a new master', async () => {
       const now = await status();
-      return now.master && now.master.pid !== old && allUp(now) ? now : null;
+      if (now.master && now.master.pid !== old && allUp(now)) return now;
+      throw new Error(`not yet: ${describe(now)}`); // what a timeout reports
     }, 20_000);
     t.ok(after.master!.term > s.master!.term, `the new master has a higher term (${s.master!.term} -> ${after.master!.term})`);
   } finally {
