@@ -48,7 +48,7 @@ export interface GuardianKeeperOptions {
 }
 
 export interface GuardianKeeper {
-  /** The Admin.Watch handler: a guardian's beats come in here. */
+  /** The Admin.Watch handler: each guardian says who it is here, and its stream breaking says it died. */
   watch: grpc.handleBidiStreamingCall<Beat__Output, Beat>;
   view(): GuardianView[];
   /** Stops keeping them and terminates the guardians we know of. */

@@ -1,10 +1,10 @@
 /**
  * A guardian (on the master machine: a replica master) watches its machine's
  * primary. It runs detached, in its own process group, so it outlives the
- * primary. When the primary is gone — its Watch stream broken and its pid dead,
- * or its beat file untouched past the failure timeout — the guardians hold a ring election and the
- * winner starts a new primary with the election's term. Timing uses the
- * monotonic clock: wall clocks here may jump.
+ * primary. When the primary is gone — its Watch stream broken and its pid
+ * dead, or its beat file untouched past the failure timeout — the guardians hold
+ * a ring election and the winner starts a new primary with the election's term.
+ * Timing uses the monotonic clock: wall clocks here may jump.
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -106,7 +106,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
   detector.add(PRIMARY, performance.now());
 
-  // The primary beats on our Watch stream; a broken stream is checked against its pid at once.
+  // Our Watch stream to the primary breaks when it dies; a broken stream is checked against its pid at once.
   let watch: ReturnType<AdminPeer['watch']> | null = null;
   const broken = (stream: ReturnType<AdminPeer['watch']>): void => {
     if (watch !== stream) return;
