@@ -92,6 +92,33 @@ t.test('Revive is refused without the cluster secret, and guardians leave it to 
   t.same(upWorkers(await status(), 'm2').map((p) => p.pid).sort(), before, 'and no worker was touched');
 });
 
+t.test("a remote worker slot left empty by its supervisor's crash back-off is forked at the master's request", async (t) => {
+  const since = cluster.logs.length;
+  const fresh = () => cluster.logs.slice(since);
+  const forked = () => fresh().find((l) => l.machine === 'm1' && l.role === 'master' && l.msg === "asked m2's supervisor to revive worker 0: forked");
+  // Kill slot 0 each time it comes back, before it counts as healthy: its supervisor waits longer before each re-fork.
+  await waitFor('the master to have the empty slot forked', async () => {
+    if (forked()) return true;
+    const w = (await status()).processes.find((p) => p.machine === 'm2' && p.role === 'worker' && p.slot === '0');
+    if (w && w.pid > 0) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+    return false;
+  }, 40_000, 50);
+  t.ok(
+    fresh().some((l) => l.machine === 'm2' && l.msg === 'worker died; re-forking' && Number(l.delayMs) > 1_000),
+    'the supervisor had put off its own re-fork for over a second',
+  );
+  await waitFor("m2's supervisor logs that it forked at the master's request", () =>
+    fresh().find((l) => l.machine === 'm2' && l.role === 'supervisor' && l.msg === 'the master asked to revive worker 0: forked'));
+  const healed = await waitFor('m2 back at full worker count', async () => (upWorkers(await status(), 'm2').length === 2 ? true : null), 20_000);
+  t.ok(healed, "`fbs status` shows m2's two workers up again");
+});
+
 t.test('with the master machine down, a supervisor still kills and re-forks a hung worker itself', async (t) => {
   await cluster.killMachine('m1');
   const victim = upWorkers(await status(), 'm2').find((p) => p.slot === '0')!;
