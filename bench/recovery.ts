@@ -7,7 +7,6 @@
  * start times, so a miss says where the time went.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admin/status';
@@ -19,7 +18,7 @@ import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
 import { serverPids, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
 import { startTree } from './server';
-import { cpuMeter, cpuMs, median, nowMs, residentMb } from './stats';
+import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
 import { procStat } from '../lib/common/proc-stat';
 
 export type Role = 'worker' | 'master' | 'replica' | 'replicator' | 'supervisor' | 'guardian';
@@ -90,11 +89,7 @@ export interface IdleCost {
   otherLoadPercent: number;
 }
 
-export interface RecoveryResult {
-  startedAt: string;
-  node: string;
-  loadAverage: { start: number[]; end: number[] };
-  workers: number;
+export interface RecoveryResult extends RunHeader {
   timing: ClusterConfig['timing'];
   roles: RoleResult[];
   idle: IdleCost;
@@ -187,8 +182,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     progress: (line: string) => console.error(line),
     ...opts,
   };
-  const startedAt = new Date().toISOString();
-  const loadStart = loadavg();
+  const header = startRun(WORKERS);
 
   o.progress('recovery: starting machines m1, m2');
   const cluster = await startTree(['m1', 'm2']);
@@ -212,7 +206,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
   } finally {
     await tree.teardown();
   }
-  return { startedAt, node: process.version, loadAverage: { start: loadStart, end: loadavg() }, workers: WORKERS, timing: config.timing, roles, idle, hostBusyPercent, eventsLoaded };
+  return { ...header(), timing: config.timing, roles, idle, hostBusyPercent, eventsLoaded };
 }
 
 async function killRuns(
@@ -635,7 +629,7 @@ export function printRecoveryReport(r: RecoveryResult): void {
   const t = r.timing;
   console.log(
     `\nftchat recovery bench, ${r.workers} workers per machine, heartbeat ${t.heartbeatMs} ms, dead after ${t.deadAfterMs} ms, ` +
-      `node ${r.node}, load average ${r.loadAverage.start[0].toFixed(1)} at start, ${r.loadAverage.end[0].toFixed(1)} at end; ` +
+      `node ${r.node}, ${loadAverageText(r)}; ` +
       `the host's 2 cores were ${r.hostBusyPercent} % of one core busy during the kill runs\n`,
   );
   console.log('| metric | result | goal |');

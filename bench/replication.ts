@@ -10,7 +10,6 @@
  *   `fbs dump`s of m1 and m3. Writing the N events is timed too, apart: it is the
  *   set-up, not the result.
  */
-import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
@@ -18,7 +17,7 @@ import type { SubscribeItem__Output } from '../lib/gen/ftchat/SubscribeItem';
 import { converged, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
 import { call, chatClient, startTree } from './server';
-import { cpuClock, cpuMs, cpuPercent, nowMs, summarize, type Summary } from './stats';
+import { cpuClock, cpuMs, cpuPercent, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
 export interface ReplicationOptions {
   /** Steady posting rate of the lag runs, posts/s, and how long each run posts. */
@@ -91,11 +90,7 @@ export interface CatchUpRun {
   otherLoadPercent: number;
 }
 
-export interface ReplicationResult {
-  startedAt: string;
-  node: string;
-  loadAverage: { start: number[]; end: number[] };
-  workers: number;
+export interface ReplicationResult extends RunHeader {
   lag: LagRun[];
   catchUps: CatchUpRun[];
   /** The whole bench, start-up and set-up included. */
@@ -125,8 +120,7 @@ export async function benchReplication(opts: ReplicationOptions = {}): Promise<R
     ...opts,
   };
   const t0 = nowMs();
-  const startedAt = new Date().toISOString();
-  const loadStart = loadavg();
+  const header = startRun(WORKERS);
   o.progress('replication: starting machines m1, m2, m3');
   const cluster = await startTree(MACHINES);
   try {
@@ -149,10 +143,7 @@ export async function benchReplication(opts: ReplicationOptions = {}): Promise<R
       o.progress(`replication: caught up ${c.missed} events in ${c.caughtUpMs} ms (${c.eventsPerSec} events/s)`);
     }
     return {
-      startedAt,
-      node: process.version,
-      loadAverage: { start: loadStart, end: loadavg() },
-      workers: WORKERS,
+      ...header(),
       lag,
       catchUps,
       seconds: Math.round((nowMs() - t0) / 1000),
@@ -481,7 +472,7 @@ export function replicationRows(r: ReplicationResult): [string, string, string][
 export function printReplicationReport(r: ReplicationResult): void {
   console.log(
     `\nftchat replication bench, 3 machines on loopback, ${r.workers} workers each, node ${r.node}, ${r.seconds} s; ` +
-      `load average ${r.loadAverage.start[0].toFixed(1)} at start, ${r.loadAverage.end[0].toFixed(1)} at end (2 cores)\n`,
+      `${loadAverageText(r)} (2 cores)\n`,
   );
   console.log('| metric | result | goal |');
   console.log('|---|---|---|');

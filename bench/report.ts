@@ -1,7 +1,7 @@
 /** The chat bench's report: a markdown table against the issue's goals. */
 import type { BenchResults } from './run';
 import type { EchoResult } from './grpc-echo';
-import { cpuPercent, type CpuUse } from './stats';
+import { cpuPercent, loadAverageText, type CpuUse } from './stats';
 
 const GOAL_POSTS_PER_SEC = 5_000;
 const GOAL_DELIVERY_P99_MS = 20;
@@ -54,7 +54,7 @@ export function printReport(r: BenchResults): void {
 
   const uses = [...r.posts.map((p) => p.cpu), ...r.delivery.map((d) => d.cpu), ...r.echo.map((e) => e.cpu)];
   const otherLoad = uses.reduce((a, u) => a + u.ms.otherLoad, 0) / uses.reduce((a, u) => a + u.elapsedMs, 0);
-  console.log(`\nftchat bench, ${r.workers} workers, node ${r.node}; load average ${r.loadAverage.start[0].toFixed(1)} at start, ${r.loadAverage.end[0].toFixed(1)} at end;`);
+  console.log(`\nftchat bench, ${r.workers} workers, node ${r.node}; ${loadAverageText(r)};`);
   console.log(`processes not started by the bench used ${Math.round(otherLoad * 100)} % of one core on average while it measured (the machine has 2 cores)\n`);
   console.log('| metric | result | goal |');
   console.log('|---|---|---|');

@@ -10,7 +10,6 @@
  * Everything started is cleaned up, also on Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../lib/common/paths';
@@ -23,6 +22,7 @@ import { benchRecovery, printRecoveryReport } from './recovery';
 import { benchReplication, printReplicationReport } from './replication';
 import { printReport } from './report';
 import { startServer } from './server';
+import { startRun, type RunHeader } from './stats';
 
 const WORKERS = 2;
 const POST_SECONDS = 6;
@@ -31,11 +31,7 @@ const FOLLOWER_HELPERS = 4;
 const ECHO = { inFlight: 64, durationMs: 2_000, serialCalls: 1_000 };
 const DELIVERY = { posts: 100, intervalMs: 40 }; // 25 posts/s: 25,000 deliveries/s to 1,000 followers
 
-export interface BenchResults {
-  startedAt: string;
-  node: string;
-  loadAverage: { start: number[]; end: number[] };
-  workers: number;
+export interface BenchResults extends RunHeader {
   /** Measured first and last, as the machine's load may change during the run. */
   echo: EchoResult[];
   posts: PostsResult[];
@@ -44,8 +40,7 @@ export interface BenchResults {
 }
 
 async function benchChat(): Promise<BenchResults> {
-  const startedAt = new Date().toISOString();
-  const loadStart = loadavg();
+  const header = startRun(WORKERS);
   const echo: EchoResult[] = [];
   const measureTransport = async (): Promise<void> => {
     console.error('bench: raw grpc-js echo');
@@ -82,10 +77,7 @@ async function benchChat(): Promise<BenchResults> {
       }
       await measureTransport();
       const results: BenchResults = {
-        startedAt,
-        node: process.version,
-        loadAverage: { start: loadStart, end: loadavg() },
-        workers: WORKERS,
+        ...header(),
         echo,
         posts,
         delivery,

@@ -3,8 +3,28 @@
  * processes of one machine, percentiles, and per-process CPU and memory from /proc.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { procStat } from '../lib/common/proc-stat';
+
+/** What every benchmark's result records about its run. */
+export interface RunHeader {
+  startedAt: string;
+  node: string;
+  loadAverage: { start: number[]; end: number[] };
+  workers: number;
+}
+
+/** Call as a run starts; the function it returns gives the run's header when it ends. */
+export function startRun(workers: number): () => RunHeader {
+  const startedAt = new Date().toISOString();
+  const start = loadavg();
+  return () => ({ startedAt, node: process.version, loadAverage: { start, end: loadavg() }, workers });
+}
+
+export function loadAverageText(r: RunHeader): string {
+  return `load average ${r.loadAverage.start[0].toFixed(1)} at start, ${r.loadAverage.end[0].toFixed(1)} at end`;
+}
 
 /** Wall-clock milliseconds with sub-millisecond resolution; comparable between processes on one host. */
 export function nowMs(): number {
