@@ -5,7 +5,7 @@
  * key order, so machines holding the same events print byte-identical dumps.
  */
 import { join } from 'node:path';
-import { compareEvents, eventToLine, type ChatEvent } from '../core/event';
+import { compareEvents, eventsToText, type ChatEvent } from '../core/event';
 import { parseRoomLog } from '../core/room-log';
 import { promises as fs } from 'node:fs';
 
@@ -25,5 +25,5 @@ export async function dumpMachine(dataDir: string, machine: string): Promise<str
       if (!seen || compareEvents(e, seen) < 0) first.set(e.id, e);
     }
   }
-  return [...first.values()].sort(compareEvents).map((e) => `${eventToLine(e)}\n`).join('');
+  return eventsToText([...first.values()].sort(compareEvents));
 }

@@ -8,12 +8,12 @@
  * appended unchanged, in the same group commits.
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync, promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { eventToLine, type ChatEvent, type EventKind } from '../core/event';
+import { join } from 'node:path';
+import { eventsToText, type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
 import { parseRoomLog } from '../core/room-log';
-import type { Logger } from '../common/log';
+import { errorMessage, type Logger } from '../common/log';
 import { CommitError, type RoomFiles } from './room-files';
 
 export interface Draft {
@@ -149,21 +149,9 @@ export class Journal {
 
   private async commitBatch(batch: Draft[]): Promise<void> {
     const byRoom = groupByRoom(batch);
-    let written: ChatEvent[] = [];
-    let failure: Error | null = null;
-    try {
-      written = await this.files.commit(
-        [...byRoom.keys()],
-        (fresh) => fresh.forEach((e) => this.take(e)),
-        (room) => this.stamp(byRoom.get(room) ?? []),
-      );
-    } catch (err) {
-      if (!(err instanceof CommitError)) this.fatal(err as Error);
-      const ce = err as CommitError;
-      written = ce.written;
-      failure = new StorageError(`storage unavailable: ${(ce.cause as Error)?.message ?? ce.cause}`);
-      this.log.error('group commit failed', { error: failure.message, written: written.length, batch: batch.length });
-    }
+    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
+      this.stamp(byRoom.get(room) ?? []),
+    );
     // Seqs handed out but never written go back, so our origin stays gap-free.
     this.nextSeq = (written.length > 0 ? written[written.length - 1].seq : this.index.seqOf(this.origin)) + 1;
     for (const e of written) this.take(e);
@@ -175,6 +163,28 @@ export class Journal {
         else w.reject(failure ?? new StorageError('event was not stored'));
       }
       this.waiting.delete(d.id);
+    }
+  }
+
+  /**
+   * One commit of `rooms` under the machine lock, taking in what other writers appended
+   * first. A commit that failed part-way (a full disk) returns what was written and why
+   * the rest was not; anything else is fatal.
+   */
+  private async commitRooms(
+    what: string,
+    rooms: string[],
+    batchSize: number,
+    prepare: (room: string) => ChatEvent[],
+  ): Promise<{ written: ChatEvent[]; failure: Error | null }> {
+    try {
+      return { written: await this.files.commit(rooms, (fresh) => fresh.forEach((e) => this.take(e)), prepare), failure: null };
+    } catch (err) {
+      if (!(err instanceof CommitError)) this.fatal(err as Error);
+      const { written, cause } = err as CommitError;
+      const failure = new StorageError(`storage unavailable: ${errorMessage(cause)}`);
+      this.log.error(`${what} failed`, { error: failure.message, written: written.length, batch: batchSize });
+      return { written, failure };
     }
   }
 
@@ -201,26 +211,15 @@ export class Journal {
     if (accepted.length > 0) {
       const byRoom = groupByRoom(accepted);
       let intentWritten = false;
-      try {
-        written = await this.files.commit(
-          [...byRoom.keys()],
-          (fresh) => fresh.forEach((e) => this.take(e)),
-          (room) => {
-            if (!intentWritten) {
-              this.writeIntent(accepted);
-              intentWritten = true;
-            }
-            // Skip what another process appended meanwhile (e.g. a loader completing an interrupted commit).
-            return (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq);
-          },
-        );
-        await fs.truncate(this.intentPath).catch(() => undefined);
-      } catch (err) {
-        if (!(err instanceof CommitError)) this.fatal(err as Error);
-        written = (err as CommitError).written;
-        failure = new StorageError(`storage unavailable: ${errorText((err as CommitError).cause)}`);
-        this.log.error('replicated append failed', { error: failure.message, written: written.length, batch: accepted.length });
-      }
+      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) => {
+        if (!intentWritten) {
+          this.writeIntent(accepted);
+          intentWritten = true;
+        }
+        // Skip what another process appended meanwhile (e.g. a loader completing an interrupted commit).
+        return (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq);
+      }));
+      if (!failure) await fs.truncate(this.intentPath).catch(() => undefined);
       for (const e of written) this.take(e);
       this.notifyCommitted(written);
     }
@@ -238,14 +237,14 @@ export class Journal {
    * loader finishes whatever of it is missing before reading the files.
    */
   private get intentPath(): string {
-    return join(dirname(this.files.roomsDir), 'incoming.jsonl');
+    return join(this.files.machineDir, 'incoming.jsonl');
   }
 
   private writeIntent(events: ChatEvent[]): void {
     try {
       const fd = openSync(this.intentPath, 'w');
       try {
-        writeSync(fd, events.map((e) => `${eventToLine(e)}\n`).join(''));
+        writeSync(fd, eventsToText(events));
         fdatasyncSync(fd);
       } finally {
         closeSync(fd);
@@ -275,7 +274,7 @@ export class Journal {
           if (changed) return [];
           // The whole file, not just what is new to us: a doorbell may have had us read part of it already.
           const slot = (e: ChatEvent): string => `${e.origin}#${e.seq}`;
-          const present = new Set(parseRoomLog(readFileOr(join(this.files.roomsDir, `${room}.jsonl`))).events.map(slot));
+          const present = new Set(parseRoomLog(readFileOr(this.files.fileOf(room))).events.map(slot));
           return (byRoom.get(room) ?? []).filter((e) => !present.has(slot(e)));
         },
       );
@@ -331,8 +330,4 @@ function readFileOr(path: string): Buffer {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
     throw err;
   }
-}
-
-function errorText(err: unknown): string {
-  return (err as Error)?.message ?? String(err);
 }

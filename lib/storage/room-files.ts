@@ -15,7 +15,7 @@ import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, p
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
-import { eventToLine, type ChatEvent } from '../core/event';
+import { eventsToText, type ChatEvent } from '../core/event';
 import { parseRoomLog } from '../core/room-log';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
@@ -38,6 +38,7 @@ export function roomLockPath(machineDir: string): string {
 }
 
 export class RoomFiles {
+  readonly machineDir: string;
   readonly roomsDir: string;
   private readonly lockPath: string;
   private readonly offsets = new Map<string, number>();
@@ -45,6 +46,7 @@ export class RoomFiles {
   private lockFs?: ReturnType<typeof lockFs>;
 
   constructor(private readonly opts: RoomFilesOptions) {
+    this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
   }
@@ -123,7 +125,7 @@ export class RoomFiles {
             ingest(this.catchUp(room, fd, true));
             const lines = prepare(room);
             if (lines.length === 0) continue;
-            const data = Buffer.from(lines.map((e) => `${eventToLine(e)}\n`).join(''));
+            const data = Buffer.from(eventsToText(lines));
             const before = this.offsets.get(room) ?? 0;
             try {
               writeSync(fd, data);
@@ -172,7 +174,7 @@ export class RoomFiles {
     return parsed.events;
   }
 
-  private fileOf(room: string): string {
+  fileOf(room: string): string {
     return join(this.roomsDir, room + SUFFIX);
   }
 
