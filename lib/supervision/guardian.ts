@@ -147,6 +147,8 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   }
   const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
   const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
+  // A sibling the ring routed around (a failed delivery while it restarted) rejoins once it beats again.
+  const siblingBeats = members.map((id, i) => [id, new BeatWatcher(guardianBeatPath(machineDir, i))] as const).filter(([id]) => id !== me);
   let lastBeat = 0;
   const tick = (): void => {
     const now = performance.now();
@@ -154,6 +156,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     if (!watch) openWatch();
     if (now - lastBeat >= GUARDIAN_BEAT_MS) {
       myBeats.beat();
+      for (const [id, beats] of siblingBeats) if (beats.beaten()) election.setAlive(id, true);
       lastBeat = now;
     }
     checkPrimary(now);
