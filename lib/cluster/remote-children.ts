@@ -100,9 +100,9 @@ export class RemoteChildWatch {
         const silent = c.heartbeatAgeMs + (now - r.at);
         if (silent > hungAfterMs) ask({ machine, role: c.role, slot: c.slot, pid: c.pid, reason: 'silent', forMs: silent });
       }
-      for (const [key, since] of r.missingSince) {
-        const [role, slot] = key.split(':');
-        if (now - since > missingAfterMs) ask({ machine, role, slot: Number(slot), pid: 0, reason: 'missing', forMs: now - since });
+      for (const c of this.options.expected) {
+        const since = r.missingSince.get(slotKey(c));
+        if (since !== undefined && now - since > missingAfterMs) ask({ machine, ...c, pid: 0, reason: 'missing', forMs: now - since });
       }
     }
     return out;

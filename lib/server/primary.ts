@@ -89,7 +89,6 @@ interface Running {
   worker: Worker;
   startedAt: number;
   lastPong: number; // 0 until the first pong
-  killed: boolean; // SIGKILLed, its exit not yet seen
 }
 
 /** ms since the child last answered a ping (or since its start, before its first answer). */
@@ -118,7 +117,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     // A delayed re-fork finds its slot filled when the master had it forked at once.
     if (running.has(spec.key)) return;
     const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
-    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0, killed: false };
+    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0 };
     running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
       if (isPong(msg)) {
@@ -170,10 +169,6 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
 
   // Liveness beyond "the process exists": a child that stops answering pings is killed and re-forked.
   const { heartbeatMs, deadAfterMs } = config.timing;
-  const kill = (r: Running): void => {
-    r.killed = true;
-    r.worker.process.kill('SIGKILL');
-  };
   const pinger = setInterval(() => {
     breakDeadHoldersLock();
     const now = Date.now();
@@ -185,7 +180,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       const limit = r.lastPong ? own : Math.max(own, STARTUP_ALLOWANCE_MS);
       if (silentMs(r, now) > limit) {
         log.error(`${r.spec.role} stopped answering; killing it`, { child: r.spec.key, childPid: r.worker.process.pid, silentMs: silentMs(r, now) });
-        kill(r);
+        r.worker.process.kill('SIGKILL');
       }
     }
   }, Math.max(heartbeatMs, PING_MS));
@@ -202,10 +197,10 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       return 'forked';
     }
     if (r.worker.process.pid !== pid) return 'none: already replaced';
-    if (r.killed) return 'none: already killed';
+    if (r.worker.process.killed) return 'none: already killed';
     const silent = silentMs(r, Date.now());
     if (silent <= (r.lastPong ? notAnsweringAfterMs(deadAfterMs) : STARTUP_ALLOWANCE_MS)) return 'none: it answers';
-    kill(r);
+    r.worker.process.kill('SIGKILL');
     return 'killed';
   };
 

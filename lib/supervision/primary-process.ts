@@ -21,7 +21,7 @@ import { runPrimary, type Primary } from '../server/primary';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
-import { masterId, watchRemoteChildren } from './remote-watch';
+import { watchRemoteChildren } from './remote-watch';
 import { isAlive } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from './wait-until';
@@ -77,8 +77,8 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
     Status: (_call, cb) => cb(null, status()),
     WatchChildren: (call) => {
-      call.on('data', (req: { from: string }) => {
-        if (req.from === masterId(config)) primary?.masterSeen();
+      call.on('data', () => {
+        primary?.masterSeen();
         call.write(status());
       });
       call.on('end', () => call.end());

@@ -20,11 +20,6 @@ interface Link {
   awaiting: boolean;
 }
 
-/** How the master names itself in its polls and Revive calls. */
-export function masterId(config: ClusterConfig): string {
-  return `${config.master}.master`;
-}
-
 export interface RemoteWatchOptions {
   config: ClusterConfig;
   machine: string;
@@ -32,7 +27,6 @@ export interface RemoteWatchOptions {
 }
 
 export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions): { stop(): void } {
-  const from = masterId(config);
   const peers = new Map(
     Object.keys(config.machines)
       .filter((m) => m !== machine)
@@ -59,7 +53,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
     const fields = { target: a.machine, childRole: a.role, slot: a.slot, childPid: a.pid, reason: a.reason, forMs: Math.round(a.forMs) };
     peers
       .get(a.machine)!
-      .revive({ role: a.role, slot: a.slot, pid: a.pid, from }, GUARDIAN_BEAT_MS)
+      .revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
       .then(
         (res) => log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
         (err) => log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
@@ -93,7 +87,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
       if (link.awaiting) lost(m, new Error(`no answer within ${GUARDIAN_BEAT_MS} ms`));
       link.stream ??= open(m, link);
       link.awaiting = true;
-      link.stream.write({ from });
+      link.stream.write({});
     }
     for (const a of judge.due(performance.now())) ask(a);
   }, GUARDIAN_BEAT_MS);

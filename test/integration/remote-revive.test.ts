@@ -77,7 +77,7 @@ t.test('Revive is refused without the cluster secret, and guardians leave it to 
   const before = upWorkers(await status(), 'm2').map((p) => p.pid).sort();
   const revive = (client: AdminClient, md: grpc.Metadata) =>
     new Promise<grpc.ServiceError | null>((resolve) =>
-      client.Revive({ role: 'worker', slot: 0, pid: 0, from: 'intruder' }, md, { deadline: Date.now() + 5_000 }, (err) => resolve(err)),
+      client.Revive({ role: 'worker', slot: 0, pid: 0 }, md, { deadline: Date.now() + 5_000 }, (err) => resolve(err)),
     );
 
   const none = await revive(supervisor, new grpc.Metadata());
