@@ -102,6 +102,6 @@ main().then(
   (err: unknown) => {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     console.error(`chaos: ${errorMessage(err).split('\n')[0]}${usage ? `\n${USAGE}` : ''}`);
-    process.exit(usage ? 2 : (err as Error).name === 'AbortError' ? 130 : 2);
+    process.exit((err as Error).name === 'AbortError' ? 130 : 2);
   },
 );

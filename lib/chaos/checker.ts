@@ -88,7 +88,6 @@ export function check(history: History, dumps: Record<string, string>): Verdict 
   const note = (kind: keyof Violations, text: string): void => {
     if (examples[kind].length < MAX_EXAMPLES) examples[kind].push(text);
   };
-  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   const ops = new Map(history.posts.map((op) => [postKey(op.writer, op.n), op]));
 
   const reference = referenceDump(dumps);
@@ -136,7 +135,7 @@ export function check(history: History, dumps: Record<string, string>): Verdict 
   for (const op of history.posts) {
     if (op.ackAt === null || anywhere.has(postKey(op.writer, op.n))) continue;
     lost++;
-    note('lost', `${postKey(op.writer, op.n)}: acknowledged at ${s(op.ackAt)} (stored by ${op.origin}), on no machine`);
+    note('lost', `${postKey(op.writer, op.n)}: acknowledged at ${seconds(op.ackAt)} (stored by ${op.origin}), on no machine`);
   }
 
   let authorOrder = 0;
@@ -174,7 +173,7 @@ export function check(history: History, dumps: Record<string, string>): Verdict 
       const op = ops.get(p.key) as PostOp;
       if (op.sentAt < since) continue;
       neverShown++;
-      note('neverShown', `${r.reader} was never shown ${p.key} (sent at ${s(op.sentAt)}, ${op.ackAt === null ? 'not acknowledged' : `acknowledged at ${s(op.ackAt)}`}, stored by ${p.origin})`);
+      note('neverShown', `${r.reader} was never shown ${p.key} (sent at ${seconds(op.sentAt)}, ${op.ackAt === null ? 'not acknowledged' : `acknowledged at ${seconds(op.ackAt)}`}, stored by ${p.origin})`);
     }
 
     // First showings in rank order: a post shown before one that ranks lower was reordered later.
@@ -202,7 +201,7 @@ export function check(history: History, dumps: Record<string, string>): Verdict 
       const [pa, pb] = [stored[ranks[i]], stored[ranks[j]]];
       reorderCandidates.push({
         waitMs: firsts[j].at - firsts[i].at,
-        text: `${r.reader} was shown ${pa.key} (stored by ${pa.origin}) at ${s(firsts[i].at)}, then ${pb.key} (stored by ${pb.origin}, an earlier timestamp) at ${s(firsts[j].at)}: the final order puts ${pb.key} first`,
+        text: `${r.reader} was shown ${pa.key} (stored by ${pa.origin}) at ${seconds(firsts[i].at)}, then ${pb.key} (stored by ${pb.origin}, an earlier timestamp) at ${seconds(firsts[j].at)}: the final order puts ${pb.key} first`,
       });
     }
     byReader[r.reader] = count;
@@ -298,4 +297,9 @@ function merged(intervals: Stall[]): Stall[] {
     else out.push({ ...iv });
   }
   return out;
+}
+
+/** A duration for people: "1.5 s". */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VIOLATION_LABELS, type Verdict, type Violations } from './checker';
+import { seconds, VIOLATION_LABELS, type Verdict, type Violations } from './checker';
 import { FAULT_KINDS, type History } from './history';
 
 export interface RunInfo {
@@ -29,7 +29,7 @@ export function summaryJson(info: RunInfo, verdict: Verdict): object {
 
 export function summaryTable(info: RunInfo, verdict: Verdict): string {
   const st = verdict.stats;
-  const sec = (ms: number | null): string => (ms === null ? 'did not converge' : `${(ms / 1000).toFixed(1)} s`);
+  const sec = (ms: number | null): string => (ms === null ? 'did not converge' : seconds(ms));
   const rows: [string, string][] = [
     ...(Object.keys(VIOLATION_LABELS) as (keyof Violations)[]).map((k) => [VIOLATION_LABELS[k], String(verdict.violations[k])] as [string, string]),
     ['posts shown in an order that later changed', `${verdict.reordered.count} (allowed; explained below)`],

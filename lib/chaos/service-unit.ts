@@ -19,8 +19,6 @@ export class ServiceUnit {
   private child: ChildProcess | null = null;
   private enabled = false;
   private restartTimer: NodeJS.Timeout | null = null;
-  /** How many times it was (re)started. */
-  starts = 0;
 
   constructor(private readonly opts: UnitOptions) {}
 
@@ -45,7 +43,6 @@ export class ServiceUnit {
     // Its own process group, like a unit's cgroup: nothing here is signalled by accident.
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', this.opts.logFd, this.opts.logFd], env: this.opts.env() });
     this.child = child;
-    this.starts++;
     const ended = (): void => {
       if (this.child !== child) return;
       this.child = null;

@@ -4,7 +4,7 @@
  * and the acknowledged posts per second underneath. Pure: history + verdict in,
  * SVG text out. Hovering a mark shows what it was (SVG <title>).
  */
-import type { Verdict } from './checker';
+import { seconds as sec, type Verdict } from './checker';
 import type { FaultKind, History } from './history';
 
 const WIDTH = 1200;
@@ -134,10 +134,6 @@ function text(x: number, y: number, s: string, o: { size: number; weight?: strin
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function sec(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** A grid step (in s) that gives about 10 to 20 lines. */

@@ -3,6 +3,7 @@
  * rule of the contract's command language is checked by unit tests.
  */
 import { usernameError } from '../core/usernames';
+import { safe } from './format';
 
 export type Mode = 'command' | 'chat';
 
@@ -90,7 +91,6 @@ function error(message: string): Command {
 
 /** Echoed input stays one short printable line. */
 function clip(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const clean = safe(s);
   return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
 }

@@ -39,7 +39,8 @@ export function formatRooms(rooms: RoomLine[]): string[] {
   });
 }
 
-function safe(s: string): string {
+/** Control characters (C0, DEL, C1) shown as '?', so nothing typed or stored can steer the terminal. */
+export function safe(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
