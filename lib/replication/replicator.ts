@@ -6,15 +6,14 @@
  * from every peer. What it appends rings the doorbell, so the local workers read
  * the new lines and stream them to their subscribers.
  */
-import { join } from 'node:path';
 import { peerAddress, type ClusterConfig } from '../common/config';
 import { serveInternal } from '../common/internal-server';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
+import { openMachineJournal, stopOnSignal } from '../server/machine-child';
 import { answerPings } from '../server/primary';
-import { Journal } from '../storage/journal';
-import { RoomFiles } from '../storage/room-files';
+import type { Journal } from '../storage/journal';
 import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
 
 const CLOCK_REPORT_MS = 2_000;
@@ -29,18 +28,8 @@ export interface ReplicatorOptions {
 }
 
 export async function runReplicator({ config, machine, log }: ReplicatorOptions): Promise<void> {
-  const die = (err: Error): never => {
-    log.error('fatal storage error; restarting', { error: errorMessage(err) });
-    process.exit(70);
-  };
-  const files = new RoomFiles({
-    machineDir: join(config.dataDir, machine),
-    log,
-    lockStaleMs: config.storage.lockStaleMs,
-    onCompromised: die,
-  });
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
-  const journal = new Journal(files, `${machine}.replicator`, log, undefined, die);
+  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
@@ -69,13 +58,7 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   log.info('replicator serving', { address, peers, events: ship.size });
   answerPings();
 
-  const stop = (): void => {
-    for (const link of links) link.stop();
-    server.tryShutdown(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignal(server, () => links.forEach((link) => link.stop()));
 }
 
 /** Coalesces "these rooms changed" signals into sequential journal refreshes. */

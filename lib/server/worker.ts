@@ -3,16 +3,14 @@
  * the machine's client port (shared by all workers through node:cluster), and
  * keeps in step with the other writers through the primary's doorbell.
  */
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { Journal } from '../storage/journal';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
-import { RoomFiles } from '../storage/room-files';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from './doorbell';
+import { openMachineJournal, stopOnSignal } from './machine-child';
 import { answerPings } from './primary';
 
 export interface WorkerOptions {
@@ -23,18 +21,7 @@ export interface WorkerOptions {
 }
 
 export async function runWorker({ config, machine, slot, log }: WorkerOptions): Promise<void> {
-  const die = (err: Error): never => {
-    log.error('fatal storage error; restarting', { error: errorMessage(err) });
-    process.exit(70);
-  };
-  const machineDir = join(config.dataDir, machine);
-  const files = new RoomFiles({
-    machineDir,
-    log,
-    lockStaleMs: config.storage.lockStaleMs,
-    onCompromised: die,
-  });
-  const journal = new Journal(files, writerOrigin(machine, incarnationOf(machineDir), slot), log, undefined, die);
+  const journal = openMachineJournal(config, machine, log, (machineDir) => writerOrigin(machine, incarnationOf(machineDir), slot));
 
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
@@ -70,10 +57,5 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   answerPings();
 
-  const stop = (): void => {
-    server.tryShutdown(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignal(server);
 }
