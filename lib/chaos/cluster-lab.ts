@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { isAlive } from '../common/proc-stat';
 import { readRecord } from '../supervision/primary-record';
 import type { ClockOffset, NemesisTarget } from './nemesis';
 import { createNetLab, type NetLab } from './net-lab';
-import { freePort, freePortRun } from './ports';
+import { writeClusterConfig } from './cluster-config';
 import { serverPids, serverProcesses, signalPids } from './processes';
 import { ServiceUnit } from './service-unit';
 
@@ -62,23 +62,13 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   const guardians = opts.guardians ?? 2;
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-'));
   const net: NetLab | null = opts.namespaces ? createNetLab(machines) : null;
-  const configFile = join(dir, 'cluster.json');
-  const entries: [string, object][] = [];
-  for (const m of machines) {
-    const host = net ? net.ip(m) : '127.0.0.1';
-    entries.push([m, { host, port: await freePort(), peerPort: await freePort(), adminPort: await freePortRun(1 + guardians) }]);
-  }
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      machines: Object.fromEntries(entries),
-      master: machines[0],
-      guardians,
-      workers: opts.workers ?? 2,
-      dataDir: join(dir, 'data'),
-      secret: randomBytes(16).toString('hex'),
-    }),
-  );
+  const configFile = await writeClusterConfig(dir, {
+    machines,
+    host: (m) => (net ? net.ip(m) : '127.0.0.1'),
+    guardians,
+    workers: opts.workers ?? 2,
+    secret: randomBytes(16).toString('hex'),
+  });
   const config = loadConfig(configFile);
   const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
   const logFds = new Map(machines.map((m) => [m, openSync(join(opts.logDir, `${m}.log`), 'a')]));

@@ -4,13 +4,14 @@
  * collected. Everything started is killed by pid (the group) and removed at teardown.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../../lib/common/proto';
 import { REPO_ROOT } from '../../lib/common/paths';
-import { freePort, freePortRun } from '../../lib/chaos/ports';
+import { writeClusterConfig } from '../../lib/chaos/cluster-config';
+import { loadConfig } from '../../lib/common/config';
 import { serverPids, signalPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
@@ -84,30 +85,16 @@ export interface ClusterOptions {
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-test-'));
   const machines = opts.machines ?? ['m1'];
-  const ports: Record<string, number> = {};
-  const adminPorts: Record<string, number> = {};
-  const peerPorts: Record<string, number> = {};
-  for (const m of machines) {
-    ports[m] = await freePort();
-    peerPorts[m] = await freePort();
-    adminPorts[m] = await freePortRun(1 + (opts.guardians ?? 2));
-  }
-  const hostOf = (m: string): string => opts.hosts?.[m] ?? '127.0.0.1';
-  const configFile = join(dir, 'cluster.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      machines: Object.fromEntries(machines.map((m) => [m, { host: hostOf(m), port: ports[m], adminPort: adminPorts[m], peerPort: peerPorts[m] }])),
-      master: machines[0],
-      guardians: opts.guardians ?? 2,
-      dataDir: join(dir, 'data'),
-      workers: opts.workers ?? 2,
-      secret: 'test-secret',
-      limits: opts.limits ?? {},
-      ...(opts.timing ? { timing: opts.timing } : {}),
-      ...(opts.storage ? { storage: opts.storage } : {}),
-    }),
-  );
+  const configFile = await writeClusterConfig(dir, {
+    machines,
+    host: (m) => opts.hosts?.[m] ?? '127.0.0.1',
+    guardians: opts.guardians ?? 2,
+    workers: opts.workers ?? 2,
+    secret: 'test-secret',
+    extra: { limits: opts.limits ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
+  });
+  const placed = loadConfig(configFile).machines;
+  const ports = Object.fromEntries(machines.map((m) => [m, placed[m].port]));
   const logs: LogLine[] = [];
   const children = new Map<string, ChildProcess>();
   const clients: grpc.Client[] = [];
@@ -180,10 +167,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       return c;
     },
     address(machine = machines[0]) {
-      return `${hostOf(machine)}:${ports[machine]}`;
+      return `${placed[machine].host}:${placed[machine].port}`;
     },
     peerAddress(machine) {
-      return `127.0.0.1:${peerPorts[machine]}`;
+      return `127.0.0.1:${placed[machine].peerPort}`;
     },
     dump(machine) {
       return new Promise((res, rej) =>

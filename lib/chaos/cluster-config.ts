@@ -1,0 +1,37 @@
+/** A cluster.json for a cluster started on the fly (tests, the chaos run): every machine on free ports. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, freePortRun } from './ports';
+
+export interface OnTheFlyCluster {
+  machines: string[];
+  /** Each machine's address (loopback, or its network namespace's). */
+  host: (machine: string) => string;
+  guardians: number;
+  workers: number;
+  secret: string;
+  /** Further keys (limits, timing, storage). */
+  extra?: Record<string, unknown>;
+}
+
+/** Writes `dir`/cluster.json (data under `dir`/data, the first machine the master); returns its path. */
+export async function writeClusterConfig(dir: string, c: OnTheFlyCluster): Promise<string> {
+  const machines: Record<string, object> = {};
+  for (const m of c.machines) {
+    machines[m] = { host: c.host(m), port: await freePort(), peerPort: await freePort(), adminPort: await freePortRun(1 + c.guardians) };
+  }
+  const file = join(dir, 'cluster.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      machines,
+      master: c.machines[0],
+      guardians: c.guardians,
+      workers: c.workers,
+      dataDir: join(dir, 'data'),
+      secret: c.secret,
+      ...c.extra,
+    }),
+  );
+  return file;
+}
