@@ -14,10 +14,14 @@ import { AdminPeer } from './admin-client';
 import { GUARDIAN_BEAT_MS } from './guardian-keeper';
 
 type ChildrenStream = ReturnType<AdminPeer['watchChildren']>;
+/** The master's link to one supervisor. */
 interface Link {
+  peer: AdminPeer;
   stream: ChildrenStream | null;
   /** A poll was sent and not answered yet. */
   awaiting: boolean;
+  /** Whether its last poll was answered (undefined before the first), so each change is logged once. */
+  answering?: boolean;
 }
 
 export interface RemoteWatchOptions {
@@ -27,10 +31,10 @@ export interface RemoteWatchOptions {
 }
 
 export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions): { stop(): void } {
-  const peers = new Map(
+  const links = new Map<string, Link>(
     Object.keys(config.machines)
       .filter((m) => m !== machine)
-      .map((m) => [m, new AdminPeer(adminAddress(config, m), config.secret)] as const),
+      .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config.secret), stream: null, awaiting: false }]),
   );
   const judge = new RemoteChildWatch({
     expected: childSpecs(config).map(({ role, slot }) => ({ role, slot })),
@@ -39,21 +43,20 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
     reportFreshMs: 2 * GUARDIAN_BEAT_MS,
     askAgainAfterMs: 5 * GUARDIAN_BEAT_MS,
   });
-  const links = new Map<string, Link>([...peers.keys()].map((m) => [m, { stream: null, awaiting: false }]));
-  const answers = new Map<string, boolean>(); // last poll answered, so each change is logged once
 
   const answered = (m: string, yes: boolean, err?: unknown): void => {
-    const before = answers.get(m);
-    answers.set(m, yes);
+    const link = links.get(m)!;
+    const before = link.answering;
+    link.answering = yes;
     if (yes && before === false) log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
     if (!yes && before !== false) log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
   };
   const ask = (a: ReviveAsk): void => {
     const what = `asked ${a.machine}'s supervisor to revive ${a.role} ${a.slot}`;
     const fields = { target: a.machine, childRole: a.role, slot: a.slot, childPid: a.pid, reason: a.reason, forMs: Math.round(a.forMs) };
-    peers
+    links
       .get(a.machine)!
-      .revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
+      .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
       .then(
         (res) => log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
         (err) => log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
@@ -64,7 +67,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
     answered(m, false, err);
   };
   const open = (m: string, link: Link): ChildrenStream => {
-    const stream = peers.get(m)!.watchChildren();
+    const stream = link.peer.watchChildren();
     const broken = (err: unknown): void => {
       if (link.stream !== stream) return;
       link.stream = null;
@@ -95,8 +98,10 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
   return {
     stop() {
       clearInterval(timer);
-      for (const link of links.values()) link.stream?.cancel();
-      for (const peer of peers.values()) peer.close();
+      for (const link of links.values()) {
+        link.stream?.cancel();
+        link.peer.close();
+      }
     },
   };
 }
