@@ -57,6 +57,11 @@ export function faketimeAvailable(): boolean {
   return spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
 }
 
+/** How to launch a process tree with its wall clock shifted by `offset` (e.g. '-3h'); its timers stay real. */
+export function faketimeLaunch(offset: string): { prefix: string[]; env: Record<string, string> } {
+  return { prefix: ['faketime', '-f', offset], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
+}
+
 export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   const { machines } = opts;
   const guardians = opts.guardians ?? 2;
@@ -78,9 +83,12 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
       new ServiceUnit({
         command: () => {
           const skew = clock.get(m) as ClockOffset;
-          return [...(net ? net.prefix(m) : []), ...(skew === '0' ? [] : ['faketime', '-f', skew]), join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile];
+          return [...(net ? net.prefix(m) : []), ...(skew === '0' ? [] : faketimeLaunch(skew).prefix), join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile];
         },
-        env: () => ({ ...process.env, ...(clock.get(m) === '0' ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' }) }),
+        env: () => {
+          const skew = clock.get(m) as ClockOffset;
+          return { ...process.env, ...(skew === '0' ? {} : faketimeLaunch(skew).env) };
+        },
         logFd: logFds.get(m) as number,
         restartSec: RESTART_SEC_MS,
       }),

@@ -31,13 +31,18 @@ function argvOf(pid: number | string): string[] | null {
  * includes wrappers such as faketime that carry the config file too.
  */
 export function serverPids(configFile: string, machine?: string): number[] {
-  const found: number[] = [];
+  return [...serverArgvs(configFile, machine).keys()];
+}
+
+/** The command lines of those processes, by pid. */
+function serverArgvs(configFile: string, machine?: string): Map<number, string[]> {
+  const found = new Map<number, string[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const argv = argvOf(entry);
     if (!argv || !argv.includes(configFile)) continue;
     const m = argv.indexOf('--machine');
-    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.push(Number(entry));
+    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.set(Number(entry), argv);
   }
   return found;
 }
@@ -48,17 +53,15 @@ export function serverPids(configFile: string, machine?: string): number[] {
  * primary record) is the primary, the others stand by.
  */
 export function serverProcesses(configFile: string, machine: string, primaryPid: number): ServerProcess[] {
-  return serverPids(configFile, machine).flatMap((pid) => {
-    const role = roleOf(pid);
+  return [...serverArgvs(configFile, machine)].flatMap(([pid, argv]) => {
+    const role = roleOf(pid, argv);
     if (!role) return [];
     return [{ pid, machine, role: role === 'primary' && pid !== primaryPid ? 'standby' : role }];
   });
 }
 
 /** guardian from argv; node:cluster children carry FBS_ROLE in their environment; the rest run `fbs start`. */
-function roleOf(pid: number): ServerRole | null {
-  const argv = argvOf(pid);
-  if (!argv) return null;
+function roleOf(pid: number, argv: string[]): ServerRole | null {
   if (argv.includes('guardian')) return 'guardian';
   let env: string[];
   try {

@@ -1,5 +1,5 @@
 /** Machines under a shifted clock (Debian's faketime) for clock-skew tests. */
-import { faketimeAvailable } from '../../lib/chaos/cluster-lab';
+import { faketimeAvailable, faketimeLaunch } from '../../lib/chaos/cluster-lab';
 import type { Launch } from './server';
 
 /** The skip reason for a test that needs faketime, or false when it is installed. */
@@ -7,5 +7,5 @@ export const NO_FAKETIME: string | false = faketimeAvailable() ? false : 'faketi
 
 /** Launches a machine's whole tree with its wall clock shifted (e.g. '-3h'); timers stay real. */
 export function skewedClock(offset: string): Launch {
-  return { prefix: ['faketime', '-f', offset], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
+  return faketimeLaunch(offset);
 }
