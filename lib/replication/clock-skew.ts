@@ -6,6 +6,7 @@
  * live batch. Rate-limited per peer. Pure: the clock is injected.
  */
 import type { ChatEvent } from '../core/event';
+import { isMessageOf } from '../common/ipc-message';
 
 export interface ClockReport {
   peer: string;
@@ -23,8 +24,7 @@ export interface ClockOffsets {
 }
 
 export function isClockOffsets(msg: unknown): msg is ClockOffsets {
-  const m = msg as ClockOffsets | null;
-  return typeof m === 'object' && m !== null && m.type === 'clock' && typeof m.offsets === 'object' && m.offsets !== null;
+  return isMessageOf<ClockOffsets>(msg, 'clock') && typeof msg.offsets === 'object' && msg.offsets !== null;
 }
 
 export class ClockSkewMonitor {

@@ -9,6 +9,7 @@
  * Pure: the primary feeds it and sends what it returns.
  */
 import { isUsername } from '../core/usernames';
+import { isMessageOf } from '../common/ipc-message';
 
 /** Worker -> primary: `user` has (on) or no longer has (off) a chat stream here. */
 export interface ChatMode {
@@ -25,13 +26,11 @@ export interface ChatElsewhere {
 }
 
 export function isChatMode(msg: unknown): msg is ChatMode {
-  const m = msg as ChatMode | null;
-  return typeof m === 'object' && m !== null && m.type === 'chat-mode' && isUsername(m.user) && typeof m.on === 'boolean';
+  return isMessageOf<ChatMode>(msg, 'chat-mode') && isUsername(msg.user) && typeof msg.on === 'boolean';
 }
 
 export function isChatElsewhere(msg: unknown): msg is ChatElsewhere {
-  const m = msg as ChatElsewhere | null;
-  return typeof m === 'object' && m !== null && m.type === 'chat-elsewhere' && isUsername(m.user) && typeof m.on === 'boolean';
+  return isMessageOf<ChatElsewhere>(msg, 'chat-elsewhere') && isUsername(msg.user) && typeof msg.on === 'boolean';
 }
 
 /** A message for one worker. */

@@ -5,6 +5,7 @@
  * says where to look.
  */
 import { isUsername } from '../core/usernames';
+import { isMessageOf } from '../common/ipc-message';
 
 export interface Doorbell {
   type: 'changed';
@@ -12,6 +13,5 @@ export interface Doorbell {
 }
 
 export function isDoorbell(msg: unknown): msg is Doorbell {
-  const m = msg as Doorbell | null;
-  return typeof m === 'object' && m !== null && m.type === 'changed' && Array.isArray(m.rooms) && m.rooms.every(isUsername);
+  return isMessageOf<Doorbell>(msg, 'changed') && Array.isArray(msg.rooms) && msg.rooms.every(isUsername);
 }

@@ -16,6 +16,7 @@ import { isDoorbell } from './doorbell';
 import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
+import { isMessageOf } from '../common/ipc-message';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -120,7 +121,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0 };
     running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
-      if (isPong(msg)) {
+      if (isMessageOf(msg, 'pong')) {
         // Its first pong: it serves and listens, so tell it who is in chat mode elsewhere.
         if (entry.lastPong === 0 && spec.role === 'worker') tell(presence.snapshotFor(spec.key));
         entry.lastPong = Date.now();
@@ -233,14 +234,10 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   };
 }
 
-function isPong(msg: unknown): boolean {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'pong';
-}
-
 /** In a child, once it serves: answer the primary's liveness pings, and say so at once (status shows it up now, not a ping later). */
 export function answerPings(): void {
   process.on('message', (msg: unknown) => {
-    if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ping') process.send?.({ type: 'pong' });
+    if (isMessageOf(msg, 'ping')) process.send?.({ type: 'pong' });
   });
   process.send?.({ type: 'pong' });
 }
