@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from './paths';
 
+/** Memory a process gives to room tails: 2,000 rooms of 100 posts is about 60 MB at most. */
+export const ROOM_CACHE_DEFAULTS = { cachedRooms: 2_000, tailPosts: 100 };
+
 export interface MachineConfig {
   host: string;
   port: number; // client port, shared by the machine's workers
@@ -42,6 +45,10 @@ export interface ClusterConfig {
   };
   storage: {
     lockStaleMs: number;
+    /** Rooms whose recent posts each process keeps in memory (LRU). */
+    cachedRooms: number;
+    /** Posts kept per cached room: the most a Timeline returns. */
+    tailPosts: number;
   };
 }
 
@@ -106,6 +113,8 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     },
     storage: {
       lockStaleMs: num(o.storage?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),
+      cachedRooms: num(o.storage?.cachedRooms, ROOM_CACHE_DEFAULTS.cachedRooms, 'storage.cachedRooms'),
+      tailPosts: num(o.storage?.tailPosts, ROOM_CACHE_DEFAULTS.tailPosts, 'storage.tailPosts'),
     },
   };
 }

@@ -65,7 +65,7 @@ export function asEvent(x: unknown): ChatEvent | null {
   const hlc = o.hlc as Record<string, unknown> | null | undefined;
   const ok =
     typeof o.id === 'string' && o.id.length > 0 &&
-    typeof o.origin === 'string' && o.origin.length > 0 &&
+    isOrigin(o.origin) &&
     isCount(o.seq) && (o.seq as number) > 0 &&
     EVENT_KINDS.includes(o.kind as EventKind) &&
     // Rooms name room files: a name from outside must not reach outside the data folder.
@@ -84,6 +84,16 @@ export function asEvent(x: unknown): ChatEvent | null {
     text: o.text as string,
     hlc: { wall: (hlc as Record<string, number>).wall, logical: (hlc as Record<string, number>).logical },
   };
+}
+
+/**
+ * Origins name index files (data/<machine>/index/<origin>.idx), so one from outside
+ * must be a plain file name: e.g. "m1.3fa2c1.w0" or "m1.replicator".
+ */
+const ORIGIN = /^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+
+export function isOrigin(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 64 && ORIGIN.test(v);
 }
 
 function isCount(v: unknown): boolean {

@@ -13,6 +13,9 @@ export interface CorruptLine {
 
 export interface ParsedLog {
   events: ChatEvent[];
+  /** Where each event's line starts in the file, and its length without the newline (parallel to `events`). */
+  offsets: number[];
+  lengths: number[];
   /** Bytes consumed: everything up to and including the last newline. */
   consumed: number;
   /** Bytes after the last newline: an unfinished or torn line. */
@@ -25,6 +28,8 @@ const NEWLINE = 0x0a;
 /** Parses `buf`, which starts at byte `base` of the file. */
 export function parseRoomLog(buf: Buffer, base = 0): ParsedLog {
   const events: ChatEvent[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
   const corrupt: CorruptLine[] = [];
   let start = 0;
   for (let nl = buf.indexOf(NEWLINE, start); nl !== -1; nl = buf.indexOf(NEWLINE, start)) {
@@ -32,14 +37,18 @@ export function parseRoomLog(buf: Buffer, base = 0): ParsedLog {
       const text = buf.toString('utf8', start, nl);
       const event = parseLine(text);
       if (typeof event === 'string') corrupt.push({ offset: base + start, reason: event });
-      else events.push(event);
+      else {
+        events.push(event);
+        offsets.push(base + start);
+        lengths.push(nl - start);
+      }
     }
     start = nl + 1;
   }
-  return { events, consumed: start, tail: buf.length - start, corrupt };
+  return { events, offsets, lengths, consumed: start, tail: buf.length - start, corrupt };
 }
 
-function parseLine(text: string): ChatEvent | string {
+export function parseLine(text: string): ChatEvent | string {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -2,8 +2,10 @@
  * The serving side of replication: a peer's Pull gets everything this machine
  * has that the peer's vector does not cover, then every event as it is applied
  * here (from local writers or from a third machine: replication is transitive).
- * Batches go out only as fast as the peer takes them (write() false: wait for
- * 'drain'), so a catch-up of any size holds references, not buffers.
+ * The backlog is read from disk in pages (Journal.page, bounded by the vector at
+ * subscription) while live events queue behind it; batches go out only as fast as
+ * the peer takes them (write() false: wait for 'drain'), so a catch-up of any size
+ * holds one page, not the history.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { ChatEvent } from '../core/event';
@@ -13,6 +15,7 @@ import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
 import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
+import type { Journal } from '../storage/journal';
 import { machineOfOrigin } from '../storage/incarnation';
 
 /** A batch holds at most this many events, and about this many bytes. */
@@ -23,14 +26,16 @@ const COMPACT_AFTER = 10_000;
 
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
-export function createReplicationService(ship: ShipLog, log: Logger): ReplicationHandlers {
+export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): ReplicationHandlers {
   return {
     Pull: (call: PullCall) => {
       const from = call.request.from;
-      const vector = vectorFromRecord(call.request.vector?.seqs);
-      // Backlog and subscription in one tick: nothing applied in between is missed.
-      let queue = ship.after(vector);
-      let backlogEnd = queue.length;
+      let cursor = vectorFromRecord(call.request.vector?.seqs);
+      // Backlog bound and subscription in one tick: nothing applied in between is missed.
+      const upTo = journal.index.vector();
+      let backlogLeft = countAfter(cursor, upTo);
+      let backlogDone = backlogLeft === 0;
+      let queue: ChatEvent[] = [];
       let head = 0;
       let announced = false; // the first batch goes out even when empty: it says "caught up"
       let closed = false;
@@ -41,15 +46,24 @@ export function createReplicationService(ship: ShipLog, log: Logger): Replicatio
       const pump = async (): Promise<void> => {
         if (pumping) return;
         pumping = true;
-        while (!closed && (head < queue.length || !announced)) {
-          const end = batchEnd(queue, head);
-          const events = queue.slice(head, end);
-          head = end;
+        while (!closed && (head < queue.length || !announced || !backlogDone)) {
+          let events: ChatEvent[];
+          if (!backlogDone) {
+            const page = journal.page(cursor, () => true, BATCH_EVENTS, upTo);
+            cursor = page.cursor;
+            backlogDone = page.done;
+            events = page.events;
+            backlogLeft = Math.max(0, backlogLeft - events.length);
+            await new Promise((resolve) => setImmediate(resolve)); // a page at a time: keep answering pings
+          } else {
+            const end = batchEnd(queue, head);
+            events = queue.slice(head, end);
+            head = end;
+          }
           announced = true;
-          const ok = call.write({ events, backlog: Math.max(0, backlogEnd - head), live: head >= backlogEnd, sent_at_ms: Date.now() });
+          const ok = call.write({ events, backlog: backlogDone ? 0 : backlogLeft, live: backlogDone, sent_at_ms: Date.now() });
           if (head >= COMPACT_AFTER) {
             queue = queue.slice(head);
-            backlogEnd = Math.max(0, backlogEnd - head);
             head = 0;
           }
           if (!ok) await new Promise<void>((resolve) => (wake = resolve));
@@ -87,12 +101,19 @@ export function createReplicationService(ship: ShipLog, log: Logger): Replicatio
       call.on('cancelled', close);
       call.on('close', close);
       call.on('error', close);
-      log.info('peer pulling', { peer: from, backlog: backlogEnd });
+      log.info('peer pulling', { peer: from, backlog: backlogLeft });
       void pump();
     },
   };
 }
 
+
+/** Events in `upTo` not covered by `cursor`. */
+function countAfter(cursor: Map<string, number>, upTo: Map<string, number>): number {
+  let n = 0;
+  for (const [origin, seq] of upTo) n += Math.max(0, seq - (cursor.get(origin) ?? 0));
+  return n;
+}
 
 function batchEnd(queue: ChatEvent[], head: number): number {
   let end = head;

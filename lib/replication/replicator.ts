@@ -16,10 +16,15 @@ import { answerPings } from '../server/primary';
 import type { Journal } from '../storage/journal';
 import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
 
-const CLOCK_REPORT_MS = 2_000;
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
 import { ShipLog } from './ship-log';
+
+const CLOCK_REPORT_MS = 2_000;
+/** A checkpoint once this many events came in since the last, or once a minute if any did. */
+const CHECKPOINT_EVENTS = 100_000;
+const CHECKPOINT_MAX_AGE_MS = 60_000;
+const CHECKPOINT_CHECK_MS = 5_000;
 
 export interface ReplicatorOptions {
   config: ClusterConfig;
@@ -41,11 +46,22 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) refresh(msg.rooms);
   });
+  const pings = answerPings();
   await journal.load();
-  ship.settle(journal.index.vector().keys());
+  ship.startAt(journal.index.vector());
+  let lastCheckpoint = Date.now();
+  // The machine's checkpoints are written here, in the background: the replicator reads every line of the machine.
+  setInterval(() => {
+    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= CHECKPOINT_MAX_AGE_MS)) {
+      journal.checkpoint().then(
+        (wrote) => wrote && (lastCheckpoint = Date.now()),
+        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
+      );
+    }
+  }, CHECKPOINT_CHECK_MS).unref();
 
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(ship, log), address, config.secret, log);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config.secret, log);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -55,8 +71,8 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
     (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, journal, skew, log }),
   );
   for (const link of links) link.start();
-  log.info('replicator serving', { address, peers, events: ship.size });
-  answerPings();
+  log.info('replicator serving', { address, peers });
+  pings.serving();
 
   stopOnSignal(server, () => links.forEach((link) => link.stop()));
 }

@@ -1,22 +1,28 @@
 /**
- * What a machine can ship to its peers: every event its index has applied, in
- * apply order, a retried post's second copy included (its slot must reach every
- * machine, or that origin would have a gap there). The index decides when a slot
- * counts as applied; this log keeps the events and their order. Pure: no I/O.
+ * What a machine ships live to its peers: every event its index applies from now
+ * on, in apply order, a retried post's second copy included (its slot must reach
+ * every machine, or that origin would have a gap there). The index decides when a
+ * slot counts as applied; this holds an early arrival only until then. What was
+ * applied before a peer connected is read from disk (Journal.page), not kept here.
+ * Pure: no I/O.
  */
 import type { ChatEvent } from '../core/event';
 import type { VersionVector } from '../core/version-vector';
 
 export class ShipLog {
-  private readonly order: ChatEvent[] = [];
-  private readonly logged = new Map<string, number>(); // highest seq logged per origin
+  private readonly logged = new Map<string, number>(); // highest seq shipped per origin
   private readonly held = new Map<string, Map<number, ChatEvent>>();
   private readonly listeners = new Set<(events: ChatEvent[]) => void>();
 
   /** `appliedSeq(origin)`: the highest seq of that origin the index has applied. */
   constructor(private readonly appliedSeq: (origin: string) => number) {}
 
-  /** Takes an event the index has just seen, and logs whatever the index applied since. */
+  /** Everything up to `vector` was applied before shipping began (the load). */
+  startAt(vector: VersionVector): void {
+    for (const [origin, seq] of vector) this.logged.set(origin, seq);
+  }
+
+  /** Takes an event the index has just seen, and ships whatever the index applied since. */
   offer(e: ChatEvent): void {
     if (e.seq <= (this.logged.get(e.origin) ?? 0)) return;
     let held = this.held.get(e.origin);
@@ -25,21 +31,7 @@ export class ShipLog {
     this.advance(e.origin);
   }
 
-  /** After a load, where the index settled past seqs lost for good: logs what follows them. */
-  settle(origins: Iterable<string>): void {
-    for (const origin of origins) this.advance(origin);
-  }
-
-  /** Logged events not covered by `vector`, in apply order. */
-  after(vector: VersionVector): ChatEvent[] {
-    return this.order.filter((e) => e.seq > (vector.get(e.origin) ?? 0));
-  }
-
-  get size(): number {
-    return this.order.length;
-  }
-
-  /** Calls `fn` with each run of newly logged events; returns the unsubscribe. */
+  /** Calls `fn` with each run of newly applied events; returns the unsubscribe. */
   subscribe(fn: (events: ChatEvent[]) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -51,14 +43,12 @@ export class ShipLog {
     if (seq >= upTo) return;
     const held = this.held.get(origin);
     const fresh: ChatEvent[] = [];
-    while (seq < upTo) {
-      seq++;
-      const e = held?.get(seq);
-      if (!e) continue; // a seq the index settled past: lost here for good
-      held!.delete(seq);
+    for (const [s, e] of [...(held ?? [])].sort(([a], [b]) => a - b)) {
+      if (s > upTo) break;
+      held!.delete(s);
       fresh.push(e);
-      this.order.push(e);
     }
+    seq = upTo;
     this.logged.set(origin, seq);
     if (held?.size === 0) this.held.delete(origin);
     if (fresh.length > 0) for (const fn of this.listeners) fn(fresh);

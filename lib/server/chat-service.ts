@@ -12,7 +12,8 @@ import { usernameError } from '../core/usernames';
 import { vectorFromRecord, vectorToRecord, type VersionVector } from '../core/version-vector';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { StorageError, type Journal } from '../storage/journal';
+import { StorageError, type Journal, type Page } from '../storage/journal';
+import { nameHash } from '../core/index-record';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
@@ -23,6 +24,8 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_CAUSAL_LEAD_MS = 24 * 3600 * 1000;
 /** A stream whose reader falls this far behind is closed; the client resumes from its cursor. */
 const MAX_STREAM_BACKLOG = 10_000;
+/** A resumed stream's backlog is read from disk this many events at a time. */
+const BACKLOG_PAGE = 500;
 
 class Refusal extends Error {
   constructor(readonly code: grpc.status, message: string) {
@@ -60,9 +63,22 @@ export const chatServiceDefinition: grpc.ServiceDefinition = {
 export function createChatService(journal: Journal, opts: ChatServiceOptions): ChatHandlers {
   const index = journal.index;
   const streams = new Map<string, Set<Stream>>();
+  /** Live items held back while a stream's backlog is still being read from disk. */
+  const backlogging = new Map<Stream, Buffer[]>();
+  // Who in chat mode here receives a room's events: kept for the users with streams
+  // only, so fan-out costs the room's readers here, not the whole follow graph.
+  const readers = new Map<string, Set<string>>();
+  const watch = (user: string, room: string, on: boolean): void => {
+    let set = readers.get(room);
+    if (on) {
+      if (!set) readers.set(room, (set = new Set()));
+      set.add(user);
+    } else if (set?.delete(user) && set.size === 0) readers.delete(room);
+  };
 
   journal.onApplied((e) => {
-    const audience = index.graph.audience(e.room);
+    if ((e.kind === 'join' || e.kind === 'leave') && streams.has(e.author)) watch(e.author, e.room, index.graph.isFollowing(e.author, e.room));
+    const audience = new Set(readers.get(e.room));
     if (e.kind === 'join' || e.kind === 'leave') audience.add(e.author);
     let encoded: Buffer | undefined; // once per event, not once per follower
     for (const user of audience) {
@@ -71,11 +87,13 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
   });
 
   const send = (call: Stream, item: Buffer): void => {
-    if (call.writableLength > MAX_STREAM_BACKLOG) {
+    const held = backlogging.get(call);
+    if (call.writableLength > MAX_STREAM_BACKLOG || (held?.length ?? 0) > MAX_STREAM_BACKLOG) {
       refuse(call, new Refusal(grpc.status.RESOURCE_EXHAUSTED, 'reader too slow; resume from your cursor'));
       return;
     }
-    call.write(item as unknown as SubscribeItem); // chatServiceDefinition passes encoded items through
+    if (held) held.push(item);
+    else call.write(item as unknown as SubscribeItem); // chatServiceDefinition passes encoded items through
   };
 
   const validName = (name: unknown): string => {
@@ -129,8 +147,19 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     return text;
   };
 
-  const after = (u: string, cursor: VersionVector, max?: number): ChatEvent[] =>
-    index.after(cursor, (e) => index.graph.isFollowing(u, e.room) || ((e.kind === 'join' || e.kind === 'leave') && e.author === u), max);
+  /** A page of what `u` is shown after `cursor`: the rooms it follows, and its own joins and leaves. */
+  const pageFor = (u: string, cursor: VersionVector, max: number, upTo?: VersionVector): Page => {
+    const rooms = new Set(index.graph.following(u));
+    const own = nameHash(u);
+    const ownFollow = (kind: string, author: boolean): boolean => (kind === 'join' || kind === 'leave') && author;
+    return journal.page(
+      cursor,
+      (r) => rooms.has(r.room) || ownFollow(r.kind, r.authorHash === own),
+      max,
+      upTo,
+      (e) => rooms.has(e.room) || ownFollow(e.kind, e.author === u), // the hash may collide
+    );
+  };
 
   return {
     Connect: unary(opts.log, async (req) => {
@@ -160,17 +189,13 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     Timeline: unary(opts.log, async (req) => {
       const me = await user(req.user);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
-      return { events: index.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
+      return { events: journal.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
     }),
     Poll: unary(opts.log, async (req) => {
       const me = await user(req.user);
       const cursor = vectorFromRecord(req.cursor?.seqs);
-      const max = Math.min(req.max || 1000, 1000);
-      const events = after(me, cursor, max + 1);
-      if (events.length <= max) return { events, cursor: { seqs: vectorToRecord(index.vector()) } };
-      const page = events.slice(0, max);
-      for (const e of page) cursor.set(e.origin, Math.max(cursor.get(e.origin) ?? 0, e.seq));
-      return { events: page, cursor: { seqs: vectorToRecord(cursor) } };
+      const page = pageFor(me, cursor, Math.min(req.max || 1000, 1000));
+      return { events: page.events, cursor: { seqs: vectorToRecord(page.cursor) } };
     }),
     Subscribe: async (call: Stream) => {
       let me: string;
@@ -180,25 +205,49 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
         refuse(call, err as Refusal);
         return;
       }
-      // Backlog and registration happen in one tick: nothing applied in between is missed.
-      const cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
-      for (const e of after(me, cursor)) send(call, encodeItem({ event: e }));
+      // Registered first, with live events held back while the backlog up to this
+      // moment's vector is read from disk in pages: nothing is missed or sent twice.
+      let cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
+      const upTo = index.vector();
+      backlogging.set(call, []);
       let set = streams.get(me);
       if (!set) {
         streams.set(me, (set = new Set()));
         opts.presence.changed(me, true);
+        for (const room of index.graph.following(me)) watch(me, room, true);
       }
       set.add(call);
+      let open = true;
       const drop = (): void => {
+        open = false;
+        backlogging.delete(call);
         if (!set.delete(call)) return;
         if (set.size === 0 && streams.get(me) === set) {
           streams.delete(me);
           opts.presence.changed(me, false);
+          for (const [room, users] of readers) if (users.has(me)) watch(me, room, false);
         }
       };
       call.on('cancelled', drop);
       call.on('close', drop);
       call.on('error', drop);
+      try {
+        for (;;) {
+          const page = pageFor(me, cursor, BACKLOG_PAGE, upTo);
+          cursor = page.cursor;
+          let ok = true;
+          for (const e of page.events) ok = call.write(encodeItem({ event: e }) as unknown as SubscribeItem) && ok;
+          if (page.done || !open) break;
+          if (!ok) await new Promise((resolve) => ['drain', 'close', 'cancelled'].forEach((ev) => call.once(ev, resolve)));
+        }
+      } catch (err) {
+        opts.log.error('stream backlog failed', { error: errorMessage(err) });
+        refuse(call, new Refusal(grpc.status.UNAVAILABLE, 'could not read the backlog; resume from your cursor'));
+        return;
+      }
+      const held = backlogging.get(call) ?? [];
+      backlogging.delete(call);
+      if (open) for (const item of held) send(call, item);
     },
   };
 }

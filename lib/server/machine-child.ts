@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { Journal } from '../storage/journal';
+import { DEFAULT_JOURNAL_OPTIONS, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 
 /** The machine's journal; `origin` names this writer, given the machine's data dir. */
@@ -18,7 +18,8 @@ export function openMachineJournal(config: ClusterConfig, machine: string, log: 
   };
   const machineDir = join(config.dataDir, machine);
   const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die });
-  return new Journal(files, origin(machineDir), log, undefined, die);
+  const { cachedRooms, tailPosts } = config.storage;
+  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts });
 }
 
 /** On SIGTERM or SIGINT: `before()`, then let `server` finish its calls (2 s at most) and exit. */

@@ -90,6 +90,8 @@ interface Running {
   worker: Worker;
   startedAt: number;
   lastPong: number; // 0 until the first pong
+  /** It said it serves (before that it answers pings while it loads). */
+  serving: boolean;
 }
 
 /** ms since the child last answered a ping (or since its start, before its first answer). */
@@ -118,13 +120,16 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     // A delayed re-fork finds its slot filled when the master had it forked at once.
     if (running.has(spec.key)) return;
     const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
-    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0 };
+    const entry: Running = { spec, worker, startedAt: Date.now(), lastPong: 0, serving: false };
     running.set(spec.key, entry);
     worker.on('message', (msg: unknown) => {
       if (isMessageOf(msg, 'pong')) {
-        // Its first pong: it serves and listens, so tell it who is in chat mode elsewhere.
-        if (entry.lastPong === 0 && spec.role === 'worker') tell(presence.snapshotFor(spec.key));
         entry.lastPong = Date.now();
+        // Its first pong as a server: it serves and listens, so tell it who is in chat mode elsewhere.
+        if (!entry.serving && !(msg as Pong).loading) {
+          entry.serving = true;
+          if (spec.role === 'worker') tell(presence.snapshotFor(spec.key));
+        }
         return;
       }
       if (isChatMode(msg)) {
@@ -213,7 +218,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
         pid: r.worker.process.pid ?? 0,
         restarts: restarts.get(r.spec.key) ?? 0,
         heartbeatAgeMs: r.lastPong ? Date.now() - r.lastPong : -1,
-        state: r.lastPong ? 'up' : 'starting',
+        state: r.serving ? 'up' : 'starting',
       })),
     clockOffsets: () => clockOffsets,
     revive(role, slot, pid) {
@@ -234,10 +239,27 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   };
 }
 
-/** In a child, once it serves: answer the primary's liveness pings, and say so at once (status shows it up now, not a ping later). */
-export function answerPings(): void {
+/** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
+interface Pong {
+  type: 'pong';
+  loading?: boolean;
+}
+
+/**
+ * In a child, from its start: answer the primary's liveness pings, saying it is
+ * loading until `serving()`, which also tells the primary at once (status shows
+ * it up now, not a ping later). A loader yields often, so it answers throughout.
+ */
+export function answerPings(): { serving(): void } {
+  let loading = true;
+  const pong = (): void => void process.send?.({ type: 'pong', loading } satisfies Pong);
   process.on('message', (msg: unknown) => {
-    if (isMessageOf(msg, 'ping')) process.send?.({ type: 'pong' });
+    if (isMessageOf(msg, 'ping')) pong();
   });
-  process.send?.({ type: 'pong' });
+  return {
+    serving: () => {
+      loading = false;
+      pong();
+    },
+  };
 }

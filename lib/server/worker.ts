@@ -33,6 +33,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     }
   });
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
+  const pings = answerPings();
   await journal.load();
 
   const server = new grpc.Server({
@@ -55,7 +56,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
-  answerPings();
+  pings.serving();
 
   stopOnSignal(server);
 }

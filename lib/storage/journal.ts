@@ -6,15 +6,25 @@
  * under the lock, after catching up with the files, so each sorts after
  * everything stored before it. Events stamped elsewhere (replication) are
  * appended unchanged, in the same group commits.
+ *
+ * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
+ * in use; events are read from the room files through the origin index, in pages.
+ * A start reads the machine's checkpoint and scans only what was appended after it.
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { eventsToText, type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
+import { nameHash, type IndexRecord } from '../core/index-record';
 import { parseRoomLog } from '../core/room-log';
+import { RoomTails } from '../core/room-tails';
+import type { VersionVector } from '../core/version-vector';
+import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { CommitError, type RoomFiles } from './room-files';
+import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
+import { OriginIndex } from './origin-index';
+import { CommitError, type RoomFiles, type Stored } from './room-files';
 
 export interface Draft {
   id: string;
@@ -45,13 +55,42 @@ export interface AppendResult {
 
 export class StorageError extends Error {}
 
+export interface JournalOptions {
+  /** Rooms whose recent posts are kept in memory (LRU). */
+  cachedRooms: number;
+  /** Posts kept per cached room: the most a Timeline can return. */
+  tailPosts: number;
+  /** A start that had to scan at least this many events writes a checkpoint. */
+  checkpointEvery: number;
+}
+
+export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
+
+/** One page of events read from disk, and the cursor past it. */
+export interface Page {
+  events: ChatEvent[];
+  cursor: VersionVector;
+  /** Nothing is left between the cursor and the page's upper bound. */
+  done: boolean;
+}
+
+/** Index records read per origin per disk read. */
+const RECORDS_PER_READ = 1_024;
+/** A load yields to the event loop at least this often, so the process keeps answering its primary. */
+const LOAD_SLICE_MS = 50;
+
 export class Journal {
-  readonly index = new EventIndex();
+  index = new EventIndex();
+  readonly tails: RoomTails;
+  private readonly origins: OriginIndex;
   private readonly waiting = new Map<string, Waiting[]>();
   private queue: Draft[] = [];
   private incoming: Incoming[] = [];
   private flushing = false;
+  private loading = false;
+  private readonly deferred = new Set<string>();
   private nextSeq = 1;
+  private sinceCheckpoint = 0;
   private readonly appliedListeners: ((e: ChatEvent) => void)[] = [];
   private readonly committedListeners: ((rooms: string[]) => void)[] = [];
   private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
@@ -65,9 +104,13 @@ export class Journal {
     private readonly fatal: (err: Error) => never = (err) => {
       throw err;
     },
-  ) {}
+    private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
+  ) {
+    this.origins = new OriginIndex(files.machineDir);
+    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+  }
 
-  /** Every event that becomes visible here, from any writer, in apply order. */
+  /** Every event that becomes visible here, from any writer, in apply order (a retried post's copy is not). */
   onApplied(fn: (e: ChatEvent) => void): void {
     this.appliedListeners.push(fn);
   }
@@ -78,33 +121,153 @@ export class Journal {
   }
 
   /**
-   * Every event read from or written to the files, right after the index took it,
-   * shown or not: a retried post's second copy still fills its origin's slot, so
-   * replication must ship it too.
+   * Every event read from or written to the files after the load, right after the
+   * index took it, shown or not: a retried post's second copy still fills its
+   * origin's slot, so replication must ship it too.
    */
   onEveryEvent(fn: (e: ChatEvent) => void): void {
     this.everyListeners.push(fn);
   }
 
+  /**
+   * Loads the machine's state: its checkpoint, then whatever the room files hold
+   * past it. One process at a time (the checkpoint lock), so on a first start over
+   * a long history one process scans it all and writes the checkpoint, and the
+   * others wait for it, then scan only what came after. Yields every 50 ms.
+   */
   async load(): Promise<void> {
     await this.files.init();
     await this.completeInterrupted();
-    const events = await this.files.loadAll();
-    for (const e of events) this.take(e);
-    const { gaps } = this.index.settle();
-    for (const gap of gaps) this.log.warn('sequence gap in stored events (lost line?)', gap);
+    this.loading = true;
+    const started = Date.now();
+    let scanned = 0;
+    let from = 'checkpoint';
+    await this.files.withCheckpointLock(async () => {
+      const checkpoint = readCheckpoint(this.files.machineDir);
+      if (typeof checkpoint === 'string') {
+        from = `room files (${checkpoint})`;
+        this.index = new EventIndex();
+        this.files.restoreOffsets(new Map());
+      } else {
+        this.index = EventIndex.fromSnapshot(checkpoint.index);
+        this.clock.observe(checkpoint.clock);
+        this.files.restoreOffsets(checkpoint.offsets);
+      }
+      scanned = await this.scan();
+      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) this.checkpointNow();
+    });
+    if (this.index.heldBack() > 0) {
+      // Gaps: a writer may have appended while we scanned without the lock. Look
+      // again holding it; what is still missing then is lost (e.g. a corrupt line).
+      scanned += await this.files.withLock(() => this.scan());
+      const { gaps } = this.index.settle();
+      for (const gap of gaps) this.log.warn('sequence gap in stored events (lost line?)', gap);
+    }
+    this.loading = false;
     this.nextSeq = this.index.seqOf(this.origin) + 1;
-    this.log.info('loaded room files', { events: events.length, rooms: this.index.roomNames().length, nextSeq: this.nextSeq });
+    this.log.info('loaded room files', {
+      from,
+      scanned,
+      ms: Date.now() - started,
+      rooms: this.index.roomNames().length,
+      follows: this.index.graph.size,
+      nextSeq: this.nextSeq,
+    });
+    const rung = [...this.deferred];
+    this.deferred.clear();
+    await this.refresh(rung);
   }
 
   /** Reads what other writers appended to these rooms. */
   async refresh(rooms: string[]): Promise<void> {
-    for (const room of rooms) for (const e of await this.files.readNew(room)) this.take(e);
+    if (this.loading) {
+      for (const room of rooms) this.deferred.add(room);
+      return;
+    }
+    for (const room of rooms) for (const s of await this.files.readNew(room)) this.take(s);
+    this.origins.flush();
+  }
+
+  /**
+   * Writes the machine's checkpoint from this process's state, unless a commit is
+   * in flight (its lines may be past the offsets but not yet in the index) or
+   * another process holds the checkpoint lock. Returns whether it wrote one.
+   */
+  async checkpoint(): Promise<boolean> {
+    if (this.flushing || this.loading) return false;
+    const wrote = await this.files.withCheckpointLock(async () => {
+      if (this.flushing) return false;
+      this.checkpointNow();
+      return true;
+    }, false);
+    return wrote === true;
+  }
+
+  /** Events applied here since the last checkpoint this process wrote or loaded. */
+  get uncheckpointed(): number {
+    return this.sinceCheckpoint;
+  }
+
+  /** The last `limit` posts of the given rooms, oldest first (at most a room tail's worth). */
+  lastPosts(rooms: Iterable<string>, limit: number): ChatEvent[] {
+    return this.tails.lastPosts(rooms, Math.min(limit, this.tails.keep));
+  }
+
+  /**
+   * Applied events after `cursor`, up to `upTo` (default: everything applied), whose
+   * index record passes `keep` and whose event passes `confirm`: the first `max` of
+   * them in key order, read from the room files, and the cursor past them (it also
+   * covers what was passed over). Work is bounded by `max`, not by history.
+   */
+  page(
+    cursor: VersionVector,
+    keep: (r: IndexRecord) => boolean,
+    max: number,
+    upTo: VersionVector = this.index.vector(),
+    confirm: (e: ChatEvent) => boolean = () => true,
+  ): Page {
+    interface Candidate {
+      origin: string;
+      seq: number;
+      rec: IndexRecord;
+    }
+    const found: Candidate[] = [];
+    const scannedTo = new Map<string, number>();
+    for (const [origin, top] of upTo) {
+      let seq = cursor.get(origin) ?? 0;
+      let taken = 0;
+      while (seq < top && taken < max) {
+        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
+        for (const rec of recs) {
+          seq++;
+          if (rec === null) {
+            this.log.warn('no index record for an applied event (a seq lost for good?)', { origin, seq });
+          } else if (keep(rec)) {
+            found.push({ origin, seq, rec });
+            if (++taken >= max) break;
+          }
+        }
+      }
+      scannedTo.set(origin, seq);
+    }
+    found.sort((a, b) => a.rec.wall - b.rec.wall || a.rec.logical - b.rec.logical || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
+    const next = new Map(cursor);
+    for (const [origin, seq] of scannedTo) if (seq > (next.get(origin) ?? 0)) next.set(origin, seq);
+    const taken = found.slice(0, max);
+    // An origin with candidates left over resumes at its first one.
+    for (const c of found.slice(max)) if (c.seq - 1 < (next.get(c.origin) ?? 0)) next.set(c.origin, c.seq - 1);
+    const events: ChatEvent[] = [];
+    for (const c of taken) {
+      const e = this.readEvent(c.origin, c.seq, c.rec);
+      if (e && confirm(e)) events.push(e);
+    }
+    const done = found.length <= max && [...upTo].every(([origin, top]) => (next.get(origin) ?? 0) >= top);
+    return { events, cursor: next, done };
   }
 
   /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
   submit(draft: Draft): Promise<ChatEvent> {
-    const known = this.index.get(draft.id);
+    const known = this.stored(draft);
     if (known) return Promise.resolve(known);
     return new Promise((resolve, reject) => {
       const list = this.waiting.get(draft.id);
@@ -153,11 +316,12 @@ export class Journal {
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].seq : this.index.seqOf(this.origin)) + 1;
-    for (const e of written) this.take(e);
+    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.index.seqOf(this.origin)) + 1;
+    this.takeAll(written);
     this.notifyCommitted(written);
+    const byId = new Map(written.map((s) => [s.event.id, s.event]));
     for (const d of batch) {
-      const stored = this.index.get(d.id);
+      const stored = byId.get(d.id) ?? this.stored(d);
       for (const w of this.waiting.get(d.id) ?? []) {
         if (stored) w.resolve(stored);
         else w.reject(failure ?? new StorageError('event was not stored'));
@@ -176,9 +340,9 @@ export class Journal {
     rooms: string[],
     batchSize: number,
     prepare: (room: string) => ChatEvent[],
-  ): Promise<{ written: ChatEvent[]; failure: Error | null }> {
+  ): Promise<{ written: Stored[]; failure: Error | null }> {
     try {
-      return { written: await this.files.commit(rooms, (fresh) => fresh.forEach((e) => this.take(e)), prepare), failure: null };
+      return { written: await this.files.commit(rooms, (fresh) => this.takeAll(fresh), prepare), failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.fatal(err as Error);
       const { written, cause } = err as CommitError;
@@ -206,7 +370,7 @@ export class Journal {
       accepted.push(...taken);
       return { taken, gapped };
     });
-    let written: ChatEvent[] = [];
+    let written: Stored[] = [];
     let failure: Error | null = null;
     if (accepted.length > 0) {
       const byRoom = groupByRoom(accepted);
@@ -220,10 +384,10 @@ export class Journal {
         return (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq);
       }));
       if (!failure) await fs.truncate(this.intentPath).catch(() => undefined);
-      for (const e of written) this.take(e);
+      this.takeAll(written);
       this.notifyCommitted(written);
     }
-    const stored = new Set(written);
+    const stored = new Set(written.map((s) => s.event));
     calls.forEach((c, i) => {
       if (failure) c.reject(failure);
       else c.resolve({ appended: mine[i].taken.filter((e) => stored.has(e)).length, gapped: mine[i].gapped });
@@ -285,9 +449,9 @@ export class Journal {
     }
   }
 
-  private notifyCommitted(written: ChatEvent[]): void {
+  private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
-    const rooms = [...new Set(written.map((e) => e.room))];
+    const rooms = [...new Set(written.map((s) => s.event.room))];
     for (const fn of this.committedListeners) fn(rooms);
   }
 
@@ -297,18 +461,89 @@ export class Journal {
     this.nextSeq = Math.max(this.nextSeq, this.index.seqOf(this.origin) + 1);
     const out: ChatEvent[] = [];
     for (const d of drafts) {
-      if (this.index.has(d.id)) continue; // stored by another writer meanwhile
+      if (this.stored(d)) continue; // stored by another writer meanwhile
       out.push({ ...d, origin: this.origin, seq: this.nextSeq++, hlc: this.clock.now() });
     }
     return out;
   }
 
-  private take(e: ChatEvent): void {
+  /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
+  private stored(d: Draft): ChatEvent | undefined {
+    if (d.kind === 'create') return this.index.userExists(d.room) ? (this.files.readFirst(d.room) ?? undefined) : undefined;
+    if (d.kind === 'post') return this.tails.get(d.room).get(d.id);
+    return undefined; // join and leave ids are made fresh for each request
+  }
+
+  /** Takes events read from or written to the room files, then writes their index records. */
+  private takeAll(stored: Stored[]): void {
+    for (const s of stored) this.take(s);
+    this.origins.flush();
+  }
+
+  private take({ event: e, offset, length }: Stored): void {
+    this.origins.write(e.origin, e.seq, {
+      room: e.room,
+      offset,
+      length,
+      kind: e.kind,
+      wall: e.hlc.wall,
+      logical: e.hlc.logical,
+      authorHash: nameHash(e.author),
+    });
+    this.sinceCheckpoint++;
     for (const applied of this.index.offer(e)) {
       this.clock.observe(applied.hlc);
+      // A retried post's second copy fills its slot but is not shown again.
+      const shown = applied.kind !== 'post' || this.tails.take(applied);
+      if (this.loading || !shown) continue;
       for (const fn of this.appliedListeners) fn(applied);
     }
-    for (const fn of this.everyListeners) fn(e);
+    if (!this.loading) for (const fn of this.everyListeners) fn(e);
+  }
+
+  /** Scans the room files past our offsets; returns the number of events read. */
+  private async scan(): Promise<number> {
+    let scanned = 0;
+    let sliceStart = Date.now();
+    await this.files.scanNew(async (_room, stored) => {
+      this.takeAll(stored);
+      scanned += stored.length;
+      if (Date.now() - sliceStart >= LOAD_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = Date.now();
+      }
+    });
+    return scanned;
+  }
+
+  /** Writes the checkpoint of what this process holds now (the caller holds the checkpoint lock). */
+  private checkpointNow(): void {
+    const started = Date.now();
+    const offsets = this.files.offsetsSnapshot();
+    const index = this.index.snapshot();
+    this.origins.syncNow();
+    const bytes = writeCheckpoint(this.files.machineDir, { index, clock: this.clock.current(), offsets });
+    this.sinceCheckpoint = 0;
+    this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.user.length, ms: Date.now() - started });
+  }
+
+  /**
+   * One event through its index record, checked against the line it points at;
+   * null if that line is corrupt (the event is lost here, as a full scan would find).
+   */
+  private readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
+    const e = this.files.readLine(rec.room, rec.offset, rec.length);
+    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
+    if (e === 'not JSON' || e === 'not an event') {
+      this.log.warn('skipped corrupt line in room file', { room: rec.room, offset: rec.offset, reason: e, origin, seq });
+      return null;
+    }
+    // The index is derived data: drop it and the checkpoint, and restart to rebuild both from the room files.
+    const why = typeof e === 'string' ? e : `holds ${e.origin}#${e.seq}`;
+    this.log.error('index disagrees with its room file; rebuilding', { origin, seq, room: rec.room, offset: rec.offset, found: why });
+    removeCheckpoint(this.files.machineDir);
+    this.origins.remove();
+    return this.fatal(new Error(`index record ${origin}#${seq} points at a line that ${why}`));
   }
 }
 

@@ -11,12 +11,12 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the waits for the disk, the fsyncs, run off the event loop.
  */
-import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, promises as fs, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, promises as fs, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
-import { eventsToText, type ChatEvent } from '../core/event';
-import { parseRoomLog } from '../core/room-log';
+import { eventToLine, eventsToText, type ChatEvent } from '../core/event';
+import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
 import { clockOffsetMs, lockFs } from './lock-clock';
@@ -37,12 +37,26 @@ export function roomLockPath(machineDir: string): string {
   return join(machineDir, 'rooms.lock');
 }
 
+/** An event as it lies in its room file. */
+export interface Stored {
+  event: ChatEvent;
+  offset: number;
+  /** Bytes of its line, without the newline. */
+  length: number;
+}
+
+/** Room files kept open for reading lines by offset (resumes, catch-ups). */
+const READ_HANDLES = 128;
+/** A start-up scan reads at most this much of a file at once. */
+const SCAN_CHUNK_BYTES = 4 << 20;
+
 export class RoomFiles {
   readonly machineDir: string;
   readonly roomsDir: string;
   private readonly lockPath: string;
   private readonly offsets = new Map<string, number>();
   private readonly mutex = new KeyedMutex();
+  private readonly readers = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
 
   constructor(private readonly opts: RoomFilesOptions) {
@@ -60,28 +74,111 @@ export class RoomFiles {
     return names.filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length)).sort();
   }
 
-  /** Reads every room file from the start, repairing torn tails (under the lock). */
-  async loadAll(): Promise<ChatEvent[]> {
-    return this.withLock(async () => {
-      const rooms = await this.roomsOnDisk();
-      const out: ChatEvent[] = [];
-      await this.mutex.runAll(rooms, async () => {
-        for (const room of rooms) {
-          this.offsets.set(room, 0);
-          const fd = openSync(this.fileOf(room), 'r+');
-          try {
-            out.push(...this.catchUp(room, fd, true));
-          } finally {
-            closeSync(fd);
-          }
+  /** How far this process has read the room's file (whole lines). */
+  offsetOf(room: string): number {
+    return this.offsets.get(room) ?? 0;
+  }
+
+  /** Every room's read offset, for a checkpoint. */
+  offsetsSnapshot(): Map<string, number> {
+    return new Map(this.offsets);
+  }
+
+  /** Starts from a checkpoint's offsets: only what lies past them is read again. */
+  restoreOffsets(offsets: Map<string, number>): void {
+    this.offsets.clear();
+    for (const [room, offset] of offsets) this.offsets.set(room, offset);
+  }
+
+  /**
+   * Reads what every room file holds past this process's offsets, without the lock
+   * (only whole lines count; a torn tail is cut by the next writer under the lock),
+   * a chunk at a time: `take` gets each chunk's events and may yield between chunks.
+   */
+  async scanNew(take: (room: string, stored: Stored[]) => Promise<void>): Promise<void> {
+    for (const room of await this.roomsOnDisk()) {
+      let size: number;
+      try {
+        size = statSync(this.fileOf(room)).size;
+      } catch {
+        continue;
+      }
+      if (size <= this.offsetOf(room)) continue;
+      const fd = openSync(this.fileOf(room), 'r');
+      try {
+        for (;;) {
+          const chunk = this.catchUp(room, fd, false, SCAN_CHUNK_BYTES);
+          if (chunk.length === 0) break;
+          await take(room, chunk);
         }
-      });
-      return out;
-    });
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /** The line of one event, or null if the file holds no whole line there. */
+  readLine(room: string, offset: number, length: number): ChatEvent | string {
+    const fd = this.reader(room);
+    if (fd === null) return 'no such room file';
+    const buf = Buffer.alloc(length + 1);
+    const got = readSync(fd, buf, 0, buf.length, offset);
+    if (got !== buf.length || buf[length] !== 0x0a) return 'no whole line there';
+    return parseLine(buf.toString('utf8', 0, length));
+  }
+
+  /**
+   * The room's posts in the last part of its file read so far, in file order: at
+   * least `keep` posts when the file has them (reads backwards, doubling).
+   */
+  readRecentPosts(room: string, keep: number): ChatEvent[] {
+    const end = this.offsetOf(room);
+    const fd = end > 0 ? this.reader(room) : null;
+    if (fd === null) return [];
+    for (let span = 16 << 10; ; span *= 2) {
+      const start = Math.max(0, end - span);
+      const buf = Buffer.alloc(end - start);
+      readSync(fd, buf, 0, buf.length, start);
+      // A chunk that starts mid-file starts mid-line: skip to the first whole line.
+      const from = start === 0 ? 0 : buf.indexOf(0x0a) + 1;
+      const posts = parseRoomLog(buf.subarray(from)).events.filter((e) => e.kind === 'post');
+      if (posts.length >= keep || start === 0) return posts;
+    }
+  }
+
+  /** The first event of a room file (its creation, normally). */
+  readFirst(room: string): ChatEvent | null {
+    const fd = this.reader(room);
+    if (fd === null) return null;
+    const buf = Buffer.alloc(Math.min(this.offsetOf(room), 64 << 10));
+    readSync(fd, buf, 0, buf.length, 0);
+    return parseRoomLog(buf).events[0] ?? null;
+  }
+
+  private reader(room: string): number | null {
+    let fd = this.readers.get(room);
+    if (fd !== undefined) {
+      this.readers.delete(room);
+      this.readers.set(room, fd);
+      return fd;
+    }
+    try {
+      fd = openSync(this.fileOf(room), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    this.readers.set(room, fd);
+    if (this.readers.size > READ_HANDLES) {
+      const [oldest, old] = this.readers.entries().next().value as [string, number];
+      this.readers.delete(oldest);
+      closeSync(old);
+    }
+    return fd;
   }
 
   /** Complete lines appended to a room since this process last read it. */
-  async readNew(room: string): Promise<ChatEvent[]> {
+  async readNew(room: string): Promise<Stored[]> {
     return this.mutex.run(room, async () => {
       let fd;
       try {
@@ -106,12 +203,12 @@ export class RoomFiles {
    */
   async commit(
     rooms: string[],
-    ingest: (fresh: ChatEvent[]) => void,
+    ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
-  ): Promise<ChatEvent[]> {
+  ): Promise<Stored[]> {
     return this.withLock(() =>
       this.mutex.runAll(rooms, async () => {
-        const written: ChatEvent[] = [];
+        const written: Stored[] = [];
         const open: number[] = [];
         let created = false;
         try {
@@ -126,7 +223,7 @@ export class RoomFiles {
             const lines = prepare(room);
             if (lines.length === 0) continue;
             const data = Buffer.from(eventsToText(lines));
-            const before = this.offsets.get(room) ?? 0;
+            const before = this.offsetOf(room);
             try {
               writeSync(fd, data);
             } catch (cause) {
@@ -140,7 +237,12 @@ export class RoomFiles {
               throw new CommitError(written, cause);
             }
             this.offsets.set(room, before + data.length);
-            written.push(...lines);
+            let at = before;
+            for (const event of lines) {
+              const length = Buffer.byteLength(eventToLine(event));
+              written.push({ event, offset: at, length });
+              at += length + 1;
+            }
           }
           await Promise.all(open.map((fd) => fdatasyncAsync(fd)));
           if (created) await fsyncDir(this.roomsDir);
@@ -153,40 +255,68 @@ export class RoomFiles {
   }
 
   /**
-   * Reads complete lines from the room's offset to the end. With `repair` (only
-   * under the lock) a torn tail is cut off: its writer is dead, since the lock is ours.
+   * Reads complete lines from the room's offset to the end (or `maxBytes` of it).
+   * With `repair` (only under the lock) a torn tail is cut off: its writer is dead,
+   * since the lock is ours.
    */
-  private catchUp(room: string, fd: number, repair: boolean): ChatEvent[] {
-    const offset = this.offsets.get(room) ?? 0;
+  private catchUp(room: string, fd: number, repair: boolean, maxBytes = Infinity): Stored[] {
+    const offset = this.offsetOf(room);
     const { size } = fstatSync(fd);
     if (size <= offset) return [];
-    const buf = Buffer.alloc(size - offset);
+    const buf = Buffer.alloc(Math.min(size - offset, maxBytes));
     const bytesRead = readSync(fd, buf, 0, buf.length, offset);
-    const parsed = parseRoomLog(buf.subarray(0, bytesRead), offset);
+    const parsed: ParsedLog = parseRoomLog(buf.subarray(0, bytesRead), offset);
+    if (parsed.consumed === 0 && bytesRead < size - offset) {
+      // One line longer than the chunk: read up to its end.
+      return this.catchUp(room, fd, repair, maxBytes * 2);
+    }
     for (const bad of parsed.corrupt) {
       this.opts.log.warn('skipped corrupt line in room file', { room, offset: bad.offset, reason: bad.reason });
     }
     this.offsets.set(room, offset + parsed.consumed);
-    if (repair && parsed.tail > 0) {
+    if (repair && parsed.tail > 0 && offset + bytesRead === size) {
       ftruncateSync(fd, offset + parsed.consumed);
       this.opts.log.warn('repaired torn last line in room file', { room, offset: offset + parsed.consumed, bytes: parsed.tail });
     }
-    return parsed.events;
+    return parsed.events.map((event, i) => ({ event, offset: parsed.offsets[i], length: parsed.lengths[i] }));
   }
 
   fileOf(room: string): string {
     return join(this.roomsDir, room + SUFFIX);
   }
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` holding the machine's room lock: no writer appends meanwhile. */
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.locked(this.roomsDir, this.lockPath, { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 }, fn);
+  }
+
+  /**
+   * Runs `fn` holding the machine's checkpoint lock, waiting as long as another
+   * process builds (a first start over a long history takes a while); with
+   * `wait` false, returns null at once if the lock is taken.
+   */
+  async withCheckpointLock<T>(fn: () => Promise<T>, wait = true): Promise<T | null> {
+    const path = join(this.machineDir, 'checkpoint.lock');
+    for (;;) {
+      try {
+        return await this.locked(this.machineDir, path, 0, fn);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        if (!wait) return null;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  private async locked<T>(file: string, lockfilePath: string, retries: lockfile.LockOptions['retries'], fn: () => Promise<T>): Promise<T> {
     this.lockFs ??= ownedLockFs(lockFs(clockOffsetMs(this.opts.machineDir)));
-    const release = await lockfile.lock(this.roomsDir, {
+    const release = await lockfile.lock(file, {
       fs: this.lockFs,
-      lockfilePath: this.lockPath,
+      lockfilePath,
       realpath: false,
       stale: this.opts.lockStaleMs,
       update: Math.floor(this.opts.lockStaleMs / 2),
-      retries: { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 },
+      retries,
       onCompromised: this.opts.onCompromised,
     });
     try {
@@ -199,7 +329,7 @@ export class RoomFiles {
 
 /** A commit that failed part-way: `written` reached the files (in seq order), the rest did not. */
 export class CommitError extends Error {
-  constructor(readonly written: ChatEvent[], readonly cause: unknown) {
+  constructor(readonly written: Stored[], readonly cause: unknown) {
     super(`room file append failed: ${(cause as Error)?.message ?? String(cause)}`);
   }
 }

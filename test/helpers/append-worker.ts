@@ -24,6 +24,8 @@ export interface AppendWorkerOptions {
   lockStaleMs?: number;
   /** Load, log "append worker ready", then wait for a line on stdin before appending. */
   waitForGo?: boolean;
+  /** Write the machine's checkpoint after every commit (to be killed in the middle of one). */
+  checkpointEachCommit?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
       const id = postEventId(room, `${opts.origin}-${process.pid}-${i}`); // unique across incarnations
       await journal.submit({ id, kind: 'post', room, author: room, text: `${opts.origin} #${i} ${filler}` });
       process.stdout.write(`${id}\n`); // synchronous on a pipe: printed means reported
+      if (opts.checkpointEachCommit) await journal.checkpoint();
     }
   };
   await Promise.all(Array.from({ length: opts.inFlight ?? 8 }, one));

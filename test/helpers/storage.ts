@@ -10,11 +10,28 @@ import { join, resolve } from 'node:path';
 import type { ChatEvent } from '../../lib/core/event';
 import { parseRoomLog, type CorruptLine } from '../../lib/core/room-log';
 import { createLogger } from '../../lib/common/log';
-import { Journal } from '../../lib/storage/journal';
+import { DEFAULT_JOURNAL_OPTIONS, Journal, type JournalOptions } from '../../lib/storage/journal';
 import { RoomFiles } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
 export const APPEND_WORKER = join(resolve(__dirname, '..', '..'), 'dist', 'test', 'helpers', 'append-worker.js');
+
+/** Every event a journal has applied, read back from disk page by page (in key order within a page). */
+export function readAll(journal: Journal, page = 1_000): ChatEvent[] {
+  let cursor = new Map<string, number>();
+  const out: ChatEvent[] = [];
+  for (;;) {
+    const p = journal.page(cursor, () => true, page);
+    out.push(...p.events);
+    cursor = p.cursor;
+    if (p.done) return out;
+  }
+}
+
+/** The first stored event with this id, if any (small test data only: reads everything). */
+export function findById(journal: Journal, id: string): ChatEvent | undefined {
+  return readAll(journal).find((e) => e.id === id);
+}
 
 /** A fresh temp dir, removed when the test ends. */
 export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'ftchat-storage-'): string {
@@ -30,12 +47,18 @@ export interface LogEntry {
 }
 
 /** A loaded journal over `machineDir`, its log lines parsed into `logs`. */
-export async function openJournal(machineDir: string, origin: string, logs: LogEntry[] = []): Promise<{ journal: Journal; logs: LogEntry[] }> {
+export async function openJournal(
+  machineDir: string,
+  origin: string,
+  logs: LogEntry[] = [],
+  opts: Partial<JournalOptions> = {},
+): Promise<{ journal: Journal; logs: LogEntry[] }> {
   const log = createLogger({ machine: 'test', role: 'test', origin }, (line) => logs.push(JSON.parse(line) as LogEntry));
   const fail = (err: Error): never => {
     throw err;
   };
-  const journal = new Journal(new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail }), origin, log, undefined, fail);
+  const files = new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail });
+  const journal = new Journal(files, origin, log, undefined, fail, { ...DEFAULT_JOURNAL_OPTIONS, ...opts });
   await journal.load();
   return { journal, logs };
 }

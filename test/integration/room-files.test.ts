@@ -8,7 +8,7 @@ import t from 'tap';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
-import { openJournal, range1, readRoomFiles, seqsOf, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
+import { findById, openJournal, range1, readAll, readRoomFiles, seqsOf, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
 const post = (room: string, clientId: string, text = 'hello') => ({ id: postEventId(room, clientId), kind: 'post' as const, room, author: room, text });
@@ -54,11 +54,11 @@ t.test('several writer processes append to the same room file concurrently: noth
     t.ok(ordered, `${f.room}: each origin's lines appear in seq order`);
   }
   const { journal } = await openJournal(machineDir, 'reader');
-  t.equal(journal.index.after(new Map(), () => true).length, all.length, 'a fresh load applies every event');
+  t.equal(readAll(journal).length, all.length, 'a fresh load applies every event');
   t.equal(journal.index.heldBack(), 0, 'with nothing held back');
 });
 
-t.test('a torn last line is repaired on load and logged, and the next append lands on a clean line', async (t) => {
+t.test('a torn last line is no event after a restart, and the next append repairs it and lands on a clean line', async (t) => {
   const machineDir = join(tempDir(t), 'm1');
   const { journal: first } = await openJournal(machineDir, 'w0');
   for (const n of [1, 2, 3]) await first.submit(post('ann', `c${n}`));
@@ -67,15 +67,15 @@ t.test('a torn last line is repaired on load and logged, and the next append lan
   const torn = '{"id":"post/ann/torn","origin":"w9","seq":1,"kind":"po';
   appendFileSync(file, torn); // a writer killed in the middle of its append
 
+  // A load reads without the lock (writers go on meanwhile), so it leaves the repair to the next writer.
   const { journal, logs } = await openJournal(machineDir, 'w1');
+  t.equal(findById(journal, 'post/ann/torn'), undefined, 'the torn line is not an event');
+  const added = await journal.submit(post('ann', 'c4'));
   t.same(
     warnings(logs, 'repaired torn last line in room file').map((l) => [l.room, l.offset, l.bytes]),
     [['ann', whole, Buffer.byteLength(torn)]],
     'the repair is logged with the room, offset and size',
   );
-  t.equal(statSync(file).size, whole, 'the torn bytes are cut off');
-  t.equal(journal.index.get('post/ann/torn'), undefined, 'the torn line is not an event');
-  const added = await journal.submit(post('ann', 'c4'));
   const [raw] = readRoomFiles(machineDir);
   t.same(raw.corrupt, [], 'every line parses after the next append');
   t.equal(raw.tail, 0);
@@ -114,13 +114,13 @@ t.test('a corrupt line in the middle is skipped with a warning, not a crash, and
     'the corrupt line is reported with its byte offset',
   );
   t.same(warnings(logs, 'sequence gap in stored events (lost line?)').map((l) => [l.origin, l.from, l.to]), [['w0', 2, 2]], 'and the seq it cost');
-  t.ok(journal.index.get(postEventId('ann', 'c1')), 'the line before loads');
-  t.notOk(journal.index.get(postEventId('ann', 'c2')), 'the corrupt line is skipped');
-  t.ok(journal.index.get(postEventId('ann', 'c3')), 'the line after loads');
+  t.ok(findById(journal, postEventId('ann', 'c1')), 'the line before loads');
+  t.notOk(findById(journal, postEventId('ann', 'c2')), 'the corrupt line is skipped');
+  t.ok(findById(journal, postEventId('ann', 'c3')), 'the line after loads');
   const added = await journal.submit(post('ann', 'c4'));
   t.equal(added.seq, 4, 'the writer continues after its highest stored seq, not in the gap');
   const { journal: again } = await openJournal(machineDir, 'w1');
-  t.same(again.index.lastPosts(['ann'], 10).map((e) => e.text), ['hello', 'hello', 'hello'], 'a later load still has everything readable');
+  t.same(again.lastPosts(['ann'], 10).map((e) => e.text), ['hello', 'hello', 'hello'], 'a later load still has everything readable');
   t.equal(again.index.seqOf('w0'), 4);
 });
 
@@ -154,7 +154,8 @@ t.test('a writer SIGKILLed while appending leaves files that load cleanly with e
   t.equal(repairs, torn, 'the surviving writer repaired and logged each torn line it met');
 
   const { journal, logs } = await openJournal(machineDir, 'reader');
-  const missing = [...reported].filter((id) => !journal.index.get(id));
+  const stored = new Set(readAll(journal).map((e) => e.id));
+  const missing = [...reported].filter((id) => !stored.has(id));
   t.same(missing, [], `all ${reported.size} reported posts are stored`);
   t.same(warnings(logs, 'skipped corrupt line in room file'), [], 'no corrupt line anywhere');
   t.same(warnings(logs, 'sequence gap in stored events (lost line?)'), [], 'no seq gap');
@@ -189,8 +190,8 @@ t.test('the follow graph and posts survive re-loading the files in a new journal
     rooms: j.index.roomNames(),
     ann: j.index.graph.following('ann'),
     cat: j.index.graph.following('cat'),
-    audienceBob: [...j.index.graph.audience('bob')].sort(),
-    annTimeline: j.index.lastPosts(j.index.graph.following('ann'), 20).map((e: ChatEvent) => `${e.author}: ${e.text}`),
+    bobFollowers: ['ann', 'cat'].filter((u) => j.index.graph.isFollowing(u, 'bob')),
+    annTimeline: j.lastPosts(j.index.graph.following('ann'), 20).map((e: ChatEvent) => `${e.author}: ${e.text}`),
     vector: [...j.index.vector()],
   });
   const { journal: reloaded } = await openJournal(machineDir, 'w1');

@@ -17,8 +17,13 @@ function graphOf(events: ChatEvent[]): FollowGraph {
   return g;
 }
 
+/** Who receives a room's events among `users`: its owner and its followers. */
+function audience(g: FollowGraph, room: string, users: string[]): string[] {
+  return [...new Set([room, ...users.filter((u) => g.isFollowing(u, room))])].sort();
+}
+
 function snapshot(g: FollowGraph, users: string[]): string {
-  return users.map((u) => `${u}->${g.following(u).join(',')} | ${u}<-${[...g.audience(u)].sort().join(',')}`).join('\n');
+  return users.map((u) => `${u}->${g.following(u).join(',')} | ${u}<-${audience(g, u, users).join(',')}`).join('\n');
 }
 
 t.test('the latest join or leave by key wins, regardless of arrival order', async (t) => {
@@ -97,7 +102,27 @@ t.test('following lists the rooms followed, sorted; audience lists owner and fol
     follow('leave', 'dan', 'bob', 5),
   ]);
   t.same(g.following('ann'), ['ann', 'bob', 'dan']);
-  t.same([...g.audience('bob')].sort(), ['ann', 'bob', 'cat'], 'owner and current followers, not those who left');
-  t.same([...g.audience('eve')], ['eve'], 'a room nobody joined reaches its owner');
+  const everyone = ['ann', 'bob', 'cat', 'dan', 'eve'];
+  t.same(audience(g, 'bob', everyone), ['ann', 'bob', 'cat'], 'owner and current followers, not those who left');
+  t.same(audience(g, 'eve', everyone), ['eve'], 'a room nobody joined reaches its owner');
   t.notOk(g.isFollowing('bob', 'ann'), 'following is one-way');
+});
+
+t.test('a snapshot restores the same graph, and it keeps deciding by the same keys', async (t) => {
+  const random = rng(21);
+  const users = ['ann', 'bob', 'cat', 'dan', 'eve'];
+  const events: ChatEvent[] = [];
+  for (let i = 0; i < 300; i++) {
+    const author = users[Math.floor(random() * users.length)];
+    const room = users[Math.floor(random() * users.length)];
+    if (author !== room) events.push(follow(random() < 0.6 ? 'join' : 'leave', author, room, 1 + Math.floor(random() * 100), `m${1 + Math.floor(random() * 3)}.w0`));
+  }
+  const whole = graphOf(events);
+  const restored = FollowGraph.fromSnapshot(graphOf(events.slice(0, 150)).snapshot());
+  for (const e of events.slice(150)) restored.apply(e);
+  t.equal(snapshot(restored, users), snapshot(whole, users), 'half applied, snapshotted, restored, the rest applied: the same graph');
+  t.equal(restored.size, whole.size);
+  const broken = graphOf(events).snapshot();
+  broken.room = broken.room.slice(1);
+  t.throws(() => FollowGraph.fromSnapshot(broken), /differ in length/, 'a snapshot whose arrays disagree is refused');
 });

@@ -1,0 +1,56 @@
+/**
+ * data/<machine>/checkpoint: written whole to a temp file, fsynced, renamed over
+ * the old one and the directory fsynced, so a kill at any point leaves the old
+ * checkpoint or the new one, never a mix. One that fails to decode is ignored: the
+ * room files are the truth and a full scan rebuilds it.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint-format';
+
+export function checkpointPath(machineDir: string): string {
+  return join(machineDir, 'checkpoint');
+}
+
+/** The machine's checkpoint, or why there is none to use. */
+export function readCheckpoint(machineDir: string): Checkpoint | string {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(checkpointPath(machineDir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'no checkpoint yet';
+    throw err;
+  }
+  try {
+    return decodeCheckpoint(buf);
+  } catch (err) {
+    if (err instanceof CheckpointError) return err.message;
+    throw err;
+  }
+}
+
+/** Writes the checkpoint atomically; returns its size in bytes. */
+export function writeCheckpoint(machineDir: string, c: Checkpoint): number {
+  const data = encodeCheckpoint(c);
+  const path = checkpointPath(machineDir);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(machineDir, 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  return data.length;
+}
+
+export function removeCheckpoint(machineDir: string): void {
+  rmSync(checkpointPath(machineDir), { force: true });
+}

@@ -1,0 +1,58 @@
+/**
+ * The checkpoint format: what is written is read back exactly, and a torn or
+ * corrupt file is refused as a whole (so the state is rebuilt from the room files).
+ */
+import t from 'tap';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../lib/core/checkpoint-format';
+import { EventIndex } from '../../lib/core/event-index';
+import { createEventId } from '../../lib/core/event';
+import { ev, rng } from '../helpers/events';
+
+function sample(): Checkpoint {
+  const index = new EventIndex();
+  const users = Array.from({ length: 40 }, (_, i) => `user${i}`);
+  let seq = 0;
+  for (const u of users) index.offer(ev({ origin: 'm1.abc123.w0', seq: ++seq, kind: 'create', id: createEventId(u), room: u, author: u, text: '' }));
+  const random = rng(4);
+  for (let i = 0; i < 400; i++) {
+    const author = users[Math.floor(random() * users.length)];
+    const room = users[Math.floor(random() * users.length)];
+    index.offer(ev({ origin: 'm1.abc123.w0', seq: ++seq, kind: random() < 0.7 ? 'join' : 'leave', room, author, text: '', hlc: { wall: 5000 + i, logical: i % 3 } }));
+  }
+  index.offer(ev({ origin: 'm2.def456.w1', seq: 7, text: 'held back, with "quotes" and ünïcödé' }));
+  return { index: index.snapshot(), clock: { wall: 99_999, logical: 4 }, offsets: new Map(users.map((u, i) => [u, i * 1000])) };
+}
+
+t.test('a checkpoint reads back exactly as written', async (t) => {
+  const c = sample();
+  const back = decodeCheckpoint(encodeCheckpoint(c));
+  t.same(back.clock, c.clock);
+  t.same([...back.offsets], [...c.offsets]);
+  t.same(back.index.vector, c.index.vector);
+  t.same(back.index.rooms, c.index.rooms);
+  t.same(back.index.pending, c.index.pending, 'held-back events, text and all');
+  t.same(back.index.graph, c.index.graph, 'the follow graph, array by array');
+  const restored = EventIndex.fromSnapshot(back.index);
+  t.same(restored.graph.following('user3'), EventIndex.fromSnapshot(c.index).graph.following('user3'));
+});
+
+t.test('a torn checkpoint is refused, wherever it was cut', async (t) => {
+  const bytes = encodeCheckpoint(sample());
+  const random = rng(8);
+  for (let i = 0; i < 200; i++) {
+    const cut = Math.floor(random() * bytes.length);
+    t.throws(() => decodeCheckpoint(bytes.subarray(0, cut)), /^checkpoint /, `cut at ${cut} of ${bytes.length}`);
+  }
+});
+
+t.test('a checkpoint with any byte changed is refused', async (t) => {
+  const bytes = encodeCheckpoint(sample());
+  const random = rng(9);
+  for (let i = 0; i < 200; i++) {
+    const at = Math.floor(random() * bytes.length);
+    const bad = Buffer.from(bytes);
+    bad[at] ^= 1 + Math.floor(random() * 255);
+    t.throws(() => decodeCheckpoint(bad), /^checkpoint /, `byte ${at} flipped`);
+  }
+  t.throws(() => decodeCheckpoint(Buffer.from('not a checkpoint at all')), /no valid header/);
+});
