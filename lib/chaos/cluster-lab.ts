@@ -21,7 +21,7 @@ import { readRecord } from '../supervision/primary-record';
 import type { ClockOffset, NemesisTarget } from './nemesis';
 import { createNetLab, type NetLab } from './net-lab';
 import { writeClusterConfig } from './cluster-config';
-import { serverPids, serverProcesses, signalPids } from './processes';
+import { killUntilGone, serverPids, serverProcesses } from './processes';
 import { ServiceUnit } from './service-unit';
 
 /** As startup/systemd/ftchat@.service. */
@@ -95,19 +95,10 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     ]),
   );
 
-  /** SIGKILL the processes `find` returns until there are none (a revived one is killed too). */
-  const killAll = async (find: () => number[], what: string): Promise<void> => {
-    const deadline = Date.now() + 15_000;
-    for (let live = find(); live.length > 0; live = find()) {
-      if (Date.now() > deadline) throw new Error(`could not kill every process of ${what}: ${live.join(', ')} still alive`);
-      signalPids(live, 'SIGKILL');
-      await sleep(50);
-    }
-  };
   const powerOff = async (m: string): Promise<void> => {
     const unit = units.get(m) as ServiceUnit;
     unit.disable();
-    await killAll(() => [...serverPids(config.file, m), ...(unit.pid ? [unit.pid] : [])].filter(isAlive), m);
+    await killUntilGone(() => [...serverPids(config.file, m), ...(unit.pid ? [unit.pid] : [])].filter(isAlive), m, 15_000);
   };
 
   const lab: ClusterLab = {
@@ -146,7 +137,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     async teardown() {
       for (const unit of units.values()) unit.disable();
       try {
-        await killAll(() => [...serverPids(config.file), ...[...units.values()].flatMap((u) => (u.pid ? [u.pid] : []))].filter(isAlive), 'the cluster');
+        await killUntilGone(() => [...serverPids(config.file), ...[...units.values()].flatMap((u) => (u.pid ? [u.pid] : []))].filter(isAlive), 'the cluster', 15_000);
       } finally {
         net?.teardown();
         for (const fd of logFds.values()) closeSync(fd);

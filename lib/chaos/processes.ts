@@ -1,10 +1,14 @@
 /**
  * A cluster's server processes found by their command line (every one names the
- * cluster's config file and its machine), and their roles read from /proc, so a
- * test or the chaos nemesis can signal them by pid without killing by name.
+ * cluster's config file and its machine), and their roles read from /proc, so
+ * `fbs stop`, a test or the chaos nemesis can signal them by pid without killing
+ * by name.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_CONFIG_FILE } from '../common/config';
 import { procStat } from '../common/proc-stat';
+import { waitUntil } from '../supervision/wait-until';
 
 /** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does). */
 export type ServerRole = 'primary' | 'standby' | 'worker' | 'replicator' | 'guardian';
@@ -27,8 +31,10 @@ function argvOf(pid: number | string): string[] | null {
 
 /**
  * Live pids of the cluster's processes (optionally of one machine), found by their
- * command line: it names the cluster's own config file. Without a machine this
- * includes wrappers such as faketime that carry the config file too.
+ * command line: it names the cluster's own config file, so another cluster's m1 on
+ * this host is never among them. Without a machine this includes wrappers such as
+ * faketime that carry the config file too. Other fbs commands (stop, dump, status)
+ * are not server processes.
  */
 export function serverPids(configFile: string, machine?: string): number[] {
   return [...serverArgvs(configFile, machine).keys()];
@@ -37,14 +43,36 @@ export function serverPids(configFile: string, machine?: string): number[] {
 /** The command lines of those processes, by pid. */
 function serverArgvs(configFile: string, machine?: string): Map<number, string[]> {
   const found = new Map<number, string[]>();
+  const wanted = resolve(configFile);
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const argv = argvOf(entry);
-    if (!argv || !argv.includes(configFile)) continue;
+    if (!argv || configOf(entry, argv) !== wanted) continue;
+    const script = argv.findIndex((a) => FBS_SCRIPT.test(a));
+    if (script >= 0 && !['start', 'guardian'].includes(argv[script + 1])) continue;
     const m = argv.indexOf('--machine');
     if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.set(Number(entry), argv);
   }
   return found;
+}
+
+/** bin/fbs, node_modules/.bin/fbs or dist/bin/fbs.js: the word after it is the fbs command. */
+const FBS_SCRIPT = /(^|\/)fbs(\.js)?$/;
+
+/**
+ * The config file a process runs with: its --config resolved against its working
+ * directory (an operator may pass a relative path), or for an fbs without one the default.
+ */
+function configOf(pid: string, argv: string[]): string | null {
+  const i = argv.indexOf('--config');
+  const file = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  if (file === undefined) return argv.some((a) => FBS_SCRIPT.test(a)) ? DEFAULT_CONFIG_FILE : null;
+  if (isAbsolute(file)) return resolve(file);
+  try {
+    return resolve(readlinkSync(`/proc/${pid}/cwd`), file);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -83,4 +111,20 @@ export function signalPids(pids: number[], signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+/**
+ * SIGKILLs the processes `find` returns until it returns none: one started meanwhile
+ * (a guardian reviving its primary) goes too. Throws, naming the survivors, if any
+ * outlives `withinMs`.
+ */
+export async function killUntilGone(find: () => number[], what: string, withinMs: number): Promise<void> {
+  const sweep = (): number[] => {
+    const live = find();
+    signalPids(live, 'SIGKILL');
+    return live;
+  };
+  await waitUntil(() => sweep().length === 0, withinMs, 50).catch(() => {
+    throw new Error(`could not kill every process of ${what}: ${find().join(', ')} still alive after ${withinMs} ms`);
+  });
 }

@@ -10,7 +10,8 @@ export type Mode = 'command' | 'chat';
 export type Command =
   | { kind: 'join'; room: string }
   | { kind: 'leave'; room: string }
-  | { kind: 'list' }
+  | { kind: 'list'; prefix: string }
+  | { kind: 'more' } // the next page of the last list
   | { kind: 'chat' }
   | { kind: 'help' }
   | { kind: 'exit' } // chat mode back to command mode
@@ -26,7 +27,9 @@ const HELP: Record<Mode, string[]> = {
     'commands (case-insensitive):',
     '  join <user>    follow <user>\'s room',
     '  leave <user>   stop following <user>\'s room',
-    '  list           show every room; * marks the rooms you follow',
+    '  list [prefix]  the rooms you follow (*), then a page of the others;',
+    '                 with a prefix, only the rooms whose names start with it',
+    '  more           the next page of the last list',
     '  chat           enter chat mode: recent messages, then new ones as they arrive',
     '  help           this help',
     '  leave | quit   disconnect',
@@ -68,6 +71,9 @@ function parseCommand(verb: string, args: string[]): Command {
     case 'leave':
       return args.length === 0 ? { kind: 'quit' } : follow('leave', args);
     case 'list':
+      if (args.length > 1) return error('usage: list [prefix]');
+      return { kind: 'list', prefix: args[0] ?? '' };
+    case 'more':
     case 'chat':
     case 'help':
     case 'quit':

@@ -29,14 +29,26 @@ export function formatEvent(e: Printable): string | null {
   }
 }
 
-/** Every room on its own line; '*' marks the ones the user follows (their own included). */
-export function formatRooms(rooms: RoomLine[]): string[] {
-  if (rooms.length === 0) return ['no rooms yet'];
-  return rooms.map((r) => {
+export interface RoomPage {
+  rooms: RoomLine[];
+  /** What `list` searched for ('' for every room). */
+  prefix: string;
+  /** The server has another page. */
+  more: boolean;
+}
+
+export const MORE_ROOMS_HINT = "more rooms: type 'more' for the next page, or 'list <prefix>' for names starting with <prefix>";
+
+/** A page of `list`, a room a line; '*' marks the ones the user follows (their own included). */
+export function formatRooms(page: RoomPage): string[] {
+  const lines = page.rooms.map((r) => {
     const mark = r.own || r.following ? '*' : ' ';
     const note = r.own ? ' (your room)' : r.following ? ' (following)' : '';
     return `${mark} ${safe(r.name)}${note}`;
   });
+  if (lines.length === 0) lines.push(page.prefix ? `no rooms start with '${safe(page.prefix)}'` : 'no rooms yet');
+  if (page.more) lines.push(MORE_ROOMS_HINT);
+  return lines;
 }
 
 /** Control characters (C0, DEL, C1) shown as '?', so nothing typed or stored can steer the terminal. */

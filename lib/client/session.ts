@@ -25,6 +25,8 @@ class Session {
   private readonly conn: ChatConnection;
   private mode: Mode = 'command';
   private feed: ChatFeed | null = null;
+  /** Where the last `list` stopped, for `more`. */
+  private nextPage: { prefix: string; token: string } | null = null;
   private readonly queue: string[] = [];
   private connected = false;
   private busy = false;
@@ -94,10 +96,11 @@ class Session {
           if (line) this.print(line);
           return;
         }
-        case 'list': {
-          const res = await this.conn.call('List', { user: this.opts.user });
-          return formatRooms(res.rooms).forEach((l) => this.print(l));
-        }
+        case 'list':
+          return await this.listRooms(cmd.prefix, '');
+        case 'more':
+          if (!this.nextPage) return this.error("error: nothing more to list; type 'list' or 'list <prefix>'");
+          return await this.listRooms(this.nextPage.prefix, this.nextPage.token);
         case 'chat':
           return await this.enterChat();
         case 'exit':
@@ -112,6 +115,13 @@ class Session {
     } catch (err) {
       this.error(`error: ${errorMessage(err)}`);
     }
+  }
+
+  /** One page of the directory (the server's default size); remembers where `more` goes on. */
+  private async listRooms(prefix: string, token: string): Promise<void> {
+    const res = await this.conn.call('List', { user: this.opts.user, prefix, page_token: token });
+    this.nextPage = res.next_page_token ? { prefix, token: res.next_page_token } : null;
+    formatRooms({ rooms: res.rooms, prefix, more: this.nextPage !== null }).forEach((l) => this.print(l));
   }
 
   private async enterChat(): Promise<void> {

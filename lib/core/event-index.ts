@@ -7,6 +7,7 @@
  */
 import type { ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
+import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
 
 /** Everything an index holds, for a checkpoint. */
@@ -21,8 +22,8 @@ export interface IndexSnapshot {
 export class EventIndex {
   graph = new FollowGraph();
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
-  private readonly rooms = new Set<string>();
-  private sortedRooms: string[] | null = null;
+  /** Every room (= user), sorted: what `list` pages through. */
+  rooms = new RoomDirectory();
   private readonly applied: VersionVector = new Map();
 
   /**
@@ -85,15 +86,10 @@ export class EventIndex {
     return this.rooms.has(user);
   }
 
-  /** Every room, sorted (kept until the next room is created). */
-  roomNames(): readonly string[] {
-    return (this.sortedRooms ??= [...this.rooms].sort());
-  }
-
   snapshot(): IndexSnapshot {
     return {
       vector: Object.fromEntries(this.applied),
-      rooms: [...this.rooms],
+      rooms: [...this.rooms.names('')],
       pending: [...this.pending.values()].flatMap((held) => [...held.values()]),
       graph: this.graph.snapshot(),
     };
@@ -103,7 +99,7 @@ export class EventIndex {
     const index = new EventIndex();
     index.graph = FollowGraph.fromSnapshot(s.graph);
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
-    for (const room of s.rooms) index.rooms.add(room);
+    index.rooms = new RoomDirectory(s.rooms);
     for (const e of s.pending) index.offer(e);
     return index;
   }
@@ -121,10 +117,8 @@ export class EventIndex {
 
   private apply(e: ChatEvent): ChatEvent {
     this.applied.set(e.origin, e.seq);
-    if (e.kind === 'create') {
-      if (!this.rooms.has(e.room)) this.sortedRooms = null;
-      this.rooms.add(e.room);
-    } else if (e.kind !== 'post') this.graph.apply(e);
+    if (e.kind === 'create') this.rooms.add(e.room);
+    else if (e.kind !== 'post') this.graph.apply(e);
     return e;
   }
 }

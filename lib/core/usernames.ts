@@ -3,11 +3,12 @@
  * sees them: 1-32 of [A-Za-z0-9_.-], not starting with '.' or '-'. No path
  * separator or '..' can pass, so no name can reach outside the data folder.
  */
+export const MAX_USERNAME_CHARS = 32;
 const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 
 export function usernameError(name: unknown): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'a username is required';
-  if (name.length > 32) return `bad username '${printable(name)}': at most 32 characters`;
+  if (name.length > MAX_USERNAME_CHARS) return `bad username '${printable(name)}': at most ${MAX_USERNAME_CHARS} characters`;
   if (!USERNAME.test(name)) {
     return `bad username '${printable(name)}': use letters, digits, '_', '.', '-', not starting with '.' or '-'`;
   }

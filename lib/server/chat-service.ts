@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../common/proto';
 import { createEventId, postEventId, type ChatEvent } from '../core/event';
+import { listPage, pageSize } from '../core/room-directory';
 import { usernameError } from '../core/usernames';
 import { vectorFromRecord, vectorToRecord, type VersionVector } from '../core/version-vector';
 import type { ClusterConfig } from '../common/config';
@@ -172,9 +173,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     Leave: unary(opts.log, async (req) => ({ event: await follow('leave', req) })),
     List: unary(opts.log, async (req) => {
       const me = await user(req.user);
-      return {
-        rooms: index.roomNames().map((name) => ({ name, own: name === me, following: index.graph.isFollowing(me, name) })),
-      };
+      const page = listPage(index.rooms, index.graph.following(me), req.prefix, req.page_token, pageSize(req.limit, opts.limits.maxMessageBytes));
+      if (!page) throw new Refusal(grpc.status.INVALID_ARGUMENT, 'bad page token');
+      const room = (following: boolean) => (name: string) => ({ name, following, own: name === me });
+      return { rooms: [...page.following.map(room(true)), ...page.others.map(room(false))], next_page_token: page.next };
     }),
     Post: unary(opts.log, async (req) => {
       const me = await user(req.user);

@@ -169,7 +169,7 @@ export class Journal {
       from,
       scanned,
       ms: Date.now() - started,
-      rooms: this.index.roomNames().length,
+      rooms: this.index.rooms.size,
       follows: this.index.graph.size,
       nextSeq: this.nextSeq,
     });

@@ -12,7 +12,7 @@ import { ftchatProto } from '../../lib/common/proto';
 import { REPO_ROOT } from '../../lib/common/paths';
 import { writeClusterConfig } from '../../lib/chaos/cluster-config';
 import { loadConfig } from '../../lib/common/config';
-import { serverPids, signalPids } from '../../lib/chaos/processes';
+import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
 import { eachLine } from '../../lib/common/lines';
@@ -144,12 +144,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       child.kill('SIGTERM');
       await exited;
     },
-    async killMachine(machine) {
-      await waitFor(`every process of ${machine} gone`, () => {
-        const live = serverPids(configFile, machine);
-        signalPids(live, 'SIGKILL');
-        return live.length === 0;
-      });
+    killMachine(machine) {
+      return killUntilGone(() => serverPids(configFile, machine), machine, 10_000);
     },
     pids(machine) {
       return serverPids(configFile, machine);
@@ -182,11 +178,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     async teardown() {
       for (const c of clients) c.close();
       // Guardians and revived primaries run in process groups of their own: find every one.
-      await waitFor('every server process gone', () => {
-        const live = serverPids(configFile);
-        signalPids(live, 'SIGKILL');
-        return live.length === 0;
-      }).catch(() => undefined);
+      await killUntilGone(() => serverPids(configFile), 'the cluster', 10_000).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -187,7 +187,7 @@ t.test('the follow graph and posts survive re-loading the files in a new journal
   await journal.submit(post('bob', 'b2', 'second'));
 
   const view = (j: typeof journal) => ({
-    rooms: j.index.roomNames(),
+    rooms: [...j.index.rooms.names('')],
     ann: j.index.graph.following('ann'),
     cat: j.index.graph.following('cat'),
     bobFollowers: ['ann', 'cat'].filter((u) => j.index.graph.isFollowing(u, 'bob')),

@@ -6,7 +6,8 @@ t.test('command mode understands every command, case-insensitively', async (t) =
   t.same(parseLine('join bob', 'command'), { kind: 'join', room: 'bob' });
   t.same(parseLine('JOIN bob', 'command'), { kind: 'join', room: 'bob' });
   t.same(parseLine('  Leave   bob  ', 'command'), { kind: 'leave', room: 'bob' });
-  t.same(parseLine('LIST', 'command'), { kind: 'list' });
+  t.same(parseLine('LIST', 'command'), { kind: 'list', prefix: '' });
+  t.same(parseLine('More', 'command'), { kind: 'more' });
   t.same(parseLine('Chat', 'command'), { kind: 'chat' });
   t.same(parseLine('hElP', 'command'), { kind: 'help' });
 });
@@ -48,7 +49,13 @@ t.test('unknown commands get a hint mentioning help', async (t) => {
   const c = parseLine('frobnicate now', 'command');
   t.equal(c.kind, 'error');
   t.match((c as { message: string }).message, /unknown command 'frobnicate'.*help/);
-  t.match((parseLine('list everything', 'command') as { message: string }).message, /help/);
+  t.match((parseLine('more pages', 'command') as { message: string }).message, /help/);
+});
+
+t.test('list takes an optional prefix, kept as typed', async (t) => {
+  t.same(parseLine('list al', 'command'), { kind: 'list', prefix: 'al' });
+  t.same(parseLine('LiSt Al', 'command'), { kind: 'list', prefix: 'Al' }, 'the command word is case-insensitive, the prefix is not');
+  t.same(parseLine('list a b', 'command'), { kind: 'error', message: 'usage: list [prefix]' });
 });
 
 t.test('exit in command mode explains how to disconnect', async (t) => {
@@ -60,6 +67,7 @@ t.test('exit in command mode explains how to disconnect', async (t) => {
 t.test('in chat mode every other line is a post', async (t) => {
   t.same(parseLine('hello world', 'chat'), { kind: 'post', text: 'hello world' });
   t.same(parseLine('  list  ', 'chat'), { kind: 'post', text: 'list' });
+  t.same(parseLine('more', 'chat'), { kind: 'post', text: 'more' });
   t.same(parseLine('chat', 'chat'), { kind: 'post', text: 'chat' });
   t.same(parseLine('exit stage left', 'chat'), { kind: 'post', text: 'exit stage left' });
 });
@@ -80,7 +88,7 @@ t.test('help lists the commands of the current mode', async (t) => {
   t.same(parseLine('help', 'chat'), { kind: 'help' });
   const command = helpLines('command').join('\n');
   const chat = helpLines('chat').join('\n');
-  for (const word of ['join <user>', 'leave <user>', 'list', 'chat', 'quit']) t.match(command, word);
+  for (const word of ['join <user>', 'leave <user>', 'list [prefix]', 'more', 'chat', 'quit']) t.match(command, word);
   t.match(chat, 'exit');
   t.notMatch(chat, 'join');
 });

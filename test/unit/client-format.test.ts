@@ -1,6 +1,6 @@
 /** What the client prints for events and room lists. */
 import t from 'tap';
-import { formatEvent, formatRooms } from '../../lib/client/format';
+import { formatEvent, formatRooms, MORE_ROOMS_HINT } from '../../lib/client/format';
 
 const ev = (kind: string, author: string, room: string, text = '') => ({ kind, author, room, text });
 
@@ -22,13 +22,22 @@ t.test('control characters from the server cannot reach the terminal', async (t)
 });
 
 t.test('list marks the own room and the followed rooms', async (t) => {
-  t.same(
-    formatRooms([
-      { name: 'alice', own: true, following: true },
-      { name: 'bob', own: false, following: true },
-      { name: 'carol', own: false, following: false },
-    ]),
-    ['* alice (your room)', '* bob (following)', '  carol'],
-  );
-  t.same(formatRooms([]), ['no rooms yet']);
+  const rooms = [
+    { name: 'alice', own: true, following: true },
+    { name: 'bob', own: false, following: true },
+    { name: 'carol', own: false, following: false },
+  ];
+  t.same(formatRooms({ rooms, prefix: '', more: false }), ['* alice (your room)', '* bob (following)', '  carol']);
+  t.same(formatRooms({ rooms: [], prefix: '', more: false }), ['no rooms yet']);
+});
+
+t.test('a list with more pages says how to see them', async (t) => {
+  const rooms = [{ name: 'carol', own: false, following: false }];
+  t.same(formatRooms({ rooms, prefix: '', more: true }), ['  carol', MORE_ROOMS_HINT]);
+  t.match(MORE_ROOMS_HINT, /type 'more'.*'list <prefix>'/);
+});
+
+t.test('a search that finds nothing says what was searched for', async (t) => {
+  t.same(formatRooms({ rooms: [], prefix: 'zed', more: false }), ["no rooms start with 'zed'"]);
+  t.same(formatRooms({ rooms: [], prefix: 'z\u001b[2J', more: false }), ["no rooms start with 'z?[2J'"], 'the echoed prefix is made safe');
 });
