@@ -61,7 +61,7 @@ t.test('empty lines are ignored', async (t) => {
   const parsed = parseRoomLog(Buffer.from(`\n\n${line(e1)}\n${line(e2)}\n`));
   t.same(parsed.events, [e1, e2]);
   const first = Buffer.byteLength(eventToLine(e1));
-  t.same(parsed.offsets, [2, 2 + first + 1], 'each event says where its line starts');
+  t.same(parsed.offsets, [2, 2 + first + 2], 'each event says where its line starts (an empty line between them)');
   t.same(parsed.lengths, [first, Buffer.byteLength(eventToLine(e2))], 'and how long it is, without the newline');
   t.same(parsed.corrupt, []);
   t.equal(parsed.tail, 0);
