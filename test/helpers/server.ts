@@ -15,7 +15,11 @@ import { loadConfig } from '../../lib/common/config';
 import { serverPids, signalPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
+import { ownChildren } from './reaper';
 import { eachLine } from '../../lib/common/lines';
+
+// Whatever a test starts dies with the test process, even if tap kills it (see reaper.ts).
+ownChildren();
 
 // Found from source (tap) and from dist/ (the bench imports this helper compiled).
 export const REPO = REPO_ROOT;

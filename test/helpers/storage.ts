@@ -14,6 +14,10 @@ import { Journal } from '../../lib/storage/journal';
 import { RoomFiles } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
+import { ownChildren } from './reaper';
+
+// Writers and temp dirs die with the test process, even if tap kills it (see reaper.ts).
+ownChildren();
 export const APPEND_WORKER = join(resolve(__dirname, '..', '..'), 'dist', 'test', 'helpers', 'append-worker.js');
 
 /** A fresh temp dir, removed when the test ends. */
