@@ -135,7 +135,7 @@ export async function reap(owners: Set<string> | null): Promise<Reaped[]> {
     const labs = labNamespacesOf(live.map(([pid]) => pid));
     for (const [pid, owner] of live) {
       const r = entry(owner);
-      r.pids.push(pid);
+      if (!r.pids.includes(pid)) r.pids.push(pid); // a SIGKILLed process may still be seen once before it dies
       const ns = labs.get(pid);
       if (ns && !r.namespaces.includes(ns)) r.namespaces.push(ns);
     }
