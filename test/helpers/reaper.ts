@@ -50,11 +50,10 @@ export function ownChildren(): void {
   const owner = ownerId(process.pid)!;
   const dir = join(tmpdir(), `${OWNER_DIR_PREFIX}${owner}`);
   mkdirSync(dir, { recursive: true });
-  // The watchdog gets the environment as it was: it is no child to reap, and sees the real tmpdir.
+  // Spawned before the mark and TMPDIR are set: the watchdog is no child to reap, and sees the real tmpdir.
   const watchdog = spawn(process.execPath, [...process.execArgv, __filename, '--watch', owner], {
     detached: true, // not in the test's process group: it must outlive the test
     stdio: ['pipe', 'ignore', 'inherit'],
-    env: { ...process.env },
   });
   // Holding the pipe open is all the test does; neither it nor the child keeps the test alive.
   (watchdog.stdin as unknown as { unref(): void }).unref();
