@@ -88,15 +88,20 @@ export function serverProcesses(configFile: string, machine: string, primaryPid:
   });
 }
 
-/** guardian from argv; node:cluster children carry FBS_ROLE in their environment; the rest run `fbs start`. */
-function roleOf(pid: number, argv: string[]): ServerRole | null {
-  if (argv.includes('guardian')) return 'guardian';
-  let env: string[];
+/** The environment a process started with (NAME=value entries); null once it is gone. */
+export function environOf(pid: number | string): string[] | null {
   try {
-    env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
   } catch {
     return null;
   }
+}
+
+/** guardian from argv; node:cluster children carry FBS_ROLE in their environment; the rest run `fbs start`. */
+function roleOf(pid: number, argv: string[]): ServerRole | null {
+  if (argv.includes('guardian')) return 'guardian';
+  const env = environOf(pid);
+  if (env === null) return null;
   if (env.includes('FBS_ROLE=worker')) return 'worker';
   if (env.includes('FBS_ROLE=replicator')) return 'replicator';
   return 'primary';

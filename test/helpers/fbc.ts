@@ -43,8 +43,8 @@ export function spawnFbc(t: Teardown, args: string[]): FbcRun {
     exited,
     send: (line) => proc.stdin!.write(`${line}\n`),
     end: () => proc.stdin!.end(),
-    waitOut: (what, pred, timeoutMs) => explained(waitFor(what, () => out.find(pred), timeoutMs ?? 15_000), run),
-    waitErr: (what, pred, timeoutMs) => explained(waitFor(what, () => err.find(pred), timeoutMs ?? 15_000), run),
+    waitOut: (what, pred, timeoutMs) => explained(waitFor(what, () => out.find(pred), timeoutMs), run),
+    waitErr: (what, pred, timeoutMs) => explained(waitFor(what, () => err.find(pred), timeoutMs), run),
     kill: () => {
       if (proc.exitCode === null && proc.signalCode === null && proc.pid) process.kill(proc.pid, 'SIGKILL');
     },

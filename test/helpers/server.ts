@@ -15,7 +15,18 @@ import { loadConfig } from '../../lib/common/config';
 import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
+import { ownChildren } from './reaper';
 import { eachLine } from '../../lib/common/lines';
+
+// Whatever a test starts dies with the test process, even if tap kills it (see reaper.ts).
+ownChildren();
+
+/**
+ * How long a machine's tree may take to serve: every process of it loads node,
+ * gRPC and its data, several machines start at once, and on a busy 2-core host
+ * (another tap job, a bench) that took over 15 s. waitFor cuts it to tap's timeout.
+ */
+const START_MS = 90_000;
 
 // Found from source (tap) and from dist/ (the bench imports this helper compiled).
 export const REPO = REPO_ROOT;
@@ -129,12 +140,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       eachLine(child.stderr!, onLine);
       const since = logs.length;
       const workers = opts.workers ?? 2;
-      await waitFor(`${machine} workers serving`, () =>
-        logs.slice(since).filter((l) => l.machine === machine && l.msg === 'worker serving').length >= workers,
-      15_000);
-      await waitFor(`${machine} replicator serving`, () =>
-        logs.slice(since).some((l) => l.machine === machine && l.msg === 'replicator serving'),
-      15_000);
+      const fresh = (): LogLine[] => logs.slice(since).filter((l) => l.machine === machine);
+      const outcome = await waitFor(`${machine} to serve: ${workers} workers and its replicator`, () => {
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        const slots = new Set(fresh().filter((l) => l.msg === 'worker serving').map((l) => l.slot));
+        const replicator = fresh().some((l) => l.msg === 'replicator serving');
+        if (slots.size >= workers && replicator) return 'serving';
+        throw new Error(`not yet: ${slots.size} of ${workers} workers serving, replicator ${replicator ? '' : 'not '}serving`); // what a timeout reports
+      }, START_MS);
+      if (outcome === 'exited') {
+        const last = fresh().slice(-10).map((l) => `  ${l.role} ${l.msg}`).join('\n');
+        throw new Error(`${machine}'s fbs start (pid ${child.pid}) exited (${child.exitCode ?? child.signalCode}) before serving; its last lines:\n${last}`);
+      }
       return child;
     },
     async stop(machine) {
@@ -150,7 +167,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     pids(machine) {
       return serverPids(configFile, machine);
     },
-    waitForLog(what, pred, timeoutMs = 10_000) {
+    waitForLog(what, pred, timeoutMs) {
       return waitFor(what, () => logs.find(pred), timeoutMs);
     },
     workerPids(machine) {

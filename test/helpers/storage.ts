@@ -14,6 +14,10 @@ import { DEFAULT_JOURNAL_OPTIONS, Journal, type JournalOptions } from '../../lib
 import { RoomFiles } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
+import { ownChildren } from './reaper';
+
+// Writers and temp dirs die with the test process, even if tap kills it (see reaper.ts).
+ownChildren();
 export const APPEND_WORKER = join(resolve(__dirname, '..', '..'), 'dist', 'test', 'helpers', 'append-worker.js');
 
 /** Every event a journal has applied, read back from disk page by page (in key order within a page). */

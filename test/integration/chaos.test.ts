@@ -8,13 +8,16 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VIOLATION_LABELS, type Violations } from '../../lib/chaos/checker';
 import { serverPids } from '../../lib/chaos/processes';
 import { randomSeed } from '../../lib/chaos/rng';
 import { DEFAULT_POST_INTERVAL_MS, reproduceCommand, runChaos } from '../../lib/chaos/run';
 import { isAlive } from '../../lib/common/proc-stat';
+import { keptTmpdir, ownChildren } from '../helpers/reaper';
+
+// The lab's servers, agents and namespaces die with this file even if tap kills it.
+ownChildren();
 
 const FAULT_WINDOW_S = 25;
 
@@ -24,7 +27,7 @@ t.setTimeout(480_000);
 async function chaosRun(t: Test, seed: number): Promise<void> {
   const options = { durationS: FAULT_WINDOW_S, seed, postIntervalMs: DEFAULT_POST_INTERVAL_MS, namespaces: true };
   t.comment(`reproduce: ${reproduceCommand(options)}`);
-  const resultsDir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-results-'));
+  const resultsDir = mkdtempSync(join(keptTmpdir(), 'ftchat-chaos-results-')) // outside the owner's dir: kept when the run fails;
   const log: string[] = [];
   const outcome = await runChaos({ ...options, resultsDir, log: (line) => log.push(line) });
   t.comment(outcome.table);

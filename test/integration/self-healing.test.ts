@@ -19,7 +19,7 @@ type Status = ClusterStatus;
 let cluster: TestCluster;
 t.before(async () => {
   cluster = await startCluster({ machines: ['m1', 'm2'], workers: 2 });
-  await waitFor('every process up', async () => allUp(await status()), 20_000);
+  await waitFor('every process up', async () => allUp(await status()));
 });
 t.teardown(() => cluster.teardown());
 
@@ -80,16 +80,16 @@ async function healsWhilePosting(
     if (i === 8) victims = await fault(before);
     writer.send(text);
     // Seeing its own post is the writer's proof that it is stored.
-    await writer.waitOut(`the writer's echo of "${text}"`, (l) => l === `w_${name}: ${text}`, 20_000);
+    await writer.waitOut(`the writer's echo of "${text}"`, (l) => l === `w_${name}: ${text}`);
   }
 
   const healed = await waitFor('the process tree healed', async () => {
     const s = await status();
     return allUp(s) && victims.every((v) => !s.processes.some((p) => p.pid === v)) ? s : null;
-  }, 20_000);
+  });
   t.same(census(healed), census(before), 'every role is back at full count');
 
-  for (const text of posts) await reader.waitOut(`the reader sees "${text}"`, (l) => l === `w_${name}: ${text}`, 20_000);
+  for (const text of posts) await reader.waitOut(`the reader sees "${text}"`, (l) => l === `w_${name}: ${text}`);
   t.same(
     posts.filter((p) => reader.out.filter((l) => l === `w_${name}: ${p}`).length !== 1),
     [],
@@ -169,7 +169,7 @@ t.test('a master paused past the timeout is fenced: exactly one master afterward
       const now = await status();
       if (now.master && now.master.pid !== old && allUp(now)) return now;
       throw new Error(`not yet: ${describe(now)}`); // what a timeout reports
-    }, 20_000);
+    });
     t.ok(after.master!.term > s.master!.term, `the new master has a higher term (${s.master!.term} -> ${after.master!.term})`);
   } finally {
     try {
