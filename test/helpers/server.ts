@@ -80,6 +80,10 @@ export interface ClusterOptions {
   timing?: Record<string, number>;
   /** Overrides of config.storage (e.g. lockStaleMs). */
   storage?: Record<string, number>;
+  /** How long start() waits for a machine's workers and replicator to serve (default 15 s). */
+  startTimeoutMs?: number;
+  /** false: write the config but start nothing, so a caller can fill the data dir first. */
+  startMachines?: boolean;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
@@ -129,12 +133,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       eachLine(child.stderr!, onLine);
       const since = logs.length;
       const workers = opts.workers ?? 2;
+      const timeoutMs = opts.startTimeoutMs ?? 15_000;
       await waitFor(`${machine} workers serving`, () =>
         logs.slice(since).filter((l) => l.machine === machine && l.msg === 'worker serving').length >= workers,
-      15_000);
+      timeoutMs);
       await waitFor(`${machine} replicator serving`, () =>
         logs.slice(since).some((l) => l.machine === machine && l.msg === 'replicator serving'),
-      15_000);
+      timeoutMs);
       return child;
     },
     async stop(machine) {
@@ -190,7 +195,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  for (const m of machines) await cluster.start(m);
+  if (opts.startMachines !== false) for (const m of machines) await cluster.start(m);
   return cluster;
 }
 
