@@ -1,5 +1,5 @@
 /**
- * Resident memory of the server's worker processes, from /proc: VmHWM is the
+ * Resident memory of the server's worker (or any) processes, from /proc: VmHWM is the
  * peak since the worker started, VmRSS what it holds now.
  */
 import type { BenchServer } from './server';
@@ -12,7 +12,11 @@ export interface WorkerMemory {
 }
 
 export function workerMemory(server: BenchServer): WorkerMemory[] {
-  return server.workerPids().map((pid) => {
+  return processMemory(server.workerPids());
+}
+
+export function processMemory(pids: number[]): WorkerMemory[] {
+  return pids.map((pid) => {
     const { peak, now } = residentMb(pid);
     return { pid, peakMb: peak, rssMb: now };
   });

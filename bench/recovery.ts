@@ -36,7 +36,12 @@ export interface RecoveryOptions {
   idleMs?: number;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
+  /** Roles to kill (default: every role). */
+  roles?: Role[];
 }
+
+/** What the kill runs need (everything but the idle window). */
+export type KillOptions = Required<Omit<RecoveryOptions, 'idleMs'>>;
 
 export interface KillSample {
   round: number;
@@ -180,6 +185,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     postPauseMs: 10,
     idleMs: 60_000,
     progress: (line: string) => console.error(line),
+    roles: ROLE_SPECS.map((r) => r.role),
     ...opts,
   };
   const header = startRun(WORKERS);
@@ -209,20 +215,22 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
   return { ...header(), timing: config.timing, roles, idle, hostBusyPercent, eventsLoaded };
 }
 
-async function killRuns(
+/** `o.kills` SIGKILLs of each of `o.roles` on a running cluster of at least m1 and m2. */
+export async function killRuns(
   cluster: TestCluster,
   config: ClusterConfig,
-  o: Required<RecoveryOptions>,
+  o: KillOptions,
 ): Promise<{ roles: RoleResult[]; eventsLoaded: number }> {
   const healthy = await waitFor('every process up', async () => {
     const s = await clusterStatus(config);
     return s.processes.every((p) => p.state === 'up') && s.processes.length > 0 ? s : null;
-  }, 30_000, 100);
+  }, Math.max(30_000, o.deadlineMs), 100);
   const expected = census(healthy);
   const isHealthy = (s: ClusterStatus): boolean =>
     s.processes.every((p) => p.state === 'up') && Object.entries(expected).every(([k, n]) => census(s)[k] === n);
-  const specs = ROLE_SPECS.filter((r) => expected[`${r.machine}/${r.role}`]);
-  for (const r of ROLE_SPECS) if (!specs.includes(r)) o.progress(`recovery: no ${r.role} on ${r.machine} in status; skipped`);
+  const wanted = ROLE_SPECS.filter((r) => o.roles.includes(r.role));
+  const specs = wanted.filter((r) => expected[`${r.machine}/${r.role}`]);
+  for (const r of wanted) if (!specs.includes(r)) o.progress(`recovery: no ${r.role} on ${r.machine} in status; skipped`);
 
   const posters = new Map(['m1', 'm2'].map((m) => [m, new Poster(cluster.address(m), `bench_${m}`, o.postPauseMs)]));
   const probe = new PostProbe();
@@ -291,7 +299,7 @@ async function measureKill(
   round: number,
   poster: Poster,
   probe: PostProbe,
-  o: Required<RecoveryOptions>,
+  o: KillOptions,
 ): Promise<KillSample> {
   const since = cluster.logs.length;
   const killedAt = nowMs();
@@ -325,23 +333,9 @@ async function measureKill(
       }
       return null;
     }
-    // A Post on a new connection every interval, not waiting for slow ones (a connection handed
-    // to a worker as it dies hangs until its deadline): node:cluster hands each new connection to
-    // the next worker, so one soon reaches the replacement.
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (at: number | null): void => {
-        if (done) return;
-        done = true;
-        clearInterval(timer);
-        resolve(at);
-      };
-      const timer = setInterval(() => {
-        if (nowMs() >= deadline) return finish(null);
-        void probe.post(address, Math.min(1_000, deadline - nowMs())).then((a) => {
-          if (a && (spec.serving === 'post' || isVictimsSlot(a.event?.origin ?? ''))) finish(nowMs());
-        });
-      }, o.probeIntervalMs);
+    return probeUntil(deadline, o.probeIntervalMs, async (timeoutMs) => {
+      const a = await probe.post(address, timeoutMs);
+      return a !== null && (spec.serving === 'post' || isVictimsSlot(a.event?.origin ?? ''));
     });
   };
   // A writer killed inside a commit leaves the machine's rooms.lock behind: every writer waits until it is stale.
@@ -559,14 +553,41 @@ class Poster {
   }
 }
 
+/**
+ * When `attempt` first succeeds (wall-clock ms), or null at the deadline. A new attempt starts
+ * every interval without waiting for slow ones (a connection handed to a worker as it dies hangs
+ * until its deadline): node:cluster hands each new connection to the next worker, so one soon
+ * reaches a live one.
+ */
+export function probeUntil(deadline: number, intervalMs: number, attempt: (timeoutMs: number) => Promise<boolean>): Promise<number | null> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (at: number | null): void => {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      resolve(at);
+    };
+    const timer = setInterval(() => {
+      if (nowMs() >= deadline) return finish(null);
+      void attempt(Math.min(1_000, deadline - nowMs())).then((ok) => ok && finish(nowMs()), () => undefined);
+    }, intervalMs);
+  });
+}
+
 /** One Post on a fresh connection per attempt (cluster balancing hands each new connection to the next worker). */
-class PostProbe {
+export class PostProbe {
   private n = 0;
   private readonly open = new Set<grpc.Client>();
   static readonly USER = 'bench_probe';
 
   async connect(address: string): Promise<void> {
     await waitFor(`${PostProbe.USER} connected at ${address}`, () => this.unary(address, 'Connect', { user: PostProbe.USER }, 2_000), 15_000);
+  }
+
+  /** Connect (creating the probe's user if need be), then Post: true once both are answered. */
+  async serves(address: string, timeoutMs: number): Promise<boolean> {
+    return (await this.unary(address, 'Connect', { user: PostProbe.USER }, timeoutMs)) !== null && (await this.post(address, timeoutMs)) !== null;
   }
 
   post(address: string, timeoutMs: number): Promise<PostResponse__Output | null> {

@@ -310,7 +310,11 @@ function machinePids(cluster: TestCluster): Record<string, number[]> {
 
 // ---------------------------------------------------------------- catch-up
 
-async function measureCatchUp(cluster: TestCluster, missedPosts: number, o: Required<ReplicationOptions>): Promise<CatchUpRun> {
+export async function measureCatchUp(
+  cluster: TestCluster,
+  missedPosts: number,
+  o: Pick<Required<ReplicationOptions>, 'fillInFlight' | 'progress'>,
+): Promise<CatchUpRun> {
   o.progress(`replication: catch-up of ${missedPosts} events: stopping every process of m3`);
   await converged(cluster, MACHINES, 60_000);
   await cluster.killMachine('m3');

@@ -5,7 +5,9 @@
  *   worker memory with 1,000 users connected, and raw grpc-js in the same run for
  *   the transport's limit (one machine, 2 workers);
  * - recovery: time from SIGKILL to a replacement serving, per role; idle cost;
- * - replication: lag between machines, catch-up of 10,000 and 100,000 events.
+ * - replication: lag between machines, catch-up of 10,000 and 100,000 events;
+ * - history: start, revival, memory, catch-up and latency on generated histories
+ *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
  * Everything started is cleaned up, also on Ctrl-C.
  */
@@ -15,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../lib/common/paths';
 import { runCleanups } from './cleanup';
 import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery';
+import { benchHistory, HISTORY_ARGS, historyOptions, printHistoryReport } from './history';
 import { measureEcho, type EchoResult } from './grpc-echo';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
@@ -92,10 +95,12 @@ async function benchChat(): Promise<BenchResults> {
   }
 }
 
+type Args = Parameters<typeof historyOptions>[0];
 const SUITES = {
-  chat: { run: benchChat, print: printReport },
-  recovery: { run: benchRecovery, print: printRecoveryReport },
-  replication: { run: benchReplication, print: printReplicationReport },
+  chat: { run: () => benchChat(), print: printReport },
+  recovery: { run: () => benchRecovery(), print: printRecoveryReport },
+  replication: { run: () => benchReplication(), print: printReplicationReport },
+  history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
 } as const;
 type Suite = keyof typeof SUITES;
 
@@ -108,14 +113,15 @@ function save(suite: string, result: { startedAt: string }): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string', default: Object.keys(SUITES).join(',') } } });
+  // history is long and sized by its flags: run it by name.
+  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, ...HISTORY_ARGS } });
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);
   for (const suite of suites as Suite[]) {
     console.error(`bench: --- ${suite} ---`);
-    const { run, print } = SUITES[suite] as { run: () => Promise<{ startedAt: string }>; print: (r: never) => void };
-    const result = await run();
+    const { run, print } = SUITES[suite] as { run: (args: Args) => Promise<{ startedAt: string }>; print: (r: never) => void };
+    const result = await run(values);
     print(result as never);
     console.log(`\nresults: ${save(suite, result)}`);
   }

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
-import { serverPids, startCluster, type TestCluster } from '../test/helpers/server';
+import { serverPids, startCluster, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
 
@@ -39,12 +39,17 @@ export async function startServer(workers = 2): Promise<BenchServer> {
     }
     rmSync(cluster.dir, { recursive: true, force: true });
   });
+  return benchServerOf(cluster, 'm1');
+}
+
+/** One machine of a running cluster as the server under test. */
+export function benchServerOf(cluster: TestCluster, machine: string): BenchServer {
   return {
-    address: cluster.address('m1'),
+    address: cluster.address(machine),
     cluster,
-    workerPids: () => cluster.workerPids('m1'),
+    workerPids: () => cluster.workerPids(machine),
     pidsByRole: () => {
-      const live = new Set(cluster.pids('m1'));
+      const live = new Set(cluster.pids(machine));
       const byRole: Record<string, number[]> = {};
       for (const l of cluster.logs) {
         if (!live.delete(l.pid)) continue; // not live, or already placed
@@ -80,7 +85,7 @@ export async function inParallel<T>(items: T[], limit: number, fn: (item: T) => 
  * returns we do not know its config file: our own children (the machines'
  * `fbs start`) name it, so a failed start is found and cleaned up through them.
  */
-export async function startTree(machines: string[], workers = 2): Promise<TestCluster> {
+export async function startTree(machines: string[], workers = 2, options: ClusterOptions = {}): Promise<TestCluster> {
   const configs = new Set<string>();
   const cleanup = (): void => {
     for (const c of [...childConfigs(), ...configs]) {
@@ -96,7 +101,7 @@ export async function startTree(machines: string[], workers = 2): Promise<TestCl
   };
   onCleanup(cleanup);
   try {
-    const cluster = await startCluster({ machines, workers });
+    const cluster = await startCluster({ ...options, machines, workers });
     configs.add(cluster.configFile);
     return cluster;
   } catch (err) {

@@ -91,6 +91,10 @@ export interface ClusterOptions {
   timing?: Record<string, number>;
   /** Overrides of config.storage (e.g. lockStaleMs). */
   storage?: Record<string, number>;
+  /** How long start() waits for a machine's workers and replicator to serve (default 15 s). */
+  startTimeoutMs?: number;
+  /** false: write the config but start nothing, so a caller can fill the data dir first. */
+  startMachines?: boolean;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
@@ -147,7 +151,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         const replicator = fresh().some((l) => l.msg === 'replicator serving');
         if (slots.size >= workers && replicator) return 'serving';
         throw new Error(`not yet: ${slots.size} of ${workers} workers serving, replicator ${replicator ? '' : 'not '}serving`); // what a timeout reports
-      }, START_MS);
+      }, opts.startTimeoutMs ?? START_MS);
       if (outcome === 'exited') {
         const last = fresh().slice(-10).map((l) => `  ${l.role} ${l.msg}`).join('\n');
         throw new Error(`${machine}'s fbs start (pid ${child.pid}) exited (${child.exitCode ?? child.signalCode}) before serving; its last lines:\n${last}`);
@@ -199,7 +203,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  for (const m of machines) await cluster.start(m);
+  if (opts.startMachines !== false) for (const m of machines) await cluster.start(m);
   return cluster;
 }
 
