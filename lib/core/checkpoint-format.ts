@@ -33,6 +33,9 @@ interface Header {
   slots: number;
 }
 
+/** Bytes per follow-graph slot in the file: next, room, wall, logical, origin, joined. */
+const SLOT_BYTES = 4 + 4 + 8 + 4 + 2 + 1;
+
 export function encodeCheckpoint(c: Checkpoint): Buffer {
   const g = c.index.graph;
   const header: Header = {
@@ -43,12 +46,12 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
     offsets: Object.fromEntries(c.offsets),
     names: g.names,
     origins: g.origins,
-    slots: g.user.length,
+    slots: g.room.length,
   };
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
-  const arrays = [g.user, g.room, g.wall, g.logical, g.origin, g.joined].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  const arrays = [g.head, g.next, g.room, g.wall, g.logical, g.origin, g.joined].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
   const body = Buffer.concat([MAGIC, len, json, ...arrays]);
   const sum = Buffer.alloc(4);
   sum.writeUInt32LE(crc32(body));
@@ -72,11 +75,12 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
     return bad('header is not JSON');
   }
   const n = h.slots;
-  if (!Number.isSafeInteger(n) || n < 0 || body.length - at !== n * (4 + 4 + 8 + 4 + 4 + 1)) bad('graph arrays have the wrong size');
-  const take = <T>(make: (n: number) => T & { buffer: ArrayBufferLike; byteLength: number }, bytes: number): T => {
-    const arr = make(n);
-    Buffer.from(arr.buffer).set(body.subarray(at, at + n * bytes));
-    at += n * bytes;
+  const names = Array.isArray(h.names) ? h.names.length : -1;
+  if (!Number.isSafeInteger(n) || n < 0 || names < 0 || body.length - at !== names * 4 + n * SLOT_BYTES) bad('graph arrays have the wrong size');
+  const take = <T>(make: (n: number) => T & { buffer: ArrayBufferLike; byteLength: number }, bytes: number, count = n): T => {
+    const arr = make(count);
+    Buffer.from(arr.buffer).set(body.subarray(at, at + count * bytes));
+    at += count * bytes;
     return arr;
   };
   const pending = (h.pending ?? []).map((x) => asEvent(x) ?? bad('holds a malformed event'));
@@ -90,11 +94,12 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
       graph: {
         names: h.names,
         origins: h.origins,
-        user: take((k) => new Int32Array(k), 4),
+        head: take((k) => new Int32Array(k), 4, names),
+        next: take((k) => new Int32Array(k), 4),
         room: take((k) => new Int32Array(k), 4),
         wall: take((k) => new Float64Array(k), 8),
         logical: take((k) => new Uint32Array(k), 4),
-        origin: take((k) => new Uint32Array(k), 4),
+        origin: take((k) => new Uint16Array(k), 2),
         joined: take((k) => new Uint8Array(k), 1),
       },
     },

@@ -9,35 +9,36 @@
  * pair, where Maps of Sets of strings plus the deciding events took hundreds.
  * (hlc, origin) identifies an event: one origin never stamps two events alike.
  */
-import { compareHlc } from './hlc';
 import type { ChatEvent } from './event';
 
 /** The graph as plain arrays, for a checkpoint. */
 export interface GraphSnapshot {
   names: string[];
   origins: string[];
-  user: Int32Array;
+  /** Per name: its first slot as a user (-1: none). */
+  head: Int32Array;
+  /** Per slot: the user's next slot (-1: last), the room, the deciding key and whether it joined. */
+  next: Int32Array;
   room: Int32Array;
   wall: Float64Array;
   logical: Uint32Array;
-  origin: Uint32Array;
+  origin: Uint16Array;
   joined: Uint8Array;
 }
 
 export class FollowGraph {
-  private readonly names: string[] = [];
-  private readonly nameIds = new Map<string, number>();
-  private readonly origins: string[] = [];
-  private readonly originIds = new Map<string, number>();
+  private names: string[] = [];
+  private nameIds = new Map<string, number>();
+  private origins: string[] = [];
+  private originIds = new Map<string, number>();
   private count = 0;
-  private user = new Int32Array(1024);
+  private head = new Int32Array(1024).fill(-1);
+  private next = new Int32Array(1024);
   private room = new Int32Array(1024);
   private wall = new Float64Array(1024);
   private logical = new Uint32Array(1024);
-  private origin = new Uint32Array(1024);
+  private origin = new Uint16Array(1024);
   private joined = new Uint8Array(1024);
-  /** user id -> its slots */
-  private readonly slotsOf: (number[] | undefined)[] = [];
 
   /** Applies a join or leave; returns whether membership changed. */
   apply(e: ChatEvent): boolean {
@@ -45,6 +46,7 @@ export class FollowGraph {
     const u = this.intern(e.author);
     const r = this.intern(e.room);
     const o = internIn(this.origins, this.originIds, e.origin);
+    if (o > 0xffff) throw new Error('follow graph: more than 65,536 origins'); // a Uint16Array holds them
     let slot = this.slot(u, r);
     const was = slot >= 0 && this.joined[slot] === 1;
     if (slot < 0) slot = this.addSlot(u, r);
@@ -69,7 +71,9 @@ export class FollowGraph {
   following(user: string): string[] {
     const rooms = new Set([user]);
     const u = this.nameIds.get(user);
-    for (const slot of u === undefined ? [] : (this.slotsOf[u] ?? [])) if (this.joined[slot] === 1) rooms.add(this.names[this.room[slot]]);
+    for (let slot = u === undefined ? -1 : this.head[u]; slot >= 0; slot = this.next[slot]) {
+      if (this.joined[slot] === 1) rooms.add(this.names[this.room[slot]]);
+    }
     return [...rooms].sort();
   }
 
@@ -83,7 +87,8 @@ export class FollowGraph {
     return {
       names: [...this.names],
       origins: [...this.origins],
-      user: this.user.slice(0, n),
+      head: this.head.slice(0, this.names.length),
+      next: this.next.slice(0, n),
       room: this.room.slice(0, n),
       wall: this.wall.slice(0, n),
       logical: this.logical.slice(0, n),
@@ -92,67 +97,67 @@ export class FollowGraph {
     };
   }
 
+  /** Restores a snapshot (copies of its arrays, checked to name only what exists). */
   static fromSnapshot(s: GraphSnapshot): FollowGraph {
     const g = new FollowGraph();
-    for (const name of s.names) g.intern(name);
-    for (const o of s.origins) internIn(g.origins, g.originIds, o);
-    const n = s.user.length;
-    for (const a of [s.room, s.wall, s.logical, s.origin, s.joined]) if (a.length !== n) throw new Error('graph snapshot: arrays differ in length');
-    g.grow(n);
-    g.user.set(s.user);
-    g.room.set(s.room);
-    g.wall.set(s.wall);
-    g.logical.set(s.logical);
-    g.origin.set(s.origin);
-    g.joined.set(s.joined);
-    g.count = n;
-    for (let slot = 0; slot < n; slot++) {
-      const u = s.user[slot];
-      if (u < 0 || u >= s.names.length || s.room[slot] < 0 || s.room[slot] >= s.names.length || s.origin[slot] >= s.origins.length) {
-        throw new Error('graph snapshot: a slot names nothing');
-      }
-      (g.slotsOf[u] ??= []).push(slot);
+    const n = s.room.length;
+    for (const a of [s.next, s.wall, s.logical, s.origin, s.joined]) if (a.length !== n) throw new Error('graph snapshot: arrays differ in length');
+    if (s.head.length !== s.names.length) throw new Error('graph snapshot: arrays differ in length');
+    const inRange = (a: ArrayLike<number>, lo: number, hi: number): boolean => {
+      for (let i = 0; i < a.length; i++) if (a[i] < lo || a[i] >= hi) return false;
+      return true;
+    };
+    if (!inRange(s.head, -1, n) || !inRange(s.next, -1, n) || !inRange(s.room, 0, s.names.length) || !inRange(s.origin, 0, s.origins.length)) {
+      throw new Error('graph snapshot: a slot names nothing');
     }
+    g.names = [...s.names];
+    g.nameIds = new Map(g.names.map((name, i) => [name, i]));
+    g.origins = [...s.origins];
+    g.originIds = new Map(g.origins.map((o, i) => [o, i]));
+    g.head = Int32Array.from(s.head);
+    g.next = Int32Array.from(s.next);
+    g.room = Int32Array.from(s.room);
+    g.wall = Float64Array.from(s.wall);
+    g.logical = Uint32Array.from(s.logical);
+    g.origin = Uint16Array.from(s.origin);
+    g.joined = Uint8Array.from(s.joined);
+    g.count = n;
     return g;
   }
 
   private intern(name: string): number {
     const id = internIn(this.names, this.nameIds, name);
+    if (id >= this.head.length) this.head = resized(this.head, grown(this.head.length, id + 1), -1);
     return id;
   }
 
   private slot(u: number, r: number): number {
-    for (const slot of this.slotsOf[u] ?? []) if (this.room[slot] === r) return slot;
+    for (let slot = this.head[u]; slot >= 0; slot = this.next[slot]) if (this.room[slot] === r) return slot;
     return -1;
   }
 
   private addSlot(u: number, r: number): number {
-    this.grow(this.count + 1);
+    if (this.count >= this.room.length) {
+      const size = grown(this.room.length, this.count + 1);
+      this.next = resized(this.next, size);
+      this.room = resized(this.room, size);
+      this.wall = resized(this.wall, size);
+      this.logical = resized(this.logical, size);
+      this.origin = resized(this.origin, size);
+      this.joined = resized(this.joined, size);
+    }
     const slot = this.count++;
-    this.user[slot] = u;
     this.room[slot] = r;
-    (this.slotsOf[u] ??= []).push(slot);
+    this.next[slot] = this.head[u];
+    this.head[u] = slot;
     return slot;
   }
 
   private compareSlot(slot: number, wall: number, logical: number, origin: string): number {
-    const byClock = compareHlc({ wall: this.wall[slot], logical: this.logical[slot] }, { wall, logical });
+    const byClock = this.wall[slot] - wall || this.logical[slot] - logical;
     if (byClock !== 0) return byClock;
     const mine = this.origins[this.origin[slot]];
     return mine < origin ? -1 : mine > origin ? 1 : 0;
-  }
-
-  /** Makes room for `n` slots, doubling. */
-  private grow(n: number): void {
-    if (n <= this.user.length) return;
-    let size = this.user.length;
-    while (size < n) size *= 2;
-    this.user = resized(this.user, size);
-    this.room = resized(this.room, size);
-    this.wall = resized(this.wall, size);
-    this.logical = resized(this.logical, size);
-    this.origin = resized(this.origin, size);
-    this.joined = resized(this.joined, size);
   }
 }
 
@@ -166,10 +171,18 @@ function internIn(list: string[], ids: Map<string, number>, name: string): numbe
   return id;
 }
 
-type Typed = Int32Array | Float64Array | Uint32Array | Uint8Array;
+/** Grows by half (not doubling: at millions of slots the slack is what costs). */
+function grown(size: number, atLeast: number): number {
+  let n = Math.max(size, 16);
+  while (n < atLeast) n = Math.ceil(n * 1.5);
+  return n;
+}
 
-function resized<T extends Typed>(a: T, size: number): T {
+type Typed = Int32Array | Float64Array | Uint32Array | Uint16Array | Uint8Array;
+
+function resized<T extends Typed>(a: T, size: number, fill = 0): T {
   const b = new (a.constructor as new (n: number) => T)(size);
+  if (fill !== 0) b.fill(fill as never);
   b.set(a as never);
   return b;
 }

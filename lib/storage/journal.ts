@@ -524,7 +524,7 @@ export class Journal {
     this.origins.syncNow();
     const bytes = writeCheckpoint(this.files.machineDir, { index, clock: this.clock.current(), offsets });
     this.sinceCheckpoint = 0;
-    this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.user.length, ms: Date.now() - started });
+    this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.room.length, ms: Date.now() - started });
   }
 
   /**

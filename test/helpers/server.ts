@@ -91,7 +91,7 @@ export interface ClusterOptions {
   timing?: Record<string, number>;
   /** Overrides of config.storage (e.g. lockStaleMs). */
   storage?: Record<string, number>;
-  /** How long start() waits for a machine's workers and replicator to serve (default 15 s). */
+  /** How long start() waits for a machine's workers and replicator to serve (default START_MS). */
   startTimeoutMs?: number;
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;

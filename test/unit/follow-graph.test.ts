@@ -118,6 +118,9 @@ t.test('a snapshot restores the same graph, and it keeps deciding by the same ke
     if (author !== room) events.push(follow(random() < 0.6 ? 'join' : 'leave', author, room, 1 + Math.floor(random() * 100), `m${1 + Math.floor(random() * 3)}.w0`));
   }
   const whole = graphOf(events);
+  const empty = FollowGraph.fromSnapshot(new FollowGraph().snapshot());
+  empty.apply(events[0]);
+  t.equal(empty.size, 1, 'an empty graph restored takes events (it grows from nothing)');
   const restored = FollowGraph.fromSnapshot(graphOf(events.slice(0, 150)).snapshot());
   for (const e of events.slice(150)) restored.apply(e);
   t.equal(snapshot(restored, users), snapshot(whole, users), 'half applied, snapshotted, restored, the rest applied: the same graph');
