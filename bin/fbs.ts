@@ -3,7 +3,7 @@
  */
 import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
-import { dumpMachine } from '../lib/admin/dump';
+import { writeDump } from '../lib/admin/dump';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'dump':
-      process.stdout.write(await dumpMachine(config.dataDir, machineOf(config, values.machine)));
+      await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
     case 'start-all':
       return startAll(config, FBS_COMMAND);

@@ -33,7 +33,7 @@ export function readCheckpoint(machineDir: string): Checkpoint | string {
 export function writeCheckpoint(machineDir: string, c: Checkpoint): number {
   const data = encodeCheckpoint(c);
   const path = checkpointPath(machineDir);
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.tmp.${process.pid}`; // two writers (a lock lost to a stall) never share one
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, data);

@@ -47,8 +47,14 @@ export interface Stored {
 
 /** Room files kept open for reading lines by offset (resumes, catch-ups). */
 const READ_HANDLES = 128;
-/** A start-up scan reads at most this much of a file at once. */
-const SCAN_CHUNK_BYTES = 4 << 20;
+/** A start-up scan reads at most this much of a file at once (about 1,000 events: a few ms, so it yields often). */
+const SCAN_CHUNK_BYTES = 256 << 10;
+/**
+ * The checkpoint lock outlives a busy holder: a first start over a long history on a
+ * loaded machine may stall its event loop a while, and losing the lock then only
+ * lets another process build too (the checkpoint file is written atomically).
+ */
+const CHECKPOINT_LOCK_STALE_MS = 10_000;
 
 export class RoomFiles {
   readonly machineDir: string;
@@ -287,7 +293,8 @@ export class RoomFiles {
 
   /** Runs `fn` holding the machine's room lock: no writer appends meanwhile. */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    return this.locked(this.roomsDir, this.lockPath, { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 }, fn);
+    const retries = { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 };
+    return this.locked(this.roomsDir, this.lockPath, retries, fn, this.opts.lockStaleMs, this.opts.onCompromised);
   }
 
   /**
@@ -297,9 +304,10 @@ export class RoomFiles {
    */
   async withCheckpointLock<T>(fn: () => Promise<T>, wait = true): Promise<T | null> {
     const path = join(this.machineDir, 'checkpoint.lock');
+    const lost = (err: Error): void => this.opts.log.warn('lost the checkpoint lock while holding it', { error: err.message });
     for (;;) {
       try {
-        return await this.locked(this.machineDir, path, 0, fn);
+        return await this.locked(this.machineDir, path, 0, fn, CHECKPOINT_LOCK_STALE_MS, lost);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
         if (!wait) return null;
@@ -308,21 +316,34 @@ export class RoomFiles {
     }
   }
 
-  private async locked<T>(file: string, lockfilePath: string, retries: lockfile.LockOptions['retries'], fn: () => Promise<T>): Promise<T> {
+  private async locked<T>(
+    file: string,
+    lockfilePath: string,
+    retries: lockfile.LockOptions['retries'],
+    fn: () => Promise<T>,
+    stale: number,
+    onCompromised: (err: Error) => void,
+  ): Promise<T> {
     this.lockFs ??= ownedLockFs(lockFs(clockOffsetMs(this.opts.machineDir)));
+    let compromised = false;
     const release = await lockfile.lock(file, {
       fs: this.lockFs,
       lockfilePath,
       realpath: false,
-      stale: this.opts.lockStaleMs,
-      update: Math.floor(this.opts.lockStaleMs / 2),
+      stale,
+      update: Math.floor(stale / 2),
       retries,
-      onCompromised: this.opts.onCompromised,
+      onCompromised: (err) => {
+        compromised = true;
+        onCompromised(err);
+      },
     });
     try {
       return await fn();
     } finally {
-      await release();
+      await release().catch((err: Error) => {
+        if (!compromised) throw err; // a lost lock has nothing left to release
+      });
     }
   }
 }
