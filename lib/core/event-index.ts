@@ -25,6 +25,8 @@ export class EventIndex {
   /** Every room (= user), sorted: what `list` pages through. */
   rooms = new RoomDirectory();
   private readonly applied: VersionVector = new Map();
+  /** During a bulk load: per origin, which seqs past its applied one have been seen. */
+  private bulk: Map<string, { base: number; seen: Uint8Array; max: number }> | null = null;
 
   /**
    * Offers an event. Returns the events that became applied, in apply order: this
@@ -64,6 +66,74 @@ export class EventIndex {
       this.pending.delete(origin);
     }
     return { applied: out, gaps };
+  }
+
+  /**
+   * A bulk load (a scan of the room files, room after room) meets each origin's
+   * seqs in any order, and holding early ones back would hold nearly all of them.
+   * But rooms, the follow graph and the clock do not depend on arrival order, so
+   * absorb() takes each event's effect at once and notes only its seq; endBulk()
+   * then moves the vector over what turned out dense.
+   */
+  beginBulk(): void {
+    this.bulk ??= new Map();
+  }
+
+  /** Takes an event during a bulk load; false for one already had. */
+  absorb(e: ChatEvent): boolean {
+    if (!this.bulk) return false;
+    let b = this.bulk.get(e.origin);
+    if (!b) {
+      const base = this.seqOf(e.origin);
+      if (e.seq <= base) return false;
+      this.bulk.set(e.origin, (b = { base, seen: new Uint8Array(1024), max: base }));
+    }
+    const at = e.seq - b.base - 1;
+    if (at < 0) return false;
+    if (at >= b.seen.length) {
+      const grown = new Uint8Array(Math.max(at + 1, b.seen.length * 2));
+      grown.set(b.seen);
+      b.seen = grown;
+    }
+    if (b.seen[at] === 1) return false;
+    b.seen[at] = 1;
+    b.max = Math.max(b.max, e.seq);
+    this.effect(e);
+    return true;
+  }
+
+  /**
+   * Ends a bulk load: each origin's vector moves to its last dense seq. With
+   * `settle`, past gaps too (seqs lost for good), which it reports; without, an
+   * origin with a gap stays in bulk mode for another pass (a writer may have
+   * appended the missing seq after its room was read).
+   */
+  endBulk(settle: boolean): { origin: string; from: number; to: number }[] {
+    const gaps: { origin: string; from: number; to: number }[] = [];
+    for (const [origin, b] of this.bulk ?? []) {
+      const base = b.base;
+      let dense = 0;
+      while (dense < b.max - base && b.seen[dense] === 1) dense++;
+      if (dense === b.max - base) {
+        this.applied.set(origin, b.max);
+        this.bulk?.delete(origin);
+        this.drain(origin, []); // events a checkpoint held back may follow
+        continue;
+      }
+      for (let i = dense; i < b.max - base; ) {
+        let j = i;
+        while (j < b.max - base && b.seen[j] === 0) j++;
+        if (j > i) gaps.push({ origin, from: base + i + 1, to: base + j });
+        i = j + 1;
+      }
+      this.applied.set(origin, settle ? b.max : base + dense);
+      if (settle) {
+        this.bulk?.delete(origin);
+        this.drain(origin, []);
+      }
+    }
+    if (settle || this.bulk?.size === 0) this.bulk = null;
+    return gaps;
   }
 
   /** Number of events held back waiting for an earlier seq. */
@@ -117,8 +187,12 @@ export class EventIndex {
 
   private apply(e: ChatEvent): ChatEvent {
     this.applied.set(e.origin, e.seq);
+    this.effect(e);
+    return e;
+  }
+
+  private effect(e: ChatEvent): void {
     if (e.kind === 'create') this.rooms.add(e.room);
     else if (e.kind !== 'post') this.graph.apply(e);
-    return e;
   }
 }

@@ -4,7 +4,7 @@
  * checkpoint or the new one, never a mix. One that fails to decode is ignored: the
  * room files are the truth and a full scan rebuilds it.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint-format';
 
@@ -29,24 +29,24 @@ export function readCheckpoint(machineDir: string): Checkpoint | string {
   }
 }
 
-/** Writes the checkpoint atomically; returns its size in bytes. */
-export function writeCheckpoint(machineDir: string, c: Checkpoint): number {
+/** Writes the checkpoint atomically; returns its size in bytes. The fsyncs run off the event loop. */
+export async function writeCheckpoint(machineDir: string, c: Checkpoint): Promise<number> {
   const data = encodeCheckpoint(c);
   const path = checkpointPath(machineDir);
   const tmp = `${path}.tmp.${process.pid}`; // two writers (a lock lost to a stall) never share one
-  const fd = openSync(tmp, 'w');
+  const file = await fs.open(tmp, 'w');
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
+    await file.writeFile(data);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
-  renameSync(tmp, path);
-  const dir = openSync(machineDir, 'r');
+  await fs.rename(tmp, path);
+  const dir = await fs.open(machineDir, 'r');
   try {
-    fsyncSync(dir);
+    await dir.sync();
   } finally {
-    closeSync(dir);
+    await dir.close();
   }
   return data.length;
 }

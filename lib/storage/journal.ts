@@ -153,16 +153,17 @@ export class Journal {
         this.clock.observe(checkpoint.clock);
         this.files.restoreOffsets(checkpoint.offsets);
       }
+      this.index.beginBulk();
       scanned = await this.scan();
-      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) this.checkpointNow();
+      if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
+        // Gaps: a writer may have appended while we scanned without the lock. Look
+        // again holding it; what is still missing then is lost (e.g. a corrupt line).
+        scanned += await this.files.withLock(() => this.scan());
+        const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
+        for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
+      }
+      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
     });
-    if (this.index.heldBack() > 0) {
-      // Gaps: a writer may have appended while we scanned without the lock. Look
-      // again holding it; what is still missing then is lost (e.g. a corrupt line).
-      scanned += await this.files.withLock(() => this.scan());
-      const { gaps } = this.index.settle();
-      for (const gap of gaps) this.log.warn('sequence gap in stored events (lost line?)', gap);
-    }
     this.loading = false;
     this.nextSeq = this.index.seqOf(this.origin) + 1;
     this.log.info('loaded room files', {
@@ -197,7 +198,7 @@ export class Journal {
     if (this.flushing || this.loading) return false;
     const wrote = await this.files.withCheckpointLock(async () => {
       if (this.flushing) return false;
-      this.checkpointNow();
+      await this.checkpointNow();
       return true;
     }, false);
     return wrote === true;
@@ -491,14 +492,18 @@ export class Journal {
       authorHash: nameHash(e.author),
     });
     this.sinceCheckpoint++;
+    if (this.loading) {
+      if (this.index.absorb(e)) this.clock.observe(e.hlc);
+      return;
+    }
     for (const applied of this.index.offer(e)) {
       this.clock.observe(applied.hlc);
       // A retried post's second copy fills its slot but is not shown again.
       const shown = applied.kind !== 'post' || this.tails.take(applied);
-      if (this.loading || !shown) continue;
+      if (!shown) continue;
       for (const fn of this.appliedListeners) fn(applied);
     }
-    if (!this.loading) for (const fn of this.everyListeners) fn(e);
+    for (const fn of this.everyListeners) fn(e);
   }
 
   /** Scans the room files past our offsets; returns the number of events read. */
@@ -516,14 +521,19 @@ export class Journal {
     return scanned;
   }
 
-  /** Writes the checkpoint of what this process holds now (the caller holds the checkpoint lock). */
-  private checkpointNow(): void {
+  /**
+   * Writes the checkpoint of what this process holds now (the caller holds the
+   * checkpoint lock): the state is taken in one synchronous step, the waits for the
+   * disk (the index, then the file) run off the event loop.
+   */
+  private async checkpointNow(): Promise<void> {
     const started = Date.now();
     const offsets = this.files.offsetsSnapshot();
     const index = this.index.snapshot();
-    this.origins.syncNow();
-    const bytes = writeCheckpoint(this.files.machineDir, { index, clock: this.clock.current(), offsets });
+    const clock = this.clock.current();
     this.sinceCheckpoint = 0;
+    await this.origins.sync();
+    const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
     this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.room.length, ms: Date.now() - started });
   }
 

@@ -7,9 +7,12 @@
  * fsyncs the index first, and a start re-scans (and re-indexes) everything after it.
  * Page-cache I/O only, so synchronous (see room-files).
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../core/index-record';
+
+const fdatasyncAsync = promisify(fdatasync);
 
 interface Run {
   first: number;
@@ -61,10 +64,11 @@ export class OriginIndex {
   }
 
   /** Makes every record written so far durable (before a checkpoint counts on them). */
-  syncNow(): void {
+  async sync(): Promise<void> {
     this.flush();
-    for (const origin of this.unsynced) fdatasyncSync(this.fd(origin, true) as number);
+    const fds = [...this.unsynced].map((origin) => this.fd(origin, true) as number);
     this.unsynced.clear();
+    await Promise.all(fds.map((fd) => fdatasyncAsync(fd)));
   }
 
   /** Drops the whole index (it disagreed with the room files): the next full scan rebuilds it. */

@@ -139,3 +139,28 @@ t.test('a snapshot restores vector, rooms, graph and held-back events', async (t
   t.same(ids(restored.offer(a3)), [a3.id, events[events.length - 1].id], 'the gap fills after the restore');
   t.same(restored.graph.following('ann'), ['ann', 'cat']);
 });
+
+t.test('a bulk load takes events in any order, and moves the vector over what is dense', async (t) => {
+  const events = history();
+  const random = rng(13);
+  const whole = new EventIndex();
+  offerAll(whole, events);
+  const index = new EventIndex();
+  index.beginBulk();
+  const shuffledEvents = shuffled(events, random);
+  const missing = shuffledEvents.find((e) => e.origin === 'm1.w1' && e.seq === 7) as ChatEvent;
+  for (const e of shuffledEvents) if (e !== missing) index.absorb(e);
+  t.notOk(index.absorb(shuffledEvents[0] === missing ? shuffledEvents[1] : shuffledEvents[0]), 'an event already had is not taken twice');
+  t.same(index.endBulk(false), [{ origin: 'm1.w1', from: 7, to: 7 }], 'a gap is reported, not settled');
+  t.equal(index.seqOf('m1.w1'), 6, 'its origin stops before the gap');
+  t.equal(index.seqOf('m1.w0'), 20, 'the others are dense');
+  index.absorb(missing);
+  t.same(index.endBulk(true), [], 'a second pass fills it');
+  t.same([...index.vector()].sort(), [...whole.vector()].sort(), 'the same vector as in-order offers');
+  const lost = new EventIndex();
+  lost.beginBulk();
+  for (const e of events) if (e !== missing) lost.absorb(e);
+  t.same(lost.endBulk(true), [{ origin: 'm1.w1', from: 7, to: 7 }], 'settling reports the gap');
+  t.equal(lost.seqOf('m1.w1'), 20, 'and moves past it');
+  t.same(ids(lost.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
+});
