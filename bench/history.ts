@@ -75,6 +75,11 @@ export function historyOptions(args: { [K in keyof typeof HISTORY_ARGS]?: string
   };
 }
 
+/** du of a machine dir per event: bytes in the files, and on disk (whole blocks). */
+function bytesPerEvent(dir: string, events: number): { apparent: number; allocated: number } {
+  return { apparent: Math.round(du(dir, true) / events), allocated: Math.round(du(dir, false) / events) };
+}
+
 /** A figure, or why there is none. */
 export type Figure<T> = { value: T } | { never: string };
 
@@ -101,6 +106,8 @@ export interface SizeResult {
   generator: HistoryStats | null;
   /** du of m1's data dir as generated, per event: bytes in the files, and on disk (whole blocks). */
   diskBytesPerEvent: { apparent: number; allocated: number } | null;
+  /** The same once the machine has built its index and checkpoint (after the second start). */
+  diskWithIndex: { apparent: number; allocated: number } | null;
   firstStart: Figure<StartTimes>;
   secondStart: Figure<StartTimes>;
   latency: Figure<Latencies>;
@@ -145,6 +152,7 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
     follows: o.follows,
     generator: null,
     diskBytesPerEvent: null,
+    diskWithIndex: null,
     firstStart: SKIPPED,
     secondStart: SKIPPED,
     latency: SKIPPED,
@@ -160,10 +168,7 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
       o.progress(`${size}: generating (${users.toLocaleString('en-US')} users, ${o.follows} follows each)`);
       result.generator = await generateInto(dataDir, { events, users, follows: o.follows, seed: o.seed });
       o.progress(`${size}: generated at ${result.generator.eventsPerSec.toLocaleString('en-US')} events/s`);
-      result.diskBytesPerEvent = {
-        apparent: Math.round(du(join(dataDir, 'm1'), true) / events),
-        allocated: Math.round(du(join(dataDir, 'm1'), false) / events),
-      };
+      result.diskBytesPerEvent = bytesPerEvent(join(dataDir, 'm1'), events);
     }
     const probe = new PostProbe();
     try {
@@ -182,6 +187,7 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
         return startMachines(cluster, o.giveUpMs, probe);
       });
       if (!served(result.secondStart)) return result;
+      if (events > 0) result.diskWithIndex = bytesPerEvent(join(dataDir, 'm1'), events);
     } finally {
       probe.close();
     }
@@ -365,7 +371,9 @@ export function historyRows(r: HistoryResult): [string, ...string[]][] {
   };
   row('users, follows each', (s) => `${int(s.users)}, ${s.follows}`);
   row('generator: events/s (m1 written, copied to m2, m3)', (s) => (s.generator ? `${int(s.generator.eventsPerSec)} /s (${secs(s.generator.writeMs + s.generator.copyMs)})` : '-'));
-  row('disk bytes per event (file bytes / whole blocks)', (s) => (s.diskBytesPerEvent ? `${s.diskBytesPerEvent.apparent} / ${s.diskBytesPerEvent.allocated}` : '-'));
+  const disk = (d: { apparent: number; allocated: number } | null): string => (d ? `${d.apparent} / ${d.allocated}` : '-');
+  row('disk bytes per event: room files (file bytes / whole blocks)', (s) => disk(s.diskBytesPerEvent));
+  row('disk bytes per event: with index and checkpoint', (s) => disk(s.diskWithIndex));
   const start = (v: StartTimes): string => {
     const times = MACHINES.map((m) => v.firstPostMs[m]);
     const slowest = times.some((t) => t === null) ? null : Math.max(...(times as number[]));

@@ -241,6 +241,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
           for (const e of page.events) ok = call.write(encodeItem({ event: e }) as unknown as SubscribeItem) && ok;
           if (page.done || !open) break;
           if (!ok) await new Promise((resolve) => ['drain', 'close', 'cancelled'].forEach((ev) => call.once(ev, resolve)));
+          else await new Promise((resolve) => setImmediate(resolve)); // a page at a time: other calls go on meanwhile
         }
       } catch (err) {
         opts.log.error('stream backlog failed', { error: errorMessage(err) });

@@ -76,6 +76,12 @@ export interface Page {
 
 /** Index records read per origin per disk read. */
 const RECORDS_PER_READ = 1_024;
+/**
+ * Index records one page may look at: a reader of a few quiet rooms resuming from
+ * an old cursor gets short (even empty) pages whose cursor moves on, instead of one
+ * call that reads the whole history while the event loop waits.
+ */
+const RECORDS_PER_PAGE = 32_768;
 /** A load yields to the event loop at least this often, so the process keeps answering its primary. */
 const LOAD_SLICE_MS = 50;
 
@@ -218,7 +224,9 @@ export class Journal {
    * Applied events after `cursor`, up to `upTo` (default: everything applied), whose
    * index record passes `keep` and whose event passes `confirm`: the first `max` of
    * them in key order, read from the room files, and the cursor past them (it also
-   * covers what was passed over). Work is bounded by `max`, not by history.
+   * covers what was passed over). Work is bounded by `max` and by
+   * RECORDS_PER_PAGE, not by history; a page may hold fewer than `max` events
+   * without being the last (`done` says).
    */
   page(
     cursor: VersionVector,
@@ -234,11 +242,13 @@ export class Journal {
     }
     const found: Candidate[] = [];
     const scannedTo = new Map<string, number>();
+    let budget = RECORDS_PER_PAGE;
     for (const [origin, top] of upTo) {
       let seq = cursor.get(origin) ?? 0;
       let taken = 0;
-      while (seq < top && taken < max) {
-        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
+      while (seq < top && taken < max && budget > 0) {
+        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq, budget));
+        budget -= recs.length;
         for (const rec of recs) {
           seq++;
           if (rec === null) {
