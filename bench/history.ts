@@ -15,7 +15,7 @@
  * and a size whose tree never serves skips the rest. Everything started is killed by pid
  * and every temp dir removed, also on Ctrl-C (bench/cleanup.ts).
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,8 +244,10 @@ async function generateInto(dataDir: string, spec: { events: number; users: numb
   }
 }
 
+/** du's total; on a live machine a file may vanish under it (the room lock): du then says so and still totals the rest. */
 function du(dir: string, apparent: boolean): number {
-  return Number(execFileSync('du', ['-s', apparent ? '--bytes' : '--block-size=1', dir], { encoding: 'utf8' }).split('\t')[0]);
+  const { stdout } = spawnSync('du', ['-s', apparent ? '--bytes' : '--block-size=1', dir], { encoding: 'utf8' });
+  return Number(stdout.split('\t')[0]);
 }
 
 /** Races `fn` against a deadline; a miss or an error becomes "never (...)". The loser's own waits end it later. */
