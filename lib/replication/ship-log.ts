@@ -39,18 +39,16 @@ export class ShipLog {
 
   private advance(origin: string): void {
     const upTo = this.appliedSeq(origin);
-    let seq = this.logged.get(origin) ?? 0;
-    if (seq >= upTo) return;
+    if ((this.logged.get(origin) ?? 0) >= upTo) return;
+    this.logged.set(origin, upTo);
     const held = this.held.get(origin);
-    const fresh: ChatEvent[] = [];
-    for (const [s, e] of [...(held ?? [])].sort(([a], [b]) => a - b)) {
-      if (s > upTo) break;
-      held!.delete(s);
-      fresh.push(e);
-    }
-    seq = upTo;
-    this.logged.set(origin, seq);
-    if (held?.size === 0) this.held.delete(origin);
+    if (!held) return;
+    // Held seqs up to what the index applied ship now, in seq order (one it settled past never comes).
+    const fresh = [...held].filter(([seq]) => seq <= upTo).sort(([a], [b]) => a - b).map(([seq, e]) => {
+      held.delete(seq);
+      return e;
+    });
+    if (held.size === 0) this.held.delete(origin);
     if (fresh.length > 0) for (const fn of this.listeners) fn(fresh);
   }
 }

@@ -240,7 +240,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
           let ok = true;
           for (const e of page.events) ok = call.write(encodeItem({ event: e }) as unknown as SubscribeItem) && ok;
           if (page.done || !open) break;
-          if (!ok) await new Promise((resolve) => ['drain', 'close', 'cancelled'].forEach((ev) => call.once(ev, resolve)));
+          if (!ok) await writableOrGone(call);
           else await new Promise((resolve) => setImmediate(resolve)); // a page at a time: other calls go on meanwhile
         }
       } catch (err) {
@@ -253,6 +253,18 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       if (open) for (const item of held) send(call, item);
     },
   };
+}
+
+/** Resolves once the stream takes writes again or is gone; takes its listeners off (a long backlog waits many times). */
+function writableOrGone(call: Stream): Promise<void> {
+  const events = ['drain', 'close', 'cancelled'];
+  return new Promise((resolve) => {
+    const done = (): void => {
+      for (const ev of events) call.off(ev, done);
+      resolve();
+    };
+    for (const ev of events) call.on(ev, done);
+  });
 }
 
 /** Ends a stream with the refusal's status. */

@@ -520,7 +520,7 @@ export class Journal {
   private async scan(): Promise<number> {
     let scanned = 0;
     let sliceStart = Date.now();
-    await this.files.scanNew(async (_room, stored) => {
+    await this.files.scanNew(async (stored) => {
       this.takeAll(stored);
       scanned += stored.length;
       if (Date.now() - sliceStart >= LOAD_SLICE_MS) {
@@ -552,14 +552,14 @@ export class Journal {
    * null if that line is corrupt (the event is lost here, as a full scan would find).
    */
   private readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
-    const e = this.files.readLine(rec.room, rec.offset, rec.length);
-    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
-    if (e === 'not JSON' || e === 'not an event') {
-      this.log.warn('skipped corrupt line in room file', { room: rec.room, offset: rec.offset, reason: e, origin, seq });
+    const line = this.files.readLine(rec.room, rec.offset, rec.length);
+    if ('event' in line && line.event.origin === origin && line.event.seq === seq) return line.event;
+    if ('corrupt' in line) {
+      this.log.warn('skipped corrupt line in room file', { room: rec.room, offset: rec.offset, reason: line.corrupt, origin, seq });
       return null;
     }
     // The index is derived data: drop it and the checkpoint, and restart to rebuild both from the room files.
-    const why = typeof e === 'string' ? e : `holds ${e.origin}#${e.seq}`;
+    const why = 'missing' in line ? line.missing : `holds ${line.event.origin}#${line.event.seq}`;
     this.log.error('index disagrees with its room file; rebuilding', { origin, seq, room: rec.room, offset: rec.offset, found: why });
     removeCheckpoint(this.files.machineDir);
     this.origins.remove();

@@ -15,7 +15,7 @@ import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, p
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
-import { eventToLine, eventsToText, type ChatEvent } from '../core/event';
+import { eventToLine, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
@@ -101,7 +101,7 @@ export class RoomFiles {
    * (only whole lines count; a torn tail is cut by the next writer under the lock),
    * a chunk at a time: `take` gets each chunk's events and may yield between chunks.
    */
-  async scanNew(take: (room: string, stored: Stored[]) => Promise<void>): Promise<void> {
+  async scanNew(take: (stored: Stored[]) => Promise<void>): Promise<void> {
     for (const room of await this.roomsOnDisk()) {
       let size: number;
       try {
@@ -115,7 +115,7 @@ export class RoomFiles {
         for (;;) {
           const chunk = this.catchUp(room, fd, false, SCAN_CHUNK_BYTES);
           if (chunk.length === 0) break;
-          await take(room, chunk);
+          await take(chunk);
         }
       } finally {
         closeSync(fd);
@@ -123,14 +123,18 @@ export class RoomFiles {
     }
   }
 
-  /** The line of one event, or null if the file holds no whole line there. */
-  readLine(room: string, offset: number, length: number): ChatEvent | string {
+  /**
+   * The event on the line at `offset`: `corrupt` if a whole line is there but is no
+   * event (the file's damage), `missing` if there is no such line (the caller's offset is wrong).
+   */
+  readLine(room: string, offset: number, length: number): { event: ChatEvent } | { corrupt: string } | { missing: string } {
     const fd = this.reader(room);
-    if (fd === null) return 'no such room file';
+    if (fd === null) return { missing: 'no such room file' };
     const buf = Buffer.alloc(length + 1);
     const got = readSync(fd, buf, 0, buf.length, offset);
-    if (got !== buf.length || buf[length] !== 0x0a) return 'no whole line there';
-    return parseLine(buf.toString('utf8', 0, length));
+    if (got !== buf.length || buf[length] !== 0x0a) return { missing: 'no whole line there' };
+    const event = parseLine(buf.toString('utf8', 0, length));
+    return typeof event === 'string' ? { corrupt: event } : { event };
   }
 
   /**
@@ -228,7 +232,8 @@ export class RoomFiles {
             ingest(this.catchUp(room, fd, true));
             const lines = prepare(room);
             if (lines.length === 0) continue;
-            const data = Buffer.from(eventsToText(lines));
+            const texts = lines.map(eventToLine); // once: the append and each line's length come from it
+            const data = Buffer.from(`${texts.join('\n')}\n`);
             const before = this.offsetOf(room);
             try {
               writeSync(fd, data);
@@ -244,11 +249,11 @@ export class RoomFiles {
             }
             this.offsets.set(room, before + data.length);
             let at = before;
-            for (const event of lines) {
-              const length = Buffer.byteLength(eventToLine(event));
+            lines.forEach((event, i) => {
+              const length = Buffer.byteLength(texts[i]);
               written.push({ event, offset: at, length });
               at += length + 1;
-            }
+            });
           }
           await Promise.all(open.map((fd) => fdatasyncAsync(fd)));
           if (created) await fsyncDir(this.roomsDir);
