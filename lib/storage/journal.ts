@@ -1,8 +1,8 @@
 /**
  * One writer's view of a machine's data: the event index kept in step with the
  * room files, and a group commit that batches every event submitted while the
- * previous batch was being written, so one lock and one fsync per file serve many
- * posts. Events get their origin, dense seq and clock reading at write time,
+ * previous batch was being written, so one lock and one fsync (of the machine's
+ * write-ahead log) serve many posts. Events get their origin, dense seq and clock reading at write time,
  * under the lock, after catching up with the files, so each sorts after
  * everything stored before it. Events stamped elsewhere (replication) are
  * appended unchanged, in the same group commits.
@@ -11,13 +11,10 @@
  * in use; events are read from the room files through the origin index, in pages.
  * A start reads the machine's checkpoint and scans only what was appended after it.
  */
-import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync, promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { eventsToText, type ChatEvent, type EventKind } from '../core/event';
+import { type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
 import { nameHash, type IndexRecord } from '../core/index-record';
-import { parseRoomLog } from '../core/room-log';
 import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
@@ -143,7 +140,7 @@ export class Journal {
    */
   async load(): Promise<void> {
     await this.files.init();
-    await this.completeInterrupted();
+    await this.files.recover();
     this.loading = true;
     const started = Date.now();
     let scanned = 0;
@@ -343,8 +340,7 @@ export class Journal {
 
   /**
    * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit that failed part-way (a full disk) returns what was written and why
-   * the rest was not; anything else is fatal.
+   * first. A commit refused whole (a full disk) returns why; anything else is fatal.
    */
   private async commitRooms(
     what: string,
@@ -356,10 +352,9 @@ export class Journal {
       return { written: await this.files.commit(rooms, (fresh) => this.takeAll(fresh), prepare), failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.fatal(err as Error);
-      const { written, cause } = err as CommitError;
-      const failure = new StorageError(`storage unavailable: ${errorMessage(cause)}`);
-      this.log.error(`${what} failed`, { error: failure.message, written: written.length, batch: batchSize });
-      return { written, failure };
+      const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
+      this.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
+      return { written: [], failure };
     }
   }
 
@@ -385,16 +380,10 @@ export class Journal {
     let failure: Error | null = null;
     if (accepted.length > 0) {
       const byRoom = groupByRoom(accepted);
-      let intentWritten = false;
-      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) => {
-        if (!intentWritten) {
-          this.writeIntent(accepted);
-          intentWritten = true;
-        }
-        // Skip what another process appended meanwhile (e.g. a loader completing an interrupted commit).
-        return (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq);
-      }));
-      if (!failure) await fs.truncate(this.intentPath).catch(() => undefined);
+      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
+        // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
+        (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq),
+      ));
       this.takeAll(written);
       this.notifyCommitted(written);
     }
@@ -403,61 +392,6 @@ export class Journal {
       if (failure) c.reject(failure);
       else c.resolve({ appended: mine[i].taken.filter((e) => stored.has(e)).length, gapped: mine[i].gapped });
     });
-  }
-
-  /**
-   * Room files are written one after another, so a crash inside a replicated
-   * commit could leave a later seq of an origin on disk without an earlier one.
-   * The batch is therefore first recorded here (under the lock, fsynced); a
-   * loader finishes whatever of it is missing before reading the files.
-   */
-  private get intentPath(): string {
-    return join(this.files.machineDir, 'incoming.jsonl');
-  }
-
-  private writeIntent(events: ChatEvent[]): void {
-    try {
-      const fd = openSync(this.intentPath, 'w');
-      try {
-        writeSync(fd, eventsToText(events));
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      throw new CommitError([], err); // nothing written yet: refuse the batch, keep running
-    }
-  }
-
-  private readIntent(): string {
-    return readFileOr(this.intentPath).toString('utf8');
-  }
-
-  /** Appends what an interrupted replicated commit left out, under the lock, before loading. */
-  private async completeInterrupted(): Promise<void> {
-    for (;;) {
-      const text = this.readIntent();
-      const intent = parseRoomLog(Buffer.from(text)).events;
-      if (intent.length === 0) return;
-      const byRoom = groupByRoom(intent);
-      let changed: boolean | null = null;
-      const written = await this.files.commit(
-        [...byRoom.keys()],
-        () => undefined, // the load reads everything next
-        (room) => {
-          changed ??= this.readIntent() !== text; // a live replicator moved on meanwhile: look again
-          if (changed) return [];
-          // The whole file, not just what is new to us: a doorbell may have had us read part of it already.
-          const slot = (e: ChatEvent): string => `${e.origin}#${e.seq}`;
-          const present = new Set(parseRoomLog(readFileOr(this.files.fileOf(room))).events.map(slot));
-          return (byRoom.get(room) ?? []).filter((e) => !present.has(slot(e)));
-        },
-      );
-      if (changed) continue;
-      if (written.length > 0) this.log.warn('completed an interrupted replicated commit', { events: written.length });
-      this.notifyCommitted(written);
-      return;
-    }
   }
 
   private notifyCommitted(written: Stored[]): void {
@@ -575,14 +509,4 @@ function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> 
     else byRoom.set(e.room, [e]);
   }
   return byRoom;
-}
-
-/** A file's bytes, or none if it does not exist. */
-function readFileOr(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-    throw err;
-  }
 }

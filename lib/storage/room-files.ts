@@ -1,7 +1,8 @@
 /**
  * The room files of one machine: data/<machine>/rooms/<room>.jsonl, append-only.
  * Writers append under one proper-lockfile lock per machine (a whole group commit
- * takes it once) and fsync before anyone is answered. Under the lock a writer
+ * takes it once); a commit is durable once its write-ahead log record is fsynced,
+ * before anyone is answered, and the room files are synced lazily. Under the lock a writer
  * first reads what others appended since it last looked, and cuts off a torn tail
  * left by a writer killed mid-append. Readers never need the lock: they take
  * only complete lines.
@@ -9,18 +10,20 @@
  * Opening, reading, appending and truncating only touch the page cache, so they
  * are synchronous: a few microseconds each, where a round trip through libuv's
  * thread pool costs far more on a busy machine (a commit touches every room of its
- * batch). Only the waits for the disk, the fsyncs, run off the event loop.
+ * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, promises as fs, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { isUsername } from '../core/usernames';
+import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
+import { WriteAheadLog, type Appended } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -64,11 +67,13 @@ export class RoomFiles {
   private readonly mutex = new KeyedMutex();
   private readonly readers = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
+  private readonly wal: WriteAheadLog;
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
+    this.wal = new WriteAheadLog(opts.machineDir, opts.log);
   }
 
   async init(): Promise<void> {
@@ -206,10 +211,12 @@ export class RoomFiles {
   }
 
   /**
-   * One group commit. Under the machine lock, for each room in turn: read what
-   * others appended (`ingest` takes it), let `prepare` decide the lines to add
-   * (it assigns seqs, so rooms are written in seq order), append them; then fsync
-   * every file touched and return what was written.
+   * One group commit. Under the machine lock: finish a commit whose writer died;
+   * for each room in turn read what others appended (`ingest` takes it) and let
+   * `prepare` decide the lines to add (it assigns seqs, so rooms come in seq
+   * order); then write all of it to the write-ahead log and fsync that once, and
+   * append to the room files (synced lazily). Returns what was written. A write
+   * that fails (a full disk) is taken back whole: nothing of the batch stays.
    */
   async commit(
     rooms: string[],
@@ -218,51 +225,90 @@ export class RoomFiles {
   ): Promise<Stored[]> {
     return this.withLock(() =>
       this.mutex.runAll(rooms, async () => {
-        const written: Stored[] = [];
+        this.wal.finishLast((parts) => this.applyParts(parts));
+        const planned: { room: string; fd: number; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
         const open: number[] = [];
-        let created = false;
         try {
           for (const room of rooms) {
-            const path = this.fileOf(room);
-            const isNew = !existsSync(path);
-            created ||= isNew;
-            const fd = openSync(path, 'a+');
+            const fd = openSync(this.fileOf(room), 'a+');
             open.push(fd);
-            if (isNew) this.offsets.set(room, 0);
             ingest(this.catchUp(room, fd, true));
             const lines = prepare(room);
             if (lines.length === 0) continue;
             const texts = lines.map(eventToLine); // once: the append and each line's length come from it
-            const data = Buffer.from(`${texts.join('\n')}\n`);
-            const before = this.offsetOf(room);
-            try {
-              writeSync(fd, data);
-            } catch (cause) {
-              // e.g. ENOSPC: take back a partial append so the file stays whole; what the
-              // earlier rooms got is written and reported, the rest of the batch is not.
-              try {
-                ftruncateSync(fd, before);
-              } catch {
-                /* the next writer's catch-up cuts the torn tail */
-              }
-              throw new CommitError(written, cause);
-            }
-            this.offsets.set(room, before + data.length);
-            let at = before;
-            lines.forEach((event, i) => {
-              const length = Buffer.byteLength(texts[i]);
+            planned.push({ room, fd, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
+          }
+          if (planned.length === 0) return [];
+          let record: Appended;
+          try {
+            record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
+          } catch (cause) {
+            throw new CommitError(cause); // nothing written anywhere
+          }
+          await this.wal.sync(record);
+          try {
+            for (const p of planned) writeSync(p.fd, p.data);
+          } catch (cause) {
+            // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
+            for (const p of planned) ftruncateSync(p.fd, p.before);
+            this.wal.mark(record, RecordState.Void);
+            throw new CommitError(cause);
+          }
+          this.wal.mark(record, RecordState.Applied);
+          const written: Stored[] = [];
+          for (const p of planned) {
+            this.offsets.set(p.room, p.before + p.data.length);
+            let at = p.before;
+            p.lines.forEach((event, i) => {
+              const length = Buffer.byteLength(p.texts[i]);
               written.push({ event, offset: at, length });
               at += length + 1;
             });
           }
-          await Promise.all(open.map((fd) => fdatasyncAsync(fd)));
-          if (created) await fsyncDir(this.roomsDir);
+          return written;
         } finally {
           for (const fd of open) closeSync(fd);
         }
-        return written;
       }),
     );
+  }
+
+  /**
+   * Makes the room files hold every durable write-ahead log record (after a
+   * writer died mid-commit, or a reboot lost unsynced pages). Under the lock.
+   */
+  async recover(): Promise<void> {
+    await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+  }
+
+  /** Puts a record's bytes at their offsets, unless they are there already; a torn or different tail is cut first. */
+  private applyParts(parts: WalPart[]): void {
+    for (const { room, offset, data } of parts) {
+      if (!isUsername(room)) {
+        this.opts.log.error('write-ahead log names no valid room; skipped', { room: String(room).slice(0, 40) });
+        continue;
+      }
+      const fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_CREAT, 0o644);
+      try {
+        const { size } = fstatSync(fd);
+        if (size >= offset + data.length) {
+          const there = Buffer.alloc(data.length);
+          readSync(fd, there, 0, data.length, offset);
+          if (there.equals(data)) continue;
+        }
+        let at = offset;
+        if (size > offset) {
+          this.opts.log.warn('rewrote a room file tail from the write-ahead log', { room, offset, bytes: size - offset });
+          ftruncateSync(fd, offset);
+        } else if (size < offset) {
+          this.opts.log.error('room file shorter than the write-ahead log says; appended at its end', { room, offset, size });
+          at = size;
+        }
+        writeSync(fd, data, 0, data.length, at);
+      } finally {
+        closeSync(fd);
+      }
+    }
   }
 
   /**
@@ -353,21 +399,9 @@ export class RoomFiles {
   }
 }
 
-/** A commit that failed part-way: `written` reached the files (in seq order), the rest did not. */
+/** A commit refused whole (a full disk): nothing of it reached the files. */
 export class CommitError extends Error {
-  constructor(readonly written: Stored[], readonly cause: unknown) {
+  constructor(readonly cause: unknown) {
     super(`room file append failed: ${(cause as Error)?.message ?? String(cause)}`);
-  }
-}
-
-const fdatasyncAsync = promisify(fdatasync);
-
-/** Makes a new file's directory entry durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

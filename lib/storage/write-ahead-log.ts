@@ -1,0 +1,220 @@
+/**
+ * A machine's write-ahead log: data/<machine>/wal/<n>.log segments of records
+ * (lib/core/wal-record). Every commit, local or replicated, first appends one
+ * record holding all it will add to the room files and fsyncs it: that is the
+ * durability point, one fsync per batch. The room files get the bytes next and
+ * are synced lazily: when a segment fills up, the next one is started, and once
+ * the file system has been synced (`sync -f`) the old segments are deleted.
+ *
+ * Recovery, always under the machine's room lock:
+ *  - a writer killed between its record and its room files leaves the last record
+ *    pending: the next writer (or loader) finishes it before doing anything else,
+ *    so an origin never has a gap and a seq is never handed out twice;
+ *  - a power loss can take room-file pages that were never synced: the first
+ *    process to load after a reboot (a new kernel boot id) checks every record
+ *    against the room files and rewrites what is missing.
+ */
+import { execFile } from 'node:child_process';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart } from '../core/wal-record';
+import { errorMessage, type Logger } from '../common/log';
+
+/** A segment is closed once it holds this much; its records reach the room files' fsync at the next `sync -f`. */
+const SEGMENT_BYTES = 16 << 20;
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+
+const fdatasyncAsync = promisify(fdatasync);
+const execFileAsync = promisify(execFile);
+
+/** A record just made durable, to be marked once its commit is done. */
+export interface Appended {
+  fd: number;
+  stateAt: number;
+}
+
+export class WriteAheadLog {
+  readonly dir: string;
+  private fd = -1;
+  private segment = -1;
+  private retiring = false;
+
+  constructor(machineDir: string, private readonly log: Logger) {
+    this.dir = join(machineDir, 'wal');
+  }
+
+  /**
+   * Makes the room files hold every durable record (the caller holds the room
+   * lock): after a reboot all of them are checked, otherwise only the last one,
+   * which is pending only if its writer died mid-commit.
+   */
+  recover(apply: (parts: WalPart[]) => void): void {
+    mkdirSync(this.dir, { recursive: true });
+    const boot = currentBoot();
+    if (boot === null || readFileOr(join(this.dir, 'boot')) !== boot) {
+      this.replayAll(apply);
+      writeFileSync(join(this.dir, 'boot'), boot ?? '');
+    } else {
+      this.finishLast(apply);
+    }
+  }
+
+  /**
+   * Finishes the last record if its writer died before marking it (the caller
+   * holds the room lock), cutting off a record torn by a writer killed mid-append.
+   */
+  finishLast(apply: (parts: WalPart[]) => void): void {
+    const fd = this.current();
+    const size = fstatSync(fd).size;
+    if (size === 0) return;
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+    const { state, payloadLen } = readTrailer(trailer);
+    const at = size - payloadLen - FRAME_BYTES;
+    if (state !== RecordState.Pending && at >= 0) {
+      const head = Buffer.alloc(4);
+      readSync(fd, head, 0, 4, at);
+      if (head.readUInt32LE(0) === payloadLen) return; // whole, and done with
+    }
+    // Pending, or torn: read the segment's valid prefix (rare: only after a writer died).
+    const { records, end, stop } = decodeSegment(readFileSync(join(this.dir, segmentName(this.segment))));
+    if (end < size) {
+      this.log.warn('cut off a torn write-ahead log record', { segment: this.segment, at: end, bytes: size - end, reason: stop });
+      ftruncateSync(fd, end);
+    }
+    const last = records[records.length - 1];
+    if (last?.state === RecordState.Pending) {
+      apply(last.parts);
+      this.mark({ fd, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
+      this.log.warn('finished a commit whose writer died', { rooms: last.parts.length, bytes: last.size });
+    }
+  }
+
+  /**
+   * Appends a record (the caller holds the room lock); a failed write (a full
+   * disk) leaves nothing behind. It is durable once `sync` returns.
+   */
+  write(parts: WalPart[]): Appended {
+    let fd = this.current();
+    if (fstatSync(fd).size >= SEGMENT_BYTES) fd = this.rotate(); // its last record is finished (finishLast ran)
+    const before = fstatSync(fd).size;
+    const record = encodeRecord(parts);
+    try {
+      writeSync(fd, record, 0, record.length, before);
+    } catch (err) {
+      ftruncateSync(fd, before);
+      throw err;
+    }
+    return { fd, stateAt: before + record.length - TRAILER_BYTES };
+  }
+
+  async sync(r: Appended): Promise<void> {
+    await fdatasyncAsync(r.fd);
+  }
+
+  /** Rewrites a record's state in place; a void one is synced, so a reboot can never apply it. */
+  mark(r: Appended, state: RecordState): void {
+    writeSync(r.fd, Buffer.from([state]), 0, 1, r.stateAt);
+    if (state === RecordState.Void) fdatasyncSync(r.fd); // before the lock is let go
+  }
+
+  /** The open segment (the newest), opened or created. */
+  private current(): number {
+    const newest = this.segments().pop() ?? 0;
+    if (newest !== this.segment || this.fd < 0) {
+      if (this.fd >= 0) closeSync(this.fd);
+      this.segment = newest;
+      this.fd = openSync(join(this.dir, segmentName(newest)), constants.O_RDWR | constants.O_CREAT, 0o644); // not O_APPEND: states are rewritten in place
+    }
+    return this.fd;
+  }
+
+  /** Starts the next segment, and retires the full ones once the file system is synced. */
+  private rotate(): number {
+    const next = this.segment + 1;
+    closeSync(openSync(join(this.dir, segmentName(next)), 'a'));
+    void this.retire(next);
+    return this.current();
+  }
+
+  /**
+   * Deletes the segments before `keep` once every room file written before now is
+   * on disk: `sync -f` syncs the whole file system, where fsyncing each room a
+   * segment touched could be tens of thousands of calls.
+   */
+  private async retire(keep: number): Promise<void> {
+    if (this.retiring) return;
+    this.retiring = true;
+    try {
+      await fsyncDir(this.dir); // the new segment's name
+      await execFileAsync('sync', ['-f', this.dir]);
+      for (const n of this.segments()) if (n < keep) unlinkSync(join(this.dir, segmentName(n)));
+    } catch (err) {
+      this.log.warn('could not retire write-ahead log segments (kept for now)', { error: errorMessage(err) });
+    } finally {
+      this.retiring = false;
+    }
+  }
+
+  private replayAll(apply: (parts: WalPart[]) => void): void {
+    let records = 0;
+    for (const n of this.segments()) {
+      const path = join(this.dir, segmentName(n));
+      const buf = readFileSync(path);
+      const seg = decodeSegment(buf);
+      for (const r of seg.records) {
+        if (r.state === RecordState.Void) continue;
+        apply(r.parts);
+        records++;
+      }
+      if (seg.end < buf.length) {
+        this.log.warn('cut off a torn write-ahead log record', { segment: n, at: seg.end, bytes: buf.length - seg.end, reason: seg.stop });
+        const fd = openSync(path, 'r+');
+        try {
+          ftruncateSync(fd, seg.end);
+        } finally {
+          closeSync(fd);
+        }
+      }
+    }
+    if (records > 0) this.log.info('checked the write-ahead log against the room files after a reboot', { records });
+  }
+
+  private segments(): number[] {
+    return readdirSync(this.dir)
+      .map((name) => /^(\d{12})\.log$/.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+}
+
+function segmentName(n: number): string {
+  return `${String(n).padStart(12, '0')}.log`;
+}
+
+function currentBoot(): string | null {
+  try {
+    return readFileSync(BOOT_ID, 'utf8').trim();
+  } catch {
+    return null; // not Linux: check everything at every load
+  }
+}
+
+function readFileOr(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
