@@ -33,6 +33,8 @@ export interface RoomFilesOptions {
   lockStaleMs: number;
   /** Called if the lock was lost while held (e.g. this process was paused past `stale`). */
   onCompromised: (err: Error) => void;
+  /** Write-ahead log segment size (tests make it small to cross segment boundaries). */
+  walSegmentBytes?: number;
 }
 
 /** The one lock a machine's writers append under. */
@@ -48,8 +50,11 @@ export interface Stored {
   length: number;
 }
 
-/** Room files kept open for reading lines by offset (resumes, catch-ups). */
-const READ_HANDLES = 128;
+/**
+ * Room files kept open (resumes, catch-ups, doorbells, commits): opening and
+ * closing each room of every batch cost more than the append itself.
+ */
+const OPEN_HANDLES = 512;
 /** A start-up scan reads at most this much of a file at once (about 1,000 events: a few ms, so it yields often). */
 const SCAN_CHUNK_BYTES = 256 << 10;
 /**
@@ -65,7 +70,8 @@ export class RoomFiles {
   private readonly lockPath: string;
   private readonly offsets = new Map<string, number>();
   private readonly mutex = new KeyedMutex();
-  private readonly readers = new Map<string, number>(); // room -> fd, least recently used first
+  private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
+  private readonly pinned = new Set<string>(); // rooms of a commit in flight: their fds stay open
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
 
@@ -73,7 +79,7 @@ export class RoomFiles {
     this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
-    this.wal = new WriteAheadLog(opts.machineDir, opts.log);
+    this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes);
   }
 
   async init(): Promise<void> {
@@ -133,7 +139,7 @@ export class RoomFiles {
    * event (the file's damage), `missing` if there is no such line (the caller's offset is wrong).
    */
   readLine(room: string, offset: number, length: number): { event: ChatEvent } | { corrupt: string } | { missing: string } {
-    const fd = this.reader(room);
+    const fd = this.handle(room);
     if (fd === null) return { missing: 'no such room file' };
     const buf = Buffer.alloc(length + 1);
     const got = readSync(fd, buf, 0, buf.length, offset);
@@ -148,7 +154,7 @@ export class RoomFiles {
    */
   readRecentPosts(room: string, keep: number): ChatEvent[] {
     const end = this.offsetOf(room);
-    const fd = end > 0 ? this.reader(room) : null;
+    const fd = end > 0 ? this.handle(room) : null;
     if (fd === null) return [];
     for (let span = 16 << 10; ; span *= 2) {
       const start = Math.max(0, end - span);
@@ -163,31 +169,36 @@ export class RoomFiles {
 
   /** The first event of a room file (its creation, normally). */
   readFirst(room: string): ChatEvent | null {
-    const fd = this.reader(room);
+    const fd = this.handle(room);
     if (fd === null) return null;
     const buf = Buffer.alloc(Math.min(this.offsetOf(room), 64 << 10));
     readSync(fd, buf, 0, buf.length, 0);
     return parseRoomLog(buf).events[0] ?? null;
   }
 
-  private reader(room: string): number | null {
-    let fd = this.readers.get(room);
+  /**
+   * The room file's cached handle (read, and append: O_APPEND), opened if need be;
+   * null if there is no such file and `create` is false.
+   */
+  private handle(room: string, create = false): number | null {
+    let fd = this.handles.get(room);
     if (fd !== undefined) {
-      this.readers.delete(room);
-      this.readers.set(room, fd);
+      this.handles.delete(room);
+      this.handles.set(room, fd);
       return fd;
     }
     try {
-      fd = openSync(this.fileOf(room), 'r');
+      fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_APPEND | (create ? constants.O_CREAT : 0), 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    this.readers.set(room, fd);
-    if (this.readers.size > READ_HANDLES) {
-      const [oldest, old] = this.readers.entries().next().value as [string, number];
-      this.readers.delete(oldest);
-      closeSync(old);
+    this.handles.set(room, fd);
+    for (const [old, oldFd] of this.handles) {
+      if (this.handles.size <= OPEN_HANDLES) break;
+      if (this.pinned.has(old)) continue;
+      this.handles.delete(old);
+      closeSync(oldFd);
     }
     return fd;
   }
@@ -195,18 +206,8 @@ export class RoomFiles {
   /** Complete lines appended to a room since this process last read it. */
   async readNew(room: string): Promise<Stored[]> {
     return this.mutex.run(room, async () => {
-      let fd;
-      try {
-        fd = openSync(this.fileOf(room), 'r');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
-      try {
-        return this.catchUp(room, fd, false);
-      } finally {
-        closeSync(fd);
-      }
+      const fd = this.handle(room);
+      return fd === null ? [] : this.catchUp(room, fd, false);
     });
   }
 
@@ -227,11 +228,10 @@ export class RoomFiles {
       this.mutex.runAll(rooms, async () => {
         this.wal.finishLast((parts) => this.applyParts(parts));
         const planned: { room: string; fd: number; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
-        const open: number[] = [];
+        for (const room of rooms) this.pinned.add(room);
         try {
           for (const room of rooms) {
-            const fd = openSync(this.fileOf(room), 'a+');
-            open.push(fd);
+            const fd = this.handle(room, true) as number;
             ingest(this.catchUp(room, fd, true));
             const lines = prepare(room);
             if (lines.length === 0) continue;
@@ -267,7 +267,7 @@ export class RoomFiles {
           }
           return written;
         } finally {
-          for (const fd of open) closeSync(fd);
+          for (const room of rooms) this.pinned.delete(room);
         }
       }),
     );

@@ -22,7 +22,7 @@ import { decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRA
 import { errorMessage, type Logger } from '../common/log';
 
 /** A segment is closed once it holds this much; its records reach the room files' fsync at the next `sync -f`. */
-const SEGMENT_BYTES = 16 << 20;
+export const SEGMENT_BYTES = 16 << 20;
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -40,7 +40,11 @@ export class WriteAheadLog {
   private segment = -1;
   private retiring = false;
 
-  constructor(machineDir: string, private readonly log: Logger) {
+  constructor(
+    machineDir: string,
+    private readonly log: Logger,
+    private readonly segmentBytes = SEGMENT_BYTES,
+  ) {
     this.dir = join(machineDir, 'wal');
   }
 
@@ -97,7 +101,7 @@ export class WriteAheadLog {
    */
   write(parts: WalPart[]): Appended {
     let fd = this.current();
-    if (fstatSync(fd).size >= SEGMENT_BYTES) fd = this.rotate(); // its last record is finished (finishLast ran)
+    if (fstatSync(fd).size >= this.segmentBytes) fd = this.rotate(); // its last record is finished (finishLast ran)
     const before = fstatSync(fd).size;
     const record = encodeRecord(parts);
     try {

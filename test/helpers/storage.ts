@@ -11,7 +11,7 @@ import type { ChatEvent } from '../../lib/core/event';
 import { parseRoomLog, type CorruptLine } from '../../lib/core/room-log';
 import { createLogger } from '../../lib/common/log';
 import { DEFAULT_JOURNAL_OPTIONS, Journal, type JournalOptions } from '../../lib/storage/journal';
-import { RoomFiles } from '../../lib/storage/room-files';
+import { RoomFiles, type RoomFilesOptions } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
@@ -56,12 +56,13 @@ export async function openJournal(
   origin: string,
   logs: LogEntry[] = [],
   opts: Partial<JournalOptions> = {},
+  fileOpts: Partial<RoomFilesOptions> = {},
 ): Promise<{ journal: Journal; logs: LogEntry[] }> {
   const log = createLogger({ machine: 'test', role: 'test', origin }, (line) => logs.push(JSON.parse(line) as LogEntry));
   const fail = (err: Error): never => {
     throw err;
   };
-  const files = new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail });
+  const files = new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail, ...fileOpts });
   const journal = new Journal(files, origin, log, undefined, fail, { ...DEFAULT_JOURNAL_OPTIONS, ...opts });
   await journal.load();
   return { journal, logs };

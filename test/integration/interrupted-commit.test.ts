@@ -68,6 +68,26 @@ t.test('acknowledged posts whose room-file pages a reboot lost come back from th
   t.ok(logs.some((l) => l.msg === 'rewrote a room file tail from the write-ahead log'), 'the torn tail was rewritten');
 });
 
+t.test('full log segments are retired once the file system is synced, and a reboot after that loses nothing', async (t) => {
+  const dir = tempDir(t);
+  const small = { walSegmentBytes: 4096 };
+  const { journal } = await openJournal(dir, 'm1.w0', [], {}, small);
+  const rooms = Array.from({ length: 10 }, (_, i) => `u${i}`);
+  for (const room of rooms) await journal.submit({ id: `create/${room}`, kind: 'create', room, author: room, text: '' });
+  const segmentsSeen = new Set<string>();
+  for (let round = 0; round < 20; round++) {
+    await Promise.all(rooms.map((room) => journal.submit({ id: `post/${room}/${round}`, kind: 'post', room, author: room, text: 'x'.repeat(100) })));
+    for (const n of readdirSync(join(dir, 'wal'))) segmentsSeen.add(n);
+  }
+  t.ok(segmentsSeen.size >= 10, `the log moved through ${segmentsSeen.size} segments`);
+  await waitFor('full segments to be retired', () => readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.log')).length <= 2, 20_000);
+
+  writeFileSync(join(dir, 'wal', 'boot'), 'an earlier boot');
+  const { journal: after } = await openJournal(dir, 'm1.w1', [], {}, small);
+  t.equal(after.index.seqOf('m1.w0'), 10 + 20 * 10, 'every event is there, without a gap');
+  t.equal(readRoomFiles(dir).flatMap((f) => f.events).length, 210, 'each once');
+});
+
 /** A process appending replicated batches of one origin spread over 20 rooms, forever; prints each committed seq. */
 const APPENDER = `
 const { Journal } = require(${JSON.stringify(join(DIST, 'lib', 'storage', 'journal.js'))});
