@@ -19,6 +19,8 @@ import type { ClockSkewMonitor } from './clock-skew';
 const RETRY_MIN_MS = 100;
 /** Received but not yet appended, beyond which the stream is paused. */
 const MAX_PENDING_EVENTS = 10_000;
+/** Events appended in one commit, at most (a batch is never split). */
+const MAX_MERGED_EVENTS = 2_000;
 const RETRY_MAX_MS = 1_000;
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
@@ -107,10 +109,13 @@ export class PeerLink {
     const drain = async (): Promise<void> => {
       busy = true;
       while (pending.length > 0 && !done) {
-        const batches = pending;
-        pending = [];
-        pendingEvents = 0;
-        call.resume();
+        // At most MAX_MERGED_EVENTS per append: one commit of a whole catch-up's worth of rooms holds the lock too long.
+        let take = 0;
+        for (let n = 0; take < pending.length && (take === 0 || n + pending[take].events.length <= MAX_MERGED_EVENTS); take++) n += pending[take].events.length;
+        const batches = pending.slice(0, take);
+        pending = pending.slice(take);
+        pendingEvents = pending.reduce((n, b) => n + b.events.length, 0);
+        if (pendingEvents < MAX_PENDING_EVENTS) call.resume();
         const last = batches[batches.length - 1];
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {

@@ -19,6 +19,7 @@ import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
+import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
@@ -79,7 +80,7 @@ const RECORDS_PER_READ = 1_024;
  * call that reads the whole history while the event loop waits.
  */
 const RECORDS_PER_PAGE = 32_768;
-/** A load yields to the event loop at least this often, so the process keeps answering its primary. */
+/** A load or refresh yields to the event loop at least this often, so the process keeps answering its primary. */
 const LOAD_SLICE_MS = 50;
 
 export class Journal {
@@ -188,7 +189,11 @@ export class Journal {
       for (const room of rooms) this.deferred.add(room);
       return;
     }
-    for (const room of rooms) for (const s of await this.files.readNew(room)) this.take(s);
+    const slice = timeSlicer(LOAD_SLICE_MS); // a doorbell after a big replicated batch names thousands of rooms
+    for (const room of rooms) {
+      for (const s of await this.files.readNew(room)) this.take(s);
+      await slice();
+    }
     this.origins.flush();
   }
 
@@ -453,14 +458,11 @@ export class Journal {
   /** Scans the room files past our offsets; returns the number of events read. */
   private async scan(): Promise<number> {
     let scanned = 0;
-    let sliceStart = Date.now();
+    const slice = timeSlicer(LOAD_SLICE_MS);
     await this.files.scanNew(async (stored) => {
       this.takeAll(stored);
       scanned += stored.length;
-      if (Date.now() - sliceStart >= LOAD_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStart = Date.now();
-      }
+      await slice();
     });
     return scanned;
   }

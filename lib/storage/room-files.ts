@@ -12,7 +12,7 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
@@ -21,6 +21,7 @@ import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
+import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
 import { WriteAheadLog, type Appended } from './write-ahead-log';
@@ -52,9 +53,12 @@ export interface Stored {
 
 /**
  * Room files kept open (resumes, catch-ups, doorbells, commits): opening and
- * closing each room of every batch cost more than the append itself.
+ * closing each room of every batch cost more than the append itself, and a
+ * catch-up's batches touch thousands of rooms each. A quarter of the process's
+ * descriptor limit (node raises it to the hard limit at start: 524,288 under
+ * systemd), at most 65,536.
  */
-const OPEN_HANDLES = 512;
+const OPEN_HANDLES = Math.min(65_536, Math.max(256, Math.floor(openFilesLimit() / 4)));
 /** A start-up scan reads at most this much of a file at once (about 1,000 events: a few ms, so it yields often). */
 const SCAN_CHUNK_BYTES = 256 << 10;
 /**
@@ -71,7 +75,6 @@ export class RoomFiles {
   private readonly offsets = new Map<string, number>();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
-  private readonly pinned = new Set<string>(); // rooms of a commit in flight: their fds stay open
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
 
@@ -178,7 +181,8 @@ export class RoomFiles {
 
   /**
    * The room file's cached handle (read, and append: O_APPEND), opened if need be;
-   * null if there is no such file and `create` is false.
+   * null if there is no such file and `create` is false. Use it at once: a later
+   * call may close it (a batch can touch more rooms than are kept open).
    */
   private handle(room: string, create = false): number | null {
     let fd = this.handles.get(room);
@@ -194,11 +198,10 @@ export class RoomFiles {
       throw err;
     }
     this.handles.set(room, fd);
-    for (const [old, oldFd] of this.handles) {
-      if (this.handles.size <= OPEN_HANDLES) break;
-      if (this.pinned.has(old)) continue;
-      this.handles.delete(old);
-      closeSync(oldFd);
+    if (this.handles.size > OPEN_HANDLES) {
+      const [oldest, old] = this.handles.entries().next().value as [string, number];
+      this.handles.delete(oldest);
+      closeSync(old);
     }
     return fd;
   }
@@ -227,48 +230,44 @@ export class RoomFiles {
     return this.withLock(() =>
       this.mutex.runAll(rooms, async () => {
         this.wal.finishLast((parts) => this.applyParts(parts));
-        const planned: { room: string; fd: number; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
-        for (const room of rooms) this.pinned.add(room);
-        try {
-          for (const room of rooms) {
-            const fd = this.handle(room, true) as number;
-            ingest(this.catchUp(room, fd, true));
-            const lines = prepare(room);
-            if (lines.length === 0) continue;
-            const texts = lines.map(eventToLine); // once: the append and each line's length come from it
-            planned.push({ room, fd, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
-          }
-          if (planned.length === 0) return [];
-          let record: Appended;
-          try {
-            record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
-          } catch (cause) {
-            throw new CommitError(cause); // nothing written anywhere
-          }
-          await this.wal.sync(record);
-          try {
-            for (const p of planned) writeSync(p.fd, p.data);
-          } catch (cause) {
-            // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
-            for (const p of planned) ftruncateSync(p.fd, p.before);
-            this.wal.mark(record, RecordState.Void);
-            throw new CommitError(cause);
-          }
-          this.wal.mark(record, RecordState.Applied);
-          const written: Stored[] = [];
-          for (const p of planned) {
-            this.offsets.set(p.room, p.before + p.data.length);
-            let at = p.before;
-            p.lines.forEach((event, i) => {
-              const length = Buffer.byteLength(p.texts[i]);
-              written.push({ event, offset: at, length });
-              at += length + 1;
-            });
-          }
-          return written;
-        } finally {
-          for (const room of rooms) this.pinned.delete(room);
+        const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
+        const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
+        for (const room of rooms) {
+          await slice();
+          ingest(this.catchUp(room, this.handle(room, true) as number, true));
+          const lines = prepare(room);
+          if (lines.length === 0) continue;
+          const texts = lines.map(eventToLine); // once: the append and each line's length come from it
+          planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
         }
+        if (planned.length === 0) return [];
+        let record: Appended;
+        try {
+          record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
+        } catch (cause) {
+          throw new CommitError(cause); // nothing written anywhere
+        }
+        await this.wal.sync(record);
+        try {
+          for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
+        } catch (cause) {
+          // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
+          for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
+          this.wal.mark(record, RecordState.Void);
+          throw new CommitError(cause);
+        }
+        this.wal.mark(record, RecordState.Applied);
+        const written: Stored[] = [];
+        for (const p of planned) {
+          this.offsets.set(p.room, p.before + p.data.length);
+          let at = p.before;
+          p.lines.forEach((event, i) => {
+            const length = Buffer.byteLength(p.texts[i]);
+            written.push({ event, offset: at, length });
+            at += length + 1;
+          });
+        }
+        return written;
       }),
     );
   }
@@ -403,5 +402,15 @@ export class RoomFiles {
 export class CommitError extends Error {
   constructor(readonly cause: unknown) {
     super(`room file append failed: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/** The process's open-file limit (Linux), or a conservative guess. */
+function openFilesLimit(): number {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line ? Number(line[1]) : 1024;
+  } catch {
+    return 1024;
   }
 }
