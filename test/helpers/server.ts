@@ -82,6 +82,8 @@ export interface ClusterOptions {
   machines?: string[];
   workers?: number;
   limits?: Record<string, number>;
+  /** Overrides of config.quotas (tests that create many users or post fast raise them). */
+  quotas?: Record<string, number>;
   guardians?: number;
   /** Per machine: how to launch it, on the first start and on every restart. */
   launch?: Record<string, Launch>;
@@ -106,7 +108,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
   });
   const placed = loadConfig(configFile).machines;
   const ports = Object.fromEntries(machines.map((m) => [m, placed[m].port]));
