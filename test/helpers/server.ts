@@ -99,6 +99,13 @@ export interface ClusterOptions {
   startMachines?: boolean;
 }
 
+/**
+ * Quotas for tests and benchmarks that create hundreds of users or post as fast as
+ * they can from one address: the defaults (100 new users a minute per address, 20
+ * posts a second per user, 500 requests a second per connection) would hold them back.
+ */
+export const RAISED_QUOTAS = { newUsersPerAddressPerMinute: 1_000_000, postsPerUserPerSecond: 1_000_000, requestsPerConnectionPerSecond: 1_000_000 };
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-test-'));
   const machines = opts.machines ?? ['m1'];
