@@ -216,6 +216,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   return cluster;
 }
 
+/** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
+export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
+  const P = ftchatProto();
+  const c = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  t.teardown(() => c.close());
+  return c;
+}
+
 /** Promisified unary call: `await call(client, 'Post', {...})`. */
 export function call<K extends keyof ChatClient & string>(
   client: ChatClient,

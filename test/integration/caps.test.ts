@@ -6,13 +6,11 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../../lib/common/proto';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { StreamCursor } from '../../lib/client/stream-cursor';
-import { call, startCluster, type TestCluster } from '../helpers/server';
+import { call, ownConnection, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-import type { Teardown } from '../helpers/fbc';
 
 const MAX_FOLLOWS = 3;
 const MAX_STREAMS_PER_USER = 2;
@@ -34,12 +32,6 @@ t.before(async () => {
 });
 t.teardown(() => cluster.teardown());
 
-function ownConnection(t: Teardown): ChatClient {
-  const P = ftchatProto();
-  const c = new P.ftchat.Chat(cluster.address(), grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-  t.teardown(() => c.close());
-  return c;
-}
 
 interface Followed {
   events: Event__Output[];
@@ -66,7 +58,7 @@ async function refusal(p: Promise<unknown>): Promise<grpc.ServiceError> {
 }
 
 t.test('a user following the most rooms allowed must leave one before joining another', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   const rooms = Array.from({ length: MAX_FOLLOWS + 1 }, (_, i) => `star${i}`);
   for (const u of ['fan', ...rooms]) await call(c, 'Connect', { user: u });
   for (const r of rooms.slice(0, MAX_FOLLOWS)) await call(c, 'Join', { user: 'fan', room: r });
@@ -79,7 +71,7 @@ t.test('a user following the most rooms allowed must leave one before joining an
 });
 
 t.test('a user with the most chat streams open gets no more until one closes', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   await call(c, 'Connect', { user: 'binger' });
   const open = Array.from({ length: MAX_STREAMS_PER_USER }, () => follow(c, 'binger'));
   // Registered once they carry the user's own post.
@@ -104,17 +96,17 @@ t.test('a user with the most chat streams open gets no more until one closes', a
 });
 
 t.test('a connection with the most calls in flight gets the next one when one ends', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   const users = Array.from({ length: MAX_STREAMS_PER_CONNECTION }, (_, i) => `lurker${i}`);
   for (const u of users) await call(c, 'Connect', { user: u });
   const open = users.map((u) => follow(c, u));
-  const acks = await Promise.all(users.map((u) => call(ownConnection(t), 'Post', { user: u, id: 'hello', text: 'hello' })));
+  const acks = await Promise.all(users.map((u) => call(ownConnection(t, cluster.address()), 'Post', { user: u, id: 'hello', text: 'hello' })));
   await waitFor('every stream to carry its post', () => open.every((f, i) => f.events.some((e) => e.id === acks[i].event.id)));
   let answered = false;
   const next = call(c, 'Timeline', { user: users[0] }).then((r) => ((answered = true), r));
   // The same call on another connection is answered: if this one were going to be, it would be by then.
-  await call(ownConnection(t), 'Timeline', { user: users[0] });
-  await call(ownConnection(t), 'Timeline', { user: users[0] });
+  await call(ownConnection(t, cluster.address()), 'Timeline', { user: users[0] });
+  await call(ownConnection(t, cluster.address()), 'Timeline', { user: users[0] });
   t.equal(answered, false, 'the call past the cap waits');
   open[0].stream.cancel();
   await next;
@@ -123,16 +115,16 @@ t.test('a connection with the most calls in flight gets the next one when one en
 });
 
 t.test('a reader more than the backlog cap behind is cut off, and resumes from its cursor missing nothing', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   await call(c, 'Connect', { user: 'slowpoke' });
   await call(c, 'Connect', { user: 'firehose' });
   await call(c, 'Join', { user: 'slowpoke', room: 'firehose' });
   const start = await call(c, 'Timeline', { user: 'slowpoke' });
-  const reader = follow(ownConnection(t), 'slowpoke', start.cursor.seqs);
+  const reader = follow(ownConnection(t, cluster.address()), 'slowpoke', start.cursor.seqs);
   reader.stream.pause(); // reads nothing: HTTP/2 flow control holds the rest on the server
   const text = 'x'.repeat(1000);
   const posts = Math.ceil((4 * MAX_BACKLOG_BYTES) / text.length);
-  const writer = ownConnection(t);
+  const writer = ownConnection(t, cluster.address());
   const acked: string[] = [];
   for (let i = 0; i < posts; i++) acked.push((await call(writer, 'Post', { user: 'firehose', id: `flood-${i}`, text })).event.id);
   reader.stream.resume();
@@ -142,7 +134,7 @@ t.test('a reader more than the backlog cap behind is cut off, and resumes from i
   t.ok(reader.events.length < posts, `${reader.events.length} of ${posts} posts came before the cut`);
   const cursor = new StreamCursor(start.cursor.seqs);
   for (const e of reader.events) cursor.fromStream(e);
-  const resumed = follow(ownConnection(t), 'slowpoke', cursor.toRecord());
+  const resumed = follow(ownConnection(t, cluster.address()), 'slowpoke', cursor.toRecord());
   await waitFor('the rest after resuming', () => reader.events.length + resumed.events.length >= posts);
   t.same([...reader.events, ...resumed.events].map((e) => e.id), acked, 'every post once, in order');
   resumed.stream.cancel();

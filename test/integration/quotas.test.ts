@@ -7,10 +7,9 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto, RETRY_AFTER_KEY } from '../../lib/common/proto';
-import type { ChatClient } from '../../lib/gen/ftchat/Chat';
-import { call, startCluster, type TestCluster } from '../helpers/server';
-import { runFbc, type Teardown } from '../helpers/fbc';
+import { RETRY_AFTER_KEY } from '../../lib/common/proto';
+import { call, ownConnection, startCluster, type TestCluster } from '../helpers/server';
+import { runFbc } from '../helpers/fbc';
 
 const NEW_USERS_PER_MINUTE = 30;
 const POSTS_PER_SECOND = 5;
@@ -35,13 +34,6 @@ t.before(async () => {
 });
 t.teardown(() => cluster.teardown());
 
-/** A client on a TCP connection of its own: the per-connection quota is its own. */
-function ownConnection(t: Teardown): ChatClient {
-  const P = ftchatProto();
-  const c = new P.ftchat.Chat(cluster.address(), grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-  t.teardown(() => c.close());
-  return c;
-}
 
 interface Held {
   code: number;
@@ -72,7 +64,7 @@ async function untilAccepted(fn: () => Promise<unknown>): Promise<Held[]> {
 }
 
 t.test('a client address creating users faster than the quota is told when to retry, and then its user is made', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   let created = 0;
   let over: Awaited<ReturnType<typeof attempt>>;
   while ('ok' in (over = await attempt(call(c, 'Connect', { user: `pupil${created}` })))) created++;
@@ -82,14 +74,14 @@ t.test('a client address creating users faster than the quota is told when to re
   t.match(over.held.details, new RegExp(`too many new users from your address: at most ${NEW_USERS_PER_MINUTE} a minute; retry in \\d+ ms`));
   t.ok(over.held.retryAfterMs > 0 && over.held.retryAfterMs <= 60_000 / NEW_USERS_PER_MINUTE, `one user's worth of wait (${over.held.retryAfterMs} ms)`);
   t.equal((await call(c, 'Connect', { user: 'pupil0' })).created, false, 'existing users still connect: only creation counts');
-  const other = await attempt(call(ownConnection(t), 'Connect', { user: 'latecomer' }));
+  const other = await attempt(call(ownConnection(t, cluster.address()), 'Connect', { user: 'latecomer' }));
   t.ok('held' in other, 'another connection from the same address is held back too');
   await sleep(over.held.retryAfterMs);
   t.equal((await call(c, 'Connect', { user: 'latecomer' })).created, true, 'after the hinted wait the user is created');
 });
 
 t.test('a user posting faster than the quota is told to retry, and loses nothing', async (t) => {
-  const c = ownConnection(t);
+  const c = ownConnection(t, cluster.address());
   const posts = 4 * POSTS_PER_SECOND;
   const started = Date.now();
   const refusals = (await Promise.all(Array.from({ length: posts }, (_, i) => untilAccepted(() => call(c, 'Post', { user: 'chatty', id: `fast-${i}`, text: `fast ${i}` }))))).flat();
@@ -106,7 +98,7 @@ t.test('a user posting faster than the quota is told to retry, and loses nothing
 });
 
 t.test('a connection sending more requests than the quota is told to retry; other connections are not held back', async (t) => {
-  const busy = ownConnection(t);
+  const busy = ownConnection(t, cluster.address());
   const sent = 3 * REQUESTS_PER_SECOND; // at once: far more than the refill while they are served
   const outcomes = await Promise.all(Array.from({ length: sent }, () => attempt(call(busy, 'List', { user: 'hammer' }))));
   const served = outcomes.filter((o) => 'ok' in o).length;
@@ -115,7 +107,7 @@ t.test('a connection sending more requests than the quota is told to retry; othe
   t.ok(served >= REQUESTS_PER_SECOND && served < sent, `${served} of ${sent} served: the burst, and what refilled meanwhile`);
   t.match(refused.details, new RegExp(`too many requests on this connection: at most ${REQUESTS_PER_SECOND} a second; retry in \\d+ ms`));
   t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 1000 / REQUESTS_PER_SECOND + 1, `a request's worth of wait (${refused.retryAfterMs} ms)`);
-  t.ok('ok' in (await attempt(call(ownConnection(t), 'List', { user: 'hammer' }))), 'the same user on another connection is served');
+  t.ok('ok' in (await attempt(call(ownConnection(t, cluster.address()), 'List', { user: 'hammer' }))), 'the same user on another connection is served');
   t.same(await untilAccepted(() => call(busy, 'List', { user: 'hammer' })).then(() => 'served'), 'served', 'the connection is served again after waiting');
 });
 
