@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
-import { serverPids, startCluster, type ClusterOptions, type TestCluster } from '../test/helpers/server';
+import { RAISED_QUOTAS, serverPids, startCluster, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
 
@@ -27,7 +27,8 @@ export interface BenchServer {
 }
 
 export async function startServer(workers = 2): Promise<BenchServer> {
-  const cluster = await startCluster({ machines: ['m1'], workers });
+  // The benches create thousands of users and post as fast as they can: quotas raised (README).
+  const cluster = await startCluster({ machines: ['m1'], workers, quotas: RAISED_QUOTAS });
   // A signal or crash must not leave the tree or its temp dir behind.
   onCleanup(() => {
     for (const pid of serverPids(cluster.configFile)) {
@@ -101,7 +102,7 @@ export async function startTree(machines: string[], workers = 2, options: Cluste
   };
   onCleanup(cleanup);
   try {
-    const cluster = await startCluster({ ...options, machines, workers });
+    const cluster = await startCluster({ quotas: RAISED_QUOTAS, ...options, machines, workers });
     configs.add(cluster.configFile);
     return cluster;
   } catch (err) {

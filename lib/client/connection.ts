@@ -7,7 +7,7 @@
  * that fails over first greets its new server.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../common/proto';
+import { ftchatProto, RETRY_AFTER_KEY } from '../common/proto';
 import type { ChatClient } from '../gen/ftchat/Chat';
 import type { ConnectResponse__Output } from '../gen/ftchat/ConnectResponse';
 import type { FollowRequest } from '../gen/ftchat/FollowRequest';
@@ -21,6 +21,7 @@ import type { SubscribeRequest } from '../gen/ftchat/SubscribeRequest';
 import type { TimelineRequest } from '../gen/ftchat/TimelineRequest';
 import type { TimelineResponse__Output } from '../gen/ftchat/TimelineResponse';
 import { compareHlc, type Hlc } from '../core/hlc';
+
 import type { Event__Output } from '../gen/ftchat/Event';
 import type { Hlc__Output } from '../gen/ftchat/Hlc';
 
@@ -32,6 +33,9 @@ export interface FailoverOptions {
   /** Pause after each full round of the list, so a dead cluster is not hammered. */
   roundPauseMs: number;
 }
+
+/** A hint is the server's, so untrusted: never wait longer than this at once. */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 const DEFAULT_FAILOVER: FailoverOptions = { attemptMs: 2_000, totalMs: 15_000, roundPauseMs: 100 };
 
@@ -83,6 +87,8 @@ export class ChatConnection {
   /** The newest event timestamp this session has seen. */
   private seen: Hlc | null = null;
   private closed = false;
+  /** The last call was held back by a server's quota: the next hold-back is not news. */
+  private throttled = false;
   private readonly opts: FailoverOptions;
 
   constructor(
@@ -91,6 +97,8 @@ export class ChatConnection {
     opts: Partial<FailoverOptions> = {},
     /** Told when a failover lands on a different server or worker than before. */
     private readonly onSwitch: (g: Greeting) => void = () => undefined,
+    /** Told when a server's quota holds calls back (once until a call goes through at once); the call waits and retries. */
+    private readonly onThrottled: (message: string) => void = () => undefined,
   ) {
     if (servers.length === 0) throw new Error('no servers to connect to');
     this.opts = { ...DEFAULT_FAILOVER, ...opts };
@@ -141,8 +149,9 @@ export class ChatConnection {
   }
 
   private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
-    const end = Date.now() + this.opts.totalMs;
+    let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
+    let waited = false;
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
@@ -151,8 +160,20 @@ export class ChatConnection {
       const deadline = Math.min(Date.now() + this.opts.attemptMs * 2 ** round, end);
       try {
         await this.greet(server, deadline);
-        return await attempt(server, deadline);
+        const res = await attempt(server, deadline);
+        if (!waited) this.throttled = false;
+        return res;
       } catch (err) {
+        const wait = retryAfterMs(err);
+        if (wait !== null) {
+          // A quota, not a fault: the same server, after the wait it asked for.
+          if (!this.throttled) this.onThrottled((err as grpc.ServiceError).details);
+          this.throttled = waited = true;
+          await sleep(wait);
+          end = Math.max(end, Date.now() + this.opts.totalMs);
+          n--;
+          continue;
+        }
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
@@ -197,6 +218,14 @@ export class ChatConnection {
 function isTransient(err: unknown): boolean {
   const code = (err as grpc.ServiceError)?.code;
   return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+}
+
+/** The wait a RESOURCE_EXHAUSTED asks for in its `retry-after-ms` trailer; null for anything else. */
+function retryAfterMs(err: unknown): number | null {
+  const e = err as grpc.ServiceError;
+  if (e?.code !== grpc.status.RESOURCE_EXHAUSTED) return null;
+  const ms = Number(e.metadata?.get(RETRY_AFTER_KEY)[0]);
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : null;
 }
 
 function asRefusal(err: unknown): Error {

@@ -36,7 +36,13 @@ class Session {
 
   constructor(private readonly opts: ClientOptions) {
     this.term = new Terminal(opts);
-    this.conn = new ChatConnection(opts.user, opts.servers, {}, (g) => this.error(`note: now using ${describe(g)}`));
+    this.conn = new ChatConnection(
+      opts.user,
+      opts.servers,
+      {},
+      (g) => this.error(`note: now using ${describe(g)}`),
+      (why) => this.error(`note: the server holds us back (${why}); retrying by itself`),
+    );
   }
 
   run(): Promise<number> {

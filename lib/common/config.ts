@@ -42,6 +42,21 @@ export interface ClusterConfig {
     maxPostChars: number;
     maxMessageBytes: number;
     historySize: number;
+    /** Rooms a user may follow besides its own: bounds what Timeline and Poll merge. */
+    maxFollows: number;
+    /** Chat streams one user may hold open on one worker. */
+    maxStreamsPerUser: number;
+    /** Concurrent calls on one connection (HTTP/2 max_concurrent_streams). */
+    maxStreamsPerConnection: number;
+    /** Bytes queued for a slow reader before its stream is closed (it resumes from its cursor). */
+    maxStreamBacklogBytes: number;
+  };
+  /** Token buckets, per worker process: a burst of the figure, then the figure per period. */
+  quotas: {
+    newUsersPerAddressPerMinute: number;
+    /** Posts, joins and leaves. */
+    postsPerUserPerSecond: number;
+    requestsPerConnectionPerSecond: number;
   };
   storage: {
     lockStaleMs: number;
@@ -110,6 +125,15 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
       maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
       maxMessageBytes: num(o.limits?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
       historySize: num(o.limits?.historySize, 20, 'limits.historySize'),
+      maxFollows: num(o.limits?.maxFollows, 1000, 'limits.maxFollows'),
+      maxStreamsPerUser: num(o.limits?.maxStreamsPerUser, 10, 'limits.maxStreamsPerUser'),
+      maxStreamsPerConnection: num(o.limits?.maxStreamsPerConnection, 100, 'limits.maxStreamsPerConnection'),
+      maxStreamBacklogBytes: num(o.limits?.maxStreamBacklogBytes, 1 << 20, 'limits.maxStreamBacklogBytes', 64 * 1024),
+    },
+    quotas: {
+      newUsersPerAddressPerMinute: num(o.quotas?.newUsersPerAddressPerMinute, 100, 'quotas.newUsersPerAddressPerMinute'),
+      postsPerUserPerSecond: num(o.quotas?.postsPerUserPerSecond, 20, 'quotas.postsPerUserPerSecond'),
+      requestsPerConnectionPerSecond: num(o.quotas?.requestsPerConnectionPerSecond, 500, 'quotas.requestsPerConnectionPerSecond'),
     },
     storage: {
       lockStaleMs: num(o.storage?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),

@@ -16,3 +16,6 @@ export function ftchatProto(): ProtoGrpcType {
   }
   return cached;
 }
+
+/** Trailing metadata of a RESOURCE_EXHAUSTED from a quota: the ms to wait before retrying. */
+export const RETRY_AFTER_KEY = 'retry-after-ms';

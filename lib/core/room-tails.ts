@@ -64,16 +64,69 @@ export class RoomTails {
     return this.cache.get(e.room)?.add(e) ?? true;
   }
 
-  /** The last `limit` posts of the given rooms, oldest first. */
+  /**
+   * The last `limit` posts of the given rooms, oldest first: a k-way merge from the
+   * tails' ends that stops at `limit`, so it costs the rooms plus `limit`, not the
+   * rooms times `limit` (a user may follow a thousand rooms).
+   */
   lastPosts(rooms: Iterable<string>, limit: number): ChatEvent[] {
-    if (limit <= 0) return []; // slice(-0) would be everything
+    const heads = [...rooms].map((room) => ({ posts: this.get(room).posts, at: 0 })).filter((h) => h.posts.length > 0);
+    for (const h of heads) h.at = h.posts.length - 1;
+    const newest = (h: { posts: ChatEvent[]; at: number }): ChatEvent => h.posts[h.at];
+    const heap = new MaxHeap(heads, (a, b) => compareEvents(newest(a), newest(b)));
     const picked: ChatEvent[] = [];
-    for (const room of rooms) picked.push(...this.get(room).posts.slice(-limit));
-    return picked.sort(compareEvents).slice(-limit);
+    while (picked.length < limit && heap.size > 0) {
+      const h = heap.top();
+      picked.push(newest(h));
+      if (--h.at >= 0) heap.sink();
+      else heap.pop();
+    }
+    return picked.reverse();
   }
 
   get size(): number {
     return this.cache.size;
+  }
+}
+
+/** A binary max-heap over an array, built in linear time; the top can be changed in place and sunk. */
+class MaxHeap<T> {
+  constructor(
+    private readonly items: T[],
+    private readonly compare: (a: T, b: T) => number,
+  ) {
+    for (let i = (items.length >> 1) - 1; i >= 0; i--) this.sink(i);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  top(): T {
+    return this.items[0];
+  }
+
+  pop(): void {
+    const last = this.items.pop() as T;
+    if (this.items.length > 0) {
+      this.items[0] = last;
+      this.sink();
+    }
+  }
+
+  /** Restores order below `i` after its item became smaller. */
+  sink(i = 0): void {
+    const a = this.items;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let big = i;
+      if (l < a.length && this.compare(a[l], a[big]) > 0) big = l;
+      if (r < a.length && this.compare(a[r], a[big]) > 0) big = r;
+      if (big === i) return;
+      [a[i], a[big]] = [a[big], a[i]];
+      i = big;
+    }
   }
 }
 

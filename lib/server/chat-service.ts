@@ -19,12 +19,11 @@ import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
+import { QuotaExceeded, type Quotas } from './quotas';
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** A client's causal timestamp may run ahead of our clock (its last machine's clock was), but not absurdly. */
 const MAX_CAUSAL_LEAD_MS = 24 * 3600 * 1000;
-/** A stream whose reader falls this far behind is closed; the client resumes from its cursor. */
-const MAX_STREAM_BACKLOG = 10_000;
 /** A resumed stream's backlog is read from disk this many events at a time. */
 const BACKLOG_PAGE = 500;
 
@@ -39,6 +38,7 @@ type Stream = grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeItem>
 export interface ChatServiceOptions {
   machine: string;
   limits: ClusterConfig['limits'];
+  quotas: Quotas;
   log: Logger;
   /** Chat mode on the machine's other workers (see chat-presence). */
   presence: {
@@ -66,6 +66,8 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
   const streams = new Map<string, Set<Stream>>();
   /** Live items held back while a stream's backlog is still being read from disk. */
   const backlogging = new Map<Stream, Buffer[]>();
+  /** Live items' bytes not yet taken by a stream's connection (held back ones included): past the cap, a reader is too slow. */
+  const queuedBytes = new Map<Stream, number>();
   // Who in chat mode here receives a room's events: kept for the users with streams
   // only, so fan-out costs the room's readers here, not the whole follow graph.
   const readers = new Map<string, Set<string>>();
@@ -88,13 +90,23 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
   });
 
   const send = (call: Stream, item: Buffer): void => {
-    const held = backlogging.get(call);
-    if (call.writableLength > MAX_STREAM_BACKLOG || (held?.length ?? 0) > MAX_STREAM_BACKLOG) {
+    const queued = (queuedBytes.get(call) ?? 0) + item.length;
+    if (queued > opts.limits.maxStreamBacklogBytes) {
       refuse(call, new Refusal(grpc.status.RESOURCE_EXHAUSTED, 'reader too slow; resume from your cursor'));
       return;
     }
+    queuedBytes.set(call, queued);
+    const held = backlogging.get(call);
     if (held) held.push(item);
-    else call.write(item as unknown as SubscribeItem); // chatServiceDefinition passes encoded items through
+    else write(call, item);
+  };
+  const write = (call: Stream, item: Buffer): void => {
+    // chatServiceDefinition passes encoded items through; the callback comes once the connection took the bytes
+    call.write(item as unknown as SubscribeItem, () => {
+      const left = (queuedBytes.get(call) ?? 0) - item.length;
+      if (left > 0) queuedBytes.set(call, left);
+      else queuedBytes.delete(call);
+    });
   };
 
   const validName = (name: unknown): string => {
@@ -131,6 +143,11 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     const following = index.graph.isFollowing(me, room);
     if (kind === 'join' && following) throw new Refusal(grpc.status.ALREADY_EXISTS, `you already follow ${room}`);
     if (kind === 'leave' && !following) throw new Refusal(grpc.status.FAILED_PRECONDITION, `you do not follow ${room}`);
+    const follows = index.graph.following(me).length - 1; // own room aside
+    if (kind === 'join' && follows >= opts.limits.maxFollows) {
+      throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `you follow ${follows} rooms, the most allowed; leave one first`);
+    }
+    opts.quotas.post(me);
     causedAfter(req.after);
     return journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
   };
@@ -163,9 +180,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
   };
 
   return {
-    Connect: unary(opts.log, async (req) => {
+    Connect: unary(opts.log, async (req, call) => {
       const me = validName(req.user);
       const created = !index.userExists(me);
+      if (created) opts.quotas.newUser(call.getPeer());
       if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
       return { machine: opts.machine, worker: journal.origin, created, following: index.graph.following(me) };
     }),
@@ -185,6 +203,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
         throw new Refusal(grpc.status.INVALID_ARGUMENT, 'post id must be 1-64 of [A-Za-z0-9_-]');
       }
       const id = postEventId(me, req.id || randomUUID());
+      opts.quotas.post(me);
       causedAfter(req.after);
       return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text }) };
     }),
@@ -203,6 +222,9 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       let me: string;
       try {
         me = await user(call.request.user);
+        if ((streams.get(me)?.size ?? 0) >= opts.limits.maxStreamsPerUser) {
+          throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has ${opts.limits.maxStreamsPerUser} chat streams open here, the most allowed; close one first`);
+        }
       } catch (err) {
         refuse(call, err as Refusal);
         return;
@@ -223,6 +245,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       const drop = (): void => {
         open = false;
         backlogging.delete(call);
+        queuedBytes.delete(call);
         if (!set.delete(call)) return;
         if (set.size === 0 && streams.get(me) === set) {
           streams.delete(me);
@@ -250,7 +273,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       }
       const held = backlogging.get(call) ?? [];
       backlogging.delete(call);
-      if (open) for (const item of held) send(call, item);
+      if (open) for (const item of held) write(call, item); // counted when held
     },
   };
 }
@@ -273,11 +296,12 @@ function refuse(call: Stream, err: Refusal): void {
 }
 
 /** Wraps an async handler: a Refusal becomes its status, anything else a logged INTERNAL or UNAVAILABLE. */
-function unary<Req, Res>(log: Logger, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function unary<Req, Res>(log: Logger, fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    fn(call.request).then(
+    fn(call.request, call).then(
       (res) => callback(null, res),
       (err: unknown) => {
+        if (err instanceof QuotaExceeded) return callback(err.status());
         if (err instanceof Refusal) return callback({ code: err.code, details: err.message });
         if (err instanceof StorageError) return callback({ code: grpc.status.UNAVAILABLE, details: err.message });
         log.error('request failed', { error: errorMessage(err) });

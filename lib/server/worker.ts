@@ -12,6 +12,7 @@ import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from './doorbell';
 import { openMachineJournal, stopOnSignal } from './machine-child';
 import { answerPings } from './primary';
+import { Quotas } from './quotas';
 
 export interface WorkerOptions {
   config: ClusterConfig;
@@ -36,7 +37,10 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   const pings = answerPings();
   await journal.load();
 
+  const quotas = new Quotas(config.quotas);
   const server = new grpc.Server({
+    interceptors: [quotas.interceptor],
+    'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
     'grpc.max_receive_message_length': config.limits.maxMessageBytes,
     'grpc.max_send_message_length': config.limits.maxMessageBytes * 4,
     'grpc.keepalive_time_ms': 10_000,
@@ -45,6 +49,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
   server.addService(chatServiceDefinition, createChatService(journal, {
       machine,
       limits: config.limits,
+      quotas,
       log,
       presence: {
         elsewhere: (user) => chattingElsewhere.has(user),

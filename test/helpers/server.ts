@@ -82,6 +82,8 @@ export interface ClusterOptions {
   machines?: string[];
   workers?: number;
   limits?: Record<string, number>;
+  /** Overrides of config.quotas (tests that create many users or post fast raise them). */
+  quotas?: Record<string, number>;
   guardians?: number;
   /** Per machine: how to launch it, on the first start and on every restart. */
   launch?: Record<string, Launch>;
@@ -97,6 +99,13 @@ export interface ClusterOptions {
   startMachines?: boolean;
 }
 
+/**
+ * Quotas for tests and benchmarks that create hundreds of users or post as fast as
+ * they can from one address: the defaults (100 new users a minute per address, 20
+ * posts a second per user, 500 requests a second per connection) would hold them back.
+ */
+export const RAISED_QUOTAS = { newUsersPerAddressPerMinute: 1_000_000, postsPerUserPerSecond: 1_000_000, requestsPerConnectionPerSecond: 1_000_000 };
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-test-'));
   const machines = opts.machines ?? ['m1'];
@@ -106,7 +115,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
   });
   const placed = loadConfig(configFile).machines;
   const ports = Object.fromEntries(machines.map((m) => [m, placed[m].port]));
@@ -205,6 +214,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   };
   if (opts.startMachines !== false) for (const m of machines) await cluster.start(m);
   return cluster;
+}
+
+/** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
+export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
+  const P = ftchatProto();
+  const c = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  t.teardown(() => c.close());
+  return c;
 }
 
 /** Promisified unary call: `await call(client, 'Post', {...})`. */

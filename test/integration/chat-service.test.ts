@@ -8,12 +8,12 @@ import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../../lib/common/proto';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
-import { call, startCluster, type TestCluster } from '../helpers/server';
+import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 let cluster: TestCluster;
 t.before(async () => {
-  cluster = await startCluster({ workers: 2, limits: { maxPostChars: 50, maxMessageBytes: 4096 } });
+  cluster = await startCluster({ workers: 2, quotas: RAISED_QUOTAS, limits: { maxPostChars: 50, maxMessageBytes: 4096 } });
 });
 t.teardown(() => cluster.teardown());
 

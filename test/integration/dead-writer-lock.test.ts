@@ -14,7 +14,7 @@ import lockfile from 'proper-lockfile';
 import { breakLockOf, lockHolder, ownedLockFs } from '../../lib/storage/lock-owner';
 import { roomLockPath } from '../../lib/storage/room-files';
 import { ftchatProto } from '../../lib/common/proto';
-import { call, startCluster, type TestCluster } from '../helpers/server';
+import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
@@ -68,7 +68,7 @@ t.test("a writer killed holding the lock: breaking its lock lets the next writer
 });
 
 t.test('a worker killed holding the room lock: the machine keeps taking posts, its primary broke the lock', async (t) => {
-  const cluster = await startCluster({ machines: ['m1'], workers: 2, storage: { lockStaleMs: MINUTE } });
+  const cluster = await startCluster({ machines: ['m1'], workers: 2, storage: { lockStaleMs: MINUTE }, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const lockPath = roomLockPath(join(cluster.dir, 'data', 'm1'));
   const client = cluster.client('m1');
@@ -100,7 +100,7 @@ t.test('a worker killed holding the room lock: the machine keeps taking posts, i
 });
 
 t.test('a machine restarted after a power cut breaks the lock its dead writer left before its workers need it', async (t) => {
-  const cluster = await startCluster({ machines: ['m1'], workers: 2, storage: { lockStaleMs: MINUTE } });
+  const cluster = await startCluster({ machines: ['m1'], workers: 2, storage: { lockStaleMs: MINUTE }, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const lockPath = roomLockPath(join(cluster.dir, 'data', 'm1'));
   await call(cluster.client('m1'), 'Connect', { user: 'ann' });

@@ -10,7 +10,7 @@ import { ftchatProto } from '../../lib/common/proto';
 import { MORE_ROOMS_HINT } from '../../lib/client/format';
 import { pageSize } from '../../lib/core/room-directory';
 import { runFbc } from '../helpers/fbc';
-import { call, startCluster, type TestCluster } from '../helpers/server';
+import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 
 const MAX_MESSAGE_BYTES = 1024; // the server sends at most 4 times this
 const PAGE = pageSize(0, MAX_MESSAGE_BYTES);
@@ -23,7 +23,7 @@ const followed = [me, 'user.150', 'vip.050']; // in name order, as a page lists 
 
 let cluster: TestCluster;
 t.before(async () => {
-  cluster = await startCluster({ workers: 2, limits: { maxMessageBytes: MAX_MESSAGE_BYTES } });
+  cluster = await startCluster({ workers: 2, quotas: RAISED_QUOTAS, limits: { maxMessageBytes: MAX_MESSAGE_BYTES } });
   const c = cluster.client();
   for (let i = 0; i < users.length; i += 50) await Promise.all(users.slice(i, i + 50).map((user) => call(c, 'Connect', { user })));
   for (const room of followed.slice(1)) await call(c, 'Join', { user: me, room });

@@ -12,13 +12,13 @@ import { ftchatProto } from '../../lib/common/proto';
 import { secretMetadata } from '../../lib/common/secret';
 import type { EventBatch__Output } from '../../lib/gen/ftchat/EventBatch';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
-import { call, converged, startCluster, type TestCluster } from '../helpers/server';
+import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { signalPids } from '../../lib/chaos/processes';
 
 let cluster: TestCluster;
 t.before(async () => {
-  cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], workers: 2, guardians: 1 });
+  cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], workers: 2, guardians: 1, quotas: RAISED_QUOTAS });
 });
 t.teardown(() => cluster.teardown());
 

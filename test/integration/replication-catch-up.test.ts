@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
-import { call, converged, startCluster, type LogLine, type TestCluster, dumpEvents } from '../helpers/server';
+import { call, converged, RAISED_QUOTAS, startCluster, type LogLine, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 const MACHINES = ['m1', 'm2', 'm3'];
@@ -60,7 +60,7 @@ function checkExactlyOnce(t: Test, cluster: TestCluster, dump: string, acked: st
 }
 
 t.test('a machine shut down and restarted catches up', async (t) => {
-  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
+  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const [c1, c2, c3] = MACHINES.map((m) => cluster.client(m));
   await call(c1, 'Connect', { user: 'ann' });
@@ -91,7 +91,7 @@ t.test('a machine shut down and restarted catches up', async (t) => {
 });
 
 t.test('a machine restarted with an empty data dir is refilled', async (t) => {
-  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
+  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const [c1, c2] = MACHINES.map((m) => cluster.client(m));
   await call(c1, 'Connect', { user: 'eve' });
@@ -115,7 +115,7 @@ t.test('a machine restarted with an empty data dir is refilled', async (t) => {
 });
 
 t.test('a machine refilled from an empty data dir writes under fresh origins, even before its catch-up', async (t) => {
-  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
+  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const [c1, c2] = MACHINES.map((m) => cluster.client(m));
   await call(c2, 'Connect', { user: 'ida' });
@@ -139,7 +139,7 @@ t.test('a machine refilled from an empty data dir writes under fresh origins, ev
 });
 
 t.test('a SIGKILLed replicator comes back and misses nothing', async (t) => {
-  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1 });
+  const cluster = await startCluster({ machines: MACHINES, workers: 2, guardians: 1, quotas: RAISED_QUOTAS });
   t.teardown(() => cluster.teardown());
   const [c1, , c3] = MACHINES.map((m) => cluster.client(m));
   await call(c1, 'Connect', { user: 'fay' });

@@ -80,3 +80,17 @@ t.test('a post stored under several slots shows the same copy whatever the arriv
   t.equal(orders, 120);
   t.pass('every arrival order shows the copy first in key order, once, in the same timeline');
 });
+
+t.test('lastPosts over a thousand rooms is the same as sorting all their tails', async (t) => {
+  const random = rng(42);
+  const posts = Array.from({ length: 5000 }, (_, i) => {
+    const room = `r${Math.floor(random() * 1000)}`;
+    return ev({ origin: `m${1 + (i % 3)}.w0`, seq: i + 1, room, author: room, hlc: { wall: 1000 + Math.floor(random() * 3000), logical: i % 2 } });
+  });
+  const rooms = Array.from({ length: 1000 }, (_, i) => `r${i}`);
+  const { tails } = tailsOver(posts, 1000, 20);
+  for (const limit of [0, 1, 20, 100]) {
+    const brute = rooms.flatMap((r) => posts.filter((e) => e.room === r).sort(compareEvents).slice(-20)).sort(compareEvents);
+    t.same(ids(tails.lastPosts(rooms, limit)), ids(limit === 0 ? [] : brute.slice(-limit)), `the last ${limit}`);
+  }
+});
