@@ -6,7 +6,9 @@
  * While a batch is being appended the stream is paused: that is the back-pressure.
  */
 import * as grpc from '@grpc/grpc-js';
-import { asEvent, type ChatEvent } from '../core/event';
+import { asEvent, isOrigin, type ChatEvent } from '../core/event';
+import { peerEventError, type InputLimits } from '../core/input-bounds';
+import { printable } from '../core/usernames';
 import { vectorToRecord } from '../core/version-vector';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
@@ -29,6 +31,7 @@ export interface PeerLinkOptions {
   peer: string;
   address: string;
   secret: string;
+  limits: InputLimits;
   journal: Journal;
   skew: ClockSkewMonitor;
   log: Logger;
@@ -83,6 +86,7 @@ export class PeerLink {
     const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
     this.call = call;
     let catchUp: CatchUp | null = null;
+    const blocked = new Set<string>(); // origins with a refused event on this stream
     let done = false;
     const retry = (why: string): void => {
       if (done) return;
@@ -114,7 +118,7 @@ export class PeerLink {
         const last = batches[batches.length - 1];
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
-          await this.receive(merged, catchUp);
+          await this.receive(merged, blocked, catchUp);
           if (catchUp && merged.live) catchUp = null;
         } catch (err) {
           retry(errorMessage(err));
@@ -138,13 +142,35 @@ export class PeerLink {
     call.on('end', () => retry('stream ended'));
   }
 
-  private async receive(batch: EventBatch__Output, catchUp: CatchUp | null): Promise<void> {
+  /**
+   * A peer's events are checked as a client's requests are (peerEventError). A bad one
+   * blocks its origin on this stream: what came before it is stored, it and the origin's
+   * later events are not (so the origin has no gap), and the other origins go on. A pull
+   * after any break offers it again, and it is refused again, with a log line each time.
+   */
+  private accept(batch: EventBatch__Output, blocked: Set<string>): ChatEvent[] {
     const events: ChatEvent[] = [];
+    const now = Date.now();
     for (const raw of batch.events) {
       const e = asEvent(raw);
-      if (!e) throw new Error(`peer sent a malformed event (${JSON.stringify(raw).slice(0, 120)})`);
-      events.push(e);
+      const origin = typeof raw.origin === 'string' ? raw.origin : '';
+      if (blocked.has(origin)) continue;
+      const bad = e ? peerEventError(e, this.opts.limits, now) : 'malformed event';
+      if (!bad) {
+        events.push(e!);
+        continue;
+      }
+      // An origin that is no origin names nothing we could store later, so nothing has a gap.
+      if (isOrigin(origin)) blocked.add(origin);
+      this.log.error('refused an event from peer; its origin waits here until the peer sends a valid one', {
+        reason: bad, origin: printable(origin), seq: raw.seq, id: printable(raw.id),
+      });
     }
+    return events;
+  }
+
+  private async receive(batch: EventBatch__Output, blocked: Set<string>, catchUp: CatchUp | null): Promise<void> {
+    const events = this.accept(batch, blocked);
     const report = this.opts.skew.check(this.opts.peer, events, batch.live ? batch.sent_at_ms : null);
     if (report) this.log.warn('clock offset beyond bound', { ...report });
     const { appended, gapped } = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
