@@ -10,6 +10,7 @@ import { internalRequestError } from '../core/input-bounds';
 import { peerAddress, type ClusterConfig } from '../common/config';
 import { serveInternal } from '../common/internal-server';
 import { errorMessage, type Logger } from '../common/log';
+import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
@@ -47,6 +48,7 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) refresh(msg.rooms);
   });
+  reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();
   ship.startAt(journal.index.vector());
