@@ -23,5 +23,7 @@ export function isUsername(name: unknown): name is string {
 export function printable(v: unknown): string {
   // eslint-disable-next-line no-control-regex
   const clean = String(v).replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+  // Cut by characters: half a surrogate pair in a status message made grpc-js answer UNKNOWN.
+  const chars = [...clean];
+  return chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : clean;
 }

@@ -119,6 +119,8 @@ export class PeerLink {
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
           await this.receive(merged, blocked, catchUp);
+          // Only a batch stored resets the back-off: a peer whose every stream fails (e.g. a gap) is pulled ever less often.
+          this.retryMs = RETRY_MIN_MS;
           if (catchUp && merged.live) catchUp = null;
         } catch (err) {
           retry(errorMessage(err));
@@ -129,7 +131,6 @@ export class PeerLink {
     call.on('data', (batch: EventBatch__Output) => {
       if (!this.connected) {
         this.connected = true;
-        this.retryMs = RETRY_MIN_MS;
         catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
         this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
       }
