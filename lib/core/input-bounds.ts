@@ -134,9 +134,10 @@ const processId = (v: unknown, what: string): string | null =>
 const count = (v: unknown, what: string, max: number = BOUNDS.maxCount): string | null =>
   isCount(v, max) ? null : `${what} must be 0..${max}`;
 
-/** Every internal request with fields, by method (Watch streams are checked by their handler). */
+/** Every internal request with fields, by method (a Watch stream's handler checks each Beat on it). */
 const INTERNAL: Record<string, (r: Req) => string | null> = {
   Heartbeat: (r) => first(() => (r.from === '' ? null : processId(r.from, 'from')), () => count(r.term, 'term')),
+  Watch: (r) => first(() => processId(r.from, 'from'), () => count(r.pid, 'pid', BOUNDS.maxPid), () => count(r.term, 'term')),
   Elect: (r) =>
     first(
       () => (r.kind === 'election' || r.kind === 'elected' ? null : `election kind must be 'election' or 'elected'`),

@@ -25,6 +25,7 @@ const RETRY_MAX_MS = 1_000;
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
+const MAX_REFUSED_REMEMBERED = 10_000;
 
 export interface PeerLinkOptions {
   machine: string;
@@ -54,6 +55,8 @@ export class PeerLink {
   private stopped = false;
   private connected = false;
   private lastFailure = '';
+  /** Refused events already logged. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.log = opts.log.child({ peer: opts.peer });
@@ -118,9 +121,9 @@ export class PeerLink {
         const last = batches[batches.length - 1];
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
-          await this.receive(merged, blocked, catchUp);
-          // Only a batch stored resets the back-off: a peer whose every stream fails (e.g. a gap) is pulled ever less often.
-          this.retryMs = RETRY_MIN_MS;
+          // A batch stored with news, or a stream caught up, resets the back-off: a peer whose
+          // streams fail before either (a gap, an undecodable batch) is pulled ever less often.
+          if ((await this.receive(merged, blocked, catchUp)) > 0 || merged.live) this.retryMs = RETRY_MIN_MS;
           if (catchUp && merged.live) catchUp = null;
         } catch (err) {
           retry(errorMessage(err));
@@ -163,6 +166,11 @@ export class PeerLink {
       }
       // An origin that is no origin names nothing we could store later, so nothing has a gap.
       if (isOrigin(origin)) blocked.add(origin);
+      // Said once per event, not at every pull that offers it again.
+      const key = `${origin}\u0000${raw.seq}\u0000${bad}`;
+      if (this.refused.has(key)) continue;
+      if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
+      this.refused.add(key);
       this.log.error('refused an event from peer; its origin waits here until the peer sends a valid one', {
         reason: bad, origin: printable(origin), seq: raw.seq, id: printable(raw.id),
       });
@@ -170,13 +178,14 @@ export class PeerLink {
     return events;
   }
 
-  private async receive(batch: EventBatch__Output, blocked: Set<string>, catchUp: CatchUp | null): Promise<void> {
+  /** Stores a batch's acceptable events; returns how many were new here. */
+  private async receive(batch: EventBatch__Output, blocked: Set<string>, catchUp: CatchUp | null): Promise<number> {
     const events = this.accept(batch, blocked);
     const report = this.opts.skew.check(this.opts.peer, events, batch.live ? batch.sent_at_ms : null);
     if (report) this.log.warn('clock offset beyond bound', { ...report });
     const { appended, gapped } = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
     if (gapped > 0) throw new Error(`${gapped} events arrived past a gap in their origin's seqs`);
-    if (!catchUp) return;
+    if (!catchUp) return appended;
     catchUp.received += events.length;
     catchUp.appended += appended;
     const now = Date.now();
@@ -188,5 +197,6 @@ export class PeerLink {
       catchUp.lastProgress = now;
       this.log.info('catching up from peer', { received: catchUp.received, remaining: batch.backlog, eventsPerSec: rate });
     }
+    return appended;
   }
 }

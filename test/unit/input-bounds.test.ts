@@ -62,6 +62,7 @@ t.test('internal requests: ids, terms, roles, slots and pids', async (t) => {
   t.match(internalRequestError('Revive', { role: 'master', slot: 0, pid: 0 }), /role/);
   t.match(internalRequestError('Revive', { role: 'worker', slot: 1025, pid: 0 }), /slot/);
   t.match(internalRequestError('Pull', { from: 'm2', vector: { seqs: { 'm1.x.w0': -1 } } }), /vector: seq/);
+  t.match(internalRequestError('Watch', { from: 'm1.g0', pid: 2 ** 31, term: 1 }), /pid/, 'a beat on a Watch stream too');
   t.equal(internalRequestError('Status', {}), null, 'no fields, nothing to check');
 });
 
