@@ -89,6 +89,10 @@ export class PeerLink {
     const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
     this.call = call;
     let catchUp: CatchUp | null = null;
+    // A stream that stored news or lasted resets the back-off: a peer whose streams fail
+    // or end before either (a gap, an undecodable batch) is pulled ever less often.
+    const startedAt = Date.now();
+    let news = false;
     const blocked = new Set<string>(); // origins with a refused event on this stream
     let done = false;
     const retry = (why: string): void => {
@@ -102,6 +106,7 @@ export class PeerLink {
       else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
       this.lastFailure = why;
       this.connected = false;
+      if (news || Date.now() - startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
       this.timer = setTimeout(() => this.pull(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     };
@@ -121,9 +126,7 @@ export class PeerLink {
         const last = batches[batches.length - 1];
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
-          // A batch stored with news, or a stream caught up, resets the back-off: a peer whose
-          // streams fail before either (a gap, an undecodable batch) is pulled ever less often.
-          if ((await this.receive(merged, blocked, catchUp)) > 0 || merged.live) this.retryMs = RETRY_MIN_MS;
+          if ((await this.receive(merged, blocked, catchUp)) > 0) news = true;
           if (catchUp && merged.live) catchUp = null;
         } catch (err) {
           retry(errorMessage(err));

@@ -21,7 +21,7 @@ import { loadConfig } from '../../lib/common/config';
 import { secretMetadata } from '../../lib/common/secret';
 import { call, converged, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-import { startFakePeer } from './fake-peer';
+import { fuzzPeerLog, servePeerLog } from './fake-peer';
 import { protoRoot, requestBytesArb, type WirePools } from './wire-arbitraries';
 
 export interface FuzzOptions {
@@ -88,7 +88,7 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
     origins.add(res.worker);
   }
   const pools: WirePools = { users, ids: ['c1', 'retry-1', 'a'.repeat(64)], origins: [...origins] };
-  const peer = await startFakePeer(`${config.machines.m4.host}:${config.machines.m4.peerPort}`, config.secret, root, pools, opts.seed);
+  const peer = await servePeerLog(`${config.machines.m4.host}:${config.machines.m4.peerPort}`, config.secret, root, fuzzPeerLog(root, pools, opts.seed));
 
   const targets: Target[] = MACHINES.flatMap((m) => {
     const { host, port, adminPort, peerPort } = config.machines[m];

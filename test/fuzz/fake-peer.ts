@@ -57,30 +57,43 @@ function originLogArb(k: number): fc.Arbitrary<Field[][]> {
   });
 }
 
-export async function startFakePeer(address: string, secret: string, root: protobuf.Root, pools: WirePools, seed: number): Promise<FakePeer> {
+/**
+ * The fuzz's faulty peer log: 40 origins of shaped events (originLogArb) and 300
+ * random Event messages, with one content per (origin, seq): a peer that sent two
+ * would be Byzantine, which no check can catch.
+ */
+export function fuzzPeerLog(root: protobuf.Root, pools: WirePools, seed: number): Buffer[] {
   const Event = root.lookupType('ftchat.Event');
-  const PullRequest = root.lookupType('ftchat.PullRequest');
   const shaped = fc.sample(fc.tuple(...Array.from({ length: 40 }, (_, k) => originLogArb(k))), { seed, numRuns: 1 })[0].flat();
   const random = fc.sample(requestBytesArb(Event, { ...pools, origins: ['m4.rnd.w0', 'm4.rnd.w1'] }), { seed: seed + 1, numRuns: 300 });
-  // One content per (origin, seq): a peer that sends two would be Byzantine, which no check can catch.
-  const log: Entry[] = [];
   const seen = new Set<string>();
-  for (const bytes of [...shaped.map(encode), ...random]) {
-    let origin = '';
-    let seq = 0;
-    try {
-      const e = Event.toObject(Event.decode(bytes), { longs: Number }) as { origin?: string; seq?: number };
-      origin = e.origin ?? '';
-      seq = e.seq ?? 0;
-    } catch {
-      // not an Event at all: sent as is, it belongs to no origin
-    }
-    if (origin && pools.origins.some((o) => o === origin)) continue; // never forge a real origin's events
+  return [...shaped.map(encode), ...random].filter((bytes) => {
+    const { origin, seq } = entryKey(Event, bytes);
+    if (!origin) return true; // not an event of any origin: sent as is
     const key = `${origin}\u0000${seq}`;
-    if (origin && seen.has(key)) continue;
+    if (seen.has(key)) return false;
     seen.add(key);
-    log.push({ bytes, origin, seq });
+    return true;
+  });
+}
+
+function entryKey(Event: protobuf.Type, bytes: Buffer): { origin: string; seq: number } {
+  try {
+    const e = Event.toObject(Event.decode(bytes), { longs: Number }) as { origin?: string; seq?: number };
+    return { origin: e.origin ?? '', seq: e.seq ?? 0 };
+  } catch {
+    return { origin: '', seq: 0 };
   }
+}
+
+/**
+ * Serves `events` (Event messages as bytes) to every puller that carries `secret`:
+ * what its vector does not cover, then a quiet live stream, or the stream's end (`end`).
+ */
+export async function servePeerLog(address: string, secret: string, root: protobuf.Root, events: Buffer[], end = false): Promise<FakePeer> {
+  const Event = root.lookupType('ftchat.Event');
+  const PullRequest = root.lookupType('ftchat.PullRequest');
+  const log: Entry[] = events.map((bytes) => ({ bytes, ...entryKey(Event, bytes) }));
 
   const stats = { pulls: 0, batches: 0, events: 0 };
   const server = new grpc.Server();
@@ -113,7 +126,7 @@ export async function startFakePeer(address: string, secret: string, root: proto
         stats.batches++;
         stats.events += part.length;
       }
-      // Then quiet, live: the stream stays open until the puller goes.
+      if (end) call.end(); // else quiet, live: the stream stays open until the puller goes
     },
   });
   await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
