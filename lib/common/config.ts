@@ -40,6 +40,14 @@ export interface ClusterConfig {
   };
   limits: {
     maxPostChars: number;
+    /**
+     * How far a client's causal timestamp (`after`) may lead this machine's clock. A
+     * real one is a time some machine stamped: it leads by that machine's clock error
+     * (the chaos run puts machines 3 h behind and 10 min ahead; a clock set in the wrong
+     * time zone is up to 14 h off). Past a day it is hostile or broken, and taking it
+     * would drag every clock of the cluster that far ahead.
+     */
+    maxCausalLeadMs: number;
     maxMessageBytes: number;
     historySize: number;
     /** Rooms a user may follow besides its own: bounds what Timeline and Poll merge. */
@@ -123,6 +131,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     maxClockOffsetMs: num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
     limits: {
       maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
+      maxCausalLeadMs: num(o.limits?.maxCausalLeadMs, 24 * 3600 * 1000, 'limits.maxCausalLeadMs'),
       maxMessageBytes: num(o.limits?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
       historySize: num(o.limits?.historySize, 20, 'limits.historySize'),
       maxFollows: num(o.limits?.maxFollows, 1000, 'limits.maxFollows'),

@@ -1,7 +1,7 @@
-/** Serves an internal service (admin, replication): the cluster secret required, bound to one address. */
+/** Serves an internal service (admin, replication): the cluster secret required, requests checked, bound to one address. */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from './log';
-import { guardService } from './secret';
+import { guardService, type RequestCheck } from './secret';
 
 export async function serveInternal<H extends grpc.UntypedServiceImplementation>(
   definition: grpc.ServiceDefinition,
@@ -9,11 +9,12 @@ export async function serveInternal<H extends grpc.UntypedServiceImplementation>
   address: string,
   secret: string,
   log: Logger,
+  check: RequestCheck,
 ): Promise<grpc.Server> {
   const server = new grpc.Server();
   server.addService(
     definition,
-    guardService(handlers, secret, (method, peer) => log.warn('refused internal RPC without the cluster secret', { method, peer })),
+    guardService(handlers, secret, (method, peer, reason) => log.warn('refused internal RPC', { method, peer, reason }), check),
   );
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),

@@ -11,6 +11,9 @@ export interface Hlc {
 
 export const ZERO_HLC: Hlc = Object.freeze({ wall: 0, logical: 0 });
 
+/** The wire carries the logical counter as a uint32 (protos/ftchat.proto): it never goes past this. */
+export const MAX_LOGICAL = 0xffff_ffff;
+
 export function compareHlc(a: Hlc, b: Hlc): number {
   return a.wall - b.wall || a.logical - b.logical;
 }
@@ -23,7 +26,7 @@ export class HybridClock {
   /** The timestamp for a new local event. */
   now(): Hlc {
     const pt = this.physical();
-    this.last = pt > this.last.wall ? { wall: pt, logical: 0 } : { wall: this.last.wall, logical: this.last.logical + 1 };
+    this.last = pt > this.last.wall ? { wall: pt, logical: 0 } : after(this.last.wall, this.last.logical);
     return this.last;
   }
 
@@ -31,11 +34,10 @@ export class HybridClock {
   observe(remote: Hlc): Hlc {
     const pt = this.physical();
     const wall = Math.max(pt, this.last.wall, remote.wall);
-    let logical = 0;
-    if (wall === this.last.wall && wall === remote.wall) logical = Math.max(this.last.logical, remote.logical) + 1;
-    else if (wall === this.last.wall) logical = this.last.logical + 1;
-    else if (wall === remote.wall) logical = remote.logical + 1;
-    this.last = { wall, logical };
+    if (wall === this.last.wall && wall === remote.wall) this.last = after(wall, Math.max(this.last.logical, remote.logical));
+    else if (wall === this.last.wall) this.last = after(wall, this.last.logical);
+    else if (wall === remote.wall) this.last = after(wall, remote.logical);
+    else this.last = { wall, logical: 0 };
     return this.last;
   }
 
@@ -47,4 +49,13 @@ export class HybridClock {
   current(): Hlc {
     return this.last;
   }
+}
+
+/**
+ * The next timestamp after (wall, logical). A counter at the top of its range moves
+ * the wall on by 1 ms instead: a counter past uint32 would reach the peers cut short,
+ * and they would store the event under another key than its origin did.
+ */
+function after(wall: number, logical: number): Hlc {
+  return logical >= MAX_LOGICAL ? { wall: wall + 1, logical: 0 } : { wall, logical: logical + 1 };
 }

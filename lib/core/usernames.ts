@@ -20,8 +20,10 @@ export function isUsername(name: unknown): name is string {
 }
 
 /** For echoing untrusted input inside an error line: no control characters, bounded length. */
-function printable(s: string): string {
+export function printable(v: unknown): string {
   // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+  const clean = String(v).replace(/[\u0000-\u001f\u007f]/g, '?');
+  // Cut by characters: half a surrogate pair in a status message made grpc-js answer UNKNOWN.
+  const chars = [...clean];
+  return chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : clean;
 }

@@ -6,7 +6,9 @@
  * While a batch is being appended the stream is paused: that is the back-pressure.
  */
 import * as grpc from '@grpc/grpc-js';
-import { asEvent, type ChatEvent } from '../core/event';
+import { asEvent, isOrigin, type ChatEvent } from '../core/event';
+import { peerEventError, type InputLimits } from '../core/input-bounds';
+import { printable } from '../core/usernames';
 import { vectorToRecord } from '../core/version-vector';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
@@ -25,12 +27,14 @@ const RETRY_MAX_MS = 1_000;
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
+const MAX_REFUSED_REMEMBERED = 10_000;
 
 export interface PeerLinkOptions {
   machine: string;
   peer: string;
   address: string;
   secret: string;
+  limits: InputLimits;
   journal: Journal;
   skew: ClockSkewMonitor;
   log: Logger;
@@ -53,6 +57,8 @@ export class PeerLink {
   private stopped = false;
   private connected = false;
   private lastFailure = '';
+  /** Refused events already logged. */
+  private readonly refused = new Set<string>();
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.log = opts.log.child({ peer: opts.peer });
@@ -85,6 +91,11 @@ export class PeerLink {
     const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
     this.call = call;
     let catchUp: CatchUp | null = null;
+    // A stream that stored news or lasted resets the back-off: a peer whose streams fail
+    // or end before either (a gap, an undecodable batch) is pulled ever less often.
+    const startedAt = Date.now();
+    let news = false;
+    const blocked = new Set<string>(); // origins with a refused event on this stream
     let done = false;
     const retry = (why: string): void => {
       if (done) return;
@@ -97,6 +108,7 @@ export class PeerLink {
       else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
       this.lastFailure = why;
       this.connected = false;
+      if (news || Date.now() - startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
       this.timer = setTimeout(() => this.pull(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     };
@@ -119,7 +131,7 @@ export class PeerLink {
         const last = batches[batches.length - 1];
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
-          await this.receive(merged, catchUp);
+          if ((await this.receive(merged, blocked, catchUp)) > 0) news = true;
           if (catchUp && merged.live) catchUp = null;
         } catch (err) {
           retry(errorMessage(err));
@@ -130,7 +142,6 @@ export class PeerLink {
     call.on('data', (batch: EventBatch__Output) => {
       if (!this.connected) {
         this.connected = true;
-        this.retryMs = RETRY_MIN_MS;
         catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
         this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
       }
@@ -143,18 +154,46 @@ export class PeerLink {
     call.on('end', () => retry('stream ended'));
   }
 
-  private async receive(batch: EventBatch__Output, catchUp: CatchUp | null): Promise<void> {
+  /**
+   * A peer's events are checked as a client's requests are (peerEventError). A bad one
+   * blocks its origin on this stream: what came before it is stored, it and the origin's
+   * later events are not (so the origin has no gap), and the other origins go on. A pull
+   * after any break offers it again, and it is refused again, with a log line each time.
+   */
+  private accept(batch: EventBatch__Output, blocked: Set<string>): ChatEvent[] {
     const events: ChatEvent[] = [];
+    const now = Date.now();
     for (const raw of batch.events) {
       const e = asEvent(raw);
-      if (!e) throw new Error(`peer sent a malformed event (${JSON.stringify(raw).slice(0, 120)})`);
-      events.push(e);
+      const origin = typeof raw.origin === 'string' ? raw.origin : '';
+      if (blocked.has(origin)) continue;
+      const bad = e ? peerEventError(e, this.opts.limits, now) : 'malformed event';
+      if (!bad) {
+        events.push(e!);
+        continue;
+      }
+      // An origin that is no origin names nothing we could store later, so nothing has a gap.
+      if (isOrigin(origin)) blocked.add(origin);
+      // Said once per event, not at every pull that offers it again.
+      const key = `${origin}\u0000${raw.seq}\u0000${bad}`;
+      if (this.refused.has(key)) continue;
+      if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
+      this.refused.add(key);
+      this.log.error('refused an event from peer; its origin waits here until the peer sends a valid one', {
+        reason: bad, origin: printable(origin), seq: raw.seq, id: printable(raw.id),
+      });
     }
+    return events;
+  }
+
+  /** Stores a batch's acceptable events; returns how many were new here. */
+  private async receive(batch: EventBatch__Output, blocked: Set<string>, catchUp: CatchUp | null): Promise<number> {
+    const events = this.accept(batch, blocked);
     const report = this.opts.skew.check(this.opts.peer, events, batch.live ? batch.sent_at_ms : null);
     if (report) this.log.warn('clock offset beyond bound', { ...report });
     const { appended, gapped } = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
     if (gapped > 0) throw new Error(`${gapped} events arrived past a gap in their origin's seqs`);
-    if (!catchUp) return;
+    if (!catchUp) return appended;
     catchUp.received += events.length;
     catchUp.appended += appended;
     const now = Date.now();
@@ -166,5 +205,6 @@ export class PeerLink {
       catchUp.lastProgress = now;
       this.log.info('catching up from peer', { received: catchUp.received, remaining: batch.backlog, eventsPerSec: rate });
     }
+    return appended;
   }
 }

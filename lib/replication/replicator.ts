@@ -6,9 +6,11 @@
  * from every peer. What it appends rings the doorbell, so the local workers read
  * the new lines and stream them to their subscribers.
  */
+import { internalRequestError } from '../core/input-bounds';
 import { peerAddress, type ClusterConfig } from '../common/config';
 import { serveInternal } from '../common/internal-server';
 import { errorMessage, type Logger } from '../common/log';
+import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
@@ -46,6 +48,7 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) refresh(msg.rooms);
   });
+  reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();
   ship.startAt(journal.index.vector());
@@ -61,14 +64,14 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   }, CHECKPOINT_CHECK_MS).unref();
 
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config.secret, log);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config.secret, log, internalRequestError);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, journal, skew, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, limits: config.limits, journal, skew, log }),
   );
   for (const link of links) link.start();
   log.info('replicator serving', { address, peers });

@@ -6,10 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { gateService } from '../common/handler-gate';
 import { ftchatProto } from '../common/proto';
 import { createEventId, postEventId, type ChatEvent } from '../core/event';
 import { listPage, pageSize } from '../core/room-directory';
-import { usernameError } from '../core/usernames';
+import { chatRequestError } from '../core/input-bounds';
 import { vectorFromRecord, vectorToRecord, type VersionVector } from '../core/version-vector';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
@@ -21,9 +22,6 @@ import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
 import { QuotaExceeded, type Quotas } from './quotas';
 
-const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** A client's causal timestamp may run ahead of our clock (its last machine's clock was), but not absurdly. */
-const MAX_CAUSAL_LEAD_MS = 24 * 3600 * 1000;
 /** A resumed stream's backlog is read from disk this many events at a time. */
 const BACKLOG_PAGE = 500;
 
@@ -109,16 +107,9 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     });
   };
 
-  const validName = (name: unknown): string => {
-    const bad = usernameError(name);
-    if (bad) throw new Refusal(grpc.status.INVALID_ARGUMENT, bad);
-    return name as string;
-  };
-
-  /** A valid, existing user. One created through another worker a moment ago may not have
-   * reached us by doorbell yet, so the room file is read before the name is refused. */
-  const user = async (name: unknown): Promise<string> => {
-    const u = validName(name);
+  /** An existing user (every name here passed chatRequestError). One created through another worker
+   * a moment ago may not have reached us by doorbell yet, so the room file is read before the name is refused. */
+  const user = async (u: string): Promise<string> => {
     if (!index.userExists(u)) await journal.refresh([u]);
     if (!index.userExists(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
     return u;
@@ -126,11 +117,9 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
 
   const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0 || opts.presence.elsewhere(u);
 
-  /** Makes the next write sort after everything the client has seen. */
+  /** Makes the next write sort after everything the client has seen (its bounds were checked). */
   const causedAfter = (h: { wall: number; logical: number } | null | undefined): void => {
-    if (!h || !h.wall) return;
-    if (journal.clock.offsetOf(h) > MAX_CAUSAL_LEAD_MS) throw new Refusal(grpc.status.INVALID_ARGUMENT, 'causal timestamp too far in the future');
-    journal.clock.observe({ wall: Number(h.wall), logical: h.logical });
+    if (h && h.wall) journal.clock.observe({ wall: Number(h.wall), logical: h.logical });
   };
 
   const follow = async (kind: 'join' | 'leave', req: FollowRequest__Output): Promise<ChatEvent> => {
@@ -152,19 +141,6 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     return journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
   };
 
-  const postText = (text: string): string => {
-    if (text.trim() === '') throw new Refusal(grpc.status.INVALID_ARGUMENT, 'empty post');
-    const chars = [...text].length;
-    if (chars > opts.limits.maxPostChars) {
-      throw new Refusal(grpc.status.INVALID_ARGUMENT, `post too long: ${chars} characters, the limit is ${opts.limits.maxPostChars}`);
-    }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) {
-      throw new Refusal(grpc.status.INVALID_ARGUMENT, 'a post is one line of text without control characters');
-    }
-    return text;
-  };
-
   /** A page of what `u` is shown after `cursor`: the rooms it follows, and its own joins and leaves. */
   const pageFor = (u: string, cursor: VersionVector, max: number, upTo?: VersionVector): Page => {
     const rooms = new Set(index.graph.following(u));
@@ -179,9 +155,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     );
   };
 
-  return {
+  // Every request's fields are checked here, in one place, before any handler sees them.
+  return gateService<ChatHandlers>({
     Connect: unary(opts.log, async (req, call) => {
-      const me = validName(req.user);
+      const me = req.user;
       const created = !index.userExists(me);
       if (created) opts.quotas.newUser(call.getPeer());
       if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
@@ -198,14 +175,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     }),
     Post: unary(opts.log, async (req) => {
       const me = await user(req.user);
-      const text = postText(req.text);
-      if (req.id !== '' && !CLIENT_ID.test(req.id)) {
-        throw new Refusal(grpc.status.INVALID_ARGUMENT, 'post id must be 1-64 of [A-Za-z0-9_-]');
-      }
       const id = postEventId(me, req.id || randomUUID());
       opts.quotas.post(me);
       causedAfter(req.after);
-      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text }) };
+      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text }) };
     }),
     Timeline: unary(opts.log, async (req) => {
       const me = await user(req.user);
@@ -275,7 +248,10 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       backlogging.delete(call);
       if (open) for (const item of held) write(call, item); // counted when held
     },
-  };
+  }, (method, call) => {
+    const bad = chatRequestError(method, call.request, opts.limits, Date.now());
+    return bad ? { code: grpc.status.INVALID_ARGUMENT, details: bad } : null;
+  });
 }
 
 /** Resolves once the stream takes writes again or is gone; takes its listeners off (a long backlog waits many times). */

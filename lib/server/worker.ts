@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
+import { reportLoopDelay } from '../common/loop-delay';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
@@ -34,6 +35,7 @@ export async function runWorker({ config, machine, slot, log }: WorkerOptions): 
     }
   });
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
+  reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();
 

@@ -9,7 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { internalRequestError } from '../core/input-bounds';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
@@ -118,6 +119,12 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
         });
       };
       call.on('data', (b: Beat__Output) => {
+        const bad = internalRequestError('Watch', b);
+        if (bad) {
+          log.warn('refused a beat', { reason: bad });
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
+          return;
+        }
         const s = slots.find((x) => guardianId(machine, x.slot) === b.from);
         if (!s) return;
         guardian = { slot: s, pid: b.pid };

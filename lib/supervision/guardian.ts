@@ -6,6 +6,7 @@
  * a ring election and the winner starts a new primary with the election's term.
  * Timing uses the monotonic clock: wall clocks here may jump.
  */
+import { internalRequestError } from '../core/input-bounds';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -98,7 +99,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   };
   let server: grpc.Server;
   try {
-    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config.secret, log);
+    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config.secret, log, internalRequestError);
   } catch (err) {
     log.info('guardian slot already taken; exiting', { slot, error: errorMessage(err) });
     process.exit(0);

@@ -5,6 +5,7 @@
  * admin port is bound by one process at a time, and the proper-lockfile lock
  * plus a raised term in primary.json make a stale primary that wakes up step down.
  */
+import { internalRequestError } from '../core/input-bounds';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -93,7 +94,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   };
   let admin: grpc.Server;
   try {
-    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config.secret, log);
+    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config.secret, log, internalRequestError);
   } catch (err) {
     throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
   }

@@ -4,7 +4,7 @@
  */
 import tap from 'tap';
 const t = tap;
-import { compareHlc, HybridClock, ZERO_HLC, type Hlc } from '../../lib/core/hlc';
+import { compareHlc, HybridClock, MAX_LOGICAL, ZERO_HLC, type Hlc } from '../../lib/core/hlc';
 
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000;
@@ -113,4 +113,22 @@ t.test('observe() merges equal walls by taking the larger counter', async (t) =>
   t.same(clock.observe({ wall: T0, logical: 9 }), { wall: T0, logical: 10 }, 'remote counter ahead');
   t.same(clock.observe({ wall: T0, logical: 3 }), { wall: T0, logical: 11 }, 'own counter ahead');
   t.same(clock.observe({ wall: T0 - 5, logical: 99 }), { wall: T0, logical: 12 }, 'older remote only ticks the counter');
+});
+
+t.test('the logical counter never passes what the wire carries (uint32): the wall moves on instead', async (t) => {
+  // The measured split: an `after` a minute ahead with its counter at the top of uint32.
+  const clock = new HybridClock(() => T0);
+  const remote = { wall: T0 + 60_000, logical: MAX_LOGICAL };
+  const seen = clock.observe(remote);
+  t.same(seen, { wall: T0 + 60_001, logical: 0 }, 'observe() past a full counter advances the wall by 1 ms');
+  t.ok(compareHlc(seen, remote) > 0, 'and still sorts after the remote stamp');
+  const full = new HybridClock(() => T0);
+  full.observe({ wall: T0, logical: MAX_LOGICAL - 1 }); // {T0, MAX}
+  t.same(full.current(), { wall: T0, logical: MAX_LOGICAL }, 'the counter may reach the top itself');
+  t.same(full.now(), { wall: T0 + 1, logical: 0 }, 'now() past a full counter advances the wall');
+  const both = new HybridClock(() => T0);
+  both.observe({ wall: T0, logical: MAX_LOGICAL - 1 });
+  t.same(both.observe({ wall: T0, logical: MAX_LOGICAL }), { wall: T0 + 1, logical: 0 }, 'equal walls with a full counter too');
+  const stamps = [remote, seen, full.current(), both.current()];
+  t.ok(stamps.every((h) => h.logical <= MAX_LOGICAL), 'no stamp carries a counter past uint32');
 });
