@@ -16,6 +16,7 @@ import { secretMetadata } from '../common/secret';
 import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
 import type { ReplicationClient } from '../gen/ftchat/Replication';
 import type { Journal } from '../storage/journal';
+import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
 
 const RETRY_MIN_MS = 100;
@@ -28,6 +29,10 @@ const RETRY_MAX_MS = 1_000;
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
 const MAX_REFUSED_REMEMBERED = 10_000;
+/** A backlog this big is streamed by one link at a time (CatchUpGate). */
+const GATED_BACKLOG = 10_000;
+/** A link standing back pulls again after this long even if not woken (the leader may be stuck). */
+const STAND_BACK_MAX_MS = 30_000;
 
 export interface PeerLinkOptions {
   machine: string;
@@ -37,6 +42,8 @@ export interface PeerLinkOptions {
   limits: InputLimits;
   journal: Journal;
   skew: ClockSkewMonitor;
+  /** Shared by the machine's links: one big catch-up at a time. */
+  gate: CatchUpGate;
   log: Logger;
 }
 
@@ -79,6 +86,7 @@ export class PeerLink {
 
   stop(): void {
     this.stopped = true;
+    this.opts.gate.release(this.opts.peer);
     if (this.timer) clearTimeout(this.timer);
     this.call?.cancel();
     this.client.close();
@@ -108,6 +116,7 @@ export class PeerLink {
       else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
       this.lastFailure = why;
       this.connected = false;
+      this.opts.gate.release(this.opts.peer);
       if (news || Date.now() - startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
       this.timer = setTimeout(() => this.pull(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
@@ -132,7 +141,10 @@ export class PeerLink {
         const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
         try {
           if ((await this.receive(merged, blocked, catchUp)) > 0) news = true;
-          if (catchUp && merged.live) catchUp = null;
+          if (catchUp && merged.live) {
+            catchUp = null;
+            this.opts.gate.release(this.opts.peer);
+          }
         } catch (err) {
           retry(errorMessage(err));
         }
@@ -140,6 +152,14 @@ export class PeerLink {
       busy = false;
     };
     call.on('data', (batch: EventBatch__Output) => {
+      if (done) return;
+      if (!this.connected && batch.backlog + batch.events.length >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {
+        done = true;
+        call.cancel();
+        this.log.info('another peer is sending the backlog; pulling from this one after it', { backlog: batch.backlog + batch.events.length });
+        this.pullSoon(STAND_BACK_MAX_MS);
+        return;
+      }
       if (!this.connected) {
         this.connected = true;
         catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
@@ -152,6 +172,13 @@ export class PeerLink {
     });
     call.on('error', (err: grpc.ServiceError) => retry(err.details || err.message));
     call.on('end', () => retry('stream ended'));
+  }
+
+  /** Pulls again after `ms`, or sooner if asked again with less. */
+  private pullSoon(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.pull(), ms);
   }
 
   /**

@@ -16,6 +16,7 @@ import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
 import { answerPings } from '../server/primary';
 import type { Journal } from '../storage/journal';
+import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
 
 import { PeerLink } from './peer-link';
@@ -70,8 +71,9 @@ export async function runReplicator({ config, machine, log }: ReplicatorOptions)
   // The primary shows the peers' clock offsets in `fbs status`.
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
+  const gate = new CatchUpGate();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, limits: config.limits, journal, skew, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, limits: config.limits, journal, skew, gate, log }),
   );
   for (const link of links) link.start();
   log.info('replicator serving', { address, peers });
