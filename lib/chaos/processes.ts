@@ -110,6 +110,7 @@ function roleOf(pid: number, argv: string[]): ServerRole | null {
 /** Sends `signal` to each pid; one that is already gone is not an error. */
 export function signalPids(pids: number[], signal: NodeJS.Signals): void {
   for (const pid of pids) {
+    if (!(pid > 1)) continue; // 0 and -1 would signal a process group or every process
     try {
       process.kill(pid, signal);
     } catch {
