@@ -22,6 +22,8 @@ import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
+import type { Checkpoint } from '../core/checkpoint-format';
+import { RoomOffsets } from '../core/room-offsets';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
@@ -113,6 +115,7 @@ export class Journal {
     private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
   ) {
     this.origins = new OriginIndex(files.machineDir);
+    files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
   }
 
@@ -137,9 +140,11 @@ export class Journal {
 
   /**
    * Loads the machine's state: its checkpoint, then whatever the room files hold
-   * past it. One process at a time (the checkpoint lock), so on a first start over
-   * a long history one process scans it all and writes the checkpoint, and the
-   * others wait for it, then scan only what came after. Yields every 50 ms.
+   * past it. A valid checkpoint is read without a lock (it is only ever replaced
+   * by a rename), so a machine's children revive side by side. Without one, one
+   * process at a time (the checkpoint lock) scans it all and writes the
+   * checkpoint, and the others wait for it, then scan only what came after.
+   * Yields every 50 ms.
    */
   async load(): Promise<void> {
     await this.files.init();
@@ -147,29 +152,19 @@ export class Journal {
     this.loading = true;
     const started = Date.now();
     let scanned = 0;
+    let checkpoint = readCheckpoint(this.files.machineDir);
     let from = 'checkpoint';
-    await this.files.withCheckpointLock(async () => {
-      const checkpoint = readCheckpoint(this.files.machineDir);
-      if (typeof checkpoint === 'string') {
-        from = `room files (${checkpoint})`;
-        this.index = new EventIndex();
-        this.files.restoreOffsets(new Map());
-      } else {
-        this.index = EventIndex.fromSnapshot(checkpoint.index);
-        this.clock.observe(checkpoint.clock);
-        this.files.restoreOffsets(checkpoint.offsets);
-      }
-      this.index.beginBulk();
-      scanned = await this.scan();
-      if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
-        // Gaps: a writer may have appended while we scanned without the lock. Look
-        // again holding it; what is still missing then is lost (e.g. a corrupt line).
-        scanned += await this.files.withLock(() => this.scan());
-        const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
-        for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
-      }
-      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
-    });
+    if (typeof checkpoint === 'string') {
+      await this.files.withCheckpointLock(async () => {
+        checkpoint = readCheckpoint(this.files.machineDir); // another process may have built it meanwhile
+        if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
+        scanned = await this.restoreAndScan(checkpoint);
+        if (typeof checkpoint === 'string') await this.checkpointNow();
+      });
+    } else {
+      scanned = await this.restoreAndScan(checkpoint);
+      if (scanned >= this.opts.checkpointEvery) await this.files.withCheckpointLock(() => this.checkpointNow(), false);
+    }
     this.loading = false;
     this.nextSeq = this.index.seqOf(this.origin) + 1;
     this.log.info('loaded room files', {
@@ -183,6 +178,28 @@ export class Journal {
     const rung = [...this.deferred];
     this.deferred.clear();
     await this.refresh(rung);
+  }
+
+  /** Starts from the checkpoint (or from nothing) and takes what the room files hold past it; returns the events scanned. */
+  private async restoreAndScan(checkpoint: Checkpoint | string): Promise<number> {
+    if (typeof checkpoint === 'string') {
+      this.index = new EventIndex();
+      this.files.restoreOffsets(new RoomOffsets(this.index.names));
+    } else {
+      this.index = EventIndex.fromSnapshot(checkpoint.index);
+      this.clock.observe(checkpoint.clock);
+      this.files.restoreOffsets(new RoomOffsets(this.index.names, checkpoint.offsets));
+    }
+    this.index.beginBulk();
+    let scanned = await this.scan();
+    if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
+      // Gaps: a writer may have appended while we scanned without the lock. Look
+      // again holding it; what is still missing then is lost (e.g. a corrupt line).
+      scanned += await this.files.withLock(() => this.scan());
+      const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
+      for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
+    }
+    return scanned;
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -538,13 +555,13 @@ export class Journal {
    */
   private async checkpointNow(): Promise<void> {
     const started = Date.now();
-    const offsets = this.files.offsetsSnapshot();
     const index = this.index.snapshot();
+    const offsets = this.files.offsetsSnapshot(index.names.length);
     const clock = this.clock.current();
     this.sinceCheckpoint = 0;
     await this.origins.sync();
     const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
-    this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.room.length, ms: Date.now() - started });
+    this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, ms: Date.now() - started });
   }
 
   /**

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { RoomOffsets } from '../core/room-offsets';
 import { KeyedMutex } from '../common/keyed-mutex';
 import type { Logger } from '../common/log';
 import { clockOffsetMs, lockFs } from './lock-clock';
@@ -60,7 +61,7 @@ export class RoomFiles {
   readonly machineDir: string;
   readonly roomsDir: string;
   private readonly lockPath: string;
-  private readonly offsets = new Map<string, number>();
+  private offsets = new RoomOffsets();
   private readonly mutex = new KeyedMutex();
   private readonly readers = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
@@ -82,18 +83,17 @@ export class RoomFiles {
 
   /** How far this process has read the room's file (whole lines). */
   offsetOf(room: string): number {
-    return this.offsets.get(room) ?? 0;
+    return this.offsets.get(room);
   }
 
-  /** Every room's read offset, for a checkpoint. */
-  offsetsSnapshot(): Map<string, number> {
-    return new Map(this.offsets);
+  /** Every room's read offset, per id of the first `names` of the offsets' name table, for a checkpoint. */
+  offsetsSnapshot(names: number): Float64Array {
+    return this.offsets.snapshot(names);
   }
 
-  /** Starts from a checkpoint's offsets: only what lies past them is read again. */
-  restoreOffsets(offsets: Map<string, number>): void {
-    this.offsets.clear();
-    for (const [room, offset] of offsets) this.offsets.set(room, offset);
+  /** Starts from a checkpoint's offsets (over the journal's name table): only what lies past them is read again. */
+  restoreOffsets(offsets: RoomOffsets): void {
+    this.offsets = offsets;
   }
 
   /**
