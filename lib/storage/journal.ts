@@ -64,6 +64,14 @@ export interface JournalOptions {
   tailPosts: number;
   /** A start that had to scan at least this many events writes a checkpoint. */
   checkpointEvery: number;
+  /**
+   * Builds the machine's first checkpoint (and index) in a one-shot process, whose
+   * memory goes when it exits (a scan of the whole history peaks far above what a
+   * loaded process keeps), while this one waits and keeps answering its primary.
+   * Resolves when that process is gone; without it, or if it left no checkpoint,
+   * the build runs here.
+   */
+  buildElsewhere?: () => Promise<void>;
 }
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
@@ -157,6 +165,12 @@ export class Journal {
     if (typeof checkpoint === 'string') {
       await this.files.withCheckpointLock(async () => {
         checkpoint = readCheckpoint(this.files.machineDir); // another process may have built it meanwhile
+        if (typeof checkpoint === 'string' && this.opts.buildElsewhere) {
+          const why = checkpoint;
+          await this.opts.buildElsewhere();
+          checkpoint = readCheckpoint(this.files.machineDir);
+          if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
+        }
         if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
         scanned = await this.restoreAndScan(checkpoint);
         if (typeof checkpoint === 'string') await this.checkpointNow();
@@ -178,6 +192,19 @@ export class Journal {
     const rung = [...this.deferred];
     this.deferred.clear();
     await this.refresh(rung);
+  }
+
+  /**
+   * Builds the machine's checkpoint and index from the room files alone; for a
+   * one-shot builder process whose caller holds the checkpoint lock.
+   */
+  async build(): Promise<void> {
+    await this.files.init();
+    this.loading = true;
+    const started = Date.now();
+    const scanned = await this.restoreAndScan('building');
+    await this.checkpointNow();
+    this.log.info('built checkpoint', { scanned, ms: Date.now() - started, rooms: this.index.rooms.size, follows: this.index.graph.size });
   }
 
   /** Starts from the checkpoint (or from nothing) and takes what the room files hold past it; returns the events scanned. */

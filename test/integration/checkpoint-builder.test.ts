@@ -1,0 +1,46 @@
+/**
+ * A machine's first start without a checkpoint (the upgrade of a data dir, or one
+ * whose checkpoint was lost) builds it in one one-shot `fbs build-checkpoint`
+ * process, spawned by one child; that process exits when done, so the children
+ * never hold the build's peak memory, and every child then loads the checkpoint.
+ */
+import t from 'tap';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from '../../lib/common/proc-stat';
+import { call, startCluster } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+t.test('the first start builds the checkpoint in a one-shot process, and every child loads it', async (t) => {
+  const cluster = await startCluster({ workers: 2 });
+  t.teardown(() => cluster.teardown());
+  const client = cluster.client();
+  for (const user of ['ann', 'bob', 'cat']) {
+    await call(client, 'Connect', { user });
+    for (let i = 0; i < 20; i++) await call(client, 'Post', { user, id: `${user}-${i}`, text: `post ${i}` });
+  }
+  await call(client, 'Join', { user: 'ann', room: 'bob' });
+  const before = await cluster.dump('m1');
+  await cluster.stop('m1');
+  const machineDir = join(cluster.dir, 'data', 'm1');
+  rmSync(join(machineDir, 'checkpoint'), { force: true });
+  rmSync(join(machineDir, 'index'), { recursive: true, force: true });
+
+  const since = cluster.logs.length;
+  await cluster.start('m1');
+  const fresh = () => cluster.logs.slice(since);
+  const built = fresh().filter((l) => l.msg === 'built checkpoint');
+  t.equal(built.length, 1, 'one build');
+  t.equal(built[0]?.role, 'checkpoint-builder', 'by the one-shot process');
+  t.ok(Number(built[0]?.scanned) >= 63, `it scanned the room files (${String(built[0]?.scanned)} events)`);
+  const done = fresh().filter((l) => l.msg === 'the checkpoint builder is done');
+  t.equal(done.length, 1, 'one child waited for it');
+  await waitFor('the builder gone', () => !isAlive(Number(done[0]?.builderPid)), 5_000);
+  const loads = fresh().filter((l) => l.msg === 'loaded room files');
+  t.equal(loads.length, 3, 'two workers and the replicator loaded');
+  for (const l of loads) t.match(l.from, /^checkpoint/, `${l.role} ${String(l.slot ?? '')} loaded the checkpoint`);
+  t.ok(existsSync(join(machineDir, 'checkpoint')), 'the checkpoint is there');
+  t.equal(await cluster.dump('m1'), before, 'the same events');
+  await call(cluster.client(), 'Post', { user: 'ann', id: 'after', text: 'after the build' });
+  t.pass('it serves a post');
+});
