@@ -123,7 +123,7 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
   const n = h.slots;
   const c: Checkpoint = {
     clock: h.clock,
-    offsets: view(Float64Array, h.names),
+    offsets: view(Float64Array, h.names).slice(), // a copy (small), so the buffer goes once the graph outgrows its arrays
     index: {
       names,
       vector: h.vector,
