@@ -148,11 +148,11 @@ export class Journal {
 
   /**
    * Loads the machine's state: its checkpoint, then whatever the room files hold
-   * past it. A valid checkpoint is read without a lock (it is only ever replaced
-   * by a rename), so a machine's children revive side by side. Without one, one
-   * process at a time (the checkpoint lock) scans it all and writes the
-   * checkpoint, and the others wait for it, then scan only what came after.
-   * Yields every 50 ms.
+   * past it. One process at a time (the checkpoint lock): a machine's children
+   * revived together on two cores each get the CPU in turn, so the first serves
+   * after one load rather than all after three. Without a checkpoint (the first
+   * start over a long history) the first process builds it, in a one-shot process
+   * if it can, and the others then load that. Yields every 50 ms.
    */
   async load(): Promise<void> {
     await this.files.init();
@@ -160,25 +160,19 @@ export class Journal {
     this.loading = true;
     const started = Date.now();
     let scanned = 0;
-    let checkpoint = readCheckpoint(this.files.machineDir);
     let from = 'checkpoint';
-    if (typeof checkpoint === 'string') {
-      await this.files.withCheckpointLock(async () => {
-        checkpoint = readCheckpoint(this.files.machineDir); // another process may have built it meanwhile
-        if (typeof checkpoint === 'string' && this.opts.buildElsewhere) {
-          const why = checkpoint;
-          await this.opts.buildElsewhere();
-          checkpoint = readCheckpoint(this.files.machineDir);
-          if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
-        }
-        if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
-        scanned = await this.restoreAndScan(checkpoint);
-        if (typeof checkpoint === 'string') await this.checkpointNow();
-      });
-    } else {
+    await this.files.withCheckpointLock(async () => {
+      let checkpoint = readCheckpoint(this.files.machineDir);
+      if (typeof checkpoint === 'string' && this.opts.buildElsewhere) {
+        const why = checkpoint;
+        await this.opts.buildElsewhere();
+        checkpoint = readCheckpoint(this.files.machineDir);
+        if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
+      }
+      if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
       scanned = await this.restoreAndScan(checkpoint);
-      if (scanned >= this.opts.checkpointEvery) await this.files.withCheckpointLock(() => this.checkpointNow(), false);
-    }
+      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
+    });
     this.loading = false;
     this.nextSeq = this.index.seqOf(this.origin) + 1;
     this.log.info('loaded room files', {

@@ -56,6 +56,8 @@ const SCAN_CHUNK_BYTES = 256 << 10;
  * lets another process build too (the checkpoint file is written atomically).
  */
 const CHECKPOINT_LOCK_STALE_MS = 10_000;
+/** A loader waiting for a sibling's load looks this often (a load takes 0.1-1 s; one mkdir a look). */
+const CHECKPOINT_LOCK_POLL_MS = 20;
 
 export class RoomFiles {
   readonly machineDir: string;
@@ -316,7 +318,7 @@ export class RoomFiles {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
         if (!wait) return null;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_LOCK_POLL_MS));
       }
     }
   }
