@@ -65,6 +65,7 @@ export async function buildMachineCheckpoint(config: ClusterConfig, machine: str
     log.warn('the process that started the checkpoint build is gone; stopping');
     process.exit(1);
   });
+  log.info('building checkpoint');
   const journal = openMachineJournal(config, machine, log, () => `${machine}.builder`);
   await journal.build();
   process.exit(0); // nothing else to do: its files and handles go with it

@@ -5,9 +5,11 @@
  * never hold the build's peak memory, and every child then loads the checkpoint.
  */
 import t from 'tap';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../../lib/common/proc-stat';
+import { createEventId, eventToLine } from '../../lib/core/event';
+import { ev } from '../helpers/events';
 import { call, startCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -43,4 +45,29 @@ t.test('the first start builds the checkpoint in a one-shot process, and every c
   t.equal(await cluster.dump('m1'), before, 'the same events');
   await call(cluster.client(), 'Post', { user: 'ann', id: 'after', text: 'after the build' });
   t.pass('it serves a post');
+});
+
+t.test('the builder ends when the child that started it dies, and the next child builds', async (t) => {
+  const cluster = await startCluster({ workers: 2, startMachines: false, startTimeoutMs: 90_000 });
+  t.teardown(() => cluster.teardown());
+  // Room files only, enough that a build takes a while: 40 rooms of 1,500 posts.
+  const rooms = join(cluster.dir, 'data', 'm1', 'rooms');
+  mkdirSync(rooms, { recursive: true });
+  let seq = 0;
+  for (let r = 0; r < 40; r++) {
+    const user = `user${r}`;
+    const lines = [eventToLine(ev({ origin: 'm1.aaaaaa.w0', seq: ++seq, kind: 'create', id: createEventId(user), room: user, author: user, text: '' }))];
+    for (let i = 0; i < 1_500; i++) lines.push(eventToLine(ev({ origin: 'm1.aaaaaa.w0', seq: ++seq, author: user })));
+    writeFileSync(join(rooms, `${user}.jsonl`), `${lines.join('\n')}\n`);
+  }
+  const starting = cluster.start('m1');
+  const builder = await cluster.waitForLog('the builder started', (l) => l.msg === 'building checkpoint', 30_000);
+  const parent = cluster.logs.find((l) => l.msg === 'building the first checkpoint in a one-shot process');
+  t.ok(parent, 'a child started it');
+  process.kill(Number(parent?.pid), 'SIGKILL');
+  await waitFor('the builder gone with its parent', () => !isAlive(builder.pid), 5_000);
+  t.pass(`builder ${builder.pid} exited when its parent ${String(parent?.pid)} was killed`);
+  await starting;
+  t.pass('the re-forked child took over and the machine serves');
+  t.ok(existsSync(join(cluster.dir, 'data', 'm1', 'checkpoint')), 'the machine has its checkpoint');
 });

@@ -74,3 +74,19 @@ t.test('a checkpoint with any byte changed is refused', async (t) => {
   }
   t.throws(() => decodeCheckpoint(Buffer.from('not a checkpoint at all')), /no valid header/);
 });
+
+t.test('an index restored in place from a checkpoint keeps taking events, growing past its arrays', async (t) => {
+  const c = sample();
+  const restored = EventIndex.fromSnapshot(decodeCheckpoint(encodeCheckpoint(c)).index);
+  const direct = EventIndex.fromSnapshot(c.index);
+  const random = rng(12);
+  let seq = 0;
+  for (let i = 0; i < 3_000; i++) {
+    const author = `new${Math.floor(random() * 200)}`;
+    const e = ev({ origin: 'm3.aaa111.w0', seq: ++seq, kind: random() < 0.8 ? 'join' : 'leave', room: `user${Math.floor(random() * 40)}`, author, text: '' });
+    restored.offer(e);
+    direct.offer(e);
+  }
+  t.ok(restored.graph.size > c.index.graph.room.length * 2, `the graph grew from ${c.index.graph.room.length} to ${restored.graph.size} pairs`);
+  for (const u of ['user3', 'new0', 'new77', 'new199']) t.same(restored.graph.following(u), direct.graph.following(u), `${u} follows the same rooms`);
+});
