@@ -16,7 +16,8 @@
  * and every temp dir removed, also on Ctrl-C (bench/cleanup.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -44,6 +45,7 @@ export const HISTORY_ARGS = {
   kills: { type: 'string' },
   missed: { type: 'string' },
   seed: { type: 'string' },
+  'history-cache': { type: 'string' },
 } as const;
 
 export interface HistoryOptions {
@@ -57,6 +59,8 @@ export interface HistoryOptions {
   kills: number;
   missed: number;
   seed: number;
+  /** A dir keeping each generated history, copied from on later runs instead of generating again. */
+  cache: string | null;
   progress: (line: string) => void;
 }
 
@@ -71,6 +75,7 @@ export function historyOptions(args: { [K in keyof typeof HISTORY_ARGS]?: string
     kills: num(args.kills, 5),
     missed: num(args.missed, 10_000),
     seed: num(args.seed, 1),
+    cache: (args['history-cache'] as string | undefined) ?? null,
     progress: (line) => console.error(`history: ${line}`),
   };
 }
@@ -166,7 +171,7 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
     const dataDir = loadConfig(cluster.configFile).dataDir;
     if (events > 0) {
       o.progress(`${size}: generating (${users.toLocaleString('en-US')} users, ${o.follows} follows each)`);
-      result.generator = await generateInto(dataDir, { events, users, follows: o.follows, seed: o.seed });
+      result.generator = await generateInto(dataDir, { events, users, follows: o.follows, seed: o.seed }, o.cache);
       o.progress(`${size}: generated at ${result.generator.eventsPerSec.toLocaleString('en-US')} events/s`);
       result.diskBytesPerEvent = bytesPerEvent(join(dataDir, 'm1'), events);
     }
@@ -230,14 +235,43 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
   }
 }
 
-/** Generates the history in a temp dir beside the cluster and moves each machine's dir into its data dir. */
-async function generateInto(dataDir: string, spec: { events: number; users: number; follows: number; seed: number }): Promise<HistoryStats> {
+/**
+ * Generates the history in a temp dir beside the cluster and moves each machine's dir
+ * into its data dir; with a cache, generates it there once (a whole one is renamed
+ * into place) and copies it in on every run.
+ */
+async function generateInto(
+  dataDir: string,
+  spec: { events: number; users: number; follows: number; seed: number },
+  cache: string | null,
+): Promise<HistoryStats> {
+  mkdirSync(dataDir, { recursive: true });
+  if (cache !== null) {
+    const kept = join(cache, `${spec.events}-${spec.users}-${spec.follows}-${spec.seed}`);
+    if (!existsSync(join(kept, STATS_FILE))) {
+      rmSync(kept, { recursive: true, force: true });
+      await generateFresh(spec, (h, stats) => {
+        writeFileSync(join(h, STATS_FILE), JSON.stringify(stats));
+        mkdirSync(cache, { recursive: true });
+        renameSync(h, kept);
+      });
+    }
+    for (const m of MACHINES) await cp(join(kept, m), join(dataDir, m), { recursive: true });
+    return JSON.parse(readFileSync(join(kept, STATS_FILE), 'utf8')) as HistoryStats;
+  }
+  return generateFresh(spec, (h) => {
+    for (const m of MACHINES) renameSync(join(h, m), join(dataDir, m)); // same file system: a rename, no copy
+  });
+}
+
+const STATS_FILE = 'generator.json';
+
+async function generateFresh(spec: { events: number; users: number; follows: number; seed: number }, place: (dir: string, stats: HistoryStats) => void): Promise<HistoryStats> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-history-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const stats = await generateHistory({ ...spec, out: join(dir, 'h') });
-    mkdirSync(dataDir, { recursive: true });
-    for (const m of MACHINES) renameSync(join(dir, 'h', m), join(dataDir, m)); // same file system: a rename, no copy
+    place(join(dir, 'h'), stats);
     return stats;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { createLogger, errorMessage } from '../lib/common/log';
 import { runReplicator } from '../lib/replication/replicator';
+import { buildMachineCheckpoint } from '../lib/server/machine-child';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
 import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
@@ -19,6 +20,7 @@ const USAGE = `usage: fbs <command> [options]
   status [--json]         every process of every machine, the master and its term
   dump   --machine <id>   print a machine's events in canonical order
   start-all               run every machine of the config on this host (npm start)
+  build-checkpoint --machine <id>   (internal) a machine's first index and checkpoint, run by its tree
 options: --config <file> (default: cluster.json in the repository)`;
 
 /** How this program is run (node + script), so the processes it spawns run the same build. */
@@ -61,6 +63,10 @@ async function main(): Promise<void> {
       return;
     case 'start-all':
       return startAll(config, FBS_COMMAND);
+    case 'build-checkpoint': {
+      const machine = machineOf(config, values.machine);
+      return buildMachineCheckpoint(config, machine, createLogger({ machine, role: 'checkpoint-builder' }));
+    }
     default:
       throw new ConfigError(`unknown command '${command}'\n${USAGE}`);
   }
@@ -76,12 +82,12 @@ function machineOf(config: ClusterConfig, machine: string | undefined): string {
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
   if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
-    await runReplicator({ config, machine, log: createLogger({ machine, role: 'replicator' }) });
+    await runReplicator({ config, machine, log: createLogger({ machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
     return;
   }
   if (cluster.isWorker) {
     const slot = Number(process.env.FBS_SLOT ?? 0);
-    await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }) });
+    await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
     return;
   }
   const log = createLogger({ machine, role: primaryRole(config, machine) });

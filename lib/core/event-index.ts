@@ -7,20 +7,26 @@
  */
 import type { ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
+import { NameTable } from './name-table';
 import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
 
 /** Everything an index holds, for a checkpoint. */
 export interface IndexSnapshot {
+  /** The name table when taken: rooms and the graph are ids of it. */
+  names: string[];
   vector: Record<string, number>;
-  rooms: string[];
+  /** Every room's name id, in name order. */
+  rooms: Int32Array;
   /** Events held back behind a gap, in no particular order. */
   pending: ChatEvent[];
   graph: GraphSnapshot;
 }
 
 export class EventIndex {
-  graph = new FollowGraph();
+  /** The process's names, shared by the graph, the directory and (through the journal) the room files' offsets. */
+  names = new NameTable();
+  graph = new FollowGraph(this.names);
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
   /** Every room (= user), sorted: what `list` pages through. */
   rooms = new RoomDirectory();
@@ -157,19 +163,29 @@ export class EventIndex {
   }
 
   snapshot(): IndexSnapshot {
+    const rooms = Int32Array.from(this.rooms.names(''), (room) => this.names.intern(room));
+    const names = this.names.slice();
     return {
+      names,
       vector: Object.fromEntries(this.applied),
-      rooms: [...this.rooms.names('')],
+      rooms,
       pending: [...this.pending.values()].flatMap((held) => [...held.values()]),
-      graph: this.graph.snapshot(),
+      graph: this.graph.snapshot(names.length),
     };
   }
 
   static fromSnapshot(s: IndexSnapshot): EventIndex {
     const index = new EventIndex();
-    index.graph = FollowGraph.fromSnapshot(s.graph);
+    index.names = new NameTable(s.names);
+    index.graph = FollowGraph.fromSnapshot(s.graph, index.names);
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
-    index.rooms = new RoomDirectory(s.rooms);
+    const rooms: string[] = new Array(s.rooms.length);
+    for (let i = 0; i < s.rooms.length; i++) {
+      const name = index.names.name(s.rooms[i]);
+      if (name === undefined) throw new Error('index snapshot: a room id names nothing');
+      rooms[i] = name;
+    }
+    index.rooms = RoomDirectory.fromSorted(rooms);
     for (const e of s.pending) index.offer(e);
     return index;
   }
@@ -192,7 +208,7 @@ export class EventIndex {
   }
 
   private effect(e: ChatEvent): void {
-    if (e.kind === 'create') this.rooms.add(e.room);
+    if (e.kind === 'create') this.rooms.add(this.names.canonical(e.room));
     else if (e.kind !== 'post') this.graph.apply(e);
   }
 }

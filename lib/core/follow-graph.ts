@@ -3,34 +3,31 @@
  * join or leave by the ordering key, whatever order the events arrive in, so every
  * machine derives the same graph from the same events. Everyone follows their own room.
  *
- * Compact, because every process holds all of it: names are interned to numbers
- * and each (user, room) pair is one slot in typed arrays holding the deciding
+ * Compact, because every process holds all of it: names are ids of the process's
+ * name table (shared with the room directory and the file offsets) and each (user, room) pair is one slot in typed arrays holding the deciding
  * event's key (wall, logical, origin) and whether it was a join: about 19 bytes a
  * pair, where Maps of Sets of strings plus the deciding events took hundreds.
  * (hlc, origin) identifies an event: one origin never stamps two events alike.
  */
 import type { ChatEvent } from './event';
+import { NameTable } from './name-table';
 
-/** The graph as plain arrays, for a checkpoint. */
+/** The graph as plain arrays, for a checkpoint; names are ids of the table it was taken with. */
 export interface GraphSnapshot {
-  names: string[];
   origins: string[];
-  /** Per name: its first slot as a user (-1: none). */
-  head: Int32Array;
+  /** Per name id: its first slot as a user (-1: none). */
+  head: Int32Array<ArrayBuffer>;
   /** Per slot: the user's next slot (-1: last), the room, the deciding key and whether it joined. */
-  next: Int32Array;
-  room: Int32Array;
-  wall: Float64Array;
-  logical: Uint32Array;
-  origin: Uint16Array;
-  joined: Uint8Array;
+  next: Int32Array<ArrayBuffer>;
+  room: Int32Array<ArrayBuffer>;
+  wall: Float64Array<ArrayBuffer>;
+  logical: Uint32Array<ArrayBuffer>;
+  origin: Uint16Array<ArrayBuffer>;
+  joined: Uint8Array<ArrayBuffer>;
 }
 
 export class FollowGraph {
-  private names: string[] = [];
-  private nameIds = new Map<string, number>();
-  private origins: string[] = [];
-  private originIds = new Map<string, number>();
+  private origins = new NameTable();
   private count = 0;
   private head = new Int32Array(1024).fill(-1);
   private next = new Int32Array(1024);
@@ -40,12 +37,14 @@ export class FollowGraph {
   private origin = new Uint16Array(1024);
   private joined = new Uint8Array(1024);
 
+  constructor(readonly names: NameTable = new NameTable()) {}
+
   /** Applies a join or leave; returns whether membership changed. */
   apply(e: ChatEvent): boolean {
     if (e.kind !== 'join' && e.kind !== 'leave') return false;
     const u = this.intern(e.author);
     const r = this.intern(e.room);
-    const o = internIn(this.origins, this.originIds, e.origin);
+    const o = this.origins.intern(e.origin);
     if (o > 0xffff) throw new Error('follow graph: more than 65,536 origins'); // a Uint16Array holds them
     let slot = this.slot(u, r);
     const was = slot >= 0 && this.joined[slot] === 1;
@@ -60,8 +59,8 @@ export class FollowGraph {
 
   isFollowing(user: string, room: string): boolean {
     if (user === room) return true;
-    const u = this.nameIds.get(user);
-    const r = this.nameIds.get(room);
+    const u = this.names.id(user);
+    const r = this.names.id(room);
     if (u === undefined || r === undefined) return false;
     const slot = this.slot(u, r);
     return slot >= 0 && this.joined[slot] === 1;
@@ -70,9 +69,8 @@ export class FollowGraph {
   /** Rooms the user follows, own room included, sorted. */
   following(user: string): string[] {
     const rooms = new Set([user]);
-    const u = this.nameIds.get(user);
-    for (let slot = u === undefined ? -1 : this.head[u]; slot >= 0; slot = this.next[slot]) {
-      if (this.joined[slot] === 1) rooms.add(this.names[this.room[slot]]);
+    for (let slot = this.headOf(this.names.id(user)); slot >= 0; slot = this.next[slot]) {
+      if (this.joined[slot] === 1) rooms.add(this.names.name(this.room[slot]));
     }
     return [...rooms].sort();
   }
@@ -82,12 +80,14 @@ export class FollowGraph {
     return this.count;
   }
 
-  snapshot(): GraphSnapshot {
+  /** The graph over the first `names` ids of its table (all it uses: ids are taken in order). */
+  snapshot(names = this.names.size): GraphSnapshot {
     const n = this.count;
+    const head = new Int32Array(names).fill(-1);
+    head.set(this.head.subarray(0, Math.min(names, this.head.length)));
     return {
-      names: [...this.names],
-      origins: [...this.origins],
-      head: this.head.slice(0, this.names.length),
+      origins: this.origins.slice(),
+      head,
       next: this.next.slice(0, n),
       room: this.room.slice(0, n),
       wall: this.wall.slice(0, n),
@@ -97,42 +97,44 @@ export class FollowGraph {
     };
   }
 
-  /** Restores a snapshot (copies of its arrays, checked to name only what exists). */
-  static fromSnapshot(s: GraphSnapshot): FollowGraph {
-    const g = new FollowGraph();
+  /**
+   * Restores a snapshot over `names`, using its arrays in place (a checkpoint's are
+   * views of the file just read: no copy), after checking every slot names only
+   * what exists (a few ms for millions; a checkpoint is derived data, but a wrong
+   * one must not send a walk out of bounds).
+   */
+  static fromSnapshot(s: GraphSnapshot, names: NameTable): FollowGraph {
+    const g = new FollowGraph(names);
     const n = s.room.length;
     for (const a of [s.next, s.wall, s.logical, s.origin, s.joined]) if (a.length !== n) throw new Error('graph snapshot: arrays differ in length');
-    if (s.head.length !== s.names.length) throw new Error('graph snapshot: arrays differ in length');
-    const inRange = (a: ArrayLike<number>, lo: number, hi: number): boolean => {
-      for (let i = 0; i < a.length; i++) if (a[i] < lo || a[i] >= hi) return false;
-      return true;
-    };
-    if (!inRange(s.head, -1, n) || !inRange(s.next, -1, n) || !inRange(s.room, 0, s.names.length) || !inRange(s.origin, 0, s.origins.length)) {
+    if (s.head.length > names.size) throw new Error('graph snapshot: arrays differ in length');
+    if (!inRange(s.head, -1, n) || !inRange(s.next, -1, n) || !inRange(s.room, 0, names.size) || !inRange(s.origin, 0, s.origins.length)) {
       throw new Error('graph snapshot: a slot names nothing');
     }
-    g.names = [...s.names];
-    g.nameIds = new Map(g.names.map((name, i) => [name, i]));
-    g.origins = [...s.origins];
-    g.originIds = new Map(g.origins.map((o, i) => [o, i]));
-    g.head = Int32Array.from(s.head);
-    g.next = Int32Array.from(s.next);
-    g.room = Int32Array.from(s.room);
-    g.wall = Float64Array.from(s.wall);
-    g.logical = Uint32Array.from(s.logical);
-    g.origin = Uint16Array.from(s.origin);
-    g.joined = Uint8Array.from(s.joined);
+    g.origins = new NameTable([...s.origins]);
+    g.head = s.head.slice(); // small (per name), and the slot arrays' growth can then free the buffer they view
+    g.next = s.next;
+    g.room = s.room;
+    g.wall = s.wall;
+    g.logical = s.logical;
+    g.origin = s.origin;
+    g.joined = s.joined;
     g.count = n;
     return g;
   }
 
+  private headOf(u: number | undefined): number {
+    return u === undefined || u >= this.head.length ? -1 : this.head[u];
+  }
+
   private intern(name: string): number {
-    const id = internIn(this.names, this.nameIds, name);
+    const id = this.names.intern(name);
     if (id >= this.head.length) this.head = resized(this.head, grown(this.head.length, id + 1), -1);
     return id;
   }
 
   private slot(u: number, r: number): number {
-    for (let slot = this.head[u]; slot >= 0; slot = this.next[slot]) if (this.room[slot] === r) return slot;
+    for (let slot = this.headOf(u); slot >= 0; slot = this.next[slot]) if (this.room[slot] === r) return slot;
     return -1;
   }
 
@@ -156,25 +158,27 @@ export class FollowGraph {
   private compareSlot(slot: number, wall: number, logical: number, origin: string): number {
     const byClock = this.wall[slot] - wall || this.logical[slot] - logical;
     if (byClock !== 0) return byClock;
-    const mine = this.origins[this.origin[slot]];
+    const mine = this.origins.name(this.origin[slot]);
     return mine < origin ? -1 : mine > origin ? 1 : 0;
   }
 }
 
-function internIn(list: string[], ids: Map<string, number>, name: string): number {
-  let id = ids.get(name);
-  if (id === undefined) {
-    id = list.length;
-    list.push(name);
-    ids.set(name, id);
-  }
-  return id;
+function inRange(a: ArrayLike<number>, lo: number, hi: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] < lo || a[i] >= hi) return false;
+  return true;
 }
 
-/** Grows by half (not doubling: at millions of slots the slack is what costs). */
+/** Past this many slots a graph grows by an eighth, not by half. */
+const BIG = 1 << 20;
+
+/**
+ * Grows by half while small, then by an eighth: at millions of slots the slack,
+ * and the old and new arrays held together while copying, are what costs (at
+ * 2,000,000 pairs, 1.5x would hold 115 MB at once; 1.125x holds 98 and keeps 52).
+ */
 function grown(size: number, atLeast: number): number {
   let n = Math.max(size, 16);
-  while (n < atLeast) n = Math.ceil(n * 1.5);
+  while (n < atLeast) n = Math.ceil(n * (n < BIG ? 1.5 : 1.125));
   return n;
 }
 

@@ -13,10 +13,18 @@ export interface Page {
 }
 
 export class RoomDirectory {
-  private readonly sorted: string[];
+  private sorted: string[];
 
   constructor(names: Iterable<string> = []) {
     this.sorted = [...new Set(names)].sort();
+  }
+
+  /** Names already in order (a checkpoint's) are taken over without a sort, after one pass to check. */
+  static fromSorted(names: string[]): RoomDirectory {
+    for (let i = 1; i < names.length; i++) if (!(names[i - 1] < names[i])) return new RoomDirectory(names);
+    const dir = new RoomDirectory();
+    dir.sorted = names;
+    return dir;
   }
 
   get size(): number {

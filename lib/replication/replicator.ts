@@ -33,11 +33,13 @@ export interface ReplicatorOptions {
   config: ClusterConfig;
   machine: string;
   log: Logger;
+  /** How to run fbs (for the one-shot checkpoint builder). */
+  fbsCommand: string[];
 }
 
-export async function runReplicator({ config, machine, log }: ReplicatorOptions): Promise<void> {
+export async function runReplicator({ config, machine, log, fbsCommand }: ReplicatorOptions): Promise<void> {
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
-  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`);
+  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
   journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));

@@ -20,10 +20,12 @@ export interface WorkerOptions {
   machine: string;
   slot: number;
   log: Logger;
+  /** How to run fbs (for the one-shot checkpoint builder). */
+  fbsCommand: string[];
 }
 
-export async function runWorker({ config, machine, slot, log }: WorkerOptions): Promise<void> {
-  const journal = openMachineJournal(config, machine, log, (machineDir) => writerOrigin(machine, incarnationOf(machineDir), slot));
+export async function runWorker({ config, machine, slot, log, fbsCommand }: WorkerOptions): Promise<void> {
+  const journal = openMachineJournal(config, machine, log, (machineDir) => writerOrigin(machine, incarnationOf(machineDir), slot), fbsCommand);
 
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();

@@ -17,6 +17,8 @@ import { HybridClock } from '../core/hlc';
 import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
+import type { Checkpoint } from '../core/checkpoint-format';
+import { RoomOffsets } from '../core/room-offsets';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
@@ -60,6 +62,14 @@ export interface JournalOptions {
   tailPosts: number;
   /** A start that had to scan at least this many events writes a checkpoint. */
   checkpointEvery: number;
+  /**
+   * Builds the machine's first checkpoint (and index) in a one-shot process, whose
+   * memory goes when it exits (a scan of the whole history peaks far above what a
+   * loaded process keeps), while this one waits and keeps answering its primary.
+   * Resolves when that process is gone; without it, or if it left no checkpoint,
+   * the build runs here.
+   */
+  buildElsewhere?: () => Promise<void>;
 }
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
@@ -111,6 +121,7 @@ export class Journal {
     private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
   ) {
     this.origins = new OriginIndex(files.machineDir);
+    files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
   }
 
@@ -135,9 +146,11 @@ export class Journal {
 
   /**
    * Loads the machine's state: its checkpoint, then whatever the room files hold
-   * past it. One process at a time (the checkpoint lock), so on a first start over
-   * a long history one process scans it all and writes the checkpoint, and the
-   * others wait for it, then scan only what came after. Yields every 50 ms.
+   * past it. One process at a time (the checkpoint lock): a machine's children
+   * revived together on two cores each get the CPU in turn, so the first serves
+   * after one load rather than all after three. Without a checkpoint (the first
+   * start over a long history) the first process builds it, in a one-shot process
+   * if it can, and the others then load that. Yields every 50 ms.
    */
   async load(): Promise<void> {
     await this.files.init();
@@ -147,25 +160,15 @@ export class Journal {
     let scanned = 0;
     let from = 'checkpoint';
     await this.files.withCheckpointLock(async () => {
-      const checkpoint = readCheckpoint(this.files.machineDir);
-      if (typeof checkpoint === 'string') {
-        from = `room files (${checkpoint})`;
-        this.index = new EventIndex();
-        this.files.restoreOffsets(new Map());
-      } else {
-        this.index = EventIndex.fromSnapshot(checkpoint.index);
-        this.clock.observe(checkpoint.clock);
-        this.files.restoreOffsets(checkpoint.offsets);
+      let checkpoint = readCheckpoint(this.files.machineDir);
+      if (typeof checkpoint === 'string' && this.opts.buildElsewhere) {
+        const why = checkpoint;
+        await this.opts.buildElsewhere();
+        checkpoint = readCheckpoint(this.files.machineDir);
+        if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
       }
-      this.index.beginBulk();
-      scanned = await this.scan();
-      if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
-        // Gaps: a writer may have appended while we scanned without the lock. Look
-        // again holding it; what is still missing then is lost (e.g. a corrupt line).
-        scanned += await this.files.withLock(() => this.scan());
-        const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
-        for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
-      }
+      if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
+      scanned = await this.restoreAndScan(checkpoint);
       if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
     });
     this.loading = false;
@@ -181,6 +184,41 @@ export class Journal {
     const rung = [...this.deferred];
     this.deferred.clear();
     await this.refresh(rung);
+  }
+
+  /**
+   * Builds the machine's checkpoint and index from the room files alone; for a
+   * one-shot builder process whose caller holds the checkpoint lock.
+   */
+  async build(): Promise<void> {
+    await this.files.init();
+    this.loading = true;
+    const started = Date.now();
+    const scanned = await this.restoreAndScan('building');
+    await this.checkpointNow();
+    this.log.info('built checkpoint', { scanned, ms: Date.now() - started, rooms: this.index.rooms.size, follows: this.index.graph.size });
+  }
+
+  /** Starts from the checkpoint (or from nothing) and takes what the room files hold past it; returns the events scanned. */
+  private async restoreAndScan(checkpoint: Checkpoint | string): Promise<number> {
+    if (typeof checkpoint === 'string') {
+      this.index = new EventIndex();
+      this.files.restoreOffsets(new RoomOffsets(this.index.names));
+    } else {
+      this.index = EventIndex.fromSnapshot(checkpoint.index);
+      this.clock.observe(checkpoint.clock);
+      this.files.restoreOffsets(new RoomOffsets(this.index.names, checkpoint.offsets));
+    }
+    this.index.beginBulk();
+    let scanned = await this.scan();
+    if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
+      // Gaps: a writer may have appended while we scanned without the lock. Look
+      // again holding it; what is still missing then is lost (e.g. a corrupt line).
+      scanned += await this.files.withLock(() => this.scan());
+      const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
+      for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
+    }
+    return scanned;
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -474,13 +512,13 @@ export class Journal {
    */
   private async checkpointNow(): Promise<void> {
     const started = Date.now();
-    const offsets = this.files.offsetsSnapshot();
     const index = this.index.snapshot();
+    const offsets = this.files.offsetsSnapshot(index.names.length);
     const clock = this.clock.current();
     this.sinceCheckpoint = 0;
     await this.origins.sync();
     const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
-    this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.room.length, ms: Date.now() - started });
+    this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, ms: Date.now() - started });
   }
 
   /**

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { RoomOffsets } from '../core/room-offsets';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
@@ -67,12 +68,14 @@ const SCAN_CHUNK_BYTES = 256 << 10;
  * lets another process build too (the checkpoint file is written atomically).
  */
 const CHECKPOINT_LOCK_STALE_MS = 10_000;
+/** A loader waiting for a sibling's load looks this often (a load takes 0.1-1 s; one mkdir a look). */
+const CHECKPOINT_LOCK_POLL_MS = 20;
 
 export class RoomFiles {
   readonly machineDir: string;
   readonly roomsDir: string;
   private readonly lockPath: string;
-  private readonly offsets = new Map<string, number>();
+  private offsets = new RoomOffsets();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
@@ -96,18 +99,17 @@ export class RoomFiles {
 
   /** How far this process has read the room's file (whole lines). */
   offsetOf(room: string): number {
-    return this.offsets.get(room) ?? 0;
+    return this.offsets.get(room);
   }
 
-  /** Every room's read offset, for a checkpoint. */
-  offsetsSnapshot(): Map<string, number> {
-    return new Map(this.offsets);
+  /** Every room's read offset, per id of the first `names` of the offsets' name table, for a checkpoint. */
+  offsetsSnapshot(names: number): Float64Array {
+    return this.offsets.snapshot(names);
   }
 
-  /** Starts from a checkpoint's offsets: only what lies past them is read again. */
-  restoreOffsets(offsets: Map<string, number>): void {
-    this.offsets.clear();
-    for (const [room, offset] of offsets) this.offsets.set(room, offset);
+  /** Starts from a checkpoint's offsets (over the journal's name table): only what lies past them is read again. */
+  restoreOffsets(offsets: RoomOffsets): void {
+    this.offsets = offsets;
   }
 
   /**
@@ -361,7 +363,7 @@ export class RoomFiles {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
         if (!wait) return null;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_LOCK_POLL_MS));
       }
     }
   }

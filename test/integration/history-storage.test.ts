@@ -49,7 +49,7 @@ t.test('a start reads the checkpoint and scans only what was appended after it',
   t.same([...again.index.vector()], [...journal.index.vector()]);
 });
 
-t.test('a corrupt or truncated checkpoint is ignored and rebuilt from the files', async (t) => {
+t.test('a corrupt, truncated or old-format checkpoint is ignored and rebuilt from the files', async (t) => {
   const machineDir = join(tempDir(t), 'm1');
   const { journal } = await openJournal(machineDir, 'm1.aaaaaa.w0');
   await fill(journal, 300);
@@ -58,10 +58,11 @@ t.test('a corrupt or truncated checkpoint is ignored and rebuilt from the files'
   for (const [what, bytes] of [
     ['truncated', good.subarray(0, Math.floor(good.length / 2))],
     ['corrupt', Buffer.from(good.map((b, i) => (i === 100 ? b ^ 0xff : b)))],
+    ['of an older format', Buffer.concat([Buffer.from('FTCHK1\n'), good.subarray(7)])],
   ] as const) {
     writeFileSync(checkpointPath(machineDir), bytes);
     const { journal: again, logs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
-    t.match(loaded(logs).from, /room files \(checkpoint (fails its checksum|has no valid header)/, `${what}: the load says why it scanned the files`);
+    t.match(loaded(logs).from, /room files \(checkpoint (fails its checksum|has no valid header \(or another version\))/, `${what}: the load says why it scanned the files`);
     t.equal(loaded(logs).scanned, 305, `${what}: every event scanned again`);
     t.same(slots(readAll(again)), slots(readAll(journal)), `${what}: the same events`);
     t.ok(readFileSync(checkpointPath(machineDir)).length > 0, `${what}: a new checkpoint is written`);

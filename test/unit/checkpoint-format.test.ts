@@ -20,20 +20,38 @@ function sample(): Checkpoint {
     index.offer(ev({ origin: 'm1.abc123.w0', seq: ++seq, kind: random() < 0.7 ? 'join' : 'leave', room, author, text: '', hlc: { wall: 5000 + i, logical: i % 3 } }));
   }
   index.offer(ev({ origin: 'm2.def456.w1', seq: 7, text: 'held back, with "quotes" and ünïcödé' }));
-  return { index: index.snapshot(), clock: { wall: 99_999, logical: 4 }, offsets: new Map(users.map((u, i) => [u, i * 1000])) };
+  const snap = index.snapshot();
+  return { index: snap, clock: { wall: 99_999, logical: 4 }, offsets: Float64Array.from(snap.names, (_, i) => i * 1000 + 0.5 * (i % 2)) };
 }
 
 t.test('a checkpoint reads back exactly as written', async (t) => {
   const c = sample();
   const back = decodeCheckpoint(encodeCheckpoint(c));
   t.same(back.clock, c.clock);
-  t.same([...back.offsets], [...c.offsets]);
+  t.same([...back.offsets], [...c.offsets], 'each name id its offset');
+  t.same(back.index.names, c.index.names, 'the name table');
   t.same(back.index.vector, c.index.vector);
-  t.same(back.index.rooms, c.index.rooms);
+  t.same([...back.index.rooms], [...c.index.rooms]);
   t.same(back.index.pending, c.index.pending, 'held-back events, text and all');
-  t.same(back.index.graph, c.index.graph, 'the follow graph, array by array');
+  for (const [key, a] of Object.entries(c.index.graph)) t.same([...back.index.graph[key as keyof typeof c.index.graph]], [...a], `the follow graph's ${key}`);
   const restored = EventIndex.fromSnapshot(back.index);
   t.same(restored.graph.following('user3'), EventIndex.fromSnapshot(c.index).graph.following('user3'));
+  t.same([...restored.rooms.names('')], [...EventIndex.fromSnapshot(c.index).rooms.names('')]);
+});
+
+t.test('the arrays are used in place, wherever the buffer starts', async (t) => {
+  const bytes = encodeCheckpoint(sample());
+  const inPlace = decodeCheckpoint(bytes);
+  t.equal(inPlace.index.graph.wall.buffer, bytes.buffer, 'an aligned buffer: views of it, no copy');
+  const shifted = Buffer.alloc(bytes.length + 3).subarray(3);
+  bytes.copy(shifted);
+  const back = decodeCheckpoint(shifted);
+  t.same([...back.index.graph.wall], [...inPlace.index.graph.wall], 'an unaligned one (a pooled buffer) decodes the same');
+});
+
+t.test('a checkpoint of version 1 (JSON names and offsets) is refused, so it is rebuilt', async (t) => {
+  const v1 = Buffer.concat([Buffer.from('FTCHK1\n'), encodeCheckpoint(sample()).subarray(7)]);
+  t.throws(() => decodeCheckpoint(v1), /another version/);
 });
 
 t.test('a torn checkpoint is refused, wherever it was cut', async (t) => {
@@ -55,4 +73,20 @@ t.test('a checkpoint with any byte changed is refused', async (t) => {
     t.throws(() => decodeCheckpoint(bad), /^checkpoint /, `byte ${at} flipped`);
   }
   t.throws(() => decodeCheckpoint(Buffer.from('not a checkpoint at all')), /no valid header/);
+});
+
+t.test('an index restored in place from a checkpoint keeps taking events, growing past its arrays', async (t) => {
+  const c = sample();
+  const restored = EventIndex.fromSnapshot(decodeCheckpoint(encodeCheckpoint(c)).index);
+  const direct = EventIndex.fromSnapshot(c.index);
+  const random = rng(12);
+  let seq = 0;
+  for (let i = 0; i < 3_000; i++) {
+    const author = `new${Math.floor(random() * 200)}`;
+    const e = ev({ origin: 'm3.aaa111.w0', seq: ++seq, kind: random() < 0.8 ? 'join' : 'leave', room: `user${Math.floor(random() * 40)}`, author, text: '' });
+    restored.offer(e);
+    direct.offer(e);
+  }
+  t.ok(restored.graph.size > c.index.graph.room.length * 2, `the graph grew from ${c.index.graph.room.length} to ${restored.graph.size} pairs`);
+  for (const u of ['user3', 'new0', 'new77', 'new199']) t.same(restored.graph.following(u), direct.graph.following(u), `${u} follows the same rooms`);
 });

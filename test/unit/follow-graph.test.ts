@@ -5,6 +5,7 @@
 import t from 'tap';
 import type { ChatEvent } from '../../lib/core/event';
 import { FollowGraph } from '../../lib/core/follow-graph';
+import { NameTable } from '../../lib/core/name-table';
 import { ev, rng, shuffled } from '../helpers/events';
 
 function follow(kind: 'join' | 'leave', author: string, room: string, wall: number, origin = 'm1.w0'): ChatEvent {
@@ -20,6 +21,11 @@ function graphOf(events: ChatEvent[]): FollowGraph {
 /** Who receives a room's events among `users`: its owner and its followers. */
 function audience(g: FollowGraph, room: string, users: string[]): string[] {
   return [...new Set([room, ...users.filter((u) => g.isFollowing(u, room))])].sort();
+}
+
+/** Snapshotted and restored over a copy of its name table (as a checkpoint does). */
+function restored(g: FollowGraph, snap = g.snapshot()): FollowGraph {
+  return FollowGraph.fromSnapshot(snap, new NameTable(g.names.slice()));
 }
 
 function snapshot(g: FollowGraph, users: string[]): string {
@@ -118,14 +124,18 @@ t.test('a snapshot restores the same graph, and it keeps deciding by the same ke
     if (author !== room) events.push(follow(random() < 0.6 ? 'join' : 'leave', author, room, 1 + Math.floor(random() * 100), `m${1 + Math.floor(random() * 3)}.w0`));
   }
   const whole = graphOf(events);
-  const empty = FollowGraph.fromSnapshot(new FollowGraph().snapshot());
+  const empty = restored(new FollowGraph());
   empty.apply(events[0]);
   t.equal(empty.size, 1, 'an empty graph restored takes events (it grows from nothing)');
-  const restored = FollowGraph.fromSnapshot(graphOf(events.slice(0, 150)).snapshot());
-  for (const e of events.slice(150)) restored.apply(e);
-  t.equal(snapshot(restored, users), snapshot(whole, users), 'half applied, snapshotted, restored, the rest applied: the same graph');
-  t.equal(restored.size, whole.size);
-  const broken = graphOf(events).snapshot();
+  const half = restored(graphOf(events.slice(0, 150)));
+  for (const e of events.slice(150)) half.apply(e);
+  t.equal(snapshot(half, users), snapshot(whole, users), 'half applied, snapshotted, restored, the rest applied: the same graph');
+  t.equal(half.size, whole.size);
+  const g = graphOf(events);
+  const broken = g.snapshot();
   broken.room = broken.room.slice(1);
-  t.throws(() => FollowGraph.fromSnapshot(broken), /differ in length/, 'a snapshot whose arrays disagree is refused');
+  t.throws(() => restored(g, broken), /differ in length/, 'a snapshot whose arrays disagree is refused');
+  const outside = g.snapshot();
+  outside.room[3] = g.names.size;
+  t.throws(() => restored(g, outside), /names nothing/, 'a slot naming a room past the name table is refused');
 });
