@@ -14,6 +14,7 @@
 import { type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
+import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
@@ -141,7 +142,10 @@ export class Journal {
    */
   async load(): Promise<void> {
     await this.files.init();
-    await this.files.recover();
+    await this.files.recover().catch((err: unknown) => {
+      if (!isDiskFault(err)) throw err;
+      this.log.warn('write-ahead log recovery left to the first commit (disk fault)', { error: errorMessage(err) });
+    });
     this.loading = true;
     const started = Date.now();
     let scanned = 0;
@@ -166,7 +170,13 @@ export class Journal {
         const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
         for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
       }
-      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
+      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) {
+        // Derived data: without it the next start scans more, so a full disk only defers it.
+        await this.checkpointNow().catch((err: unknown) => {
+          if (!isDiskFault(err)) throw err;
+          this.log.warn('checkpoint not written (disk fault)', { error: errorMessage(err) });
+        });
+      }
     });
     this.loading = false;
     this.nextSeq = this.index.seqOf(this.origin) + 1;
@@ -345,7 +355,8 @@ export class Journal {
 
   /**
    * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit refused whole (a full disk) returns why; anything else is fatal.
+   * first. A commit refused for a disk fault returns why (the writes resume by
+   * themselves once there is room); anything else is fatal.
    */
   private async commitRooms(
     what: string,
@@ -477,9 +488,10 @@ export class Journal {
     const offsets = this.files.offsetsSnapshot();
     const index = this.index.snapshot();
     const clock = this.clock.current();
-    this.sinceCheckpoint = 0;
+    const covered = this.sinceCheckpoint;
     await this.origins.sync();
     const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
+    this.sinceCheckpoint -= covered; // not before: a checkpoint a full disk refused is tried again
     this.log.info('wrote checkpoint', { bytes, rooms: offsets.size, follows: index.graph.room.length, ms: Date.now() - started });
   }
 

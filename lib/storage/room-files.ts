@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
@@ -24,7 +25,7 @@ import type { Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
-import { WriteAheadLog, type Appended } from './write-ahead-log';
+import { WriteAheadLog } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -77,6 +78,8 @@ export class RoomFiles {
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
+  /** The write-ahead log was checked against the room files (at load, or by the first commit). */
+  private recovered = false;
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
@@ -219,57 +222,66 @@ export class RoomFiles {
    * for each room in turn read what others appended (`ingest` takes it) and let
    * `prepare` decide the lines to add (it assigns seqs, so rooms come in seq
    * order); then write all of it to the write-ahead log and fsync that once, and
-   * append to the room files (synced lazily). Returns what was written. A write
-   * that fails (a full disk) is taken back whole: nothing of the batch stays.
+   * append to the room files (synced lazily). Returns what was written. A disk
+   * fault (full, read-only, out of descriptors: lib/core/disk-fault) anywhere on
+   * the way refuses the whole commit with a CommitError: nothing of the batch stays
+   * in the files, or, if even taking it back failed, its record stays pending and the
+   * next commit finishes it before stamping anything (so no seq is handed out twice).
    */
   async commit(
     rooms: string[],
     ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
   ): Promise<Stored[]> {
-    return this.withLock(() =>
-      this.mutex.runAll(rooms, async () => {
-        this.wal.finishLast((parts) => this.applyParts(parts));
-        const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
-        const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
-        for (const room of rooms) {
-          await slice();
-          ingest(this.catchUp(room, this.handle(room, true) as number, true));
-          const lines = prepare(room);
-          if (lines.length === 0) continue;
-          const texts = lines.map(eventToLine); // once: the append and each line's length come from it
-          planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
-        }
-        if (planned.length === 0) return [];
-        let record: Appended;
-        try {
-          record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
-        } catch (cause) {
-          throw new CommitError(cause); // nothing written anywhere
-        }
-        await this.wal.sync(record);
-        try {
-          for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
-        } catch (cause) {
-          // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
-          for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
-          this.wal.mark(record, RecordState.Void);
-          throw new CommitError(cause);
-        }
-        this.wal.mark(record, RecordState.Applied);
-        const written: Stored[] = [];
-        for (const p of planned) {
-          this.offsets.set(p.room, p.before + p.data.length);
-          let at = p.before;
-          p.lines.forEach((event, i) => {
-            const length = Buffer.byteLength(p.texts[i]);
-            written.push({ event, offset: at, length });
-            at += length + 1;
-          });
-        }
-        return written;
-      }),
-    );
+    try {
+      return await this.withLock(() => this.mutex.runAll(rooms, () => this.commitLocked(rooms, ingest, prepare)));
+    } catch (err) {
+      throw isDiskFault(err) ? new CommitError(err) : err;
+    }
+  }
+
+  private async commitLocked(
+    rooms: string[],
+    ingest: (fresh: Stored[]) => void,
+    prepare: (room: string) => ChatEvent[],
+  ): Promise<Stored[]> {
+    // A load that met a full disk left its recovery to the first commit.
+    if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
+    else this.wal.recover((parts) => this.applyParts(parts));
+    this.recovered = true;
+    const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
+    const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
+    for (const room of rooms) {
+      await slice();
+      ingest(this.catchUp(room, this.handle(room, true) as number, true));
+      const lines = prepare(room);
+      if (lines.length === 0) continue;
+      const texts = lines.map(eventToLine); // once: the append and each line's length come from it
+      planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
+    }
+    if (planned.length === 0) return [];
+    const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
+    await this.wal.sync(record); // a failed sync takes the record back
+    try {
+      for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
+    } catch (cause) {
+      // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
+      for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
+      this.wal.mark(record, RecordState.Void);
+      throw cause;
+    }
+    this.wal.mark(record, RecordState.Applied);
+    const written: Stored[] = [];
+    for (const p of planned) {
+      this.offsets.set(p.room, p.before + p.data.length);
+      let at = p.before;
+      p.lines.forEach((event, i) => {
+        const length = Buffer.byteLength(p.texts[i]);
+        written.push({ event, offset: at, length });
+        at += length + 1;
+      });
+    }
+    return written;
   }
 
   /**
@@ -278,6 +290,7 @@ export class RoomFiles {
    */
   async recover(): Promise<void> {
     await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+    this.recovered = true;
   }
 
   /** Puts a record's bytes at their offsets, unless they are there already; a torn or different tail is cut first. */
@@ -398,10 +411,10 @@ export class RoomFiles {
   }
 }
 
-/** A commit refused whole (a full disk): nothing of it reached the files. */
+/** A commit refused for a disk fault: nothing of it was acknowledged, and nothing of it stays (see commit). */
 export class CommitError extends Error {
   constructor(readonly cause: unknown) {
-    super(`room file append failed: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`disk fault: ${(cause as Error)?.message ?? String(cause)}`);
   }
 }
 
