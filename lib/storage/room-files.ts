@@ -12,16 +12,17 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
-import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
+import { QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
-import type { Logger } from '../common/log';
+import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
@@ -78,6 +79,8 @@ export class RoomFiles {
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
+  /** Corrupt lines a scan without the lock found, to quarantine under it. */
+  private suspects: ({ room: string } & CorruptLine)[] = [];
   /** The write-ahead log was checked against the room files (at load, or by the first commit). */
   private recovered = false;
 
@@ -340,7 +343,8 @@ export class RoomFiles {
       return this.catchUp(room, fd, repair, maxBytes * 2);
     }
     for (const bad of parsed.corrupt) {
-      this.opts.log.warn('skipped corrupt line in room file', { room, offset: bad.offset, reason: bad.reason });
+      if (repair) this.quarantine(room, bad);
+      else this.suspects.push({ room, ...bad }); // moved aside once a writer holds the lock
     }
     this.offsets.set(room, offset + parsed.consumed);
     if (repair && parsed.tail > 0 && offset + bytesRead === size) {
@@ -348,6 +352,44 @@ export class RoomFiles {
       this.opts.log.warn('repaired torn last line in room file', { room, offset: offset + parsed.consumed, bytes: parsed.tail });
     }
     return parsed.events.map((event, i) => ({ event, offset: parsed.offsets[i], length: parsed.lengths[i] }));
+  }
+
+  /** Moves aside the corrupt lines read without the lock (the caller holds it now). */
+  quarantineSuspects(): void {
+    const suspects = this.suspects;
+    this.suspects = [];
+    for (const { room, ...bad } of suspects) this.quarantine(room, bad);
+  }
+
+  /**
+   * Copies a corrupt line to data/<machine>/quarantine/ (synced) and blanks it in
+   * place (lib/core/quarantine), under the lock, if it is still there and still
+   * corrupt. A disk fault leaves it in place, skipped, to be tried at the next load.
+   */
+  private quarantine(room: string, bad: CorruptLine): void {
+    const dir = join(this.machineDir, QUARANTINE_DIR);
+    const file = join(dir, quarantineFileName(room, bad.offset));
+    try {
+      const fd = openSync(this.fileOf(room), 'r+'); // not the O_APPEND handle: this writes in place
+      try {
+        const line = Buffer.alloc(bad.length + 1);
+        if (readSync(fd, line, 0, line.length, bad.offset) !== line.length || line[bad.length] !== 0x0a) return;
+        const still = parseRoomLog(line).corrupt.length === 1;
+        if (!still) return;
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(file, line.subarray(0, bad.length), { flush: true });
+        writeSync(fd, blankLine(bad.length), 0, bad.length, bad.offset);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.opts.log.warn('moved a corrupt room file line to quarantine; its event will be fetched from a peer', {
+        room, offset: bad.offset, bytes: bad.length, reason: bad.reason, file,
+      });
+    } catch (err) {
+      if (!isDiskFault(err)) throw err;
+      this.opts.log.warn('skipped corrupt line in room file (quarantine failed)', { room, offset: bad.offset, reason: bad.reason, error: errorMessage(err) });
+    }
   }
 
   fileOf(room: string): string {
