@@ -12,12 +12,12 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
-import { QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
+import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
@@ -467,5 +467,15 @@ function openFilesLimit(): number {
     return line ? Number(line[1]) : 1024;
   } catch {
     return 1024;
+  }
+}
+
+/** The quarantined lines of a machine (lib/core/quarantine), as paths, for `fbs status`. */
+export function quarantinedFiles(machineDir: string): string[] {
+  const dir = join(machineDir, QUARANTINE_DIR);
+  try {
+    return readdirSync(dir).filter(isQuarantineFile).sort().map((name) => join(dir, name));
+  } catch {
+    return [];
   }
 }
