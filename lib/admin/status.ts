@@ -30,18 +30,21 @@ export interface ClusterStatus {
   machines: Record<string, { reachable: boolean; term: number }>;
   processes: ProcessView[];
   clocks: ClockView[];
+  /** Corrupt room-file lines moved aside, until an operator deletes them. */
+  quarantined: { machine: string; file: string }[];
 }
 
 const TIMEOUT_MS = 700;
 
 export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
-  const status: ClusterStatus = { master: null, machines: {}, processes: [], clocks: [] };
+  const status: ClusterStatus = { master: null, machines: {}, processes: [], clocks: [], quarantined: [] };
   await Promise.all(
     Object.keys(config.machines).map(async (machine) => {
       const found = await machineProcesses(config, machine);
       status.machines[machine] = { reachable: found.primaryUp, term: found.term };
       status.processes.push(...found.processes);
       status.clocks.push(...found.clocks);
+      status.quarantined.push(...found.quarantined.map((file) => ({ machine, file })));
       const primary = found.processes.find((p) => p.role === 'master');
       if (primary) status.master = { machine, pid: primary.pid, term: found.term };
     }),
@@ -77,7 +80,7 @@ async function machineProcesses(config: ClusterConfig, machine: string) {
       offsetMs: Number(ms),
       beyondBound: Math.abs(Number(ms)) > bound,
     }));
-    return { primaryUp: true, term: Number(fromPrimary.term), processes: fromPrimary.processes.map(view), clocks };
+    return { primaryUp: true, term: Number(fromPrimary.term), processes: fromPrimary.processes.map(view), clocks, quarantined: fromPrimary.quarantined };
   }
   // The primary is down: say so, and list whichever guardians still answer.
   const processes: ProcessView[] = [
@@ -89,7 +92,7 @@ async function machineProcesses(config: ClusterConfig, machine: string) {
       g ? view(g.processes[0]) : { machine, role: guardianRole(config, machine), slot: String(slot), pid: 0, state: 'down', restarts: 0, heartbeatAgeMs: -1 },
     );
   }
-  return { primaryUp: false, term: 0, processes, clocks: [] };
+  return { primaryUp: false, term: 0, processes, clocks: [], quarantined: [] };
 }
 
 function view(p: ProcessInfo__Output): ProcessView {
@@ -117,7 +120,10 @@ export function formatStatus(s: ClusterStatus): string {
     .filter((c) => c.beyondBound)
     .map(describeSkew)
     .join('');
-  return `${master}\n${table}\n${skewed}`;
+  const quarantined = s.quarantined
+    .map((q) => `QUARANTINED on ${q.machine}: ${q.file} (a corrupt line moved aside; its event is fetched from a peer; delete the file once checked)\n`)
+    .join('');
+  return `${master}\n${table}\n${skewed}${quarantined}`;
 }
 
 function describeSkew(c: ClockView): string {

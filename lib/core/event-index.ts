@@ -28,6 +28,12 @@ export class EventIndex {
   names = new NameTable();
   graph = new FollowGraph(this.names);
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
+  /**
+   * Per origin, seqs a load found stored past a hole (a corrupt line): their effect is
+   * taken, but the vector waits below the hole, so a pull from a peer asks for it
+   * again; once it comes, the vector moves over them.
+   */
+  private readonly stored = new Map<string, Set<number>>();
   /** Every room (= user), sorted: what `list` pages through. */
   rooms = new RoomDirectory();
   private readonly applied: VersionVector = new Map();
@@ -39,7 +45,7 @@ export class EventIndex {
    * one and any it unblocked, or none if it is early, a duplicate or already held.
    */
   offer(e: ChatEvent): ChatEvent[] {
-    if (covers(this.applied, e.origin, e.seq)) return [];
+    if (covers(this.applied, e.origin, e.seq) || this.stored.get(e.origin)?.has(e.seq)) return [];
     const next = this.seqOf(e.origin) + 1;
     if (e.seq > next) {
       let held = this.pending.get(e.origin);
@@ -50,28 +56,6 @@ export class EventIndex {
     const out = [this.apply(e)];
     this.drain(e.origin, out);
     return out;
-  }
-
-  /**
-   * Applies whatever is still held back past its gaps (a seq lost for good, e.g. a
-   * corrupt line). Called after a full load; returns the events applied and the gaps.
-   */
-  settle(): { applied: ChatEvent[]; gaps: { origin: string; from: number; to: number }[] } {
-    const out: ChatEvent[] = [];
-    const gaps: { origin: string; from: number; to: number }[] = [];
-    for (const [origin, held] of [...this.pending]) {
-      for (const seq of [...held.keys()].sort((a, b) => a - b)) {
-        const e = held.get(seq);
-        if (!e) continue; // drained by an earlier iteration
-        const next = this.seqOf(origin) + 1;
-        if (seq > next) gaps.push({ origin, from: next, to: seq - 1 });
-        held.delete(seq);
-        out.push(this.apply(e));
-        this.drain(origin, out);
-      }
-      this.pending.delete(origin);
-    }
-    return { applied: out, gaps };
   }
 
   /**
@@ -109,12 +93,11 @@ export class EventIndex {
   }
 
   /**
-   * Ends a bulk load: each origin's vector moves to its last dense seq. With
-   * `settle`, past gaps too (seqs lost for good), which it reports; without, an
-   * origin with a gap stays in bulk mode for another pass (a writer may have
-   * appended the missing seq after its room was read).
+   * Ends a bulk pass: each origin's vector moves to its last dense seq, and an
+   * origin with a gap, which it reports, stays in bulk mode for another pass (a
+   * writer may have appended the missing seq after its room was read) or for holdGaps().
    */
-  endBulk(settle: boolean): { origin: string; from: number; to: number }[] {
+  endBulk(): { origin: string; from: number; to: number }[] {
     const gaps: { origin: string; from: number; to: number }[] = [];
     for (const [origin, b] of this.bulk ?? []) {
       const base = b.base;
@@ -132,20 +115,72 @@ export class EventIndex {
         if (j > i) gaps.push({ origin, from: base + i + 1, to: base + j });
         i = j + 1;
       }
-      this.applied.set(origin, settle ? b.max : base + dense);
-      if (settle) {
-        this.bulk?.delete(origin);
-        this.drain(origin, []);
+      this.applied.set(origin, base + dense);
+    }
+    if (this.bulk?.size === 0) this.bulk = null;
+    return gaps;
+  }
+
+  /**
+   * Ends a bulk load leaving each hole open: the vector stops below it, and what a
+   * scan found past it is kept as stored (see `stored`), to be passed over once the
+   * hole is filled.
+   */
+  holdGaps(): void {
+    for (const [origin, b] of this.bulk ?? []) {
+      let dense = 0;
+      while (dense < b.max - b.base && b.seen[dense] === 1) dense++;
+      this.applied.set(origin, b.base + dense);
+      const past = new Set<number>();
+      for (let i = dense; i < b.max - b.base; i++) if (b.seen[i] === 1) past.add(b.base + i + 1);
+      if (past.size > 0) this.stored.set(origin, past);
+      this.drain(origin, []);
+    }
+    this.bulk = null;
+  }
+
+  /** The seqs missing here below what is held or stored past them, per origin. */
+  holes(): { origin: string; from: number; to: number }[] {
+    const out: { origin: string; from: number; to: number }[] = [];
+    for (const origin of new Set([...this.pending.keys(), ...this.stored.keys()])) {
+      const present = new Set([...(this.pending.get(origin)?.keys() ?? []), ...(this.stored.get(origin) ?? [])]);
+      const top = Math.max(...present);
+      for (let seq = this.seqOf(origin) + 1; seq < top; ) {
+        if (present.has(seq)) {
+          seq++;
+          continue;
+        }
+        const from = seq;
+        while (!present.has(seq)) seq++;
+        out.push({ origin, from, to: seq - 1 });
       }
     }
-    if (settle || this.bulk?.size === 0) this.bulk = null;
-    return gaps;
+    return out;
+  }
+
+  /** Whether this origin's event `seq` is here: applied, held back, or stored past a hole. */
+  has(origin: string, seq: number): boolean {
+    return covers(this.applied, origin, seq) || (this.pending.get(origin)?.has(seq) ?? false) || (this.stored.get(origin)?.has(seq) ?? false);
+  }
+
+  /** The highest seq of an origin found here, holes or not: a writer stamps after it. */
+  topSeq(origin: string): number {
+    let top = this.seqOf(origin);
+    for (const seq of this.pending.get(origin)?.keys() ?? []) top = Math.max(top, seq);
+    for (const seq of this.stored.get(origin) ?? []) top = Math.max(top, seq);
+    return top;
+  }
+
+  /** Whether events stored here wait behind a hole (a checkpoint then would skip them at the next start). */
+  hasStoredPastHoles(): boolean {
+    return this.stored.size > 0;
   }
 
   /** Number of events held back waiting for an earlier seq. */
   heldBack(): number {
     let n = 0;
     for (const held of this.pending.values()) n += held.size;
+    for (const past of this.stored.values()) n += past.size;
     return n;
   }
 
@@ -192,13 +227,19 @@ export class EventIndex {
 
   private drain(origin: string, out: ChatEvent[]): void {
     const held = this.pending.get(origin);
-    if (!held) return;
-    for (let seq = this.seqOf(origin) + 1; held.has(seq); seq++) {
-      const e = held.get(seq) as ChatEvent;
-      held.delete(seq);
-      out.push(this.apply(e));
+    const past = this.stored.get(origin);
+    if (!held && !past) return;
+    for (let seq = this.seqOf(origin) + 1; ; seq++) {
+      const e = held?.get(seq);
+      if (e) {
+        held?.delete(seq);
+        out.push(this.apply(e));
+      } else if (past?.delete(seq)) {
+        this.applied.set(origin, seq); // its effect was taken when it was scanned
+      } else break;
     }
-    if (held.size === 0) this.pending.delete(origin);
+    if (held?.size === 0) this.pending.delete(origin);
+    if (past?.size === 0) this.stored.delete(origin);
   }
 
   private apply(e: ChatEvent): ChatEvent {

@@ -14,6 +14,7 @@
 import { type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
+import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
@@ -154,7 +155,10 @@ export class Journal {
    */
   async load(): Promise<void> {
     await this.files.init();
-    await this.files.recover();
+    await this.files.recover().catch((err: unknown) => {
+      if (!isDiskFault(err)) throw err;
+      this.log.warn('write-ahead log recovery left to the first commit (disk fault)', { error: errorMessage(err) });
+    });
     this.loading = true;
     const started = Date.now();
     let scanned = 0;
@@ -169,10 +173,16 @@ export class Journal {
       }
       if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
       scanned = await this.restoreAndScan(checkpoint);
-      if (typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) await this.checkpointNow();
+      if ((typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) && !this.index.hasStoredPastHoles()) {
+        // Derived data: without it the next start scans more, so a full disk only defers it.
+        await this.checkpointNow().catch((err: unknown) => {
+          if (!isDiskFault(err)) throw err;
+          this.log.warn('checkpoint not written (disk fault)', { error: errorMessage(err) });
+        });
+      }
     });
     this.loading = false;
-    this.nextSeq = this.index.seqOf(this.origin) + 1;
+    this.nextSeq = this.index.topSeq(this.origin) + 1;
     this.log.info('loaded room files', {
       from,
       scanned,
@@ -211,12 +221,17 @@ export class Journal {
     }
     this.index.beginBulk();
     let scanned = await this.scan();
-    if (this.index.endBulk(false).length > 0 || this.index.heldBack() > 0) {
+    if (this.index.endBulk().length > 0 || this.index.heldBack() > 0) {
       // Gaps: a writer may have appended while we scanned without the lock. Look
-      // again holding it; what is still missing then is lost (e.g. a corrupt line).
-      scanned += await this.files.withLock(() => this.scan());
-      const { gaps } = this.index.settle(); // what a checkpoint held back behind a seq that never came
-      for (const gap of [...this.index.endBulk(true), ...gaps]) this.log.warn('sequence gap in stored events (lost line?)', gap);
+      // again holding it; what is still missing then (a corrupt line, moved to
+      // quarantine now) is held open, so the replicator's next pull fetches it from a peer.
+      scanned += await this.files.withLock(async () => {
+        const n = await this.scan();
+        this.files.quarantineSuspects();
+        return n;
+      });
+      this.index.holdGaps();
+      for (const gap of this.index.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
     }
     return scanned;
   }
@@ -241,7 +256,8 @@ export class Journal {
    * another process holds the checkpoint lock. Returns whether it wrote one.
    */
   async checkpoint(): Promise<boolean> {
-    if (this.flushing || this.loading) return false;
+    // Not while a hole is open: the next start must scan the lines stored past it again.
+    if (this.flushing || this.loading || this.index.hasStoredPastHoles()) return false;
     const wrote = await this.files.withCheckpointLock(async () => {
       if (this.flushing) return false;
       await this.checkpointNow();
@@ -367,7 +383,7 @@ export class Journal {
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.index.seqOf(this.origin)) + 1;
+    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.index.topSeq(this.origin)) + 1;
     this.takeAll(written);
     this.notifyCommitted(written);
     const byId = new Map(written.map((s) => [s.event.id, s.event]));
@@ -383,7 +399,8 @@ export class Journal {
 
   /**
    * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit refused whole (a full disk) returns why; anything else is fatal.
+   * first. A commit refused for a disk fault returns why (the writes resume by
+   * themselves once there is room); anything else is fatal.
    */
   private async commitRooms(
     what: string,
@@ -408,8 +425,9 @@ export class Journal {
       const taken: ChatEvent[] = [];
       let gapped = 0;
       for (const e of events) {
-        const n = next.get(e.origin) ?? this.index.seqOf(e.origin) + 1;
-        if (e.seq < n) continue;
+        let n = next.get(e.origin) ?? this.index.seqOf(e.origin) + 1;
+        while (this.index.has(e.origin, n)) n++; // stored here past a hole: the hole is what is wanted
+        if (e.seq < n || this.index.has(e.origin, e.seq)) continue;
         if (e.seq > n) gapped++;
         else {
           next.set(e.origin, n + 1);
@@ -425,7 +443,7 @@ export class Journal {
       const byRoom = groupByRoom(accepted);
       ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
-        (byRoom.get(room) ?? []).filter((e) => this.index.seqOf(e.origin) < e.seq),
+        (byRoom.get(room) ?? []).filter((e) => !this.index.has(e.origin, e.seq)),
       ));
       this.takeAll(written);
       this.notifyCommitted(written);
@@ -446,7 +464,7 @@ export class Journal {
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
   private stamp(drafts: Draft[]): ChatEvent[] {
     // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
-    this.nextSeq = Math.max(this.nextSeq, this.index.seqOf(this.origin) + 1);
+    this.nextSeq = Math.max(this.nextSeq, this.index.topSeq(this.origin) + 1);
     const out: ChatEvent[] = [];
     for (const d of drafts) {
       if (this.stored(d)) continue; // stored by another writer meanwhile
@@ -515,9 +533,10 @@ export class Journal {
     const index = this.index.snapshot();
     const offsets = this.files.offsetsSnapshot(index.names.length);
     const clock = this.clock.current();
-    this.sinceCheckpoint = 0;
+    const covered = this.sinceCheckpoint;
     await this.origins.sync();
     const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
+    this.sinceCheckpoint -= covered; // not before: a checkpoint a full disk refused is tried again
     this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, ms: Date.now() - started });
   }
 

@@ -5,11 +5,14 @@
  * appends (the same bytes at the same place, so writers never conflict), so a
  * process can always find what it has applied. Not fsynced per write: a checkpoint
  * fsyncs the index first, and a start re-scans (and re-indexes) everything after it.
- * Page-cache I/O only, so synchronous (see room-files).
+ * Page-cache I/O only, so synchronous (see room-files). Records a disk fault
+ * refuses stay in memory, are read from there, and are written at the next flush
+ * (there are few: a full disk refuses the commits that would add more).
  */
 import { closeSync, fdatasync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isDiskFault } from '../core/disk-fault';
 import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../core/index-record';
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -25,6 +28,9 @@ export class OriginIndex {
   private readonly fds = new Map<string, number>();
   private readonly runs = new Map<string, Run>();
   private readonly unsynced = new Set<string>();
+  /** Runs a disk fault kept from their file, oldest first, and the last such fault. */
+  private unwritten: { origin: string; run: Run }[] = [];
+  private fault: unknown = null;
 
   constructor(machineDir: string) {
     this.dir = join(machineDir, 'index');
@@ -48,6 +54,9 @@ export class OriginIndex {
   }
 
   flush(): void {
+    const retry = this.unwritten;
+    this.unwritten = [];
+    for (const { origin, run } of retry) this.writeRun(origin, run);
     for (const [origin, run] of this.runs) this.flushRun(origin, run);
   }
 
@@ -56,16 +65,22 @@ export class OriginIndex {
     if (this.runs.has(origin)) this.flush();
     const fd = this.fd(origin, false);
     const out: (IndexRecord | null)[] = [];
-    if (fd === null) return Array.from({ length: count }, () => null);
+    if (fd === null && this.unwritten.length === 0) return Array.from({ length: count }, () => null);
     const buf = Buffer.alloc(count * RECORD_BYTES);
-    const got = readSync(fd, buf, 0, buf.length, (from - 1) * RECORD_BYTES);
+    const got = fd === null ? 0 : readSync(fd, buf, 0, buf.length, (from - 1) * RECORD_BYTES);
     for (let i = 0; i < count; i++) out.push(decodeRecord(buf.subarray(0, got), i * RECORD_BYTES));
+    for (const { run } of this.unwritten.filter((u) => u.origin === origin)) {
+      const lo = Math.max(from, run.first);
+      const hi = Math.min(from + count, run.first + run.count);
+      for (let seq = lo; seq < hi; seq++) out[seq - from] = decodeRecord(run.buf, (seq - run.first) * RECORD_BYTES);
+    }
     return out;
   }
 
   /** Makes every record written so far durable (before a checkpoint counts on them). */
   async sync(): Promise<void> {
     this.flush();
+    if (this.unwritten.length > 0) throw this.fault; // a checkpoint must not count on records still in memory
     const fds = [...this.unsynced].map((origin) => this.fd(origin, true) as number);
     this.unsynced.clear();
     await Promise.all(fds.map((fd) => fdatasyncAsync(fd)));
@@ -75,6 +90,7 @@ export class OriginIndex {
   remove(): void {
     this.close();
     this.runs.clear();
+    this.unwritten = [];
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -86,8 +102,18 @@ export class OriginIndex {
 
   private flushRun(origin: string, run: Run): void {
     this.runs.delete(origin);
-    writeSync(this.fd(origin, true) as number, run.buf, 0, run.count * RECORD_BYTES, (run.first - 1) * RECORD_BYTES);
-    this.unsynced.add(origin);
+    this.writeRun(origin, run);
+  }
+
+  private writeRun(origin: string, run: Run): void {
+    try {
+      writeSync(this.fd(origin, true) as number, run.buf, 0, run.count * RECORD_BYTES, (run.first - 1) * RECORD_BYTES);
+      this.unsynced.add(origin);
+    } catch (err) {
+      if (!isDiskFault(err)) throw err;
+      this.unwritten.push({ origin, run });
+      this.fault = err;
+    }
   }
 
   private fd(origin: string, create: boolean): number | null {

@@ -12,20 +12,22 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
-import { parseLine, parseRoomLog, type ParsedLog } from '../core/room-log';
+import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
 import { RoomOffsets } from '../core/room-offsets';
+import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
+import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
-import type { Logger } from '../common/log';
+import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
-import { WriteAheadLog, type Appended } from './write-ahead-log';
+import { WriteAheadLog } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -80,6 +82,10 @@ export class RoomFiles {
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
+  /** Corrupt lines a scan without the lock found, to quarantine under it. */
+  private suspects: ({ room: string } & CorruptLine)[] = [];
+  /** The write-ahead log was checked against the room files (at load, or by the first commit). */
+  private recovered = false;
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
@@ -221,57 +227,66 @@ export class RoomFiles {
    * for each room in turn read what others appended (`ingest` takes it) and let
    * `prepare` decide the lines to add (it assigns seqs, so rooms come in seq
    * order); then write all of it to the write-ahead log and fsync that once, and
-   * append to the room files (synced lazily). Returns what was written. A write
-   * that fails (a full disk) is taken back whole: nothing of the batch stays.
+   * append to the room files (synced lazily). Returns what was written. A disk
+   * fault (full, read-only, out of descriptors: lib/core/disk-fault) anywhere on
+   * the way refuses the whole commit with a CommitError: nothing of the batch stays
+   * in the files, or, if even taking it back failed, its record stays pending and the
+   * next commit finishes it before stamping anything (so no seq is handed out twice).
    */
   async commit(
     rooms: string[],
     ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
   ): Promise<Stored[]> {
-    return this.withLock(() =>
-      this.mutex.runAll(rooms, async () => {
-        this.wal.finishLast((parts) => this.applyParts(parts));
-        const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
-        const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
-        for (const room of rooms) {
-          await slice();
-          ingest(this.catchUp(room, this.handle(room, true) as number, true));
-          const lines = prepare(room);
-          if (lines.length === 0) continue;
-          const texts = lines.map(eventToLine); // once: the append and each line's length come from it
-          planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
-        }
-        if (planned.length === 0) return [];
-        let record: Appended;
-        try {
-          record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
-        } catch (cause) {
-          throw new CommitError(cause); // nothing written anywhere
-        }
-        await this.wal.sync(record);
-        try {
-          for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
-        } catch (cause) {
-          // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
-          for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
-          this.wal.mark(record, RecordState.Void);
-          throw new CommitError(cause);
-        }
-        this.wal.mark(record, RecordState.Applied);
-        const written: Stored[] = [];
-        for (const p of planned) {
-          this.offsets.set(p.room, p.before + p.data.length);
-          let at = p.before;
-          p.lines.forEach((event, i) => {
-            const length = Buffer.byteLength(p.texts[i]);
-            written.push({ event, offset: at, length });
-            at += length + 1;
-          });
-        }
-        return written;
-      }),
-    );
+    try {
+      return await this.withLock(() => this.mutex.runAll(rooms, () => this.commitLocked(rooms, ingest, prepare)));
+    } catch (err) {
+      throw isDiskFault(err) ? new CommitError(err) : err;
+    }
+  }
+
+  private async commitLocked(
+    rooms: string[],
+    ingest: (fresh: Stored[]) => void,
+    prepare: (room: string) => ChatEvent[],
+  ): Promise<Stored[]> {
+    // A load that met a full disk left its recovery to the first commit.
+    if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
+    else this.wal.recover((parts) => this.applyParts(parts));
+    this.recovered = true;
+    const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
+    const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
+    for (const room of rooms) {
+      await slice();
+      ingest(this.catchUp(room, this.handle(room, true) as number, true));
+      const lines = prepare(room);
+      if (lines.length === 0) continue;
+      const texts = lines.map(eventToLine); // once: the append and each line's length come from it
+      planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
+    }
+    if (planned.length === 0) return [];
+    const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
+    await this.wal.sync(record); // a failed sync takes the record back
+    try {
+      for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
+    } catch (cause) {
+      // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
+      for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
+      this.wal.mark(record, RecordState.Void);
+      throw cause;
+    }
+    this.wal.mark(record, RecordState.Applied);
+    const written: Stored[] = [];
+    for (const p of planned) {
+      this.offsets.set(p.room, p.before + p.data.length);
+      let at = p.before;
+      p.lines.forEach((event, i) => {
+        const length = Buffer.byteLength(p.texts[i]);
+        written.push({ event, offset: at, length });
+        at += length + 1;
+      });
+    }
+    return written;
   }
 
   /**
@@ -280,6 +295,7 @@ export class RoomFiles {
    */
   async recover(): Promise<void> {
     await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+    this.recovered = true;
   }
 
   /** Puts a record's bytes at their offsets, unless they are there already; a torn or different tail is cut first. */
@@ -329,7 +345,8 @@ export class RoomFiles {
       return this.catchUp(room, fd, repair, maxBytes * 2);
     }
     for (const bad of parsed.corrupt) {
-      this.opts.log.warn('skipped corrupt line in room file', { room, offset: bad.offset, reason: bad.reason });
+      if (repair) this.quarantine(room, bad);
+      else this.suspects.push({ room, ...bad }); // moved aside once a writer holds the lock
     }
     this.offsets.set(room, offset + parsed.consumed);
     if (repair && parsed.tail > 0 && offset + bytesRead === size) {
@@ -337,6 +354,44 @@ export class RoomFiles {
       this.opts.log.warn('repaired torn last line in room file', { room, offset: offset + parsed.consumed, bytes: parsed.tail });
     }
     return parsed.events.map((event, i) => ({ event, offset: parsed.offsets[i], length: parsed.lengths[i] }));
+  }
+
+  /** Moves aside the corrupt lines read without the lock (the caller holds it now). */
+  quarantineSuspects(): void {
+    const suspects = this.suspects;
+    this.suspects = [];
+    for (const { room, ...bad } of suspects) this.quarantine(room, bad);
+  }
+
+  /**
+   * Copies a corrupt line to data/<machine>/quarantine/ (synced) and blanks it in
+   * place (lib/core/quarantine), under the lock, if it is still there and still
+   * corrupt. A disk fault leaves it in place, skipped, to be tried at the next load.
+   */
+  private quarantine(room: string, bad: CorruptLine): void {
+    const dir = join(this.machineDir, QUARANTINE_DIR);
+    const file = join(dir, quarantineFileName(room, bad.offset));
+    try {
+      const fd = openSync(this.fileOf(room), 'r+'); // not the O_APPEND handle: this writes in place
+      try {
+        const line = Buffer.alloc(bad.length + 1);
+        if (readSync(fd, line, 0, line.length, bad.offset) !== line.length || line[bad.length] !== 0x0a) return;
+        const still = parseRoomLog(line).corrupt.length === 1;
+        if (!still) return;
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(file, line.subarray(0, bad.length), { flush: true });
+        writeSync(fd, blankLine(bad.length), 0, bad.length, bad.offset);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.opts.log.warn('moved a corrupt room file line to quarantine; its event will be fetched from a peer', {
+        room, offset: bad.offset, bytes: bad.length, reason: bad.reason, file,
+      });
+    } catch (err) {
+      if (!isDiskFault(err)) throw err;
+      this.opts.log.warn('skipped corrupt line in room file (quarantine failed)', { room, offset: bad.offset, reason: bad.reason, error: errorMessage(err) });
+    }
   }
 
   fileOf(room: string): string {
@@ -400,10 +455,10 @@ export class RoomFiles {
   }
 }
 
-/** A commit refused whole (a full disk): nothing of it reached the files. */
+/** A commit refused for a disk fault: nothing of it was acknowledged, and nothing of it stays (see commit). */
 export class CommitError extends Error {
   constructor(readonly cause: unknown) {
-    super(`room file append failed: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`disk fault: ${(cause as Error)?.message ?? String(cause)}`);
   }
 }
 
@@ -414,5 +469,15 @@ function openFilesLimit(): number {
     return line ? Number(line[1]) : 1024;
   } catch {
     return 1024;
+  }
+}
+
+/** The quarantined lines of a machine (lib/core/quarantine), as paths, for `fbs status`. */
+export function quarantinedFiles(machineDir: string): string[] {
+  const dir = join(machineDir, QUARANTINE_DIR);
+  try {
+    return readdirSync(dir).filter(isQuarantineFile).sort().map((name) => join(dir, name));
+  } catch {
+    return [];
   }
 }

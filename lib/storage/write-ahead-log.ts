@@ -31,6 +31,8 @@ const execFileAsync = promisify(execFile);
 /** A record just made durable, to be marked once its commit is done. */
 export interface Appended {
   fd: number;
+  /** Where the record starts in its segment. */
+  at: number;
   stateAt: number;
 }
 
@@ -90,7 +92,7 @@ export class WriteAheadLog {
     const last = records[records.length - 1];
     if (last?.state === RecordState.Pending) {
       apply(last.parts);
-      this.mark({ fd, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
+      this.mark({ fd, at: last.at, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
       this.log.warn('finished a commit whose writer died', { rooms: last.parts.length, bytes: last.size });
     }
   }
@@ -110,11 +112,17 @@ export class WriteAheadLog {
       ftruncateSync(fd, before);
       throw err;
     }
-    return { fd, stateAt: before + record.length - TRAILER_BYTES };
+    return { fd, at: before, stateAt: before + record.length - TRAILER_BYTES };
   }
 
+  /** Waits for the record to be on disk; if that fails, the record is cut off again (never applied, never acknowledged). */
   async sync(r: Appended): Promise<void> {
-    await fdatasyncAsync(r.fd);
+    try {
+      await fdatasyncAsync(r.fd);
+    } catch (err) {
+      ftruncateSync(r.fd, r.at);
+      throw err;
+    }
   }
 
   /** Rewrites a record's state in place; a void one is synced, so a reboot can never apply it. */

@@ -20,6 +20,7 @@ import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import type { StatusResponse } from '../gen/ftchat/StatusResponse';
 import { runPrimary, type Primary } from '../server/primary';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
+import { quarantinedFiles } from '../storage/room-files';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
 import { watchRemoteChildren } from './remote-watch';
@@ -64,6 +65,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     term,
     clock_offsets_ms: primary?.clockOffsets() ?? {},
     max_clock_offset_ms: config.maxClockOffsetMs,
+    quarantined: quarantinedFiles(machineDir),
     processes: [
       self(),
       ...(primary?.children() ?? []).map((c) => ({

@@ -97,10 +97,11 @@ t.test('a torn line left while another writer runs is repaired by that writer’
   t.equal(raw.bytes.indexOf('"post/ann/c2"'), whole + '{"id":'.length, 'the new line starts where the torn one did');
 });
 
-t.test('a corrupt line in the middle is skipped with a warning, not a crash, and later events load', async (t) => {
+t.test('a corrupt line in the middle is quarantined, its seq held open until a peer sends it, and later events wait for it', async (t) => {
   const machineDir = join(tempDir(t), 'm1');
   const { journal: first } = await openJournal(machineDir, 'w0');
-  for (const n of [1, 2, 3]) await first.submit(post('ann', `c${n}`));
+  const stored = [];
+  for (const n of [1, 2, 3]) stored.push(await first.submit(post('ann', `c${n}`)));
   const file = roomFile(machineDir, 'ann');
   const lines = readFileSync(file, 'utf8').split('\n');
   const offset = Buffer.byteLength(`${lines[0]}\n`);
@@ -109,18 +110,23 @@ t.test('a corrupt line in the middle is skipped with a warning, not a crash, and
 
   const { journal, logs } = await openJournal(machineDir, 'w0'); // the same writer slot, restarted
   t.same(
-    warnings(logs, 'skipped corrupt line in room file').map((l) => [l.room, l.offset, l.reason]),
+    warnings(logs, 'moved a corrupt room file line to quarantine; its event will be fetched from a peer').map((l) => [l.room, l.offset, l.reason]),
     [['ann', offset, 'not JSON']],
-    'the corrupt line is reported with its byte offset',
+    'the corrupt line is moved aside, named by its byte offset',
   );
-  t.same(warnings(logs, 'sequence gap in stored events (lost line?)').map((l) => [l.origin, l.from, l.to]), [['w0', 2, 2]], 'and the seq it cost');
+  t.equal(readFileSync(join(machineDir, 'quarantine', `ann.${offset}.line`), 'utf8'), lines[1], 'the quarantine file holds its bytes');
+  t.same(warnings(logs, 'sequence gap in stored events; waiting for a peer to send it').map((l) => [l.origin, l.from, l.to]), [['w0', 2, 2]], 'and the seq it cost');
   t.ok(findById(journal, postEventId('ann', 'c1')), 'the line before loads');
   t.notOk(findById(journal, postEventId('ann', 'c2')), 'the corrupt line is skipped');
-  t.ok(findById(journal, postEventId('ann', 'c3')), 'the line after loads');
+  t.notOk(findById(journal, postEventId('ann', 'c3')), 'the line after it waits behind the hole');
+  t.equal(journal.index.seqOf('w0'), 1, 'the vector stays below the hole: a pull asks peers for it');
   const added = await journal.submit(post('ann', 'c4'));
   t.equal(added.seq, 4, 'the writer continues after its highest stored seq, not in the gap');
+  t.same(await journal.appendStamped([stored[1], stored[2]]), { appended: 1, gapped: 0 }, 'the peer\'s copy of the lost event is stored, the one stored past it is not again');
+  t.equal(journal.index.seqOf('w0'), 4, 'and the vector moves over the hole');
+  t.ok(findById(journal, postEventId('ann', 'c3')), 'the line after it is readable now');
   const { journal: again } = await openJournal(machineDir, 'w1');
-  t.same(again.lastPosts(['ann'], 10).map((e) => e.text), ['hello', 'hello', 'hello'], 'a later load still has everything readable');
+  t.same(again.lastPosts(['ann'], 10).map((e) => e.id), ['c1', 'c2', 'c3', 'c4'].map((id) => postEventId('ann', id)), 'a later load has everything, once, in key order');
   t.equal(again.index.seqOf('w0'), 4);
 });
 

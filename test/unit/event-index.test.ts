@@ -74,26 +74,36 @@ t.test('duplicates (same origin and seq) are ignored, applied or held', async (t
   t.same(ids(index.offer(ev({ origin: 'A', seq: 2 }))), ['post/alice/A-2', a3.id], 'each event applied once');
 });
 
-t.test('settle() applies past gaps and reports them', async (t) => {
+t.test('a hole a load leaves open: held below it, filled by the missing event, never stamped over', async (t) => {
   const index = new EventIndex();
-  const a1 = ev({ origin: 'A', seq: 1 });
+  index.beginBulk();
+  // A's seq 3 and 6 lost (corrupt lines); B whole.
+  for (const seq of [1, 2, 4, 5, 7]) index.absorb(ev({ origin: 'A', seq }));
+  for (const seq of [1, 2]) index.absorb(ev({ origin: 'B', seq }));
+  t.same(index.endBulk(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }]);
+  index.holdGaps();
+  t.equal(index.seqOf('A'), 2, 'the vector stops below the hole: a pull asks for it again');
+  t.equal(index.seqOf('B'), 2);
+  t.same(index.holes(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }], 'which seqs are missing');
+  t.ok(index.has('A', 4) && index.has('A', 7) && !index.has('A', 3), 'what is stored past it is known');
+  t.equal(index.topSeq('A'), 7, 'a writer of A stamps after everything stored');
+  t.ok(index.hasStoredPastHoles());
+  t.same(index.offer(ev({ origin: 'A', seq: 4 })), [], 'a stored event offered again is not applied twice');
   const a3 = ev({ origin: 'A', seq: 3 });
-  const a4 = ev({ origin: 'A', seq: 4 });
-  const b5 = ev({ origin: 'B', seq: 5 });
-  offerAll(index, [a4, a1, b5, a3]);
-  t.equal(index.heldBack(), 3);
-  const { applied, gaps } = index.settle();
-  t.same(ids(applied), ids([a3, a4, b5]), 'held events applied in seq order');
-  t.same(gaps, [
-    { origin: 'A', from: 2, to: 2 },
-    { origin: 'B', from: 1, to: 4 },
-  ]);
+  t.same(ids(index.offer(a3)), [a3.id], 'the fetched event applies');
+  t.equal(index.seqOf('A'), 5, 'and the vector moves over what was stored past it');
+  t.same(index.holes(), [{ origin: 'A', from: 6, to: 6 }]);
+  index.offer(ev({ origin: 'A', seq: 6 }));
+  t.equal(index.seqOf('A'), 7);
+  t.same(index.holes(), []);
+  t.notOk(index.hasStoredPastHoles());
   t.equal(index.heldBack(), 0);
-  t.same([...index.vector()].sort(), [['A', 4], ['B', 5]]);
-  t.same(index.offer(ev({ origin: 'A', seq: 2 })), [], 'a seq given up as lost is not applied later');
-  t.same(index.settle(), { applied: [], gaps: [] }, 'nothing left to settle');
-  const b6 = ev({ origin: 'B', seq: 6 });
-  t.same(ids(index.offer(b6)), [b6.id], 'the origin continues after the gap');
+});
+
+t.test('holes() also names what replication holds back', async (t) => {
+  const index = new EventIndex();
+  offerAll(index, [ev({ origin: 'A', seq: 1 }), ev({ origin: 'A', seq: 4 }), ev({ origin: 'B', seq: 2 })]);
+  t.same(index.holes(), [{ origin: 'A', from: 2, to: 3 }, { origin: 'B', from: 1, to: 1 }]);
 });
 
 t.test('userExists and roomNames come from create events', async (t) => {
@@ -151,16 +161,11 @@ t.test('a bulk load takes events in any order, and moves the vector over what is
   const missing = shuffledEvents.find((e) => e.origin === 'm1.w1' && e.seq === 7) as ChatEvent;
   for (const e of shuffledEvents) if (e !== missing) index.absorb(e);
   t.notOk(index.absorb(shuffledEvents[0] === missing ? shuffledEvents[1] : shuffledEvents[0]), 'an event already had is not taken twice');
-  t.same(index.endBulk(false), [{ origin: 'm1.w1', from: 7, to: 7 }], 'a gap is reported, not settled');
+  t.same(index.endBulk(), [{ origin: 'm1.w1', from: 7, to: 7 }], 'a gap is reported');
   t.equal(index.seqOf('m1.w1'), 6, 'its origin stops before the gap');
   t.equal(index.seqOf('m1.w0'), 20, 'the others are dense');
   index.absorb(missing);
-  t.same(index.endBulk(true), [], 'a second pass fills it');
+  t.same(index.endBulk(), [], 'a second pass fills it');
   t.same([...index.vector()].sort(), [...whole.vector()].sort(), 'the same vector as in-order offers');
-  const lost = new EventIndex();
-  lost.beginBulk();
-  for (const e of events) if (e !== missing) lost.absorb(e);
-  t.same(lost.endBulk(true), [{ origin: 'm1.w1', from: 7, to: 7 }], 'settling reports the gap');
-  t.equal(lost.seqOf('m1.w1'), 20, 'and moves past it');
-  t.same(ids(lost.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
+  t.same(ids(index.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
 });

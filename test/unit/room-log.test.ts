@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { eventToLine } from '../../lib/core/event';
-import { parseRoomLog } from '../../lib/core/room-log';
+import { blankLine, parseRoomLog } from '../../lib/core/room-log';
 import { ev } from '../helpers/events';
 
 const e1 = ev({ origin: 'm1.w0', seq: 1, text: 'first' });
@@ -42,8 +42,8 @@ t.test('a corrupt line in the middle is reported with its byte offset and later 
   const at1 = Buffer.byteLength(before);
   const at2 = at1 + Buffer.byteLength(garbage + line(e2));
   t.same(parsed.corrupt, [
-    { offset: at1, reason: 'not JSON' },
-    { offset: at2, reason: 'not an event' },
+    { offset: at1, length: garbage.length - 1, reason: 'not JSON' },
+    { offset: at2, length: notEvent.length - 1, reason: 'not an event' },
   ]);
   t.equal(buf.toString('utf8', at1, at1 + 9), '{"id":"x"', 'the offset points at the start of the bad line');
   t.equal(parsed.consumed, buf.length);
@@ -52,7 +52,7 @@ t.test('a corrupt line in the middle is reported with its byte offset and later 
 t.test('offsets are relative to the base the buffer starts at', async (t) => {
   const buf = Buffer.from(`garbage\n${line(e1)}`);
   const parsed = parseRoomLog(buf, 4096);
-  t.same(parsed.corrupt, [{ offset: 4096, reason: 'not JSON' }]);
+  t.same(parsed.corrupt, [{ offset: 4096, length: 7, reason: 'not JSON' }]);
   t.same(parsed.events, [e1]);
   t.equal(parsed.consumed, buf.length, 'consumed counts from the buffer start, not the base');
 });
@@ -68,6 +68,16 @@ t.test('empty lines are ignored', async (t) => {
   t.same(parseRoomLog(Buffer.alloc(0)), { events: [], offsets: [], lengths: [], consumed: 0, tail: 0, corrupt: [] }, 'an empty file');
 });
 
+t.test('a quarantined line (blanked in place with spaces) is no event and not corrupt', async (t) => {
+  const bad = '{"id":"x", this is not json';
+  const buf = Buffer.from(`${line(e1)}${blankLine(bad.length).toString()}\n${line(e2)}`);
+  const parsed = parseRoomLog(buf);
+  t.same(parsed.events, [e1, e2]);
+  t.same(parsed.corrupt, []);
+  t.same(parsed.offsets[1], Buffer.byteLength(line(e1)) + bad.length + 1, 'the lines after it keep their offsets');
+  t.same(parseRoomLog(Buffer.from(' x \n')).corrupt, [{ offset: 0, length: 3, reason: 'not JSON' }], 'spaces around other bytes are still corrupt');
+});
+
 t.test('multi-byte UTF-8 text gives byte offsets, not character offsets', async (t) => {
   const wide = ev({ origin: 'm1.w0', seq: 1, text: 'héllo wörld 🌍🌍 日本語' });
   const first = line(wide);
@@ -75,7 +85,7 @@ t.test('multi-byte UTF-8 text gives byte offsets, not character offsets', async 
   const buf = Buffer.from(`${first}not json\n${line(e2)}${line(e3).slice(0, 10)}`);
   const parsed = parseRoomLog(buf);
   t.same(parsed.events, [wide, e2], 'multi-byte text survives');
-  t.same(parsed.corrupt, [{ offset: Buffer.byteLength(first), reason: 'not JSON' }]);
+  t.same(parsed.corrupt, [{ offset: Buffer.byteLength(first), length: 8, reason: 'not JSON' }]);
   t.equal(parsed.consumed, buf.length - 10);
   t.equal(parsed.tail, 10);
 });
