@@ -9,8 +9,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
+import { EXIT_FATAL_STORAGE, EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import { errorMessage, type Logger } from '../common/log';
-import { DEFAULT_JOURNAL_OPTIONS, Journal } from '../storage/journal';
+import { DEFAULT_JOURNAL_OPTIONS, IndexDropped, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 
 /**
@@ -26,7 +27,7 @@ export function openMachineJournal(
 ): Journal {
   const die = (err: Error): never => {
     log.error('fatal storage error; restarting', { error: errorMessage(err) });
-    process.exit(70);
+    process.exit(err instanceof IndexDropped ? EXIT_REBUILD_INDEX : EXIT_FATAL_STORAGE);
   };
   const machineDir = join(config.dataDir, machine);
   const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die });

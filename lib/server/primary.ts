@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
+import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import type { Logger } from '../common/log';
 import { isClockOffsets } from '../replication/clock-skew';
 import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
@@ -148,6 +149,10 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       breakDeadHoldersLock(worker.process.pid);
       tell(presence.removeWorker(spec.key, workerKeys())); // its chat streams died with it
       if (stopping) return;
+      if (code === EXIT_REBUILD_INDEX) {
+        log.warn('a child dropped the machine index; restarting the others so they load again', { child: spec.key });
+        for (const other of running.values()) other.worker.process.kill('SIGTERM');
+      }
       const n = (restarts.get(spec.key) ?? 0) + 1;
       restarts.set(spec.key, n);
       const quick = Date.now() - entry.startedAt < HEALTHY_AFTER_MS ? (quickDeaths.get(spec.key) ?? 0) + 1 : 0;

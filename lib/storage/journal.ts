@@ -56,6 +56,9 @@ export interface AppendResult {
 
 export class StorageError extends Error {}
 
+/** The machine's index and checkpoint were dropped: every process of the machine must load again. */
+export class IndexDropped extends Error {}
+
 export interface JournalOptions {
   /** Rooms whose recent posts are kept in memory (LRU). */
   cachedRooms: number;
@@ -205,6 +208,8 @@ export class Journal {
     this.loading = true;
     const started = Date.now();
     const scanned = await this.restoreAndScan('building');
+    // A hole waiting for a peer is not written down: the loaders must scan and hold it open themselves.
+    if (this.index.hasStoredPastHoles()) return this.log.warn('no checkpoint built: a seq is missing until a peer sends it', { scanned });
     await this.checkpointNow();
     this.log.info('built checkpoint', { scanned, ms: Date.now() - started, rooms: this.index.rooms.size, follows: this.index.graph.size });
   }
@@ -547,16 +552,14 @@ export class Journal {
   private readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
     const line = this.files.readLine(rec.room, rec.offset, rec.length);
     if ('event' in line && line.event.origin === origin && line.event.seq === seq) return line.event;
-    if ('corrupt' in line) {
-      this.log.warn('skipped corrupt line in room file', { room: rec.room, offset: rec.offset, reason: line.corrupt, origin, seq });
-      return null;
-    }
-    // The index is derived data: drop it and the checkpoint, and restart to rebuild both from the room files.
-    const why = 'missing' in line ? line.missing : `holds ${line.event.origin}#${line.event.seq}`;
+    // The index is derived data: drop it and the checkpoint, and restart to rebuild both from the room
+    // files. A line damaged after a checkpoint covered it is found by that rebuild's scan, moved to
+    // quarantine and its seq held open, so the replicator fetches the event again from a peer.
+    const why = 'corrupt' in line ? `is corrupt (${line.corrupt})` : 'missing' in line ? line.missing : `holds ${line.event.origin}#${line.event.seq}`;
     this.log.error('index disagrees with its room file; rebuilding', { origin, seq, room: rec.room, offset: rec.offset, found: why });
     removeCheckpoint(this.files.machineDir);
     this.origins.remove();
-    return this.fatal(new Error(`index record ${origin}#${seq} points at a line that ${why}`));
+    return this.fatal(new IndexDropped(`index record ${origin}#${seq} points at a line that ${why}`));
   }
 }
 
