@@ -5,4 +5,6 @@ export const EXIT_FATAL_STORAGE = 70;
  * room file): every child of the machine must load again, or the others would keep
  * serving from what was dropped (and never fetch a damaged line's event again).
  */
-export const EXIT_REBUILD_INDEX = 75;
+export const EXIT_REBUILD_INDEX = 76;
+/** A primary that lost its lock or its term stepped down (its guardians elect or revive). */
+export const EXIT_STEPPED_DOWN = 75;

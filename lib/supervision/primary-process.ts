@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { watch } from 'chokidar';
 import lockfile from 'proper-lockfile';
 import { adminAddress, type ClusterConfig } from '../common/config';
+import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
@@ -122,7 +123,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
 
   function stepDown(reason: string): never {
     log.error('stepping down', { reason, term });
-    process.exit(75);
+    process.exit(EXIT_STEPPED_DOWN);
   }
   // chokidar tells us the moment a successor rewrites the record (inotify: no polling,
   // and a paused primary gets the news as soon as it runs again).
