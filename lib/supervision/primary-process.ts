@@ -5,6 +5,7 @@
  * admin port is bound by one process at a time, and the proper-lockfile lock
  * plus a raised term in primary.json make a stale primary that wakes up step down.
  */
+import { isDiskFault } from '../core/disk-fault';
 import { internalRequestError } from '../core/input-bounds';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,22 +104,22 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   }
 
   // We alone hold the admin port now, so a lock left behind belongs to a dead primary.
-  const lockOptions = {
-    fs: lockFs(clockOffsetMs(machineDir)),
-    lockfilePath: join(machineDir, 'primary.lock'),
-    realpath: false,
-    stale: config.storage.lockStaleMs,
-    retries: 0,
-    onCompromised: (err: Error) => stepDown(`primary lock compromised: ${err.message}`),
-  };
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(machineDir, lockOptions);
-  } catch {
-    rmSync(lockOptions.lockfilePath, { recursive: true, force: true });
-    release = await lockfile.lock(machineDir, lockOptions);
+  // A full disk (the clock probe, the lock, the record all write) makes us wait, serving
+  // status, instead of exiting into a restart loop; we go on once space returns.
+  let release!: () => Promise<void>;
+  for (let waiting = false; ; ) {
+    try {
+      release = await takePrimaryLock(machineDir, config.storage.lockStaleMs, stepDown);
+      await writeRecord(machineDir, { pid: process.pid, term, restarts, startedAt: new Date().toISOString() });
+      break;
+    } catch (err) {
+      if (!isDiskFault(err)) throw err;
+      if (!waiting) log.error('cannot start: the data dir refuses writes; waiting for space', { error: errorMessage(err) });
+      waiting = true;
+      await release?.().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, DISK_RETRY_MS));
+    }
   }
-  await writeRecord(machineDir, { pid: process.pid, term, restarts, startedAt: new Date().toISOString() });
   log.info(`${role} in charge`, { term, restarts, previousPid: previous?.pid ?? null });
 
   function stepDown(reason: string): never {
@@ -207,4 +208,26 @@ async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: nu
     }
   }
   await waitUntil(() => !isAlive(pid), 5_000);
+}
+
+/** A start on a full disk tries again this often. */
+const DISK_RETRY_MS = 1_000;
+
+/** The machine's primary lock; one left behind by a dead primary is removed (we alone hold the admin port). */
+async function takePrimaryLock(machineDir: string, stale: number, stepDown: (reason: string) => never): Promise<() => Promise<void>> {
+  const lockOptions = {
+    fs: lockFs(clockOffsetMs(machineDir)),
+    lockfilePath: join(machineDir, 'primary.lock'),
+    realpath: false,
+    stale,
+    retries: 0,
+    onCompromised: (err: Error) => stepDown(`primary lock compromised: ${err.message}`),
+  };
+  try {
+    return await lockfile.lock(machineDir, lockOptions);
+  } catch (err) {
+    if (isDiskFault(err)) throw err;
+    rmSync(lockOptions.lockfilePath, { recursive: true, force: true });
+    return lockfile.lock(machineDir, lockOptions);
+  }
 }

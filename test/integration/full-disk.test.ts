@@ -150,3 +150,22 @@ t.test('a full disk refuses writes, keeps reads, and recovers by itself', { skip
   t.equal(new Set(slots).size, slots.length, 'no (origin, seq) was handed out twice');
   t.same(cluster.pids('m2').sort(), pids, 'still no m2 process restarted');
 });
+
+t.test('a machine started on a full disk waits for space, then serves, without a restart', { skip }, async (t) => {
+  await cluster.stop('m2');
+  const filler = join(mountPoint, 'filler');
+  t.ok(fill(filler) > 0, 'the data dir is full');
+  const since = cluster.logs.length;
+  const started = cluster.start('m2'); // resolves once m2 serves
+  const waiting = await cluster.waitForLog('m2 waiting for space', (l) =>
+    cluster.logs.indexOf(l) >= since && l.machine === 'm2' && l.msg === 'cannot start: the data dir refuses writes; waiting for space');
+  rmSync(filler);
+  await started;
+  const fresh = cluster.logs.slice(since).filter((l) => l.machine === 'm2');
+  const inCharge = fresh.find((l) => l.msg.endsWith(' in charge'));
+  t.equal(inCharge?.pid, waiting.pid, 'the primary that waited is the one that took charge');
+  t.notOk(fresh.some((l) => / died; /.test(l.msg)), 'nothing of m2 died meanwhile');
+  const m2 = cluster.client('m2');
+  await call(m2, 'Post', { user: 'alice', id: 'after-start', text: 'after a start on a full disk' });
+  await converged(cluster, ['m1', 'm2'], 60_000);
+});
