@@ -17,7 +17,9 @@ t.test('a worker stalled for 1.5 s logs an event loop delay of at least that', a
   process.kill(pid, 'SIGSTOP');
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // the stall under test, not a wait for something
   process.kill(pid, 'SIGCONT');
-  const line = await waitFor('the stall reported', () => cluster.logs.slice(from).find((l) => l.msg === 'event loop delayed' && l.pid === pid));
+  // Other, shorter delays may be reported too (a busy host): the stall is the one of a second or more.
+  const line = await waitFor('the stall reported', () =>
+    cluster.logs.slice(from).find((l) => l.msg === 'event loop delayed' && l.pid === pid && Number(l.maxMs) >= 1_000));
   t.ok(Number(line.maxMs) >= 1_400, `reported ${String(line.maxMs)} ms`);
   t.equal(line.role, 'worker');
 });
