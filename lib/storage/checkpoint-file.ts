@@ -7,6 +7,7 @@
 import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint-format';
+import { fsyncDir } from './fsync-dir';
 
 export function checkpointPath(machineDir: string): string {
   return join(machineDir, 'checkpoint');
@@ -42,12 +43,7 @@ export async function writeCheckpoint(machineDir: string, c: Checkpoint): Promis
     await file.close();
   }
   await fs.rename(tmp, path);
-  const dir = await fs.open(machineDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await fsyncDir(machineDir);
   return data.length;
 }
 
