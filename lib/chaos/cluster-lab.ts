@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -53,13 +53,30 @@ export interface ClusterLab extends NemesisTarget {
   teardown(): Promise<void>;
 }
 
+/**
+ * libfaketime itself, preloaded, not the `faketime` wrapper: the wrapper makes a
+ * semaphore in /dev/shm named after its pid, which a SIGKILLed tree leaves behind,
+ * and a later wrapper given the same pid refuses to start ("sem_open: File
+ * exists"). The library takes such a leftover in its stride.
+ */
+function libfaketime(): string | null {
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib', '/usr/local/lib'];
+  return dirs.map((d) => join(d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f)) ?? null;
+}
+
+/** True when a preloaded libfaketime really shifts a child's clock. */
 export function faketimeAvailable(): boolean {
-  return spawnSync('faketime', ['-f', '+0', 'true']).status === 0;
+  const lib = libfaketime();
+  if (!lib) return false;
+  const out = spawnSync('date', ['+%s'], { env: { ...process.env, LD_PRELOAD: lib, FAKETIME: '-1d' }, encoding: 'utf8' });
+  return out.status === 0 && Math.abs(Date.now() / 1000 - 86_400 - Number(out.stdout)) < 600;
 }
 
 /** How to launch a process tree with its wall clock shifted by `offset` (e.g. '-3h'); its timers stay real. */
 export function faketimeLaunch(offset: string): { prefix: string[]; env: Record<string, string> } {
-  return { prefix: ['faketime', '-f', offset], env: { FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
+  const lib = libfaketime();
+  if (!lib) throw new Error('libfaketime is not installed (Debian package faketime)');
+  return { prefix: [], env: { LD_PRELOAD: lib, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } };
 }
 
 export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {

@@ -110,6 +110,33 @@ function deleteLab(ns: string): void {
   }
 }
 
+/**
+ * libfaketime (the clock-skew tests preload it) keeps a semaphore and a segment in
+ * /dev/shm named after the pid that loaded it first, shared with its descendants
+ * through FAKETIME_SHARED, and removes them only at a clean exit. Removes those
+ * whose creator is gone and that no live process still names.
+ */
+function removeFaketimeLeftovers(): void {
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm').filter((n) => /^(sem\.)?faketime_(sem|shm)_\d+$/.test(n));
+  } catch {
+    return; // no /dev/shm here
+  }
+  if (names.length === 0) return;
+  const inUse = new Set<string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const shared = environOf(entry)?.find((e) => e.startsWith('FAKETIME_SHARED='));
+    for (const id of shared?.match(/_(\d+)\b/g) ?? []) inUse.add(id.slice(1));
+  }
+  for (const name of names) {
+    const pid = name.slice(name.lastIndexOf('_') + 1);
+    if (inUse.has(pid) || procStat(pid) !== null) continue;
+    rmSync(join('/dev/shm', name), { force: true });
+  }
+}
+
 export interface Reaped {
   owner: string;
   pids: number[];
@@ -150,6 +177,7 @@ export async function reap(owners: Set<string> | null): Promise<Reaped[]> {
   for (const r of reaped.values()) {
     for (const ns of r.namespaces) deleteLab(ns);
   }
+  removeFaketimeLeftovers();
   for (const name of readdirSync(tmpdir())) {
     const owner = name.startsWith(OWNER_DIR_PREFIX) ? name.slice(OWNER_DIR_PREFIX.length) : null;
     if (owner === null || !wanted(owner)) continue;
