@@ -17,6 +17,8 @@ const USAGE = `usage: npm run chaos -- --duration <s> [--seed <n>] [options]
   --results <dir>        results folder (default: chaos-results/<timestamp>)
   --post-interval <ms>   each writer's pause between posts (default ${DEFAULT_POST_INTERVAL_MS})
   --no-netns             stay on loopback (no network namespaces, no link faults)
+  --history <dir>        start every machine on a copy of a generated history
+                         (node dist/bench/history-gen.js --events N --users U --follows F --out <dir>)
 exit code: 0 no violations, 1 violations found, 2 bad arguments or the run could not be carried out`;
 
 class UsageError extends Error {}
@@ -64,6 +66,7 @@ async function main(): Promise<number> {
       results: { type: 'string' },
       'post-interval': { type: 'string' },
       'no-netns': { type: 'boolean' },
+      history: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +91,7 @@ async function main(): Promise<number> {
     resultsDir: values.results ?? join(REPO_ROOT, 'chaos-results', stamp),
     postIntervalMs: count(values['post-interval'], 'post-interval', 0) ?? DEFAULT_POST_INTERVAL_MS,
     namespaces: !values['no-netns'],
+    history: values.history,
     log: (line) => console.log(line),
     signal: controller.signal,
   });

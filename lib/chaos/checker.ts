@@ -81,7 +81,11 @@ interface Stored {
   hlc: string;
 }
 
-export function check(history: History, dumps: Record<string, string>): Verdict {
+/**
+ * `startDump` is what the machines held when the faults began: the posts of a
+ * generated history in it were never the workload's to send.
+ */
+export function check(history: History, dumps: Record<string, string>, startDump = ''): Verdict {
   const machines = Object.keys(dumps).sort();
   if (machines.length === 0) throw new Error('no dumps to check');
   const examples = Object.fromEntries(Object.keys(VIOLATION_LABELS).map((k) => [k, [] as string[]])) as Record<keyof Violations, string[]>;
@@ -103,11 +107,12 @@ export function check(history: History, dumps: Record<string, string>): Verdict 
   }
 
   // Posts in the reference order.
+  const startLines = new Set(lines(startDump));
   const stored: Stored[] = [];
   let phantom = 0;
   for (const line of refLines) {
     const e = JSON.parse(line) as { kind: string; author: string; text: string; origin: string; hlc: { wall: number; logical: number } };
-    if (e.kind !== 'post') continue;
+    if (e.kind !== 'post' || startLines.has(line)) continue;
     const p = parsePostText(e.text);
     if (!p || p.writer !== e.author || !ops.has(postKey(p.writer, p.n))) {
       phantom++;

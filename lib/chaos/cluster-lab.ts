@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export interface LabOptions {
   logDir: string;
   workers?: number;
   guardians?: number;
+  /** A generated history (bench/history-gen: <dir>/<machine>/ data dirs) each machine starts on a copy of. */
+  history?: string;
 }
 
 export interface ClusterLab extends NemesisTarget {
@@ -92,6 +94,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     secret: randomBytes(16).toString('hex'),
   });
   const config = loadConfig(configFile);
+  if (opts.history) copyHistory(opts.history, config.dataDir, machines);
   const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
   const logFds = new Map(machines.map((m) => [m, openSync(join(opts.logDir, `${m}.log`), 'a')]));
   const units = new Map(
@@ -163,6 +166,14 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     },
   };
   return lab;
+}
+
+/** Puts a copy of each machine's generated data dir where the machine will look for its own. */
+function copyHistory(from: string, dataDir: string, machines: string[]): void {
+  for (const m of machines) {
+    if (!existsSync(join(from, m, 'rooms'))) throw new Error(`${from} holds no history for ${m} (expected ${join(from, m, 'rooms')}; make one with node dist/bench/history-gen.js --out ${from})`);
+    cpSync(join(from, m), join(dataDir, m), { recursive: true });
+  }
 }
 
 /** What keeps the cluster from being whole ('' when every role of every machine is up at full count). */

@@ -21,6 +21,8 @@ export interface RunInfo {
   clocksAtEnd: Record<string, string>;
   /** Failures outside the checker's scope: the cluster did not heal, a writer hung. */
   problems: string[];
+  /** Events every machine held when the faults began (a generated history, then the workload's users and follows). */
+  eventsAtStart: number;
 }
 
 export function summaryJson(info: RunInfo, verdict: Verdict): object {
@@ -46,7 +48,7 @@ export function summaryTable(info: RunInfo, verdict: Verdict): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = [
-    `ftchat chaos run: seed ${info.seed}, ${info.faultWindowS} s of faults`,
+    `ftchat chaos run: seed ${info.seed}, ${info.faultWindowS} s of faults, on ${info.eventsAtStart.toLocaleString('en-US')} events stored before the first`,
     `network namespaces: ${info.namespaces ? 'yes' : 'no (loopback)'}; clock skew: ${info.clockFaults ? 'yes' : 'no'}; clocks at the end: ${Object.entries(info.clocksAtEnd).map(([m, c]) => `${m} ${c === '0' ? 'true' : c}`).join(', ')}`,
     ...info.skipped.map((s) => `skipped: ${s}`),
     '',

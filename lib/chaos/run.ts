@@ -21,6 +21,8 @@ export const DEFAULT_POST_INTERVAL_MS = 100;
 const MACHINES = ['m1', 'm2', 'm3'];
 const HEALTHY_TIMEOUT_MS = 120_000;
 const SETUP_TIMEOUT_MS = 60_000;
+/** A first start on a long history builds each machine's index and checkpoint (about 20 s per 1,000,000 events alone). */
+const HISTORY_SETUP_TIMEOUT_MS = 900_000;
 const STOP_WRITING_TIMEOUT_MS = 90_000;
 const CONVERGE_TIMEOUT_MS = 120_000;
 const SHOWN_TIMEOUT_MS = 30_000;
@@ -32,6 +34,8 @@ export interface ChaosOptions {
   postIntervalMs: number;
   /** false: stay on loopback even where namespaces could be made. */
   namespaces: boolean;
+  /** A generated history every machine starts on (bench/history-gen's output dir). */
+  history?: string;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -49,10 +53,11 @@ export interface ChaosOutcome {
   agentPids: number[];
 }
 
-export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'postIntervalMs' | 'namespaces'>): string {
+export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'postIntervalMs' | 'namespaces' | 'history'>): string {
   const extra = [
     ...(o.postIntervalMs !== DEFAULT_POST_INTERVAL_MS ? [`--post-interval ${o.postIntervalMs}`] : []),
     ...(o.namespaces ? [] : ['--no-netns']),
+    ...(o.history ? [`--history ${o.history}`] : []),
   ];
   return ['npm run chaos --', `--duration ${o.durationS}`, `--seed ${o.seed}`, ...extra].join(' ');
 }
@@ -68,19 +73,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   mkdirSync(join(o.resultsDir, 'logs'), { recursive: true });
   o.log(`chaos: seed ${o.seed}, ${o.durationS} s of faults; results in ${o.resultsDir}`);
 
-  const lab = await createClusterLab({ machines: MACHINES, namespaces: netReason === null, logDir: join(o.resultsDir, 'logs') });
+  const lab = await createClusterLab({ machines: MACHINES, namespaces: netReason === null, logDir: join(o.resultsDir, 'logs'), history: o.history });
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
   const problems: string[] = [];
   try {
     lab.start();
-    await lab.waitHealthy(SETUP_TIMEOUT_MS);
+    await lab.waitHealthy(o.history ? HISTORY_SETUP_TIMEOUT_MS : SETUP_TIMEOUT_MS);
     const recorder = new HistoryRecorder();
     workload = startWorkload({ lab, recorder, postIntervalMs: o.postIntervalMs, log: o.log });
     await workload.ready(SETUP_TIMEOUT_MS);
     await workload.follow(SETUP_TIMEOUT_MS);
     // Every machine knows every room and every join before the first fault.
-    if ((await converge(lab, SETUP_TIMEOUT_MS)).at === null) throw new Error('the machines did not converge after setup');
+    const setup = await converge(lab, SETUP_TIMEOUT_MS);
+    if (setup.at === null) throw new Error('the machines did not converge after setup');
+    const eventsAtStart = lineCount(setup.dumps[MACHINES[0]]);
     o.log(`chaos: ${MACHINES.length} writers and ${workload.readers.length} readers running; faults begin`);
 
     const t0 = Date.now();
@@ -116,7 +123,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       phases: { healed, healthy, writersStopped, converged, end },
       startedAt: t0,
     };
-    const verdict = check(history, dumps);
+    const verdict = check(history, dumps, setup.dumps[MACHINES[0]]);
     const info: RunInfo = {
       seed: o.seed,
       faultWindowS: o.durationS,
@@ -126,6 +133,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       skipped,
       clocksAtEnd: lab.clocks(),
       problems,
+      eventsAtStart,
     };
     const table = writeResults(o.resultsDir, { info, history, verdict, svg: timelineSvg(history, verdict, MACHINES), dumps });
     return { ok: verdict.ok && problems.length === 0, verdict, problems, table, resultsDir: o.resultsDir, configFile: lab.config.file, namespaces: lab.namespaces, agentPids: workload.pids };
@@ -134,6 +142,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     await workload?.stop();
     await lab.teardown();
   }
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 /** Polls every machine's dump until all are identical; `at` is when (epoch ms), or null at the deadline. */

@@ -123,6 +123,15 @@ t.test('a stored post that no writer sent is a phantom', async (t) => {
   t.match(v.examples.phantom[0], /w9: "w9 #1"/);
 });
 
+t.test('posts of a history the machines held before the faults began are not phantoms; one stored later is', async (t) => {
+  const old = [stored('u1', 1, 10, 'm2.w0', 1), stored('u2', 1, 20, 'm3.w1', 1)];
+  const late = stored('u1', 2, 600, 'm2.w0', 2);
+  const v = check(history(posts, [reader('r1', inOrder)]), sameEverywhere([...old, ...events, late]), dumpOf(old));
+  t.equal(v.violations.phantom, 1, 'only the post stored after the start');
+  t.match(v.examples.phantom[0], /u1: "u1 #2"/);
+  t.equal(v.stats.stored, 5, 'the history is not counted as the workload\'s');
+});
+
 t.test('posts shown in an order that later changed are counted and explained, and allowed', async (t) => {
   // r1 sees w2 #2 before w1 #2 arrives late (its machine was cut off), though w1 #2 sorts first.
   const late: [string, number, number][] = [['w1', 1, 110], ['w2', 1, 160], ['w2', 2, 260], ['w1', 2, 900], ['w1', 3, 910]];
