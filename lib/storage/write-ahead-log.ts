@@ -41,7 +41,9 @@ export class WriteAheadLog {
   readonly dir: string;
   private fd = -1;
   private segment = -1;
+  /** One retirement runs at a time; a rotation meanwhile raises `retireWanted`, and the running one goes round again. */
   private retiring = false;
+  private retireWanted = 0;
 
   constructor(
     machineDir: string,
@@ -160,12 +162,17 @@ export class WriteAheadLog {
    * segment touched could be tens of thousands of calls.
    */
   private async retire(keep: number): Promise<void> {
-    if (this.retiring) return;
+    this.retireWanted = Math.max(this.retireWanted, keep);
+    if (this.retiring) return; // the one in progress goes round again for it
     this.retiring = true;
     try {
-      await fsyncDir(this.dir); // the new segment's name
-      await execFileAsync('sync', ['-f', this.dir]);
-      for (const n of this.segments()) if (n < keep) unlinkSync(join(this.dir, segmentName(n)));
+      for (let done = 0; done < this.retireWanted; ) {
+        const upTo = this.retireWanted;
+        await fsyncDir(this.dir); // the new segment's name
+        await execFileAsync('sync', ['-f', this.dir]);
+        for (const n of this.segments()) if (n < upTo) unlinkSync(join(this.dir, segmentName(n)));
+        done = upTo;
+      }
     } catch (err) {
       this.log.warn('could not retire write-ahead log segments (kept for now)', { error: errorMessage(err) });
     } finally {

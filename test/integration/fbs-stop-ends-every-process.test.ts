@@ -2,7 +2,10 @@
  * `fbs stop` ends every process of the machine, even a child that does not answer:
  * a worker paused with SIGSTOP cannot act on SIGTERM (and its primary waits for
  * it), so after the grace period stop kills whatever of the machine still runs,
- * found by /proc. Another cluster's machine of the same name is left alone.
+ * found by /proc. Another cluster's machine of the same name is left alone. The
+ * target's failure timeout is long, so that its primary does not kill the paused
+ * worker as hung before stop gets to it (on a loaded machine, starting `fbs stop`
+ * alone can take longer than the default 3 s).
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
@@ -19,7 +22,7 @@ const PROCESSES = 6; // primary, 2 workers, replicator, 2 guardians
 let target: TestCluster;
 let bystander: TestCluster;
 t.before(async () => {
-  target = await startCluster({ workers: 2 });
+  target = await startCluster({ workers: 2, timing: { deadAfterMs: 60_000 } });
   bystander = await startCluster({ workers: 2 });
 });
 t.teardown(async () => {

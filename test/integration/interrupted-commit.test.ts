@@ -80,7 +80,7 @@ t.test('full log segments are retired once the file system is synced, and a rebo
     for (const n of readdirSync(join(dir, 'wal'))) segmentsSeen.add(n);
   }
   t.ok(segmentsSeen.size >= 10, `the log moved through ${segmentsSeen.size} segments`);
-  await waitFor('full segments to be retired', () => readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.log')).length <= 2, 20_000);
+  await waitFor('full segments to be retired', () => readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.log')).length <= 2, 60_000);
 
   writeFileSync(join(dir, 'wal', 'boot'), 'an earlier boot');
   const { journal: after } = await openJournal(dir, 'm1.w1', [], {}, small);
