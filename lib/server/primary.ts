@@ -69,7 +69,11 @@ export function notAnsweringAfterMs(deadAfterMs: number): number {
   return deadAfterMs + PING_MS;
 }
 
-/** Startup (loading room files) gets a generous allowance before the first pong. */
+/**
+ * A child that has not yet served is loading: it answers pings between slices of
+ * its load, but a host at a load average of 20 can leave it unscheduled for
+ * seconds, and killing it only starts the load again. It gets this long.
+ */
 const STARTUP_ALLOWANCE_MS = 30_000;
 
 /**
@@ -188,7 +192,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     for (const r of running.values()) {
       if (!r.worker.isConnected()) continue;
       r.worker.send({ type: 'ping' });
-      const limit = r.lastPong ? own : Math.max(own, STARTUP_ALLOWANCE_MS);
+      const limit = r.serving ? own : Math.max(own, STARTUP_ALLOWANCE_MS);
       if (silentMs(r, now) > limit) {
         log.error(`${r.spec.role} stopped answering; killing it`, { child: r.spec.key, childPid: r.worker.process.pid, silentMs: silentMs(r, now) });
         r.worker.process.kill('SIGKILL');
@@ -210,7 +214,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     if (r.worker.process.pid !== pid) return 'none: already replaced';
     if (r.worker.process.killed) return 'none: already killed';
     const silent = silentMs(r, Date.now());
-    if (silent <= (r.lastPong ? notAnsweringAfterMs(deadAfterMs) : STARTUP_ALLOWANCE_MS)) return 'none: it answers';
+    if (silent <= (r.serving ? notAnsweringAfterMs(deadAfterMs) : STARTUP_ALLOWANCE_MS)) return 'none: it answers';
     r.worker.process.kill('SIGKILL');
     return 'killed';
   };

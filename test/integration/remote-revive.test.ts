@@ -32,8 +32,7 @@ async function status(): Promise<ClusterStatus> {
 const upWorkers = (s: ClusterStatus, machine: string) => s.processes.filter((p) => p.machine === machine && p.role === 'worker' && p.state === 'up');
 
 t.test('the master revives a hung remote worker through its machine\'s supervisor', async (t) => {
-  const victim = upWorkers(await status(), 'm2').find((p) => p.slot === '1')!;
-  t.ok(victim, "m2's worker 1 is up");
+  const victim = await waitFor("m2's worker 1 up", async () => upWorkers(await status(), 'm2').find((p) => p.slot === '1'));
   const since = cluster.logs.length;
   const fresh = () => cluster.logs.slice(since);
   process.kill(victim.pid, 'SIGSTOP');
