@@ -87,8 +87,8 @@ export class ChatConnection {
   /** The newest event timestamp this session has seen. */
   private seen: Hlc | null = null;
   private closed = false;
-  /** The last call was held back by a server's quota: the next hold-back is not news. */
-  private throttled = false;
+  /** When a server's quota last held a call back (performance.now()); a hold-back soon after is not news. */
+  private throttledAt = -Infinity;
   private readonly opts: FailoverOptions;
 
   constructor(
@@ -97,7 +97,7 @@ export class ChatConnection {
     opts: Partial<FailoverOptions> = {},
     /** Told when a failover lands on a different server or worker than before. */
     private readonly onSwitch: (g: Greeting) => void = () => undefined,
-    /** Told when a server's quota holds calls back (once until a call goes through at once); the call waits and retries. */
+    /** Told when a server's quota holds calls back (once a spell: see THROTTLE_NEWS_AFTER_MS); the call waits and retries. */
     private readonly onThrottled: (message: string) => void = () => undefined,
   ) {
     if (servers.length === 0) throw new Error('no servers to connect to');
@@ -151,7 +151,6 @@ export class ChatConnection {
   private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
-    let waited = false;
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
@@ -161,14 +160,14 @@ export class ChatConnection {
       try {
         await this.greet(server, deadline);
         const res = await attempt(server, deadline);
-        if (!waited) this.throttled = false;
         return res;
       } catch (err) {
         const wait = retryAfterMs(err);
         if (wait !== null) {
           // A quota, not a fault: the same server, after the wait it asked for.
-          if (!this.throttled) this.onThrottled((err as grpc.ServiceError).details);
-          this.throttled = waited = true;
+          // Said once per spell: a typist near the limit is let through now and then (sooner on a busy machine).
+          if (performance.now() - this.throttledAt > THROTTLE_NEWS_AFTER_MS) this.onThrottled((err as grpc.ServiceError).details);
+          this.throttledAt = performance.now();
           await sleep(wait);
           end = Math.max(end, Date.now() + this.opts.totalMs);
           n--;
@@ -219,6 +218,9 @@ function isTransient(err: unknown): boolean {
   const code = (err as grpc.ServiceError)?.code;
   return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
 }
+
+/** A hold-back this long after the last one is a new spell, worth a note again. */
+const THROTTLE_NEWS_AFTER_MS = 10_000;
 
 /** The wait a RESOURCE_EXHAUSTED asks for in its `retry-after-ms` trailer; null for anything else. */
 function retryAfterMs(err: unknown): number | null {
