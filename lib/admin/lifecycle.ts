@@ -10,6 +10,7 @@ import { isAlive } from '../common/proc-stat';
 import { killUntilGone, serverPids, signalPids } from '../chaos/processes';
 import { AdminPeer } from '../supervision/admin-client';
 import { waitUntil } from '../supervision/wait-until';
+import { MACHINE_ANSWER_MS } from './status';
 
 /**
  * How long SIGTERM gets before SIGKILL. A serving tree stops in well under a second;
@@ -24,7 +25,7 @@ const KILL_WAIT_MS = 5_000;
 async function pidAt(config: ClusterConfig, address: string): Promise<number> {
   const peer = new AdminPeer(address, config.secret);
   try {
-    return (await peer.heartbeat({ from: 'fbs-stop', term: 0 }, 700)).pid;
+    return (await peer.heartbeat({ from: 'fbs-stop', term: 0 }, MACHINE_ANSWER_MS)).pid;
   } catch {
     return 0;
   } finally {

@@ -39,7 +39,7 @@ export interface ClusterStatus {
  * refuses the connection at once; a busy one (a host at a load average of 15)
  * took over 700 ms from a freshly started `fbs status`, and was shown down.
  */
-const TIMEOUT_MS = 2_000;
+export const MACHINE_ANSWER_MS = 2_000;
 
 export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
   const status: ClusterStatus = { master: null, machines: {}, processes: [], clocks: [], quarantined: [] };
@@ -69,7 +69,7 @@ async function machineProcesses(config: ClusterConfig, machine: string) {
   const ask = async (address: string) => {
     const peer = new AdminPeer(address, config.secret);
     try {
-      return await peer.status(TIMEOUT_MS);
+      return await peer.status(MACHINE_ANSWER_MS);
     } catch {
       return null;
     } finally {
