@@ -15,7 +15,6 @@ import { ftchatProto } from '../common/proto';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
 import { answerPings } from '../server/primary';
-import type { Journal } from '../storage/journal';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
 
@@ -42,14 +41,13 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
-  const refresh = roomRefresher(journal, log);
+  journal.onCommitted((rooms, upTo) => process.send?.({ type: 'changed', rooms, upTo } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
   // per post with 1,100 rooms, and the doorbell arrived first 26 times in 28.)
   process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) refresh(msg.rooms);
+    if (isDoorbell(msg)) journal.ring(msg.rooms, msg.upTo);
   });
   reportLoopDelay(log);
   const pings = answerPings();
@@ -82,23 +80,4 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   pings.serving();
 
   stopOnSignal(server, () => links.forEach((link) => link.stop()));
-}
-
-/** Coalesces "these rooms changed" signals into sequential journal refreshes. */
-function roomRefresher(journal: Journal, log: Logger): (rooms: string[]) => void {
-  const pending = new Set<string>();
-  let running = false;
-  const drain = async (): Promise<void> => {
-    running = true;
-    while (pending.size > 0) {
-      const rooms = [...pending];
-      pending.clear();
-      await journal.refresh(rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
-    }
-    running = false;
-  };
-  return (rooms) => {
-    for (const r of rooms) pending.add(r);
-    if (!running) void drain();
-  };
 }

@@ -1,17 +1,28 @@
 /**
  * The doorbell: after a writer's group commit, it tells the machine's primary
- * which rooms grew, and the primary rings every other child, which then reads the
- * new lines itself. The files stay the only source of truth; the message only
- * says where to look.
+ * which rooms grew and the top seq it wrote per origin, and the primary rings
+ * every other child, which then reads the new events itself: through their index
+ * records (Journal.ring), or from the room files. The files stay the only source
+ * of truth; the message only says where to look.
  */
+import { isOrigin } from '../core/event';
 import { isUsername } from '../core/usernames';
 import { isMessageOf } from '../common/ipc-message';
 
 export interface Doorbell {
   type: 'changed';
   rooms: string[];
+  /** Per origin, the highest seq the commit wrote. */
+  upTo?: Record<string, number>;
 }
 
 export function isDoorbell(msg: unknown): msg is Doorbell {
-  return isMessageOf<Doorbell>(msg, 'changed') && Array.isArray(msg.rooms) && msg.rooms.every(isUsername);
+  return isMessageOf<Doorbell>(msg, 'changed') && Array.isArray(msg.rooms) && msg.rooms.every(isUsername) && (msg.upTo === undefined || isUpTo(msg.upTo));
+}
+
+function isUpTo(v: unknown): v is Record<string, number> {
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) &&
+    Object.entries(v).every(([origin, seq]) => isOrigin(origin) && Number.isSafeInteger(seq) && (seq as number) > 0)
+  );
 }

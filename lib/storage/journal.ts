@@ -109,8 +109,10 @@ export class Journal {
   private readonly deferred = new Set<string>();
   private nextSeq = 1;
   private sinceCheckpoint = 0;
-  private readonly appliedListeners: ((e: ChatEvent) => void)[] = [];
-  private readonly committedListeners: ((rooms: string[]) => void)[] = [];
+  private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
+  private readonly committedListeners: ((rooms: string[], upTo: Record<string, number>) => void)[] = [];
+  /** Doorbells waiting to be read, merged: rooms to read from their files, rooms and seqs to learn from the index. */
+  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), running: false };
   private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
 
   constructor(
@@ -129,13 +131,17 @@ export class Journal {
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
   }
 
-  /** Every event that becomes visible here, from any writer, in apply order (a retried post's copy is not). */
-  onApplied(fn: (e: ChatEvent) => void): void {
-    this.appliedListeners.push(fn);
+  /**
+   * Every event that becomes visible here, from any writer, in apply order (a retried
+   * post's copy is not). With `postsOf`, a post another writer stored is read only if
+   * its room is cached or `postsOf(room)` (the rest are learned from their index records).
+   */
+  onApplied(fn: (e: ChatEvent) => void, postsOf?: (room: string) => boolean): void {
+    this.appliedListeners.push({ fn, postsOf });
   }
 
-  /** Rooms this writer just appended to (a doorbell for the machine's other readers). */
-  onCommitted(fn: (rooms: string[]) => void): void {
+  /** Rooms this writer just appended to, and its top seq per origin (a doorbell for the machine's other readers). */
+  onCommitted(fn: (rooms: string[], upTo: Record<string, number>) => void): void {
     this.committedListeners.push(fn);
   }
 
@@ -239,6 +245,111 @@ export class Journal {
       for (const gap of this.index.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
     }
     return scanned;
+  }
+
+  /**
+   * A doorbell: another writer of this machine committed to `rooms`, up to `upTo` per
+   * origin. Doorbells are merged and read one at a time. With `upTo`, the events are
+   * learned from their index records (which that writer wrote before ringing): the
+   * lines of joins, leaves, creations and the posts someone here needs are read
+   * (one pread each), the rest only move the vector and the rooms' read offsets, so
+   * a catch-up's million posts are not read and parsed again by every worker. The
+   * rooms' files are read for whatever that cannot cover.
+   */
+  ring(rooms: string[], upTo?: Record<string, number>): void {
+    const r = this.rung;
+    for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
+    for (const [origin, seq] of Object.entries(upTo ?? {})) r.upTo.set(origin, Math.max(seq, r.upTo.get(origin) ?? 0));
+    if (!r.running) void this.readRung();
+  }
+
+  private async readRung(): Promise<void> {
+    const r = this.rung;
+    r.running = true;
+    while (r.read.size > 0 || r.hinted.size > 0) {
+      const read = [...r.read];
+      const hinted = [...r.hinted];
+      const upTo = new Map(r.upTo);
+      r.read.clear();
+      r.hinted.clear();
+      r.upTo.clear();
+      try {
+        const unread = await this.learn(upTo);
+        await this.refresh([...new Set([...read, ...(unread ?? hinted)])]);
+      } catch (err) {
+        this.log.error('refresh failed', { error: errorMessage(err) });
+      }
+    }
+    r.running = false;
+  }
+
+  /**
+   * Learns events other writers stored, up to `upTo`, from their index records.
+   * Returns the rooms whose files must still be read (lines of other writers lie
+   * between the ones learned), or null if the records cannot cover it all.
+   */
+  private async learn(upTo: Map<string, number>): Promise<Set<string> | null> {
+    if (this.loading || upTo.size === 0) return null;
+    const slice = timeSlicer(LOAD_SLICE_MS);
+    /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
+    const ahead = new Map<string, Map<number, number>>();
+    for (const [origin, top] of upTo) {
+      for (let seq = this.index.seqOf(origin); seq < top; ) {
+        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
+        for (const rec of recs) {
+          seq++;
+          if (rec === null || !this.learnOne(origin, seq, rec)) return null;
+          this.passLine(rec, ahead);
+        }
+        await slice();
+      }
+    }
+    const unread = new Set<string>();
+    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.files.offsetOf(room))) unread.add(room);
+    return unread;
+  }
+
+  /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
+  private learnOne(origin: string, seq: number, rec: IndexRecord): boolean {
+    const had = this.index.seqOf(origin);
+    if (seq <= had) return true; // read meanwhile (a refresh)
+    if (seq !== had + 1) return false;
+    this.sinceCheckpoint++;
+    if (rec.kind === 'post' && !this.postsWanted(rec.room)) {
+      const unblocked = this.index.offerUnread(origin, seq);
+      if (unblocked === null) return false;
+      this.clock.observe({ wall: rec.wall, logical: rec.logical });
+      this.show(unblocked);
+      return true;
+    }
+    const e = this.readEvent(origin, seq, rec);
+    if (!e) return false;
+    this.show(this.index.offer(e));
+    for (const fn of this.everyListeners) fn(e);
+    return true;
+  }
+
+  /** Whether a post to `room` stored elsewhere must be read: its tail is cached, or a listener wants it. */
+  private postsWanted(room: string): boolean {
+    return this.everyListeners.length > 0 || this.tails.cached(room) || this.appliedListeners.some((l) => !l.postsOf || l.postsOf(room));
+  }
+
+  /** Moves the room's read offset over a learned line once every line before it is taken. */
+  private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
+    const at = this.files.offsetOf(rec.room);
+    if (rec.offset < at) return;
+    let end = rec.offset + rec.length + 1;
+    let lines = ahead.get(rec.room);
+    if (rec.offset > at) {
+      if (!lines) ahead.set(rec.room, (lines = new Map()));
+      lines.set(rec.offset, end);
+      return;
+    }
+    for (let next = lines?.get(end); next !== undefined; next = lines?.get(end)) {
+      lines?.delete(end);
+      end = next;
+    }
+    this.files.passTo(rec.room, end);
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -463,7 +574,9 @@ export class Journal {
   private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
     const rooms = [...new Set(written.map((s) => s.event.room))];
-    for (const fn of this.committedListeners) fn(rooms);
+    const upTo: Record<string, number> = {};
+    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
+    for (const fn of this.committedListeners) fn(rooms, upTo);
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
@@ -506,14 +619,19 @@ export class Journal {
       if (this.index.absorb(e)) this.clock.observe(e.hlc);
       return;
     }
-    for (const applied of this.index.offer(e)) {
-      this.clock.observe(applied.hlc);
-      // A retried post's second copy fills its slot but is not shown again.
-      const shown = applied.kind !== 'post' || this.tails.take(applied);
-      if (!shown) continue;
-      for (const fn of this.appliedListeners) fn(applied);
-    }
+    this.show(this.index.offer(e));
     for (const fn of this.everyListeners) fn(e);
+  }
+
+  /** Events just applied: into the clock, the tails and the listeners. */
+  private show(applied: ChatEvent[]): void {
+    for (const e of applied) {
+      this.clock.observe(e.hlc);
+      // A retried post's second copy fills its slot but is not shown again.
+      const shown = e.kind !== 'post' || this.tails.take(e);
+      if (!shown) continue;
+      for (const l of this.appliedListeners) l.fn(e);
+    }
   }
 
   /** Scans the room files past our offsets; returns the number of events read. */

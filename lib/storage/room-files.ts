@@ -108,6 +108,11 @@ export class RoomFiles {
     return this.offsets.get(room);
   }
 
+  /** The room's lines up to `end` were taken from elsewhere (their index records): read on from there. */
+  passTo(room: string, end: number): void {
+    if (end > this.offsets.get(room)) this.offsets.set(room, end);
+  }
+
   /** Every room's read offset, per id of the first `names` of the offsets' name table, for a checkpoint. */
   offsetsSnapshot(names: number): Float64Array {
     return this.offsets.snapshot(names);
