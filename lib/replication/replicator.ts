@@ -27,6 +27,8 @@ const CLOCK_REPORT_MS = 2_000;
 const CHECKPOINT_EVENTS = 100_000;
 const CHECKPOINT_MAX_AGE_MS = 60_000;
 const CHECKPOINT_CHECK_MS = 5_000;
+/** Of the descriptor limit, kept as open room files (see RoomFilesOptions.handleShare): it has few connections. */
+const REPLICATOR_HANDLE_SHARE = 3 / 4;
 
 export interface ReplicatorOptions {
   config: ClusterConfig;
@@ -38,7 +40,7 @@ export interface ReplicatorOptions {
 
 export async function runReplicator({ config, machine, log, fbsCommand }: ReplicatorOptions): Promise<void> {
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
-  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand);
+  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
   journal.onCommitted((rooms, upTo) => process.send?.({ type: 'changed', rooms, upTo } satisfies Doorbell));

@@ -39,6 +39,13 @@ export interface RoomFilesOptions {
   onCompromised: (err: Error) => void;
   /** Write-ahead log segment size (tests make it small to cross segment boundaries). */
   walSegmentBytes?: number;
+  /**
+   * The share of the descriptor limit kept as open room files (default a quarter: a
+   * worker's client connections need the rest). A replicator, with a few peer
+   * connections, appends every catch-up and serves the peers' reads, which touch
+   * rooms at random: more of them stay open.
+   */
+  handleShare?: number;
 }
 
 /** The one lock a machine's writers append under. */
@@ -57,11 +64,11 @@ export interface Stored {
 /**
  * Room files kept open (resumes, catch-ups, doorbells, commits): opening and
  * closing each room of every batch cost more than the append itself, and a
- * catch-up's batches touch thousands of rooms each. A quarter of the process's
+ * catch-up's batches touch thousands of rooms each. A share of the process's
  * descriptor limit (node raises it to the hard limit at start: 524,288 under
  * systemd), at most 65,536.
  */
-const OPEN_HANDLES = Math.min(65_536, Math.max(256, Math.floor(openFilesLimit() / 4)));
+const MAX_OPEN_HANDLES = 65_536;
 /** A start-up scan reads at most this much of a file at once (about 1,000 events: a few ms, so it yields often). */
 const SCAN_CHUNK_BYTES = 256 << 10;
 /**
@@ -80,6 +87,7 @@ export class RoomFiles {
   private offsets = new RoomOffsets();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
+  private readonly openHandles: number;
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
   /** Corrupt lines a scan without the lock found, to quarantine under it. */
@@ -92,6 +100,7 @@ export class RoomFiles {
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
     this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes);
+    this.openHandles = Math.min(MAX_OPEN_HANDLES, Math.max(256, Math.floor(openFilesLimit() * (opts.handleShare ?? 1 / 4))));
   }
 
   async init(): Promise<void> {
@@ -211,7 +220,7 @@ export class RoomFiles {
       throw err;
     }
     this.handles.set(room, fd);
-    if (this.handles.size > OPEN_HANDLES) {
+    if (this.handles.size > this.openHandles) {
       const [oldest, old] = this.handles.entries().next().value as [string, number];
       this.handles.delete(oldest);
       closeSync(old);
