@@ -43,13 +43,13 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((rooms, upTo) => process.send?.({ type: 'changed', rooms, upTo } satisfies Doorbell));
+  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
   // per post with 1,100 rooms, and the doorbell arrived first 26 times in 28.)
   process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg.rooms, msg.upTo);
+    if (isDoorbell(msg)) journal.ring(msg);
   });
   reportLoopDelay(log);
   const pings = answerPings();

@@ -30,13 +30,13 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
   process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg.rooms, msg.upTo);
+    if (isDoorbell(msg)) journal.ring(msg);
     else if (isChatElsewhere(msg)) {
       if (msg.on) chattingElsewhere.add(msg.user);
       else chattingElsewhere.delete(msg.user);
     }
   });
-  journal.onCommitted((rooms, upTo) => process.send?.({ type: 'changed', rooms, upTo } satisfies Doorbell));
+  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
   reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();

@@ -26,6 +26,9 @@ import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
+import type { WalPosition } from './write-ahead-log';
+import { parseLine } from '../core/room-log';
+import type { WalPart } from '../core/wal-record';
 
 export interface Draft {
   id: string;
@@ -52,6 +55,15 @@ export interface AppendResult {
   appended: number;
   /** Events refused because an earlier seq of their origin is missing here. */
   gapped: number;
+}
+
+/** What one commit of this writer added, for the machine's other readers (the doorbell). */
+export interface Commit {
+  rooms: string[];
+  /** Per origin, the highest seq written. */
+  upTo: Record<string, number>;
+  /** Its write-ahead log record. */
+  record?: WalPosition;
 }
 
 export class StorageError extends Error {}
@@ -96,6 +108,8 @@ const RECORDS_PER_READ = 1_024;
 const RECORDS_PER_PAGE = 32_768;
 /** A load or refresh yields to the event loop at least this often, so the process keeps answering its primary. */
 const LOAD_SLICE_MS = 50;
+/** Write-ahead log records a merged doorbell reads at most (each holds up to one commit's lines); past them lines are read one by one. */
+const RECORDS_PER_RING = 8;
 
 export class Journal {
   index = new EventIndex();
@@ -110,9 +124,9 @@ export class Journal {
   private nextSeq = 1;
   private sinceCheckpoint = 0;
   private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
-  private readonly committedListeners: ((rooms: string[], upTo: Record<string, number>) => void)[] = [];
-  /** Doorbells waiting to be read, merged: rooms to read from their files, rooms and seqs to learn from the index. */
-  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), running: false };
+  private readonly committedListeners: ((c: Commit) => void)[] = [];
+  /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
+  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
   private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
 
   constructor(
@@ -140,8 +154,8 @@ export class Journal {
     this.appliedListeners.push({ fn, postsOf });
   }
 
-  /** Rooms this writer just appended to, and its top seq per origin (a doorbell for the machine's other readers). */
-  onCommitted(fn: (rooms: string[], upTo: Record<string, number>) => void): void {
+  /** What this writer just committed (a doorbell for the machine's other readers). */
+  onCommitted(fn: (c: Commit) => void): void {
     this.committedListeners.push(fn);
   }
 
@@ -256,10 +270,11 @@ export class Journal {
    * a catch-up's million posts are not read and parsed again by every worker. The
    * rooms' files are read for whatever that cannot cover.
    */
-  ring(rooms: string[], upTo?: Record<string, number>): void {
+  ring({ rooms, upTo, record }: { rooms: string[]; upTo?: Record<string, number>; record?: WalPosition }): void {
     const r = this.rung;
     for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
     for (const [origin, seq] of Object.entries(upTo ?? {})) r.upTo.set(origin, Math.max(seq, r.upTo.get(origin) ?? 0));
+    if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
     if (!r.running) void this.readRung();
   }
 
@@ -270,11 +285,13 @@ export class Journal {
       const read = [...r.read];
       const hinted = [...r.hinted];
       const upTo = new Map(r.upTo);
+      const records = r.records;
       r.read.clear();
       r.hinted.clear();
       r.upTo.clear();
+      r.records = [];
       try {
-        const unread = await this.learn(upTo);
+        const unread = await this.learn(upTo, records);
         await this.refresh([...new Set([...read, ...(unread ?? hinted)])]);
       } catch (err) {
         this.log.error('refresh failed', { error: errorMessage(err) });
@@ -288,9 +305,18 @@ export class Journal {
    * Returns the rooms whose files must still be read (lines of other writers lie
    * between the ones learned), or null if the records cannot cover it all.
    */
-  private async learn(upTo: Map<string, number>): Promise<Set<string> | null> {
+  private async learn(upTo: Map<string, number>, records: WalPosition[]): Promise<Set<string> | null> {
     if (this.loading || upTo.size === 0) return null;
     const slice = timeSlicer(LOAD_SLICE_MS);
+    // The commits' lines, per room, from their log records (one read each instead of one per line).
+    const parts = new Map<string, WalPart[]>();
+    for (const pos of records) {
+      for (const p of this.files.readRecord(pos)?.parts ?? []) {
+        const list = parts.get(p.room);
+        if (list) list.push(p);
+        else parts.set(p.room, [p]);
+      }
+    }
     /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
     const ahead = new Map<string, Map<number, number>>();
     for (const [origin, top] of upTo) {
@@ -298,7 +324,7 @@ export class Journal {
         const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
         for (const rec of recs) {
           seq++;
-          if (rec === null || !this.learnOne(origin, seq, rec)) return null;
+          if (rec === null || !this.learnOne(origin, seq, rec, parts)) return null;
           this.passLine(rec, ahead);
         }
         await slice();
@@ -310,7 +336,7 @@ export class Journal {
   }
 
   /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
-  private learnOne(origin: string, seq: number, rec: IndexRecord): boolean {
+  private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
     const had = this.index.seqOf(origin);
     if (seq <= had) return true; // read meanwhile (a refresh)
     if (seq !== had + 1) return false;
@@ -322,7 +348,7 @@ export class Journal {
       this.show(unblocked);
       return true;
     }
-    const e = this.readEvent(origin, seq, rec);
+    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.readEvent(origin, seq, rec);
     if (!e) return false;
     this.show(this.index.offer(e));
     for (const fn of this.everyListeners) fn(e);
@@ -576,7 +602,8 @@ export class Journal {
     const rooms = [...new Set(written.map((s) => s.event.room))];
     const upTo: Record<string, number> = {};
     for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
-    for (const fn of this.committedListeners) fn(rooms, upTo);
+    const record = this.files.lastRecord ?? undefined;
+    for (const fn of this.committedListeners) fn({ rooms, upTo, record });
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
@@ -689,4 +716,15 @@ function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> 
     else byRoom.set(e.room, [e]);
   }
   return byRoom;
+}
+
+/** The event `rec` places, from a commit's log record parts, if they hold its line (and it is that event). */
+function lineIn(parts: WalPart[] | undefined, origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
+  for (const p of parts ?? []) {
+    const from = rec.offset - p.offset;
+    if (from < 0 || from + rec.length >= p.data.length || p.data[from + rec.length] !== 0x0a) continue;
+    const e = parseLine(p.data.toString('utf8', from, from + rec.length));
+    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
+  }
+  return null;
 }

@@ -21,13 +21,13 @@ import { RoomOffsets } from '../core/room-offsets';
 import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
-import { RecordState, type WalPart } from '../core/wal-record';
+import { RecordState, type WalPart, type WalRecord } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
-import { WriteAheadLog } from './write-ahead-log';
+import { WriteAheadLog, type WalPosition } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -94,6 +94,8 @@ export class RoomFiles {
   private suspects: ({ room: string } & CorruptLine)[] = [];
   /** The write-ahead log was checked against the room files (at load, or by the first commit). */
   private recovered = false;
+  /** Where the record of this process's last commit lies (for the doorbell: other processes read the batch from it). */
+  lastRecord: WalPosition | null = null;
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
@@ -290,6 +292,7 @@ export class RoomFiles {
       throw cause;
     }
     this.wal.mark(record, RecordState.Applied);
+    this.lastRecord = { segment: record.segment, at: record.at };
     const written: Stored[] = [];
     for (const p of planned) {
       this.offsets.set(p.room, p.before + p.data.length);
@@ -301,6 +304,11 @@ export class RoomFiles {
       });
     }
     return written;
+  }
+
+  /** Another writer's applied commit record, or null if it cannot be read (retired, say). */
+  readRecord(pos: WalPosition): WalRecord | null {
+    return this.wal.readAt(pos);
   }
 
   /**

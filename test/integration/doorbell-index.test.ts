@@ -6,6 +6,7 @@
 import t from 'tap';
 import { createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
 import { ev } from '../helpers/events';
+import type { Commit } from '../../lib/storage/journal';
 import { openJournal, readAll, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 import { join } from 'node:path';
@@ -43,8 +44,8 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
   const shown: ChatEvent[] = [];
   worker.onApplied((e) => shown.push(e), (room) => room === 'u1');
   worker.lastPosts(['u2'], 10); // u2's tail is cached: its posts go in
-  const rung: { rooms: string[]; upTo: Record<string, number> }[] = [];
-  replicator.onCommitted((rooms, upTo) => rung.push({ rooms, upTo }));
+  const rung: Commit[] = [];
+  replicator.onCommitted((c) => rung.push(c));
 
   const events = peerEvents(6, 60);
   for (let i = 0; i < events.length; i += 25) {
@@ -52,7 +53,8 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
     t.equal(r.appended, Math.min(25, events.length - i));
   }
   t.same(rung.map((r) => r.upTo).reduce((a, b) => ({ ...a, ...b }), {}), upToOf(events), 'each doorbell names the top seqs its commit wrote');
-  for (const r of rung) worker.ring(r.rooms, r.upTo);
+  t.ok(rung.every((r) => r.record !== undefined), 'and where its write-ahead log record lies');
+  for (const r of rung) worker.ring(r);
   await waitUntilVector(worker, replicator);
 
   t.same(worker.index.vector(), replicator.index.vector(), 'same vector');
@@ -76,20 +78,35 @@ t.test('lines of another writer between the learned ones: that room is read from
   const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
   const { journal: other } = await openJournal(machineDir, 'm3.w1');
   const { journal: worker } = await openJournal(machineDir, 'm3.w0');
-  const rung: { rooms: string[]; upTo?: Record<string, number> }[] = [];
-  replicator.onCommitted((rooms, upTo) => rung.push({ rooms, upTo }));
+  const rung: Commit[] = [];
+  replicator.onCommitted((c) => rung.push(c));
   const events = peerEvents(3, 12);
   await replicator.appendStamped(events.slice(0, 15));
   await other.refresh(['u0', 'u1', 'u2']);
   await other.submit({ id: postEventId('u0', 'local'), kind: 'post', room: 'u0', author: 'u0', text: 'local' }); // between
   await replicator.appendStamped(events.slice(15));
   // The local writer's doorbell is lost: only the replicator's ring.
-  for (const r of rung) worker.ring(r.rooms, r.upTo);
+  for (const r of rung) worker.ring(r);
   await waitUntilVector(worker, replicator);
   await worker.refresh(['u0']);
   const u0 = [...events.filter((e) => e.kind === 'post' && e.room === 'u0').map((e) => e.id), postEventId('u0', 'local')];
   t.same(worker.lastPosts(['u0'], 100).map((e) => e.id).sort(), u0.sort(), 'u0 holds every post once, the local one included');
   t.same(readAll(worker).length, events.length + 1);
+});
+
+t.test('a doorbell whose log record is gone (its segment retired) reads the lines one by one', async (t) => {
+  const machineDir = join(tempDir(t), 'm3');
+  const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
+  const { journal: worker } = await openJournal(machineDir, 'm3.w0');
+  const shown: ChatEvent[] = [];
+  worker.onApplied((e) => shown.push(e), () => true);
+  const rung: Commit[] = [];
+  replicator.onCommitted((c) => rung.push(c));
+  const events = peerEvents(3, 9);
+  await replicator.appendStamped(events);
+  worker.ring({ ...rung[0], record: { segment: 999, at: 0 } });
+  await waitUntilVector(worker, replicator);
+  t.same(shown.map((e) => e.id).sort(), events.map((e) => e.id).sort(), 'every event read and shown');
 });
 
 t.test('a doorbell whose seqs have no index records falls back to reading its rooms', async (t) => {
@@ -98,7 +115,7 @@ t.test('a doorbell whose seqs have no index records falls back to reading its ro
   const { journal: worker } = await openJournal(machineDir, 'm3.w0');
   const events = peerEvents(3, 9);
   await replicator.appendStamped(events);
-  worker.ring(['u0', 'u1', 'u2'], { ...upToOf(events), p0: upToOf(events).p0 + 5 }); // seqs past what was written
+  worker.ring({ rooms: ['u0', 'u1', 'u2'], upTo: { ...upToOf(events), p0: upToOf(events).p0 + 5 } }); // seqs past what was written
   await waitUntilVector(worker, replicator);
   t.same(worker.index.vector(), replicator.index.vector(), 'the rooms were read instead');
 });
