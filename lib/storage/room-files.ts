@@ -21,7 +21,7 @@ import { RoomOffsets } from '../core/room-offsets';
 import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
-import { RecordState, type WalPart, type WalRecord } from '../core/wal-record';
+import { RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
@@ -96,6 +96,14 @@ export class RoomFiles {
   private recovered = false;
   /** Where the record of this process's last commit lies (for the doorbell: other processes read the batch from it). */
   lastRecord: WalPosition | null = null;
+  /** Where the write-ahead log ended after this process's last commit (null: unknown). */
+  private walEnd: WalPosition | null = null;
+  /**
+   * Rooms whose read offset was their file's size at `walEnd`: a commit skips their
+   * catch-up (an fstat and a read each) unless another writer's log record since
+   * names them. A catch-up's batches touch thousands of rooms each.
+   */
+  private readonly exact = new Set<string>();
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
@@ -270,17 +278,25 @@ export class RoomFiles {
     if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
     else this.wal.recover((parts) => this.applyParts(parts));
     this.recovered = true;
+    this.forgetOthersRooms(this.wal.end());
+    this.walEnd = null; // until this commit is done
     const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
     const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
     for (const room of rooms) {
       await slice();
-      ingest(this.catchUp(room, this.handle(room, true) as number, true));
+      if (!this.exact.has(room)) {
+        ingest(this.catchUp(room, this.handle(room, true) as number, true));
+        this.exact.add(room);
+      }
       const lines = prepare(room);
       if (lines.length === 0) continue;
       const texts = lines.map(eventToLine); // once: the append and each line's length come from it
       planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
     }
-    if (planned.length === 0) return [];
+    if (planned.length === 0) {
+      this.walEnd = this.wal.end();
+      return [];
+    }
     const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
     await this.wal.sync(record); // a failed sync takes the record back
     try {
@@ -293,6 +309,7 @@ export class RoomFiles {
     }
     this.wal.mark(record, RecordState.Applied);
     this.lastRecord = { segment: record.segment, at: record.at };
+    this.walEnd = { segment: record.segment, at: record.stateAt + TRAILER_BYTES };
     const written: Stored[] = [];
     for (const p of planned) {
       this.offsets.set(p.room, p.before + p.data.length);
@@ -304,6 +321,19 @@ export class RoomFiles {
       });
     }
     return written;
+  }
+
+  /**
+   * Drops from `exact` the rooms other writers appended to since this process's last
+   * commit (their log records between its end and `now`); all of them if that is
+   * not known (the first commit, a failed one, a new segment).
+   */
+  private forgetOthersRooms(now: WalPosition): void {
+    const last = this.walEnd;
+    if (last !== null && last.segment === now.segment && last.at === now.at) return;
+    const rooms = last !== null && last.segment === now.segment && last.at < now.at ? this.wal.roomsBetween(now.segment, last.at, now.at) : null;
+    if (rooms === null) this.exact.clear();
+    else for (const room of rooms) this.exact.delete(room);
   }
 
   /** Another writer's applied commit record, or null if it cannot be read (retired, say). */

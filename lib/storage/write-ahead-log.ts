@@ -120,6 +120,33 @@ export class WriteAheadLog {
     return { fd, segment: this.segment, at: before, stateAt: before + record.length - TRAILER_BYTES };
   }
 
+  /** Where the next record will go (the caller holds the room lock). */
+  end(): WalPosition {
+    const fd = this.current();
+    return { segment: this.segment, at: fstatSync(fd).size };
+  }
+
+  /**
+   * The rooms the records of `segment` between `from` and `to` write to (void ones
+   * too: their appends were taken back), or null if they cannot be read.
+   */
+  roomsBetween(segment: number, from: number, to: number): Set<string> | null {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, segmentName(segment)), 'r');
+    } catch {
+      return null;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(to - from);
+      if (readSync(fd, buf, 0, buf.length, from) !== buf.length) return null;
+      const { records, end } = decodeSegment(buf);
+      return end === buf.length ? new Set(records.flatMap((r) => r.parts.map((p) => p.room))) : null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /**
    * The applied record at `pos`, for another process of the machine that was told of
    * its commit; null if it is gone (its segment retired) or is not a whole applied record.
