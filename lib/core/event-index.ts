@@ -59,6 +59,21 @@ export class EventIndex {
   }
 
   /**
+   * Offers an event known only by its index record, one without effect on rooms or
+   * the graph (a post whose line nobody here needs): the origin's next seq, or
+   * nothing. Returns what became applied past it (events it unblocked), or null if
+   * it is not the next seq.
+   */
+  offerUnread(origin: string, seq: number): ChatEvent[] | null {
+    if (seq !== this.seqOf(origin) + 1 || this.stored.get(origin)?.has(seq)) return null;
+    this.applied.set(origin, seq);
+    this.pending.get(origin)?.delete(seq);
+    const out: ChatEvent[] = [];
+    this.drain(origin, out);
+    return out;
+  }
+
+  /**
    * A bulk load (a scan of the room files, room after room) meets each origin's
    * seqs in any order, and holding early ones back would hold nearly all of them.
    * But rooms, the follow graph and the clock do not depend on arrival order, so

@@ -56,6 +56,11 @@ export class RoomTails {
     return tail;
   }
 
+  /** Whether the room's tail is in memory (a post applied to it must be read to go in). */
+  cached(room: string): boolean {
+    return this.cache.has(room);
+  }
+
   /**
    * A post just applied here: into its room's tail if cached (an uncached room reads
    * it from disk when next asked). Returns false for a copy of a post the tail shows.

@@ -31,6 +31,7 @@ export function createReplicationService(journal: Journal, ship: ShipLog, log: L
     Pull: (call: PullCall) => {
       const from = call.request.from;
       let cursor = vectorFromRecord(call.request.vector?.seqs);
+      const had = new Map(cursor); // what the peer said it holds
       // Backlog bound and subscription in one tick: nothing applied in between is missed.
       const upTo = journal.index.vector();
       let backlogLeft = countAfter(cursor, upTo);
@@ -81,8 +82,9 @@ export function createReplicationService(journal: Journal, ship: ShipLog, log: L
       };
 
       const unsubscribe = ship.subscribe((events) => {
-        // The puller wrote its own machine's events first; they need not come back live.
-        for (const e of events) if (machineOfOrigin(e.origin) !== from) queue.push(e);
+        // The puller wrote its own machine's events first, and said what else it holds
+        // (a machine catching up from one peer would get it all again from the other): not sent back live.
+        for (const e of events) if (machineOfOrigin(e.origin) !== from && e.seq > (had.get(e.origin) ?? 0)) queue.push(e);
         schedule();
       });
       const resume = (): void => {

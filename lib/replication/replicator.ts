@@ -15,7 +15,6 @@ import { ftchatProto } from '../common/proto';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
 import { answerPings } from '../server/primary';
-import type { Journal } from '../storage/journal';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
 
@@ -28,6 +27,8 @@ const CLOCK_REPORT_MS = 2_000;
 const CHECKPOINT_EVENTS = 100_000;
 const CHECKPOINT_MAX_AGE_MS = 60_000;
 const CHECKPOINT_CHECK_MS = 5_000;
+/** Of the descriptor limit, kept as open room files (see RoomFilesOptions.handleShare): it has few connections. */
+const REPLICATOR_HANDLE_SHARE = 3 / 4;
 
 export interface ReplicatorOptions {
   config: ClusterConfig;
@@ -39,17 +40,16 @@ export interface ReplicatorOptions {
 
 export async function runReplicator({ config, machine, log, fbsCommand }: ReplicatorOptions): Promise<void> {
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
-  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand);
+  const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
-  const refresh = roomRefresher(journal, log);
+  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
   // per post with 1,100 rooms, and the doorbell arrived first 26 times in 28.)
   process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) refresh(msg.rooms);
+    if (isDoorbell(msg)) journal.ring(msg);
   });
   reportLoopDelay(log);
   const pings = answerPings();
@@ -82,23 +82,4 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   pings.serving();
 
   stopOnSignal(server, () => links.forEach((link) => link.stop()));
-}
-
-/** Coalesces "these rooms changed" signals into sequential journal refreshes. */
-function roomRefresher(journal: Journal, log: Logger): (rooms: string[]) => void {
-  const pending = new Set<string>();
-  let running = false;
-  const drain = async (): Promise<void> => {
-    running = true;
-    while (pending.size > 0) {
-      const rooms = [...pending];
-      pending.clear();
-      await journal.refresh(rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
-    }
-    running = false;
-  };
-  return (rooms) => {
-    for (const r of rooms) pending.add(r);
-    if (!running) void drain();
-  };
 }

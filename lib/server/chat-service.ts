@@ -85,7 +85,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     for (const user of audience) {
       for (const call of streams.get(user) ?? []) send(call, (encoded ??= encodeItem({ event: e })));
     }
-  });
+  }, (room) => readers.has(room)); // another writer's posts to rooms nobody here reads need not be read
 
   const send = (call: Stream, item: Buffer): void => {
     const queued = (queuedBytes.get(call) ?? 0) + item.length;

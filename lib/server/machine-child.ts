@@ -24,13 +24,14 @@ export function openMachineJournal(
   log: Logger,
   origin: (machineDir: string) => string,
   fbsCommand?: string[],
+  handleShare?: number,
 ): Journal {
   const die = (err: Error): never => {
     log.error('fatal storage error; restarting', { error: errorMessage(err) });
     process.exit(err instanceof IndexDropped ? EXIT_REBUILD_INDEX : EXIT_FATAL_STORAGE);
   };
   const machineDir = join(config.dataDir, machine);
-  const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die });
+  const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die, handleShare });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
   return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere });

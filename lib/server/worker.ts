@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
-import { errorMessage, type Logger } from '../common/log';
+import type { Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
@@ -30,13 +30,13 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
   process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.refresh(msg.rooms).catch((err) => log.error('refresh failed', { error: errorMessage(err) }));
+    if (isDoorbell(msg)) journal.ring(msg);
     else if (isChatElsewhere(msg)) {
       if (msg.on) chattingElsewhere.add(msg.user);
       else chattingElsewhere.delete(msg.user);
     }
   });
-  journal.onCommitted((rooms) => process.send?.({ type: 'changed', rooms } satisfies Doorbell));
+  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
   reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();

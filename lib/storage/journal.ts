@@ -26,6 +26,9 @@ import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
+import type { WalPosition } from './write-ahead-log';
+import { parseLine } from '../core/room-log';
+import type { WalPart } from '../core/wal-record';
 
 export interface Draft {
   id: string;
@@ -52,6 +55,15 @@ export interface AppendResult {
   appended: number;
   /** Events refused because an earlier seq of their origin is missing here. */
   gapped: number;
+}
+
+/** What one commit of this writer added, for the machine's other readers (the doorbell). */
+export interface Commit {
+  rooms: string[];
+  /** Per origin, the highest seq written. */
+  upTo: Record<string, number>;
+  /** Its write-ahead log record. */
+  record?: WalPosition;
 }
 
 export class StorageError extends Error {}
@@ -96,6 +108,8 @@ const RECORDS_PER_READ = 1_024;
 const RECORDS_PER_PAGE = 32_768;
 /** A load or refresh yields to the event loop at least this often, so the process keeps answering its primary. */
 const LOAD_SLICE_MS = 50;
+/** Write-ahead log records a merged doorbell reads at most (each holds up to one commit's lines); past them lines are read one by one. */
+const RECORDS_PER_RING = 8;
 
 export class Journal {
   index = new EventIndex();
@@ -109,8 +123,10 @@ export class Journal {
   private readonly deferred = new Set<string>();
   private nextSeq = 1;
   private sinceCheckpoint = 0;
-  private readonly appliedListeners: ((e: ChatEvent) => void)[] = [];
-  private readonly committedListeners: ((rooms: string[]) => void)[] = [];
+  private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
+  private readonly committedListeners: ((c: Commit) => void)[] = [];
+  /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
+  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
   private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
 
   constructor(
@@ -129,13 +145,17 @@ export class Journal {
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
   }
 
-  /** Every event that becomes visible here, from any writer, in apply order (a retried post's copy is not). */
-  onApplied(fn: (e: ChatEvent) => void): void {
-    this.appliedListeners.push(fn);
+  /**
+   * Every event that becomes visible here, from any writer, in apply order (a retried
+   * post's copy is not). With `postsOf`, a post another writer stored is read only if
+   * its room is cached or `postsOf(room)` (the rest are learned from their index records).
+   */
+  onApplied(fn: (e: ChatEvent) => void, postsOf?: (room: string) => boolean): void {
+    this.appliedListeners.push({ fn, postsOf });
   }
 
-  /** Rooms this writer just appended to (a doorbell for the machine's other readers). */
-  onCommitted(fn: (rooms: string[]) => void): void {
+  /** What this writer just committed (a doorbell for the machine's other readers). */
+  onCommitted(fn: (c: Commit) => void): void {
     this.committedListeners.push(fn);
   }
 
@@ -239,6 +259,123 @@ export class Journal {
       for (const gap of this.index.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
     }
     return scanned;
+  }
+
+  /**
+   * A doorbell: another writer of this machine committed to `rooms`, up to `upTo` per
+   * origin. Doorbells are merged and read one at a time. With `upTo`, the events are
+   * learned from their index records (which that writer wrote before ringing): the
+   * lines of joins, leaves, creations and the posts someone here needs are read
+   * (one pread each), the rest only move the vector and the rooms' read offsets, so
+   * a catch-up's million posts are not read and parsed again by every worker. The
+   * rooms' files are read for whatever that cannot cover.
+   */
+  ring({ rooms, upTo, record }: { rooms: string[]; upTo?: Record<string, number>; record?: WalPosition }): void {
+    const r = this.rung;
+    for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
+    for (const [origin, seq] of Object.entries(upTo ?? {})) r.upTo.set(origin, Math.max(seq, r.upTo.get(origin) ?? 0));
+    if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
+    if (!r.running) void this.readRung();
+  }
+
+  private async readRung(): Promise<void> {
+    const r = this.rung;
+    r.running = true;
+    while (r.read.size > 0 || r.hinted.size > 0) {
+      const read = [...r.read];
+      const hinted = [...r.hinted];
+      const upTo = new Map(r.upTo);
+      const records = r.records;
+      r.read.clear();
+      r.hinted.clear();
+      r.upTo.clear();
+      r.records = [];
+      try {
+        const unread = await this.learn(upTo, records);
+        await this.refresh([...new Set([...read, ...(unread ?? hinted)])]);
+      } catch (err) {
+        this.log.error('refresh failed', { error: errorMessage(err) });
+      }
+    }
+    r.running = false;
+  }
+
+  /**
+   * Learns events other writers stored, up to `upTo`, from their index records.
+   * Returns the rooms whose files must still be read (lines of other writers lie
+   * between the ones learned), or null if the records cannot cover it all.
+   */
+  private async learn(upTo: Map<string, number>, records: WalPosition[]): Promise<Set<string> | null> {
+    if (this.loading || upTo.size === 0) return null;
+    const slice = timeSlicer(LOAD_SLICE_MS);
+    // The commits' lines, per room, from their log records (one read each instead of one per line).
+    const parts = new Map<string, WalPart[]>();
+    for (const pos of records) {
+      for (const p of this.files.readRecord(pos)?.parts ?? []) {
+        const list = parts.get(p.room);
+        if (list) list.push(p);
+        else parts.set(p.room, [p]);
+      }
+    }
+    /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
+    const ahead = new Map<string, Map<number, number>>();
+    for (const [origin, top] of upTo) {
+      for (let seq = this.index.seqOf(origin); seq < top; ) {
+        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
+        for (const rec of recs) {
+          seq++;
+          if (rec === null || !this.learnOne(origin, seq, rec, parts)) return null;
+          this.passLine(rec, ahead);
+        }
+        await slice();
+      }
+    }
+    const unread = new Set<string>();
+    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.files.offsetOf(room))) unread.add(room);
+    return unread;
+  }
+
+  /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
+  private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
+    const had = this.index.seqOf(origin);
+    if (seq <= had) return true; // read meanwhile (a refresh)
+    if (seq !== had + 1) return false;
+    this.sinceCheckpoint++;
+    if (rec.kind === 'post' && !this.postsWanted(rec.room)) {
+      const unblocked = this.index.offerUnread(origin, seq);
+      if (unblocked === null) return false;
+      this.clock.observe({ wall: rec.wall, logical: rec.logical });
+      this.show(unblocked);
+      return true;
+    }
+    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.readEvent(origin, seq, rec);
+    if (!e) return false;
+    this.show(this.index.offer(e));
+    for (const fn of this.everyListeners) fn(e);
+    return true;
+  }
+
+  /** Whether a post to `room` stored elsewhere must be read: its tail is cached, or a listener wants it. */
+  private postsWanted(room: string): boolean {
+    return this.everyListeners.length > 0 || this.tails.cached(room) || this.appliedListeners.some((l) => !l.postsOf || l.postsOf(room));
+  }
+
+  /** Moves the room's read offset over a learned line once every line before it is taken. */
+  private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
+    const at = this.files.offsetOf(rec.room);
+    if (rec.offset < at) return;
+    let end = rec.offset + rec.length + 1;
+    let lines = ahead.get(rec.room);
+    if (rec.offset > at) {
+      if (!lines) ahead.set(rec.room, (lines = new Map()));
+      lines.set(rec.offset, end);
+      return;
+    }
+    for (let next = lines?.get(end); next !== undefined; next = lines?.get(end)) {
+      lines?.delete(end);
+      end = next;
+    }
+    this.files.passTo(rec.room, end);
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -463,7 +600,10 @@ export class Journal {
   private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
     const rooms = [...new Set(written.map((s) => s.event.room))];
-    for (const fn of this.committedListeners) fn(rooms);
+    const upTo: Record<string, number> = {};
+    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
+    const record = this.files.lastRecord ?? undefined;
+    for (const fn of this.committedListeners) fn({ rooms, upTo, record });
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
@@ -506,14 +646,19 @@ export class Journal {
       if (this.index.absorb(e)) this.clock.observe(e.hlc);
       return;
     }
-    for (const applied of this.index.offer(e)) {
-      this.clock.observe(applied.hlc);
-      // A retried post's second copy fills its slot but is not shown again.
-      const shown = applied.kind !== 'post' || this.tails.take(applied);
-      if (!shown) continue;
-      for (const fn of this.appliedListeners) fn(applied);
-    }
+    this.show(this.index.offer(e));
     for (const fn of this.everyListeners) fn(e);
+  }
+
+  /** Events just applied: into the clock, the tails and the listeners. */
+  private show(applied: ChatEvent[]): void {
+    for (const e of applied) {
+      this.clock.observe(e.hlc);
+      // A retried post's second copy fills its slot but is not shown again.
+      const shown = e.kind !== 'post' || this.tails.take(e);
+      if (!shown) continue;
+      for (const l of this.appliedListeners) l.fn(e);
+    }
   }
 
   /** Scans the room files past our offsets; returns the number of events read. */
@@ -571,4 +716,15 @@ function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> 
     else byRoom.set(e.room, [e]);
   }
   return byRoom;
+}
+
+/** The event `rec` places, from a commit's log record parts, if they hold its line (and it is that event). */
+function lineIn(parts: WalPart[] | undefined, origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
+  for (const p of parts ?? []) {
+    const from = rec.offset - p.offset;
+    if (from < 0 || from + rec.length >= p.data.length || p.data[from + rec.length] !== 0x0a) continue;
+    const e = parseLine(p.data.toString('utf8', from, from + rec.length));
+    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
+  }
+  return null;
 }

@@ -21,13 +21,13 @@ import { RoomOffsets } from '../core/room-offsets';
 import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
-import { RecordState, type WalPart } from '../core/wal-record';
+import { RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
-import { WriteAheadLog } from './write-ahead-log';
+import { WriteAheadLog, type WalPosition } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -39,6 +39,13 @@ export interface RoomFilesOptions {
   onCompromised: (err: Error) => void;
   /** Write-ahead log segment size (tests make it small to cross segment boundaries). */
   walSegmentBytes?: number;
+  /**
+   * The share of the descriptor limit kept as open room files (default a quarter: a
+   * worker's client connections need the rest). A replicator, with a few peer
+   * connections, appends every catch-up and serves the peers' reads, which touch
+   * rooms at random: more of them stay open.
+   */
+  handleShare?: number;
 }
 
 /** The one lock a machine's writers append under. */
@@ -57,11 +64,11 @@ export interface Stored {
 /**
  * Room files kept open (resumes, catch-ups, doorbells, commits): opening and
  * closing each room of every batch cost more than the append itself, and a
- * catch-up's batches touch thousands of rooms each. A quarter of the process's
+ * catch-up's batches touch thousands of rooms each. A share of the process's
  * descriptor limit (node raises it to the hard limit at start: 524,288 under
  * systemd), at most 65,536.
  */
-const OPEN_HANDLES = Math.min(65_536, Math.max(256, Math.floor(openFilesLimit() / 4)));
+const MAX_OPEN_HANDLES = 65_536;
 /** A start-up scan reads at most this much of a file at once (about 1,000 events: a few ms, so it yields often). */
 const SCAN_CHUNK_BYTES = 256 << 10;
 /**
@@ -80,18 +87,30 @@ export class RoomFiles {
   private offsets = new RoomOffsets();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
+  private readonly openHandles: number;
   private lockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
   /** Corrupt lines a scan without the lock found, to quarantine under it. */
   private suspects: ({ room: string } & CorruptLine)[] = [];
   /** The write-ahead log was checked against the room files (at load, or by the first commit). */
   private recovered = false;
+  /** Where the record of this process's last commit lies (for the doorbell: other processes read the batch from it). */
+  lastRecord: WalPosition | null = null;
+  /** Where the write-ahead log ended after this process's last commit (null: unknown). */
+  private walEnd: WalPosition | null = null;
+  /**
+   * Rooms whose read offset was their file's size at `walEnd`: a commit skips their
+   * catch-up (an fstat and a read each) unless another writer's log record since
+   * names them. A catch-up's batches touch thousands of rooms each.
+   */
+  private readonly exact = new Set<string>();
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
     this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes);
+    this.openHandles = Math.min(MAX_OPEN_HANDLES, Math.max(256, Math.floor(openFilesLimit() * (opts.handleShare ?? 1 / 4))));
   }
 
   async init(): Promise<void> {
@@ -106,6 +125,11 @@ export class RoomFiles {
   /** How far this process has read the room's file (whole lines). */
   offsetOf(room: string): number {
     return this.offsets.get(room);
+  }
+
+  /** The room's lines up to `end` were taken from elsewhere (their index records): read on from there. */
+  passTo(room: string, end: number): void {
+    if (end > this.offsets.get(room)) this.offsets.set(room, end);
   }
 
   /** Every room's read offset, per id of the first `names` of the offsets' name table, for a checkpoint. */
@@ -206,7 +230,7 @@ export class RoomFiles {
       throw err;
     }
     this.handles.set(room, fd);
-    if (this.handles.size > OPEN_HANDLES) {
+    if (this.handles.size > this.openHandles) {
       const [oldest, old] = this.handles.entries().next().value as [string, number];
       this.handles.delete(oldest);
       closeSync(old);
@@ -254,17 +278,25 @@ export class RoomFiles {
     if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
     else this.wal.recover((parts) => this.applyParts(parts));
     this.recovered = true;
+    this.forgetOthersRooms(this.wal.end());
+    this.walEnd = null; // until this commit is done
     const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
     const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
     for (const room of rooms) {
       await slice();
-      ingest(this.catchUp(room, this.handle(room, true) as number, true));
+      if (!this.exact.has(room)) {
+        ingest(this.catchUp(room, this.handle(room, true) as number, true));
+        this.exact.add(room);
+      }
       const lines = prepare(room);
       if (lines.length === 0) continue;
       const texts = lines.map(eventToLine); // once: the append and each line's length come from it
       planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
     }
-    if (planned.length === 0) return [];
+    if (planned.length === 0) {
+      this.walEnd = this.wal.end();
+      return [];
+    }
     const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
     await this.wal.sync(record); // a failed sync takes the record back
     try {
@@ -276,6 +308,8 @@ export class RoomFiles {
       throw cause;
     }
     this.wal.mark(record, RecordState.Applied);
+    this.lastRecord = { segment: record.segment, at: record.at };
+    this.walEnd = { segment: record.segment, at: record.stateAt + TRAILER_BYTES };
     const written: Stored[] = [];
     for (const p of planned) {
       this.offsets.set(p.room, p.before + p.data.length);
@@ -287,6 +321,24 @@ export class RoomFiles {
       });
     }
     return written;
+  }
+
+  /**
+   * Drops from `exact` the rooms other writers appended to since this process's last
+   * commit (their log records between its end and `now`); all of them if that is
+   * not known (the first commit, a failed one, a new segment).
+   */
+  private forgetOthersRooms(now: WalPosition): void {
+    const last = this.walEnd;
+    if (last !== null && last.segment === now.segment && last.at === now.at) return;
+    const rooms = last !== null && last.segment === now.segment && last.at < now.at ? this.wal.roomsBetween(now.segment, last.at, now.at) : null;
+    if (rooms === null) this.exact.clear();
+    else for (const room of rooms) this.exact.delete(room);
+  }
+
+  /** Another writer's applied commit record, or null if it cannot be read (retired, say). */
+  readRecord(pos: WalPosition): WalRecord | null {
+    return this.wal.readAt(pos);
   }
 
   /**

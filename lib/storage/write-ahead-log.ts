@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart } from '../core/wal-record';
+import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
 import { errorMessage, type Logger } from '../common/log';
 import { fsyncDir } from './fsync-dir';
 
@@ -30,11 +30,15 @@ const fdatasyncAsync = promisify(fdatasync);
 const execFileAsync = promisify(execFile);
 
 /** A record just made durable, to be marked once its commit is done. */
-export interface Appended {
+export interface Appended extends WalPosition {
   fd: number;
-  /** Where the record starts in its segment. */
-  at: number;
   stateAt: number;
+}
+
+/** Where a record lies: its segment and its start in it. */
+export interface WalPosition {
+  segment: number;
+  at: number;
 }
 
 export class WriteAheadLog {
@@ -95,7 +99,7 @@ export class WriteAheadLog {
     const last = records[records.length - 1];
     if (last?.state === RecordState.Pending) {
       apply(last.parts);
-      this.mark({ fd, at: last.at, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
+      this.mark({ fd, segment: this.segment, at: last.at, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
       this.log.warn('finished a commit whose writer died', { rooms: last.parts.length, bytes: last.size });
     }
   }
@@ -115,7 +119,57 @@ export class WriteAheadLog {
       ftruncateSync(fd, before);
       throw err;
     }
-    return { fd, at: before, stateAt: before + record.length - TRAILER_BYTES };
+    return { fd, segment: this.segment, at: before, stateAt: before + record.length - TRAILER_BYTES };
+  }
+
+  /** Where the next record will go (the caller holds the room lock). */
+  end(): WalPosition {
+    const fd = this.current();
+    return { segment: this.segment, at: fstatSync(fd).size };
+  }
+
+  /**
+   * The rooms the records of `segment` between `from` and `to` write to (void ones
+   * too: their appends were taken back), or null if they cannot be read.
+   */
+  roomsBetween(segment: number, from: number, to: number): Set<string> | null {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, segmentName(segment)), 'r');
+    } catch {
+      return null;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(to - from);
+      if (readSync(fd, buf, 0, buf.length, from) !== buf.length) return null;
+      const { records, end } = decodeSegment(buf);
+      return end === buf.length ? new Set(records.flatMap((r) => r.parts.map((p) => p.room))) : null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * The applied record at `pos`, for another process of the machine that was told of
+   * its commit; null if it is gone (its segment retired) or is not a whole applied record.
+   */
+  readAt(pos: WalPosition): WalRecord | null {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, segmentName(pos.segment)), 'r');
+    } catch {
+      return null;
+    }
+    try {
+      const head = Buffer.alloc(4);
+      if (readSync(fd, head, 0, 4, pos.at) !== 4) return null;
+      const buf = Buffer.allocUnsafe(head.readUInt32LE(0) + FRAME_BYTES);
+      if (readSync(fd, buf, 0, buf.length, pos.at) !== buf.length) return null;
+      const r = decodeRecord(buf);
+      return typeof r === 'string' || r.state !== RecordState.Applied ? null : r;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Waits for the record to be on disk; if that fails, the record is cut off again (never applied, never acknowledged). */

@@ -7,7 +7,9 @@
 import t from 'tap';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
+import { createEventId, eventToLine, postEventId, type ChatEvent } from '../../lib/core/event';
+import { encodeRecord } from '../../lib/core/wal-record';
+import { ev } from '../helpers/events';
 import { findById, openJournal, range1, readAll, readRoomFiles, seqsOf, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
@@ -83,18 +85,23 @@ t.test('a torn last line is no event after a restart, and the next append repair
   t.same(raw.events[3], added);
 });
 
-t.test('a torn line left while another writer runs is repaired by that writer’s next commit', async (t) => {
+t.test('a torn line another writer left (killed after its log record, mid-append) is made whole by the next commit of a writer that keeps running', async (t) => {
   const machineDir = join(tempDir(t), 'm1');
   const { journal, logs } = await openJournal(machineDir, 'w0');
   await journal.submit(post('ann', 'c1'));
   const file = roomFile(machineDir, 'ann');
   const whole = statSync(file).size;
-  appendFileSync(file, '{"id":"post/ann/x","ori');
+  // What the other writer leaves: its log record durable (pending), half its line in the room file.
+  const theirs = `${eventToLine(ev({ origin: 'w1', seq: 1, id: postEventId('ann', 'x'), room: 'ann', author: 'ann' }))}\n`;
+  appendFileSync(join(machineDir, 'wal', '000000000000.log'), encodeRecord([{ room: 'ann', offset: whole, data: Buffer.from(theirs) }]));
+  appendFileSync(file, theirs.slice(0, 20));
   await journal.submit(post('ann', 'c2'));
-  t.equal(warnings(logs, 'repaired torn last line in room file').length, 1, 'repaired and logged');
+  t.ok(logs.some((l) => l.msg === 'finished a commit whose writer died'), 'its record was finished');
   const [raw] = readRoomFiles(machineDir);
   t.same(raw.corrupt, []);
-  t.equal(raw.bytes.indexOf('"post/ann/c2"'), whole + '{"id":'.length, 'the new line starts where the torn one did');
+  t.equal(raw.tail, 0, 'no torn tail');
+  t.same(raw.events.map((e) => e.id), [postEventId('ann', 'c1'), postEventId('ann', 'x'), postEventId('ann', 'c2')], 'its line whole, the new one after it');
+  t.ok(findById(journal, postEventId('ann', 'x')), 'the running writer took it in (its catch-up under the lock read the room again)');
 });
 
 t.test('a corrupt line in the middle is quarantined, its seq held open until a peer sends it, and later events wait for it', async (t) => {

@@ -169,3 +169,15 @@ t.test('a bulk load takes events in any order, and moves the vector over what is
   t.same([...index.vector()].sort(), [...whole.vector()].sort(), 'the same vector as in-order offers');
   t.same(ids(index.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
 });
+
+t.test('a post known only by its index record moves the vector when it is next, and releases what waited for it', async (t) => {
+  const idx = new EventIndex();
+  idx.offer(ev({ origin: 'a', seq: 1 }));
+  t.equal(idx.offerUnread('a', 3), null, 'not the next seq: refused');
+  const third = ev({ origin: 'a', seq: 3 });
+  t.same(idx.offer(third), [], 'an early arrival is held back');
+  t.same(idx.offerUnread('a', 2), [third], 'seq 2, unread, applies and releases seq 3');
+  t.equal(idx.seqOf('a'), 3);
+  t.equal(idx.offerUnread('a', 3), null, 'an applied seq is refused');
+  t.same(idx.offerUnread('b', 1), [], 'a new origin starts at 1');
+});
