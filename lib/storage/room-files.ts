@@ -22,9 +22,11 @@ import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/qu
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, type WalPart } from '../core/wal-record';
+import type { WalPosition } from '../core/wal-position';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
+import { readCheckpointWal } from './checkpoint-file';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
 import { WriteAheadLog } from './write-ahead-log';
@@ -39,6 +41,8 @@ export interface RoomFilesOptions {
   onCompromised: (err: Error) => void;
   /** Write-ahead log segment size (tests make it small to cross segment boundaries). */
   walSegmentBytes?: number;
+  /** Full log segments kept for the checkpoint's sake at most (write-ahead-log KEPT_SEGMENTS). */
+  walKeptSegments?: number;
 }
 
 /** The one lock a machine's writers append under. */
@@ -91,7 +95,8 @@ export class RoomFiles {
     this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
-    this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes);
+    const retainFrom = (): number | null => readCheckpointWal(opts.machineDir)?.segment ?? null;
+    this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes, retainFrom, opts.walKeptSegments);
   }
 
   async init(): Promise<void> {
@@ -119,19 +124,16 @@ export class RoomFiles {
   }
 
   /**
-   * Reads what every room file holds past this process's offsets, without the lock
+   * Reads what the room files hold past this process's offsets, without the lock
    * (only whole lines count; a torn tail is cut by the next writer under the lock),
    * a chunk at a time: `take` gets each chunk's events and may yield between chunks.
+   * Reads the given rooms, or every room file there is; returns how many it looked at.
    */
-  async scanNew(take: (stored: Stored[]) => Promise<void>): Promise<void> {
-    for (const room of await this.roomsOnDisk()) {
-      let size: number;
-      try {
-        size = statSync(this.fileOf(room)).size;
-      } catch {
-        continue;
-      }
-      if (size <= this.offsetOf(room)) continue;
+  async scanNew(take: (stored: Stored[]) => Promise<void>, rooms?: Iterable<string>): Promise<number> {
+    let looked = 0;
+    for (const room of rooms ?? (await this.roomsOnDisk())) {
+      looked++;
+      if (!this.grown(room)) continue;
       const fd = openSync(this.fileOf(room), 'r');
       try {
         for (;;) {
@@ -142,6 +144,26 @@ export class RoomFiles {
       } finally {
         closeSync(fd);
       }
+    }
+    return looked;
+  }
+
+  /** Every room whose file holds more than this process has read, yielding to the event loop as it goes (100,000 stats). */
+  async roomsGrown(): Promise<string[]> {
+    const slice = timeSlicer();
+    const grown: string[] = [];
+    for (const room of await this.roomsOnDisk()) {
+      if (this.grown(room)) grown.push(room);
+      await slice();
+    }
+    return grown;
+  }
+
+  private grown(room: string): boolean {
+    try {
+      return statSync(this.fileOf(room)).size > this.offsetOf(room);
+    } catch {
+      return false; // no such file (yet)
     }
   }
 
@@ -292,10 +314,39 @@ export class RoomFiles {
   /**
    * Makes the room files hold every durable write-ahead log record (after a
    * writer died mid-commit, or a reboot lost unsynced pages). Under the lock.
+   * Returns whether every record was replayed (after a reboot).
    */
-  async recover(): Promise<void> {
-    await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+  async recover(): Promise<boolean> {
+    const replayed = await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
     this.recovered = true;
+    return replayed;
+  }
+
+  /**
+   * The log's position at a moment when the room files hold every record before
+   * it (under the lock, a dead writer's commit finished first): a scan of every
+   * room file started after this covers the log up to it.
+   */
+  async walPosition(): Promise<WalPosition> {
+    return this.withLock(async () => {
+      this.wal.finishLast((parts) => this.applyParts(parts));
+      return this.wal.position();
+    });
+  }
+
+  /** The rooms the log's records from `from` on name, or why the log cannot tell (lib/core/wal-position). */
+  walRoomsSince(from: WalPosition): Set<string> | string {
+    return this.wal.roomsSince(from);
+  }
+
+  /** The first log record from `from` on not within this process's offsets (all before `from` must be), or why the log cannot tell. */
+  walCoveredFrom(from: WalPosition): WalPosition | string {
+    return this.wal.coveredFrom(from, (room) => this.offsetOf(room));
+  }
+
+  /** Whether the log still holds the segment of `p`. */
+  walHolds(p: WalPosition): boolean {
+    return this.wal.holds(p);
   }
 
   /** Puts a record's bytes at their offsets, unless they are there already; a torn or different tail is cut first. */
