@@ -611,6 +611,7 @@ export class Journal {
     const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets, wal });
     this.sinceCheckpoint -= covered; // not before: a checkpoint a full disk refused is tried again
     this.walCovered = wal;
+    if (wal !== null) this.files.retireLog();
     this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, wal: wal ?? found, ms: Date.now() - started });
   }
 

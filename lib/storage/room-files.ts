@@ -344,6 +344,11 @@ export class RoomFiles {
     return this.wal.coveredFrom(from, (room) => this.offsetOf(room));
   }
 
+  /** Lets the log retire what the machine's new checkpoint no longer needs. */
+  retireLog(): void {
+    this.wal.retireOld();
+  }
+
   /** Whether the log still holds the segment of `p`. */
   walHolds(p: WalPosition): boolean {
     return this.wal.holds(p);

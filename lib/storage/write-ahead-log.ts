@@ -51,6 +51,8 @@ export class WriteAheadLog {
   private fd = -1;
   private segment = -1;
   private retiring = false;
+  /** The segment the next retiring pass keeps from (a rotation while one runs raises it). */
+  private retireBelow = -1;
 
   constructor(
     machineDir: string,
@@ -199,13 +201,17 @@ export class WriteAheadLog {
    * and those after it stay, up to `keptSegments` of them.
    */
   private async retire(keep: number): Promise<void> {
-    if (this.retiring) return;
+    this.retireBelow = Math.max(this.retireBelow, keep);
+    if (this.retiring) return; // the pass running now goes again for it (a sync -f can take seconds)
     this.retiring = true;
     try {
-      await fsyncDir(this.dir); // the new segment's name
-      await execFileAsync('sync', ['-f', this.dir]);
-      const floor = Math.min(keep, Math.max(this.retainFrom() ?? keep, keep - this.keptSegments));
-      for (const n of this.segments()) if (n < floor) unlinkSync(join(this.dir, segmentName(n)));
+      for (let done = -1; done < this.retireBelow; ) {
+        done = this.retireBelow;
+        await fsyncDir(this.dir); // the new segment's name
+        await execFileAsync('sync', ['-f', this.dir]);
+        const floor = Math.min(done, Math.max(this.retainFrom() ?? done, done - this.keptSegments));
+        for (const n of this.segments()) if (n < floor) unlinkSync(join(this.dir, segmentName(n)));
+      }
     } catch (err) {
       this.log.warn('could not retire write-ahead log segments (kept for now)', { error: errorMessage(err) });
     } finally {
@@ -235,6 +241,11 @@ export class WriteAheadLog {
       }
     }
     if (records > 0) this.log.info('checked the write-ahead log against the room files after a reboot', { records });
+  }
+
+  /** Retires the full segments a new checkpoint no longer needs, without waiting for the next rotation. */
+  retireOld(): void {
+    if (this.segment >= 0) void this.retire(this.segment);
   }
 
   private readSegment(n: number): Buffer | null {
