@@ -272,10 +272,7 @@ export class RoomFiles {
     ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
   ): Promise<Stored[]> {
-    // A load that met a full disk left its recovery to the first commit.
-    if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
-    else this.wal.recover((parts) => this.applyParts(parts));
-    this.recovered = true;
+    this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
     const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
     const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
     for (const room of rooms) {
@@ -317,7 +314,17 @@ export class RoomFiles {
    * Returns whether every record was replayed (after a reboot).
    */
   async recover(): Promise<boolean> {
-    const replayed = await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+    return this.withLock(async () => this.recoverLocked(true));
+  }
+
+  /** Recovery under the lock: the whole of it the first time (or when asked), then only a dead writer's last record. */
+  private recoverLocked(whole = false): boolean {
+    const apply = (parts: WalPart[]): void => this.applyParts(parts);
+    if (this.recovered && !whole) {
+      this.wal.finishLast(apply);
+      return false;
+    }
+    const replayed = this.wal.recover(apply);
     this.recovered = true;
     return replayed;
   }
@@ -329,7 +336,7 @@ export class RoomFiles {
    */
   async walPosition(): Promise<WalPosition> {
     return this.withLock(async () => {
-      this.wal.finishLast((parts) => this.applyParts(parts));
+      this.recoverLocked();
       return this.wal.position();
     });
   }
