@@ -200,7 +200,9 @@ export class Journal {
       }
       if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
       report = await this.restoreAndScan(checkpoint, replayed);
-      if ((typeof checkpoint === 'string' || report.scanned >= this.opts.checkpointEvery) && !this.index.hasStoredPastHoles()) {
+      // A load that had to read every room file writes one the next can use (e.g. after an upgrade, whose checkpoint names no log position).
+      const stale = typeof checkpoint === 'string' || report.sweep !== null || report.scanned >= this.opts.checkpointEvery;
+      if (stale && !this.index.hasStoredPastHoles()) {
         // Derived data: without it the next start scans more, so a full disk only defers it.
         await this.checkpointNow().catch((err: unknown) => {
           if (!isDiskFault(err)) throw err;

@@ -98,9 +98,8 @@ t.test('a checkpoint whose log segment was retired: the load reads every room fi
   t.equal(again.lastLoad?.rooms, ROOMS.length, 'and it did');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'every event, once');
   t.same([...again.index.vector()], [...journal.index.vector()]);
-  t.ok(await again.checkpoint(), 'a new checkpoint');
   const { journal: third } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], {}, small);
-  t.equal(third.lastLoad?.sweep, null, 'names a position the next load can use');
+  t.equal(third.lastLoad?.sweep, null, 'that load wrote a checkpoint whose position the next load can use');
   t.same(slots(readAll(third)), slots(readAll(journal)));
 });
 
