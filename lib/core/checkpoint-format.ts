@@ -1,8 +1,9 @@
 /**
  * The checkpoint of a machine's derived state (etcd's snapshot, beside its WAL):
  * the index (vector, rooms, follow graph, held-back events), the clock, and how far
- * each room file is covered. A start reads it and scans only what was appended
- * after those offsets. Pure.
+ * each room file is covered, and the write-ahead log position from which on the
+ * log names every room written past those offsets (lib/core/wal-position). A start
+ * reads it and then only the rooms the log names after that position. Pure.
  *
  * Layout (version 2): magic, a small JSON header (vector, clock, held-back events,
  * origins, counts), then binary sections each starting 8-aligned: the name table
@@ -18,14 +19,19 @@ import { asEvent, type ChatEvent } from './event';
 import type { IndexSnapshot } from './event-index';
 import type { Hlc } from './hlc';
 import { decodeNames, encodeNames } from './name-table';
+import { asWalPosition, type WalPosition } from './wal-position';
 
 const MAGIC = Buffer.from('FTCHK2\n');
+/** The magic and the header's length. */
+export const HEAD_BYTES = MAGIC.length + 4;
 
 export interface Checkpoint {
   index: IndexSnapshot;
   clock: Hlc;
   /** Per name id of `index.names`: bytes of that room's file covered (whole lines only; 0: none). */
   offsets: Float64Array;
+  /** Every log record before it lies within `offsets`; null: unknown (a load reads every room file). */
+  wal: WalPosition | null;
 }
 
 export class CheckpointError extends Error {}
@@ -34,6 +40,8 @@ interface Header {
   vector: Record<string, number>;
   pending: ChatEvent[];
   clock: Hlc;
+  /** Absent in checkpoints written before the log position was kept. */
+  wal?: WalPosition | null;
   origins: string[];
   names: number;
   nameBytes: number;
@@ -54,6 +62,7 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
     vector: index.vector,
     pending: index.pending,
     clock: c.clock,
+    wal: c.wal,
     origins: g.origins,
     names: index.names.length,
     nameBytes: names.length,
@@ -123,6 +132,7 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
   const n = h.slots;
   const c: Checkpoint = {
     clock: h.clock,
+    wal: asWalPosition(h.wal),
     offsets: view(Float64Array, h.names).slice(), // a copy (small), so the buffer goes once the graph outgrows its arrays
     index: {
       names,
@@ -143,4 +153,24 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
   };
   if (at !== end) bad('sections do not fill it');
   return c;
+}
+
+/** Bytes of a checkpoint's start that hold its header, given at least its first HEAD_BYTES; null if it is none of this version. */
+export function headerEnd(head: Buffer): number | null {
+  if (head.length < HEAD_BYTES || !head.subarray(0, MAGIC.length).equals(MAGIC)) return null;
+  return HEAD_BYTES + head.readUInt32LE(MAGIC.length);
+}
+
+/**
+ * The log position a checkpoint's header (`headerEnd` bytes of it) names, unchecked
+ * by its CRC: only a hint, for keeping the log segments a load will read.
+ */
+export function headerWal(head: Buffer): WalPosition | null {
+  const end = headerEnd(head);
+  if (end === null || head.length < end) return null;
+  try {
+    return asWalPosition((JSON.parse(head.toString('utf8', HEAD_BYTES, end)) as Partial<Header>).wal);
+  } catch {
+    return null;
+  }
 }

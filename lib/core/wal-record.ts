@@ -98,10 +98,10 @@ export function decodeRecord(buf: Buffer, at = 0): WalRecord | string {
   return { parts, state: state as RecordState, at, size };
 }
 
-/** Every whole record of a segment from its start, and where the valid prefix ends. */
-export function decodeSegment(buf: Buffer): { records: WalRecord[]; end: number; stop?: string } {
+/** Every whole record of a segment from `from` (a record's start), and where the valid prefix ends. */
+export function decodeSegment(buf: Buffer, from = 0): { records: WalRecord[]; end: number; stop?: string } {
   const records: WalRecord[] = [];
-  let at = 0;
+  let at = from;
   while (at < buf.length) {
     const r = decodeRecord(buf, at);
     if (typeof r === 'string') return { records, end: at, stop: r };
@@ -111,6 +111,7 @@ export function decodeSegment(buf: Buffer): { records: WalRecord[]; end: number;
   return { records, end: at };
 }
 
-function isCount(v: unknown): v is number {
+/** A safe non-negative integer: an offset or a length. */
+export function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }

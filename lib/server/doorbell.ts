@@ -8,6 +8,7 @@
  */
 import { isOrigin } from '../core/event';
 import { isUsername } from '../core/usernames';
+import { asWalPosition, type WalPosition } from '../core/wal-position';
 import { isMessageOf } from '../common/ipc-message';
 
 export interface Doorbell {
@@ -16,16 +17,11 @@ export interface Doorbell {
   /** Per origin, the highest seq the commit wrote. */
   upTo?: Record<string, number>;
   /** Where the commit's write-ahead log record lies: its lines, in one read. */
-  record?: { segment: number; at: number };
+  record?: WalPosition;
 }
 
 export function isDoorbell(msg: unknown): msg is Doorbell {
-  return isMessageOf<Doorbell>(msg, 'changed') && Array.isArray(msg.rooms) && msg.rooms.every(isUsername) && (msg.upTo === undefined || isUpTo(msg.upTo)) && (msg.record === undefined || isPosition(msg.record));
-}
-
-function isPosition(v: unknown): v is { segment: number; at: number } {
-  const p = v as { segment?: unknown; at?: unknown } | null;
-  return typeof p === 'object' && p !== null && Number.isSafeInteger(p.segment) && (p.segment as number) >= 0 && Number.isSafeInteger(p.at) && (p.at as number) >= 0;
+  return isMessageOf<Doorbell>(msg, 'changed') && Array.isArray(msg.rooms) && msg.rooms.every(isUsername) && (msg.upTo === undefined || isUpTo(msg.upTo)) && (msg.record === undefined || asWalPosition(msg.record) !== null);
 }
 
 function isUpTo(v: unknown): v is Record<string, number> {

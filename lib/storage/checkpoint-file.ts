@@ -4,9 +4,10 @@
  * checkpoint or the new one, never a mix. One that fails to decode is ignored: the
  * room files are the truth and a full scan rebuilds it.
  */
-import { promises as fs, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, promises as fs, readFileSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint-format';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint, HEAD_BYTES, headerEnd, headerWal, type Checkpoint } from '../core/checkpoint-format';
+import type { WalPosition } from '../core/wal-position';
 import { fsyncDir } from './fsync-dir';
 
 export function checkpointPath(machineDir: string): string {
@@ -29,6 +30,33 @@ export function readCheckpoint(machineDir: string): Checkpoint | string {
     throw err;
   }
 }
+
+/**
+ * The log position the machine's checkpoint names, from its header alone (a few
+ * hundred bytes, not the whole file); null if there is none to read.
+ */
+export function readCheckpointWal(machineDir: string): WalPosition | null {
+  let fd: number;
+  try {
+    fd = openSync(checkpointPath(machineDir), 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const head = Buffer.alloc(HEAD_BYTES);
+    readSync(fd, head, 0, HEAD_BYTES, 0);
+    const end = headerEnd(head);
+    if (end === null || end > MAX_HEADER_BYTES) return null;
+    const header = Buffer.alloc(end);
+    readSync(fd, header, 0, end, 0);
+    return headerWal(header);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A header longer than this (held-back events only make it long) is not read for its log position. */
+const MAX_HEADER_BYTES = 16 << 20;
 
 /** Writes the checkpoint atomically; returns its size in bytes. The fsyncs run off the event loop. */
 export async function writeCheckpoint(machineDir: string, c: Checkpoint): Promise<number> {

@@ -9,7 +9,8 @@
  *
  * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
  * in use; events are read from the room files through the origin index, in pages.
- * A start reads the machine's checkpoint and scans only what was appended after it.
+ * A start reads the machine's checkpoint and then only the rooms the write-ahead log
+ * names after the checkpoint's log position (every room file if the log cannot tell).
  */
 import { type ChatEvent, type EventKind } from '../core/event';
 import { EventIndex } from '../core/event-index';
@@ -19,6 +20,7 @@ import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
 import type { VersionVector } from '../core/version-vector';
 import type { Checkpoint } from '../core/checkpoint-format';
+import type { WalPosition } from '../core/wal-position';
 import { RoomOffsets } from '../core/room-offsets';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
@@ -26,7 +28,6 @@ import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
-import type { WalPosition } from './write-ahead-log';
 import { parseLine } from '../core/room-log';
 import type { WalPart } from '../core/wal-record';
 
@@ -90,6 +91,18 @@ export interface JournalOptions {
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
 
+/** What the last load read past its checkpoint, and why (for tests and the load's log line). */
+export interface LoadReport {
+  /** Where the state came from: the checkpoint, or why the room files were scanned instead. */
+  from: string;
+  /** Why every room file was looked at; null: only the rooms the write-ahead log named past the checkpoint. */
+  sweep: string | null;
+  /** Room files looked at (stat, and read if grown). */
+  rooms: number;
+  /** Events read from them. */
+  scanned: number;
+}
+
 /** One page of events read from disk, and the cursor past it. */
 export interface Page {
   events: ChatEvent[];
@@ -123,6 +136,14 @@ export class Journal {
   private readonly deferred = new Set<string>();
   private nextSeq = 1;
   private sinceCheckpoint = 0;
+  /**
+   * A log position before which every record lies within this process's room
+   * offsets (offsets only grow, so it stays true): where a checkpoint's walk for its
+   * own position starts. Null: unknown, so a checkpoint first scans every room file.
+   */
+  private walCovered: WalPosition | null = null;
+  /** The last load's report (null before one). */
+  lastLoad: LoadReport | null = null;
   private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
   private readonly committedListeners: ((c: Commit) => void)[] = [];
   /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
@@ -178,13 +199,15 @@ export class Journal {
    */
   async load(): Promise<void> {
     await this.files.init();
-    await this.files.recover().catch((err: unknown) => {
+    // A replay after a reboot may have rewritten room bytes anywhere: then every room file is read.
+    const replayed = await this.files.recover().catch((err: unknown) => {
       if (!isDiskFault(err)) throw err;
       this.log.warn('write-ahead log recovery left to the first commit (disk fault)', { error: errorMessage(err) });
+      return true;
     });
     this.loading = true;
     const started = Date.now();
-    let scanned = 0;
+    let report: Omit<LoadReport, 'from'> = { sweep: null, rooms: 0, scanned: 0 };
     let from = 'checkpoint';
     await this.files.withCheckpointLock(async () => {
       let checkpoint = readCheckpoint(this.files.machineDir);
@@ -195,8 +218,10 @@ export class Journal {
         if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
       }
       if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
-      scanned = await this.restoreAndScan(checkpoint);
-      if ((typeof checkpoint === 'string' || scanned >= this.opts.checkpointEvery) && !this.index.hasStoredPastHoles()) {
+      report = await this.restoreAndScan(checkpoint, replayed);
+      // A load that had to read every room file writes one the next can use (e.g. after an upgrade, whose checkpoint names no log position).
+      const stale = typeof checkpoint === 'string' || report.sweep !== null || report.scanned >= this.opts.checkpointEvery;
+      if (stale && !this.index.hasStoredPastHoles()) {
         // Derived data: without it the next start scans more, so a full disk only defers it.
         await this.checkpointNow().catch((err: unknown) => {
           if (!isDiskFault(err)) throw err;
@@ -206,9 +231,12 @@ export class Journal {
     });
     this.loading = false;
     this.nextSeq = this.index.topSeq(this.origin) + 1;
+    this.lastLoad = { from, ...report };
     this.log.info('loaded room files', {
       from,
-      scanned,
+      scanned: report.scanned,
+      sweep: report.sweep,
+      roomFiles: report.rooms,
       ms: Date.now() - started,
       rooms: this.index.rooms.size,
       follows: this.index.graph.size,
@@ -227,15 +255,22 @@ export class Journal {
     await this.files.init();
     this.loading = true;
     const started = Date.now();
-    const scanned = await this.restoreAndScan('building');
+    const { scanned } = await this.restoreAndScan('building', true);
     // A hole waiting for a peer is not written down: the loaders must scan and hold it open themselves.
     if (this.index.hasStoredPastHoles()) return this.log.warn('no checkpoint built: a seq is missing until a peer sends it', { scanned });
     await this.checkpointNow();
     this.log.info('built checkpoint', { scanned, ms: Date.now() - started, rooms: this.index.rooms.size, follows: this.index.graph.size });
   }
 
-  /** Starts from the checkpoint (or from nothing) and takes what the room files hold past it; returns the events scanned. */
-  private async restoreAndScan(checkpoint: Checkpoint | string): Promise<number> {
+  /**
+   * Starts from the checkpoint (or from nothing) and takes what the room files hold
+   * past it: the rooms the write-ahead log names after the checkpoint's position, or
+   * every room file if the log cannot tell (`replayed`: a reboot's replay may have
+   * rewritten any of them).
+   */
+  private async restoreAndScan(checkpoint: Checkpoint | string, replayed: boolean): Promise<Omit<LoadReport, 'from'>> {
+    let walFrom: WalPosition | null = null;
+    let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
       this.index = new EventIndex();
       this.files.restoreOffsets(new RoomOffsets(this.index.names));
@@ -243,22 +278,46 @@ export class Journal {
       this.index = EventIndex.fromSnapshot(checkpoint.index);
       this.clock.observe(checkpoint.clock);
       this.files.restoreOffsets(new RoomOffsets(this.index.names, checkpoint.offsets));
+      walFrom = replayed ? null : checkpoint.wal;
+      sweep = replayed ? 'the write-ahead log was replayed' : walFrom === null ? 'the checkpoint names no log position' : null;
     }
+    // The rooms to read: those the log names past the checkpoint, or (undefined) every room file.
+    const plan = (): Set<string> | undefined => {
+      if (walFrom === null) return undefined;
+      const named = this.files.walRoomsSince(walFrom);
+      if (typeof named !== 'string') return named;
+      [sweep, walFrom] = [named, null];
+      return undefined;
+    };
+    let rooms = plan();
+    // A sweep covers the log up to a position pinned before it: every record before that is in the files it reads.
+    this.walCovered = walFrom ?? (await this.pinWal());
     this.index.beginBulk();
-    let scanned = await this.scan();
+    let { rooms: looked, events: scanned } = await this.scan(rooms);
     if (this.index.endBulk().length > 0 || this.index.heldBack() > 0) {
       // Gaps: a writer may have appended while we scanned without the lock. Look
-      // again holding it; what is still missing then (a corrupt line, moved to
-      // quarantine now) is held open, so the replicator's next pull fetches it from a peer.
+      // again holding it, at the log as it is now (no commit is in flight); what is
+      // still missing then (a corrupt line, moved to quarantine now) is held open,
+      // so the replicator's next pull fetches it from a peer.
       scanned += await this.files.withLock(async () => {
-        const n = await this.scan();
+        if (rooms !== undefined && (rooms = plan()) === undefined) this.walCovered = null; // the log moved on meanwhile
+        const again = await this.scan(rooms);
+        looked += again.rooms;
         this.files.quarantineSuspects();
-        return n;
+        return again.events;
       });
       this.index.holdGaps();
       for (const gap of this.index.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
     }
-    return scanned;
+    return { sweep, rooms: looked, scanned };
+  }
+
+  /** The log's position now, with every record before it in the room files (null if a disk fault refused the look). */
+  private async pinWal(): Promise<WalPosition | null> {
+    return this.files.walPosition().catch((err: unknown) => {
+      if (!isDiskFault(err)) throw err;
+      return null;
+    });
   }
 
   /**
@@ -400,6 +459,13 @@ export class Journal {
   async checkpoint(): Promise<boolean> {
     // Not while a hole is open: the next start must scan the lines stored past it again.
     if (this.flushing || this.loading || this.index.hasStoredPastHoles()) return false;
+    if (this.walCovered === null || !this.files.walHolds(this.walCovered)) {
+      // The log no longer reaches back to what we know we covered: pin its position now and read
+      // every room file grown past our offsets (yielding), so the checkpoint can name a position.
+      this.walCovered = await this.pinWal();
+      await this.refresh(await this.files.roomsGrown());
+      if (this.flushing || this.loading) return false;
+    }
     const wrote = await this.files.withCheckpointLock(async () => {
       if (this.flushing) return false;
       await this.checkpointNow();
@@ -661,16 +727,16 @@ export class Journal {
     }
   }
 
-  /** Scans the room files past our offsets; returns the number of events read. */
-  private async scan(): Promise<number> {
-    let scanned = 0;
+  /** Scans the given room files (default: all) past our offsets; returns the files looked at and the events read. */
+  private async scan(rooms?: Iterable<string>): Promise<{ rooms: number; events: number }> {
+    let events = 0;
     const slice = timeSlicer(LOAD_SLICE_MS);
-    await this.files.scanNew(async (stored) => {
+    const looked = await this.files.scanNew(async (stored) => {
       this.takeAll(stored);
-      scanned += stored.length;
+      events += stored.length;
       await slice();
-    });
-    return scanned;
+    }, rooms);
+    return { rooms: looked, events };
   }
 
   /**
@@ -680,14 +746,19 @@ export class Journal {
    */
   private async checkpointNow(): Promise<void> {
     const started = Date.now();
+    // The log position these offsets cover: the first record past them, walked from one they covered already.
+    const found = this.walCovered === null ? 'no covered position known' : this.files.walCoveredFrom(this.walCovered);
+    const wal = typeof found === 'string' ? null : found;
     const index = this.index.snapshot();
     const offsets = this.files.offsetsSnapshot(index.names.length);
     const clock = this.clock.current();
     const covered = this.sinceCheckpoint;
     await this.origins.sync();
-    const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets });
+    const bytes = await writeCheckpoint(this.files.machineDir, { index, clock, offsets, wal });
     this.sinceCheckpoint -= covered; // not before: a checkpoint a full disk refused is tried again
-    this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, ms: Date.now() - started });
+    this.walCovered = wal;
+    if (wal !== null) this.files.retireLog();
+    this.log.info('wrote checkpoint', { bytes, rooms: index.rooms.length, follows: index.graph.room.length, wal: wal ?? found, ms: Date.now() - started });
   }
 
   /**

@@ -22,12 +22,14 @@ import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/qu
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
+import type { WalPosition } from '../core/wal-position';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
+import { readCheckpointWal } from './checkpoint-file';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
-import { WriteAheadLog, type WalPosition } from './write-ahead-log';
+import { WriteAheadLog } from './write-ahead-log';
 
 const SUFFIX = '.jsonl';
 
@@ -46,6 +48,8 @@ export interface RoomFilesOptions {
    * rooms at random: more of them stay open.
    */
   handleShare?: number;
+  /** Full log segments kept for the checkpoint's sake at most (write-ahead-log KEPT_SEGMENTS). */
+  walKeptSegments?: number;
 }
 
 /** The one lock a machine's writers append under. */
@@ -109,7 +113,8 @@ export class RoomFiles {
     this.machineDir = opts.machineDir;
     this.roomsDir = join(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
-    this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes);
+    const retainFrom = (): number | null => readCheckpointWal(opts.machineDir)?.segment ?? null;
+    this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes, retainFrom, opts.walKeptSegments);
     this.openHandles = Math.min(MAX_OPEN_HANDLES, Math.max(256, Math.floor(openFilesLimit() * (opts.handleShare ?? 1 / 4))));
   }
 
@@ -143,19 +148,16 @@ export class RoomFiles {
   }
 
   /**
-   * Reads what every room file holds past this process's offsets, without the lock
+   * Reads what the room files hold past this process's offsets, without the lock
    * (only whole lines count; a torn tail is cut by the next writer under the lock),
    * a chunk at a time: `take` gets each chunk's events and may yield between chunks.
+   * Reads the given rooms, or every room file there is; returns how many it looked at.
    */
-  async scanNew(take: (stored: Stored[]) => Promise<void>): Promise<void> {
-    for (const room of await this.roomsOnDisk()) {
-      let size: number;
-      try {
-        size = statSync(this.fileOf(room)).size;
-      } catch {
-        continue;
-      }
-      if (size <= this.offsetOf(room)) continue;
+  async scanNew(take: (stored: Stored[]) => Promise<void>, rooms?: Iterable<string>): Promise<number> {
+    let looked = 0;
+    for (const room of rooms ?? (await this.roomsOnDisk())) {
+      looked++;
+      if (!this.grown(room)) continue;
       const fd = openSync(this.fileOf(room), 'r');
       try {
         for (;;) {
@@ -166,6 +168,26 @@ export class RoomFiles {
       } finally {
         closeSync(fd);
       }
+    }
+    return looked;
+  }
+
+  /** Every room whose file holds more than this process has read, yielding to the event loop as it goes (100,000 stats). */
+  async roomsGrown(): Promise<string[]> {
+    const slice = timeSlicer();
+    const grown: string[] = [];
+    for (const room of await this.roomsOnDisk()) {
+      if (this.grown(room)) grown.push(room);
+      await slice();
+    }
+    return grown;
+  }
+
+  private grown(room: string): boolean {
+    try {
+      return statSync(this.fileOf(room)).size > this.offsetOf(room);
+    } catch {
+      return false; // no such file (yet)
     }
   }
 
@@ -274,11 +296,8 @@ export class RoomFiles {
     ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
   ): Promise<Stored[]> {
-    // A load that met a full disk left its recovery to the first commit.
-    if (this.recovered) this.wal.finishLast((parts) => this.applyParts(parts));
-    else this.wal.recover((parts) => this.applyParts(parts));
-    this.recovered = true;
-    this.forgetOthersRooms(this.wal.end());
+    this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
+    this.forgetOthersRooms(this.wal.position());
     this.walEnd = null; // until this commit is done
     const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
     const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
@@ -294,7 +313,7 @@ export class RoomFiles {
       planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
     }
     if (planned.length === 0) {
-      this.walEnd = this.wal.end();
+      this.walEnd = this.wal.position();
       return [];
     }
     const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
@@ -308,8 +327,8 @@ export class RoomFiles {
       throw cause;
     }
     this.wal.mark(record, RecordState.Applied);
-    this.lastRecord = { segment: record.segment, at: record.at };
-    this.walEnd = { segment: record.segment, at: record.stateAt + TRAILER_BYTES };
+    this.lastRecord = { segment: record.segment, offset: record.offset };
+    this.walEnd = { segment: record.segment, offset: record.stateAt + TRAILER_BYTES };
     const written: Stored[] = [];
     for (const p of planned) {
       this.offsets.set(p.room, p.before + p.data.length);
@@ -330,8 +349,8 @@ export class RoomFiles {
    */
   private forgetOthersRooms(now: WalPosition): void {
     const last = this.walEnd;
-    if (last !== null && last.segment === now.segment && last.at === now.at) return;
-    const rooms = last !== null && last.segment === now.segment && last.at < now.at ? this.wal.roomsBetween(now.segment, last.at, now.at) : null;
+    if (last !== null && last.segment === now.segment && last.offset === now.offset) return;
+    const rooms = last !== null && last.segment === now.segment && last.offset < now.offset ? this.wal.roomsBetween(now.segment, last.offset, now.offset) : null;
     if (rooms === null) this.exact.clear();
     else for (const room of rooms) this.exact.delete(room);
   }
@@ -344,10 +363,54 @@ export class RoomFiles {
   /**
    * Makes the room files hold every durable write-ahead log record (after a
    * writer died mid-commit, or a reboot lost unsynced pages). Under the lock.
+   * Returns whether every record was replayed (after a reboot).
    */
-  async recover(): Promise<void> {
-    await this.withLock(async () => this.wal.recover((parts) => this.applyParts(parts)));
+  async recover(): Promise<boolean> {
+    return this.withLock(async () => this.recoverLocked(true));
+  }
+
+  /** Recovery under the lock: the whole of it the first time (or when asked), then only a dead writer's last record. */
+  private recoverLocked(whole = false): boolean {
+    const apply = (parts: WalPart[]): void => this.applyParts(parts);
+    if (this.recovered && !whole) {
+      this.wal.finishLast(apply);
+      return false;
+    }
+    const replayed = this.wal.recover(apply);
     this.recovered = true;
+    return replayed;
+  }
+
+  /**
+   * The log's position at a moment when the room files hold every record before
+   * it (under the lock, a dead writer's commit finished first): a scan of every
+   * room file started after this covers the log up to it.
+   */
+  async walPosition(): Promise<WalPosition> {
+    return this.withLock(async () => {
+      this.recoverLocked();
+      return this.wal.position();
+    });
+  }
+
+  /** The rooms the log's records from `from` on name, or why the log cannot tell (lib/core/wal-position). */
+  walRoomsSince(from: WalPosition): Set<string> | string {
+    return this.wal.roomsSince(from);
+  }
+
+  /** The first log record from `from` on not within this process's offsets (all before `from` must be), or why the log cannot tell. */
+  walCoveredFrom(from: WalPosition): WalPosition | string {
+    return this.wal.coveredFrom(from, (room) => this.offsetOf(room));
+  }
+
+  /** Lets the log retire what the machine's new checkpoint no longer needs. */
+  retireLog(): void {
+    this.wal.retireOld();
+  }
+
+  /** Whether the log still holds the segment of `p`. */
+  walHolds(p: WalPosition): boolean {
+    return this.wal.holds(p);
   }
 
   /** Puts a record's bytes at their offsets, unless they are there already; a torn or different tail is cut first. */

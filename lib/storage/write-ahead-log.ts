@@ -4,7 +4,9 @@
  * record holding all it will add to the room files and fsyncs it: that is the
  * durability point, one fsync per batch. The room files get the bytes next and
  * are synced lazily: when a segment fills up, the next one is started, and once
- * the file system has been synced (`sync -f`) the old segments are deleted.
+ * the file system has been synced (`sync -f`) the old segments are deleted, except
+ * those from the checkpoint's log position on (a load reads the rooms they name),
+ * at most KEPT_SEGMENTS of them (past that, a load reads every room file).
  *
  * Recovery, always under the machine's room lock:
  *  - a writer killed between its record and its room files leaves the last record
@@ -19,40 +21,44 @@ import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSyn
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
+import { firstUncovered, roomsAfter, type WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { fsyncDir } from './fsync-dir';
 
 /** A segment is closed once it holds this much; its records reach the room files' fsync at the next `sync -f`. */
 export const SEGMENT_BYTES = 16 << 20;
+/**
+ * Full segments kept for the checkpoint's sake at most: a checkpoint is written
+ * after 100,000 events (about 2 segments), but a hole waiting for a peer or a full
+ * disk can hold it back for long, and the log must not grow without bound meanwhile.
+ */
+export const KEPT_SEGMENTS = 8;
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 const fdatasyncAsync = promisify(fdatasync);
 const execFileAsync = promisify(execFile);
 
-/** A record just made durable, to be marked once its commit is done. */
+/** A record just made durable (its segment, and its start as `offset`), to be marked once its commit is done. */
 export interface Appended extends WalPosition {
   fd: number;
   stateAt: number;
-}
-
-/** Where a record lies: its segment and its start in it. */
-export interface WalPosition {
-  segment: number;
-  at: number;
 }
 
 export class WriteAheadLog {
   readonly dir: string;
   private fd = -1;
   private segment = -1;
-  /** One retirement runs at a time; a rotation meanwhile raises `retireWanted`, and the running one goes round again. */
   private retiring = false;
-  private retireWanted = 0;
+  /** The segment the next retiring pass keeps from (a rotation while one runs raises it). */
+  private retireBelow = -1;
 
   constructor(
     machineDir: string,
     private readonly log: Logger,
     private readonly segmentBytes = SEGMENT_BYTES,
+    /** The oldest segment a load may still read (the checkpoint's), if any. */
+    private readonly retainFrom: () => number | null = () => null,
+    private readonly keptSegments = KEPT_SEGMENTS,
   ) {
     this.dir = join(machineDir, 'wal');
   }
@@ -60,17 +66,43 @@ export class WriteAheadLog {
   /**
    * Makes the room files hold every durable record (the caller holds the room
    * lock): after a reboot all of them are checked, otherwise only the last one,
-   * which is pending only if its writer died mid-commit.
+   * which is pending only if its writer died mid-commit. Returns whether all of
+   * them were replayed (room-file bytes may have been rewritten anywhere).
    */
-  recover(apply: (parts: WalPart[]) => void): void {
+  recover(apply: (parts: WalPart[]) => void): boolean {
     mkdirSync(this.dir, { recursive: true });
     const boot = currentBoot();
     if (boot === null || readFileOr(join(this.dir, 'boot')) !== boot) {
       this.replayAll(apply);
       writeFileSync(join(this.dir, 'boot'), boot ?? '');
-    } else {
-      this.finishLast(apply);
+      return true;
     }
+    this.finishLast(apply);
+    return false;
+  }
+
+  /**
+   * Where the next record goes. Called under the room lock after `finishLast`, it
+   * is a point before which every record is in the room files.
+   */
+  position(): WalPosition {
+    const fd = this.current();
+    return { segment: this.segment, offset: fstatSync(fd).size };
+  }
+
+  /** The rooms the records from `from` on name (lib/core/wal-position), or why the log cannot tell. */
+  roomsSince(from: WalPosition): Set<string> | string {
+    return roomsAfter(from, this.segmentsOr(), (n) => this.readSegment(n));
+  }
+
+  /** The first record from `from` on not within `coveredTo` (records before `from` must be), or why the log cannot tell. */
+  coveredFrom(from: WalPosition, coveredTo: (room: string) => number): WalPosition | string {
+    return firstUncovered(from, this.segmentsOr(), (n) => this.readSegment(n), coveredTo);
+  }
+
+  /** Whether the log still holds the segment of `p` (a walk from it can succeed). */
+  holds(p: WalPosition): boolean {
+    return this.segmentsOr().includes(p.segment);
   }
 
   /**
@@ -99,7 +131,7 @@ export class WriteAheadLog {
     const last = records[records.length - 1];
     if (last?.state === RecordState.Pending) {
       apply(last.parts);
-      this.mark({ fd, segment: this.segment, at: last.at, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
+      this.mark({ fd, segment: this.segment, offset: last.at, stateAt: last.at + last.size - TRAILER_BYTES }, RecordState.Applied);
       this.log.warn('finished a commit whose writer died', { rooms: last.parts.length, bytes: last.size });
     }
   }
@@ -119,13 +151,7 @@ export class WriteAheadLog {
       ftruncateSync(fd, before);
       throw err;
     }
-    return { fd, segment: this.segment, at: before, stateAt: before + record.length - TRAILER_BYTES };
-  }
-
-  /** Where the next record will go (the caller holds the room lock). */
-  end(): WalPosition {
-    const fd = this.current();
-    return { segment: this.segment, at: fstatSync(fd).size };
+    return { fd, segment: this.segment, offset: before, stateAt: before + record.length - TRAILER_BYTES };
   }
 
   /**
@@ -162,9 +188,9 @@ export class WriteAheadLog {
     }
     try {
       const head = Buffer.alloc(4);
-      if (readSync(fd, head, 0, 4, pos.at) !== 4) return null;
+      if (readSync(fd, head, 0, 4, pos.offset) !== 4) return null;
       const buf = Buffer.allocUnsafe(head.readUInt32LE(0) + FRAME_BYTES);
-      if (readSync(fd, buf, 0, buf.length, pos.at) !== buf.length) return null;
+      if (readSync(fd, buf, 0, buf.length, pos.offset) !== buf.length) return null;
       const r = decodeRecord(buf);
       return typeof r === 'string' || r.state !== RecordState.Applied ? null : r;
     } finally {
@@ -177,7 +203,7 @@ export class WriteAheadLog {
     try {
       await fdatasyncAsync(r.fd);
     } catch (err) {
-      ftruncateSync(r.fd, r.at);
+      ftruncateSync(r.fd, r.offset);
       throw err;
     }
   }
@@ -213,19 +239,20 @@ export class WriteAheadLog {
   /**
    * Deletes the segments before `keep` once every room file written before now is
    * on disk: `sync -f` syncs the whole file system, where fsyncing each room a
-   * segment touched could be tens of thousands of calls.
+   * segment touched could be tens of thousands of calls. The checkpoint's segment
+   * and those after it stay, up to `keptSegments` of them.
    */
   private async retire(keep: number): Promise<void> {
-    this.retireWanted = Math.max(this.retireWanted, keep);
-    if (this.retiring) return; // the one in progress goes round again for it
+    this.retireBelow = Math.max(this.retireBelow, keep);
+    if (this.retiring) return; // the pass running now goes again for it (a sync -f can take seconds)
     this.retiring = true;
     try {
-      for (let done = 0; done < this.retireWanted; ) {
-        const upTo = this.retireWanted;
+      for (let done = -1; done < this.retireBelow; ) {
+        done = this.retireBelow;
         await fsyncDir(this.dir); // the new segment's name
         await execFileAsync('sync', ['-f', this.dir]);
-        for (const n of this.segments()) if (n < upTo) unlinkSync(join(this.dir, segmentName(n)));
-        done = upTo;
+        const floor = Math.min(done, Math.max(this.retainFrom() ?? done, done - this.keptSegments));
+        for (const n of this.segments()) if (n < floor) unlinkSync(join(this.dir, segmentName(n)));
       }
     } catch (err) {
       this.log.warn('could not retire write-ahead log segments (kept for now)', { error: errorMessage(err) });
@@ -256,6 +283,30 @@ export class WriteAheadLog {
       }
     }
     if (records > 0) this.log.info('checked the write-ahead log against the room files after a reboot', { records });
+  }
+
+  /** Retires the full segments a new checkpoint no longer needs, without waiting for the next rotation. */
+  retireOld(): void {
+    if (this.segment >= 0) void this.retire(this.segment);
+  }
+
+  private readSegment(n: number): Buffer | null {
+    try {
+      return readFileSync(join(this.dir, segmentName(n)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // retired meanwhile
+      throw err;
+    }
+  }
+
+  /** The segments present; none if the log's directory is not there (yet). */
+  private segmentsOr(): number[] {
+    try {
+      return this.segments();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
 
   private segments(): number[] {

@@ -104,7 +104,7 @@ t.test('a doorbell whose log record is gone (its segment retired) reads the line
   replicator.onCommitted((c) => rung.push(c));
   const events = peerEvents(3, 9);
   await replicator.appendStamped(events);
-  worker.ring({ ...rung[0], record: { segment: 999, at: 0 } });
+  worker.ring({ ...rung[0], record: { segment: 999, offset: 0 } });
   await waitUntilVector(worker, replicator);
   t.same(shown.map((e) => e.id).sort(), events.map((e) => e.id).sort(), 'every event read and shown');
 });

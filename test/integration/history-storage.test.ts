@@ -5,15 +5,16 @@
  * read back from disk in bounded pages, from any cursor, each once.
  */
 import t from 'tap';
-import { existsSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { dumpMachine } from '../../lib/admin/dump';
-import { compareEvents, createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
+import { compareEvents, createEventId, eventToLine, postEventId, type ChatEvent } from '../../lib/core/event';
 import { RECORD_BYTES } from '../../lib/core/index-record';
 import { advance, type VersionVector } from '../../lib/core/version-vector';
-import { checkpointPath } from '../../lib/storage/checkpoint-file';
+import { encodeRecord } from '../../lib/core/wal-record';
+import { checkpointPath, readCheckpointWal } from '../../lib/storage/checkpoint-file';
 import type { Journal } from '../../lib/storage/journal';
-import { rng } from '../helpers/events';
+import { ev, rng } from '../helpers/events';
 import { openJournal, readAll, readRoomFiles, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
@@ -47,6 +48,59 @@ t.test('a start reads the checkpoint and scans only what was appended after it',
   t.equal(loaded(logs).scanned, 90, 'only the 90 posts after the checkpoint are read at start');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'and it holds every event');
   t.same([...again.index.vector()], [...journal.index.vector()]);
+});
+
+const post = (room: string, id: string): Parameters<Journal['submit']>[0] => ({ id: postEventId(room, id), kind: 'post', room, author: room, text: id });
+const walSegments = (machineDir: string): string[] => readdirSync(join(machineDir, 'wal')).filter((n) => n.endsWith('.log')).sort();
+
+t.test('a start reads only the rooms the write-ahead log names past the checkpoint, and misses nothing written there', async (t) => {
+  const machineDir = join(tempDir(t), 'm1');
+  const { journal: a } = await openJournal(machineDir, 'm1.aaaaaa.w0', [], { checkpointEvery: 1_000_000 });
+  await fill(a, 300);
+  // B loads now and hears of nothing later (no doorbell): its offsets lag what A writes next.
+  const { journal: b } = await openJournal(machineDir, 'm1.aaaaaa.w1', [], { checkpointEvery: 1_000_000 });
+  for (let i = 0; i < 20; i++) await a.submit(post(i % 2 ? 'ann' : 'bob', `late${i}`));
+  await a.submit({ id: createEventId('fay'), kind: 'create', room: 'fay', author: 'fay', text: '' }); // a new user's file
+  const replicated = [1, 2, 3].map((seq) => ev({ origin: 'm2.bbbbbb.w0', seq, room: 'cat', author: 'cat' }));
+  t.same(await a.appendStamped(replicated), { appended: 3, gapped: 0 }, 'a replicated batch');
+  t.ok(await b.checkpoint(), 'the lagging process writes the checkpoint');
+  // A writer SIGKILLed between its log record and its room file: the record is durable, dan's file lacks it.
+  const pending = ev({ origin: 'm2.bbbbbb.w0', seq: 4, room: 'dan', author: 'dan' });
+  const segment = join(machineDir, 'wal', walSegments(machineDir).at(-1) as string);
+  appendFileSync(segment, encodeRecord([{ room: 'dan', offset: statSync(join(machineDir, 'rooms', 'dan.jsonl')).size, data: Buffer.from(`${eventToLine(pending)}\n`) }]));
+
+  const { journal: c } = await openJournal(machineDir, 'm1.aaaaaa.w2');
+  t.equal(c.lastLoad?.sweep, null, 'no sweep of every room file');
+  t.equal(c.lastLoad?.rooms, 5, 'it looked at the five rooms the log names past the checkpoint (ann, bob, fay, cat, dan), not every file');
+  const stored = slots(readAll(c));
+  t.same(stored, slots(readRoomFiles(machineDir).flatMap((f) => f.events)), 'every event on disk is served, once');
+  for (const e of [...replicated, pending]) t.ok(stored.includes(`${e.origin}#${e.seq}`), `${e.origin}#${e.seq} (replicated${e === pending ? ', its commit finished by the load' : ''})`);
+  t.ok(c.index.userExists('fay'), 'the user created after the checkpoint exists');
+  t.same(new Map(c.index.vector()), new Map(a.index.vector()).set('m2.bbbbbb.w0', 4), 'every origin complete, the finished commit included');
+});
+
+t.test('a checkpoint whose log segment was retired: the load reads every room file and misses nothing', async (t) => {
+  const machineDir = join(tempDir(t), 'm1');
+  const small = { walSegmentBytes: 4096, walKeptSegments: 1 };
+  const { journal } = await openJournal(machineDir, 'm1.aaaaaa.w0', [], { checkpointEvery: 1_000_000 }, small);
+  await fill(journal, 100);
+  t.ok(await journal.checkpoint());
+  const at = readCheckpointWal(machineDir);
+  t.ok(at !== null, 'the checkpoint names a log position');
+  const named = `${String(at?.segment).padStart(12, '0')}.log`;
+  for (let round = 0; existsSync(join(machineDir, 'wal', named)); round++) {
+    await fill(journal, 50, `r${round}-`);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (round > 200) throw new Error('the segment is never retired');
+  }
+  const { journal: again } = await openJournal(machineDir, 'm1.aaaaaa.w1', [], {}, small);
+  t.match(again.lastLoad?.sweep, /log segment \d+ is gone \(retired\)/, 'the load says why it read every room file');
+  t.equal(again.lastLoad?.rooms, ROOMS.length, 'and it did');
+  t.same(slots(readAll(again)), slots(readAll(journal)), 'every event, once');
+  t.same([...again.index.vector()], [...journal.index.vector()]);
+  const { journal: third } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], {}, small);
+  t.equal(third.lastLoad?.sweep, null, 'that load wrote a checkpoint whose position the next load can use');
+  t.same(slots(readAll(third)), slots(readAll(journal)));
 });
 
 t.test('a corrupt, truncated or old-format checkpoint is ignored and rebuilt from the files', async (t) => {

@@ -10,6 +10,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, wri
 import { join, resolve } from 'node:path';
 import { eventToLine, type ChatEvent } from '../../lib/core/event';
 import { encodeRecord } from '../../lib/core/wal-record';
+import { readCheckpointWal } from '../../lib/storage/checkpoint-file';
 import { ev } from '../helpers/events';
 import { openJournal, range1, readRoomFiles, seqsOf, tempDir, type LogEntry } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
@@ -68,24 +69,32 @@ t.test('acknowledged posts whose room-file pages a reboot lost come back from th
   t.ok(logs.some((l) => l.msg === 'rewrote a room file tail from the write-ahead log'), 'the torn tail was rewritten');
 });
 
-t.test('full log segments are retired once the file system is synced, and a reboot after that loses nothing', async (t) => {
+t.test('full log segments before the checkpoint\'s are retired once the file system is synced, and a reboot after that loses nothing', async (t) => {
   const dir = tempDir(t);
   const small = { walSegmentBytes: 4096 };
   const { journal } = await openJournal(dir, 'm1.w0', [], {}, small);
   const rooms = Array.from({ length: 10 }, (_, i) => `u${i}`);
   for (const room of rooms) await journal.submit({ id: `create/${room}`, kind: 'create', room, author: room, text: '' });
   const segmentsSeen = new Set<string>();
-  for (let round = 0; round < 20; round++) {
-    await Promise.all(rooms.map((room) => journal.submit({ id: `post/${room}/${round}`, kind: 'post', room, author: room, text: 'x'.repeat(100) })));
-    for (const n of readdirSync(join(dir, 'wal'))) segmentsSeen.add(n);
+  const logSegments = (): string[] => readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.log'));
+  const round = (n: number): Promise<unknown> =>
+    Promise.all(rooms.map((room) => journal.submit({ id: `post/${room}/${n}`, kind: 'post', room, author: room, text: 'x'.repeat(100) })));
+  for (let n = 0; n < 20; n++) {
+    await round(n);
+    for (const name of logSegments()) segmentsSeen.add(name);
   }
   t.ok(segmentsSeen.size >= 10, `the log moved through ${segmentsSeen.size} segments`);
-  await waitFor('full segments to be retired', () => readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.log')).length <= 2, 60_000);
+  t.ok(logSegments().length > 2, 'those from the (first) checkpoint\'s position on are kept: a load reads the rooms they name');
+  t.ok(await journal.checkpoint(), 'a checkpoint at the log\'s end');
+  const kept = readCheckpointWal(dir)?.segment ?? -1;
+  await round(20); // the next segment starts: what lies before the checkpoint's goes
+  await waitFor('full segments before the checkpoint\'s to be retired', () => logSegments().every((name) => Number(name.slice(0, 12)) >= kept), 60_000);
+  t.ok(logSegments().length <= 3, `${logSegments().length} segments left`);
 
   writeFileSync(join(dir, 'wal', 'boot'), 'an earlier boot');
   const { journal: after } = await openJournal(dir, 'm1.w1', [], {}, small);
-  t.equal(after.index.seqOf('m1.w0'), 10 + 20 * 10, 'every event is there, without a gap');
-  t.equal(readRoomFiles(dir).flatMap((f) => f.events).length, 210, 'each once');
+  t.equal(after.index.seqOf('m1.w0'), 10 + 21 * 10, 'every event is there, without a gap');
+  t.equal(readRoomFiles(dir).flatMap((f) => f.events).length, 220, 'each once');
 });
 
 /** A process appending replicated batches of one origin spread over 20 rooms, forever; prints each committed seq. */

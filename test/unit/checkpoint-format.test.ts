@@ -3,7 +3,7 @@
  * corrupt file is refused as a whole (so the state is rebuilt from the room files).
  */
 import t from 'tap';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../lib/core/checkpoint-format';
+import { decodeCheckpoint, encodeCheckpoint, headerEnd, headerWal, HEAD_BYTES, type Checkpoint } from '../../lib/core/checkpoint-format';
 import { EventIndex } from '../../lib/core/event-index';
 import { createEventId } from '../../lib/core/event';
 import { ev, rng } from '../helpers/events';
@@ -21,13 +21,14 @@ function sample(): Checkpoint {
   }
   index.offer(ev({ origin: 'm2.def456.w1', seq: 7, text: 'held back, with "quotes" and ünïcödé' }));
   const snap = index.snapshot();
-  return { index: snap, clock: { wall: 99_999, logical: 4 }, offsets: Float64Array.from(snap.names, (_, i) => i * 1000 + 0.5 * (i % 2)) };
+  return { index: snap, clock: { wall: 99_999, logical: 4 }, offsets: Float64Array.from(snap.names, (_, i) => i * 1000 + 0.5 * (i % 2)), wal: { segment: 3, offset: 4_096 } };
 }
 
 t.test('a checkpoint reads back exactly as written', async (t) => {
   const c = sample();
   const back = decodeCheckpoint(encodeCheckpoint(c));
   t.same(back.clock, c.clock);
+  t.same(back.wal, c.wal, 'the write-ahead log position it covers');
   t.same([...back.offsets], [...c.offsets], 'each name id its offset');
   t.same(back.index.names, c.index.names, 'the name table');
   t.same(back.index.vector, c.index.vector);
@@ -89,4 +90,16 @@ t.test('an index restored in place from a checkpoint keeps taking events, growin
   }
   t.ok(restored.graph.size > c.index.graph.room.length * 2, `the graph grew from ${c.index.graph.room.length} to ${restored.graph.size} pairs`);
   for (const u of ['user3', 'new0', 'new77', 'new199']) t.same(restored.graph.following(u), direct.graph.following(u), `${u} follows the same rooms`);
+});
+
+t.test('the log position is read from the header alone, and a checkpoint without one says so', async (t) => {
+  const c = sample();
+  const buf = encodeCheckpoint(c);
+  const end = headerEnd(buf.subarray(0, HEAD_BYTES));
+  t.ok(end !== null && end < 1_000, `the header is the first ${end} bytes`);
+  t.same(headerWal(buf.subarray(0, end ?? 0)), c.wal, 'its position, without reading the rest');
+  t.equal(headerWal(buf.subarray(0, (end ?? 0) - 1)), null, 'a cut header gives none');
+  t.equal(headerEnd(Buffer.from('FTCHK1\n\0\0\0\0')), null, 'another version is none');
+  const without = decodeCheckpoint(encodeCheckpoint({ ...c, wal: null }));
+  t.equal(without.wal, null, 'none written, none read: a load reads every room file');
 });
