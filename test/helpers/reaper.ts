@@ -5,7 +5,7 @@
  * A test process that starts processes calls ownChildren() (the helpers that spawn
  * do): it puts FTCHAT_TEST_OWNER=<its pid>.<its start time> into its environment,
  * which every descendant inherits (servers, node:cluster workers, detached
- * guardians, revived primaries, faketime and `ip netns exec` wrappers, fbc,
+ * guardians, revived primaries, `ip netns exec` wrappers, fbc,
  * writers, tmux), and points TMPDIR at a dir of its own, so every temp dir it makes
  * (through os.tmpdir()) lies inside that one dir. The pid with the start time names
  * one process only: a recycled pid never carries a dead owner's mark.
