@@ -200,7 +200,7 @@ export class Journal {
   async load(): Promise<void> {
     await this.files.init();
     // A replay after a reboot may have rewritten room bytes anywhere: then every room file is read.
-    const replayed = await this.files.recover().catch((err: unknown) => {
+    let replayed = await this.files.recover().catch((err: unknown) => {
       if (!isDiskFault(err)) throw err;
       this.log.warn('write-ahead log recovery left to the first commit (disk fault)', { error: errorMessage(err) });
       return true;
@@ -216,6 +216,8 @@ export class Journal {
         await this.opts.buildElsewhere();
         checkpoint = readCheckpoint(this.files.machineDir);
         if (typeof checkpoint !== 'string') from = `checkpoint built by a one-shot process (${why})`;
+        // That build read every room file after our replay: nothing it rewrote needs a sweep again.
+        if (typeof checkpoint !== 'string') replayed = false;
       }
       if (typeof checkpoint === 'string') from = `room files (${checkpoint})`;
       report = await this.restoreAndScan(checkpoint, replayed);
