@@ -494,7 +494,7 @@ export class Journal {
    */
   page(
     cursor: VersionVector,
-    keep: (r: IndexRecord) => boolean,
+    keep: (r: IndexRecord, origin: string) => boolean,
     max: number,
     upTo: VersionVector = this.index.vector(),
     confirm: (e: ChatEvent) => boolean = () => true,
@@ -517,7 +517,7 @@ export class Journal {
           seq++;
           if (rec === null) {
             this.log.warn('no index record for an applied event (a seq lost for good?)', { origin, seq });
-          } else if (keep(rec)) {
+          } else if (keep(rec, origin)) {
             found.push({ origin, seq, rec });
             if (++taken >= max) break;
           }
