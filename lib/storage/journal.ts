@@ -18,7 +18,7 @@ import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
-import type { VersionVector } from '../core/version-vector';
+import { advance, covers, type VersionVector } from '../core/version-vector';
 import type { Checkpoint } from '../core/checkpoint-format';
 import type { WalPosition } from '../core/wal-position';
 import { RoomOffsets } from '../core/room-offsets';
@@ -332,7 +332,7 @@ export class Journal {
   ring({ rooms, upTo, record }: { rooms: string[]; upTo?: Record<string, number>; record?: WalPosition }): void {
     const r = this.rung;
     for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
-    for (const [origin, seq] of Object.entries(upTo ?? {})) r.upTo.set(origin, Math.max(seq, r.upTo.get(origin) ?? 0));
+    for (const [origin, seq] of Object.entries(upTo ?? {})) advance(r.upTo, origin, seq);
     if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
     if (!r.running) void this.readRung();
   }
@@ -527,7 +527,7 @@ export class Journal {
     }
     found.sort((a, b) => a.rec.wall - b.rec.wall || a.rec.logical - b.rec.logical || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
     const next = new Map(cursor);
-    for (const [origin, seq] of scannedTo) if (seq > (next.get(origin) ?? 0)) next.set(origin, seq);
+    for (const [origin, seq] of scannedTo) advance(next, origin, seq);
     const taken = found.slice(0, max);
     // An origin with candidates left over resumes at its first one.
     for (const c of found.slice(max)) if (c.seq - 1 < (next.get(c.origin) ?? 0)) next.set(c.origin, c.seq - 1);
@@ -536,7 +536,7 @@ export class Journal {
       const e = this.readEvent(c.origin, c.seq, c.rec);
       if (e && confirm(e)) events.push(e);
     }
-    const done = found.length <= max && [...upTo].every(([origin, top]) => (next.get(origin) ?? 0) >= top);
+    const done = found.length <= max && [...upTo].every(([origin, top]) => covers(next, origin, top));
     return { events, cursor: next, done };
   }
 
