@@ -1,18 +1,14 @@
 /**
  * One writer's view of a machine's data: the event index kept in step with the
- * room files, and a group commit that batches every event submitted while the
- * previous batch was being written, so one lock and one fsync (of the machine's
- * write-ahead log) serve many posts. Events get their origin, dense seq and clock reading at write time,
- * under the lock, after catching up with the files, so each sorts after
- * everything stored before it. Events stamped elsewhere (replication) are
- * appended unchanged, in the same group commits.
+ * room files (through its group commit, the doorbells of the machine's other
+ * writers, and loads), and reads of the events through the origin index.
  *
  * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
  * in use; events are read from the room files through the origin index, in pages.
  * A start reads the machine's checkpoint and then only the rooms the write-ahead log
  * names after the checkpoint's log position (every room file if the log cannot tell).
  */
-import { type ChatEvent, type EventKind } from '../core/event';
+import type { ChatEvent } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
@@ -27,47 +23,13 @@ import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex } from './origin-index';
-import { CommitError, type RoomFiles, type Stored } from './room-files';
+import type { RoomFiles, Stored } from './room-files';
+import { GroupCommit, type AppendResult, type Commit, type Draft } from './group-commit';
+import { JournalListeners } from './journal-listeners';
 import { parseLine } from '../core/room-log';
 import type { WalPart } from '../core/wal-record';
 
-export interface Draft {
-  id: string;
-  kind: EventKind;
-  room: string;
-  author: string;
-  text: string;
-}
-
-interface Waiting {
-  draft: Draft;
-  resolve: (e: ChatEvent) => void;
-  reject: (err: Error) => void;
-}
-
-interface Incoming {
-  events: ChatEvent[];
-  resolve: (r: AppendResult) => void;
-  reject: (err: Error) => void;
-}
-
-export interface AppendResult {
-  /** Events of the call now stored here that were not before. */
-  appended: number;
-  /** Events refused because an earlier seq of their origin is missing here. */
-  gapped: number;
-}
-
-/** What one commit of this writer added, for the machine's other readers (the doorbell). */
-export interface Commit {
-  rooms: string[];
-  /** Per origin, the highest seq written. */
-  upTo: Record<string, number>;
-  /** Its write-ahead log record. */
-  record?: WalPosition;
-}
-
-export class StorageError extends Error {}
+export { StorageError, type AppendResult, type Commit, type Draft } from './group-commit';
 
 /** The machine's index and checkpoint were dropped: every process of the machine must load again. */
 export class IndexDropped extends Error {}
@@ -128,13 +90,10 @@ export class Journal {
   index = new EventIndex();
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
-  private readonly waiting = new Map<string, Waiting[]>();
-  private queue: Draft[] = [];
-  private incoming: Incoming[] = [];
-  private flushing = false;
+  private readonly commits: GroupCommit;
+  private readonly listeners = new JournalListeners();
   private loading = false;
   private readonly deferred = new Set<string>();
-  private nextSeq = 1;
   private sinceCheckpoint = 0;
   /**
    * A log position before which every record lies within this process's room
@@ -144,11 +103,8 @@ export class Journal {
   private walCovered: WalPosition | null = null;
   /** The last load's report (null before one). */
   lastLoad: LoadReport | null = null;
-  private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
-  private readonly committedListeners: ((c: Commit) => void)[] = [];
   /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
   private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
-  private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
 
   constructor(
     private readonly files: RoomFiles,
@@ -164,6 +120,17 @@ export class Journal {
     this.origins = new OriginIndex(files.machineDir);
     files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+    this.commits = new GroupCommit({
+      files,
+      origin,
+      clock,
+      log,
+      fatal,
+      index: () => this.index,
+      stored: (d) => this.stored(d),
+      takeAll: (stored) => this.takeAll(stored),
+      committed: (c) => this.listeners.committed(c),
+    });
   }
 
   /**
@@ -172,12 +139,12 @@ export class Journal {
    * its room is cached or `postsOf(room)` (the rest are learned from their index records).
    */
   onApplied(fn: (e: ChatEvent) => void, postsOf?: (room: string) => boolean): void {
-    this.appliedListeners.push({ fn, postsOf });
+    this.listeners.onApplied(fn, postsOf);
   }
 
   /** What this writer just committed (a doorbell for the machine's other readers). */
   onCommitted(fn: (c: Commit) => void): void {
-    this.committedListeners.push(fn);
+    this.listeners.onCommitted(fn);
   }
 
   /**
@@ -186,7 +153,7 @@ export class Journal {
    * origin's slot, so replication must ship it too.
    */
   onEveryEvent(fn: (e: ChatEvent) => void): void {
-    this.everyListeners.push(fn);
+    this.listeners.onEveryEvent(fn);
   }
 
   /**
@@ -230,7 +197,7 @@ export class Journal {
       }
     });
     this.loading = false;
-    this.nextSeq = this.index.topSeq(this.origin) + 1;
+    this.commits.nextSeq = this.index.topSeq(this.origin) + 1;
     this.lastLoad = { from, ...report };
     this.log.info('loaded room files', {
       from,
@@ -240,7 +207,7 @@ export class Journal {
       ms: Date.now() - started,
       rooms: this.index.rooms.size,
       follows: this.index.graph.size,
-      nextSeq: this.nextSeq,
+      nextSeq: this.commits.nextSeq,
     });
     const rung = [...this.deferred];
     this.deferred.clear();
@@ -410,13 +377,13 @@ export class Journal {
     const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.readEvent(origin, seq, rec);
     if (!e) return false;
     this.show(this.index.offer(e));
-    for (const fn of this.everyListeners) fn(e);
+    this.listeners.every(e);
     return true;
   }
 
   /** Whether a post to `room` stored elsewhere must be read: its tail is cached, or a listener wants it. */
   private postsWanted(room: string): boolean {
-    return this.everyListeners.length > 0 || this.tails.cached(room) || this.appliedListeners.some((l) => !l.postsOf || l.postsOf(room));
+    return this.tails.cached(room) || this.listeners.wantPostsOf(room);
   }
 
   /** Moves the room's read offset over a learned line once every line before it is taken. */
@@ -458,16 +425,16 @@ export class Journal {
    */
   async checkpoint(): Promise<boolean> {
     // Not while a hole is open: the next start must scan the lines stored past it again.
-    if (this.flushing || this.loading || this.index.hasStoredPastHoles()) return false;
+    if (this.commits.busy || this.loading || this.index.hasStoredPastHoles()) return false;
     if (this.walCovered === null || !this.files.walHolds(this.walCovered)) {
       // The log no longer reaches back to what we know we covered: pin its position now and read
       // every room file grown past our offsets (yielding), so the checkpoint can name a position.
       this.walCovered = await this.pinWal();
       await this.refresh(await this.files.roomsGrown());
-      if (this.flushing || this.loading) return false;
+      if (this.commits.busy || this.loading) return false;
     }
     const wrote = await this.files.withCheckpointLock(async () => {
-      if (this.flushing) return false;
+      if (this.commits.busy) return false;
       await this.checkpointNow();
       return true;
     }, false);
@@ -542,146 +509,12 @@ export class Journal {
 
   /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
   submit(draft: Draft): Promise<ChatEvent> {
-    const known = this.stored(draft);
-    if (known) return Promise.resolve(known);
-    return new Promise((resolve, reject) => {
-      const list = this.waiting.get(draft.id);
-      if (list) list.push({ draft, resolve, reject });
-      else {
-        this.waiting.set(draft.id, [{ draft, resolve, reject }]);
-        this.queue.push(draft);
-      }
-      if (!this.flushing) void this.flush();
-    });
+    return this.commits.submit(draft);
   }
 
-  /**
-   * Appends events stamped on other machines, keeping their origin, seq and clock.
-   * Group-committed with everything else waiting; an event whose (origin, seq) is
-   * already here is skipped, and one whose origin has an earlier seq missing here
-   * is refused (a gap would be settled past at the next load and never filled).
-   */
+  /** Appends events stamped on other machines (see GroupCommit.appendStamped). */
   appendStamped(events: ChatEvent[]): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.incoming.push({ events, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    while (this.queue.length > 0 || this.incoming.length > 0) {
-      if (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.commitBatch(batch);
-      }
-      if (this.incoming.length > 0) {
-        const calls = this.incoming;
-        this.incoming = [];
-        await this.commitIncoming(calls);
-      }
-    }
-    this.flushing = false;
-  }
-
-  private async commitBatch(batch: Draft[]): Promise<void> {
-    const byRoom = groupByRoom(batch);
-    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
-      this.stamp(byRoom.get(room) ?? []),
-    );
-    // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.index.topSeq(this.origin)) + 1;
-    this.takeAll(written);
-    this.notifyCommitted(written);
-    const byId = new Map(written.map((s) => [s.event.id, s.event]));
-    for (const d of batch) {
-      const stored = byId.get(d.id) ?? this.stored(d);
-      for (const w of this.waiting.get(d.id) ?? []) {
-        if (stored) w.resolve(stored);
-        else w.reject(failure ?? new StorageError('event was not stored'));
-      }
-      this.waiting.delete(d.id);
-    }
-  }
-
-  /**
-   * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit refused for a disk fault returns why (the writes resume by
-   * themselves once there is room); anything else is fatal.
-   */
-  private async commitRooms(
-    what: string,
-    rooms: string[],
-    batchSize: number,
-    prepare: (room: string) => ChatEvent[],
-  ): Promise<{ written: Stored[]; failure: Error | null }> {
-    try {
-      return { written: await this.files.commit(rooms, (fresh) => this.takeAll(fresh), prepare), failure: null };
-    } catch (err) {
-      if (!(err instanceof CommitError)) this.fatal(err as Error);
-      const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
-      this.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
-      return { written: [], failure };
-    }
-  }
-
-  private async commitIncoming(calls: Incoming[]): Promise<void> {
-    const next = new Map<string, number>();
-    const accepted: ChatEvent[] = [];
-    const mine = calls.map(({ events }) => {
-      const taken: ChatEvent[] = [];
-      let gapped = 0;
-      for (const e of events) {
-        let n = next.get(e.origin) ?? this.index.seqOf(e.origin) + 1;
-        while (this.index.has(e.origin, n)) n++; // stored here past a hole: the hole is what is wanted
-        if (e.seq < n || this.index.has(e.origin, e.seq)) continue;
-        if (e.seq > n) gapped++;
-        else {
-          next.set(e.origin, n + 1);
-          taken.push(e);
-        }
-      }
-      accepted.push(...taken);
-      return { taken, gapped };
-    });
-    let written: Stored[] = [];
-    let failure: Error | null = null;
-    if (accepted.length > 0) {
-      const byRoom = groupByRoom(accepted);
-      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
-        // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
-        (byRoom.get(room) ?? []).filter((e) => !this.index.has(e.origin, e.seq)),
-      ));
-      this.takeAll(written);
-      this.notifyCommitted(written);
-    }
-    const stored = new Set(written.map((s) => s.event));
-    calls.forEach((c, i) => {
-      if (failure) c.reject(failure);
-      else c.resolve({ appended: mine[i].taken.filter((e) => stored.has(e)).length, gapped: mine[i].gapped });
-    });
-  }
-
-  private notifyCommitted(written: Stored[]): void {
-    if (written.length === 0) return;
-    const rooms = [...new Set(written.map((s) => s.event.room))];
-    const upTo: Record<string, number> = {};
-    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
-    const record = this.files.lastRecord ?? undefined;
-    for (const fn of this.committedListeners) fn({ rooms, upTo, record });
-  }
-
-  /** Gives drafts that are not yet stored their origin, seq and timestamp. */
-  private stamp(drafts: Draft[]): ChatEvent[] {
-    // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
-    this.nextSeq = Math.max(this.nextSeq, this.index.topSeq(this.origin) + 1);
-    const out: ChatEvent[] = [];
-    for (const d of drafts) {
-      if (this.stored(d)) continue; // stored by another writer meanwhile
-      out.push({ ...d, origin: this.origin, seq: this.nextSeq++, hlc: this.clock.now() });
-    }
-    return out;
+    return this.commits.appendStamped(events);
   }
 
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
@@ -713,7 +546,7 @@ export class Journal {
       return;
     }
     this.show(this.index.offer(e));
-    for (const fn of this.everyListeners) fn(e);
+    this.listeners.every(e);
   }
 
   /** Events just applied: into the clock, the tails and the listeners. */
@@ -723,7 +556,7 @@ export class Journal {
       // A retried post's second copy fills its slot but is not shown again.
       const shown = e.kind !== 'post' || this.tails.take(e);
       if (!shown) continue;
-      for (const l of this.appliedListeners) l.fn(e);
+      this.listeners.applied(e);
     }
   }
 
@@ -777,16 +610,6 @@ export class Journal {
     this.origins.remove();
     return this.fatal(new IndexDropped(`index record ${origin}#${seq} points at a line that ${why}`));
   }
-}
-
-function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> {
-  const byRoom = new Map<string, T[]>();
-  for (const e of events) {
-    const list = byRoom.get(e.room);
-    if (list) list.push(e);
-    else byRoom.set(e.room, [e]);
-  }
-  return byRoom;
 }
 
 /** The event `rec` places, from a commit's log record parts, if they hold its line (and it is that event). */
