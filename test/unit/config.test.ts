@@ -78,7 +78,7 @@ t.test('anything wrong is one line naming the file and the key', async (t) => {
   }
 });
 
-t.test('whatever JSON it is given, it returns a config or throws a ConfigError, never anything else', async (t) => {
+t.test('whatever JSON it is given, it returns a config or throws a ConfigError, never anything else', async () => {
   fc.assert(
     fc.property(fc.oneof(fc.jsonValue(), fc.record({ machines: fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue()), secret: fc.jsonValue() }, { requiredKeys: [] })), (raw) => {
       try {
