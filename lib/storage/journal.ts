@@ -1,7 +1,8 @@
 /**
  * One writer's view of a machine's data: the event index kept in step with the
- * room files (through its group commit, the doorbells of the machine's other
- * writers, and loads), and reads of the events through the origin index.
+ * room files (through its own commits, group-commit.ts; the other writers'
+ * doorbells, doorbell-reader.ts; and loads), its checkpoints, and reads of the
+ * events through the origin index. Who hears of what: journal-listeners.ts.
  *
  * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
  * in use; events are read from the room files through the origin index, in pages.
@@ -22,12 +23,11 @@ import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
-import { OriginIndex } from './origin-index';
+import { OriginIndex, RECORDS_PER_READ } from './origin-index';
 import type { RoomFiles, Stored } from './room-files';
 import { GroupCommit, type AppendResult, type Commit, type Draft } from './group-commit';
 import { JournalListeners } from './journal-listeners';
-import { parseLine } from '../core/room-log';
-import type { WalPart } from '../core/wal-record';
+import { DoorbellReader, type Ring } from './doorbell-reader';
 
 export { StorageError, type AppendResult, type Commit, type Draft } from './group-commit';
 
@@ -73,24 +73,19 @@ export interface Page {
   done: boolean;
 }
 
-/** Index records read per origin per disk read. */
-const RECORDS_PER_READ = 1_024;
 /**
  * Index records one page may look at: a reader of a few quiet rooms resuming from
  * an old cursor gets short (even empty) pages whose cursor moves on, instead of one
  * call that reads the whole history while the event loop waits.
  */
 const RECORDS_PER_PAGE = 32_768;
-/** A load or refresh yields to the event loop at least this often, so the process keeps answering its primary. */
-const LOAD_SLICE_MS = 50;
-/** Write-ahead log records a merged doorbell reads at most (each holds up to one commit's lines); past them lines are read one by one. */
-const RECORDS_PER_RING = 8;
 
 export class Journal {
   index = new EventIndex();
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
   private readonly commits: GroupCommit;
+  private readonly doorbells: DoorbellReader;
   private readonly listeners = new JournalListeners();
   private loading = false;
   private readonly deferred = new Set<string>();
@@ -103,8 +98,6 @@ export class Journal {
   private walCovered: WalPosition | null = null;
   /** The last load's report (null before one). */
   lastLoad: LoadReport | null = null;
-  /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
-  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
 
   constructor(
     private readonly files: RoomFiles,
@@ -130,6 +123,20 @@ export class Journal {
       stored: (d) => this.stored(d),
       takeAll: (stored) => this.takeAll(stored),
       committed: (c) => this.listeners.committed(c),
+    });
+    this.doorbells = new DoorbellReader({
+      files,
+      origins: this.origins,
+      clock,
+      log,
+      index: () => this.index,
+      loading: () => this.loading,
+      postsWanted: (room) => this.tails.cached(room) || this.listeners.wantPostsOf(room),
+      counted: () => this.sinceCheckpoint++,
+      show: (applied) => this.show(applied),
+      learned: (e) => this.apply(e),
+      readEvent: (origin, seq, rec) => this.readEvent(origin, seq, rec),
+      refresh: (rooms) => this.refresh(rooms),
     });
   }
 
@@ -287,121 +294,9 @@ export class Journal {
     });
   }
 
-  /**
-   * A doorbell: another writer of this machine committed to `rooms`, up to `upTo` per
-   * origin. Doorbells are merged and read one at a time. With `upTo`, the events are
-   * learned from their index records (which that writer wrote before ringing): the
-   * lines of joins, leaves, creations and the posts someone here needs are read
-   * (one pread each), the rest only move the vector and the rooms' read offsets, so
-   * a catch-up's million posts are not read and parsed again by every worker. The
-   * rooms' files are read for whatever that cannot cover.
-   */
-  ring({ rooms, upTo, record }: { rooms: string[]; upTo?: Record<string, number>; record?: WalPosition }): void {
-    const r = this.rung;
-    for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
-    for (const [origin, seq] of Object.entries(upTo ?? {})) advance(r.upTo, origin, seq);
-    if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
-    if (!r.running) void this.readRung();
-  }
-
-  private async readRung(): Promise<void> {
-    const r = this.rung;
-    r.running = true;
-    while (r.read.size > 0 || r.hinted.size > 0) {
-      const read = [...r.read];
-      const hinted = [...r.hinted];
-      const upTo = new Map(r.upTo);
-      const records = r.records;
-      r.read.clear();
-      r.hinted.clear();
-      r.upTo.clear();
-      r.records = [];
-      try {
-        const unread = await this.learn(upTo, records);
-        await this.refresh([...new Set([...read, ...(unread ?? hinted)])]);
-      } catch (err) {
-        this.log.error('refresh failed', { error: errorMessage(err) });
-      }
-    }
-    r.running = false;
-  }
-
-  /**
-   * Learns events other writers stored, up to `upTo`, from their index records.
-   * Returns the rooms whose files must still be read (lines of other writers lie
-   * between the ones learned), or null if the records cannot cover it all.
-   */
-  private async learn(upTo: Map<string, number>, records: WalPosition[]): Promise<Set<string> | null> {
-    if (this.loading || upTo.size === 0) return null;
-    const slice = timeSlicer(LOAD_SLICE_MS);
-    // The commits' lines, per room, from their log records (one read each instead of one per line).
-    const parts = new Map<string, WalPart[]>();
-    for (const pos of records) {
-      for (const p of this.files.readRecord(pos)?.parts ?? []) {
-        const list = parts.get(p.room);
-        if (list) list.push(p);
-        else parts.set(p.room, [p]);
-      }
-    }
-    /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
-    const ahead = new Map<string, Map<number, number>>();
-    for (const [origin, top] of upTo) {
-      for (let seq = this.index.seqOf(origin); seq < top; ) {
-        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
-        for (const rec of recs) {
-          seq++;
-          if (rec === null || !this.learnOne(origin, seq, rec, parts)) return null;
-          this.passLine(rec, ahead);
-        }
-        await slice();
-      }
-    }
-    const unread = new Set<string>();
-    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.files.offsetOf(room))) unread.add(room);
-    return unread;
-  }
-
-  /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
-  private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.index.seqOf(origin);
-    if (seq <= had) return true; // read meanwhile (a refresh)
-    if (seq !== had + 1) return false;
-    this.sinceCheckpoint++;
-    if (rec.kind === 'post' && !this.postsWanted(rec.room)) {
-      const unblocked = this.index.offerUnread(origin, seq);
-      if (unblocked === null) return false;
-      this.clock.observe({ wall: rec.wall, logical: rec.logical });
-      this.show(unblocked);
-      return true;
-    }
-    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.readEvent(origin, seq, rec);
-    if (!e) return false;
-    this.show(this.index.offer(e));
-    this.listeners.every(e);
-    return true;
-  }
-
-  /** Whether a post to `room` stored elsewhere must be read: its tail is cached, or a listener wants it. */
-  private postsWanted(room: string): boolean {
-    return this.tails.cached(room) || this.listeners.wantPostsOf(room);
-  }
-
-  /** Moves the room's read offset over a learned line once every line before it is taken. */
-  private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
-    const at = this.files.offsetOf(rec.room);
-    if (rec.offset < at) return;
-    let end = rec.offset + rec.length + 1;
-    let lines = ahead.get(rec.room);
-    if (rec.offset > at) {
-      if (!lines) ahead.set(rec.room, (lines = new Map()));
-      lines.set(rec.offset, end);
-      return;
-    }
-    for (let next = lines?.get(end); next !== undefined; next = lines?.get(end)) {
-      lines?.delete(end);
-      end = next;
-    }
-    this.files.passTo(rec.room, end);
+  /** A doorbell: another writer of this machine committed (see DoorbellReader). */
+  ring(ring: Ring): void {
+    this.doorbells.ring(ring);
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -410,7 +305,7 @@ export class Journal {
       for (const room of rooms) this.deferred.add(room);
       return;
     }
-    const slice = timeSlicer(LOAD_SLICE_MS); // a doorbell after a big replicated batch names thousands of rooms
+    const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
       for (const s of await this.files.readNew(room)) this.take(s);
       await slice();
@@ -545,6 +440,11 @@ export class Journal {
       if (this.index.absorb(e)) this.clock.observe(e.hlc);
       return;
     }
+    this.apply(e);
+  }
+
+  /** An event offered to the index: what that applies is shown, and every-event listeners hear it. */
+  private apply(e: ChatEvent): void {
     this.show(this.index.offer(e));
     this.listeners.every(e);
   }
@@ -563,7 +463,7 @@ export class Journal {
   /** Scans the given room files (default: all) past our offsets; returns the files looked at and the events read. */
   private async scan(rooms?: Iterable<string>): Promise<{ rooms: number; events: number }> {
     let events = 0;
-    const slice = timeSlicer(LOAD_SLICE_MS);
+    const slice = timeSlicer();
     const looked = await this.files.scanNew(async (stored) => {
       this.takeAll(stored);
       events += stored.length;
@@ -610,15 +510,4 @@ export class Journal {
     this.origins.remove();
     return this.fatal(new IndexDropped(`index record ${origin}#${seq} points at a line that ${why}`));
   }
-}
-
-/** The event `rec` places, from a commit's log record parts, if they hold its line (and it is that event). */
-function lineIn(parts: WalPart[] | undefined, origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
-  for (const p of parts ?? []) {
-    const from = rec.offset - p.offset;
-    if (from < 0 || from + rec.length >= p.data.length || p.data[from + rec.length] !== 0x0a) continue;
-    const e = parseLine(p.data.toString('utf8', from, from + rec.length));
-    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
-  }
-  return null;
 }
