@@ -62,11 +62,6 @@ export function eventToLine(e: ChatEvent): string {
   });
 }
 
-/** Events as JSON lines, each ending in a newline: a room file's append, a dump. */
-export function eventsToText(events: ChatEvent[]): string {
-  return events.map((e) => `${eventToLine(e)}\n`).join('');
-}
-
 /** Validates an untrusted object (a parsed line or a wire message) as an event. */
 export function asEvent(x: unknown): ChatEvent | null {
   if (typeof x !== 'object' || x === null) return null;
