@@ -1,8 +1,8 @@
 /**
  * `fbs dump`: a machine's data as one canonical text, one event per line in the
  * ordering key's order. Read-only (no lock, no repair); a post stored twice under
- * two slots (a retry that reached two machines) is shown once, the copy first in
- * key order, so machines holding the same events print byte-identical dumps.
+ * two slots (a retry that reached two machines) is shown once, the copy `shownCopy`
+ * picks (as every reader does), so machines holding the same events print byte-identical dumps.
  *
  * In bounded memory, however long the history: an external merge sort. Room files
  * are read one at a time into runs of about 64 MB, each sorted and spilled to a
@@ -13,7 +13,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareEvents, eventToLine, type ChatEvent } from '../core/event';
+import { compareEvents, eventToLine, shownCopy, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog } from '../core/room-log';
 
 const RUN_BYTES = 64 << 20;
@@ -55,8 +55,7 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
         const first = seen.get(e.id);
         if (!first) seen.set(e.id, e);
         else {
-          const best = shown.get(e.id) ?? first;
-          shown.set(e.id, compareEvents(e, best) < 0 ? e : best);
+          shown.set(e.id, shownCopy(shown.get(e.id) ?? first, e));
         }
         run.push(e);
       }

@@ -2,8 +2,7 @@
  * What a typed line means, in command mode or chat mode. Pure: no I/O, so every
  * rule of the contract's command language is checked by unit tests.
  */
-import { usernameError } from '../core/usernames';
-import { safe } from './format';
+import { printable, usernameError } from '../core/usernames';
 
 export type Mode = 'command' | 'chat';
 
@@ -81,7 +80,7 @@ function parseCommand(verb: string, args: string[]): Command {
     case 'exit':
       return error("you are not in chat mode; type 'quit' to disconnect or 'help' for the commands");
     default:
-      return error(`unknown command '${clip(verb)}'; type 'help' for the commands`);
+      return error(`unknown command '${printable(verb)}'; type 'help' for the commands`);
   }
 }
 
@@ -93,10 +92,4 @@ function follow(kind: 'join' | 'leave', args: string[]): Command {
 
 function error(message: string): Command {
   return { kind: 'error', message };
-}
-
-/** Echoed input stays one short printable line. */
-function clip(s: string): string {
-  const clean = safe(s);
-  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
 }

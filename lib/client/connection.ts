@@ -24,6 +24,7 @@ import { compareHlc, type Hlc } from '../core/hlc';
 
 import type { Event__Output } from '../gen/ftchat/Event';
 import type { Hlc__Output } from '../gen/ftchat/Hlc';
+import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 
 export interface FailoverOptions {
   /** Deadline of one attempt on one server in the first round; it doubles with each round. */
@@ -43,9 +44,7 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Reconnect fast after a server process is revived (grpc-js defaults to 1 s, growing to 120 s).
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 300,
-  // Notice a silently dead connection (machine gone, cable pulled) under an open stream.
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  ...KEEPALIVE_OPTIONS, // notice a silently dead connection under an open stream
 };
 
 /** The server answered and said no; the message is its status details. */

@@ -2,6 +2,11 @@
  * How events and room lists look on the client's screen. Pure. Text from the
  * server is stripped of control characters so no one can post terminal escapes.
  */
+import { withoutControlChars } from '../core/control-chars';
+
+/** Control characters (see control-chars) shown as '?', so nothing typed or stored can steer the terminal. */
+const safe = withoutControlChars;
+
 export interface Printable {
   kind: string;
   room: string;
@@ -51,8 +56,3 @@ export function formatRooms(page: RoomPage): string[] {
   return lines;
 }
 
-/** Control characters (C0, DEL, C1) shown as '?', so nothing typed or stored can steer the terminal. */
-export function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}

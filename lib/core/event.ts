@@ -25,6 +25,15 @@ export function compareEvents(a: ChatEvent, b: ChatEvent): number {
   return compareHlc(a.hlc, b.hlc) || cmp(a.origin, b.origin) || cmp(a.id, b.id);
 }
 
+/**
+ * Of two copies of one post (a retry stored under two slots), the one every reader
+ * shows: the first in key order, whatever order they arrived in. Tails, streams and
+ * dumps all pick by this, so machines holding the same copies show the same one.
+ */
+export function shownCopy(a: ChatEvent, b: ChatEvent): ChatEvent {
+  return compareEvents(b, a) < 0 ? b : a;
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -51,11 +60,6 @@ export function eventToLine(e: ChatEvent): string {
     text: e.text,
     hlc: { wall: e.hlc.wall, logical: e.hlc.logical },
   });
-}
-
-/** Events as JSON lines, each ending in a newline: a room file's append, a dump. */
-export function eventsToText(events: ChatEvent[]): string {
-  return events.map((e) => `${eventToLine(e)}\n`).join('');
 }
 
 /** Validates an untrusted object (a parsed line or a wire message) as an event. */

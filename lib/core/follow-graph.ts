@@ -10,7 +10,15 @@
  * (hlc, origin) identifies an event: one origin never stamps two events alike.
  */
 import type { ChatEvent } from './event';
+import type { Hlc } from './hlc';
 import { NameTable } from './name-table';
+
+/** A (user, room) pair's deciding join or leave: which it was, and its key (hlc, origin). */
+export interface Membership {
+  joined: boolean;
+  hlc: Hlc;
+  origin: string;
+}
 
 /** The graph as plain arrays, for a checkpoint; names are ids of the table it was taken with. */
 export interface GraphSnapshot {
@@ -64,6 +72,22 @@ export class FollowGraph {
     if (u === undefined || r === undefined) return false;
     const slot = this.slot(u, r);
     return slot >= 0 && this.joined[slot] === 1;
+  }
+
+  /** The deciding join or leave of (user, room), if the user ever joined or left it. */
+  membership(user: string, room: string): Membership | undefined {
+    const u = this.names.id(user);
+    const r = this.names.id(room);
+    if (u === undefined || r === undefined) return undefined;
+    const slot = this.slot(u, r);
+    return slot < 0 ? undefined : this.membershipAt(slot);
+  }
+
+  /** Every room the user ever joined or left, with the deciding event (own room aside). */
+  memberships(user: string): Map<string, Membership> {
+    const out = new Map<string, Membership>();
+    for (let slot = this.headOf(this.names.id(user)); slot >= 0; slot = this.next[slot]) out.set(this.names.name(this.room[slot]), this.membershipAt(slot));
+    return out;
   }
 
   /** Rooms the user follows, own room included, sorted. */
@@ -121,6 +145,10 @@ export class FollowGraph {
     g.joined = s.joined;
     g.count = n;
     return g;
+  }
+
+  private membershipAt(slot: number): Membership {
+    return { joined: this.joined[slot] === 1, hlc: { wall: this.wall[slot], logical: this.logical[slot] }, origin: this.origins.name(this.origin[slot]) };
   }
 
   private headOf(u: number | undefined): number {

@@ -9,6 +9,7 @@
 import { isOrigin, type ChatEvent } from './event';
 import { MAX_LOGICAL, type Hlc } from './hlc';
 import { MAX_USERNAME_CHARS, printable, usernameError } from './usernames';
+import { hasControlChars } from './control-chars';
 
 export const BOUNDS = {
   /** uint64 fields (seqs, walls, terms) are read as JS numbers: past this they lose digits. */
@@ -90,8 +91,7 @@ export function postTextError(text: unknown, maxChars: number): string | null {
   if (typeof text !== 'string' || text.trim() === '') return 'empty post';
   const chars = [...text].length;
   if (chars > maxChars) return `post too long: ${chars} characters, the limit is ${maxChars}`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) return 'a post is one line of text without control characters';
+  if (hasControlChars(text)) return 'a post is one line of text without control characters';
   return null;
 }
 

@@ -3,10 +3,10 @@
  * entry (the last N posts of the followed rooms) and a retried post's lookup by id
  * need, without holding any room's whole history. A room not cached is loaded
  * through `load` (its file's tail, read from disk). Of several copies of one post
- * (a retry stored under two slots) a tail shows the one first in key order,
- * whatever order they arrived in, so every machine shows the same timeline. Pure.
+ * (a retry stored under two slots) a tail shows the one `shownCopy` picks, so
+ * every machine shows the same timeline. Pure.
  */
-import { compareEvents, type ChatEvent } from './event';
+import { compareEvents, shownCopy, type ChatEvent } from './event';
 
 export class RoomTail {
   /** Posts in key order, one copy per id, at most `keep`. */
@@ -23,7 +23,7 @@ export class RoomTail {
   /** Takes a post; false if it is a copy of a post already shown (the earlier copy in key order stays). */
   add(e: ChatEvent): boolean {
     const shown = this.byId.get(e.id);
-    if (shown && compareEvents(shown, e) <= 0) return false;
+    if (shown && shownCopy(shown, e) === shown) return false;
     if (shown) this.posts.splice(this.posts.indexOf(shown), 1);
     insertSorted(this.posts, e);
     this.byId.set(e.id, e);

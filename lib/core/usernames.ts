@@ -3,6 +3,8 @@
  * sees them: 1-32 of [A-Za-z0-9_.-], not starting with '.' or '-'. No path
  * separator or '..' can pass, so no name can reach outside the data folder.
  */
+import { withoutControlChars } from './control-chars';
+
 export const MAX_USERNAME_CHARS = 32;
 const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
 
@@ -21,8 +23,7 @@ export function isUsername(name: unknown): name is string {
 
 /** For echoing untrusted input inside an error line: no control characters, bounded length. */
 export function printable(v: unknown): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = String(v).replace(/[\u0000-\u001f\u007f]/g, '?');
+  const clean = withoutControlChars(String(v));
   // Cut by characters: half a surrogate pair in a status message made grpc-js answer UNKNOWN.
   const chars = [...clean];
   return chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : clean;

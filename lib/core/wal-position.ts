@@ -29,15 +29,17 @@ export function asWalPosition(v: unknown): WalPosition | null {
 
 /**
  * The rooms named by the records from `from` to the log's end (`segments`: the
- * numbers present, ascending), or why the log cannot say. Void records are
- * skipped (their bytes were taken back); pending ones count (their bytes may land
- * any moment, or were landed by whoever finished them).
+ * numbers present, ascending), or why the log cannot say. Pending records count
+ * (their bytes may land any moment, or were landed by whoever finished them).
+ * Void ones were appended and then taken back: a load, which wants the rooms whose
+ * lines are past its offsets, skips them (`voids: 'skip'`); a writer catching up
+ * with the others counts them (`'count'`): those room files changed under it.
  */
-export function roomsAfter(from: WalPosition, segments: number[], read: ReadSegment): Set<string> | string {
+export function roomsAfter(from: WalPosition, segments: number[], read: ReadSegment, voids: 'count' | 'skip'): Set<string> | string {
   const rooms = new Set<string>();
   let bad: string | null = null;
   const walked = walk(from, segments, read, (r) => {
-    if (r.state === RecordState.Void) return false;
+    if (voids === 'skip' && r.state === RecordState.Void) return false;
     for (const p of r.parts) {
       if (isUsername(p.room)) rooms.add(p.room);
       else bad = 'a log record names no valid room';

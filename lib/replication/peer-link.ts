@@ -18,6 +18,7 @@ import type { ReplicationClient } from '../gen/ftchat/Replication';
 import type { Journal } from '../storage/journal';
 import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
+import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 
 const RETRY_MIN_MS = 100;
 /** Received but not yet appended, beyond which the stream is paused. */
@@ -75,8 +76,7 @@ export class PeerLink {
       'grpc.min_reconnect_backoff_ms': RETRY_MIN_MS,
       'grpc.max_reconnect_backoff_ms': RETRY_MAX_MS,
       'grpc.max_receive_message_length': 64 << 20,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      ...KEEPALIVE_OPTIONS,
     });
   }
 

@@ -9,7 +9,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { ChatEvent } from '../core/event';
-import { vectorFromRecord } from '../core/version-vector';
+import { covers, vectorFromRecord } from '../core/version-vector';
 import type { Logger } from '../common/log';
 import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
@@ -84,7 +84,7 @@ export function createReplicationService(journal: Journal, ship: ShipLog, log: L
       const unsubscribe = ship.subscribe((events) => {
         // The puller wrote its own machine's events first, and said what else it holds
         // (a machine catching up from one peer would get it all again from the other): not sent back live.
-        for (const e of events) if (machineOfOrigin(e.origin) !== from && e.seq > (had.get(e.origin) ?? 0)) queue.push(e);
+        for (const e of events) if (machineOfOrigin(e.origin) !== from && !covers(had, e.origin, e.seq)) queue.push(e);
         schedule();
       });
       const resume = (): void => {

@@ -7,10 +7,10 @@
  * Pure: no I/O.
  */
 import type { ChatEvent } from '../core/event';
-import type { VersionVector } from '../core/version-vector';
+import { covers, type VersionVector } from '../core/version-vector';
 
 export class ShipLog {
-  private readonly logged = new Map<string, number>(); // highest seq shipped per origin
+  private readonly logged: VersionVector = new Map(); // highest seq shipped per origin
   private readonly held = new Map<string, Map<number, ChatEvent>>();
   private readonly listeners = new Set<(events: ChatEvent[]) => void>();
 
@@ -24,11 +24,11 @@ export class ShipLog {
 
   /** Takes an event the index has just seen, and ships whatever the index applied since. */
   offer(e: ChatEvent): void {
-    if (e.seq <= (this.logged.get(e.origin) ?? 0)) return;
+    if (covers(this.logged, e.origin, e.seq)) return;
     let held = this.held.get(e.origin);
     if (!held) this.held.set(e.origin, (held = new Map()));
     if (!held.has(e.seq)) held.set(e.seq, e);
-    this.advance(e.origin);
+    this.shipApplied(e.origin);
   }
 
   /** Calls `fn` with each run of newly applied events; returns the unsubscribe. */
@@ -37,9 +37,9 @@ export class ShipLog {
     return () => this.listeners.delete(fn);
   }
 
-  private advance(origin: string): void {
+  private shipApplied(origin: string): void {
     const upTo = this.appliedSeq(origin);
-    if ((this.logged.get(origin) ?? 0) >= upTo) return;
+    if (covers(this.logged, origin, upTo)) return;
     this.logged.set(origin, upTo);
     const held = this.held.get(origin);
     if (!held) return;

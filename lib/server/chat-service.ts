@@ -16,6 +16,8 @@ import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { StorageError, type Journal, type Page } from '../storage/journal';
 import { nameHash } from '../core/index-record';
+import { isShown } from '../core/audience';
+import type { Membership } from '../core/follow-graph';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
@@ -66,23 +68,23 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
   const backlogging = new Map<Stream, Buffer[]>();
   /** Live items' bytes not yet taken by a stream's connection (held back ones included): past the cap, a reader is too slow. */
   const queuedBytes = new Map<Stream, number>();
-  // Who in chat mode here receives a room's events: kept for the users with streams
-  // only, so fan-out costs the room's readers here, not the whole follow graph.
-  const readers = new Map<string, Set<string>>();
+  // Who in chat mode here may be shown a room's events (see audience), with the follow
+  // graph's word on them: kept for the users with streams only, so fan-out costs the
+  // room's readers here, not the whole follow graph.
+  const readers = new Map<string, Map<string, Membership | undefined>>();
   const watch = (user: string, room: string, on: boolean): void => {
-    let set = readers.get(room);
+    let users = readers.get(room);
     if (on) {
-      if (!set) readers.set(room, (set = new Set()));
-      set.add(user);
-    } else if (set?.delete(user) && set.size === 0) readers.delete(room);
+      if (!users) readers.set(room, (users = new Map()));
+      users.set(user, index.graph.membership(user, room));
+    } else if (users?.delete(user) && users.size === 0) readers.delete(room);
   };
 
   journal.onApplied((e) => {
-    if ((e.kind === 'join' || e.kind === 'leave') && streams.has(e.author)) watch(e.author, e.room, index.graph.isFollowing(e.author, e.room));
-    const audience = new Set(readers.get(e.room));
-    if (e.kind === 'join' || e.kind === 'leave') audience.add(e.author);
+    if ((e.kind === 'join' || e.kind === 'leave') && streams.has(e.author)) watch(e.author, e.room, true);
     let encoded: Buffer | undefined; // once per event, not once per follower
-    for (const user of audience) {
+    for (const [user, membership] of readers.get(e.room) ?? []) {
+      if (!isShown(user, e, e.author === user, membership)) continue;
       for (const call of streams.get(user) ?? []) send(call, (encoded ??= encodeItem({ event: e })));
     }
   }, (room) => readers.has(room)); // another writer's posts to rooms nobody here reads need not be read
@@ -141,17 +143,16 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     return journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
   };
 
-  /** A page of what `u` is shown after `cursor`: the rooms it follows, and its own joins and leaves. */
+  /** A page of what `u` is shown after `cursor` (see audience). */
   const pageFor = (u: string, cursor: VersionVector, max: number, upTo?: VersionVector): Page => {
-    const rooms = new Set(index.graph.following(u));
+    const memberships = index.graph.memberships(u);
     const own = nameHash(u);
-    const ownFollow = (kind: string, author: boolean): boolean => (kind === 'join' || kind === 'leave') && author;
     return journal.page(
       cursor,
-      (r) => rooms.has(r.room) || ownFollow(r.kind, r.authorHash === own),
+      (r, origin) => isShown(u, { kind: r.kind, room: r.room, hlc: { wall: r.wall, logical: r.logical }, origin }, r.authorHash === own, memberships.get(r.room)),
       max,
       upTo,
-      (e) => rooms.has(e.room) || ownFollow(e.kind, e.author === u), // the hash may collide
+      (e) => isShown(u, e, e.author === u, memberships.get(e.room)), // the hash may collide
     );
   };
 
@@ -211,7 +212,8 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
       if (!set) {
         streams.set(me, (set = new Set()));
         opts.presence.changed(me, true);
-        for (const room of index.graph.following(me)) watch(me, room, true);
+        watch(me, me, true);
+        for (const room of index.graph.memberships(me).keys()) watch(me, room, true);
       }
       set.add(call);
       let open = true;

@@ -14,6 +14,7 @@ import { isDoorbell, type Doorbell } from './doorbell';
 import { openMachineJournal, stopOnSignal } from './machine-child';
 import { answerPings } from './primary';
 import { Quotas } from './quotas';
+import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 
 export interface WorkerOptions {
   config: ClusterConfig;
@@ -47,8 +48,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
     'grpc.max_receive_message_length': config.limits.maxMessageBytes,
     'grpc.max_send_message_length': config.limits.maxMessageBytes * 4,
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
+    ...KEEPALIVE_OPTIONS,
   });
   server.addService(chatServiceDefinition, createChatService(journal, {
       machine,

@@ -1,24 +1,21 @@
 /**
  * One writer's view of a machine's data: the event index kept in step with the
- * room files, and a group commit that batches every event submitted while the
- * previous batch was being written, so one lock and one fsync (of the machine's
- * write-ahead log) serve many posts. Events get their origin, dense seq and clock reading at write time,
- * under the lock, after catching up with the files, so each sorts after
- * everything stored before it. Events stamped elsewhere (replication) are
- * appended unchanged, in the same group commits.
+ * room files (through its own commits, group-commit.ts; the other writers'
+ * doorbells, doorbell-reader.ts; and loads), its checkpoints, and reads of the
+ * events through the origin index. Who hears of what: journal-listeners.ts.
  *
  * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
  * in use; events are read from the room files through the origin index, in pages.
  * A start reads the machine's checkpoint and then only the rooms the write-ahead log
  * names after the checkpoint's log position (every room file if the log cannot tell).
  */
-import { type ChatEvent, type EventKind } from '../core/event';
+import type { ChatEvent } from '../core/event';
 import { EventIndex } from '../core/event-index';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
-import type { VersionVector } from '../core/version-vector';
+import { advance, covers, type VersionVector } from '../core/version-vector';
 import type { Checkpoint } from '../core/checkpoint-format';
 import type { WalPosition } from '../core/wal-position';
 import { RoomOffsets } from '../core/room-offsets';
@@ -26,48 +23,13 @@ import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
-import { OriginIndex } from './origin-index';
-import { CommitError, type RoomFiles, type Stored } from './room-files';
-import { parseLine } from '../core/room-log';
-import type { WalPart } from '../core/wal-record';
+import { OriginIndex, RECORDS_PER_READ } from './origin-index';
+import type { RoomFiles, Stored } from './room-files';
+import { GroupCommit, type AppendResult, type Commit, type Draft } from './group-commit';
+import { JournalListeners } from './journal-listeners';
+import { DoorbellReader, type Ring } from './doorbell-reader';
 
-export interface Draft {
-  id: string;
-  kind: EventKind;
-  room: string;
-  author: string;
-  text: string;
-}
-
-interface Waiting {
-  draft: Draft;
-  resolve: (e: ChatEvent) => void;
-  reject: (err: Error) => void;
-}
-
-interface Incoming {
-  events: ChatEvent[];
-  resolve: (r: AppendResult) => void;
-  reject: (err: Error) => void;
-}
-
-export interface AppendResult {
-  /** Events of the call now stored here that were not before. */
-  appended: number;
-  /** Events refused because an earlier seq of their origin is missing here. */
-  gapped: number;
-}
-
-/** What one commit of this writer added, for the machine's other readers (the doorbell). */
-export interface Commit {
-  rooms: string[];
-  /** Per origin, the highest seq written. */
-  upTo: Record<string, number>;
-  /** Its write-ahead log record. */
-  record?: WalPosition;
-}
-
-export class StorageError extends Error {}
+export { StorageError, type AppendResult, type Commit, type Draft } from './group-commit';
 
 /** The machine's index and checkpoint were dropped: every process of the machine must load again. */
 export class IndexDropped extends Error {}
@@ -111,30 +73,22 @@ export interface Page {
   done: boolean;
 }
 
-/** Index records read per origin per disk read. */
-const RECORDS_PER_READ = 1_024;
 /**
  * Index records one page may look at: a reader of a few quiet rooms resuming from
  * an old cursor gets short (even empty) pages whose cursor moves on, instead of one
  * call that reads the whole history while the event loop waits.
  */
 const RECORDS_PER_PAGE = 32_768;
-/** A load or refresh yields to the event loop at least this often, so the process keeps answering its primary. */
-const LOAD_SLICE_MS = 50;
-/** Write-ahead log records a merged doorbell reads at most (each holds up to one commit's lines); past them lines are read one by one. */
-const RECORDS_PER_RING = 8;
 
 export class Journal {
   index = new EventIndex();
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
-  private readonly waiting = new Map<string, Waiting[]>();
-  private queue: Draft[] = [];
-  private incoming: Incoming[] = [];
-  private flushing = false;
+  private readonly commits: GroupCommit;
+  private readonly doorbells: DoorbellReader;
+  private readonly listeners = new JournalListeners();
   private loading = false;
   private readonly deferred = new Set<string>();
-  private nextSeq = 1;
   private sinceCheckpoint = 0;
   /**
    * A log position before which every record lies within this process's room
@@ -144,11 +98,6 @@ export class Journal {
   private walCovered: WalPosition | null = null;
   /** The last load's report (null before one). */
   lastLoad: LoadReport | null = null;
-  private readonly appliedListeners: { fn: (e: ChatEvent) => void; postsOf?: (room: string) => boolean }[] = [];
-  private readonly committedListeners: ((c: Commit) => void)[] = [];
-  /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
-  private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
-  private readonly everyListeners: ((e: ChatEvent) => void)[] = [];
 
   constructor(
     private readonly files: RoomFiles,
@@ -164,6 +113,31 @@ export class Journal {
     this.origins = new OriginIndex(files.machineDir);
     files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+    this.commits = new GroupCommit({
+      files,
+      origin,
+      clock,
+      log,
+      fatal,
+      index: () => this.index,
+      stored: (d) => this.stored(d),
+      takeAll: (stored) => this.takeAll(stored),
+      committed: (c) => this.listeners.committed(c),
+    });
+    this.doorbells = new DoorbellReader({
+      files,
+      origins: this.origins,
+      clock,
+      log,
+      index: () => this.index,
+      loading: () => this.loading,
+      postsWanted: (room) => this.tails.cached(room) || this.listeners.wantPostsOf(room),
+      counted: () => this.sinceCheckpoint++,
+      show: (applied) => this.show(applied),
+      learned: (e) => this.apply(e),
+      readEvent: (origin, seq, rec) => this.readEvent(origin, seq, rec),
+      refresh: (rooms) => this.refresh(rooms),
+    });
   }
 
   /**
@@ -172,12 +146,12 @@ export class Journal {
    * its room is cached or `postsOf(room)` (the rest are learned from their index records).
    */
   onApplied(fn: (e: ChatEvent) => void, postsOf?: (room: string) => boolean): void {
-    this.appliedListeners.push({ fn, postsOf });
+    this.listeners.onApplied(fn, postsOf);
   }
 
   /** What this writer just committed (a doorbell for the machine's other readers). */
   onCommitted(fn: (c: Commit) => void): void {
-    this.committedListeners.push(fn);
+    this.listeners.onCommitted(fn);
   }
 
   /**
@@ -186,7 +160,7 @@ export class Journal {
    * origin's slot, so replication must ship it too.
    */
   onEveryEvent(fn: (e: ChatEvent) => void): void {
-    this.everyListeners.push(fn);
+    this.listeners.onEveryEvent(fn);
   }
 
   /**
@@ -232,7 +206,7 @@ export class Journal {
       }
     });
     this.loading = false;
-    this.nextSeq = this.index.topSeq(this.origin) + 1;
+    this.commits.nextSeq = this.index.topSeq(this.origin) + 1;
     this.lastLoad = { from, ...report };
     this.log.info('loaded room files', {
       from,
@@ -242,7 +216,7 @@ export class Journal {
       ms: Date.now() - started,
       rooms: this.index.rooms.size,
       follows: this.index.graph.size,
-      nextSeq: this.nextSeq,
+      nextSeq: this.commits.nextSeq,
     });
     const rung = [...this.deferred];
     this.deferred.clear();
@@ -322,121 +296,9 @@ export class Journal {
     });
   }
 
-  /**
-   * A doorbell: another writer of this machine committed to `rooms`, up to `upTo` per
-   * origin. Doorbells are merged and read one at a time. With `upTo`, the events are
-   * learned from their index records (which that writer wrote before ringing): the
-   * lines of joins, leaves, creations and the posts someone here needs are read
-   * (one pread each), the rest only move the vector and the rooms' read offsets, so
-   * a catch-up's million posts are not read and parsed again by every worker. The
-   * rooms' files are read for whatever that cannot cover.
-   */
-  ring({ rooms, upTo, record }: { rooms: string[]; upTo?: Record<string, number>; record?: WalPosition }): void {
-    const r = this.rung;
-    for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
-    for (const [origin, seq] of Object.entries(upTo ?? {})) r.upTo.set(origin, Math.max(seq, r.upTo.get(origin) ?? 0));
-    if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
-    if (!r.running) void this.readRung();
-  }
-
-  private async readRung(): Promise<void> {
-    const r = this.rung;
-    r.running = true;
-    while (r.read.size > 0 || r.hinted.size > 0) {
-      const read = [...r.read];
-      const hinted = [...r.hinted];
-      const upTo = new Map(r.upTo);
-      const records = r.records;
-      r.read.clear();
-      r.hinted.clear();
-      r.upTo.clear();
-      r.records = [];
-      try {
-        const unread = await this.learn(upTo, records);
-        await this.refresh([...new Set([...read, ...(unread ?? hinted)])]);
-      } catch (err) {
-        this.log.error('refresh failed', { error: errorMessage(err) });
-      }
-    }
-    r.running = false;
-  }
-
-  /**
-   * Learns events other writers stored, up to `upTo`, from their index records.
-   * Returns the rooms whose files must still be read (lines of other writers lie
-   * between the ones learned), or null if the records cannot cover it all.
-   */
-  private async learn(upTo: Map<string, number>, records: WalPosition[]): Promise<Set<string> | null> {
-    if (this.loading || upTo.size === 0) return null;
-    const slice = timeSlicer(LOAD_SLICE_MS);
-    // The commits' lines, per room, from their log records (one read each instead of one per line).
-    const parts = new Map<string, WalPart[]>();
-    for (const pos of records) {
-      for (const p of this.files.readRecord(pos)?.parts ?? []) {
-        const list = parts.get(p.room);
-        if (list) list.push(p);
-        else parts.set(p.room, [p]);
-      }
-    }
-    /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
-    const ahead = new Map<string, Map<number, number>>();
-    for (const [origin, top] of upTo) {
-      for (let seq = this.index.seqOf(origin); seq < top; ) {
-        const recs = this.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
-        for (const rec of recs) {
-          seq++;
-          if (rec === null || !this.learnOne(origin, seq, rec, parts)) return null;
-          this.passLine(rec, ahead);
-        }
-        await slice();
-      }
-    }
-    const unread = new Set<string>();
-    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.files.offsetOf(room))) unread.add(room);
-    return unread;
-  }
-
-  /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
-  private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.index.seqOf(origin);
-    if (seq <= had) return true; // read meanwhile (a refresh)
-    if (seq !== had + 1) return false;
-    this.sinceCheckpoint++;
-    if (rec.kind === 'post' && !this.postsWanted(rec.room)) {
-      const unblocked = this.index.offerUnread(origin, seq);
-      if (unblocked === null) return false;
-      this.clock.observe({ wall: rec.wall, logical: rec.logical });
-      this.show(unblocked);
-      return true;
-    }
-    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.readEvent(origin, seq, rec);
-    if (!e) return false;
-    this.show(this.index.offer(e));
-    for (const fn of this.everyListeners) fn(e);
-    return true;
-  }
-
-  /** Whether a post to `room` stored elsewhere must be read: its tail is cached, or a listener wants it. */
-  private postsWanted(room: string): boolean {
-    return this.everyListeners.length > 0 || this.tails.cached(room) || this.appliedListeners.some((l) => !l.postsOf || l.postsOf(room));
-  }
-
-  /** Moves the room's read offset over a learned line once every line before it is taken. */
-  private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
-    const at = this.files.offsetOf(rec.room);
-    if (rec.offset < at) return;
-    let end = rec.offset + rec.length + 1;
-    let lines = ahead.get(rec.room);
-    if (rec.offset > at) {
-      if (!lines) ahead.set(rec.room, (lines = new Map()));
-      lines.set(rec.offset, end);
-      return;
-    }
-    for (let next = lines?.get(end); next !== undefined; next = lines?.get(end)) {
-      lines?.delete(end);
-      end = next;
-    }
-    this.files.passTo(rec.room, end);
+  /** A doorbell: another writer of this machine committed (see DoorbellReader). */
+  ring(ring: Ring): void {
+    this.doorbells.ring(ring);
   }
 
   /** Reads what other writers appended to these rooms. */
@@ -445,7 +307,7 @@ export class Journal {
       for (const room of rooms) this.deferred.add(room);
       return;
     }
-    const slice = timeSlicer(LOAD_SLICE_MS); // a doorbell after a big replicated batch names thousands of rooms
+    const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
       for (const s of await this.files.readNew(room)) this.take(s);
       await slice();
@@ -460,16 +322,16 @@ export class Journal {
    */
   async checkpoint(): Promise<boolean> {
     // Not while a hole is open: the next start must scan the lines stored past it again.
-    if (this.flushing || this.loading || this.index.hasStoredPastHoles()) return false;
+    if (this.commits.busy || this.loading || this.index.hasStoredPastHoles()) return false;
     if (this.walCovered === null || !this.files.walHolds(this.walCovered)) {
       // The log no longer reaches back to what we know we covered: pin its position now and read
       // every room file grown past our offsets (yielding), so the checkpoint can name a position.
       this.walCovered = await this.pinWal();
       await this.refresh(await this.files.roomsGrown());
-      if (this.flushing || this.loading) return false;
+      if (this.commits.busy || this.loading) return false;
     }
     const wrote = await this.files.withCheckpointLock(async () => {
-      if (this.flushing) return false;
+      if (this.commits.busy) return false;
       await this.checkpointNow();
       return true;
     }, false);
@@ -496,7 +358,7 @@ export class Journal {
    */
   page(
     cursor: VersionVector,
-    keep: (r: IndexRecord) => boolean,
+    keep: (r: IndexRecord, origin: string) => boolean,
     max: number,
     upTo: VersionVector = this.index.vector(),
     confirm: (e: ChatEvent) => boolean = () => true,
@@ -519,7 +381,7 @@ export class Journal {
           seq++;
           if (rec === null) {
             this.log.warn('no index record for an applied event (a seq lost for good?)', { origin, seq });
-          } else if (keep(rec)) {
+          } else if (keep(rec, origin)) {
             found.push({ origin, seq, rec });
             if (++taken >= max) break;
           }
@@ -529,7 +391,7 @@ export class Journal {
     }
     found.sort((a, b) => a.rec.wall - b.rec.wall || a.rec.logical - b.rec.logical || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
     const next = new Map(cursor);
-    for (const [origin, seq] of scannedTo) if (seq > (next.get(origin) ?? 0)) next.set(origin, seq);
+    for (const [origin, seq] of scannedTo) advance(next, origin, seq);
     const taken = found.slice(0, max);
     // An origin with candidates left over resumes at its first one.
     for (const c of found.slice(max)) if (c.seq - 1 < (next.get(c.origin) ?? 0)) next.set(c.origin, c.seq - 1);
@@ -538,152 +400,18 @@ export class Journal {
       const e = this.readEvent(c.origin, c.seq, c.rec);
       if (e && confirm(e)) events.push(e);
     }
-    const done = found.length <= max && [...upTo].every(([origin, top]) => (next.get(origin) ?? 0) >= top);
+    const done = found.length <= max && [...upTo].every(([origin, top]) => covers(next, origin, top));
     return { events, cursor: next, done };
   }
 
   /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
   submit(draft: Draft): Promise<ChatEvent> {
-    const known = this.stored(draft);
-    if (known) return Promise.resolve(known);
-    return new Promise((resolve, reject) => {
-      const list = this.waiting.get(draft.id);
-      if (list) list.push({ draft, resolve, reject });
-      else {
-        this.waiting.set(draft.id, [{ draft, resolve, reject }]);
-        this.queue.push(draft);
-      }
-      if (!this.flushing) void this.flush();
-    });
+    return this.commits.submit(draft);
   }
 
-  /**
-   * Appends events stamped on other machines, keeping their origin, seq and clock.
-   * Group-committed with everything else waiting; an event whose (origin, seq) is
-   * already here is skipped, and one whose origin has an earlier seq missing here
-   * is refused (a gap would be settled past at the next load and never filled).
-   */
+  /** Appends events stamped on other machines (see GroupCommit.appendStamped). */
   appendStamped(events: ChatEvent[]): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.incoming.push({ events, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    while (this.queue.length > 0 || this.incoming.length > 0) {
-      if (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.commitBatch(batch);
-      }
-      if (this.incoming.length > 0) {
-        const calls = this.incoming;
-        this.incoming = [];
-        await this.commitIncoming(calls);
-      }
-    }
-    this.flushing = false;
-  }
-
-  private async commitBatch(batch: Draft[]): Promise<void> {
-    const byRoom = groupByRoom(batch);
-    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
-      this.stamp(byRoom.get(room) ?? []),
-    );
-    // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.index.topSeq(this.origin)) + 1;
-    this.takeAll(written);
-    this.notifyCommitted(written);
-    const byId = new Map(written.map((s) => [s.event.id, s.event]));
-    for (const d of batch) {
-      const stored = byId.get(d.id) ?? this.stored(d);
-      for (const w of this.waiting.get(d.id) ?? []) {
-        if (stored) w.resolve(stored);
-        else w.reject(failure ?? new StorageError('event was not stored'));
-      }
-      this.waiting.delete(d.id);
-    }
-  }
-
-  /**
-   * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit refused for a disk fault returns why (the writes resume by
-   * themselves once there is room); anything else is fatal.
-   */
-  private async commitRooms(
-    what: string,
-    rooms: string[],
-    batchSize: number,
-    prepare: (room: string) => ChatEvent[],
-  ): Promise<{ written: Stored[]; failure: Error | null }> {
-    try {
-      return { written: await this.files.commit(rooms, (fresh) => this.takeAll(fresh), prepare), failure: null };
-    } catch (err) {
-      if (!(err instanceof CommitError)) this.fatal(err as Error);
-      const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
-      this.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
-      return { written: [], failure };
-    }
-  }
-
-  private async commitIncoming(calls: Incoming[]): Promise<void> {
-    const next = new Map<string, number>();
-    const accepted: ChatEvent[] = [];
-    const mine = calls.map(({ events }) => {
-      const taken: ChatEvent[] = [];
-      let gapped = 0;
-      for (const e of events) {
-        let n = next.get(e.origin) ?? this.index.seqOf(e.origin) + 1;
-        while (this.index.has(e.origin, n)) n++; // stored here past a hole: the hole is what is wanted
-        if (e.seq < n || this.index.has(e.origin, e.seq)) continue;
-        if (e.seq > n) gapped++;
-        else {
-          next.set(e.origin, n + 1);
-          taken.push(e);
-        }
-      }
-      accepted.push(...taken);
-      return { taken, gapped };
-    });
-    let written: Stored[] = [];
-    let failure: Error | null = null;
-    if (accepted.length > 0) {
-      const byRoom = groupByRoom(accepted);
-      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
-        // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
-        (byRoom.get(room) ?? []).filter((e) => !this.index.has(e.origin, e.seq)),
-      ));
-      this.takeAll(written);
-      this.notifyCommitted(written);
-    }
-    const stored = new Set(written.map((s) => s.event));
-    calls.forEach((c, i) => {
-      if (failure) c.reject(failure);
-      else c.resolve({ appended: mine[i].taken.filter((e) => stored.has(e)).length, gapped: mine[i].gapped });
-    });
-  }
-
-  private notifyCommitted(written: Stored[]): void {
-    if (written.length === 0) return;
-    const rooms = [...new Set(written.map((s) => s.event.room))];
-    const upTo: Record<string, number> = {};
-    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
-    const record = this.files.lastRecord ?? undefined;
-    for (const fn of this.committedListeners) fn({ rooms, upTo, record });
-  }
-
-  /** Gives drafts that are not yet stored their origin, seq and timestamp. */
-  private stamp(drafts: Draft[]): ChatEvent[] {
-    // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
-    this.nextSeq = Math.max(this.nextSeq, this.index.topSeq(this.origin) + 1);
-    const out: ChatEvent[] = [];
-    for (const d of drafts) {
-      if (this.stored(d)) continue; // stored by another writer meanwhile
-      out.push({ ...d, origin: this.origin, seq: this.nextSeq++, hlc: this.clock.now() });
-    }
-    return out;
+    return this.commits.appendStamped(events);
   }
 
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
@@ -714,8 +442,13 @@ export class Journal {
       if (this.index.absorb(e)) this.clock.observe(e.hlc);
       return;
     }
+    this.apply(e);
+  }
+
+  /** An event offered to the index: what that applies is shown, and every-event listeners hear it. */
+  private apply(e: ChatEvent): void {
     this.show(this.index.offer(e));
-    for (const fn of this.everyListeners) fn(e);
+    this.listeners.every(e);
   }
 
   /** Events just applied: into the clock, the tails and the listeners. */
@@ -725,14 +458,14 @@ export class Journal {
       // A retried post's second copy fills its slot but is not shown again.
       const shown = e.kind !== 'post' || this.tails.take(e);
       if (!shown) continue;
-      for (const l of this.appliedListeners) l.fn(e);
+      this.listeners.applied(e);
     }
   }
 
   /** Scans the given room files (default: all) past our offsets; returns the files looked at and the events read. */
   private async scan(rooms?: Iterable<string>): Promise<{ rooms: number; events: number }> {
     let events = 0;
-    const slice = timeSlicer(LOAD_SLICE_MS);
+    const slice = timeSlicer();
     const looked = await this.files.scanNew(async (stored) => {
       this.takeAll(stored);
       events += stored.length;
@@ -779,25 +512,4 @@ export class Journal {
     this.origins.remove();
     return this.fatal(new IndexDropped(`index record ${origin}#${seq} points at a line that ${why}`));
   }
-}
-
-function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> {
-  const byRoom = new Map<string, T[]>();
-  for (const e of events) {
-    const list = byRoom.get(e.room);
-    if (list) list.push(e);
-    else byRoom.set(e.room, [e]);
-  }
-  return byRoom;
-}
-
-/** The event `rec` places, from a commit's log record parts, if they hold its line (and it is that event). */
-function lineIn(parts: WalPart[] | undefined, origin: string, seq: number, rec: IndexRecord): ChatEvent | null {
-  for (const p of parts ?? []) {
-    const from = rec.offset - p.offset;
-    if (from < 0 || from + rec.length >= p.data.length || p.data[from + rec.length] !== 0x0a) continue;
-    const e = parseLine(p.data.toString('utf8', from, from + rec.length));
-    if (typeof e !== 'string' && e.origin === origin && e.seq === seq) return e;
-  }
-  return null;
 }

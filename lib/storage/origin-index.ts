@@ -17,6 +17,9 @@ import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../c
 
 const fdatasyncAsync = promisify(fdatasync);
 
+/** Index records a reader asks for per origin per disk read. */
+export const RECORDS_PER_READ = 1_024;
+
 interface Run {
   first: number;
   count: number;

@@ -351,7 +351,7 @@ export class RoomFiles {
     const last = this.walEnd;
     if (last !== null && last.segment === now.segment && last.offset === now.offset) return;
     const rooms = last !== null && last.segment === now.segment && last.offset < now.offset ? this.wal.roomsBetween(now.segment, last.offset, now.offset) : null;
-    if (rooms === null) this.exact.clear();
+    if (rooms === null || typeof rooms === 'string') this.exact.clear();
     else for (const room of rooms) this.exact.delete(room);
   }
 

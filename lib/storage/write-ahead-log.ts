@@ -92,7 +92,7 @@ export class WriteAheadLog {
 
   /** The rooms the records from `from` on name (lib/core/wal-position), or why the log cannot tell. */
   roomsSince(from: WalPosition): Set<string> | string {
-    return roomsAfter(from, this.segmentsOr(), (n) => this.readSegment(n));
+    return roomsAfter(from, this.segmentsOr(), (n) => this.readSegment(n), 'skip');
   }
 
   /** The first record from `from` on not within `coveredTo` (records before `from` must be), or why the log cannot tell. */
@@ -156,9 +156,16 @@ export class WriteAheadLog {
 
   /**
    * The rooms the records of `segment` between `from` and `to` write to (void ones
-   * too: their appends were taken back), or null if they cannot be read.
+   * too: their appends were taken back), or why they cannot be read. Only those
+   * bytes are read (a commit asks this under the lock).
    */
-  roomsBetween(segment: number, from: number, to: number): Set<string> | null {
+  roomsBetween(segment: number, from: number, to: number): Set<string> | string {
+    // Those bytes walked as a log of their own: only the rooms are wanted, not positions.
+    return roomsAfter({ segment: 0, offset: 0 }, [0], () => this.readRange(segment, from, to), 'count');
+  }
+
+  /** The bytes of a segment from `from` to `to`, or null if they cannot be read. */
+  private readRange(segment: number, from: number, to: number): Buffer | null {
     let fd: number;
     try {
       fd = openSync(join(this.dir, segmentName(segment)), 'r');
@@ -167,9 +174,7 @@ export class WriteAheadLog {
     }
     try {
       const buf = Buffer.allocUnsafe(to - from);
-      if (readSync(fd, buf, 0, buf.length, from) !== buf.length) return null;
-      const { records, end } = decodeSegment(buf);
-      return end === buf.length ? new Set(records.flatMap((r) => r.parts.map((p) => p.room))) : null;
+      return readSync(fd, buf, 0, buf.length, from) === buf.length ? buf : null;
     } finally {
       closeSync(fd);
     }

@@ -14,6 +14,7 @@ import { writeClusterConfig } from '../../lib/chaos/cluster-config';
 import { loadConfig } from '../../lib/common/config';
 import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
+import type { ClusterStatus, ProcessView } from '../../lib/admin/status';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
 import { eachLine } from '../../lib/common/lines';
@@ -69,6 +70,10 @@ export interface TestCluster {
   peerAddress(machine: string): string;
   /** `fbs dump --machine <machine>`: its data as canonical text. */
   dump(machine: string): Promise<string>;
+  /** `fbs status --json`: every process of every machine, as an operator sees it. */
+  status(): Promise<ClusterStatus>;
+  /** A machine's process of `role` (and `slot`) that `fbs status` shows up and `pred` accepts, once there is one. */
+  upProcess(machine: string, role: string, slot?: string, pred?: (p: ProcessView) => boolean, timeoutMs?: number): Promise<ProcessView>;
   teardown(): Promise<void>;
 }
 
@@ -123,6 +128,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const children = new Map<string, ChildProcess>();
   const clients: grpc.Client[] = [];
   const alive = new Map<string, Map<number, number>>(); // machine -> slot -> pid
+  const fbs = (args: string[]): Promise<string> =>
+    new Promise((res, rej) =>
+      execFile(process.execPath, [FBS, ...args, '--config', configFile], { maxBuffer: 256 << 20 }, (err, out) => (err ? rej(err) : res(out))),
+    );
 
   const cluster: TestCluster = {
     dir,
@@ -199,11 +208,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       return `127.0.0.1:${placed[machine].peerPort}`;
     },
     dump(machine) {
-      return new Promise((res, rej) =>
-        execFile(process.execPath, [FBS, 'dump', '--machine', machine, '--config', configFile], { maxBuffer: 256 << 20 }, (err, out) =>
-          err ? rej(err) : res(out),
-        ),
-      );
+      return fbs(['dump', '--machine', machine]);
+    },
+    async status() {
+      return JSON.parse(await fbs(['status', '--json'])) as ClusterStatus;
+    },
+    upProcess(machine, role, slot, pred = () => true, timeoutMs) {
+      const what = `${machine}'s ${role}${slot === undefined ? '' : ` ${slot}`} up in fbs status`;
+      return waitFor(what, async () => (await cluster.status()).processes.find((p) =>
+        p.machine === machine && p.role === role && (slot === undefined || p.slot === slot) && p.state === 'up' && pred(p)), timeoutMs);
     },
     async teardown() {
       for (const c of clients) c.close();

@@ -30,7 +30,7 @@ t.test(
     await waitFor("alice's room on m2", () => call(cluster.client('m2'), 'Timeline', { user: 'alice' }));
 
     // m2 must not hear of the first post before the second one is stamped there.
-    const replicator = cluster.logs.filter((l) => l.machine === 'm2' && l.msg === 'replicator serving').pop()!.pid;
+    const replicator = (await cluster.upProcess('m2', 'replicator')).pid;
     process.kill(replicator, 'SIGSTOP');
     t.teardown(() => {
       try {

@@ -39,9 +39,9 @@ t.test('the client resumes its stream on the other worker after its worker is SI
   bob.send('before the crash');
   await alice.waitOut('a post before the crash', (l) => l === 'bob: before the crash');
 
-  const serving = cluster.logs.filter((l) => l.msg === 'worker serving' && l.origin === worker).pop();
-  t.ok(serving, `found the pid of worker ${worker}`);
-  process.kill(serving!.pid, 'SIGKILL');
+  const [machine, , slot] = String(worker).split('.'); // an origin: m1.3fa2c1.w0
+  const serving = await cluster.upProcess(machine, 'worker', slot.slice(1));
+  process.kill(serving.pid, 'SIGKILL');
 
   const after = Array.from({ length: 5 }, (_, i) => `after the crash ${i + 1}`);
   for (const p of after) bob.send(p);

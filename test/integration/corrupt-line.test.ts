@@ -25,10 +25,7 @@ t.before(async () => {
 });
 t.teardown(() => cluster.teardown());
 
-async function status(): Promise<ClusterStatus> {
-  const { stdout } = await run(process.execPath, [FBS, 'status', '--json', '--config', cluster.configFile]);
-  return JSON.parse(stdout) as ClusterStatus;
-}
+const status = (): Promise<ClusterStatus> => cluster.status();
 
 t.test('a corrupt line is moved to quarantine and its event fetched from a peer', async (t) => {
   const m1 = cluster.client('m1');

@@ -13,9 +13,9 @@ import { RECORD_BYTES } from '../../lib/core/index-record';
 import { advance, type VersionVector } from '../../lib/core/version-vector';
 import { encodeRecord } from '../../lib/core/wal-record';
 import { checkpointPath, readCheckpointWal } from '../../lib/storage/checkpoint-file';
-import type { Journal } from '../../lib/storage/journal';
+import type { Journal, LoadReport } from '../../lib/storage/journal';
 import { ev, rng } from '../helpers/events';
-import { openJournal, readAll, readRoomFiles, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
+import { openJournal, readAll, readRoomFiles, spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
 const ROOMS = ['ann', 'bob', 'cat', 'dan', 'eve'];
@@ -34,7 +34,8 @@ async function fill(journal: Journal, posts: number, tag = 'p'): Promise<void> {
   }
 }
 
-const loaded = (logs: LogEntry[]): LogEntry => logs.filter((l) => l.msg === 'loaded room files').at(-1) as LogEntry;
+/** How a journal's start loaded its state (the checkpoint, or why it scanned room files). */
+const loaded = (journal: Journal): LoadReport => journal.lastLoad as LoadReport;
 const slots = (events: ChatEvent[]): string[] => events.map((e) => `${e.origin}#${e.seq}`).sort();
 
 t.test('a start reads the checkpoint and scans only what was appended after it', async (t) => {
@@ -43,9 +44,9 @@ t.test('a start reads the checkpoint and scans only what was appended after it',
   await fill(journal, 600);
   t.ok(await journal.checkpoint(), 'a checkpoint is written');
   await fill(journal, 90, 'late');
-  const { journal: again, logs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
-  t.equal(loaded(logs).from, 'checkpoint');
-  t.equal(loaded(logs).scanned, 90, 'only the 90 posts after the checkpoint are read at start');
+  const { journal: again } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+  t.equal(loaded(again).from, 'checkpoint');
+  t.equal(loaded(again).scanned, 90, 'only the 90 posts after the checkpoint are read at start');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'and it holds every event');
   t.same([...again.index.vector()], [...journal.index.vector()]);
 });
@@ -115,12 +116,12 @@ t.test('a corrupt, truncated or old-format checkpoint is ignored and rebuilt fro
     ['of an older format', Buffer.concat([Buffer.from('FTCHK1\n'), good.subarray(7)])],
   ] as const) {
     writeFileSync(checkpointPath(machineDir), bytes);
-    const { journal: again, logs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
-    t.match(loaded(logs).from, /room files \(checkpoint (fails its checksum|has no valid header \(or another version\))/, `${what}: the load says why it scanned the files`);
-    t.equal(loaded(logs).scanned, 305, `${what}: every event scanned again`);
+    const { journal: again } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+    t.match(loaded(again).from, /room files \(checkpoint (fails its checksum|has no valid header \(or another version\))/, `${what}: the load says why it scanned the files`);
+    t.equal(loaded(again).scanned, 305, `${what}: every event scanned again`);
     t.same(slots(readAll(again)), slots(readAll(journal)), `${what}: the same events`);
     t.ok(readFileSync(checkpointPath(machineDir)).length > 0, `${what}: a new checkpoint is written`);
-    const { logs: third } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+    const { journal: third } = await openJournal(machineDir, 'm1.aaaaaa.w1');
     t.equal(loaded(third).from, 'checkpoint', `${what}: the next start uses it`);
   }
 });
@@ -135,14 +136,14 @@ t.test('SIGKILL during checkpoint writes, at random points: the machine reopens 
     await waitFor(`round ${round}: ${target} posts reported`, () => reported.size + writer.committed.length >= target, 30_000);
     await writer.kill();
     writer.committed.forEach((id) => reported.add(id));
-    const { journal, logs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+    const { journal } = await openJournal(machineDir, 'm1.aaaaaa.w1');
     const events = readAll(journal);
     const ids = new Set(events.map((e) => e.id));
     const lost = [...reported].filter((id) => !ids.has(id));
-    if (lost.length > 0) t.fail(`round ${round} (${loaded(logs).from}): ${lost.length} reported posts missing`);
+    if (lost.length > 0) t.fail(`round ${round} (${loaded(journal).from}): ${lost.length} reported posts missing`);
     if (new Set(slots(events)).size !== events.length) t.fail(`round ${round}: an event read twice`);
     const onDisk = readRoomFiles(machineDir).flatMap((f) => f.events);
-    t.same(slots(events), slots(onDisk), `round ${round} (loaded from ${String(loaded(logs).from).slice(0, 40)}): exactly the events on disk`);
+    t.same(slots(events), slots(onDisk), `round ${round} (loaded from ${String(loaded(journal).from).slice(0, 40)}): exactly the events on disk`);
     t.equal(journal.index.heldBack(), 0);
   }
   t.ok(existsSync(checkpointPath(machineDir)), 'checkpoints were written meanwhile');
@@ -165,8 +166,8 @@ t.test('an index that disagrees with its file is detected, and rebuilt on the ne
   t.ok(logs.some((l) => l.msg === 'index disagrees with its room file; rebuilding'), 'and says so');
   t.notOk(existsSync(checkpointPath(machineDir)), 'the checkpoint is dropped');
   t.notOk(existsSync(idx), 'so is the index');
-  const { journal: rebuilt, logs: rebuiltLogs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
-  t.match(loaded(rebuiltLogs).from, /room files/);
+  const { journal: rebuilt } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+  t.match(loaded(rebuilt).from, /room files/);
   t.same(slots(readAll(rebuilt)), slots(before), 'the rebuilt index finds every event');
 });
 
@@ -176,9 +177,9 @@ t.test('a cursor older than anything in memory resumes with every event after it
   const b = await openJournal(machineDir, 'm1.aaaaaa.w1', [], { checkpointEvery: 700 });
   // Two writers interleaving, 2,500+ events: past the 1,024-record reads and several checkpoints.
   await Promise.all([fill(a.journal, 1300, 'a'), fill(b.journal, 1300, 'b')]);
-  const { journal, logs } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], { cachedRooms: 1, tailPosts: 3 });
+  const { journal } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], { cachedRooms: 1, tailPosts: 3 });
   const all = readRoomFiles(machineDir).flatMap((f) => f.events);
-  t.equal(loaded(logs).scanned, all.length, 'the writers wrote no checkpoint past their start: this start scans everything');
+  t.equal(loaded(journal).scanned, all.length, 'the writers wrote no checkpoint past their start: this start scans everything');
   const byKey = [...all].sort(compareEvents);
   const random = rng(5);
   for (const cut of [0, 1, 999, 1024, 1025, 2048, all.length - 1, all.length]) {
@@ -213,11 +214,11 @@ t.test('a data dir in the current format is upgraded, and its dump is byte-ident
   rmSync(join(machineDir, 'index'), { recursive: true, force: true });
   rmSync(checkpointPath(machineDir), { force: true });
   const before = await dumpMachine(dataDir, 'm1');
-  const { journal: upgraded, logs } = await openJournal(machineDir, 'm1.aaaaaa.w1');
-  t.match(loaded(logs).from, /room files \(no checkpoint yet\)/);
+  const { journal: upgraded } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+  t.match(loaded(upgraded).from, /room files \(no checkpoint yet\)/);
   t.ok(existsSync(checkpointPath(machineDir)) && existsSync(join(machineDir, 'index', 'm1.aaaaaa.w0.idx')), 'the first start built the index and the checkpoint');
   t.equal(await dumpMachine(dataDir, 'm1'), before, 'the dump is byte-identical');
   t.equal(readAll(upgraded).length, 405);
-  const { logs: next } = await openJournal(machineDir, 'm1.aaaaaa.w1');
+  const { journal: next } = await openJournal(machineDir, 'm1.aaaaaa.w1');
   t.equal(loaded(next).scanned, 0, 'the next start is the fast path');
 });

@@ -4,18 +4,14 @@
  * master through that machine's supervisor, and only the cluster may ask for that.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterStatus } from '../../lib/admin/status';
 import { adminAddress, loadConfig } from '../../lib/common/config';
 import { ftchatProto } from '../../lib/common/proto';
 import { secretMetadata } from '../../lib/common/secret';
 import type { AdminClient } from '../../lib/gen/ftchat/Admin';
-import { FBS, startCluster, type TestCluster } from '../helpers/server';
+import { startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-
-const run = promisify(execFile);
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -24,10 +20,7 @@ t.before(async () => {
 });
 t.teardown(() => cluster.teardown());
 
-async function status(): Promise<ClusterStatus> {
-  const { stdout } = await run(process.execPath, [FBS, 'status', '--json', '--config', cluster.configFile]);
-  return JSON.parse(stdout) as ClusterStatus;
-}
+const status = (): Promise<ClusterStatus> => cluster.status();
 
 const upWorkers = (s: ClusterStatus, machine: string) => s.processes.filter((p) => p.machine === machine && p.role === 'worker' && p.state === 'up');
 

@@ -85,7 +85,7 @@ t.test('a post stored on two machines by a retry is shown once, and the same eve
   await call(m1, 'Connect', { user: 'retrier' });
   await waitFor('retrier known on m3', () => call(m3, 'Timeline', { user: 'retrier' }));
   // Hold m3's replicator still, so m3 cannot know that m1 already stored the post.
-  const replicator = cluster.logs.filter((l) => l.machine === 'm3' && l.msg === 'replicator serving').pop()!.pid;
+  const replicator = (await cluster.upProcess('m3', 'replicator')).pid;
   process.kill(replicator, 'SIGSTOP');
   // Its primary may kill it as hung meanwhile (3 s without a pong on a loaded machine): then there is nothing to resume.
   t.teardown(() => signalPids([replicator], 'SIGCONT'));

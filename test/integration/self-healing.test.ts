@@ -5,14 +5,11 @@
  * while every post is stored once and the reader sees every post once.
  */
 import t, { type Test } from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { spawnFbc } from '../helpers/fbc';
 import type { ClusterStatus } from '../../lib/admin/status';
 import { FBS, startCluster, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-
-const run = promisify(execFile);
 
 type Status = ClusterStatus;
 
@@ -23,10 +20,7 @@ t.before(async () => {
 });
 t.teardown(() => cluster.teardown());
 
-async function status(): Promise<Status> {
-  const { stdout } = await run(process.execPath, [FBS, 'status', '--json', '--config', cluster.configFile]);
-  return JSON.parse(stdout) as Status;
-}
+const status = (): Promise<Status> => cluster.status();
 
 function census(s: Status): Record<string, number> {
   const n: Record<string, number> = {};

@@ -3,7 +3,9 @@
  * received event passes through.
  */
 import t from 'tap';
-import { asEvent, compareEvents, createEventId, eventToLine, postEventId, type ChatEvent } from '../../lib/core/event';
+import fc from 'fast-check';
+import { asEvent, compareEvents, createEventId, eventToLine, postEventId, shownCopy, type ChatEvent } from '../../lib/core/event';
+import { RoomTail } from '../../lib/core/room-tails';
 import { ev, rng, shuffled } from '../helpers/events';
 
 /** Events that collide on every prefix of the key, so each tie-break is needed. */
@@ -129,4 +131,21 @@ t.test('asEvent rejects rooms and authors that are not usernames (room names bec
     t.equal(asEvent({ ...good, room: bad }), null, `rejects room ${JSON.stringify(bad)}`);
     t.equal(asEvent({ ...good, author: bad }), null, `rejects author ${JSON.stringify(bad)}`);
   }
+});
+
+t.test('of the copies of a retried post, every arrival order shows the same one, and a room tail shows that one', async (t) => {
+  const copy = fc.record({ wall: fc.integer({ min: 1, max: 4 }), logical: fc.integer({ min: 0, max: 2 }), origin: fc.constantFrom('m1.aa.w0', 'm2.bb.w0', 'm3.cc.w1') });
+  fc.assert(
+    fc.property(fc.uniqueArray(copy, { minLength: 1, maxLength: 6, selector: (c) => `${c.wall}/${c.logical}/${c.origin}` }), fc.nat(), (keys, seed) => {
+      const copies = keys.map((k, i) => ev({ origin: k.origin, seq: i + 1, id: 'post/alice/retried', hlc: { wall: k.wall, logical: k.logical } }));
+      const first = [...copies].sort(compareEvents)[0];
+      const arrived = shuffled(copies, rng(seed));
+      t.equal(arrived.reduce(shownCopy), first, 'the first in key order');
+      const tail = new RoomTail(10);
+      for (const e of arrived) tail.add(e);
+      t.equal(tail.get('post/alice/retried'), first, 'the tail shows it');
+      t.equal(tail.posts.length, 1, 'once');
+    }),
+    { numRuns: 200, seed: 13 },
+  );
 });

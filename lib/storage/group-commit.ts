@@ -1,0 +1,226 @@
+/**
+ * A writer's group commit: every event submitted while the previous batch is being
+ * written joins the next batch, so one lock and one fsync (of the machine's
+ * write-ahead log) serve many posts. Drafts get their origin, dense seq and clock
+ * reading at write time, under the lock, after catching up with the files, so each
+ * sorts after everything stored before it. Events stamped elsewhere (replication)
+ * are appended unchanged, in the same commits, as far as admitReplicated allows.
+ */
+import type { ChatEvent, EventKind } from '../core/event';
+import type { EventIndex } from '../core/event-index';
+import type { HybridClock } from '../core/hlc';
+import { admitReplicated } from '../core/replicated-admission';
+import type { WalPosition } from '../core/wal-position';
+import { errorMessage, type Logger } from '../common/log';
+import { CommitError, type RoomFiles, type Stored } from './room-files';
+
+export interface Draft {
+  id: string;
+  kind: EventKind;
+  room: string;
+  author: string;
+  text: string;
+}
+
+export interface AppendResult {
+  /** Events of the call now stored here that were not before. */
+  appended: number;
+  /** Events refused because an earlier seq of their origin is missing here. */
+  gapped: number;
+}
+
+/** What one commit of this writer added, for the machine's other readers (the doorbell). */
+export interface Commit {
+  rooms: string[];
+  /** Per origin, the highest seq written. */
+  upTo: Record<string, number>;
+  /** Its write-ahead log record. */
+  record?: WalPosition;
+}
+
+/** A commit refused for a disk fault: the client gets UNAVAILABLE, and the writes resume once there is room. */
+export class StorageError extends Error {}
+
+/** What the commit needs of its writer. */
+export interface CommitWriter {
+  readonly files: RoomFiles;
+  readonly origin: string;
+  readonly clock: HybridClock;
+  readonly log: Logger;
+  /** The writer's index (a load replaces it). */
+  index(): EventIndex;
+  /** The stored event a draft's id names, if any. */
+  stored(d: Draft): ChatEvent | undefined;
+  /** Takes events read from or written to the room files into the index. */
+  takeAll(stored: Stored[]): void;
+  /** Tells the machine's other readers what a commit added. */
+  committed(c: Commit): void;
+  /** The files and memory may disagree: the process must restart. */
+  fatal(err: Error): never;
+}
+
+interface Waiting {
+  draft: Draft;
+  resolve: (e: ChatEvent) => void;
+  reject: (err: Error) => void;
+}
+
+interface Incoming {
+  events: ChatEvent[];
+  resolve: (r: AppendResult) => void;
+  reject: (err: Error) => void;
+}
+
+export class GroupCommit {
+  /** The seq the next stamped draft gets. */
+  nextSeq = 1;
+  private readonly waiting = new Map<string, Waiting[]>();
+  private queue: Draft[] = [];
+  private incoming: Incoming[] = [];
+  private flushing = false;
+
+  constructor(private readonly w: CommitWriter) {}
+
+  /** A commit is in flight (its lines may be past the offsets but not yet in the index). */
+  get busy(): boolean {
+    return this.flushing;
+  }
+
+  /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
+  submit(draft: Draft): Promise<ChatEvent> {
+    const known = this.w.stored(draft);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(draft.id);
+      if (list) list.push({ draft, resolve, reject });
+      else {
+        this.waiting.set(draft.id, [{ draft, resolve, reject }]);
+        this.queue.push(draft);
+      }
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  /**
+   * Appends events stamped on other machines, keeping their origin, seq and clock.
+   * Group-committed with everything else waiting; an event whose (origin, seq) is
+   * already here is skipped, and one whose origin has an earlier seq missing here
+   * is refused (a gap would be settled past at the next load and never filled).
+   */
+  appendStamped(events: ChatEvent[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.incoming.push({ events, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0 || this.incoming.length > 0) {
+      if (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await this.commitBatch(batch);
+      }
+      if (this.incoming.length > 0) {
+        const calls = this.incoming;
+        this.incoming = [];
+        await this.commitIncoming(calls);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async commitBatch(batch: Draft[]): Promise<void> {
+    const byRoom = groupByRoom(batch);
+    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
+      this.stamp(byRoom.get(room) ?? []),
+    );
+    // Seqs handed out but never written go back, so our origin stays gap-free.
+    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index().topSeq(this.w.origin)) + 1;
+    this.w.takeAll(written);
+    this.notifyCommitted(written);
+    const byId = new Map(written.map((s) => [s.event.id, s.event]));
+    for (const d of batch) {
+      const stored = byId.get(d.id) ?? this.w.stored(d);
+      for (const w of this.waiting.get(d.id) ?? []) {
+        if (stored) w.resolve(stored);
+        else w.reject(failure ?? new StorageError('event was not stored'));
+      }
+      this.waiting.delete(d.id);
+    }
+  }
+
+  /**
+   * One commit of `rooms` under the machine lock, taking in what other writers appended
+   * first. A commit refused for a disk fault returns why (the writes resume by
+   * themselves once there is room); anything else is fatal.
+   */
+  private async commitRooms(
+    what: string,
+    rooms: string[],
+    batchSize: number,
+    prepare: (room: string) => ChatEvent[],
+  ): Promise<{ written: Stored[]; failure: Error | null }> {
+    try {
+      return { written: await this.w.files.commit(rooms, (fresh) => this.w.takeAll(fresh), prepare), failure: null };
+    } catch (err) {
+      if (!(err instanceof CommitError)) this.w.fatal(err as Error);
+      const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
+      this.w.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
+      return { written: [], failure };
+    }
+  }
+
+  private async commitIncoming(calls: Incoming[]): Promise<void> {
+    const index = this.w.index();
+    const admitted = admitReplicated(calls.map((c) => c.events), index);
+    const accepted = admitted.flatMap((a) => a.taken);
+    let written: Stored[] = [];
+    let failure: Error | null = null;
+    if (accepted.length > 0) {
+      const byRoom = groupByRoom(accepted);
+      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
+        // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
+        (byRoom.get(room) ?? []).filter((e) => !this.w.index().has(e.origin, e.seq)),
+      ));
+      this.w.takeAll(written);
+      this.notifyCommitted(written);
+    }
+    const stored = new Set(written.map((s) => s.event));
+    calls.forEach((c, i) => {
+      if (failure) c.reject(failure);
+      else c.resolve({ appended: admitted[i].taken.filter((e) => stored.has(e)).length, gapped: admitted[i].gapped });
+    });
+  }
+
+  private notifyCommitted(written: Stored[]): void {
+    if (written.length === 0) return;
+    const rooms = [...new Set(written.map((s) => s.event.room))];
+    const upTo: Record<string, number> = {};
+    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
+    this.w.committed({ rooms, upTo, record: this.w.files.lastRecord ?? undefined });
+  }
+
+  /** Gives drafts that are not yet stored their origin, seq and timestamp. */
+  private stamp(drafts: Draft[]): ChatEvent[] {
+    // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
+    this.nextSeq = Math.max(this.nextSeq, this.w.index().topSeq(this.w.origin) + 1);
+    const out: ChatEvent[] = [];
+    for (const d of drafts) {
+      if (this.w.stored(d)) continue; // stored by another writer meanwhile
+      out.push({ ...d, origin: this.w.origin, seq: this.nextSeq++, hlc: this.w.clock.now() });
+    }
+    return out;
+  }
+}
+
+function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> {
+  const byRoom = new Map<string, T[]>();
+  for (const e of events) {
+    const list = byRoom.get(e.room);
+    if (list) list.push(e);
+    else byRoom.set(e.room, [e]);
+  }
+  return byRoom;
+}
