@@ -94,6 +94,8 @@ export class ChatConnection {
   constructor(
     readonly user: string,
     readonly servers: string[],
+    /** TLS trusting the cluster CA (transport-security's userChannelCredentials). */
+    private readonly credentials: grpc.ChannelCredentials,
     opts: Partial<FailoverOptions> = {},
     /** Told when a failover lands on a different server or worker than before. */
     private readonly onSwitch: (g: Greeting) => void = () => undefined,
@@ -206,7 +208,7 @@ export class ChatConnection {
     let c = this.clients.get(server);
     if (!c) {
       const P = ftchatProto();
-      c = new P.ftchat.Chat(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      c = new P.ftchat.Chat(server, this.credentials, CHANNEL_OPTIONS);
       this.clients.set(server, c);
     }
     return c;

@@ -16,6 +16,7 @@ import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
+import { credentialsFor, trustCluster } from './trust';
 import { eachLine } from '../../lib/common/lines';
 
 // Whatever a test starts dies with the test process, even if tap kills it (see reaper.ts).
@@ -117,7 +118,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     secret: 'test-secret',
     extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
   });
-  const placed = loadConfig(configFile).machines;
+  const config = loadConfig(configFile);
+  trustCluster(config);
+  const placed = config.machines;
   const ports = Object.fromEntries(machines.map((m) => [m, placed[m].port]));
   const logs: LogLine[] = [];
   const children = new Map<string, ChildProcess>();
@@ -188,7 +191,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     },
     client(machine = machines[0]) {
       const P = ftchatProto();
-      const c = new P.ftchat.Chat(cluster.address(machine), grpc.credentials.createInsecure());
+      const c = new P.ftchat.Chat(cluster.address(machine), credentialsFor(cluster.address(machine)));
       clients.push(c);
       return c;
     },
@@ -219,7 +222,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 /** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
 export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
   const P = ftchatProto();
-  const c = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const c = new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
   t.teardown(() => c.close());
   return c;
 }

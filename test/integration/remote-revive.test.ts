@@ -14,6 +14,7 @@ import { secretMetadata } from '../../lib/common/secret';
 import type { AdminClient } from '../../lib/gen/ftchat/Admin';
 import { FBS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { credentialsFor } from '../helpers/trust';
 
 const run = promisify(execFile);
 
@@ -66,8 +67,8 @@ t.test('the master revives a hung remote worker through its machine\'s superviso
 t.test('Revive is refused without the cluster secret, and guardians leave it to their primary', async (t) => {
   const config = loadConfig(cluster.configFile);
   const P = ftchatProto();
-  const supervisor: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2'), grpc.credentials.createInsecure());
-  const guardian: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2', 0), grpc.credentials.createInsecure());
+  const supervisor: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2'), credentialsFor(adminAddress(config, 'm2')));
+  const guardian: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2', 0), credentialsFor(adminAddress(config, 'm2', 0)));
   t.teardown(() => {
     supervisor.close();
     guardian.close();

@@ -15,6 +15,7 @@ import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { signalPids } from '../../lib/chaos/processes';
+import { credentialsFor } from '../helpers/trust';
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -55,7 +56,7 @@ t.test('a post on m1 reaches a follower on m3', async (t) => {
 
 t.test('a replication RPC without the cluster secret is refused', async (t) => {
   const P = ftchatProto();
-  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), grpc.credentials.createInsecure());
+  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), credentialsFor(cluster.peerAddress('m1')));
   t.teardown(() => peer.close());
   const firstAnswer = (md: grpc.Metadata): Promise<{ batch?: EventBatch__Output; err?: grpc.ServiceError }> =>
     new Promise((resolve) => {
