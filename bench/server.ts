@@ -26,9 +26,9 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(workers = 2): Promise<BenchServer> {
+export async function startServer(workers = 2, options: Pick<ClusterOptions, 'tls'> = {}): Promise<BenchServer> {
   // The benches create thousands of users and post as fast as they can: quotas raised (README).
-  const cluster = await startCluster({ machines: ['m1'], workers, quotas: RAISED_QUOTAS });
+  const cluster = await startCluster({ machines: ['m1'], workers, quotas: RAISED_QUOTAS, ...options });
   // A signal or crash must not leave the tree or its temp dir behind.
   onCleanup(() => {
     for (const pid of serverPids(cluster.configFile)) {

@@ -59,9 +59,19 @@ export class ServerRefusal extends Error {
 }
 
 export class NoServerReachable extends Error {
-  constructor(readonly tried: string[]) {
-    super(`no server reachable (tried ${tried.join(', ')})`);
+  constructor(
+    readonly tried: string[],
+    /** Why the last attempt failed, when that was TLS: the one thing a user can fix (the config's CA). */
+    tlsFailure: string | null = null,
+  ) {
+    super(`no server reachable (tried ${tried.join(', ')})${tlsFailure ? `: TLS failed (${tlsFailure}); is the cluster's CA certificate the one the config names?` : ''}`);
   }
+}
+
+/** The TLS part of a transport failure's details (a certificate the CA does not vouch for, a peer speaking plaintext), or null. */
+export function tlsFailureOf(details: string): string | null {
+  const m = /(?:certificate|ssl|tls|handshake|wrong version number)[^\n]*/i.exec(details);
+  return m ? m[0].replace(/\s*\(.*$/, '').trim() : null;
 }
 
 interface UnaryCalls {
@@ -178,7 +188,7 @@ export class ChatConnection {
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
-        if (Date.now() >= end) throw new NoServerReachable(tried);
+        if (Date.now() >= end) throw new NoServerReachable(tried, tlsFailureOf((err as grpc.ServiceError).details ?? ''));
         this.current = (this.current + 1) % this.servers.length;
         if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
       }

@@ -77,6 +77,8 @@ export interface TestCluster {
 export interface Launch {
   prefix?: string[];
   env?: Record<string, string>;
+  /** Another config file for this machine (e.g. the same machines with other TLS files); teardown finds its processes too. */
+  config?: string;
 }
 
 export interface ClusterOptions {
@@ -96,6 +98,8 @@ export interface ClusterOptions {
   storage?: Record<string, number>;
   /** How long start() waits for a machine's workers and replicator to serve (default START_MS). */
   startTimeoutMs?: number;
+  /** false: plaintext on every port (loopback only), e.g. a benchmark's baseline; default TLS, set up by `fbs init`. */
+  tls?: boolean;
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;
 }
@@ -116,7 +120,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}) },
   });
   const config = loadConfig(configFile);
   trustCluster(config);
@@ -133,7 +137,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     ports,
     logs,
     async start(machine, extraEnv = {}, launch = opts.launch?.[machine] ?? {}) {
-      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', configFile];
+      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', launch.config ?? configFile];
       const child = spawn(command, args, {
         detached: true, // own process group: teardown kills the whole tree by its pgid
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -211,7 +215,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     async teardown() {
       for (const c of clients) c.close();
       // Guardians and revived primaries run in process groups of their own: find every one.
-      await killUntilGone(() => serverPids(configFile), 'the cluster', 10_000).catch(() => undefined);
+      const configs = [configFile, ...Object.values(opts.launch ?? {}).flatMap((l) => (l.config ? [l.config] : []))];
+      await killUntilGone(() => configs.flatMap((c) => serverPids(c)), 'the cluster', 10_000).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
