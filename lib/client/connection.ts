@@ -70,8 +70,9 @@ export class NoServerReachable extends Error {
 
 /** The TLS part of a transport failure's details (a certificate the CA does not vouch for, a peer speaking plaintext), or null. */
 export function tlsFailureOf(details: string): string | null {
-  const m = /(?:certificate|ssl|tls|handshake|wrong version number)[^\n]*/i.exec(details);
-  return m ? m[0].replace(/\s*\(.*$/, '').trim() : null;
+  // grpc-js: "No connection established. Last error: Error: <why>. Resolution note: ... (<time>)"
+  const last = /Last error: (?:Error: )?(.*?)(?:\. Resolution note|\s\(|\n|$)/.exec(details)?.[1] || details;
+  return /certificate|ssl|tls|handshake|wrong version number/i.test(last) ? last : null;
 }
 
 interface UnaryCalls {
@@ -163,6 +164,7 @@ export class ChatConnection {
   private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
+    let tlsFailure: string | null = null; // an attempt's, kept: a later one may only time out
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
@@ -188,7 +190,8 @@ export class ChatConnection {
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
-        if (Date.now() >= end) throw new NoServerReachable(tried, tlsFailureOf((err as grpc.ServiceError).details ?? ''));
+        tlsFailure = tlsFailureOf((err as grpc.ServiceError).details ?? '') ?? tlsFailure;
+        if (Date.now() >= end) throw new NoServerReachable(tried, tlsFailure);
         this.current = (this.current + 1) % this.servers.length;
         if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
       }

@@ -15,6 +15,19 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, type ClusterConfig } from './config';
 
+/**
+ * grpc-js sends a target's host as the TLS server name even when it is an IP address
+ * (grpc/grpc-node#1919, open), and node then warns once per process (DEP0123) on
+ * stderr, where fbc's one-line errors and the servers' JSON logs go. The name is only
+ * sent, never relied on: the server's certificate is still checked against that IP.
+ * So that one warning is dropped; every other passes.
+ */
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+  if (code !== 'DEP0123') (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 /** The secret shipped in the repository's cluster.json: known to everyone, so refused off loopback. */
 export const DEFAULT_SECRET = 'change-me-before-running-on-real-machines';
 /** A cluster secret shorter than this (in bytes) is guessable; `fbs init` makes 32 random bytes. */
