@@ -25,6 +25,7 @@ const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 /** Renewal means `fbs init --force` and copying the files again, so certificates last. */
 const VALID_YEARS = 10;
+const NOT_BEFORE_SLACK_MS = 30 * 24 * 3600 * 1000;
 /** 32 random bytes, the least transportVerdict takes off loopback. */
 const SECRET_BYTES = 32;
 
@@ -55,7 +56,9 @@ function subjectAltNames(host: string): x509.JsonGeneralName[] {
 /** PEM text of every file to write, by name within the TLS directory. */
 export async function issueClusterFiles(config: ClusterConfig): Promise<Map<string, string>> {
   const generate = (): Promise<webcrypto.CryptoKeyPair> => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
-  const notBefore = new Date(Date.now() - 3600_000); // machines' clocks may lag
+  // Machines' clocks may be hours apart (a wrong time zone: 14 h): a certificate must
+  // already be valid on a machine whose clock lags the one that ran fbs init.
+  const notBefore = new Date(Date.now() - NOT_BEFORE_SLACK_MS);
   const notAfter = new Date(Date.now() + VALID_YEARS * YEAR_MS);
   const caKeys = await generate();
   const caName = `CN=ftchat cluster CA ${serial().slice(0, 8)}`;

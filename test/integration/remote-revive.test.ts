@@ -91,7 +91,7 @@ t.test('Revive is refused without the cluster secret, and guardians leave it to 
   t.equal(wrong?.code, grpc.status.UNAUTHENTICATED, 'a wrong secret: UNAUTHENTICATED');
   await cluster.waitForLog('the refusal logged on m2', (l) => l.machine === 'm2' && l.role === 'supervisor' && /refused internal RPC/.test(l.msg) && l.method === 'Revive');
 
-  const atGuardian = await revive(guardian, secretMetadata('test-secret'));
+  const atGuardian = await revive(guardian, secretMetadata(config.secret));
   t.equal(atGuardian?.code, grpc.status.UNIMPLEMENTED, 'a guardian, asked with the secret, answers UNIMPLEMENTED');
   t.same(await workerPids(), before, 'and no worker was touched');
 });

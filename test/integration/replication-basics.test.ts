@@ -16,6 +16,7 @@ import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '
 import { waitFor } from '../helpers/wait';
 import { signalPids } from '../../lib/chaos/processes';
 import { credentialsFor } from '../helpers/trust';
+import { loadConfig } from '../../lib/common/config';
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -75,7 +76,7 @@ t.test('a replication RPC without the cluster secret is refused', async (t) => {
   t.equal(wrong.err?.code, grpc.status.UNAUTHENTICATED, 'a wrong secret: UNAUTHENTICATED');
   await cluster.waitForLog('the refusal logged on m1', (l) => l.machine === 'm1' && l.role === 'replicator' && /refused internal RPC/.test(l.msg));
 
-  const right = await firstAnswer(secretMetadata('test-secret'));
+  const right = await firstAnswer(secretMetadata(loadConfig(cluster.configFile).secret)); // fbs init's, in tls/secret
   t.equal(right.err, undefined, 'with the secret the same call is served');
   t.ok(right.batch, 'and streams its first batch');
 });
