@@ -91,20 +91,13 @@ export function transportVerdict(f: TransportFacts): TransportVerdict {
   return { action: 'start' };
 }
 
-/** Each file read once per process: credentials are rebuilt per channel, the files do not change under a running tree. */
-const pems = new Map<string, Buffer>();
-
+/** Read afresh for each channel or server (a few hundred bytes; a channel costs a handshake anyway), so a new `fbs init` is seen. */
 function pem(file: string, what: string): Buffer {
-  let b = pems.get(file);
-  if (!b) {
-    try {
-      b = readFileSync(file);
-    } catch (err) {
-      throw new ConfigError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (fbs init creates it)`);
-    }
-    pems.set(file, b);
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (fbs init creates it)`);
   }
-  return b;
 }
 
 function keyPair(config: ClusterConfig, machine: string): grpc.KeyCertPair {
