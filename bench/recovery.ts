@@ -20,6 +20,7 @@ import { waitFor } from '../test/helpers/wait';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
 import { procStat } from '../lib/common/proc-stat';
+import { credentialsFor } from '../test/helpers/trust';
 
 export type Role = 'worker' | 'master' | 'replica' | 'replicator' | 'supervisor' | 'guardian';
 
@@ -524,7 +525,7 @@ class Poster {
   private readonly loop: Promise<void>;
 
   constructor(address: string, private readonly user: string, private readonly pauseMs: number) {
-    this.conn = new ChatConnection(user, [address]);
+    this.conn = new ChatConnection(user, [address], credentialsFor(address));
     this.loop = this.run();
   }
 
@@ -601,7 +602,7 @@ export class PostProbe {
 
   private unary(address: string, method: 'Connect' | 'Post', req: object, timeoutMs: number): Promise<unknown> {
     const P = ftchatProto();
-    const client = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    const client = new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
     this.open.add(client);
     return new Promise((resolve) => {
       (client[method] as unknown as (r: object, o: grpc.CallOptions, cb: (e: unknown, v: unknown) => void) => void).call(

@@ -22,6 +22,7 @@ import { converged, type LogLine, type TestCluster } from '../test/helpers/serve
 import { waitFor } from '../test/helpers/wait';
 import { call, chatClient, startTree } from './server';
 import { cpuClock, cpuMs, cpuPercent, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
+import { credentialsFor } from '../test/helpers/trust';
 
 export interface ReplicationOptions {
   /** Steady posting rate of the lag runs, posts/s, and how long each run posts. */
@@ -405,7 +406,7 @@ const DUMP_COMPARE_MAX = 1_000_000;
  */
 async function eventCount(cluster: TestCluster, machine: string): Promise<number> {
   const P = ftchatProto();
-  const client = new P.ftchat.Replication(cluster.peerAddress(machine), grpc.credentials.createInsecure());
+  const client = new P.ftchat.Replication(cluster.peerAddress(machine), credentialsFor(cluster.peerAddress(machine)));
   const from = MACHINES.find((m) => m !== machine) as string;
   try {
     return await new Promise<number>((resolve, reject) => {

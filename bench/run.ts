@@ -6,6 +6,7 @@
  *   the transport's limit (one machine, 2 workers);
  * - recovery: time from SIGKILL to a replacement serving, per role; idle cost;
  * - replication: lag between machines, catch-up of 10,000 and 100,000 events;
+ * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
@@ -26,6 +27,7 @@ import { benchReplication, printReplicationReport } from './replication';
 import { printReport } from './report';
 import { startServer } from './server';
 import { startRun, type RunHeader } from './stats';
+import { benchTls, printTlsReport } from './tls';
 
 const WORKERS = 2;
 const POST_SECONDS = 6;
@@ -100,6 +102,7 @@ const SUITES = {
   chat: { run: () => benchChat(), print: printReport },
   recovery: { run: () => benchRecovery(), print: printRecoveryReport },
   replication: { run: () => benchReplication(), print: printReplicationReport },
+  tls: { run: () => benchTls(), print: printTlsReport },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
 } as const;
 type Suite = keyof typeof SUITES;

@@ -7,12 +7,12 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
 import { RAISED_QUOTAS, serverPids, startCluster, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
+import { credentialsFor } from '../test/helpers/trust';
 
 export { call } from '../test/helpers/server';
 
@@ -26,9 +26,9 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(workers = 2): Promise<BenchServer> {
+export async function startServer(workers = 2, options: Pick<ClusterOptions, 'tls'> = {}): Promise<BenchServer> {
   // The benches create thousands of users and post as fast as they can: quotas raised (README).
-  const cluster = await startCluster({ machines: ['m1'], workers, quotas: RAISED_QUOTAS });
+  const cluster = await startCluster({ machines: ['m1'], workers, quotas: RAISED_QUOTAS, ...options });
   // A signal or crash must not leave the tree or its temp dir behind.
   onCleanup(() => {
     for (const pid of serverPids(cluster.configFile)) {
@@ -69,7 +69,7 @@ export function benchServerOf(cluster: TestCluster, machine: string): BenchServe
  */
 export function chatClient(address: string): ChatClient {
   const P = ftchatProto();
-  return new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  return new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

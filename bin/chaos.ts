@@ -38,16 +38,18 @@ async function agent(args: string[]): Promise<void> {
       reader: { type: 'string' },
       follow: { type: 'string' },
       servers: { type: 'string' },
+      config: { type: 'string' },
       'post-interval': { type: 'string' },
     },
   });
-  const { writer, reader, follow, servers } = values;
-  if (!writer || !reader || !follow || !servers) throw new UsageError('agent needs --writer, --reader, --follow and --servers');
+  const { writer, reader, follow, servers, config } = values;
+  if (!writer || !reader || !follow || !servers || !config) throw new UsageError('agent needs --writer, --reader, --follow, --servers and --config');
   await runAgent({
     writer,
     reader,
     follow: follow.split(','),
     servers: servers.split(','),
+    configFile: config,
     postIntervalMs: count(values['post-interval'], 'post-interval', 0) ?? DEFAULT_POST_INTERVAL_MS,
   });
 }

@@ -2,10 +2,12 @@
  * fbs: the server command. Parses arguments and hands over to lib/.
  */
 import cluster from 'node:cluster';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeDump } from '../lib/admin/dump';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { clusterStatus, formatStatus } from '../lib/admin/status';
+import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { createLogger, errorMessage } from '../lib/common/log';
 import { runReplicator } from '../lib/replication/replicator';
@@ -20,6 +22,7 @@ const USAGE = `usage: fbs <command> [options]
   status [--json]         every process of every machine, the master and its term
   dump   --machine <id>   print a machine's events in canonical order
   start-all               run every machine of the config on this host (npm start)
+  init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
   build-checkpoint --machine <id>   (internal) a machine's first index and checkpoint, run by its tree
 options: --config <file> (default: cluster.json in the repository)`;
 
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_FILE },
       slot: { type: 'string' },
       json: { type: 'boolean' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -44,6 +48,12 @@ async function main(): Promise<void> {
   }
   const config = loadConfig(values.config);
   switch (command) {
+    case 'init': {
+      const files = await initCluster(config, values.force);
+      console.log(`wrote ${files.length} files (owner-only) in ${config.tlsDir}: ${files.map((f) => basename(f)).join(', ')}`);
+      console.log('copy ca.crt, secret and <machine>.crt/.key to each machine, ca.crt (with the config) to clients; keep ca.key off the machines');
+      return;
+    }
     case 'start':
       return start(config, machineOf(config, values.machine));
     case 'guardian': {
@@ -62,7 +72,7 @@ async function main(): Promise<void> {
       await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
     case 'start-all':
-      return startAll(config, FBS_COMMAND);
+      return startAll(await ensureTransport(config, Object.keys(config.machines)), FBS_COMMAND);
     case 'build-checkpoint': {
       const machine = machineOf(config, values.machine);
       return buildMachineCheckpoint(config, machine, createLogger({ machine, role: 'checkpoint-builder' }));
@@ -90,6 +100,7 @@ async function start(config: ClusterConfig, machine: string): Promise<void> {
     await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
     return;
   }
+  config = await ensureTransport(config, [machine]);
   const log = createLogger({ machine, role: primaryRole(config, machine) });
   const primary = await startOrStandBy({ config, machine, log, fbsCommand: FBS_COMMAND });
   if (!primary) {

@@ -23,7 +23,7 @@ const STOP_GRACE_MS = 5_000;
 const KILL_WAIT_MS = 5_000;
 
 async function pidAt(config: ClusterConfig, address: string): Promise<number> {
-  const peer = new AdminPeer(address, config.secret);
+  const peer = new AdminPeer(address, config);
   try {
     return (await peer.heartbeat({ from: 'fbs-stop', term: 0 }, MACHINE_ANSWER_MS)).pid;
   } catch {

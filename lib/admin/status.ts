@@ -67,7 +67,7 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
 
 async function machineProcesses(config: ClusterConfig, machine: string) {
   const ask = async (address: string) => {
-    const peer = new AdminPeer(address, config.secret);
+    const peer = new AdminPeer(address, config);
     try {
       return await peer.status(MACHINE_ANSWER_MS);
     } catch {

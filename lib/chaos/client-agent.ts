@@ -9,7 +9,9 @@
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { loadConfig } from '../common/config';
 import { errorMessage } from '../common/log';
+import { userChannelCredentials } from '../common/transport-security';
 import { ChatFeed } from '../client/chat-feed';
 import { ChatConnection, NoServerReachable, ServerRefusal } from '../client/connection';
 import { postClientId, postText, type AgentRecord } from './history';
@@ -21,6 +23,8 @@ export interface AgentOptions {
   follow: string[];
   /** In order of preference: this agent's machine first. */
   servers: string[];
+  /** The cluster's config: where its CA certificate is. */
+  configFile: string;
   /** Pause between one post's ack and the next post. */
   postIntervalMs: number;
 }
@@ -34,8 +38,9 @@ function emit(r: AgentRecord): void {
 }
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
-  const writer = new ChatConnection(opts.writer, opts.servers);
-  const reader = new ChatConnection(opts.reader, opts.servers);
+  const credentials = userChannelCredentials(loadConfig(opts.configFile));
+  const writer = new ChatConnection(opts.writer, opts.servers, credentials);
+  const reader = new ChatConnection(opts.reader, opts.servers, credentials);
   let feed: ChatFeed | null = null;
   let writing: Promise<void> | null = null;
   let stopWriting = 0;

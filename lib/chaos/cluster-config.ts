@@ -1,6 +1,8 @@
 /** A cluster.json for a cluster started on the fly (tests, the chaos run): every machine on free ports. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { initCluster } from '../common/cluster-init';
+import { loadConfig } from '../common/config';
 import { freePort, freePortRun } from './ports';
 
 export interface OnTheFlyCluster {
@@ -14,7 +16,11 @@ export interface OnTheFlyCluster {
   extra?: Record<string, unknown>;
 }
 
-/** Writes `dir`/cluster.json (data under `dir`/data, the first machine the master); returns its path. */
+/**
+ * Writes `dir`/cluster.json (data under `dir`/data, the first machine the master) and,
+ * unless `extra` turns TLS off, runs `fbs init` for it (its hosts may be a lab's
+ * addresses, which a start would not init by itself); returns the config's path.
+ */
 export async function writeClusterConfig(dir: string, c: OnTheFlyCluster): Promise<string> {
   const machines: Record<string, object> = {};
   for (const m of c.machines) {
@@ -33,5 +39,6 @@ export async function writeClusterConfig(dir: string, c: OnTheFlyCluster): Promi
       ...c.extra,
     }),
   );
+  if (c.extra?.tls !== false) await initCluster(loadConfig(file));
   return file;
 }

@@ -59,7 +59,7 @@ export function startWorkload(opts: WorkloadOptions): Workload {
       ...opts.lab.clientPrefix(m),
       process.execPath, CHAOS_SCRIPT, 'agent',
       '--writer', writers[i], '--reader', readers[i], '--follow', writers.join(','),
-      '--servers', servers.join(','), '--post-interval', String(opts.postIntervalMs),
+      '--servers', servers.join(','), '--config', opts.lab.config.file, '--post-interval', String(opts.postIntervalMs),
     ];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin!.on('error', () => undefined); // an agent that died is seen through its records

@@ -58,9 +58,20 @@ export class ServerRefusal extends Error {
 }
 
 export class NoServerReachable extends Error {
-  constructor(readonly tried: string[]) {
-    super(`no server reachable (tried ${tried.join(', ')})`);
+  constructor(
+    readonly tried: string[],
+    /** Why the last attempt failed, when that was TLS: the one thing a user can fix (the config's CA). */
+    tlsFailure: string | null = null,
+  ) {
+    super(`no server reachable (tried ${tried.join(', ')})${tlsFailure ? `: TLS failed (${tlsFailure}); is the cluster's CA certificate the one the config names?` : ''}`);
   }
+}
+
+/** The TLS part of a transport failure's details (a certificate the CA does not vouch for, a peer speaking plaintext), or null. */
+export function tlsFailureOf(details: string): string | null {
+  // grpc-js: "No connection established. Last error: Error: <why>. Resolution note: ... (<time>)"
+  const last = /Last error: (?:Error: )?(.*?)(?:\. Resolution note|\s\(|\n|$)/.exec(details)?.[1] || details;
+  return /certificate|ssl|tls|handshake|wrong version number/i.test(last) ? last : null;
 }
 
 interface UnaryCalls {
@@ -93,6 +104,8 @@ export class ChatConnection {
   constructor(
     readonly user: string,
     readonly servers: string[],
+    /** TLS trusting the cluster CA (transport-security's userChannelCredentials). */
+    private readonly credentials: grpc.ChannelCredentials,
     opts: Partial<FailoverOptions> = {},
     /** Told when a failover lands on a different server or worker than before. */
     private readonly onSwitch: (g: Greeting) => void = () => undefined,
@@ -150,6 +163,7 @@ export class ChatConnection {
   private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
+    let tlsFailure: string | null = null; // an attempt's, kept: a later one may only time out
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
@@ -175,7 +189,8 @@ export class ChatConnection {
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
-        if (Date.now() >= end) throw new NoServerReachable(tried);
+        tlsFailure = tlsFailureOf((err as grpc.ServiceError).details ?? '') ?? tlsFailure;
+        if (Date.now() >= end) throw new NoServerReachable(tried, tlsFailure);
         this.current = (this.current + 1) % this.servers.length;
         if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
       }
@@ -205,7 +220,7 @@ export class ChatConnection {
     let c = this.clients.get(server);
     if (!c) {
       const P = ftchatProto();
-      c = new P.ftchat.Chat(server, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      c = new P.ftchat.Chat(server, this.credentials, CHANNEL_OPTIONS);
       this.clients.set(server, c);
     }
     return c;

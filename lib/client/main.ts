@@ -3,8 +3,10 @@
  * terminal when -u is missing), the server list (-s, or every machine of the
  * cluster config), then the session itself. Bad input is one line and exit code 2.
  */
+import type * as grpc from '@grpc/grpc-js';
 import readlineSync from 'readline-sync';
 import { clientAddresses, ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../common/config';
+import { userChannelCredentials } from '../common/transport-security';
 import { usernameError } from '../core/usernames';
 import { parseServerList, ServerListError } from './server-list';
 import { runClient } from './session';
@@ -34,12 +36,16 @@ export async function clientMain(args: ClientArgs, usage: string): Promise<numbe
     return USAGE_EXIT;
   }
   let servers: string[];
+  let credentials: grpc.ChannelCredentials;
   try {
-    servers = args.servers !== undefined ? parseServerList(args.servers) : clientAddresses(loadConfig(args.config ?? DEFAULT_CONFIG_FILE));
+    // The config is read with -s too: it says where the cluster's CA certificate is.
+    const config = loadConfig(args.config ?? DEFAULT_CONFIG_FILE);
+    servers = args.servers !== undefined ? parseServerList(args.servers) : clientAddresses(config);
+    credentials = userChannelCredentials(config);
   } catch (err) {
     if (!(err instanceof ServerListError || err instanceof ConfigError)) throw err;
     console.error(`error: ${err.message}`);
     return USAGE_EXIT;
   }
-  return runClient({ user, servers, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
+  return runClient({ user, servers, credentials, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
 }

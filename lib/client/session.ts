@@ -3,6 +3,7 @@
  * order (a piped script behaves like a typist who waits for each answer), until
  * the user disconnects or the input ends. Errors are one line; the session goes on.
  */
+import type * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/log';
 import { ChatFeed } from './chat-feed';
 import { ChatConnection, type Greeting } from './connection';
@@ -13,6 +14,8 @@ import { Terminal, type TerminalIo } from './terminal';
 export interface ClientOptions extends TerminalIo {
   user: string;
   servers: string[];
+  /** TLS trusting the cluster CA, from the config. */
+  credentials: grpc.ChannelCredentials;
 }
 
 /** Runs the client until the user quits or the input ends; resolves with the exit code. */
@@ -39,6 +42,7 @@ class Session {
     this.conn = new ChatConnection(
       opts.user,
       opts.servers,
+      opts.credentials,
       {},
       (g) => this.error(`note: now using ${describe(g)}`),
       (why) => this.error(`note: the server holds us back (${why}); retrying by itself`),

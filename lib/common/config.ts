@@ -29,7 +29,17 @@ export interface ClusterConfig {
   master: string;
   /** Guardians per machine (called replicas on the master machine). */
   guardians: number;
-  secret: string;
+  /**
+   * The cluster secret every internal RPC carries: the file `secretFile` when it
+   * exists (`fbs init` writes it), else the config's "secret". Read on first use, so
+   * a client (fbc), which never needs it, never reads a file only servers may read.
+   */
+  readonly secret: string;
+  secretFile: string;
+  /** Every port speaks TLS (default); false, plaintext, is allowed on loopback only. */
+  tls: boolean;
+  /** Absolute; `fbs init` writes the CA, the machines' certificates and the secret here (default: tls/ beside the config). */
+  tlsDir: string;
   /** A peer whose clock is further off than this is reported (ordering never depends on it). */
   maxClockOffsetMs: number;
   timing: {
@@ -114,6 +124,11 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`"${key}" must be an integer >= ${min}`);
     return v as number;
   };
+  const jsonSecret = o.secret === undefined ? '' : typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string');
+  if (o.tls !== undefined && typeof o.tls !== 'boolean') bad('"tls" must be true or false');
+  const tlsDir = resolve(dirname(path), typeof o.tlsDir === 'string' ? o.tlsDir : 'tls');
+  const secretFile = join(tlsDir, 'secret');
+  let secret: string | undefined;
   return {
     file: path,
     machines,
@@ -127,7 +142,12 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
       deadAfterMs: num(o.timing?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
       electionTimeoutMs: num(o.timing?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
     },
-    secret: typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string'),
+    get secret() {
+      return (secret ??= readSecret(secretFile, jsonSecret));
+    },
+    secretFile,
+    tls: o.tls ?? true,
+    tlsDir,
     maxClockOffsetMs: num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
     limits: {
       maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
@@ -150,6 +170,15 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
       tailPosts: num(o.storage?.tailPosts, ROOM_CACHE_DEFAULTS.tailPosts, 'storage.tailPosts'),
     },
   };
+}
+
+function readSecret(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+    throw new ConfigError(`cannot read the cluster secret ${file}: ${(err as Error).message}`);
+  }
 }
 
 function isPort(v: unknown): boolean {

@@ -40,6 +40,8 @@ export interface PeerLinkOptions {
   peer: string;
   address: string;
   secret: string;
+  /** This machine's certificate, presented to the peer (mutual TLS). */
+  credentials: grpc.ChannelCredentials;
   limits: InputLimits;
   journal: Journal;
   skew: ClockSkewMonitor;
@@ -71,7 +73,7 @@ export class PeerLink {
   constructor(private readonly opts: PeerLinkOptions) {
     this.log = opts.log.child({ peer: opts.peer });
     const P = ftchatProto();
-    this.client = new P.ftchat.Replication(opts.address, grpc.credentials.createInsecure(), {
+    this.client = new P.ftchat.Replication(opts.address, opts.credentials, {
       'grpc.initial_reconnect_backoff_ms': RETRY_MIN_MS,
       'grpc.min_reconnect_backoff_ms': RETRY_MIN_MS,
       'grpc.max_reconnect_backoff_ms': RETRY_MAX_MS,

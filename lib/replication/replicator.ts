@@ -12,6 +12,7 @@ import { serveInternal } from '../common/internal-server';
 import { errorMessage, type Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
+import { machineChannelCredentials } from '../common/transport-security';
 import { isDoorbell, type Doorbell } from '../server/doorbell';
 import { openMachineJournal, stopOnSignal } from '../server/machine-child';
 import { answerPings } from '../server/primary';
@@ -67,7 +68,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   }, CHECKPOINT_CHECK_MS).unref();
 
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config.secret, log, internalRequestError);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config, machine, log, internalRequestError);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -75,7 +76,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, limits: config.limits, journal, skew, gate, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
   );
   for (const link of links) link.start();
   log.info('replicator serving', { address, peers });

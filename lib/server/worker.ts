@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
+import { clientPortCredentials } from '../common/transport-security';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
@@ -62,7 +63,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
     }));
   const { host, port } = config.machines[machine];
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`${host}:${port}`, clientPortCredentials(config, machine), (err) => (err ? reject(err) : resolve())),
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   pings.serving();

@@ -1,7 +1,9 @@
-/** A client of one process's Admin service (a primary or a guardian), secret attached, short deadlines. */
+/** A client of one process's Admin service (a primary or a guardian): mutual TLS, secret attached, short deadlines. */
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../common/proto';
+import type { ClusterConfig } from '../common/config';
 import { secretMetadata } from '../common/secret';
+import { machineChannelCredentials } from '../common/transport-security';
 import type { AdminClient } from '../gen/ftchat/Admin';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
@@ -15,9 +17,12 @@ import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 export class AdminPeer {
   private readonly client: AdminClient;
 
-  constructor(readonly address: string, private readonly secret: string) {
+  private readonly secret: string;
+
+  constructor(readonly address: string, config: ClusterConfig) {
+    this.secret = config.secret;
     const P = ftchatProto();
-    this.client = new P.ftchat.Admin(address, grpc.credentials.createInsecure(), {
+    this.client = new P.ftchat.Admin(address, machineChannelCredentials(config), {
       // A peer that restarts must be heard again within a heartbeat or two.
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.min_reconnect_backoff_ms': 50,

@@ -42,9 +42,9 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const me = guardianId(machine, slot);
   const members = Array.from({ length: config.guardians }, (_, i) => guardianId(machine, i));
   const siblings = new Map(
-    members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config.secret)] as const).filter(([id]) => id !== me),
+    members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config)] as const).filter(([id]) => id !== me),
   );
-  const primaryPeer = new AdminPeer(adminAddress(config, machine), config.secret);
+  const primaryPeer = new AdminPeer(adminAddress(config, machine), config);
   const machineDir = join(config.dataDir, machine);
   const { suspectAfterMs, deadAfterMs, electionTimeoutMs } = config.timing;
   const detector = new FailureDetector({ heartbeatMs, suspectAfterMs, deadAfterMs });
@@ -99,7 +99,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   };
   let server: grpc.Server;
   try {
-    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config.secret, log, internalRequestError);
+    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config, machine, log, internalRequestError);
   } catch (err) {
     log.info('guardian slot already taken; exiting', { slot, error: errorMessage(err) });
     process.exit(0);

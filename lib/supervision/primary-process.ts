@@ -98,7 +98,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   };
   let admin: grpc.Server;
   try {
-    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config.secret, log, internalRequestError);
+    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config, machine, log, internalRequestError);
   } catch (err) {
     throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
   }
@@ -170,7 +170,7 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
       if (!(err instanceof AlreadyRunning)) throw err;
       log.info('standing by: a primary is running', { reason: err.message });
     }
-    const peer = new AdminPeer(adminAddress(config, machine), config.secret);
+    const peer = new AdminPeer(adminAddress(config, machine), config);
     try {
       for (;;) {
         await new Promise((r) => setTimeout(r, config.timing.heartbeatMs));
@@ -192,7 +192,7 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
  */
 async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: number, log: Logger): Promise<void> {
   if (pid === 0 || pid === process.pid || !isAlive(pid) || !isServerOf(pid, machine)) return;
-  const peer = new AdminPeer(adminAddress(config, machine), config.secret);
+  const peer = new AdminPeer(adminAddress(config, machine), config);
   try {
     const res = await peer.heartbeat({ from: `${machine}.newcomer`, term: 0 }, 300).catch(() => null);
     if (res && res.pid === pid) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);

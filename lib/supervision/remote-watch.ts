@@ -34,7 +34,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
   const links = new Map<string, Link>(
     Object.keys(config.machines)
       .filter((m) => m !== machine)
-      .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config.secret), stream: null, awaiting: false }]),
+      .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config), stream: null, awaiting: false }]),
   );
   const judge = new RemoteChildWatch({
     expected: childSpecs(config).map(({ role, slot }) => ({ role, slot })),

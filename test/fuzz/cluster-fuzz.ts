@@ -23,6 +23,7 @@ import { call, converged, startCluster, type TestCluster } from '../helpers/serv
 import { waitFor } from '../helpers/wait';
 import { fuzzPeerLog, servePeerLog } from './fake-peer';
 import { protoRoot, requestBytesArb, type WirePools } from './wire-arbitraries';
+import { credentialsFor } from '../helpers/trust';
 
 export interface FuzzOptions {
   durationMs: number;
@@ -88,7 +89,7 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
     origins.add(res.worker);
   }
   const pools: WirePools = { users, ids: ['c1', 'retry-1', 'a'.repeat(64)], origins: [...origins] };
-  const peer = await servePeerLog(`${config.machines.m4.host}:${config.machines.m4.peerPort}`, config.secret, root, fuzzPeerLog(root, pools, opts.seed));
+  const peer = await servePeerLog(`${config.machines.m4.host}:${config.machines.m4.peerPort}`, config, 'm4', root, fuzzPeerLog(root, pools, opts.seed));
 
   const targets: Target[] = MACHINES.flatMap((m) => {
     const { host, port, adminPort, peerPort } = config.machines[m];
@@ -126,7 +127,7 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
   const clients = new Map<string, grpc.Client>();
   const client = (address: string): grpc.Client => {
     let c = clients.get(address);
-    if (!c) clients.set(address, (c = new grpc.Client(address, grpc.credentials.createInsecure())));
+    if (!c) clients.set(address, (c = new grpc.Client(address, credentialsFor(address))));
     return c;
   };
 

@@ -12,6 +12,8 @@ import { MAX_LOGICAL } from '../../lib/core/hlc';
 import { SECRET_HEADER } from '../../lib/common/secret';
 import { encode, type Field } from '../helpers/raw-grpc';
 import { requestBytesArb, type WirePools } from './wire-arbitraries';
+import type { ClusterConfig } from '../../lib/common/config';
+import { machinePortCredentials } from '../../lib/common/transport-security';
 
 export interface FakePeer {
   /** Batches sent and log entries in them. */
@@ -87,10 +89,10 @@ function entryKey(Event: protobuf.Type, bytes: Buffer): { origin: string; seq: n
 }
 
 /**
- * Serves `events` (Event messages as bytes) to every puller that carries `secret`:
+ * Serves `events` (Event messages as bytes), as `machine`'s peer port (mutual TLS), to every puller that carries the secret:
  * what its vector does not cover, then a quiet live stream, or the stream's end (`end`).
  */
-export async function servePeerLog(address: string, secret: string, root: protobuf.Root, events: Buffer[], end = false): Promise<FakePeer> {
+export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: Buffer[], end = false): Promise<FakePeer> {
   const Event = root.lookupType('ftchat.Event');
   const PullRequest = root.lookupType('ftchat.PullRequest');
   const log: Entry[] = events.map((bytes) => ({ bytes, ...entryKey(Event, bytes) }));
@@ -110,7 +112,7 @@ export async function servePeerLog(address: string, secret: string, root: protob
   };
   server.addService(definition, {
     Pull: (call: grpc.ServerWritableStream<{ vector?: { seqs?: Record<string, number> } }, Buffer>) => {
-      if (String(call.metadata.get(SECRET_HEADER)[0] ?? '') !== secret) {
+      if (String(call.metadata.get(SECRET_HEADER)[0] ?? '') !== config.secret) {
         call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'no secret' });
         return;
       }
@@ -129,7 +131,7 @@ export async function servePeerLog(address: string, secret: string, root: protob
       if (end) call.end(); // else quiet, live: the stream stays open until the puller goes
     },
   });
-  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, machinePortCredentials(config, machine), (err) => (err ? reject(err) : resolve())));
   return {
     stats,
     close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),

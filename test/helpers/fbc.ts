@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { eachLine } from '../../lib/common/lines';
 import { FBC } from './server';
 import { waitFor } from './wait';
+import { configFileFor } from './trust';
 
 export interface FbcRun {
   proc: ChildProcess;
@@ -26,8 +27,15 @@ export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
+/**
+ * `args` without -c but with -s naming a cluster this test started get `-c` its
+ * config, as a user of that cluster would have: fbc finds the cluster's CA through it.
+ */
 export function spawnFbc(t: Teardown, args: string[]): FbcRun {
-  const proc = spawn(FBC, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const s = args.indexOf('-s');
+  const listed = s < 0 || args.includes('-c') ? [] : (args[s + 1] ?? '').split(',');
+  const config = listed.map(configFileFor).find(Boolean);
+  const proc = spawn(FBC, config ? [...args, '-c', config] : args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   collectLines(proc.stdout!, out);

@@ -4,6 +4,7 @@
  * uint64 past 2^53, wrong wire types, garbage), which the generated client cannot.
  */
 import * as grpc from '@grpc/grpc-js';
+import { credentialsFor } from './trust';
 
 /** A field: a number or bigint is a varint, a string or Buffer is length-delimited, a nested list is a message. */
 export type Field = [number, number | bigint | string | Buffer | Field[]];
@@ -40,7 +41,7 @@ export interface RawAnswer {
 
 /** One unary call of `path` (e.g. '/ftchat.Chat/Post') with `body` as the request's bytes. */
 export function rawUnary(address: string, path: string, body: Buffer, metadata = new grpc.Metadata(), timeoutMs = 10_000): Promise<RawAnswer> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, credentialsFor(address));
   return new Promise((resolve) => {
     client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, body, metadata, { deadline: Date.now() + timeoutMs }, (err, bytes) => {
       client.close();

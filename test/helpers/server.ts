@@ -17,6 +17,7 @@ import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { ClusterStatus, ProcessView } from '../../lib/admin/status';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
+import { credentialsFor, trustCluster } from './trust';
 import { eachLine } from '../../lib/common/lines';
 
 // Whatever a test starts dies with the test process, even if tap kills it (see reaper.ts).
@@ -81,6 +82,8 @@ export interface TestCluster {
 export interface Launch {
   prefix?: string[];
   env?: Record<string, string>;
+  /** Another config file for this machine (e.g. the same machines with other TLS files); teardown finds its processes too. */
+  config?: string;
 }
 
 export interface ClusterOptions {
@@ -100,6 +103,8 @@ export interface ClusterOptions {
   storage?: Record<string, number>;
   /** How long start() waits for a machine's workers and replicator to serve (default START_MS). */
   startTimeoutMs?: number;
+  /** false: plaintext on every port (loopback only), e.g. a benchmark's baseline; default TLS, set up by `fbs init`. */
+  tls?: boolean;
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;
 }
@@ -120,9 +125,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}) },
   });
-  const placed = loadConfig(configFile).machines;
+  const config = loadConfig(configFile);
+  trustCluster(config);
+  const placed = config.machines;
   const ports = Object.fromEntries(machines.map((m) => [m, placed[m].port]));
   const logs: LogLine[] = [];
   const children = new Map<string, ChildProcess>();
@@ -139,7 +146,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     ports,
     logs,
     async start(machine, extraEnv = {}, launch = opts.launch?.[machine] ?? {}) {
-      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', configFile];
+      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', launch.config ?? configFile];
       const child = spawn(command, args, {
         detached: true, // own process group: teardown kills the whole tree by its pgid
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -197,7 +204,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     },
     client(machine = machines[0]) {
       const P = ftchatProto();
-      const c = new P.ftchat.Chat(cluster.address(machine), grpc.credentials.createInsecure());
+      const c = new P.ftchat.Chat(cluster.address(machine), credentialsFor(cluster.address(machine)));
       clients.push(c);
       return c;
     },
@@ -221,7 +228,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     async teardown() {
       for (const c of clients) c.close();
       // Guardians and revived primaries run in process groups of their own: find every one.
-      await killUntilGone(() => serverPids(configFile), 'the cluster', 10_000).catch(() => undefined);
+      const configs = [configFile, ...Object.values(opts.launch ?? {}).flatMap((l) => (l.config ? [l.config] : []))];
+      await killUntilGone(() => configs.flatMap((c) => serverPids(c)), 'the cluster', 10_000).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -232,7 +240,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 /** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
 export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
   const P = ftchatProto();
-  const c = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const c = new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
   t.teardown(() => c.close());
   return c;
 }

@@ -10,6 +10,7 @@ import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { credentialsFor } from '../helpers/trust';
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -20,7 +21,7 @@ t.teardown(() => cluster.teardown());
 /** A client on its own TCP connection, so connections land on different workers. */
 function ownConnection(): ChatClient {
   const P = ftchatProto();
-  return new P.ftchat.Chat(cluster.address(), grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  return new P.ftchat.Chat(cluster.address(), credentialsFor(cluster.address()), { 'grpc.use_local_subchannel_pool': 1 });
 }
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string }> {

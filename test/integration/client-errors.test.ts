@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { runFbc } from '../helpers/fbc';
-import { freePort } from '../helpers/server';
+import { freePort, startCluster } from '../helpers/server';
 
 t.test('a bad username is refused with a clear message', async (t) => {
   for (const bad of ['../etc', '-rf', 'has space', 'x'.repeat(33)]) {
@@ -34,7 +34,10 @@ t.test('a bad server list or option is one line and exit code 2', async (t) => {
 
 t.test('no server reachable is one line, no stack trace', async (t) => {
   const dead = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
-  const r = await runFbc(t, ['-u', 'alice', '-s', dead.join(',')], ['list']);
+  // A cluster's config, never started: the client finds the cluster's CA through it.
+  const cluster = await startCluster({ startMachines: false });
+  t.teardown(() => cluster.teardown());
+  const r = await runFbc(t, ['-u', 'alice', '-s', dead.join(','), '-c', cluster.configFile], ['list']);
   t.equal(r.code, 1);
   t.same(r.err, [`error: no server reachable (tried ${dead.join(', ')})`]);
   t.same(r.out, []);

@@ -16,7 +16,7 @@ const tmuxMissing = spawnSync('tmux', ['-V']).error ? 'tmux is not installed: sk
 t.test('a post arriving while the user types does not garble the typed line', { skip: tmuxMissing }, async (t) => {
   const cluster = await startCluster({ workers: 1 });
   t.teardown(() => cluster.teardown());
-  const servers = ['-s', cluster.address()];
+  const servers = ['-s', cluster.address(), '-c', cluster.configFile];
   await runFbc(t, ['-u', 'dave', ...servers], ['quit']);
   await runFbc(t, ['-u', 'carol', ...servers], ['join dave', 'quit']);
 

@@ -8,7 +8,6 @@ import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { existsSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { breakLockOf, lockHolder, ownedLockFs } from '../../lib/storage/lock-owner';
@@ -17,6 +16,7 @@ import { ftchatProto } from '../../lib/common/proto';
 import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
+import { credentialsFor } from '../helpers/trust';
 
 const MINUTE = 60_000;
 
@@ -77,7 +77,7 @@ t.test('a worker killed holding the room lock: the machine keeps taking posts, i
   // Keep both workers writing: node:cluster gives each new connection to the next worker.
   const P = ftchatProto();
   const posters = Array.from({ length: 4 }, () =>
-    new P.ftchat.Chat(cluster.address('m1'), grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+    new P.ftchat.Chat(cluster.address('m1'), credentialsFor(cluster.address('m1')), { 'grpc.use_local_subchannel_pool': 1 }),
   );
   t.teardown(() => posters.forEach((c) => c.close()));
   let writing = true;

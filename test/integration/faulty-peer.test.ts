@@ -24,7 +24,7 @@ t.test("a peer's post in another user's room is refused everywhere; its origin s
   const cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], startMachines: false });
   t.teardown(() => cluster.teardown());
   const config = loadConfig(cluster.configFile);
-  const peer = await servePeerLog(`127.0.0.1:${config.machines.m3.peerPort}`, config.secret, protoRoot(), [
+  const peer = await servePeerLog(`127.0.0.1:${config.machines.m3.peerPort}`, config, 'm3', protoRoot(), [
     event('create/mallory', 'm3.bad.w0', 1, 'create', 'mallory', 'mallory'),
     event('post/mallory/forged', 'm3.bad.w0', 2, 'post', 'victim', 'mallory', 'posted in your room'),
     event('post/mallory/after', 'm3.bad.w0', 3, 'post', 'mallory', 'mallory', 'after the bad one'),

@@ -12,6 +12,7 @@ import { secretMetadata } from '../../lib/common/secret';
 import type { AdminClient } from '../../lib/gen/ftchat/Admin';
 import { startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { credentialsFor } from '../helpers/trust';
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -59,8 +60,8 @@ t.test('the master revives a hung remote worker through its machine\'s superviso
 t.test('Revive is refused without the cluster secret, and guardians leave it to their primary', async (t) => {
   const config = loadConfig(cluster.configFile);
   const P = ftchatProto();
-  const supervisor: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2'), grpc.credentials.createInsecure());
-  const guardian: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2', 0), grpc.credentials.createInsecure());
+  const supervisor: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2'), credentialsFor(adminAddress(config, 'm2')));
+  const guardian: AdminClient = new P.ftchat.Admin(adminAddress(config, 'm2', 0), credentialsFor(adminAddress(config, 'm2', 0)));
   t.teardown(() => {
     supervisor.close();
     guardian.close();
@@ -83,7 +84,7 @@ t.test('Revive is refused without the cluster secret, and guardians leave it to 
   t.equal(wrong?.code, grpc.status.UNAUTHENTICATED, 'a wrong secret: UNAUTHENTICATED');
   await cluster.waitForLog('the refusal logged on m2', (l) => l.machine === 'm2' && l.role === 'supervisor' && /refused internal RPC/.test(l.msg) && l.method === 'Revive');
 
-  const atGuardian = await revive(guardian, secretMetadata('test-secret'));
+  const atGuardian = await revive(guardian, secretMetadata(config.secret));
   t.equal(atGuardian?.code, grpc.status.UNIMPLEMENTED, 'a guardian, asked with the secret, answers UNIMPLEMENTED');
   t.same(await workerPids(), before, 'and no worker was touched');
 });

@@ -15,6 +15,8 @@ import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { signalPids } from '../../lib/chaos/processes';
+import { credentialsFor } from '../helpers/trust';
+import { loadConfig } from '../../lib/common/config';
 
 let cluster: TestCluster;
 t.before(async () => {
@@ -55,7 +57,7 @@ t.test('a post on m1 reaches a follower on m3', async (t) => {
 
 t.test('a replication RPC without the cluster secret is refused', async (t) => {
   const P = ftchatProto();
-  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), grpc.credentials.createInsecure());
+  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), credentialsFor(cluster.peerAddress('m1')));
   t.teardown(() => peer.close());
   const firstAnswer = (md: grpc.Metadata): Promise<{ batch?: EventBatch__Output; err?: grpc.ServiceError }> =>
     new Promise((resolve) => {
@@ -74,7 +76,7 @@ t.test('a replication RPC without the cluster secret is refused', async (t) => {
   t.equal(wrong.err?.code, grpc.status.UNAUTHENTICATED, 'a wrong secret: UNAUTHENTICATED');
   await cluster.waitForLog('the refusal logged on m1', (l) => l.machine === 'm1' && l.role === 'replicator' && /refused internal RPC/.test(l.msg));
 
-  const right = await firstAnswer(secretMetadata('test-secret'));
+  const right = await firstAnswer(secretMetadata(loadConfig(cluster.configFile).secret)); // fbs init's, in tls/secret
   t.equal(right.err, undefined, 'with the secret the same call is served');
   t.ok(right.batch, 'and streams its first batch');
 });
