@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/log';
 import { ChatFeed } from '../client/chat-feed';
 import { ChatConnection, NoServerReachable, ServerRefusal } from '../client/connection';
+import { Identity } from '../client/identity';
 import { postClientId, postText, type AgentRecord } from './history';
 
 export interface AgentOptions {
@@ -34,8 +35,9 @@ function emit(r: AgentRecord): void {
 }
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
-  const writer = new ChatConnection(opts.writer, opts.servers);
-  const reader = new ChatConnection(opts.reader, opts.servers);
+  // Each agent's users are its own: fresh keys, held in memory only.
+  const writer = new ChatConnection(Identity.generate(opts.writer), opts.servers);
+  const reader = new ChatConnection(Identity.generate(opts.reader), opts.servers);
   let feed: ChatFeed | null = null;
   let writing: Promise<void> | null = null;
   let stopWriting = 0;

@@ -1,9 +1,14 @@
 /**
  * Runs the real `./fbc` client over pipes: lines written to its stdin, its
  * stdout and stderr collected line by line for waitFor. Each process is killed
- * by pid when the test ends (if it has not exited by itself).
+ * by pid when the test ends (if it has not exited by itself). Its key files live in
+ * a config dir of the test process (XDG_CONFIG_HOME), never in ~/.config: every fbc
+ * of a test process is one person, unless a test gives another `configHome`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eachLine } from '../../lib/common/lines';
 import { FBC } from './server';
 import { waitFor } from './wait';
@@ -26,8 +31,23 @@ export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-export function spawnFbc(t: Teardown, args: string[]): FbcRun {
-  const proc = spawn(FBC, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+let ownHome: string | null = null;
+
+/** A new person's config dir (for their key files), removed when the test process exits. */
+export function newConfigHome(): string {
+  // Inside the test process's own temp dir (server.ts: ownChildren), which its watchdog removes if it is killed.
+  const dir = mkdtempSync(join(tmpdir(), 'ftchat-config-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The config dir of the test process's fbc runs. */
+export function fbcConfigHome(): string {
+  return (ownHome ??= newConfigHome());
+}
+
+export function spawnFbc(t: Teardown, args: string[], configHome = fbcConfigHome()): FbcRun {
+  const proc = spawn(FBC, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_CONFIG_HOME: configHome } });
   const out: string[] = [];
   const err: string[] = [];
   collectLines(proc.stdout!, out);
@@ -58,8 +78,9 @@ export async function runFbc(
   t: Teardown,
   args: string[],
   script: string[],
+  configHome?: string,
 ): Promise<{ code: number | string; out: string[]; err: string[] }> {
-  const run = spawnFbc(t, args);
+  const run = spawnFbc(t, args, configHome);
   for (const line of script) run.send(line);
   run.end();
   const code = await run.exited;

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../../lib/common/proto';
 import { REPO_ROOT } from '../../lib/common/paths';
 import { writeClusterConfig } from '../../lib/chaos/cluster-config';
 import { loadConfig } from '../../lib/common/config';
 import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
+import { authedChatClient, Keyring } from '../../lib/client/identity';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
 import { eachLine } from '../../lib/common/lines';
@@ -187,8 +187,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       return [...(alive.get(machine)?.values() ?? [])];
     },
     client(machine = machines[0]) {
-      const P = ftchatProto();
-      const c = new P.ftchat.Chat(cluster.address(machine), grpc.credentials.createInsecure());
+      const c = authedChatClient(cluster.address(machine), testKeys);
       clients.push(c);
       return c;
     },
@@ -216,10 +215,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   return cluster;
 }
 
+/**
+ * The keys of the users a test process's clients act for (one person per test
+ * process; a test wanting a second person for a name makes its own Keyring).
+ */
+export const testKeys = new Keyring();
+
 /** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
-export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
-  const P = ftchatProto();
-  const c = new P.ftchat.Chat(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string, keys = testKeys): ChatClient {
+  const c = authedChatClient(address, keys, { 'grpc.use_local_subchannel_pool': 1 });
   t.teardown(() => c.close());
   return c;
 }
