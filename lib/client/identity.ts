@@ -53,14 +53,35 @@ export function sessionMetadata(token: string): grpc.Metadata {
   return md;
 }
 
-/** Identities by user, made on first use: the keys of test and benchmark users. */
+/**
+ * Identities by user, made on first use, and one session per user shared by every
+ * client that uses the keyring (a session is good on every machine): the keys of
+ * test and benchmark users.
+ */
 export class Keyring {
   private readonly ids = new Map<string, Identity>();
+  private readonly tokens = new Map<string, Promise<string>>();
 
   identity(user: string): Identity {
     let id = this.ids.get(user);
     if (!id) this.ids.set(user, (id = Identity.generate(user)));
     return id;
+  }
+
+  /** `user`'s session, made through `call` if there is none. */
+  token(user: string, call: HandshakeCall): Promise<string> {
+    let t = this.tokens.get(user);
+    if (!t) {
+      t = handshake(call, this.identity(user)).then((g) => g.token);
+      t.catch(() => this.tokens.delete(user)); // the next call tries again
+      this.tokens.set(user, t);
+    }
+    return t;
+  }
+
+  /** A server refused `token` (expired, or by its clock): the next call makes a new one. */
+  forget(user: string, token: string): void {
+    void this.tokens.get(user)?.then((t) => t === token && this.tokens.delete(user), () => undefined);
   }
 }
 
@@ -86,25 +107,22 @@ const HANDSHAKE_MS = 10_000;
 type UnaryFn = (req: unknown, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => void;
 
 function sessionInterceptor(keyring: Keyring, unary: HandshakeCall): grpc.Interceptor {
-  const tokens = new Map<string, Promise<string>>();
-  const tokenOf = (user: string): Promise<string> => {
-    let t = tokens.get(user);
-    if (!t) {
-      t = handshake(unary, keyring.identity(user)).then((g) => g.token);
-      t.catch(() => tokens.delete(user)); // the next call tries again
-      tokens.set(user, t);
-    }
-    return t;
-  };
   return (options, nextCall) => {
     const method = options.method_definition.path.split('/').pop() ?? '';
     let startNext: ((md: grpc.Metadata) => void) | null = null;
     let metadata = new grpc.Metadata();
+    let sent: { user: string; token: string } | null = null;
     return new grpc.InterceptingCall(nextCall(options), {
       start: (md, listener, next) => {
         metadata = md;
+        const refused: grpc.Listener = {
+          onReceiveStatus: (status, pass) => {
+            if (status.code === grpc.status.UNAUTHENTICATED && sent) keyring.forget(sent.user, sent.token);
+            pass(status);
+          },
+        };
         if (method === 'Challenge') next(md, listener);
-        else startNext = (m) => next(m, listener);
+        else startNext = (m) => next(m, refused);
       },
       // The request says whose call it is, so the metadata waits for it (grpc-js sends the message after start).
       sendMessage: (message: Record<string, unknown>, next) => {
@@ -112,7 +130,8 @@ function sessionInterceptor(keyring: Keyring, unary: HandshakeCall): grpc.Interc
         const user = String(message.user ?? '');
         const ready =
           method !== 'Connect'
-            ? tokenOf(user).then((token) => {
+            ? keyring.token(user, unary).then((token) => {
+                sent = { user, token };
                 metadata.merge(sessionMetadata(token));
                 return message;
               })

@@ -127,7 +127,8 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
    * else is refused; an empty one means the session's user.
    */
   const authorize = async (call: { request: { user: string }; metadata: grpc.Metadata }): Promise<string> => {
-    const session = verifyToken(opts.keys, bearerToken(call.metadata.get(AUTH_HEADER)[0]), Date.now());
+    const token = bearerToken(call.metadata.get(AUTH_HEADER)[0]);
+    const session = token === null ? 'no session token' : verifyToken(opts.keys, token, Date.now());
     if (typeof session === 'string') throw new Refusal(grpc.status.UNAUTHENTICATED, `${session}: connect again`);
     const named = call.request.user;
     if (named !== '' && named !== session.user) {
