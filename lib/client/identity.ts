@@ -62,9 +62,12 @@ export class Keyring {
   private readonly ids = new Map<string, Identity>();
   private readonly tokens = new Map<string, Promise<string>>();
 
+  /** `make`: a user's identity the first time it is asked for (default: a fresh key in memory). */
+  constructor(private readonly make: (user: string) => Identity = Identity.generate) {}
+
   identity(user: string): Identity {
     let id = this.ids.get(user);
-    if (!id) this.ids.set(user, (id = Identity.generate(user)));
+    if (!id) this.ids.set(user, (id = this.make(user)));
     return id;
   }
 

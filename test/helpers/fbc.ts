@@ -6,11 +6,10 @@
  * of a test process is one person, unless a test gives another `configHome`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { eachLine } from '../../lib/common/lines';
-import { FBC } from './server';
+import { FBC, fbcConfigHome } from './server';
+
+export { fbcConfigHome, newConfigHome } from './server';
 import { waitFor } from './wait';
 
 export interface FbcRun {
@@ -29,21 +28,6 @@ export interface FbcRun {
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
-}
-
-let ownHome: string | null = null;
-
-/** A new person's config dir (for their key files), removed when the test process exits. */
-export function newConfigHome(): string {
-  // Inside the test process's own temp dir (server.ts: ownChildren), which its watchdog removes if it is killed.
-  const dir = mkdtempSync(join(tmpdir(), 'ftchat-config-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** The config dir of the test process's fbc runs. */
-export function fbcConfigHome(): string {
-  return (ownHome ??= newConfigHome());
 }
 
 export function spawnFbc(t: Teardown, args: string[], configHome = fbcConfigHome()): FbcRun {

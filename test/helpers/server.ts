@@ -14,6 +14,7 @@ import { loadConfig } from '../../lib/common/config';
 import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { authedChatClient, Keyring } from '../../lib/client/identity';
+import { loadIdentity } from '../../lib/client/key-file';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
 import { eachLine } from '../../lib/common/lines';
@@ -215,11 +216,27 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   return cluster;
 }
 
+let ownHome: string | null = null;
+
+/** A new person's config dir (for their key files), removed when the test process exits. */
+export function newConfigHome(): string {
+  // Inside the test process's own temp dir (ownChildren), which its watchdog removes if it is killed.
+  const dir = mkdtempSync(join(tmpdir(), 'ftchat-config-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The config dir (XDG_CONFIG_HOME) of the test process's person: its fbc runs and its clients share its key files. */
+export function fbcConfigHome(): string {
+  return (ownHome ??= newConfigHome());
+}
+
 /**
- * The keys of the users a test process's clients act for (one person per test
- * process; a test wanting a second person for a name makes its own Keyring).
+ * The keys of the users a test process's clients act for, in its person's key files,
+ * so a user made through a client is the same person's in `fbc` (a test wanting a
+ * second person for a name makes its own Keyring, or its own config dir).
  */
-export const testKeys = new Keyring();
+export const testKeys = new Keyring((user) => loadIdentity(user, undefined, { XDG_CONFIG_HOME: fbcConfigHome() }));
 
 /** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
 export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string, keys = testKeys): ChatClient {
