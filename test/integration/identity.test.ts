@@ -8,17 +8,19 @@
  * - a session made on one machine works on another, also once the first is gone;
  * - an expired or tampered token is refused; the owner coming back is accepted;
  * - a second key for a name is refused with the one line, and fbc exits non-zero;
+ * - a name created apart with two keys belongs, once the machines meet, to the key
+ *   of the earliest create on both; a room from before keys goes to the first key;
  *   fbc makes its key on first use (0600 in a 0700 dir), reads it silently from a
  *   pipe after, and --key / --export-key carry it to another computer.
  */
 import { createHmac, generateKeyPairSync, hkdfSync, sign, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
 import { newConfigHome, runFbc } from '../helpers/fbc';
-import { REPO, startCluster, type TestCluster } from '../helpers/server';
+import { dumpEvents, REPO, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 // ---- A client written from the protocol's documentation ----
@@ -214,4 +216,62 @@ t.test('fbc: the key is made on first use and read silently after; a second key 
   const missing = await runFbc(t, ['-u', 'erin', '--key', join(stranger, 'nope.key'), ...servers], [], stranger);
   t.equal(missing.code, 2);
   t.same(missing.err, [`error: no key file at ${join(stranger, 'nope.key')}`]);
+});
+
+t.test('a name created on two machines apart with two keys: once they meet, the earliest create decides on both', async (t) => {
+  const m1 = rawChat(t, cluster.address('m1'));
+  const m2 = rawChat(t, cluster.address('m2'));
+  // Neither machine hears of the other's create before both are stored: both replicators paused.
+  const replicators = ['m1', 'm2'].map((m) => cluster.logs.filter((l) => l.machine === m && l.msg === 'replicator serving').pop()!.pid);
+  for (const pid of replicators) process.kill(pid, 'SIGSTOP');
+  const resume = (): void => {
+    for (const pid of replicators) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* re-forked meanwhile */
+      }
+    }
+  };
+  t.teardown(resume);
+  const [first, second] = [person(), person()];
+  const a = await connect(m1, 'zed', first);
+  const b = await connect(m2, 'zed', second);
+  t.ok(a.created && b.created, 'each machine created zed for its key');
+  resume();
+
+  // A dump shows one copy of an id, the earliest in the cluster's order: once both show
+  // the same one, the machine that lacked the earliest create has it.
+  const shown = await waitFor('one create of zed shown by both machines', async () => {
+    const zed = (await Promise.all(['m1', 'm2'].map((m) => cluster.dump(m)))).map((d) => dumpEvents(d).find((e) => e.id === 'create/zed'));
+    return zed[0] && zed[1] && zed[0].origin === zed[1].origin && zed[0];
+  });
+  const keyOf = (p: Person): string => `ed25519:${p.publicKey.toString('base64')}`;
+  t.ok(shown.text === keyOf(first) || shown.text === keyOf(second), 'the earliest create carries one of the two keys');
+  const [winner, loser] = shown.text === keyOf(first) ? [a, b] : [b, a];
+  for (const [m, c] of [['m1', m1], ['m2', m2]] as const) {
+    t.equal(await outcome(unary(c, 'Post', { user: 'zed', text: 'I won' }, bearer(winner.token))), 'OK', `the earliest key's session posts on ${m}`);
+    t.equal(await outcome(unary(c, 'Post', { user: 'zed', text: 'I lost' }, bearer(loser.token))), otherKey('zed'), `the other key's session is refused on ${m}`);
+  }
+  t.equal(await outcome(connect(m1, 'zed', winner === a ? second : first)), otherKey('zed'), 'and so is its Connect');
+  t.equal(await outcome(connect(m2, 'zed', winner === a ? first : second)), 'OK', 'the earliest key connects anywhere');
+});
+
+t.test('a room from before keys is claimed by the first key that connects', async (t) => {
+  const old = await startCluster({ machines: ['m1'], workers: 1, guardians: 1, startMachines: false });
+  t.teardown(() => old.teardown());
+  const rooms = join(old.dir, 'data', 'm1', 'rooms');
+  mkdirSync(rooms, { recursive: true });
+  const line = { id: 'create/olduser', origin: 'm1.aaaaaa.w0', seq: 1, kind: 'create', room: 'olduser', author: 'olduser', text: '', hlc: { wall: 1000, logical: 0 } };
+  writeFileSync(join(rooms, 'olduser.jsonl'), `${JSON.stringify(line)}\n`);
+  await old.start('m1');
+
+  const c = rawChat(t, old.address('m1'));
+  const [claimer, late] = [person(), person()];
+  const claimed = await connect(c, 'olduser', claimer);
+  t.equal(claimed.created, false, 'the room was there');
+  t.equal(await outcome(unary(c, 'Post', { user: 'olduser', text: 'mine now' }, bearer(claimed.token))), 'OK');
+  t.equal(await outcome(connect(c, 'olduser', late)), otherKey('olduser'), 'a second key is refused');
+  const creates = readFileSync(join(rooms, 'olduser.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'create');
+  t.same(creates.map((e) => e.text), ['', `ed25519:${claimer.publicKey.toString('base64')}`], 'the claim is a second create in the room file, with the key');
 });
