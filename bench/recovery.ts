@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admin/status';
 import { ChatConnection } from '../lib/client/connection';
+import { authedChatClient } from '../lib/client/identity';
 import { loadConfig, type ClusterConfig } from '../lib/common/config';
-import { ftchatProto } from '../lib/common/proto';
 import { machineOfOrigin } from '../lib/storage/incarnation';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
-import { serverPids, type LogLine, type TestCluster } from '../test/helpers/server';
+import { serverPids, testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
@@ -525,7 +525,7 @@ class Poster {
   private readonly loop: Promise<void>;
 
   constructor(address: string, private readonly user: string, private readonly pauseMs: number) {
-    this.conn = new ChatConnection(user, [address], credentialsFor(address));
+    this.conn = new ChatConnection(testKeys.identity(user), [address], credentialsFor(address));
     this.loop = this.run();
   }
 
@@ -601,8 +601,7 @@ export class PostProbe {
   }
 
   private unary(address: string, method: 'Connect' | 'Post', req: object, timeoutMs: number): Promise<unknown> {
-    const P = ftchatProto();
-    const client = new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
+    const client = authedChatClient(address, testKeys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
     this.open.add(client);
     return new Promise((resolve) => {
       (client[method] as unknown as (r: object, o: grpc.CallOptions, cb: (e: unknown, v: unknown) => void) => void).call(

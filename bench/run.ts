@@ -7,6 +7,8 @@
  * - recovery: time from SIGKILL to a replacement serving, per role; idle cost;
  * - replication: lag between machines, catch-up of 10,000 and 100,000 events;
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
+ * - identity: connect latency of the key handshake against one round trip, CPU per
+ *   durable post with sessions and the session check's share of it;
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
@@ -20,6 +22,7 @@ import { runCleanups } from './cleanup';
 import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery';
 import { benchHistory, HISTORY_ARGS, historyOptions, printHistoryReport } from './history';
 import { measureEcho, type EchoResult } from './grpc-echo';
+import { benchIdentity, printIdentityReport } from './identity';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
 import { benchRecovery, printRecoveryReport } from './recovery';
@@ -104,6 +107,7 @@ const SUITES = {
   replication: { run: () => benchReplication(), print: printReplicationReport },
   tls: { run: () => benchTls(), print: printTlsReport },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
+  identity: { run: () => benchIdentity(), print: printIdentityReport },
 } as const;
 type Suite = keyof typeof SUITES;
 

@@ -7,9 +7,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ftchatProto } from '../lib/common/proto';
+import { authedChatClient } from '../lib/client/identity';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
-import { RAISED_QUOTAS, serverPids, startCluster, type ClusterOptions, type TestCluster } from '../test/helpers/server';
+import { RAISED_QUOTAS, serverPids, startCluster, testKeys, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
 import { credentialsFor } from '../test/helpers/trust';
@@ -68,8 +68,7 @@ export function benchServerOf(cluster: TestCluster, machine: string): BenchServe
  * hands each new connection to the next worker.
  */
 export function chatClient(address: string): ChatClient {
-  const P = ftchatProto();
-  return new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
+  return authedChatClient(address, testKeys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

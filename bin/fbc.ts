@@ -3,10 +3,14 @@ import { parseArgs } from 'node:util';
 import { errorMessage } from '../lib/common/log';
 import { clientMain, USAGE_EXIT } from '../lib/client/main';
 
-const USAGE = `usage: fbc -u <username> [-s host:port,host:port,...] [-c cluster.json]
+const USAGE = `usage: fbc -u <username> [-s host:port,host:port,...] [-c cluster.json] [--key FILE]
+       fbc -u <username> --export-key [--key FILE] > FILE
   -u, --user <name>       your username: 1-32 of A-Z a-z 0-9 _ . - (not starting with . or -)
   -s, --servers <list>    servers in order of preference (default: every machine in the config)
   -c, --config <file>     cluster config (default: cluster.json in the repository)
+  --key <file>            your key file (default: $XDG_CONFIG_HOME/ftchat/<name>.key, or
+                          ~/.config/ftchat/<name>.key, made on first use)
+  --export-key            print your key file, to carry to another computer (then --key FILE there)
   -h, --help              this help`;
 
 function exit(code: number): void {
@@ -22,6 +26,8 @@ async function main(): Promise<number> {
         user: { type: 'string', short: 'u' },
         servers: { type: 'string', short: 's' },
         config: { type: 'string', short: 'c' },
+        key: { type: 'string' },
+        'export-key': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));

@@ -14,6 +14,7 @@ import { errorMessage } from '../common/log';
 import { userChannelCredentials } from '../common/transport-security';
 import { ChatFeed } from '../client/chat-feed';
 import { ChatConnection, NoServerReachable, ServerRefusal } from '../client/connection';
+import { Identity } from '../client/identity';
 import { postClientId, postText, type AgentRecord } from './history';
 
 export interface AgentOptions {
@@ -39,8 +40,9 @@ function emit(r: AgentRecord): void {
 
 export async function runAgent(opts: AgentOptions): Promise<void> {
   const credentials = userChannelCredentials(loadConfig(opts.configFile));
-  const writer = new ChatConnection(opts.writer, opts.servers, credentials);
-  const reader = new ChatConnection(opts.reader, opts.servers, credentials);
+  // Each agent's users are its own: fresh keys, held in memory only.
+  const writer = new ChatConnection(Identity.generate(opts.writer), opts.servers, credentials);
+  const reader = new ChatConnection(Identity.generate(opts.reader), opts.servers, credentials);
   let feed: ChatFeed | null = null;
   let writing: Promise<void> | null = null;
   let stopWriting = 0;

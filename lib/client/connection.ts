@@ -3,8 +3,9 @@
  * between them. Every call goes to the current server with a short deadline; if
  * that server is unreachable or too slow, the call moves on round robin through
  * the list until one answers or the total time runs out. A session with a server
- * begins with Connect (which creates the user's room there if needed), so a call
- * that fails over first greets its new server.
+ * begins with the identity handshake (identity.ts: Challenge, then a signed Connect,
+ * which creates the user's room if needed), so a call that fails over first greets
+ * its new server; a call refused for its session (expired) greets again, once.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto, RETRY_AFTER_KEY } from '../common/proto';
@@ -21,6 +22,7 @@ import type { SubscribeRequest } from '../gen/ftchat/SubscribeRequest';
 import type { TimelineRequest } from '../gen/ftchat/TimelineRequest';
 import type { TimelineResponse__Output } from '../gen/ftchat/TimelineResponse';
 import { compareHlc, type Hlc } from '../core/hlc';
+import { handshake, sessionMetadata, type Identity } from './identity';
 
 import type { Event__Output } from '../gen/ftchat/Event';
 import type { Hlc__Output } from '../gen/ftchat/Hlc';
@@ -82,7 +84,7 @@ interface UnaryCalls {
   Timeline: [TimelineRequest, TimelineResponse__Output];
 }
 
-type UnaryFn = (req: unknown, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => void;
+type UnaryFn = (req: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => void;
 
 export interface Greeting extends ConnectResponse__Output {
   server: string;
@@ -102,7 +104,7 @@ export class ChatConnection {
   private readonly opts: FailoverOptions;
 
   constructor(
-    readonly user: string,
+    private readonly identity: Identity,
     readonly servers: string[],
     /** TLS trusting the cluster CA (transport-security's userChannelCredentials). */
     private readonly credentials: grpc.ChannelCredentials,
@@ -114,6 +116,10 @@ export class ChatConnection {
   ) {
     if (servers.length === 0) throw new Error('no servers to connect to');
     this.opts = { ...DEFAULT_FAILOVER, ...opts };
+  }
+
+  get user(): string {
+    return this.identity.user;
   }
 
   /** Connects (creating the user's room), failing over as needed; returns the server's greeting. */
@@ -138,7 +144,7 @@ export class ChatConnection {
 
   /** Opens a stream on a server just returned by connect(); failover is the caller's loop. */
   subscribe(server: string, req: SubscribeRequest): grpc.ClientReadableStream<SubscribeItem__Output> {
-    return this.client(server).Subscribe(req);
+    return this.client(server).Subscribe(req, sessionMetadata(this.greeted.get(server)?.token ?? ''));
   }
 
   /**
@@ -146,7 +152,7 @@ export class ChatConnection {
    * before (a stream's cancellation) has been read by the server when this resolves.
    */
   async roundTrip(server: string): Promise<void> {
-    await this.unary(server, 'Connect', { user: this.user }, Date.now() + this.opts.attemptMs).catch(() => undefined);
+    await this.unary(server, 'Challenge', { user: this.user }, Date.now() + this.opts.attemptMs).catch(() => undefined);
   }
 
   /** Marks a server as lost: the next call greets it (or the next one) again. */
@@ -164,6 +170,7 @@ export class ChatConnection {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
     let tlsFailure: string | null = null; // an attempt's, kept: a later one may only time out
+    let renewed = false;
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
@@ -175,6 +182,13 @@ export class ChatConnection {
         const res = await attempt(server, deadline);
         return res;
       } catch (err) {
+        if ((err as grpc.ServiceError)?.code === grpc.status.UNAUTHENTICATED && !renewed) {
+          // The session expired (or this server's clock says so): prove the key again, once.
+          renewed = true;
+          this.lost(server);
+          n--;
+          continue;
+        }
         const wait = retryAfterMs(err);
         if (wait !== null) {
           // A quota, not a fault: the same server, after the wait it asked for.
@@ -199,7 +213,7 @@ export class ChatConnection {
 
   private async greet(server: string, deadline: number): Promise<void> {
     if (this.greeted.has(server)) return;
-    const res = (await this.unary(server, 'Connect', { user: this.user }, deadline)) as ConnectResponse__Output;
+    const res = await handshake((method, req) => this.unary(server, method, req, deadline), this.identity);
     const g: Greeting = { ...res, server };
     this.greeted.set(server, g);
     const prev = this.last;
@@ -211,7 +225,8 @@ export class ChatConnection {
     return new Promise((resolve, reject) => {
       const client = this.client(server);
       const fn = client[method as keyof ChatClient] as unknown as UnaryFn;
-      fn.call(client, req, { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
+      const token = method === 'Challenge' || method === 'Connect' ? undefined : this.greeted.get(server)?.token;
+      fn.call(client, req, token ? sessionMetadata(token) : new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
     });
   }
 

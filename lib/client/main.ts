@@ -1,13 +1,15 @@
 /**
  * From fbc's parsed options to a running session: the username (asked for on a
  * terminal when -u is missing), the server list (-s, or every machine of the
- * cluster config), then the session itself. Bad input is one line and exit code 2.
+ * cluster config), the user's key (read silently, or made on first use), then the
+ * session itself. Bad input is one line and exit code 2.
  */
 import type * as grpc from '@grpc/grpc-js';
 import readlineSync from 'readline-sync';
 import { clientAddresses, ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../common/config';
 import { userChannelCredentials } from '../common/transport-security';
 import { usernameError } from '../core/usernames';
+import { exportKey, KeyFileError, loadIdentity } from './key-file';
 import { parseServerList, ServerListError } from './server-list';
 import { runClient } from './session';
 
@@ -15,6 +17,10 @@ export interface ClientArgs {
   user?: string;
   servers?: string;
   config?: string;
+  /** The key file to use instead of the default one. */
+  key?: string;
+  /** Print the user's key file and exit. */
+  'export-key'?: boolean;
 }
 
 export const USAGE_EXIT = 2;
@@ -35,6 +41,18 @@ export async function clientMain(args: ClientArgs, usage: string): Promise<numbe
     console.error(`error: ${bad}`);
     return USAGE_EXIT;
   }
+  let identity;
+  try {
+    if (args['export-key']) {
+      process.stdout.write(exportKey(user, args.key));
+      return 0;
+    }
+    identity = loadIdentity(user, args.key);
+  } catch (err) {
+    if (!(err instanceof KeyFileError)) throw err;
+    console.error(`error: ${err.message}`);
+    return USAGE_EXIT;
+  }
   let servers: string[];
   let credentials: grpc.ChannelCredentials;
   try {
@@ -47,5 +65,5 @@ export async function clientMain(args: ClientArgs, usage: string): Promise<numbe
     console.error(`error: ${err.message}`);
     return USAGE_EXIT;
   }
-  return runClient({ user, servers, credentials, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
+  return runClient({ identity, servers, credentials, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
 }

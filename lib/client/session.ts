@@ -9,10 +9,12 @@ import { ChatFeed } from './chat-feed';
 import { ChatConnection, type Greeting } from './connection';
 import { helpLines, parseLine, type Command, type Mode } from './commands';
 import { formatEvent, formatRooms } from './format';
+import type { Identity } from './identity';
 import { Terminal, type TerminalIo } from './terminal';
 
 export interface ClientOptions extends TerminalIo {
-  user: string;
+  /** The user and its key (key-file.ts). */
+  identity: Identity;
   servers: string[];
   /** TLS trusting the cluster CA, from the config. */
   credentials: grpc.ChannelCredentials;
@@ -37,10 +39,10 @@ class Session {
   private finished = false;
   private resolveDone: (code: number) => void = () => undefined;
 
-  constructor(private readonly opts: ClientOptions) {
+  constructor(opts: ClientOptions) {
     this.term = new Terminal(opts);
     this.conn = new ChatConnection(
-      opts.user,
+      opts.identity,
       opts.servers,
       opts.credentials,
       {},
@@ -64,7 +66,7 @@ class Session {
     this.conn.connect().then(
       (g) => {
         this.connected = true;
-        this.print(`connected as ${this.opts.user} (${describe(g)}); type 'help' for commands`);
+        this.print(`connected as ${this.conn.user} (${describe(g)}); type 'help' for commands`);
         this.updatePrompt();
         void this.pump();
       },
@@ -101,7 +103,7 @@ class Session {
           return 'quit';
         case 'join':
         case 'leave': {
-          const res = await this.conn.call(cmd.kind === 'join' ? 'Join' : 'Leave', { user: this.opts.user, room: cmd.room });
+          const res = await this.conn.call(cmd.kind === 'join' ? 'Join' : 'Leave', { user: this.conn.user, room: cmd.room });
           const line = res.event && formatEvent(res.event);
           if (line) this.print(line);
           return;
@@ -129,7 +131,7 @@ class Session {
 
   /** One page of the directory (the server's default size); remembers where `more` goes on. */
   private async listRooms(prefix: string, token: string): Promise<void> {
-    const res = await this.conn.call('List', { user: this.opts.user, prefix, page_token: token });
+    const res = await this.conn.call('List', { user: this.conn.user, prefix, page_token: token });
     this.nextPage = res.next_page_token ? { prefix, token: res.next_page_token } : null;
     formatRooms({ rooms: res.rooms, prefix, more: this.nextPage !== null }).forEach((l) => this.print(l));
   }
@@ -148,7 +150,7 @@ class Session {
   }
 
   private updatePrompt(): void {
-    this.term.setPrompt(this.mode === 'chat' ? `${this.opts.user} (chat)> ` : `${this.opts.user}> `);
+    this.term.setPrompt(this.mode === 'chat' ? `${this.conn.user} (chat)> ` : `${this.conn.user}> `);
   }
 
   private print(line: string): void {

@@ -8,6 +8,7 @@
  */
 import { isOrigin, type ChatEvent } from './event';
 import { MAX_LOGICAL, type Hlc } from './hlc';
+import { parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
 import { MAX_USERNAME_CHARS, printable, usernameError } from './usernames';
 import { hasControlChars } from './control-chars';
 
@@ -100,27 +101,39 @@ const user = (name: unknown, what = ''): string | null => {
   return bad && what ? `${what}: ${bad}` : bad;
 };
 
+/** A call with a session acts for its user: an empty `user` means that one (the service refuses any other). */
+const self = (name: unknown): string | null => (name === '' ? null : user(name));
+
+const bytes = (v: unknown, n: number, what: string): string | null => (Buffer.isBuffer(v) && v.length === n ? null : `${what} must be ${n} bytes`);
+
 /** Every Chat request field, by method. */
 const CHAT: Record<string, Check> = {
-  Connect: (r) => user(r.user),
-  Join: (r, l, now) => first(() => user(r.user), () => user(r.room, 'room'), () => causalError(r.after, l, now)),
+  Challenge: (r) => user(r.user),
+  Connect: (r) =>
+    first(
+      () => user(r.user),
+      () => bytes(r.public_key, RAW_KEY_BYTES, 'public key'),
+      () => (typeof r.nonce === 'string' && r.nonce.length > 0 && r.nonce.length <= 512 ? null : 'a nonce from Challenge is required'),
+      () => bytes(r.signature, SIGNATURE_BYTES, 'signature'),
+    ),
+  Join: (r, l, now) => first(() => self(r.user), () => user(r.room, 'room'), () => causalError(r.after, l, now)),
   Leave: (r, l, now) => CHAT.Join(r, l, now),
   List: (r) =>
     first(
-      () => user(r.user),
+      () => self(r.user),
       () => (BOUNDS.listPrefix.test(String(r.prefix)) ? null : `bad prefix: at most ${MAX_USERNAME_CHARS} of [A-Za-z0-9_.-]`),
       () => (BOUNDS.pageToken.test(String(r.page_token)) ? null : 'bad page token'),
     ),
   Post: (r, l, now) =>
     first(
-      () => user(r.user),
+      () => self(r.user),
       () => (r.id === '' || BOUNDS.clientId.test(String(r.id)) ? null : 'post id must be 1-64 of [A-Za-z0-9_-]'),
       () => postTextError(r.text, l.maxPostChars),
       () => causalError(r.after, l, now),
     ),
-  Timeline: (r) => user(r.user),
-  Subscribe: (r) => first(() => user(r.user), () => cursorError(r.cursor)),
-  Poll: (r) => first(() => user(r.user), () => cursorError(r.cursor)),
+  Timeline: (r) => self(r.user),
+  Subscribe: (r) => first(() => self(r.user), () => cursorError(r.cursor)),
+  Poll: (r) => first(() => self(r.user), () => cursorError(r.cursor)),
 };
 
 /** The Chat boundary: null, or why `method`'s request is refused. (uint32 limits are capped by the service.) */
@@ -186,8 +199,11 @@ export function peerEventError(e: ChatEvent, limits: InputLimits, nowMs: number)
     () => (e.hlc.wall - nowMs > 2 * limits.maxCausalLeadMs ? `timestamp ${Math.round((e.hlc.wall - nowMs) / 1000)} s ahead of this machine's clock` : null),
     () => {
       if (e.kind === 'post') return e.room === e.author ? postTextError(e.text, limits.maxPostChars) : "a post's room must be its author's";
+      if (e.kind === 'create') {
+        if (e.text !== '' && !parseKeyText(e.text)) return "a create's text must be its owner's key ('ed25519:' and 32 bytes in base64) or empty";
+        return e.room === e.author ? null : "a room's creator must be its owner";
+      }
       if (e.text !== '') return `a ${e.kind} carries no text`;
-      if (e.kind === 'create') return e.room === e.author ? null : "a room's creator must be its owner";
       return e.room === e.author ? `a user cannot ${e.kind} its own room` : null;
     },
   );

@@ -4,7 +4,7 @@
  * its room's audience. Chat mode is an open Subscribe stream: while a user has
  * one, this worker refuses that user's Join and Leave.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { gateService } from '../common/handler-gate';
 import { ftchatProto } from '../common/proto';
@@ -18,11 +18,14 @@ import { StorageError, type Journal, type Page } from '../storage/journal';
 import { nameHash } from '../core/index-record';
 import { isShown } from '../core/audience';
 import type { Membership } from '../core/follow-graph';
+import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, SESSION_TTL_MS, verifySignature, verifyToken, type ClusterKeys } from '../core/identity';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
+import type { ConnectRequest__Output } from '../gen/ftchat/ConnectRequest';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
 import { QuotaExceeded, type Quotas } from './quotas';
+import { RoomKeys } from './room-keys';
 
 /** A resumed stream's backlog is read from disk this many events at a time. */
 const BACKLOG_PAGE = 500;
@@ -39,6 +42,8 @@ export interface ChatServiceOptions {
   machine: string;
   limits: ClusterConfig['limits'];
   quotas: Quotas;
+  /** MAC keys of nonces and session tokens (from the cluster secret). */
+  keys: ClusterKeys;
   log: Logger;
   /** Chat mode on the machine's other workers (see chat-presence). */
   presence: {
@@ -63,6 +68,7 @@ export const chatServiceDefinition: grpc.ServiceDefinition = {
 
 export function createChatService(journal: Journal, opts: ChatServiceOptions): ChatHandlers {
   const index = journal.index;
+  const roomKeys = new RoomKeys(journal);
   const streams = new Map<string, Set<Stream>>();
   /** Live items held back while a stream's backlog is still being read from disk. */
   const backlogging = new Map<Stream, Buffer[]>();
@@ -117,6 +123,45 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     return u;
   };
 
+  /**
+   * The user a call acts for: its session token's (metadata "authorization: Bearer
+   * <token>"), whose key must still be the room's. A request field naming anyone
+   * else is refused; an empty one means the session's user.
+   */
+  const authorize = async (call: { request: { user: string }; metadata: grpc.Metadata }): Promise<string> => {
+    const token = bearerToken(call.metadata.get(AUTH_HEADER)[0]);
+    const session = token === null ? 'no session token' : verifyToken(opts.keys, token, Date.now());
+    if (typeof session === 'string') throw new Refusal(grpc.status.UNAUTHENTICATED, `${session}: connect again`);
+    const named = call.request.user;
+    if (named !== '' && named !== session.user) {
+      throw new Refusal(grpc.status.PERMISSION_DENIED, `this session is ${session.user}'s: it cannot act for ${named}`);
+    }
+    const me = await user(session.user);
+    if (roomKeys.of(me)?.fingerprint !== session.key) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
+    return me;
+  };
+
+  /** Checks a Connect's proof of its key; stores its room (or its claim of a keyless one) and opens a session. */
+  const connect = async (req: ConnectRequest__Output, peer: string) => {
+    const me = req.user;
+    const bad = nonceError(opts.keys, me, req.nonce, Date.now());
+    if (bad) throw new Refusal(grpc.status.UNAUTHENTICATED, bad);
+    if (!verifySignature(req.public_key, connectMessage(me, req.nonce), req.signature)) {
+      throw new Refusal(grpc.status.UNAUTHENTICATED, 'signature does not verify with the given key');
+    }
+    const fp = fingerprint(req.public_key);
+    if (!index.userExists(me)) await journal.refresh([me]);
+    const created = !index.userExists(me);
+    if (created) opts.quotas.newUser(peer);
+    const owner = created ? null : roomKeys.of(me);
+    if (owner && owner.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
+    if (!owner) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: keyText(req.public_key) });
+    // Another key may have been stored first (a race through another worker): the earliest decides.
+    if (roomKeys.of(me)?.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
+    const expiresAtMs = Date.now() + SESSION_TTL_MS;
+    return { me, created, token: mintToken(opts.keys, { user: me, key: fp, expiresAtMs }), expires_at_ms: expiresAtMs };
+  };
+
   const inChatMode = (u: string): boolean => (streams.get(u)?.size ?? 0) > 0 || opts.presence.elsewhere(u);
 
   /** Makes the next write sort after everything the client has seen (its bounds were checked). */
@@ -124,8 +169,9 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     if (h && h.wall) journal.clock.observe({ wall: Number(h.wall), logical: h.logical });
   };
 
-  const follow = async (kind: 'join' | 'leave', req: FollowRequest__Output): Promise<ChatEvent> => {
-    const me = await user(req.user);
+  const follow = async (kind: 'join' | 'leave', call: grpc.ServerUnaryCall<FollowRequest__Output, unknown>): Promise<ChatEvent> => {
+    const req = call.request;
+    const me = await authorize(call);
     const room = await user(req.room);
     if (inChatMode(me)) {
       throw new Refusal(grpc.status.FAILED_PRECONDITION, `cannot ${kind} rooms in chat mode; type 'exit' first`);
@@ -158,36 +204,34 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
 
   // Every request's fields are checked here, in one place, before any handler sees them.
   return gateService<ChatHandlers>({
+    Challenge: unary(opts.log, async (req) => ({ nonce: mintNonce(opts.keys, req.user, randomBytes(16), Date.now()) })),
     Connect: unary(opts.log, async (req, call) => {
-      const me = req.user;
-      const created = !index.userExists(me);
-      if (created) opts.quotas.newUser(call.getPeer());
-      if (created) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: '' });
-      return { machine: opts.machine, worker: journal.origin, created, following: index.graph.following(me) };
+      const { me, ...session } = await connect(req, call.getPeer());
+      return { machine: opts.machine, worker: journal.origin, following: index.graph.following(me), ...session };
     }),
-    Join: unary(opts.log, async (req) => ({ event: await follow('join', req) })),
-    Leave: unary(opts.log, async (req) => ({ event: await follow('leave', req) })),
-    List: unary(opts.log, async (req) => {
-      const me = await user(req.user);
+    Join: unary(opts.log, async (_req, call) => ({ event: await follow('join', call) })),
+    Leave: unary(opts.log, async (_req, call) => ({ event: await follow('leave', call) })),
+    List: unary(opts.log, async (req, call) => {
+      const me = await authorize(call);
       const page = listPage(index.rooms, index.graph.following(me), req.prefix, req.page_token, pageSize(req.limit, opts.limits.maxMessageBytes));
       if (!page) throw new Refusal(grpc.status.INVALID_ARGUMENT, 'bad page token');
       const room = (following: boolean) => (name: string) => ({ name, following, own: name === me });
       return { rooms: [...page.following.map(room(true)), ...page.others.map(room(false))], next_page_token: page.next };
     }),
-    Post: unary(opts.log, async (req) => {
-      const me = await user(req.user);
+    Post: unary(opts.log, async (req, call) => {
+      const me = await authorize(call);
       const id = postEventId(me, req.id || randomUUID());
       opts.quotas.post(me);
       causedAfter(req.after);
       return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text }) };
     }),
-    Timeline: unary(opts.log, async (req) => {
-      const me = await user(req.user);
+    Timeline: unary(opts.log, async (req, call) => {
+      const me = await authorize(call);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
       return { events: journal.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
     }),
-    Poll: unary(opts.log, async (req) => {
-      const me = await user(req.user);
+    Poll: unary(opts.log, async (req, call) => {
+      const me = await authorize(call);
       const cursor = vectorFromRecord(req.cursor?.seqs);
       const page = pageFor(me, cursor, Math.min(req.max || 1000, 1000));
       return { events: page.events, cursor: { seqs: vectorToRecord(page.cursor) } };
@@ -195,7 +239,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     Subscribe: async (call: Stream) => {
       let me: string;
       try {
-        me = await user(call.request.user);
+        me = await authorize(call);
         if ((streams.get(me)?.size ?? 0) >= opts.limits.maxStreamsPerUser) {
           throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has ${opts.limits.maxStreamsPerUser} chat streams open here, the most allowed; close one first`);
         }

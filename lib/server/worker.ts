@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
+import { clusterKeys } from '../core/identity';
 import { reportLoopDelay } from '../common/loop-delay';
 import { clientPortCredentials } from '../common/transport-security';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
@@ -55,6 +56,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
       machine,
       limits: config.limits,
       quotas,
+      keys: clusterKeys(config.secret),
       log,
       presence: {
         elsewhere: (user) => chattingElsewhere.has(user),

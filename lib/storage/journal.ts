@@ -404,6 +404,11 @@ export class Journal {
     return { events, cursor: next, done };
   }
 
+  /** The room's create events stored here so far (see RoomFiles.readCreates). */
+  roomCreates(room: string): ChatEvent[] {
+    return this.files.readCreates(room);
+  }
+
   /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
   submit(draft: Draft): Promise<ChatEvent> {
     return this.commits.submit(draft);
@@ -416,7 +421,11 @@ export class Journal {
 
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
   private stored(d: Draft): ChatEvent | undefined {
-    if (d.kind === 'create') return this.index.userExists(d.room) ? (this.files.readFirst(d.room) ?? undefined) : undefined;
+    if (d.kind === 'create') {
+      // A claim (a key for a room created before keys) is stored beside the keyless creation.
+      const first = this.index.userExists(d.room) ? this.files.readFirst(d.room) : null;
+      return first && (first.text !== '' || d.text === '') ? first : undefined;
+    }
     if (d.kind === 'post') return this.tails.get(d.room).get(d.id);
     return undefined; // join and leave ids are made fresh for each request
   }

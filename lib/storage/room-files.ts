@@ -224,6 +224,34 @@ export class RoomFiles {
     }
   }
 
+  /**
+   * Every create event in the part of a room file read so far: the room's key is the
+   * earliest one's, and machines that created the same name apart hold several. Read in
+   * 1 MB pieces; only lines naming the kind are parsed (a post's text cannot hold the
+   * unescaped quotes).
+   */
+  readCreates(room: string): ChatEvent[] {
+    const end = this.offsetOf(room);
+    const fd = end > 0 ? this.handle(room) : null;
+    if (fd === null) return [];
+    const creates: ChatEvent[] = [];
+    let rest = '';
+    for (let at = 0; at < end; ) {
+      const buf = Buffer.alloc(Math.min(1 << 20, end - at));
+      const got = readSync(fd, buf, 0, buf.length, at);
+      if (got <= 0) break;
+      at += got;
+      const lines = (rest + buf.toString('utf8', 0, got)).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.includes('"kind":"create"')) continue;
+        const e = parseLine(line);
+        if (typeof e !== 'string' && e.kind === 'create') creates.push(e);
+      }
+    }
+    return creates;
+  }
+
   /** The first event of a room file (its creation, normally). */
   readFirst(room: string): ChatEvent | null {
     const fd = this.handle(room);

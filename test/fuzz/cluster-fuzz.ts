@@ -1,8 +1,9 @@
 /**
  * Property-based fuzz of a real 3-machine cluster (issue 11). For `durationMs` it
  * drives every RPC of every service in protos/ftchat.proto (Chat on each machine's
- * client port; Admin on each primary's and guardian's port and Replication on each
- * peer port, each with and without the cluster secret) with requests fast-check
+ * client port, with and without a session of one of its users; Admin on each
+ * primary's and guardian's port and Replication on each peer port, each with and
+ * without the cluster secret) with requests fast-check
  * draws from a seed (wire-arbitraries.ts), writes garbage bytes to every port, and
  * has the replicators pull from a faulty peer (fake-peer.ts). Then it checks:
  * - no server process died (the same pids as before);
@@ -19,6 +20,7 @@ import { connect } from 'node:net';
 import type * as protobuf from 'protobufjs';
 import { loadConfig } from '../../lib/common/config';
 import { secretMetadata } from '../../lib/common/secret';
+import { sessionMetadata } from '../../lib/client/identity';
 import { call, converged, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { fuzzPeerLog, servePeerLog } from './fake-peer';
@@ -57,7 +59,9 @@ interface Target {
 interface Action {
   target: Target;
   method: protobuf.Method;
+  /** With the cluster secret (Admin, Replication) or the session of users[as] (Chat). */
   secret: boolean;
+  as: number;
   messages: Buffer[];
 }
 
@@ -84,9 +88,11 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
   // Users and origins that exist, so requests reach past the first checks.
   const users = ['fuzz0', 'fuzz1', 'fuzz2', 'fuzz3'];
   const origins = new Set<string>(MACHINES.map((m) => `${m}.replicator`));
+  const sessions: grpc.Metadata[] = [];
   for (const [i, u] of users.entries()) {
     const res = await call(cluster.client(MACHINES[i % MACHINES.length]), 'Connect', { user: u });
     origins.add(res.worker);
+    sessions.push(sessionMetadata(res.token)); // a session works on every machine
   }
   const pools: WirePools = { users, ids: ['c1', 'retry-1', 'a'.repeat(64)], origins: [...origins] };
   const peer = await servePeerLog(`${config.machines.m4.host}:${config.machines.m4.peerPort}`, config, 'm4', root, fuzzPeerLog(root, pools, opts.seed));
@@ -105,7 +111,8 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
         fc.record({
           target: fc.constant(target),
           method: fc.constant(method),
-          secret: target.service === 'Chat' ? fc.constant(false) : fc.boolean(),
+          secret: fc.boolean(),
+          as: fc.nat({ max: users.length - 1 }),
           messages: fc.array(requestBytesArb(method.resolvedRequestType!, pools), { minLength: 1, maxLength: method.requestStream ? 3 : 1 }),
         }),
       ),
@@ -142,7 +149,8 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
         if (Date.now() >= deadline) return;
         if ('method' in step) {
           const kind = `${step.target.service}.${step.method.name}${step.secret ? '+secret' : ''}`;
-          const { code, details } = await send(client(step.target.address), step, config.secret);
+          const md = !step.secret ? new grpc.Metadata() : step.target.service === 'Chat' ? sessions[step.as].clone() : secretMetadata(config.secret);
+          const { code, details } = await send(client(step.target.address), step, md);
           tally(kind, grpc.status[code] ?? String(code));
           if (code === grpc.status.UNKNOWN || (code === grpc.status.INTERNAL && !/^Error deserializing request/.test(details))) {
             report.violations.push(`${kind} at ${step.target.address} failed: ${grpc.status[code]} ${details} (request ${step.messages.map((m) => m.toString('hex').slice(0, 400)).join(' ')})`);
@@ -184,9 +192,8 @@ async function fuzzCluster(cluster: TestCluster, opts: FuzzOptions, say: (line: 
 }
 
 /** One call with the action's bytes: unary, server stream (read for a moment), or client/bidi stream. */
-function send(client: grpc.Client, a: Action, secret: string): Promise<{ code: grpc.status; details: string }> {
+function send(client: grpc.Client, a: Action, md: grpc.Metadata): Promise<{ code: grpc.status; details: string }> {
   const path = `/ftchat.${a.target.service}/${a.method.name}`;
-  const md = a.secret ? secretMetadata(secret) : new grpc.Metadata();
   const options = { deadline: Date.now() + CALL_MS };
   const id = (b: Buffer): Buffer => b;
   return new Promise((resolve) => {

@@ -1,11 +1,15 @@
 /**
  * Runs the real `./fbc` client over pipes: lines written to its stdin, its
  * stdout and stderr collected line by line for waitFor. Each process is killed
- * by pid when the test ends (if it has not exited by itself).
+ * by pid when the test ends (if it has not exited by itself). Its key files live in
+ * a config dir of the test process (XDG_CONFIG_HOME), never in ~/.config: every fbc
+ * of a test process is one person, unless a test gives another `configHome`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { eachLine } from '../../lib/common/lines';
-import { FBC } from './server';
+import { FBC, fbcConfigHome } from './server';
+
+export { fbcConfigHome, newConfigHome } from './server';
 import { waitFor } from './wait';
 import { configFileFor } from './trust';
 
@@ -31,11 +35,11 @@ export interface Teardown {
  * `args` without -c but with -s naming a cluster this test started get `-c` its
  * config, as a user of that cluster would have: fbc finds the cluster's CA through it.
  */
-export function spawnFbc(t: Teardown, args: string[]): FbcRun {
+export function spawnFbc(t: Teardown, args: string[], configHome = fbcConfigHome()): FbcRun {
   const s = args.indexOf('-s');
   const listed = s < 0 || args.includes('-c') ? [] : (args[s + 1] ?? '').split(',');
   const config = listed.map(configFileFor).find(Boolean);
-  const proc = spawn(FBC, config ? [...args, '-c', config] : args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(FBC, config ? [...args, '-c', config] : args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_CONFIG_HOME: configHome } });
   const out: string[] = [];
   const err: string[] = [];
   collectLines(proc.stdout!, out);
@@ -66,8 +70,9 @@ export async function runFbc(
   t: Teardown,
   args: string[],
   script: string[],
+  configHome?: string,
 ): Promise<{ code: number | string; out: string[]; err: string[] }> {
-  const run = spawnFbc(t, args);
+  const run = spawnFbc(t, args, configHome);
   for (const line of script) run.send(line);
   run.end();
   const code = await run.exited;

@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../../lib/common/proto';
 import { REPO_ROOT } from '../../lib/common/paths';
 import { writeClusterConfig } from '../../lib/chaos/cluster-config';
 import { loadConfig } from '../../lib/common/config';
 import { killUntilGone, serverPids } from '../../lib/chaos/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { ClusterStatus, ProcessView } from '../../lib/admin/status';
+import { authedChatClient, Keyring } from '../../lib/client/identity';
+import { loadIdentity } from '../../lib/client/key-file';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
 import { credentialsFor, trustCluster } from './trust';
@@ -203,8 +204,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       return [...(alive.get(machine)?.values() ?? [])];
     },
     client(machine = machines[0]) {
-      const P = ftchatProto();
-      const c = new P.ftchat.Chat(cluster.address(machine), credentialsFor(cluster.address(machine)));
+      const c = authedChatClient(cluster.address(machine), testKeys, {}, credentialsFor(cluster.address(machine)));
       clients.push(c);
       return c;
     },
@@ -237,10 +237,31 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   return cluster;
 }
 
+let ownHome: string | null = null;
+
+/** A new person's config dir (for their key files), removed when the test process exits. */
+export function newConfigHome(): string {
+  // Inside the test process's own temp dir (ownChildren), which its watchdog removes if it is killed.
+  const dir = mkdtempSync(join(tmpdir(), 'ftchat-config-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The config dir (XDG_CONFIG_HOME) of the test process's person: its fbc runs and its clients share its key files. */
+export function fbcConfigHome(): string {
+  return (ownHome ??= newConfigHome());
+}
+
+/**
+ * The keys of the users a test process's clients act for, in its person's key files,
+ * so a user made through a client is the same person's in `fbc` (a test wanting a
+ * second person for a name makes its own Keyring, or its own config dir).
+ */
+export const testKeys = new Keyring((user) => loadIdentity(user, undefined, { XDG_CONFIG_HOME: fbcConfigHome() }));
+
 /** A Chat client on a TCP connection of its own (grpc-js shares one per target otherwise), closed at the test's end. */
-export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string): ChatClient {
-  const P = ftchatProto();
-  const c = new P.ftchat.Chat(address, credentialsFor(address), { 'grpc.use_local_subchannel_pool': 1 });
+export function ownConnection(t: { teardown(fn: () => unknown): void }, address: string, keys = testKeys): ChatClient {
+  const c = authedChatClient(address, keys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
   t.teardown(() => c.close());
   return c;
 }

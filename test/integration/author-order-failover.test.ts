@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { ChatConnection } from '../../lib/client/connection';
-import { call, converged, startCluster, dumpEvents } from '../helpers/server';
+import { call, converged, startCluster, dumpEvents, testKeys } from '../helpers/server';
 import { NO_FAKETIME, skewedClock } from '../helpers/faketime';
 import { waitFor } from '../helpers/wait';
 import { credentialsFor } from '../helpers/trust';
@@ -25,7 +25,7 @@ t.test(
       launch: { m2: skewedClock('-3h') },
     });
     t.teardown(() => cluster.teardown());
-    const conn = new ChatConnection('alice', [cluster.address('m1'), cluster.address('m2')], credentialsFor(cluster.address('m1')), { attemptMs: 1_000 });
+    const conn = new ChatConnection(testKeys.identity('alice'), [cluster.address('m1'), cluster.address('m2')], credentialsFor(cluster.address('m1')), { attemptMs: 1_000 });
     t.teardown(() => conn.close());
     t.equal((await conn.connect()).machine, 'm1', 'alice starts on m1');
     await waitFor("alice's room on m2", () => call(cluster.client('m2'), 'Timeline', { user: 'alice' }));

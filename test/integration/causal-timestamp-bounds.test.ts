@@ -10,15 +10,16 @@ import * as grpc from '@grpc/grpc-js';
 import { call, converged, dumpEvents, startCluster } from '../helpers/server';
 import { encode, rawUnary } from '../helpers/raw-grpc';
 import { MAX_LOGICAL } from '../../lib/core/hlc';
+import { sessionMetadata } from '../../lib/client/identity';
 const t = tap;
 
 t.test("a Post whose 'after' leads by a minute with a full logical counter keeps all three dumps identical", async (t) => {
   const cluster = await startCluster({ machines: ['m1', 'm2', 'm3'] });
   t.teardown(() => cluster.teardown());
-  await call(cluster.client('m1'), 'Connect', { user: 'skewer' });
+  const { token } = await call(cluster.client('m1'), 'Connect', { user: 'skewer' });
   const ahead = Date.now() + 60_000;
   const post = (wall: number | bigint, id: string) =>
-    rawUnary(cluster.address('m1'), '/ftchat.Chat/Post', encode([[1, 'skewer'], [2, id], [3, 'from the future'], [4, [[1, wall], [2, MAX_LOGICAL]]]]));
+    rawUnary(cluster.address('m1'), '/ftchat.Chat/Post', encode([[1, 'skewer'], [2, id], [3, 'from the future'], [4, [[1, wall], [2, MAX_LOGICAL]]]]), sessionMetadata(token));
   const ok = await post(ahead, 'ahead');
   t.equal(ok.code, grpc.status.OK, `accepted: ${ok.details}`);
   const far = await post(BigInt(Date.now()) + 25n * 3600_000n, 'far');

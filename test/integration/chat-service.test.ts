@@ -5,10 +5,10 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../../lib/common/proto';
+import { authedChatClient } from '../../lib/client/identity';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
-import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
+import { call, RAISED_QUOTAS, startCluster, testKeys, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { credentialsFor } from '../helpers/trust';
 
@@ -20,8 +20,7 @@ t.teardown(() => cluster.teardown());
 
 /** A client on its own TCP connection, so connections land on different workers. */
 function ownConnection(): ChatClient {
-  const P = ftchatProto();
-  return new P.ftchat.Chat(cluster.address(), credentialsFor(cluster.address()), { 'grpc.use_local_subchannel_pool': 1 });
+  return authedChatClient(cluster.address(), testKeys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(cluster.address()));
 }
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: number; details: string }> {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { runFbc } from '../helpers/fbc';
+import { fbcConfigHome, runFbc } from '../helpers/fbc';
 import { FBC, startCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
@@ -24,7 +24,7 @@ t.test('a post arriving while the user types does not garble the typed line', { 
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-tmux-'));
   const socket = join(dir, 'tmux.sock');
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  tmux('new-session', '-d', '-s', 'fbc', '-x', '100', '-y', '30', `'${FBC}' -u carol ${servers.join(' ')}`);
+  tmux('new-session', '-d', '-s', 'fbc', '-x', '100', '-y', '30', '-e', `XDG_CONFIG_HOME=${fbcConfigHome()}`, `'${FBC}' -u carol ${servers.join(' ')}`);
   const panePid = Number(tmux('display-message', '-p', '-t', 'fbc', '#{pane_pid}').trim());
   t.teardown(() => {
     try {

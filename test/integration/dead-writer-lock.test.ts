@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { breakLockOf, lockHolder, ownedLockFs } from '../../lib/storage/lock-owner';
 import { roomLockPath } from '../../lib/storage/room-files';
-import { ftchatProto } from '../../lib/common/proto';
-import { call, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
+import { authedChatClient } from '../../lib/client/identity';
+import { call, RAISED_QUOTAS, startCluster, testKeys, type TestCluster } from '../helpers/server';
 import { spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 import { credentialsFor } from '../helpers/trust';
@@ -75,10 +75,7 @@ t.test('a worker killed holding the room lock: the machine keeps taking posts, i
   await call(client, 'Connect', { user: 'ann' });
 
   // Keep both workers writing: node:cluster gives each new connection to the next worker.
-  const P = ftchatProto();
-  const posters = Array.from({ length: 4 }, () =>
-    new P.ftchat.Chat(cluster.address('m1'), credentialsFor(cluster.address('m1')), { 'grpc.use_local_subchannel_pool': 1 }),
-  );
+  const posters = Array.from({ length: 4 }, () => authedChatClient(cluster.address('m1'), testKeys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(cluster.address('m1'))));
   t.teardown(() => posters.forEach((c) => c.close()));
   let writing = true;
   let n = 0;

@@ -10,6 +10,7 @@ import { createNetLab, netLabUnavailable, type NetLab } from '../helpers/netns';
 import { eachLine } from '../../lib/common/lines';
 import { FBC, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { fbcConfigHome } from '../helpers/fbc';
 
 const MACHINES = ['m1', 'm2', 'm3'];
 const unavailable = netLabUnavailable();
@@ -17,7 +18,7 @@ const unavailable = netLabUnavailable();
 /** The real ./fbc, run inside a machine's namespace, talking to that machine only. */
 function fbcIn(t: Test, lab: NetLab, cluster: TestCluster, machine: string, user: string) {
   const [cmd, ...args] = [...lab.prefix(machine), FBC, '-u', user, '-s', cluster.address(machine), '-c', cluster.configFile];
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_CONFIG_HOME: fbcConfigHome() } });
   const out: string[] = [];
   eachLine(proc.stdout, (line) => out.push(line));
   proc.stderr.resume();

@@ -4,19 +4,18 @@
  * twice when the worker serving its client is SIGKILLed mid-stream.
  */
 import t from 'tap';
-import { ftchatProto } from '../../lib/common/proto';
+import { authedChatClient } from '../../lib/client/identity';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
-import { call, FBS, startCluster } from '../helpers/server';
+import { call, FBS, startCluster, testKeys } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { execFileSync } from 'node:child_process';
 import { credentialsFor } from '../helpers/trust';
 
 function freshClient(address: string): ChatClient {
-  const P = ftchatProto();
-  return new P.ftchat.Chat(address, credentialsFor(address), {
+  return authedChatClient(address, testKeys, {
     'grpc.use_local_subchannel_pool': 1,
     'grpc.initial_reconnect_backoff_ms': 50,
-  });
+  }, credentialsFor(address));
 }
 
 function dumpIds(configFile: string): string[] {

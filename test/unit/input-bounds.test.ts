@@ -6,6 +6,7 @@ import tap from 'tap';
 import { BOUNDS, chatRequestError, internalRequestError, peerEventError } from '../../lib/core/input-bounds';
 import { MAX_LOGICAL } from '../../lib/core/hlc';
 import type { ChatEvent } from '../../lib/core/event';
+import { keyText } from '../../lib/core/identity';
 const t = tap;
 
 const NOW = 1_700_000_000_000;
@@ -30,6 +31,19 @@ t.test('a Post: user, id, text and causal timestamp each at and past their limit
   t.match(chat('Post', { ...ok, after: { wall: NOW, logical: MAX_LOGICAL + 1 } }), /logical counter must be 0..4294967295/);
   t.equal(chat('Post', { ...ok, after: { wall: 0, logical: 7 } }), null, 'a zero wall means no timestamp');
   t.equal(chat('Post', { ...ok, after: null }), null, 'no timestamp');
+});
+
+t.test('identity: Challenge and Connect name a user; Connect carries a 32-byte key, a nonce and a 64-byte signature', async (t) => {
+  const ok = { user: 'ann', public_key: Buffer.alloc(32), nonce: 'n1.x.y', signature: Buffer.alloc(64) };
+  t.equal(chat('Challenge', { user: 'ann' }), null);
+  t.match(chat('Challenge', { user: '' }), /username is required/);
+  t.equal(chat('Connect', ok), null);
+  t.match(chat('Connect', { ...ok, user: '' }), /username is required/, 'Connect has no session to take the user from');
+  t.match(chat('Connect', { ...ok, public_key: Buffer.alloc(31) }), /public key must be 32 bytes/);
+  t.match(chat('Connect', { ...ok, signature: Buffer.alloc(0) }), /signature must be 64 bytes/);
+  t.match(chat('Connect', { ...ok, nonce: '' }), /nonce from Challenge is required/);
+  t.match(chat('Connect', { ...ok, nonce: 'n'.repeat(513) }), /nonce from Challenge is required/);
+  t.equal(chat('Post', { user: '', text: 'hi' }), null, "a call with a session may leave the user out: it is the session's");
 });
 
 t.test('cursors: entry count, origin names and seqs', async (t) => {
@@ -78,7 +92,8 @@ t.test('a peer\'s event: the shape its kind has when our own writers make it', a
   t.equal(peer({ hlc: { wall: NOW + 2 * DAY, logical: 0 } }), null, 'a client lead plus a machine lead passes');
   t.equal(peer({ kind: 'create', id: 'create/ann', text: '' }), null);
   t.match(peer({ kind: 'create', id: 'create/bob', text: '' }), /bad create id/);
-  t.match(peer({ kind: 'create', id: 'create/ann', text: 'x' }), /carries no text/);
+  t.match(peer({ kind: 'create', id: 'create/ann', text: 'x' }), /must be its owner's key/);
+  t.equal(peer({ kind: 'create', id: 'create/ann', text: keyText(Buffer.alloc(32, 1)) }), null, 'a create carries its owner key');
   const join = { kind: 'join' as const, id: 'join/ann/bob/0b8e1c2a-7f1e-4c1d-9d55-0a1b2c3d4e5f', room: 'bob', text: '' };
   t.equal(peer(join), null);
   t.match(peer({ ...join, id: 'join/ann/carl/0b8e' }), /bad join id/);
