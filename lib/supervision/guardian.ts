@@ -16,8 +16,9 @@ import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
-import { FailureDetector } from '../cluster/failure-detector';
-import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
+import type { RingMsg } from '../cluster/election';
+import { DEFAULT_FAILURE_DETECTOR_OPTIONS } from '../cluster/failure-detector';
+import { Reviver, type ReviverAction } from '../cluster/reviver';
 import { AdminPeer } from './admin-client';
 import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
 import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
@@ -32,7 +33,6 @@ export interface GuardianOptions {
   fbsCommand: string[];
 }
 
-const PRIMARY = 'primary';
 /** How long a primary we started may take to answer before we may elect again. */
 const REVIVE_GRACE_MS = 5_000;
 
@@ -47,29 +47,34 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const primaryPeer = new AdminPeer(adminAddress(config, machine), config.secret);
   const machineDir = join(config.dataDir, machine);
   const { suspectAfterMs, deadAfterMs, electionTimeoutMs } = config.timing;
-  const detector = new FailureDetector({ heartbeatMs, suspectAfterMs, deadAfterMs });
   // New terms start above the newest primary's, so a revived primary always fences the old one.
-  const election = new RingElection({ self: me, members, electionTimeoutMs, initialTerm: readRecord(machineDir)?.term ?? 0 });
+  const reviver = new Reviver(
+    {
+      self: me,
+      members,
+      detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs: DEFAULT_FAILURE_DETECTOR_OPTIONS.startupGraceMs },
+      electionTimeoutMs,
+      reviveGraceMs: REVIVE_GRACE_MS,
+      initialTerm: readRecord(machineDir)?.term ?? 0,
+    },
+    performance.now(),
+  );
   let primaryTerm = 0;
-  let revivingUntil = 0;
 
-  const act = (actions: ElectionAction[]): void => {
+  const act = (actions: ReviverAction[]): void => {
     for (const a of actions) {
       if ('send' in a) deliver(a.send.to, a.send.msg);
-      else if ('becameLeader' in a) revive(a.becameLeader);
-      else if ('leaderKnown' in a) {
-        revivingUntil = performance.now() + REVIVE_GRACE_MS; // the leader is starting it
-        log.info('election decided', { term: a.leaderKnown.term, leader: a.leaderKnown.leaderId });
-      }
+      else if ('revive' in a) revive(a.revive);
+      else if ('electing' in a) log.warn('primary is dead; starting an election', { silentMs: Math.round(a.electing.silentMs) });
+      else log.info('election decided', { term: a.decided.term, leader: a.decided.leaderId });
     }
   };
   const deliver = (to: string, msg: RingMsg): void => {
     const peer = siblings.get(to);
-    if (!peer) return act(election.deliveryFailed(to, msg, performance.now()));
-    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(election.deliveryFailed(to, msg, performance.now())));
+    if (!peer) return act(reviver.deliveryFailed(to, msg, performance.now()));
+    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(reviver.deliveryFailed(to, msg, performance.now())));
   };
-  const revive = (term: number): void => {
-    revivingUntil = performance.now() + REVIVE_GRACE_MS;
+  const revive = ({ term, why, silentMs }: { term: number; why: string; silentMs: number }): void => {
     const [cmd, ...args] = opts.fbsCommand;
     const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
       detached: true,
@@ -77,7 +82,8 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
     });
     child.unref();
-    log.warn('won the election; starting a new primary', { term, primaryPid: child.pid });
+    const msg = why === 'elected' ? 'won the election; starting a new primary' : 'the primary stayed dead past the ring\'s grace; starting it';
+    log.warn(msg, { term, primaryPid: child.pid, silentMs: Math.round(silentMs) });
   };
 
   const handlers: AdminHandlers = {
@@ -94,7 +100,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     Elect: (call, cb) => {
       cb(null, {});
       const msg = fromWire(call.request);
-      if (msg) act(election.receive(msg, performance.now()));
+      if (msg) act(reviver.receive(msg, performance.now()));
     },
   };
   let server: grpc.Server;
@@ -105,7 +111,6 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     process.exit(0);
   }
   log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
-  detector.add(PRIMARY, performance.now());
 
   // Our Watch stream to the primary breaks when it dies; a broken stream is checked against its pid at once.
   let watch: ReturnType<AdminPeer['watch']> | null = null;
@@ -118,10 +123,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       process.exit(0);
     }
     // Same machine: a broken stream and a dead recorded pid mean dead now, no need to wait out the timeout.
-    const dead = (): void => {
-      detector.markDead(PRIMARY);
-      checkPrimary(performance.now());
-    };
+    const dead = (): void => act(reviver.primaryDied(performance.now()));
     if (!rec) return dead();
     void diesWithin(rec.pid, EXIT_GRACE_MS).then((gone) => {
       if (gone && readRecord(machineDir)?.pid === rec.pid) dead(); // still the recorded primary: no successor yet
@@ -131,21 +133,18 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     const stream = primaryPeer.watch();
     watch = stream;
     stream.write({ from: me, pid: process.pid, term: primaryTerm }); // who we are; the answer carries the primary's term
-    stream.on('data', (b: { term: number }) => {
-      detector.heartbeat(PRIMARY, performance.now());
+    stream.on('data', (b: { pid: number; term: number }) => {
+      if (b.pid === 0) {
+        log.info('the primary is stopping the machine; guardian exiting');
+        process.exit(0);
+      }
       primaryTerm = Number(b.term);
-      revivingUntil = 0;
+      reviver.primaryHeard(performance.now(), primaryTerm);
     });
     stream.on('error', () => broken(stream));
     stream.on('end', () => broken(stream));
   };
 
-  function checkPrimary(now: number): void {
-    if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
-      log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
-      act(election.start(now, 'primary dead'));
-    }
-  }
   const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
   const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
   // A sibling the ring routed around (a failed delivery while it restarted) rejoins once it beats again.
@@ -153,15 +152,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   let lastBeat = 0;
   const tick = (): void => {
     const now = performance.now();
-    if (primaryBeats.beaten()) detector.heartbeat(PRIMARY, now);
+    if (primaryBeats.beaten()) reviver.primaryHeard(now);
     if (!watch) openWatch();
     if (now - lastBeat >= GUARDIAN_BEAT_MS) {
       myBeats.beat();
-      for (const [id, beats] of siblingBeats) if (beats.beaten()) election.setAlive(id, true);
+      for (const [id, beats] of siblingBeats) if (beats.beaten()) reviver.siblingAlive(id);
       lastBeat = now;
     }
-    checkPrimary(now);
-    act(election.tick(now));
+    act(reviver.tick(now));
   };
   setInterval(tick, heartbeatMs);
   openWatch();
