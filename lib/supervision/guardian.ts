@@ -17,7 +17,6 @@ import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { RingMsg } from '../cluster/election';
-import { DEFAULT_FAILURE_DETECTOR_OPTIONS } from '../cluster/failure-detector';
 import { Reviver, type ReviverAction } from '../cluster/reviver';
 import { AdminPeer } from './admin-client';
 import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
@@ -46,13 +45,13 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   );
   const primaryPeer = new AdminPeer(adminAddress(config, machine), config.secret);
   const machineDir = join(config.dataDir, machine);
-  const { suspectAfterMs, deadAfterMs, electionTimeoutMs } = config.timing;
+  const { suspectAfterMs, deadAfterMs, electionTimeoutMs, startupGraceMs } = config.timing;
   // New terms start above the newest primary's, so a revived primary always fences the old one.
   const reviver = new Reviver(
     {
       self: me,
       members,
-      detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs: DEFAULT_FAILURE_DETECTOR_OPTIONS.startupGraceMs },
+      detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs },
       electionTimeoutMs,
       reviveGraceMs: REVIVE_GRACE_MS,
       initialTerm: readRecord(machineDir)?.term ?? 0,
