@@ -115,7 +115,6 @@ t.test('a loading child has the startup allowance; a serving one the failure tim
 // ---------------------------------------------------------------------------
 // Randomized runs.
 
-type Behaviour = 'healthy' | 'crashes' | 'flaps' | 'hangs' | 'slow-loader';
 const SEEDS = 300;
 const RUN_MS = 120_000;
 
