@@ -6,14 +6,18 @@
  * guardian when no guardian shows up soon after we start (one alive from before
  * reconnects within a beat or two), when it has been silent past the failure
  * detector's limit, when its spawned guardian did not beat within the spawn grace,
- * or at once when its guardian's stream broke and its pid is dead.
+ * or at once when its guardian's stream broke and its pid is dead. A silent guardian
+ * still holds its slot's port (a hung one, say SIGSTOPped), so the spawn names it:
+ * the primary kills it first if it is its own child (one it did not spawn it cannot
+ * signal, and the newcomer then exits: the slot stays with the hung one).
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
  * the spawns to perform, and is told each spawn's pid.
  */
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
 
-export type SlotAction = { spawn: { slot: number; why: 'none showed up' | 'silent' | 'exited' } };
+/** Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child. */
+export type SlotAction = { spawn: { slot: number; why: 'none showed up' | 'silent' | 'exited'; replacing: number } };
 
 export interface SlotView {
   slot: number;
@@ -120,6 +124,6 @@ export class GuardianSlots {
     if (s.spawnedAt >= 0 || s.lastHeard >= 0) s.restarts++;
     s.spawnedAt = now;
     this.detector.add(String(slot), now);
-    return { spawn: { slot, why } };
+    return { spawn: { slot, why, replacing: s.pid } };
   }
 }

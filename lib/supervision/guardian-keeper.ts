@@ -80,7 +80,9 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   let stopping = false;
 
   const act = (actions: SlotAction[]): void => {
-    for (const { spawn: { slot, why } } of actions) {
+    for (const { spawn: { slot, why, replacing } } of actions) {
+      // A silent guardian of ours may be hung holding the slot's port: it goes first.
+      for (const c of children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       const [cmd, ...args] = opts.fbsCommand;
       const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(slot), '--config', config.file], {
         detached: true,
