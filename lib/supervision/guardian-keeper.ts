@@ -17,7 +17,7 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
-import { GuardianSlots, type SlotAction, type SlotView } from '../cluster/guardian-slots';
+import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
 
 /**
@@ -57,22 +57,8 @@ export function guardianId(machine: string, slot: number): string {
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
-  const { heartbeatMs, suspectAfterMs, deadAfterMs } = config.timing;
   const machineDir = join(config.dataDir, machine);
-  const slots = new GuardianSlots(
-    {
-      slots: config.guardians,
-      detector: {
-        heartbeatMs: GUARDIAN_BEAT_MS,
-        suspectAfterMs: Math.max(suspectAfterMs, 2 * GUARDIAN_BEAT_MS),
-        deadAfterMs: Math.max(deadAfterMs, 3 * GUARDIAN_BEAT_MS),
-      },
-      // A guardian alive from before we started connects within a beat or two: give it that long.
-      firstConnectMs: 3 * heartbeatMs,
-      spawnGraceMs: SPAWN_GRACE_MS,
-    },
-    performance.now(),
-  );
+  const slots = new GuardianSlots(slotOptions(config), performance.now());
   const beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
   /** The guardians we spawned ourselves: the only ones we ever signal. */
   const children = new Set<ChildProcess>();
@@ -83,13 +69,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
     for (const { spawn: { slot, why, replacing } } of actions) {
       // A silent guardian of ours may be hung holding the slot's port: it goes first.
       for (const c of children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      const [cmd, ...args] = opts.fbsCommand;
-      const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(slot), '--config', config.file], {
-        detached: true,
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, FBS_MACHINE: machine },
-      });
-      child.unref();
+      const child = spawnGuardian(opts, slot);
       children.add(child);
       child.once('exit', () => children.delete(child));
       slots.spawned(slot, child.pid ?? 0);
@@ -105,7 +85,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
     beatFiles.forEach((f, slot) => f.beaten() && slots.beaten(slot, now));
     act(slots.tick(now));
   };
-  const timer = setInterval(beat, heartbeatMs);
+  const timer = setInterval(beat, config.timing.heartbeatMs);
   timer.unref();
 
   return {
@@ -124,22 +104,15 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
         });
       };
       call.on('data', (b: Beat__Output) => {
-        const bad = internalRequestError('Watch', b);
-        if (bad) {
-          log.warn('refused a beat', { reason: bad });
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
+        const g = guardianOf(b, config, machine);
+        if (typeof g === 'string') {
+          log.warn('refused a beat', { reason: g });
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: g });
           return;
         }
-        const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
-        if (slot === undefined) return;
-        // The pid comes from the network: it counts only if this machine runs it as that slot's guardian.
-        if (!isGuardianOf(b.pid, machine, slot)) {
-          log.warn('refused a beat naming a pid that is not our guardian', { slot, claimedPid: b.pid });
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `pid ${b.pid} is not ${b.from} on this machine` });
-          return;
-        }
-        guardian = { slot, pid: b.pid };
-        slots.connected(slot, b.pid, performance.now());
+        if (!g) return;
+        guardian = g;
+        slots.connected(g.slot, g.pid, performance.now());
         call.write(stopping ? STOPPING : answer);
       });
       call.on('end', () => {
@@ -161,6 +134,47 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
       await terminate([...children]);
     },
   };
+}
+
+function slotOptions(config: ClusterConfig): GuardianSlotsOptions {
+  const { heartbeatMs, suspectAfterMs, deadAfterMs } = config.timing;
+  return {
+    slots: config.guardians,
+    detector: {
+      heartbeatMs: GUARDIAN_BEAT_MS,
+      suspectAfterMs: Math.max(suspectAfterMs, 2 * GUARDIAN_BEAT_MS),
+      deadAfterMs: Math.max(deadAfterMs, 3 * GUARDIAN_BEAT_MS),
+    },
+    // A guardian alive from before we started connects within a beat or two: give it that long.
+    firstConnectMs: 3 * heartbeatMs,
+    spawnGraceMs: SPAWN_GRACE_MS,
+  };
+}
+
+/** Spawns the slot's guardian detached (its own process group), so it outlives us. */
+function spawnGuardian(opts: GuardianKeeperOptions, slot: number): ChildProcess {
+  const { config, machine } = opts;
+  const [cmd, ...args] = opts.fbsCommand;
+  const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(slot), '--config', config.file], {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, FBS_MACHINE: machine },
+  });
+  child.unref();
+  return child;
+}
+
+/**
+ * Which guardian a Watch beat says it is: undefined for another sender (not one of
+ * our slots), or why it is refused. The pid comes from the network: it counts only if
+ * this machine runs it as that slot's guardian.
+ */
+function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { slot: number; pid: number } | string | undefined {
+  const bad = internalRequestError('Watch', b);
+  if (bad) return bad;
+  const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
+  if (slot === undefined) return undefined;
+  return isGuardianOf(b.pid, machine, slot) ? { slot, pid: b.pid } : `pid ${b.pid} is not ${b.from} on this machine`;
 }
 
 /** The primary's answer telling its guardians that the machine is stopping: they exit. */
