@@ -25,7 +25,7 @@ const KILL_WAIT_MS = 5_000;
 async function pidAt(config: ClusterConfig, address: string): Promise<number> {
   const peer = new AdminPeer(address, config.secret);
   try {
-    return (await peer.heartbeat({ from: 'fbs-stop', term: 0 }, MACHINE_ANSWER_MS)).pid;
+    return (await peer.heartbeat(MACHINE_ANSWER_MS)).pid;
   } catch {
     return 0;
   } finally {

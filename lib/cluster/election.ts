@@ -29,8 +29,10 @@
  * not deliver within a grace period (the process stays dead), call start() again:
  * on a decided election it opens a new term at once, so calling it on every tick
  * would churn terms.
- * Carry announcement() on heartbeats to ring peers and feed what arrives to
- * receive(): members that were cut off or paused then converge on the newest leader.
+ * A member that was cut off or paused through an election learns its outcome from
+ * any later message of that term or a newer one, or from observeTerm() once the
+ * revived process answers; until then it may think an old term's leader leads,
+ * which is harmless: the guardians act on their own sight of the process (reviver.ts).
  * A restarted member should get the highest term persisted (the fence) as
  * initialTerm, so its new terms exceed its previous life's.
  *
@@ -145,11 +147,6 @@ export class RingElection {
   /** The leader of the current term, once known. */
   leader(): { term: number; leaderId: string } | undefined {
     return this.leaderId === undefined ? undefined : { term: this.currentTerm, leaderId: this.leaderId };
-  }
-
-  /** What to gossip on heartbeats to ring peers: the current term's leader, once known. */
-  announcement(): ElectedMsg | undefined {
-    return this.leaderId === undefined ? undefined : { kind: 'elected', term: this.currentTerm, leaderId: this.leaderId };
   }
 
   status(): ElectionStatus {

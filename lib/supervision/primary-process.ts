@@ -174,7 +174,7 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
     try {
       for (;;) {
         await new Promise((r) => setTimeout(r, config.timing.heartbeatMs));
-        const alive = await peer.heartbeat({ from: `${machine}.standby`, term: 0 }, config.timing.heartbeatMs * 2).then(() => true, () => false);
+        const alive = await peer.heartbeat(config.timing.heartbeatMs * 2).then(() => true, () => false);
         if (alive) continue;
         const rec = readRecord(machineDir);
         if (rec?.pid === 0) return null;
@@ -194,7 +194,7 @@ async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: nu
   if (pid === 0 || pid === process.pid || !isAlive(pid) || !isServerOf(pid, machine)) return;
   const peer = new AdminPeer(adminAddress(config, machine), config.secret);
   try {
-    const res = await peer.heartbeat({ from: `${machine}.newcomer`, term: 0 }, 300).catch(() => null);
+    const res = await peer.heartbeat(300).catch(() => null);
     if (res && res.pid === pid) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);
   } finally {
     peer.close();

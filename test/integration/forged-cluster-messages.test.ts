@@ -30,7 +30,7 @@ function admin(slot?: number): AdminPeer {
 }
 
 /** The machine's primary as it answers on its admin port (null while none answers). */
-const primaryAnswer = (peer: AdminPeer) => peer.heartbeat({ from: 'test' }, 1_000).catch(() => null);
+const primaryAnswer = (peer: AdminPeer) => peer.heartbeat(1_000).catch(() => null);
 
 /** A process the test owns, killed at the end. */
 function ownProcess(args: string[]): number {

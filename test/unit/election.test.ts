@@ -100,6 +100,12 @@ class Ring {
   }
 }
 
+/** What a member could gossip to its peers: its current term's leader, once known. */
+function announcement(e: RingElection): RingMsg | undefined {
+  const l = e.leader();
+  return l && { kind: 'elected', term: l.term, leaderId: l.leaderId };
+}
+
 function sends(actions: ElectionAction[]): { to: string; msg: RingMsg }[] {
   return actions.flatMap((a) => ('send' in a ? [a.send] : []));
 }
@@ -267,7 +273,7 @@ t.test('duplicated and straggling messages never make a second leader', async (t
   for (const id of ['a', 'c', 'd']) t.same(ring.node(id).leader(), agreedBefore, `${id} did not change its mind`);
 });
 
-t.test('a member that was cut off learns the newest leader from a heartbeat announcement', async (t) => {
+t.test('a member that was cut off learns the newest leader from any Elected message of its term', async (t) => {
   const ring = new Ring(['a', 'b', 'c']);
   ring.start('a');
   ring.settle();
@@ -279,7 +285,7 @@ t.test('a member that was cut off learns the newest leader from a heartbeat anno
   t.same(ring.node('b').leader(), { term: 4, leaderId: 'b' }, 'b leads the newer term');
   t.same(ring.node('c').leader(), { term: 1, leaderId: 'c' }, 'the paused c still believes it leads');
   ring.down.delete('c');
-  ring.apply('c', ring.node('c').receive(ring.node('b').announcement()!, 9000));
+  ring.apply('c', ring.node('c').receive(announcement(ring.node('b'))!, 9000));
   ring.settle();
   t.same(ring.violations, []);
   t.same(ring.agreed(), { term: 4, leaderId: 'b' }, 'c follows the newer leader');
@@ -467,7 +473,7 @@ function simulate(seed: number, faulty: boolean): RunReport {
         if (other === id) continue;
         const up = net.reachable(id, other);
         node.setAlive(other, up);
-        const heard = nodes.get(other)!.announcement();
+        const heard = announcement(nodes.get(other)!);
         if (up && heard && random() >= net.faults.lossRate) apply(id, node.receive(heard, net.now));
       }
       if (net.now < calmAt && random() < suspicionRate) node.setAlive(pick(ids), false); // a false suspicion
