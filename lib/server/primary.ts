@@ -45,23 +45,9 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   const { heartbeatMs, deadAfterMs } = config.timing;
   const supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
   const workers = new Map<string, Worker>();
-  let clockOffsets: Record<string, number> = {};
-
-  const presence = new ChatPresence();
-  const workerKeys = (): string[] => [...workers.keys()].filter((k) => specOf(k).role === 'worker');
   const specOf = (key: string): ChildSpec => supervisor.specs.find((s) => s.key === key)!;
-  const tell = (updates: PresenceUpdate[]): void => {
-    for (const u of updates) {
-      const to = workers.get(u.to);
-      if (to?.isConnected()) to.send(u.msg);
-    }
-  };
-
-  // A writer killed holding the room lock would stall the others until the lock went stale (2 s).
-  const roomLock = roomLockPath(join(config.dataDir, machine));
-  const breakDeadHoldersLock = (pid = lockHolder(roomLock)): void => {
-    if (pid && !isAlive(pid) && breakLockOf(roomLock, pid)) log.warn('broke the room lock of a dead writer', { holderPid: pid });
-  };
+  const relay = new ChildRelay(workers, (key) => specOf(key).role === 'worker');
+  const breakDeadHoldersLock = roomLockBreaker(config, machine, log);
 
   const act = (actions: ChildAction[]): void => {
     for (const a of actions) {
@@ -80,7 +66,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       else if ('restartOthers' in a) {
         log.warn('a child dropped the machine index; restarting the others so they load again', { child: a.restartOthers.key });
         for (const w of workers.values()) w.process.kill('SIGTERM');
-      } else if (specOf(a.serving.key).role === 'worker') tell(presence.snapshotFor(a.serving.key));
+      } else relay.serving(a.serving.key);
     }
   };
 
@@ -93,13 +79,11 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
     supervisor.forked(key, pid, performance.now());
     worker.on('message', (msg: unknown) => {
       if (isMessageOf(msg, 'pong')) act(supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
-      else if (isChatMode(msg)) tell(presence.report(key, msg.user, msg.on, workerKeys()));
-      else if (isClockOffsets(msg)) clockOffsets = msg.offsets;
-      else if (isDoorbell(msg)) for (const [k, other] of workers) if (k !== key && other.isConnected()) other.send(msg);
+      else relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => {
       if (workers.get(key) === worker) workers.delete(key);
-      tell(presence.removeWorker(key, workerKeys())); // its chat streams died with it
+      relay.gone(key);
       const actions = supervisor.exited(key, pid, code, performance.now());
       const refork = actions.find((x) => 'fork' in x);
       if (refork && 'fork' in refork) {
@@ -118,7 +102,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
 
   return {
     children: () => supervisor.view(performance.now()),
-    clockOffsets: () => clockOffsets,
+    clockOffsets: () => relay.clockOffsets,
     revive(role, slot, pid) {
       const { answer, actions } = supervisor.revive(role, slot, pid, performance.now());
       log[answer.startsWith('none') ? 'info' : 'warn'](`the master asked to revive ${role} ${slot}: ${answer}`, { askedPid: pid, action: answer });
@@ -134,6 +118,50 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       await Promise.all(exits);
     },
   };
+}
+
+/** A writer killed holding the room lock would stall the others until the lock went stale (2 s): break it. */
+function roomLockBreaker(config: ClusterConfig, machine: string, log: Logger): (pid?: number) => void {
+  const roomLock = roomLockPath(join(config.dataDir, machine));
+  return (pid) => {
+    const holder = pid ?? lockHolder(roomLock);
+    if (holder && !isAlive(holder) && breakLockOf(roomLock, holder)) log.warn('broke the room lock of a dead writer', { holderPid: holder });
+  };
+}
+
+/** What the primary passes between its children: doorbells, who is in chat mode on which worker, and the replicator's clock offsets. */
+class ChildRelay {
+  private readonly presence = new ChatPresence();
+  clockOffsets: Record<string, number> = {};
+
+  constructor(private readonly children: Map<string, Worker>, private readonly isWorker: (key: string) => boolean) {}
+
+  message(from: string, msg: unknown): void {
+    if (isChatMode(msg)) this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys()));
+    else if (isClockOffsets(msg)) this.clockOffsets = msg.offsets;
+    else if (isDoorbell(msg)) for (const [k, other] of this.children) if (k !== from && other.isConnected()) other.send(msg);
+  }
+
+  /** The child serves now (it listens): tell a worker who is in chat mode elsewhere. */
+  serving(key: string): void {
+    if (this.isWorker(key)) this.tell(this.presence.snapshotFor(key));
+  }
+
+  /** The child exited: its chat streams died with it. */
+  gone(key: string): void {
+    this.tell(this.presence.removeWorker(key, this.workerKeys()));
+  }
+
+  private workerKeys(): string[] {
+    return [...this.children.keys()].filter(this.isWorker);
+  }
+
+  private tell(updates: PresenceUpdate[]): void {
+    for (const u of updates) {
+      const to = this.children.get(u.to);
+      if (to?.isConnected()) to.send(u.msg);
+    }
+  }
 }
 
 /** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
