@@ -40,6 +40,8 @@ export interface GuardianSlotsOptions {
 
 interface Slot {
   pid: number;
+  /** The pid that last said hello on a Watch stream. */
+  hello: number;
   restarts: number;
   /** When it was last heard (-1: never), and when we last spawned it (-1: never). */
   lastHeard: number;
@@ -56,7 +58,7 @@ export class GuardianSlots {
     if (!(options.spawnGraceMs >= deadAfterMs)) throw new Error(`guardian slots: spawnGraceMs (${options.spawnGraceMs}) must be >= deadAfterMs (${deadAfterMs})`);
     // A spawned guardian, added with this grace before its first beat, is dead spawnGraceMs after its spawn.
     this.detector = new FailureDetector({ ...options.detector, startupGraceMs: options.spawnGraceMs - deadAfterMs });
-    this.slots = Array.from({ length: options.slots }, () => ({ pid: 0, restarts: 0, lastHeard: -1, spawnedAt: -1 }));
+    this.slots = Array.from({ length: options.slots }, () => ({ pid: 0, hello: 0, restarts: 0, lastHeard: -1, spawnedAt: -1 }));
     this.startedAt = now;
   }
 
@@ -75,7 +77,8 @@ export class GuardianSlots {
    */
   connected(slot: number, pid: number, now: number): void {
     const s = this.slots[slot];
-    if (!s || s.pid === pid) return;
+    if (!s || s.hello === pid) return;
+    s.hello = pid;
     s.pid = pid;
     this.beaten(slot, now);
   }

@@ -42,6 +42,9 @@ t.test('a silent guardian is replaced after the failure timeout; a spawned one g
   g.spawned(0, 502);
   t.same(spawns(g.tick(10_999)), [], 'the newcomer has 5 s to beat');
   t.same(spawns(g.tick(11_000)), ['0:silent'], 'it never did');
+  g.spawned(0, 503);
+  g.connected(0, 503, 11_100);
+  t.equal(g.view(11_100)[0].state, 'up', 'the one we spawned, saying hello, is up at once');
   t.equal(g.view(11_000)[0].restarts, 2);
 });
 
