@@ -91,36 +91,21 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   return {
     watch: (call) => {
       streams.add(call);
-      let guardian: { slot: number; pid: number } | undefined;
-      const done = (): void => {
-        streams.delete(call);
+      serveGuardianStream(call, config, machine, log, {
+        hello: (g) => {
+          slots.connected(g.slot, g.pid, performance.now());
+          return stopping ? STOPPING : answer;
+        },
         // Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
         // if it was still the slot's guardian and no replacement is on its way.
-        const g = guardian;
-        guardian = undefined;
-        if (stopping || !g || !slots.isCurrent(g.slot, g.pid)) return;
-        void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
-          if (dead && !stopping) act(slots.exited(g.slot, g.pid, performance.now()));
-        });
-      };
-      call.on('data', (b: Beat__Output) => {
-        const g = guardianOf(b, config, machine);
-        if (typeof g === 'string') {
-          log.warn('refused a beat', { reason: g });
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: g });
-          return;
-        }
-        if (!g) return;
-        guardian = g;
-        slots.connected(g.slot, g.pid, performance.now());
-        call.write(stopping ? STOPPING : answer);
+        broken: (g) => {
+          streams.delete(call);
+          if (stopping || !g || !slots.isCurrent(g.slot, g.pid)) return;
+          void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
+            if (dead && !stopping) act(slots.exited(g.slot, g.pid, performance.now()));
+          });
+        },
       });
-      call.on('end', () => {
-        done();
-        call.end();
-      });
-      call.on('error', done);
-      call.on('cancelled', done);
     },
     view: () => slots.view(performance.now()),
     stop: async () => {
@@ -175,6 +160,40 @@ function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { 
   const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
   if (slot === undefined) return undefined;
   return isGuardianOf(b.pid, machine, slot) ? { slot, pid: b.pid } : `pid ${b.pid} is not ${b.from} on this machine`;
+}
+
+/** One guardian's Watch stream: its hello is answered with `hello`'s beat; `broken` once, when it ends. */
+function serveGuardianStream(
+  call: grpc.ServerDuplexStream<Beat__Output, Beat>,
+  config: ClusterConfig,
+  machine: string,
+  log: Logger,
+  on: { hello(g: { slot: number; pid: number }): Beat; broken(g: { slot: number; pid: number } | undefined): void },
+): void {
+  let guardian: { slot: number; pid: number } | undefined;
+  let ended = false;
+  const done = (): void => {
+    if (ended) return;
+    ended = true;
+    on.broken(guardian);
+  };
+  call.on('data', (b: Beat__Output) => {
+    const g = guardianOf(b, config, machine);
+    if (typeof g === 'string') {
+      log.warn('refused a beat', { reason: g });
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: g });
+      return;
+    }
+    if (!g) return;
+    guardian = g;
+    call.write(on.hello(g));
+  });
+  call.on('end', () => {
+    done();
+    call.end();
+  });
+  call.on('error', done);
+  call.on('cancelled', done);
 }
 
 /** The primary's answer telling its guardians that the machine is stopping: they exit. */
