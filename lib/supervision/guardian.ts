@@ -32,6 +32,9 @@ export interface GuardianOptions {
   fbsCommand: string[];
 }
 
+/** At most one "election decided" line this often. */
+const DECIDED_LOG_MS = 1_000;
+
 /** How long a primary we (or the ring's leader) started may take to answer before we act again. */
 const REVIVE_GRACE_MS = 5_000;
 
@@ -57,12 +60,16 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     performance.now(),
   );
 
+  let decidedLoggedAt = -Infinity;
   const act = (actions: ReviverAction[]): void => {
     for (const a of actions) {
       if ('send' in a) deliver(a.send.to, a.send.msg);
       else if ('revive' in a) startPrimary(opts, a.revive);
       else if ('electing' in a) log.warn('primary is dead; starting an election', { silentMs: Math.round(a.electing.silentMs) });
-      else log.info('election decided', { term: a.decided.term, leader: a.decided.leaderId });
+      else if (performance.now() - decidedLoggedAt >= DECIDED_LOG_MS) {
+        decidedLoggedAt = performance.now(); // forged announcements must not flood the log
+        log.info('election decided', { term: a.decided.term, leader: a.decided.leaderId });
+      }
     }
   };
   const deliver = (to: string, msg: RingMsg): void => {
