@@ -40,7 +40,8 @@ export type ChildAction =
   /** Fork the child of `key` after `delayMs`, if forkDue(key) says so then. */
   | { fork: { key: string; delayMs: number } }
   | { ping: { key: string } }
-  | { kill: { key: string; pid: number; silentMs: number } }
+  /** SIGKILL it: silent past our own limit, or the master asked (`asked`: it logs the request). */
+  | { kill: { key: string; pid: number; silentMs: number; asked: boolean } }
   /** Break the room lock if its holder is dead (`pid`: only if that one holds it). */
   | { breakLock: { pid?: number } }
   /** A child dropped the machine's index: stop the others (SIGTERM) so they load again. */
@@ -181,7 +182,7 @@ export class ChildSupervisor {
       const silentMs = this.detector.ageMs(key, now) ?? 0;
       if (now >= this.judgeFrom && !r.killed && this.notAnswering(key, now) && silentMs > own) {
         r.killed = true;
-        out.push({ kill: { key, pid: r.pid, silentMs } });
+        out.push({ kill: { key, pid: r.pid, silentMs, asked: false } });
       }
     }
     return out;
@@ -205,7 +206,7 @@ export class ChildSupervisor {
     if (this.paused(now) || now < this.judgeFrom) return { answer: 'none: this primary was paused; its children answer again first', actions: [] };
     if (!this.notAnswering(spec.key, now)) return { answer: 'none: it answers', actions: [] };
     r.killed = true;
-    return { answer: 'killed', actions: [{ kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0 } }] };
+    return { answer: 'killed', actions: [{ kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0, asked: true } }] };
   }
 
   /** From now on nothing is forked and deaths are not restarts. */

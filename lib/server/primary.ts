@@ -59,8 +59,8 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
         const w = workers.get(a.ping.key);
         if (w?.isConnected()) w.send({ type: 'ping' });
       } else if ('kill' in a) {
-        const { key, pid, silentMs } = a.kill;
-        log.error(`${specOf(key).role} stopped answering; killing it`, { child: key, childPid: pid, silentMs: Math.round(silentMs) });
+        const { key, pid, silentMs, asked } = a.kill;
+        if (!asked) log.error(`${specOf(key).role} stopped answering; killing it`, { child: key, childPid: pid, silentMs: Math.round(silentMs) });
         workers.get(key)?.process.kill('SIGKILL');
       } else if ('breakLock' in a) breakDeadHoldersLock(a.breakLock.pid);
       else if ('restartOthers' in a) {
