@@ -34,7 +34,7 @@ export interface GuardianSlotsOptions {
   detector: Omit<FailureDetectorOptions, 'startupGraceMs'>;
   /** How long after our start a slot may stay empty before we spawn its guardian. */
   firstConnectMs: number;
-  /** How long a guardian we spawned may take to beat before it is spawned again (>= detector.deadAfterMs). */
+  /** How long a guardian we spawned may take to beat before it is spawned again. */
   spawnGraceMs: number;
 }
 
@@ -54,10 +54,7 @@ export class GuardianSlots {
   private readonly startedAt: number;
 
   constructor(private readonly options: GuardianSlotsOptions, now: number) {
-    const { deadAfterMs } = options.detector;
-    if (!(options.spawnGraceMs >= deadAfterMs)) throw new Error(`guardian slots: spawnGraceMs (${options.spawnGraceMs}) must be >= deadAfterMs (${deadAfterMs})`);
-    // A spawned guardian, added with this grace before its first beat, is dead spawnGraceMs after its spawn.
-    this.detector = new FailureDetector({ ...options.detector, startupGraceMs: options.spawnGraceMs - deadAfterMs });
+    this.detector = new FailureDetector({ ...options.detector, startupGraceMs: 0 });
     this.slots = Array.from({ length: options.slots }, () => ({ pid: 0, hello: 0, restarts: 0, lastHeard: -1, spawnedAt: -1 }));
     this.startedAt = now;
   }
@@ -108,7 +105,7 @@ export class GuardianSlots {
     this.slots.forEach((s, slot) => {
       const known = s.lastHeard >= 0 || s.spawnedAt >= 0;
       if (!known && now - this.startedAt > this.options.firstConnectMs) out.push(this.spawn(slot, 'none showed up', now));
-      else if (known && this.detector.status(String(slot), now) === 'dead') out.push(this.spawn(slot, 'silent', now));
+      else if (known && this.isDead(slot, now)) out.push(this.spawn(slot, 'silent', now));
     });
     return out;
   }
@@ -117,9 +114,16 @@ export class GuardianSlots {
     return this.slots.map((s, slot) => {
       const age = s.lastHeard >= 0 ? Math.round(now - s.lastHeard) : -1;
       const starting = s.lastHeard < 0 || s.lastHeard < s.spawnedAt;
-      const dead = this.detector.status(String(slot), now) === 'dead';
+      const dead = this.isDead(slot, now);
       return { slot, pid: s.pid, restarts: s.restarts, heartbeatAgeMs: age, state: starting ? 'starting' : dead ? 'dead' : 'up' };
     });
+  }
+
+  /** A guardian we spawned and have not heard yet has the spawn grace (which may be shorter than the failure timeout); a heard one, the detector's limit. */
+  private isDead(slot: number, now: number): boolean {
+    const s = this.slots[slot];
+    if (s.spawnedAt > s.lastHeard) return now - s.spawnedAt >= this.options.spawnGraceMs;
+    return this.detector.status(String(slot), now) === 'dead';
   }
 
   private spawn(slot: number, why: SlotAction['spawn']['why'], now: number): SlotAction {

@@ -48,6 +48,18 @@ t.test('a silent guardian is replaced after the failure timeout; a spawned one g
   t.equal(g.view(11_000)[0].restarts, 2);
 });
 
+t.test('the spawn grace holds even when the failure timeout is longer', async (t) => {
+  const g = new GuardianSlots({ ...OPTIONS, slots: 1, detector: { heartbeatMs: 1_000, suspectAfterMs: 30_000, deadAfterMs: 60_000 } }, 0);
+  t.same(spawns(g.tick(601)), ['0:none showed up']);
+  g.spawned(0, 10);
+  t.same(spawns(g.tick(5_600)), [], 'within the spawn grace');
+  t.same(spawns(g.tick(5_601)), ['0:silent'], 'never beat: spawned again after 5 s, not 60');
+  g.spawned(0, 11);
+  g.beaten(0, 6_000);
+  t.same(spawns(g.tick(65_999)), [], 'once heard, the failure timeout applies');
+  t.same(spawns(g.tick(66_000)), ['0:silent']);
+});
+
 t.test('a guardian whose stream broke and pid died is replaced at once, once', async (t) => {
   const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
   g.connected(0, 501, 0);
