@@ -25,7 +25,7 @@ const KILL_WAIT_MS = 5_000;
 async function pidAt(config: ClusterConfig, address: string): Promise<number> {
   const peer = new AdminPeer(address, config);
   try {
-    return (await peer.heartbeat({ from: 'fbs-stop', term: 0 }, MACHINE_ANSWER_MS)).pid;
+    return (await peer.heartbeat(MACHINE_ANSWER_MS)).pid;
   } catch {
     return 0;
   } finally {
@@ -38,7 +38,12 @@ export async function stopMachine(config: ClusterConfig, machine: string): Promi
   const primary = await pidAt(config, adminAddress(config, machine));
   const deadline = Date.now() + STOP_GRACE_MS;
   const until = (cond: () => boolean): Promise<void> => waitUntil(cond, Math.max(0, deadline - Date.now())).catch(() => undefined);
-  const live = (pids: number[]): number[] => pids.filter((p) => p > 0 && isAlive(p)); // pid 0 would signal our own group
+  // A pid from an answer is signalled only while /proc shows it as one of this machine's
+  // processes (same --machine, same config): whatever answered may not be what it says.
+  const live = (pids: number[]): number[] => {
+    const ours = new Set(serverPids(config.file, machine));
+    return pids.filter((p) => p > 0 && ours.has(p) && isAlive(p)); // pid 0 would signal our own group
+  };
   // The primary takes its guardians down with it; any left (the primary was dead) go next.
   signalPids(live([primary]), 'SIGTERM');
   await until(() => live([primary]).length === 0);

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Event__Output } from '../gen/ftchat/Event';
 import { errorMessage } from '../common/log';
+import { retryDelayMs } from '../core/backoff';
 import { NoServerReachable, type ChatConnection } from './connection';
 import { formatEvent } from './format';
 import { StreamCursor } from './stream-cursor';
@@ -100,7 +101,8 @@ export class ChatFeed {
       this.conn.lost(server);
       this.out.note(`note: chat stream interrupted (${end.details}); resuming`);
       failures = end.received ? 0 : failures + 1;
-      if (failures > 1) await this.pause(Math.min(100 * 2 ** failures, MAX_RETRY_PAUSE_MS));
+      const pause = retryDelayMs(failures, MAX_RETRY_PAUSE_MS);
+      if (pause > 0) await this.pause(pause);
     }
   }
 

@@ -29,10 +29,18 @@
  * not deliver within a grace period (the process stays dead), call start() again:
  * on a decided election it opens a new term at once, so calling it on every tick
  * would churn terms.
- * Carry announcement() on heartbeats to ring peers and feed what arrives to
- * receive(): members that were cut off or paused then converge on the newest leader.
+ * A member that was cut off or paused through an election learns its outcome from
+ * any later message of that term or a newer one, or from observeTerm() once the
+ * revived process answers; until then it may think an old term's leader leads,
+ * which is harmless: the guardians act on their own sight of the process (reviver.ts).
  * A restarted member should get the highest term persisted (the fence) as
  * initialTerm, so its new terms exceed its previous life's.
+ *
+ * Messages come from the network, and a holder of the cluster secret can forge
+ * them, so one message moves the term by at most maxTermStep (terms stay small
+ * integers however many arrive), and terms learned from a trusted local source
+ * (the primary's own record) go in through observeTerm(). Whether the watched
+ * process is revived at all is never the election's call: see reviver.ts.
  */
 
 export interface ElectionMsg {
@@ -65,12 +73,18 @@ export interface RingElectionOptions {
   self: string;
   /** Every ring member, self included, in any order. */
   members: readonly string[];
-  electionTimeoutMs?: number;
+  electionTimeoutMs: number;
   /** The highest term known from before (e.g. the fence on disk); new terms start above it. */
   initialTerm?: number;
+  /** A message whose term lies further than this above the current one is ignored. */
+  maxTermStep?: number;
 }
 
-export const DEFAULT_ELECTION_TIMEOUT_MS = 500;
+/**
+ * Honest members open terms at most n above the newest they have seen, and catch up
+ * on revivals through observeTerm(), so they stay far closer than this.
+ */
+export const DEFAULT_MAX_TERM_STEP = 1_000;
 
 export interface ElectionStatus {
   self: string;
@@ -87,6 +101,7 @@ export class RingElection {
   /** Sorted: the ring order. */
   readonly members: readonly string[];
   readonly electionTimeoutMs: number;
+  readonly maxTermStep: number;
   private readonly index: number;
   private readonly dead = new Set<string>();
   private currentTerm: number;
@@ -107,14 +122,17 @@ export class RingElection {
     if (new Set(members).size !== members.length) bad(`member ids must be distinct (got ${members.join(', ')})`);
     const index = members.indexOf(options.self);
     if (index < 0) bad(`self "${options.self}" is not a member (${members.join(', ')})`);
-    const timeout = options.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS;
+    const timeout = options.electionTimeoutMs;
     if (!Number.isFinite(timeout) || timeout <= 0) bad(`electionTimeoutMs must be a positive number of ms (got ${timeout})`);
+    const step = options.maxTermStep ?? DEFAULT_MAX_TERM_STEP;
+    if (!Number.isSafeInteger(step) || step < members.length) bad(`maxTermStep must be an integer >= the ring's size (got ${step})`);
     const term = options.initialTerm ?? 0;
     if (!Number.isSafeInteger(term) || term < 0) bad(`initialTerm must be an integer >= 0 (got ${term})`);
     this.self = options.self;
     this.members = members;
     this.index = index;
     this.electionTimeoutMs = timeout;
+    this.maxTermStep = step;
     this.currentTerm = term;
   }
 
@@ -129,11 +147,6 @@ export class RingElection {
   /** The leader of the current term, once known. */
   leader(): { term: number; leaderId: string } | undefined {
     return this.leaderId === undefined ? undefined : { term: this.currentTerm, leaderId: this.leaderId };
-  }
-
-  /** What to gossip on heartbeats to ring peers: the current term's leader, once known. */
-  announcement(): ElectedMsg | undefined {
-    return this.leaderId === undefined ? undefined : { kind: 'elected', term: this.currentTerm, leaderId: this.leaderId };
   }
 
   status(): ElectionStatus {
@@ -162,8 +175,20 @@ export class RingElection {
   }
 
   receive(msg: RingMsg, now: number): ElectionAction[] {
-    if (!Number.isSafeInteger(msg.term) || msg.term < this.currentTerm) return [];
+    if (!Number.isSafeInteger(msg.term) || msg.term < this.currentTerm || msg.term > this.currentTerm + this.maxTermStep) return [];
     return msg.kind === 'election' ? this.onElection(msg, now) : this.onElected(msg, now);
+  }
+
+  /**
+   * A term known from a trusted local source (the watched process's own record or
+   * answer): later terms start above it. An election under way is left to finish.
+   */
+  observeTerm(term: number): void {
+    if (!Number.isSafeInteger(term) || term <= this.currentTerm || this.currentPhase === 'electing') return;
+    this.currentTerm = term;
+    this.currentPhase = 'idle';
+    this.leaderId = undefined;
+    this.best = undefined;
   }
 
   /** Sending `msg` to `to` failed (refused, timed out): `to` is taken as dead and the ring routes around it. */
@@ -258,20 +283,4 @@ export function ownerOfTerm(sortedMembers: readonly string[], term: number): str
 /** The smallest term above `current` that member `index` of `n` owns. */
 export function nextOwnedTerm(current: number, index: number, n: number): number {
   return current + 1 + ((((index - current) % n) + n) % n);
-}
-
-/**
- * Fencing. Whoever a leader starts as master writes its fence (term plus a holder
- * id unique to that process, e.g. machine:pid:start-time) next to the master lock.
- * A master that reads back a fence that is not its own, at its term or later, has
- * been replaced (it was paused or cut off past the timeout) and must step down at
- * once; an older fence is a leftover it may overwrite.
- */
-export interface Fence {
-  term: number;
-  holder: string;
-}
-
-export function shouldStepDown(mine: Fence, observed: Fence): boolean {
-  return observed.term > mine.term || (observed.term === mine.term && observed.holder !== mine.holder);
 }

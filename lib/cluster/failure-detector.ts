@@ -2,14 +2,14 @@
  * Heartbeat failure detector. A peer is `up` while it keeps reporting, `suspect`
  * once `suspectAfterMs` have passed since it was last heard, and `dead` once
  * `deadAfterMs` have passed. A newly added (or re-added, i.e. respawned) peer gets
- * `startupGraceMs` on top of both thresholds until its first heartbeat, so a
- * process that is still booting is not declared dead; any heartbeat revives a
+ * `startupGraceMs` on top of both thresholds until it says it has started (its
+ * first heartbeat, unless the caller says it is still starting), so a process
+ * that is still booting or loading is not declared dead; any heartbeat revives a
  * suspect or dead peer at once.
  *
  * Pure: no timers and no I/O. `now` is injected on every call and must come from
- * one monotonic clock (performance.now(), not Date.now(): wall clocks jump). An
- * event loop calls heartbeat() when a peer reports and transitions() on its own
- * timer (every heartbeatMs is plenty), acting once on each reported change.
+ * one monotonic clock (performance.now(), not Date.now(): wall clocks jump). The
+ * timing comes from the cluster config (lib/common/config.ts, `timing`).
  */
 
 export type PeerStatus = 'up' | 'suspect' | 'dead';
@@ -21,70 +21,45 @@ export interface FailureDetectorOptions {
   suspectAfterMs: number;
   /** Silence after which a peer is dead. */
   deadAfterMs: number;
-  /** Extra allowance for a newly added peer before its first heartbeat. */
+  /** Extra allowance for a newly added peer until it has started. */
   startupGraceMs: number;
-}
-
-/** etcd-class timing: a missed beat or two is tolerated, a dead peer is known within a second. */
-export const DEFAULT_FAILURE_DETECTOR_OPTIONS: Readonly<FailureDetectorOptions> = Object.freeze({
-  heartbeatMs: 150,
-  suspectAfterMs: 600,
-  deadAfterMs: 1000,
-  startupGraceMs: 1500,
-});
-
-export interface PeerTransition {
-  peer: string;
-  from: PeerStatus;
-  to: PeerStatus;
-  /** Time since the peer was last heard (or added), at the call that saw the change. */
-  ageMs: number;
-}
-
-export interface PeerSnapshot {
-  peer: string;
-  status: PeerStatus;
-  ageMs: number;
 }
 
 interface Peer {
   /** When it was last heard, or when it was added if never heard since. */
   since: number;
-  heard: boolean;
+  /** It has said it started: the startup grace is over. */
+  started: boolean;
   /** Declared dead from outside (its process exited), until it is heard again. */
   forcedDead: boolean;
-  /** The status the last transitions() call reported (or assumed) for it. */
-  reported: PeerStatus;
 }
 
 export class FailureDetector {
   readonly options: Readonly<FailureDetectorOptions>;
   private readonly peers = new Map<string, Peer>();
 
-  constructor(options: Partial<FailureDetectorOptions> = {}) {
-    this.options = Object.freeze({ ...DEFAULT_FAILURE_DETECTOR_OPTIONS, ...options });
+  constructor(options: FailureDetectorOptions) {
+    this.options = Object.freeze({ ...options });
     checkOptions(this.options);
   }
 
   /** Start watching `peer` (or restart watching a respawned one), with the startup grace. */
   add(peer: string, now: number): void {
-    const reported = this.peers.get(peer)?.reported ?? 'up';
-    this.peers.set(peer, { since: now, heard: false, forcedDead: false, reported });
+    this.peers.set(peer, { since: now, started: false, forcedDead: false });
   }
 
-  remove(peer: string): void {
-    this.peers.delete(peer);
-  }
-
-  /** `peer` reported at `now`. An unknown peer is added as up. */
-  heartbeat(peer: string, now: number): void {
+  /**
+   * `peer` reported at `now`; `started: false` says it is alive but still starting
+   * (loading), so its startup grace goes on. An unknown peer is added.
+   */
+  heartbeat(peer: string, now: number, started = true): void {
     const p = this.peers.get(peer);
     if (!p) {
-      this.peers.set(peer, { since: now, heard: true, forcedDead: false, reported: 'up' });
+      this.peers.set(peer, { since: now, started, forcedDead: false });
       return;
     }
     p.since = Math.max(p.since, now);
-    p.heard = true;
+    p.started ||= started;
     p.forcedDead = false;
   }
 
@@ -97,7 +72,12 @@ export class FailureDetector {
   /** undefined for a peer that is not watched. */
   status(peer: string, now: number): PeerStatus | undefined {
     const p = this.peers.get(peer);
-    return p && this.statusOf(p, now);
+    if (!p) return undefined;
+    if (p.forcedDead) return 'dead';
+    const silence = now - p.since - (p.started ? 0 : this.options.startupGraceMs);
+    if (silence >= this.options.deadAfterMs) return 'dead';
+    if (silence >= this.options.suspectAfterMs) return 'suspect';
+    return 'up';
   }
 
   /** How long since `peer` was last heard (or added); undefined for a peer that is not watched. */
@@ -106,29 +86,9 @@ export class FailureDetector {
     return p && Math.max(0, now - p.since);
   }
 
-  /** Every watched peer whose status changed since the previous call, each change reported once. */
-  transitions(now: number): PeerTransition[] {
-    const out: PeerTransition[] = [];
-    for (const [peer, p] of this.peers) {
-      const status = this.statusOf(p, now);
-      if (status === p.reported) continue;
-      out.push({ peer, from: p.reported, to: status, ageMs: Math.max(0, now - p.since) });
-      p.reported = status;
-    }
-    return out;
-  }
-
-  /** Every watched peer, in the order they were first added (for status displays). */
-  snapshot(now: number): PeerSnapshot[] {
-    return [...this.peers].map(([peer, p]) => ({ peer, status: this.statusOf(p, now), ageMs: Math.max(0, now - p.since) }));
-  }
-
-  private statusOf(p: Peer, now: number): PeerStatus {
-    if (p.forcedDead) return 'dead';
-    const silence = now - p.since - (p.heard ? 0 : this.options.startupGraceMs);
-    if (silence >= this.options.deadAfterMs) return 'dead';
-    if (silence >= this.options.suspectAfterMs) return 'suspect';
-    return 'up';
+  /** Whether `peer` has said it started (undefined for a peer that is not watched). */
+  started(peer: string): boolean | undefined {
+    return this.peers.get(peer)?.started;
   }
 }
 

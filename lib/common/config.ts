@@ -47,6 +47,8 @@ export interface ClusterConfig {
     suspectAfterMs: number;
     deadAfterMs: number;
     electionTimeoutMs: number;
+    /** A guardian's allowance for a primary it has not yet heard (it is still starting). */
+    startupGraceMs: number;
   };
   limits: {
     maxPostChars: number;
@@ -141,6 +143,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
       suspectAfterMs: num(o.timing?.suspectAfterMs, 600, 'timing.suspectAfterMs', 10),
       deadAfterMs: num(o.timing?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
       electionTimeoutMs: num(o.timing?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
+      startupGraceMs: num(o.timing?.startupGraceMs, 1500, 'timing.startupGraceMs', 0),
     },
     get secret() {
       return (secret ??= readSecret(secretFile, jsonSecret));

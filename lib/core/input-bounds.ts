@@ -149,7 +149,6 @@ const count = (v: unknown, what: string, max: number = BOUNDS.maxCount): string 
 
 /** Every internal request with fields, by method (a Watch stream's handler checks each Beat on it). */
 const INTERNAL: Record<string, (r: Req) => string | null> = {
-  Heartbeat: (r) => first(() => (r.from === '' ? null : processId(r.from, 'from')), () => count(r.term, 'term')),
   Watch: (r) => first(() => processId(r.from, 'from'), () => count(r.pid, 'pid', BOUNDS.maxPid), () => count(r.term, 'term')),
   Elect: (r) =>
     first(

@@ -7,7 +7,6 @@ import { machineChannelCredentials } from '../common/transport-security';
 import type { AdminClient } from '../gen/ftchat/Admin';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
-import type { HeartbeatRequest } from '../gen/ftchat/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from '../gen/ftchat/HeartbeatResponse';
 import type { ReviveRequest } from '../gen/ftchat/ReviveRequest';
 import type { ReviveResponse__Output } from '../gen/ftchat/ReviveResponse';
@@ -31,8 +30,9 @@ export class AdminPeer {
     });
   }
 
-  heartbeat(req: HeartbeatRequest, timeoutMs: number): Promise<HeartbeatResponse__Output> {
-    return this.unary((md, opts, cb) => this.client.Heartbeat(req, md, opts, cb), timeoutMs);
+  /** Who answers on the address: machine, role, pid and term. */
+  heartbeat(timeoutMs: number): Promise<HeartbeatResponse__Output> {
+    return this.unary((md, opts, cb) => this.client.Heartbeat({}, md, opts, cb), timeoutMs);
   }
 
   status(timeoutMs: number): Promise<StatusResponse__Output> {

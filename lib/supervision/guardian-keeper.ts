@@ -3,19 +3,22 @@
  * stream open to the primary: its first message says who it is (the primary
  * answers with its term), and the stream breaking says one side died. Beats go
  * through beat files, both ways: the primary's every heartbeatMs, each guardian's
- * every GUARDIAN_BEAT_MS. A slot whose guardian has not beaten within the failure
- * timeout gets a new guardian, spawned detached (its own process group) so it
- * outlives this primary.
+ * every GUARDIAN_BEAT_MS. When a slot gets a new guardian is decided by
+ * GuardianSlots (lib/cluster/guardian-slots.ts); it is spawned detached (its own
+ * process group) so it outlives this primary. Only guardians this primary spawned
+ * are ever signalled; a pid named on a Watch stream is never trusted for that.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { internalRequestError } from '../core/input-bounds';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
-import { diesWithin, terminate } from './primary-record';
+import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
+import { diesWithin, isGuardianOf, terminate } from './primary-record';
 
 /**
  * Guardians beat to their primary this often. A killed guardian is seen at once (its
@@ -31,14 +34,6 @@ export const EXIT_GRACE_MS = 500;
 /** How long a freshly spawned guardian may take to beat before it is spawned again. */
 const SPAWN_GRACE_MS = 5_000;
 
-export interface GuardianView {
-  slot: number;
-  pid: number;
-  restarts: number;
-  heartbeatAgeMs: number;
-  state: 'up' | 'dead' | 'starting';
-}
-
 export interface GuardianKeeperOptions {
   config: ClusterConfig;
   machine: string;
@@ -51,7 +46,7 @@ export interface GuardianKeeperOptions {
 export interface GuardianKeeper {
   /** The Admin.Watch handler: each guardian says who it is here, and its stream breaking says it died. */
   watch: grpc.handleBidiStreamingCall<Beat__Output, Beat>;
-  view(): GuardianView[];
+  view(): SlotView[];
   /** Stops keeping them and terminates the guardians we know of. */
   stop(): Promise<void>;
 }
@@ -62,99 +57,144 @@ export function guardianId(machine: string, slot: number): string {
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
-  const { heartbeatMs } = config.timing;
-  const deadAfterMs = Math.max(config.timing.deadAfterMs, 3 * GUARDIAN_BEAT_MS);
   const machineDir = join(config.dataDir, machine);
-  const slots = Array.from({ length: config.guardians }, (_, slot) => ({
-    slot, pid: 0, lastSeen: 0, spawnedAt: 0, restarts: 0, beats: new BeatWatcher(guardianBeatPath(machineDir, slot)),
-  }));
+  const slots = new GuardianSlots(slotOptions(config), performance.now());
+  const beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
+  /** The guardians we spawned ourselves: the only ones we ever signal. */
+  const children = new Set<ChildProcess>();
   const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
-  const startedAt = Date.now();
   let stopping = false;
 
-  const spawnGuardian = (s: (typeof slots)[number]): void => {
-    const [cmd, ...args] = opts.fbsCommand;
-    const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(s.slot), '--config', config.file], {
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, FBS_MACHINE: machine },
-    });
-    child.unref();
-    if (s.spawnedAt > 0 || s.lastSeen > 0) s.restarts++;
-    s.spawnedAt = Date.now();
-    s.pid = child.pid ?? 0; // status shows the newcomer, starting, not the dead one
-    log.info('spawned guardian', { slot: s.slot, guardianPid: child.pid, restarts: s.restarts });
+  const act = (actions: SlotAction[]): void => {
+    for (const { spawn: { slot, why, replacing } } of actions) {
+      // A silent guardian of ours may be hung holding the slot's port: it goes first.
+      for (const c of children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      const child = spawnGuardian(opts, slot);
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      slots.spawned(slot, child.pid ?? 0);
+      log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: slots.view(performance.now())[slot].restarts });
+    }
   };
 
   const beater = new Beater(primaryBeatPath(machineDir), log);
   const answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
   const beat = (): void => {
-    const now = Date.now();
+    const now = performance.now();
     beater.beat();
-    for (const s of slots) {
-      if (s.beats.beaten()) s.lastSeen = now;
-      // A guardian alive from before we started connects within a beat or two: give it that long.
-      const never = s.lastSeen === 0 && s.spawnedAt === 0 && now - startedAt > heartbeatMs * 3;
-      const allowance = s.spawnedAt > s.lastSeen ? SPAWN_GRACE_MS : deadAfterMs;
-      if (never || (s.spawnedAt + s.lastSeen > 0 && now - Math.max(s.lastSeen, s.spawnedAt) > allowance)) spawnGuardian(s);
-    }
+    beatFiles.forEach((f, slot) => f.beaten() && slots.beaten(slot, now));
+    act(slots.tick(now));
   };
-  const timer = setInterval(beat, heartbeatMs);
+  const timer = setInterval(beat, config.timing.heartbeatMs);
   timer.unref();
 
   return {
     watch: (call) => {
       streams.add(call);
-      let guardian: { slot: (typeof slots)[number]; pid: number } | undefined;
-      const done = (): void => {
-        streams.delete(call);
+      serveGuardianStream(call, config, machine, log, {
+        hello: (g) => {
+          slots.connected(g.slot, g.pid, performance.now());
+          return stopping ? STOPPING : answer;
+        },
         // Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
         // if it was still the slot's guardian and no replacement is on its way.
-        const g = guardian;
-        guardian = undefined;
-        const current = (): boolean => !stopping && !!g && g.slot.pid === g.pid && g.slot.spawnedAt <= g.slot.lastSeen;
-        if (!current()) return;
-        void diesWithin(g!.pid, EXIT_GRACE_MS).then((dead) => {
-          if (dead && current()) spawnGuardian(g!.slot);
-        });
-      };
-      call.on('data', (b: Beat__Output) => {
-        const bad = internalRequestError('Watch', b);
-        if (bad) {
-          log.warn('refused a beat', { reason: bad });
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: bad });
-          return;
-        }
-        const s = slots.find((x) => guardianId(machine, x.slot) === b.from);
-        if (!s) return;
-        guardian = { slot: s, pid: b.pid };
-        s.pid = b.pid;
-        s.lastSeen = Date.now();
-        call.write(answer);
+        broken: (g) => {
+          streams.delete(call);
+          if (stopping || !g || !slots.isCurrent(g.slot, g.pid)) return;
+          void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
+            if (dead && !stopping) act(slots.exited(g.slot, g.pid, performance.now()));
+          });
+        },
       });
-      call.on('end', () => {
-        done();
-        call.end();
-      });
-      call.on('error', done);
-      call.on('cancelled', done);
     },
-    view: () =>
-      slots.map((s) => {
-        const age = s.lastSeen ? Date.now() - s.lastSeen : -1;
-        return {
-          slot: s.slot,
-          pid: s.pid,
-          restarts: s.restarts,
-          heartbeatAgeMs: age,
-          state: s.lastSeen === 0 || s.lastSeen < s.spawnedAt ? 'starting' : age > deadAfterMs ? 'dead' : 'up',
-        };
-      }),
+    view: () => slots.view(performance.now()),
     stop: async () => {
       stopping = true;
       clearInterval(timer);
-      for (const call of streams) call.end();
-      await terminate(slots.map((s) => s.pid));
+      // Guardians from before us are not our children: we never signal them. They exit when told.
+      for (const call of streams) {
+        call.write(STOPPING);
+        call.end();
+      }
+      await terminate([...children]);
     },
   };
 }
+
+function slotOptions(config: ClusterConfig): GuardianSlotsOptions {
+  const { heartbeatMs, suspectAfterMs, deadAfterMs } = config.timing;
+  return {
+    slots: config.guardians,
+    detector: {
+      heartbeatMs: GUARDIAN_BEAT_MS,
+      suspectAfterMs: Math.max(suspectAfterMs, 2 * GUARDIAN_BEAT_MS),
+      deadAfterMs: Math.max(deadAfterMs, 3 * GUARDIAN_BEAT_MS),
+    },
+    // A guardian alive from before we started connects within a beat or two: give it that long.
+    firstConnectMs: 3 * heartbeatMs,
+    spawnGraceMs: SPAWN_GRACE_MS,
+  };
+}
+
+/** Spawns the slot's guardian detached (its own process group), so it outlives us. */
+function spawnGuardian(opts: GuardianKeeperOptions, slot: number): ChildProcess {
+  const { config, machine } = opts;
+  const [cmd, ...args] = opts.fbsCommand;
+  const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(slot), '--config', config.file], {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, FBS_MACHINE: machine },
+  });
+  child.unref();
+  return child;
+}
+
+/**
+ * Which guardian a Watch beat says it is: undefined for another sender (not one of
+ * our slots), or why it is refused. The pid comes from the network: it counts only if
+ * this machine runs it as that slot's guardian.
+ */
+function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { slot: number; pid: number } | string | undefined {
+  const bad = internalRequestError('Watch', b);
+  if (bad) return bad;
+  const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
+  if (slot === undefined) return undefined;
+  return isGuardianOf(b.pid, machine, slot) ? { slot, pid: b.pid } : `pid ${b.pid} is not ${b.from} on this machine`;
+}
+
+/** One guardian's Watch stream: its hello is answered with `hello`'s beat; `broken` once, when it ends. */
+function serveGuardianStream(
+  call: grpc.ServerDuplexStream<Beat__Output, Beat>,
+  config: ClusterConfig,
+  machine: string,
+  log: Logger,
+  on: { hello(g: { slot: number; pid: number }): Beat; broken(g: { slot: number; pid: number } | undefined): void },
+): void {
+  let guardian: { slot: number; pid: number } | undefined;
+  let ended = false;
+  const done = (): void => {
+    if (ended) return;
+    ended = true;
+    on.broken(guardian);
+  };
+  call.on('data', (b: Beat__Output) => {
+    const g = guardianOf(b, config, machine);
+    if (typeof g === 'string') {
+      log.warn('refused a beat', { reason: g });
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: g });
+      return;
+    }
+    if (!g) return;
+    guardian = g;
+    call.write(on.hello(g));
+  });
+  call.on('end', () => {
+    done();
+    call.end();
+  });
+  call.on('error', done);
+  call.on('cancelled', done);
+}
+
+/** The primary's answer telling its guardians that the machine is stopping: they exit. */
+const STOPPING = { from: '', pid: 0, term: 0 };

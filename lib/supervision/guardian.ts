@@ -16,8 +16,8 @@ import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
-import { FailureDetector } from '../cluster/failure-detector';
-import { RingElection, type ElectionAction, type RingMsg } from '../cluster/election';
+import type { RingMsg } from '../cluster/election';
+import { Reviver, type ReviverAction } from '../cluster/reviver';
 import { AdminPeer } from './admin-client';
 import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
 import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
@@ -32,61 +32,110 @@ export interface GuardianOptions {
   fbsCommand: string[];
 }
 
-const PRIMARY = 'primary';
-/** How long a primary we started may take to answer before we may elect again. */
+/** At most one "election decided" line this often. */
+const DECIDED_LOG_MS = 1_000;
+
+/** How long a primary we (or the ring's leader) started may take to answer before we act again. */
 const REVIVE_GRACE_MS = 5_000;
 
 export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const { config, machine, slot, log } = opts;
-  const { heartbeatMs } = config.timing;
+  const { heartbeatMs, suspectAfterMs, deadAfterMs, electionTimeoutMs, startupGraceMs } = config.timing;
   const me = guardianId(machine, slot);
   const members = Array.from({ length: config.guardians }, (_, i) => guardianId(machine, i));
   const siblings = new Map(
     members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config)] as const).filter(([id]) => id !== me),
   );
-  const primaryPeer = new AdminPeer(adminAddress(config, machine), config);
   const machineDir = join(config.dataDir, machine);
-  const { suspectAfterMs, deadAfterMs, electionTimeoutMs } = config.timing;
-  const detector = new FailureDetector({ heartbeatMs, suspectAfterMs, deadAfterMs });
   // New terms start above the newest primary's, so a revived primary always fences the old one.
-  const election = new RingElection({ self: me, members, electionTimeoutMs, initialTerm: readRecord(machineDir)?.term ?? 0 });
-  let primaryTerm = 0;
-  let revivingUntil = 0;
+  const reviver = new Reviver(
+    {
+      self: me,
+      members,
+      detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs },
+      electionTimeoutMs,
+      reviveGraceMs: REVIVE_GRACE_MS,
+      initialTerm: readRecord(machineDir)?.term ?? 0,
+    },
+    performance.now(),
+  );
 
-  const act = (actions: ElectionAction[]): void => {
+  let decidedLoggedAt = -Infinity;
+  const act = (actions: ReviverAction[]): void => {
     for (const a of actions) {
       if ('send' in a) deliver(a.send.to, a.send.msg);
-      else if ('becameLeader' in a) revive(a.becameLeader);
-      else if ('leaderKnown' in a) {
-        revivingUntil = performance.now() + REVIVE_GRACE_MS; // the leader is starting it
-        log.info('election decided', { term: a.leaderKnown.term, leader: a.leaderKnown.leaderId });
+      else if ('revive' in a) startPrimary(opts, a.revive);
+      else if ('electing' in a) log.warn('primary is dead; starting an election', { silentMs: Math.round(a.electing.silentMs) });
+      else if (performance.now() - decidedLoggedAt >= DECIDED_LOG_MS) {
+        decidedLoggedAt = performance.now(); // forged announcements must not flood the log
+        log.info('election decided', { term: a.decided.term, leader: a.decided.leaderId });
       }
     }
   };
   const deliver = (to: string, msg: RingMsg): void => {
     const peer = siblings.get(to);
-    if (!peer) return act(election.deliveryFailed(to, msg, performance.now()));
-    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(election.deliveryFailed(to, msg, performance.now())));
-  };
-  const revive = (term: number): void => {
-    revivingUntil = performance.now() + REVIVE_GRACE_MS;
-    const [cmd, ...args] = opts.fbsCommand;
-    const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
-    });
-    child.unref();
-    log.warn('won the election; starting a new primary', { term, primaryPid: child.pid });
+    if (!peer) return act(reviver.deliveryFailed(to, msg, performance.now()));
+    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(reviver.deliveryFailed(to, msg, performance.now())));
   };
 
+  // Serve first: a guardian whose slot is taken exits before the primary ever hears of it.
+  let watch: ReturnType<typeof watchPrimary> | undefined;
+  const server = await serveGuardian(opts, () => watch?.term() ?? 0, (msg) => act(reviver.receive(msg, performance.now())));
+  watch = watchPrimary(opts, me, {
+    heard: (term) => reviver.primaryHeard(performance.now(), term),
+    died: () => act(reviver.primaryDied(performance.now())),
+  });
+
+  const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
+  const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
+  // A sibling the ring routed around (a failed delivery while it restarted) rejoins once it beats again.
+  const siblingBeats = members.map((id, i) => [id, new BeatWatcher(guardianBeatPath(machineDir, i))] as const).filter(([id]) => id !== me);
+  let lastBeat = 0;
+  setInterval(() => {
+    const now = performance.now();
+    if (primaryBeats.beaten()) reviver.primaryHeard(now);
+    watch!.keepOpen();
+    if (now - lastBeat >= GUARDIAN_BEAT_MS) {
+      myBeats.beat();
+      for (const [id, beats] of siblingBeats) if (beats.beaten()) reviver.siblingAlive(id);
+      lastBeat = now;
+    }
+    act(reviver.tick(now));
+  }, heartbeatMs);
+
+  const stop = (): void => {
+    server.forceShutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Starts a new primary of the machine, detached (it outlives us), with the term to fence the old one. */
+function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: number; why: string; silentMs: number }): void {
+  const { config, machine, log } = opts;
+  const [cmd, ...args] = opts.fbsCommand;
+  const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
+  });
+  child.unref();
+  const msg = why === 'elected' ? 'won the election; starting a new primary' : "the primary stayed dead past the ring's grace; starting it";
+  log.warn(msg, { term, primaryPid: child.pid, silentMs: Math.round(silentMs) });
+}
+
+/** Our Admin service: it answers heartbeats and status, and takes ring messages (`elect`); exits if the slot is taken. */
+async function serveGuardian(opts: GuardianOptions, primaryTerm: () => number, elect: (msg: RingMsg) => void): Promise<grpc.Server> {
+  const { config, machine, slot, log } = opts;
+  const role = guardianRole(config, machine);
   const handlers: AdminHandlers = {
-    Heartbeat: (_call, cb) => cb(null, { machine, role: guardianRole(config, machine), pid: process.pid, term: primaryTerm }),
+    Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term: primaryTerm() }),
     Status: (_call, cb) =>
       cb(null, {
         machine,
-        term: primaryTerm,
-        processes: [{ machine, role: guardianRole(config, machine), pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
+        term: primaryTerm(),
+        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
       }),
     Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
     WatchChildren: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children' }),
@@ -94,20 +143,30 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
     Elect: (call, cb) => {
       cb(null, {});
       const msg = fromWire(call.request);
-      if (msg) act(election.receive(msg, performance.now()));
+      if (msg) elect(msg);
     },
   };
-  let server: grpc.Server;
   try {
-    server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config, machine, log, internalRequestError);
+    const server = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine, slot), config, machine, log, internalRequestError);
+    log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
+    return server;
   } catch (err) {
     log.info('guardian slot already taken; exiting', { slot, error: errorMessage(err) });
     process.exit(0);
   }
-  log.info('guardian watching the primary', { slot, address: adminAddress(config, machine, slot) });
-  detector.add(PRIMARY, performance.now());
+}
 
-  // Our Watch stream to the primary breaks when it dies; a broken stream is checked against its pid at once.
+/**
+ * Our Watch stream to the primary: its answers say it lives (and its term); when it
+ * breaks, the recorded pid is checked at once (same machine: a broken stream and a
+ * dead pid mean dead now, no need to wait out the timeout). A primary that says the
+ * machine is stopping (pid 0), or a clean stop on record, ends this guardian.
+ */
+function watchPrimary(opts: GuardianOptions, me: string, on: { heard(term: number): void; died(): void }) {
+  const { config, machine, log } = opts;
+  const machineDir = join(config.dataDir, machine);
+  const peer = new AdminPeer(adminAddress(config, machine), config);
+  let term = 0;
   let watch: ReturnType<AdminPeer['watch']> | null = null;
   const broken = (stream: ReturnType<AdminPeer['watch']>): void => {
     if (watch !== stream) return;
@@ -117,61 +176,33 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       log.info('the machine was stopped cleanly; guardian exiting');
       process.exit(0);
     }
-    // Same machine: a broken stream and a dead recorded pid mean dead now, no need to wait out the timeout.
-    const dead = (): void => {
-      detector.markDead(PRIMARY);
-      checkPrimary(performance.now());
-    };
-    if (!rec) return dead();
+    if (!rec) return on.died();
     void diesWithin(rec.pid, EXIT_GRACE_MS).then((gone) => {
-      if (gone && readRecord(machineDir)?.pid === rec.pid) dead(); // still the recorded primary: no successor yet
+      if (gone && readRecord(machineDir)?.pid === rec.pid) on.died(); // still the recorded primary: no successor yet
     });
   };
-  const openWatch = (): void => {
-    const stream = primaryPeer.watch();
+  const open = (): void => {
+    const stream = peer.watch();
     watch = stream;
-    stream.write({ from: me, pid: process.pid, term: primaryTerm }); // who we are; the answer carries the primary's term
-    stream.on('data', (b: { term: number }) => {
-      detector.heartbeat(PRIMARY, performance.now());
-      primaryTerm = Number(b.term);
-      revivingUntil = 0;
+    stream.write({ from: me, pid: process.pid, term }); // who we are; the answer carries the primary's term
+    stream.on('data', (b: { pid: number; term: number }) => {
+      if (b.pid === 0) {
+        log.info('the primary is stopping the machine; guardian exiting');
+        process.exit(0);
+      }
+      term = Number(b.term);
+      on.heard(term);
     });
     stream.on('error', () => broken(stream));
     stream.on('end', () => broken(stream));
   };
-
-  function checkPrimary(now: number): void {
-    if (detector.status(PRIMARY, now) === 'dead' && now > revivingUntil && election.phase !== 'electing') {
-      log.warn('primary is dead; starting an election', { silentMs: detector.ageMs(PRIMARY, now) });
-      act(election.start(now, 'primary dead'));
-    }
-  }
-  const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
-  const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
-  // A sibling the ring routed around (a failed delivery while it restarted) rejoins once it beats again.
-  const siblingBeats = members.map((id, i) => [id, new BeatWatcher(guardianBeatPath(machineDir, i))] as const).filter(([id]) => id !== me);
-  let lastBeat = 0;
-  const tick = (): void => {
-    const now = performance.now();
-    if (primaryBeats.beaten()) detector.heartbeat(PRIMARY, now);
-    if (!watch) openWatch();
-    if (now - lastBeat >= GUARDIAN_BEAT_MS) {
-      myBeats.beat();
-      for (const [id, beats] of siblingBeats) if (beats.beaten()) election.setAlive(id, true);
-      lastBeat = now;
-    }
-    checkPrimary(now);
-    act(election.tick(now));
+  open();
+  return {
+    term: (): number => term,
+    keepOpen: (): void => {
+      if (!watch) open();
+    },
   };
-  setInterval(tick, heartbeatMs);
-  openWatch();
-
-  const stop = (): void => {
-    server.forceShutdown();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 function toWire(msg: RingMsg, from: string) {

@@ -24,13 +24,15 @@ import { runPrimary, type Primary } from '../server/primary';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { quarantinedFiles } from '../storage/room-files';
 import { AdminPeer } from './admin-client';
-import { keepGuardians } from './guardian-keeper';
+import { keepGuardians, type GuardianKeeper } from './guardian-keeper';
 import { watchRemoteChildren } from './remote-watch';
 import { isAlive } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from './wait-until';
 
 export class AlreadyRunning extends Error {}
+/** A revival found the machine stopped cleanly: it does not start it. */
+class MachineStopped extends Error {}
 
 export interface PrimaryProcessOptions {
   config: ClusterConfig;
@@ -60,7 +62,10 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   const term = Math.max(previous?.term ?? 0, Number(process.env.FBS_TERM ?? 0)) + 1;
   const restarts = (previous?.restarts ?? 0) + (previous && previous.pid !== 0 ? 1 : 0);
 
-  const guardians = keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand });
+  // Kept from the moment we hold the admin port (a Watch call may come first), never before:
+  // a start that only stands by must not beat primary.beat for the primary that runs.
+  let guardians: GuardianKeeper | undefined;
+  const keeper = (): GuardianKeeper => (guardians ??= keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand }));
   const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
   const status = (): StatusResponse => ({
     machine,
@@ -73,7 +78,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       ...(primary?.children() ?? []).map((c) => ({
         machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
       })),
-      ...guardians.view().map((g) => ({
+      ...(guardians?.view() ?? []).map((g) => ({
         machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
       })),
     ],
@@ -89,7 +94,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       call.on('end', () => call.end());
       call.on('error', () => undefined); // the master went away; it opens a new stream
     },
-    Watch: (call) => guardians.watch(call),
+    Watch: (call) => keeper().watch(call),
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
     Revive: (call, cb) => {
       const { role, slot, pid } = call.request;
@@ -102,6 +107,14 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   } catch (err) {
     throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
   }
+  // A guardian's revival that lost the race with a clean stop (the stopping primary marks
+  // the record before it frees the port we now hold) must not bring the machine back.
+  if (process.env.FBS_TERM !== undefined && readRecord(machineDir)?.pid === 0) {
+    await guardians?.stop();
+    admin.forceShutdown();
+    throw new MachineStopped(`${machine} was stopped cleanly`);
+  }
+  keeper();
 
   // We alone hold the admin port now, so a lock left behind belongs to a dead primary.
   // A full disk (the clock probe, the lock, the record all write) makes us wait, serving
@@ -145,7 +158,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       remote?.stop();
       await recordWatch.close();
       // Guardians first (they would revive us), then our children.
-      await guardians.stop();
+      await guardians?.stop();
       await primary?.stop();
       // A clean stop is not a failure: the next primary does not count it as a restart.
       await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });
@@ -167,6 +180,7 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
     try {
       return await runPrimaryProcess(opts);
     } catch (err) {
+      if (err instanceof MachineStopped) return null;
       if (!(err instanceof AlreadyRunning)) throw err;
       log.info('standing by: a primary is running', { reason: err.message });
     }
@@ -174,7 +188,7 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
     try {
       for (;;) {
         await new Promise((r) => setTimeout(r, config.timing.heartbeatMs));
-        const alive = await peer.heartbeat({ from: `${machine}.standby`, term: 0 }, config.timing.heartbeatMs * 2).then(() => true, () => false);
+        const alive = await peer.heartbeat(config.timing.heartbeatMs * 2).then(() => true, () => false);
         if (alive) continue;
         const rec = readRecord(machineDir);
         if (rec?.pid === 0) return null;
@@ -194,7 +208,7 @@ async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: nu
   if (pid === 0 || pid === process.pid || !isAlive(pid) || !isServerOf(pid, machine)) return;
   const peer = new AdminPeer(adminAddress(config, machine), config);
   try {
-    const res = await peer.heartbeat({ from: `${machine}.newcomer`, term: 0 }, 300).catch(() => null);
+    const res = await peer.heartbeat(300).catch(() => null);
     if (res && res.pid === pid) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);
   } finally {
     peer.close();

@@ -4,6 +4,7 @@
  * proper-lockfile lock, it fences primaries: a newcomer raises the term, and a
  * primary that finds a higher term than its own steps down.
  */
+import type { ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitUntil } from './wait-until';
@@ -43,15 +44,26 @@ export async function writeRecord(machineDir: string, record: PrimaryRecord): Pr
 }
 
 
-/** True if `pid` is an ftchat server process of `machine` (not an unrelated process that reused the pid). */
-export function isServerOf(pid: number, machine: string): boolean {
+/** The argv of `pid` if it is an ftchat server process of `machine`, else null. */
+function serverArgv(pid: number, machine: string): string[] | null {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const i = argv.indexOf('--machine');
-    return i >= 0 && argv[i + 1] === machine && argv.some((a) => a.endsWith('fbs') || a.endsWith('fbs.js'));
+    return i >= 0 && argv[i + 1] === machine && argv.some((a) => a.endsWith('fbs') || a.endsWith('fbs.js')) ? argv : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** True if `pid` is an ftchat server process of `machine` (not an unrelated process that reused the pid). */
+export function isServerOf(pid: number, machine: string): boolean {
+  return serverArgv(pid, machine) !== null;
+}
+
+/** True if `pid` is a live guardian of `machine`'s `slot` on this machine: what a pid from the network must be to count. */
+export function isGuardianOf(pid: number, machine: string, slot: number): boolean {
+  const argv = Number.isSafeInteger(pid) && pid > 1 && isAlive(pid) ? serverArgv(pid, machine) : null;
+  return argv !== null && argv.includes('guardian') && argv[argv.indexOf('--slot') + 1] === String(slot);
 }
 
 /**
@@ -66,13 +78,18 @@ export function diesWithin(pid: number, withinMs: number): Promise<boolean> {
   );
 }
 
-/** SIGTERM the live ones among `pids`, wait for them, SIGKILL what outlives the grace period. */
-export async function terminate(pids: number[], graceMs = 10_000): Promise<void> {
-  const live = pids.filter((p) => p > 0 && isAlive(p));
-  for (const pid of live) process.kill(pid, 'SIGTERM');
+/**
+ * SIGTERM our own children that still run, wait for them, SIGKILL what outlives the
+ * grace period. Only ChildProcess handles: node signals one only while it has not
+ * reaped it, so a pid reused by another process is never hit.
+ */
+export async function terminate(children: ChildProcess[], graceMs = 10_000): Promise<void> {
+  const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
+  const live = children.filter(running);
+  for (const c of live) c.kill('SIGTERM');
   try {
-    await waitUntil(() => live.every((p) => !isAlive(p)), graceMs);
+    await waitUntil(() => !live.some(running), graceMs);
   } catch {
-    for (const pid of live.filter(isAlive)) process.kill(pid, 'SIGKILL');
+    for (const c of live.filter(running)) c.kill('SIGKILL');
   }
 }

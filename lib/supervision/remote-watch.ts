@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { RemoteChildWatch, type ReviveAsk } from '../cluster/remote-children';
-import { childSpecs, notAnsweringAfterMs } from '../server/primary';
+import { childSpecs, notAnsweringAfterMs } from '../cluster/child-supervisor';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 import { AdminPeer } from './admin-client';
 import { GUARDIAN_BEAT_MS } from './guardian-keeper';
@@ -37,7 +37,7 @@ export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions
       .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config), stream: null, awaiting: false }]),
   );
   const judge = new RemoteChildWatch({
-    expected: childSpecs(config).map(({ role, slot }) => ({ role, slot })),
+    expected: childSpecs(config.workers).map(({ role, slot }) => ({ role, slot })),
     hungAfterMs: notAnsweringAfterMs(config.timing.deadAfterMs),
     missingAfterMs: config.timing.deadAfterMs,
     reportFreshMs: 2 * GUARDIAN_BEAT_MS,

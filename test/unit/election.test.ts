@@ -1,15 +1,15 @@
 /**
  * The ring election: one leader per term whatever the network does, the highest
  * live id wins when nothing goes wrong, a newer term always wins, and a leader is
- * found soon after messages stop being lost. Fenced masters step down.
- * Deterministic: the randomized runs replay from their seed.
+ * found soon after messages stop being lost, and no one message moves the term
+ * far. Deterministic: the randomized runs replay from their seed.
  */
 import t from 'tap';
 import {
+  DEFAULT_MAX_TERM_STEP,
   nextOwnedTerm,
   ownerOfTerm,
   RingElection,
-  shouldStepDown,
   type ElectionAction,
   type RingMsg,
 } from '../../lib/cluster/election';
@@ -100,6 +100,12 @@ class Ring {
   }
 }
 
+/** What a member could gossip to its peers: its current term's leader, once known. */
+function announcement(e: RingElection): RingMsg | undefined {
+  const l = e.leader();
+  return l && { kind: 'elected', term: l.term, leaderId: l.leaderId };
+}
+
 function sends(actions: ElectionAction[]): { to: string; msg: RingMsg }[] {
   return actions.flatMap((a) => ('send' in a ? [a.send] : []));
 }
@@ -110,7 +116,7 @@ function candidates(actions: ElectionAction[]): string[] {
 }
 
 t.test('a single-member ring elects itself at once', async (t) => {
-  const e = new RingElection({ self: 'm2.g0', members: ['m2.g0'] });
+  const e = new RingElection({ self: 'm2.g0', members: ['m2.g0'], electionTimeoutMs: TIMEOUT_MS });
   t.same(e.start(0, 'supervisor dead'), [{ becameLeader: 1 }], 'no message needed');
   t.same(e.leader(), { term: 1, leaderId: 'm2.g0' });
   t.equal(e.phase, 'leader');
@@ -235,7 +241,7 @@ t.test('an election that does not finish in time reopens in a higher term', asyn
 });
 
 t.test('a duplicated election message is passed on once, and a straggler naming a member that passed on someone larger does not make it leader', async (t) => {
-  const b = new RingElection({ self: 'b', members: ['a', 'b', 'c'] });
+  const b = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS });
   const fromA = { kind: 'election', term: 1, candidateId: 'a', origin: 'a' } as const;
   t.same(candidates(b.receive(fromA, 0)), ['b'], 'b puts itself forward');
   t.same(b.receive(fromA, 1), [], 'the duplicate dies');
@@ -267,7 +273,7 @@ t.test('duplicated and straggling messages never make a second leader', async (t
   for (const id of ['a', 'c', 'd']) t.same(ring.node(id).leader(), agreedBefore, `${id} did not change its mind`);
 });
 
-t.test('a member that was cut off learns the newest leader from a heartbeat announcement', async (t) => {
+t.test('a member that was cut off learns the newest leader from any Elected message of its term', async (t) => {
   const ring = new Ring(['a', 'b', 'c']);
   ring.start('a');
   ring.settle();
@@ -279,7 +285,7 @@ t.test('a member that was cut off learns the newest leader from a heartbeat anno
   t.same(ring.node('b').leader(), { term: 4, leaderId: 'b' }, 'b leads the newer term');
   t.same(ring.node('c').leader(), { term: 1, leaderId: 'c' }, 'the paused c still believes it leads');
   ring.down.delete('c');
-  ring.apply('c', ring.node('c').receive(ring.node('b').announcement()!, 9000));
+  ring.apply('c', ring.node('c').receive(announcement(ring.node('b'))!, 9000));
   ring.settle();
   t.same(ring.violations, []);
   t.same(ring.agreed(), { term: 4, leaderId: 'b' }, 'c follows the newer leader');
@@ -302,7 +308,7 @@ t.test('only one member may open any given term', async (t) => {
 });
 
 t.test('messages naming strangers or a term\'s wrong opener are ignored', async (t) => {
-  const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'] });
+  const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS });
   t.same(e.receive({ kind: 'election', term: 1, candidateId: 'zz', origin: 'a' }, 0), [], 'unknown candidate');
   t.same(e.receive({ kind: 'election', term: 1, candidateId: 'a', origin: 'c' }, 0), [], 'term 1 belongs to a, not c');
   t.same(e.receive({ kind: 'elected', term: 1, leaderId: 'zz' }, 0), [], 'unknown leader');
@@ -311,28 +317,44 @@ t.test('messages naming strangers or a term\'s wrong opener are ignored', async 
 });
 
 t.test('a restarted member seeded with the fenced term opens only newer terms', async (t) => {
-  const e = new RingElection({ self: 'a', members: ['a', 'b'], initialTerm: 7 });
+  const e = new RingElection({ self: 'a', members: ['a', 'b'], initialTerm: 7, electionTimeoutMs: TIMEOUT_MS });
   t.same(e.receive({ kind: 'election', term: 7, candidateId: 'b', origin: 'a' }, 0), [], 'a message of its old term is from a previous life');
   const open = sends(e.start(0, 'primary dead'));
   t.same(open.map((s) => s.msg.term), [9], 'the first term a owns above 7');
 });
 
-t.test('bad ring configuration is refused with a clear one-line message', async (t) => {
-  t.throws(() => new RingElection({ self: 'a', members: [] }), /ring election: the ring needs at least one member/);
-  t.throws(() => new RingElection({ self: 'x', members: ['a', 'b'] }), /self "x" is not a member \(a, b\)/);
-  t.throws(() => new RingElection({ self: 'a', members: ['a', 'a'] }), /member ids must be distinct/);
-  t.throws(() => new RingElection({ self: 'a', members: ['a'], electionTimeoutMs: 0 }), /electionTimeoutMs must be a positive/);
-  t.throws(() => new RingElection({ self: 'a', members: ['a'], initialTerm: -1 }), /initialTerm must be an integer >= 0/);
-  t.throws(() => new RingElection({ self: 'a', members: ['a', 'b'] }).setAlive('q', false), /"q" is not a member/);
+t.test('one message moves the term by at most maxTermStep, however large a term it names', async (t) => {
+  const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 10 });
+  t.same(e.receive({ kind: 'elected', term: Number.MAX_SAFE_INTEGER, leaderId: 'c' }, 0), [], 'a term far ahead is ignored');
+  t.same(e.receive({ kind: 'election', term: 11, candidateId: 'b', origin: 'b' }, 0), [], 'one step past the bound too');
+  t.equal(e.term, 0);
+  t.same(e.receive({ kind: 'elected', term: 10, leaderId: 'c' }, 0), [{ leaderKnown: { term: 10, leaderId: 'c' } }, { send: { to: 'c', msg: { kind: 'elected', term: 10, leaderId: 'c' } } }], 'within the bound it is taken');
+  for (let i = 0; i < 100; i++) e.receive({ kind: 'elected', term: e.term + 10, leaderId: 'a' }, i);
+  t.equal(e.term, 1010, 'a hundred messages: a thousand terms, never more');
 });
 
-t.test('fencing: a master steps down when the fence on record is newer or someone else\'s', async (t) => {
-  const mine = { term: 4, holder: 'm1:1234:1700000000000' };
-  t.ok(shouldStepDown(mine, { term: 5, holder: 'm1:999:1700000005000' }), 'a newer term took over');
-  t.ok(shouldStepDown(mine, { term: 5, holder: mine.holder }), 'a newer term wins even if it names me');
-  t.ok(shouldStepDown(mine, { term: 4, holder: 'm1:999:1700000005000' }), 'my term, but another process was started in it');
-  t.notOk(shouldStepDown(mine, { ...mine }), 'my own fence');
-  t.notOk(shouldStepDown(mine, { term: 3, holder: 'm1:77:1600000000000' }), 'an older fence is a leftover, not a rival');
+t.test('a term observed from a trusted local source raises the floor, but never cuts an election short', async (t) => {
+  const e = new RingElection({ self: 'a', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 4 });
+  e.observeTerm(40);
+  t.equal(e.term, 40, 'a member that lagged catches up from the record');
+  t.same(e.receive({ kind: 'elected', term: 42, leaderId: 'b' }, 0).length, 2, 'and takes messages near the new term');
+  e.observeTerm(30);
+  t.equal(e.term, 42, 'an older term changes nothing');
+  const open = sends(e.start(0, 'primary dead'));
+  t.same(open.map((s) => s.msg.term), [43]);
+  e.observeTerm(100);
+  t.equal(e.term, 43, 'the election under way keeps its term');
+  t.equal(e.phase, 'electing');
+});
+
+t.test('bad ring configuration is refused with a clear one-line message', async (t) => {
+  t.throws(() => new RingElection({ self: 'a', members: [], electionTimeoutMs: TIMEOUT_MS }), /ring election: the ring needs at least one member/);
+  t.throws(() => new RingElection({ self: 'x', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS }), /self "x" is not a member \(a, b\)/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a', 'a'], electionTimeoutMs: TIMEOUT_MS }), /member ids must be distinct/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a'], electionTimeoutMs: 0 }), /electionTimeoutMs must be a positive/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a'], initialTerm: -1, electionTimeoutMs: TIMEOUT_MS }), /initialTerm must be an integer >= 0/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 2 }), /maxTermStep must be an integer >= the ring's size/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS }).setAlive('q', false), /"q" is not a member/);
 });
 
 // ---------------------------------------------------------------------------
@@ -358,6 +380,8 @@ interface RunReport {
   maxLive: string;
   terms: number;
   faulty: boolean;
+  /** The furthest any delivered message's term lay above its receiver's. */
+  maxTermGap: number;
 }
 
 function simulate(seed: number, faulty: boolean): RunReport {
@@ -375,11 +399,15 @@ function simulate(seed: number, faulty: boolean): RunReport {
     maxLive: '',
     terms: 0,
     faulty,
+    maxTermGap: 0,
   };
   const net: SimNetwork<RingMsg> = new SimNetwork<RingMsg>(
     { seed, minDelayMs: 1, maxDelayMs: 20, failAfterMs: 40 },
     {
-      deliver: (to, msg) => apply(to, nodes.get(to)!.receive(msg, net.now)),
+      deliver: (to, msg) => {
+        report.maxTermGap = Math.max(report.maxTermGap, msg.term - nodes.get(to)!.term);
+        apply(to, nodes.get(to)!.receive(msg, net.now));
+      },
       failed: (from, to, msg) => apply(from, nodes.get(from)!.deliveryFailed(to, msg, net.now)),
     },
   );
@@ -445,7 +473,7 @@ function simulate(seed: number, faulty: boolean): RunReport {
         if (other === id) continue;
         const up = net.reachable(id, other);
         node.setAlive(other, up);
-        const heard = nodes.get(other)!.announcement();
+        const heard = announcement(nodes.get(other)!);
         if (up && heard && random() >= net.faults.lossRate) apply(id, node.receive(heard, net.now));
       }
       if (net.now < calmAt && random() < suspicionRate) node.setAlive(pick(ids), false); // a false suspicion
@@ -484,6 +512,11 @@ t.test(`under loss, duplication, reordering, partitions and members killed mid-e
   t.ok(runs.filter((r) => r.killed > 0).length > SEEDS / 3, 'many runs killed members mid-election');
   t.ok(runs.filter((r) => r.terms > 1).length > SEEDS / 3, 'many runs went through several led terms');
   t.ok(runs.filter((r) => r.members === 1).length > 0 && runs.filter((r) => r.members === 2).length > 0, 'one- and two-member rings included');
+});
+
+t.test(`honest members' terms stay far inside the bound one message may move them (${SEEDS} seeds)`, async (t) => {
+  const gap = Math.max(...faultyRuns().map((r) => r.maxTermGap));
+  t.ok(gap * 10 < DEFAULT_MAX_TERM_STEP, `the largest gap a delivered message crossed: ${gap} terms`);
 });
 
 t.test(`every live member that learns a leader learns the one that leads that term (${SEEDS} seeds)`, async (t) => {

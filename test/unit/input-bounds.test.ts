@@ -68,8 +68,6 @@ t.test('joins, lists and the methods with only a user', async (t) => {
 });
 
 t.test('internal requests: ids, terms, roles, slots and pids', async (t) => {
-  t.equal(internalRequestError('Heartbeat', { from: 'm1.standby', term: 3 }), null);
-  t.match(internalRequestError('Heartbeat', { from: 'x'.repeat(100), term: 3 }), /bad process id/);
   t.match(internalRequestError('Elect', { kind: 'coup', term: 1, candidate: 'm1.g0', origin: 'm1.g0' }), /election kind/);
   t.match(internalRequestError('Elect', { kind: 'election', term: 2 ** 53, candidate: 'm1.g0', origin: 'm1.g0' }), /term/);
   t.equal(internalRequestError('Elect', { kind: 'elected', term: 9, candidate: 'm1.g1', origin: '' }), null);

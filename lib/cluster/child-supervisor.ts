@@ -1,0 +1,246 @@
+/**
+ * A machine primary's decisions about its children (the workers, one per slot, and
+ * the replicator): when to fork one, whom to ping, when a child is not answering,
+ * when to kill a hung one, how long to back off a crash loop, when to break the
+ * room lock of a dead writer, and what to do when the master asks for a revival.
+ *
+ * Liveness sits on the FailureDetector: a child is heard when it answers a ping; a
+ * child that has not served yet (it is loading, and answers "loading") keeps its
+ * startup allowance. A child is not answering (`dead`) once silent past the failure
+ * timeout plus a ping, or past STARTUP_ALLOWANCE_MS before it first served: then the
+ * master may have it killed. We kill it ourselves only after a longer silence,
+ * and a much longer one while the master watches us, so the two never race.
+ *
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
+ * actions for the primary's I/O loop (lib/server/primary.ts) to perform.
+ */
+import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
+import { retryDelayMs } from '../core/backoff';
+import { FailureDetector } from './failure-detector';
+
+export type ChildRole = 'worker' | 'replicator';
+
+export interface ChildSpec {
+  key: string; // e.g. "worker:0"
+  role: ChildRole;
+  slot: number;
+}
+
+export interface ChildView {
+  role: ChildRole;
+  slot: number;
+  pid: number;
+  restarts: number;
+  /** ms since the child last answered a ping (-1 before its first answer). */
+  heartbeatAgeMs: number;
+  state: 'up' | 'starting';
+}
+
+export type ChildAction =
+  /** Fork the child of `key` after `delayMs`, if forkDue(key) says so then. */
+  | { fork: { key: string; delayMs: number } }
+  | { ping: { key: string } }
+  /** SIGKILL it: silent past our own limit, or the master asked (`asked`: it logs the request). */
+  | { kill: { key: string; pid: number; silentMs: number; asked: boolean } }
+  /** Break the room lock if its holder is dead (`pid`: only if that one holds it). */
+  | { breakLock: { pid?: number } }
+  /** A child dropped the machine's index: stop the others (SIGTERM) so they load again. */
+  | { restartOthers: { key: string } }
+  /** The child of `key` serves now: tell it who is in chat mode on the others. */
+  | { serving: { key: string } };
+
+/** A dead child is seen at once by its exit; pings only catch a hung one, so they can be slow and cheap. */
+export const PING_MS = 1_000;
+
+/**
+ * A child that has not yet served is loading: it answers pings between slices of
+ * its load, but a host at a load average of 20 can leave it unscheduled for
+ * seconds, and killing it only starts the load again. It gets this long.
+ */
+export const STARTUP_ALLOWANCE_MS = 30_000;
+
+/**
+ * While the master has asked about our children within this (3 of its 1 s polls), it
+ * decides when a hung child dies and our own kill limit grows, so the two do not
+ * race; without it we decide.
+ */
+export const MASTER_WATCH_MS = 3_000;
+
+/** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
+export const HEALTHY_AFTER_MS = 5_000;
+
+/** A crash loop's re-forks wait at most this long. */
+export const MAX_REFORK_DELAY_MS = 3_000;
+
+/** A child silent this long has missed a ping and the failure timeout: it is not answering. */
+export function notAnsweringAfterMs(deadAfterMs: number): number {
+  return deadAfterMs + PING_MS;
+}
+
+/** Our own kill limit for a silent child: three failure timeouts, ten while the master watches. */
+function ownKillAfterMs(deadAfterMs: number, watched: boolean): number {
+  return deadAfterMs * (watched ? 10 : 3);
+}
+
+export function childSpecs(workers: number): ChildSpec[] {
+  const specs = Array.from({ length: workers }, (_, slot) => ({ key: `worker:${slot}`, role: 'worker' as const, slot }));
+  return [...specs, { key: 'replicator', role: 'replicator', slot: 0 }];
+}
+
+interface Running {
+  pid: number;
+  startedAt: number;
+  answered: boolean;
+  /** We had it signalled (killed as hung, or stopped to reload): a revival request finds it going. */
+  killed: boolean;
+}
+
+export class ChildSupervisor {
+  readonly specs: readonly ChildSpec[];
+  private readonly detector: FailureDetector;
+  private readonly running = new Map<string, Running>();
+  private readonly restarts = new Map<string, number>();
+  private readonly quickDeaths = new Map<string, number>();
+  private masterSeenAt = -Infinity;
+  private lastTick: number | undefined;
+  /** No child is judged silent before this: we were paused, and their answers are still to come. */
+  private judgeFrom = -Infinity;
+  private stopping = false;
+  private readonly deadAfterMs: number;
+  /** How often tick() is to be called. */
+  readonly pingEveryMs: number;
+
+  constructor(options: { workers: number; heartbeatMs: number; deadAfterMs: number }) {
+    this.specs = childSpecs(options.workers);
+    this.deadAfterMs = options.deadAfterMs;
+    this.pingEveryMs = Math.max(options.heartbeatMs, PING_MS);
+    const dead = notAnsweringAfterMs(options.deadAfterMs);
+    this.detector = new FailureDetector({
+      heartbeatMs: PING_MS,
+      suspectAfterMs: PING_MS + options.deadAfterMs / 2, // (unused: a child is answering or not)
+      deadAfterMs: dead,
+      startupGraceMs: Math.max(0, STARTUP_ALLOWANCE_MS - dead),
+    });
+  }
+
+  /** At the primary's start: break a lock the last tree's writers left, and fork every child. */
+  start(): ChildAction[] {
+    return [{ breakLock: {} }, ...this.specs.map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
+  }
+
+  /** Whether a fork that was due for `key` should happen now (a delayed one finds its slot filled when the master had it forked). */
+  forkDue(key: string): boolean {
+    return !this.stopping && !this.running.has(key) && this.specs.some((s) => s.key === key);
+  }
+
+  forked(key: string, pid: number, now: number): void {
+    this.running.set(key, { pid, startedAt: now, answered: false, killed: false });
+    this.detector.add(key, now);
+  }
+
+  /** The child of `key` answered a ping; `loading` while it does not serve yet. */
+  pong(key: string, pid: number, loading: boolean, now: number): ChildAction[] {
+    const r = this.running.get(key);
+    if (!r || r.pid !== pid) return [];
+    const servedBefore = this.detector.started(key);
+    r.answered = true;
+    this.detector.heartbeat(key, now, !loading);
+    return !servedBefore && !loading ? [{ serving: { key } }] : [];
+  }
+
+  /** The child `pid` of `key` exited with `code`. */
+  exited(key: string, pid: number, code: number | null, now: number): ChildAction[] {
+    const r = this.running.get(key);
+    if (r?.pid === pid) this.running.delete(key);
+    const out: ChildAction[] = [{ breakLock: { pid } }];
+    if (this.stopping) return out;
+    if (code === EXIT_REBUILD_INDEX) {
+      for (const other of this.running.values()) other.killed = true;
+      out.push({ restartOthers: { key } });
+    }
+    this.restarts.set(key, this.restartsOf(key) + 1);
+    const quick = r && now - r.startedAt < HEALTHY_AFTER_MS ? (this.quickDeaths.get(key) ?? 0) + 1 : 0;
+    this.quickDeaths.set(key, quick);
+    out.push({ fork: { key, delayMs: retryDelayMs(quick, MAX_REFORK_DELAY_MS) } });
+    return out;
+  }
+
+  /** The master polled us: while it watches, hung children are its call. */
+  masterSeen(now: number): void {
+    this.masterSeenAt = now;
+  }
+
+  /** Every PING_MS: ping every child, kill the ones silent past our limit, break a dead holder's lock. */
+  tick(now: number): ChildAction[] {
+    // They get a round to answer the pings below before anyone is judged again.
+    if (this.paused(now)) this.judgeFrom = now + this.pingEveryMs;
+    this.lastTick = now;
+    const own = ownKillAfterMs(this.deadAfterMs, now - this.masterSeenAt < MASTER_WATCH_MS);
+    const out: ChildAction[] = [{ breakLock: {} }];
+    for (const [key, r] of this.running) {
+      out.push({ ping: { key } });
+      const silentMs = this.detector.ageMs(key, now) ?? 0;
+      if (now >= this.judgeFrom && !r.killed && this.notAnswering(key, now) && silentMs > own) {
+        r.killed = true;
+        out.push({ kill: { key, pid: r.pid, silentMs, asked: false } });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The master asks for the child of (role, slot) it believes lost as `pid` (0: the slot
+   * has none): kill it if it still runs as `pid` and does not answer, fork it if the slot
+   * has no child, else nothing. `pid` only names which child is meant: only our own is
+   * ever killed. Returns what it did (one line) and the actions.
+   */
+  revive(role: string, slot: number, pid: number, now: number): { answer: string; actions: ChildAction[] } {
+    this.masterSeenAt = now;
+    const spec = this.specs.find((c) => c.role === role && c.slot === slot);
+    if (!spec) return { answer: `none: no ${role} ${slot} here`, actions: [] };
+    if (this.stopping) return { answer: 'none: stopping', actions: [] };
+    const r = this.running.get(spec.key);
+    if (!r) return { answer: 'forked', actions: [{ fork: { key: spec.key, delayMs: 0 } }] };
+    if (r.pid !== pid) return { answer: 'none: already replaced', actions: [] };
+    if (r.killed) return { answer: 'none: already killed', actions: [] };
+    if (this.paused(now) || now < this.judgeFrom) return { answer: 'none: this primary was paused; its children answer again first', actions: [] };
+    if (!this.notAnswering(spec.key, now)) return { answer: 'none: it answers', actions: [] };
+    r.killed = true;
+    return { answer: 'killed', actions: [{ kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0, asked: true } }] };
+  }
+
+  /** From now on nothing is forked and deaths are not restarts. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  view(now: number): ChildView[] {
+    return [...this.running].map(([key, r]) => {
+      const spec = this.specs.find((s) => s.key === key)!;
+      return {
+        role: spec.role,
+        slot: spec.slot,
+        pid: r.pid,
+        restarts: this.restartsOf(key),
+        heartbeatAgeMs: r.answered ? Math.round(this.detector.ageMs(key, now) ?? 0) : -1,
+        state: this.detector.started(key) ? 'up' : 'starting',
+      };
+    });
+  }
+
+  restartsOf(key: string): number {
+    return this.restarts.get(key) ?? 0;
+  }
+
+  /**
+   * A tick far later than due means we did not run (paused, or starved): the
+   * children's silence since is ours, not theirs.
+   */
+  private paused(now: number): boolean {
+    return this.lastTick !== undefined && now - this.lastTick > 2 * this.pingEveryMs;
+  }
+
+  private notAnswering(key: string, now: number): boolean {
+    return this.detector.status(key, now) === 'dead';
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * A primary's decisions about its guardian slots: when a slot's guardian is
+ * suspect or dead, and when to spawn a new one. A slot is heard when its guardian's
+ * beat file changes, or once when a new guardian process (checked on this machine:
+ * a live guardian of that slot) says hello on its Watch stream. It gets a new
+ * guardian when no guardian shows up soon after we start (one alive from before
+ * reconnects within a beat or two), when it has been silent past the failure
+ * detector's limit, when its spawned guardian did not beat within the spawn grace,
+ * or at once when its guardian's stream broke and its pid is dead. A silent guardian
+ * still holds its slot's port (a hung one, say SIGSTOPped), so the spawn names it:
+ * the primary kills it first if it is its own child (one it did not spawn it cannot
+ * signal, and the newcomer then exits: the slot stays with the hung one).
+ *
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
+ * the spawns to perform, and is told each spawn's pid.
+ */
+import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+
+/** Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child. */
+export type SlotAction = { spawn: { slot: number; why: 'none showed up' | 'silent' | 'exited'; replacing: number } };
+
+export interface SlotView {
+  slot: number;
+  pid: number;
+  restarts: number;
+  /** ms since it was last heard; -1 before it ever was. */
+  heartbeatAgeMs: number;
+  state: 'up' | 'dead' | 'starting';
+}
+
+export interface GuardianSlotsOptions {
+  slots: number;
+  /** Guardians' beats: `heartbeatMs` is how often they beat, `deadAfterMs` when a silent one is replaced. */
+  detector: Omit<FailureDetectorOptions, 'startupGraceMs'>;
+  /** How long after our start a slot may stay empty before we spawn its guardian. */
+  firstConnectMs: number;
+  /** How long a guardian we spawned may take to beat before it is spawned again. */
+  spawnGraceMs: number;
+}
+
+interface Slot {
+  pid: number;
+  /** The pid that last said hello on a Watch stream. */
+  hello: number;
+  restarts: number;
+  /** When it was last heard (-1: never), and when we last spawned it (-1: never). */
+  lastHeard: number;
+  spawnedAt: number;
+}
+
+export class GuardianSlots {
+  private readonly detector: FailureDetector;
+  private readonly slots: Slot[];
+  private readonly startedAt: number;
+
+  constructor(private readonly options: GuardianSlotsOptions, now: number) {
+    this.detector = new FailureDetector({ ...options.detector, startupGraceMs: 0 });
+    this.slots = Array.from({ length: options.slots }, () => ({ pid: 0, hello: 0, restarts: 0, lastHeard: -1, spawnedAt: -1 }));
+    this.startedAt = now;
+  }
+
+  /** The slot's beat file changed. */
+  beaten(slot: number, now: number): void {
+    const s = this.slots[slot];
+    if (!s) return;
+    s.lastHeard = now;
+    this.detector.heartbeat(String(slot), now);
+  }
+
+  /**
+   * A guardian of `slot` said hello on its Watch stream as `pid`, which the caller has
+   * checked is a live guardian of that slot on this machine. A new pid counts as heard;
+   * the same pid again does not (only its beat file says a guardian still runs).
+   */
+  connected(slot: number, pid: number, now: number): void {
+    const s = this.slots[slot];
+    if (!s || s.hello === pid) return;
+    s.hello = pid;
+    s.pid = pid;
+    this.beaten(slot, now);
+  }
+
+  /** Whether `pid` is the slot's guardian as last heard, with no replacement spawned since. */
+  isCurrent(slot: number, pid: number): boolean {
+    const s = this.slots[slot];
+    return !!s && s.pid === pid && s.spawnedAt <= s.lastHeard;
+  }
+
+  /** The stream of the slot's guardian `pid` broke and the caller saw that pid dead. */
+  exited(slot: number, pid: number, now: number): SlotAction[] {
+    if (!this.isCurrent(slot, pid)) return [];
+    this.detector.markDead(String(slot));
+    return [this.spawn(slot, 'exited', now)];
+  }
+
+  /** The caller spawned the slot's new guardian as `pid`. */
+  spawned(slot: number, pid: number): void {
+    const s = this.slots[slot];
+    if (s) s.pid = pid; // status shows the newcomer, starting, not the dead one
+  }
+
+  /** Call every primary heartbeat. */
+  tick(now: number): SlotAction[] {
+    const out: SlotAction[] = [];
+    this.slots.forEach((s, slot) => {
+      const known = s.lastHeard >= 0 || s.spawnedAt >= 0;
+      if (!known && now - this.startedAt > this.options.firstConnectMs) out.push(this.spawn(slot, 'none showed up', now));
+      else if (known && this.isDead(slot, now)) out.push(this.spawn(slot, 'silent', now));
+    });
+    return out;
+  }
+
+  view(now: number): SlotView[] {
+    return this.slots.map((s, slot) => {
+      const age = s.lastHeard >= 0 ? Math.round(now - s.lastHeard) : -1;
+      const starting = s.lastHeard < 0 || s.lastHeard < s.spawnedAt;
+      const dead = this.isDead(slot, now);
+      return { slot, pid: s.pid, restarts: s.restarts, heartbeatAgeMs: age, state: starting ? 'starting' : dead ? 'dead' : 'up' };
+    });
+  }
+
+  /** A guardian we spawned and have not heard yet has the spawn grace (which may be shorter than the failure timeout); a heard one, the detector's limit. */
+  private isDead(slot: number, now: number): boolean {
+    const s = this.slots[slot];
+    if (s.spawnedAt > s.lastHeard) return now - s.spawnedAt >= this.options.spawnGraceMs;
+    return this.detector.status(String(slot), now) === 'dead';
+  }
+
+  private spawn(slot: number, why: SlotAction['spawn']['why'], now: number): SlotAction {
+    const s = this.slots[slot];
+    if (s.spawnedAt >= 0 || s.lastHeard >= 0) s.restarts++;
+    s.spawnedAt = now;
+    this.detector.add(String(slot), now);
+    return { spawn: { slot, why, replacing: s.pid } };
+  }
+}

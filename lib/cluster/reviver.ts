@@ -1,0 +1,137 @@
+/**
+ * A guardian's decisions about its machine's primary: when the primary is dead,
+ * when to hold a ring election among the guardians, and when to revive it.
+ *
+ * Trust: the ring's messages come from the network, and anyone holding the cluster
+ * secret can forge them. So they only choose WHO revives first, never WHETHER the
+ * primary is revived. The primary's death is judged by this guardian's own
+ * observation alone (its beat file, its Watch stream and its pid, all on this
+ * machine). A guardian that has itself seen the primary dead for
+ * `reviveGraceMs + electionTimeoutMs * (1 + its rank)` revives it whatever the ring
+ * says (staggered by rank, so the guardians rarely start two at once; a second start
+ * is harmless anyway: the admin port, the lock and the term fence it). A leader
+ * announcement therefore delays a revival by at most that much, and no message
+ * moves the term further than RingElection.maxTermStep.
+ *
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
+ * actions: send a ring message, revive the primary with a term, or note a decision.
+ */
+import { RingElection, type RingMsg } from './election';
+import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+
+export type ReviverAction =
+  | { send: { to: string; msg: RingMsg } }
+  /** Start a new primary with this term (idempotent on the primary's side: a second start stands by). */
+  | { revive: { term: number; why: 'elected' | 'unrevived'; silentMs: number } }
+  /** The primary is dead by our own observation: an election opens. */
+  | { electing: { silentMs: number } }
+  /** Another guardian leads `term` and is starting the primary. */
+  | { decided: { term: number; leaderId: string } };
+
+export interface ReviverOptions {
+  self: string;
+  /** Every guardian of the machine, self included. */
+  members: readonly string[];
+  detector: FailureDetectorOptions;
+  electionTimeoutMs: number;
+  /** How long a primary we (or the ring's leader) started may take to beat before we act again. */
+  reviveGraceMs: number;
+  /** The newest primary's term (its record); new terms start above it. */
+  initialTerm: number;
+}
+
+const PRIMARY = 'primary';
+
+export class Reviver {
+  readonly election: RingElection;
+  private readonly detector: FailureDetector;
+  /** How long the primary must be dead, by our own observation, before we revive it whatever the ring says. */
+  private readonly fallbackMs: number;
+  /** When we first saw the primary dead (undefined while it is not). */
+  private deadSince: number | undefined;
+  /** A revival (ours, or the ring leader's) is under way until then: no new election before. */
+  private waitUntil = 0;
+  private revivedAt = -Infinity;
+
+  constructor(private readonly options: ReviverOptions, now: number) {
+    this.election = new RingElection({
+      self: options.self,
+      members: options.members,
+      electionTimeoutMs: options.electionTimeoutMs,
+      initialTerm: options.initialTerm,
+    });
+    this.detector = new FailureDetector(options.detector);
+    this.detector.add(PRIMARY, now);
+    const rank = this.election.members.indexOf(options.self);
+    this.fallbackMs = options.reviveGraceMs + options.electionTimeoutMs * (1 + rank);
+  }
+
+  /** We heard the primary ourselves (its beat file changed, or it answered on its Watch stream, saying its term). */
+  primaryHeard(now: number, term?: number): void {
+    this.detector.heartbeat(PRIMARY, now);
+    this.deadSince = undefined;
+    this.waitUntil = 0;
+    if (term !== undefined) this.election.observeTerm(term);
+  }
+
+  /** We saw the primary die ourselves (its stream broke and its recorded pid is gone). */
+  primaryDied(now: number): ReviverAction[] {
+    this.detector.markDead(PRIMARY);
+    return this.tick(now);
+  }
+
+  /** A sibling's beat file changed: the ring routes through it again. */
+  siblingAlive(id: string): void {
+    this.election.setAlive(id, true);
+  }
+
+  /** A ring message from the network (untrusted: see the header). */
+  receive(msg: RingMsg, now: number): ReviverAction[] {
+    this.observe(now);
+    return this.follow(this.election.receive(msg, now), now);
+  }
+
+  deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
+    return this.follow(this.election.deliveryFailed(to, msg, now), now);
+  }
+
+  /** Call every heartbeat. */
+  tick(now: number): ReviverAction[] {
+    const out: ReviverAction[] = [];
+    this.observe(now);
+    if (this.deadSince !== undefined) {
+      const silentMs = this.detector.ageMs(PRIMARY, now) ?? 0;
+      if (now - this.deadSince >= this.fallbackMs && now - this.revivedAt >= this.options.reviveGraceMs) {
+        out.push(this.revive(this.election.term, 'unrevived', now));
+      } else if (now >= this.waitUntil && this.election.phase !== 'electing') {
+        out.push({ electing: { silentMs } }, ...this.follow(this.election.start(now, 'primary dead'), now));
+      }
+    }
+    return [...out, ...this.follow(this.election.tick(now), now)];
+  }
+
+  private observe(now: number): void {
+    if (this.detector.status(PRIMARY, now) !== 'dead') this.deadSince = undefined;
+    else this.deadSince ??= now;
+  }
+
+  private follow(actions: ReturnType<RingElection['tick']>, now: number): ReviverAction[] {
+    return actions.map((a): ReviverAction => {
+      if ('send' in a) return a;
+      if ('becameLeader' in a) {
+        // A ring message can make us lead while we see the primary alive (a forged one, or a
+        // stale one): leading then starts nothing, and a leader revives at most once a grace.
+        const due = this.deadSince !== undefined && now - this.revivedAt >= this.options.reviveGraceMs;
+        return due ? this.revive(a.becameLeader, 'elected', now) : { decided: { term: a.becameLeader, leaderId: this.options.self } };
+      }
+      this.waitUntil = now + this.options.reviveGraceMs; // the leader is starting it
+      return { decided: a.leaderKnown };
+    });
+  }
+
+  private revive(term: number, why: 'elected' | 'unrevived', now: number): ReviverAction {
+    this.revivedAt = now;
+    this.waitUntil = now + this.options.reviveGraceMs;
+    return { revive: { term, why, silentMs: this.detector.ageMs(PRIMARY, now) ?? 0 } };
+  }
+}
