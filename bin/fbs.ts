@@ -11,7 +11,7 @@ import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { createLogger, errorMessage } from '../lib/common/log';
 import { runReplicator } from '../lib/replication/replicator';
-import { buildMachineCheckpoint } from '../lib/server/machine-child';
+import { buildMachineCheckpoint } from '../lib/machine/machine-child';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
 import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';

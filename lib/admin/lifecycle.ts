@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { isAlive } from '../common/proc-stat';
-import { killUntilGone, serverPids, signalPids } from '../chaos/processes';
+import { killUntilGone, serverPids, signalPids } from '../common/processes';
 import { AdminPeer } from '../supervision/admin-client';
-import { waitUntil } from '../supervision/wait-until';
+import { waitUntil } from '../common/wait-until';
 import { MACHINE_ANSWER_MS } from './status';
 
 /**

@@ -21,7 +21,7 @@ import { readRecord } from '../supervision/primary-record';
 import type { ClockOffset, NemesisTarget } from './nemesis';
 import { createNetLab, type NetLab } from './net-lab';
 import { writeClusterConfig } from './cluster-config';
-import { killUntilGone, serverPids, serverProcesses } from './processes';
+import { killUntilGone, serverPids, serverProcesses } from '../common/processes';
 import { ServiceUnit } from './service-unit';
 
 /** As startup/systemd/ftchat@.service. */

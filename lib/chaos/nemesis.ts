@@ -5,8 +5,8 @@
  * every one still in force when told to heal.
  */
 import type { FaultEvent, FaultKind } from './history';
-import type { ServerProcess, ServerRole } from './processes';
-import { signalPids } from './processes';
+import type { ServerProcess, ServerRole } from '../common/processes';
+import { signalPids } from '../common/processes';
 import { rng } from './rng';
 
 /** Clock offsets a machine can be restarted under (faketime -f syntax; '0' is the true clock). */

@@ -10,10 +10,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { clientAddresses } from '../common/config';
 import { REPO_ROOT } from '../common/paths';
-import { waitUntil } from '../supervision/wait-until';
+import { waitUntil } from '../common/wait-until';
 import type { ClusterLab } from './cluster-lab';
 import { parseAgentRecord, type HistoryRecorder } from './history';
-import { signalPids } from './processes';
+import { signalPids } from '../common/processes';
 import { eachLine } from '../common/lines';
 
 /** The compiled chaos command; agents run its hidden `agent` subcommand. */

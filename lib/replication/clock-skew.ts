@@ -6,7 +6,6 @@
  * live batch. Rate-limited per peer. Pure: the clock is injected.
  */
 import type { ChatEvent } from '../core/event';
-import { isMessageOf } from '../common/ipc-message';
 
 export interface ClockReport {
   peer: string;
@@ -15,16 +14,6 @@ export interface ClockReport {
   eventAheadMs: number;
   /** The peer's clock minus ours, less the transit time (live batches only). */
   peerClockOffsetMs: number | null;
-}
-
-/** What the replicator tells its primary (IPC): each peer's last measured clock offset from ours. */
-export interface ClockOffsets {
-  type: 'clock';
-  offsets: Record<string, number>;
-}
-
-export function isClockOffsets(msg: unknown): msg is ClockOffsets {
-  return isMessageOf<ClockOffsets>(msg, 'clock') && typeof msg.offsets === 'object' && msg.offsets !== null;
 }
 
 export class ClockSkewMonitor {

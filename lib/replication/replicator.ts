@@ -13,11 +13,11 @@ import { errorMessage, type Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { machineChannelCredentials } from '../common/transport-security';
-import { isDoorbell, type Doorbell } from '../server/doorbell';
-import { openMachineJournal, stopOnSignal } from '../server/machine-child';
-import { answerPings } from '../server/primary';
+import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
+import { answerPings, type ClockOffsets } from '../machine/child-ipc';
 import { CatchUpGate } from './catch-up-gate';
-import { ClockSkewMonitor, type ClockOffsets } from './clock-skew';
+import { ClockSkewMonitor } from './clock-skew';
 
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';

@@ -12,9 +12,9 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
-import { isClockOffsets } from '../replication/clock-skew';
+import { isClockOffsets, type Pong } from '../machine/child-ipc';
 import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
-import { isDoorbell } from './doorbell';
+import { isDoorbell } from '../machine/doorbell';
 import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
@@ -162,29 +162,4 @@ class ChildRelay {
       if (to?.isConnected()) to.send(u.msg);
     }
   }
-}
-
-/** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
-interface Pong {
-  type: 'pong';
-  loading?: boolean;
-}
-
-/**
- * In a child, from its start: answer the primary's liveness pings, saying it is
- * loading until `serving()`, which also tells the primary at once (status shows
- * it up now, not a ping later). A loader yields often, so it answers throughout.
- */
-export function answerPings(): { serving(): void } {
-  let loading = true;
-  const pong = (): void => void process.send?.({ type: 'pong', loading } satisfies Pong);
-  process.on('message', (msg: unknown) => {
-    if (isMessageOf(msg, 'ping')) pong();
-  });
-  return {
-    serving: () => {
-      loading = false;
-      pong();
-    },
-  };
 }

@@ -12,9 +12,9 @@ import { clientPortCredentials } from '../common/transport-security';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
-import { isDoorbell, type Doorbell } from './doorbell';
-import { openMachineJournal, stopOnSignal } from './machine-child';
-import { answerPings } from './primary';
+import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
+import { answerPings } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 

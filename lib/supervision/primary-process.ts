@@ -28,7 +28,7 @@ import { keepGuardians, type GuardianKeeper } from './guardian-keeper';
 import { watchRemoteChildren } from './remote-watch';
 import { isAlive } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
-import { waitUntil } from './wait-until';
+import { waitUntil } from '../common/wait-until';
 
 export class AlreadyRunning extends Error {}
 /** A revival found the machine stopped cleanly: it does not start it. */

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitUntil } from './wait-until';
+import { waitUntil } from '../common/wait-until';
 import { isAlive } from '../common/proc-stat';
 
 export interface PrimaryRecord {

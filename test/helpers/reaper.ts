@@ -21,7 +21,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environOf } from '../../lib/chaos/processes';
+import { environOf } from '../../lib/common/processes';
 import { procStat } from '../../lib/common/proc-stat';
 import { waitFor } from './wait';
 

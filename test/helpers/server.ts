@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { REPO_ROOT } from '../../lib/common/paths';
 import { writeClusterConfig } from '../../lib/chaos/cluster-config';
 import { loadConfig } from '../../lib/common/config';
-import { killUntilGone, serverPids } from '../../lib/chaos/processes';
+import { killUntilGone, serverPids } from '../../lib/common/processes';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import type { ClusterStatus, ProcessView } from '../../lib/admin/status';
 import { authedChatClient, Keyring } from '../../lib/client/identity';
@@ -47,7 +47,7 @@ export interface LogLine {
 
 // Shared with the chaos run (lib/chaos), which starts clusters outside tests.
 export { freePort, freePortRun } from '../../lib/chaos/ports';
-export { serverPids } from '../../lib/chaos/processes';
+export { serverPids } from '../../lib/common/processes';
 
 export interface TestCluster {
   dir: string;

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VIOLATION_LABELS, type Violations } from '../../lib/chaos/checker';
-import { serverPids } from '../../lib/chaos/processes';
+import { serverPids } from '../../lib/common/processes';
 import { randomSeed } from '../../lib/chaos/rng';
 import { DEFAULT_POST_INTERVAL_MS, reproduceCommand, runChaos } from '../../lib/chaos/run';
 import { isAlive } from '../../lib/common/proc-stat';

@@ -11,7 +11,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { serverPids } from '../../lib/chaos/processes';
+import { serverPids } from '../../lib/common/processes';
 import { isAlive } from '../../lib/common/proc-stat';
 import { FBS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';

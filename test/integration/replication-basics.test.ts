@@ -14,7 +14,7 @@ import type { EventBatch__Output } from '../../lib/gen/ftchat/EventBatch';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
-import { signalPids } from '../../lib/chaos/processes';
+import { signalPids } from '../../lib/common/processes';
 import { credentialsFor } from '../helpers/trust';
 import { loadConfig } from '../../lib/common/config';
 

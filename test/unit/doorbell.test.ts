@@ -1,6 +1,6 @@
 /** The doorbell between a machine's processes: only well-formed messages are taken. */
 import t from 'tap';
-import { isDoorbell } from '../../lib/server/doorbell';
+import { isDoorbell } from '../../lib/machine/doorbell';
 
 t.test('a doorbell names rooms, and optionally top seqs per origin and a log record position; anything else is refused', async (t) => {
   t.ok(isDoorbell({ type: 'changed', rooms: ['ann'] }), 'rooms only (the files are read)');

@@ -6,9 +6,9 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { DEFAULT_CONFIG_FILE } from '../common/config';
-import { procStat } from '../common/proc-stat';
-import { waitUntil } from '../supervision/wait-until';
+import { DEFAULT_CONFIG_FILE } from './config';
+import { procStat } from './proc-stat';
+import { waitUntil } from './wait-until';
 
 /** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does). */
 export type ServerRole = 'primary' | 'standby' | 'worker' | 'replicator' | 'guardian';
