@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { rng } from '../lib/chaos/rng';
 import { createEventId, eventToLine, postEventId, type ChatEvent } from '../lib/core/event';
 import { writerOrigin } from '../lib/storage/incarnation';
+import { machineDirOf, machinePath } from '../lib/storage/data-dir';
 
 export const HISTORY_MACHINES = ['m1', 'm2', 'm3'];
 
@@ -81,10 +82,10 @@ export async function generateHistory(spec: HistorySpec): Promise<HistoryStats> 
   const incarnations = Object.fromEntries(HISTORY_MACHINES.map((m) => [m, hex()]));
   const origins = HISTORY_MACHINES.flatMap((m) => Array.from({ length: slots }, (_, s) => writerOrigin(m, incarnations[m], s)));
   const seqs = new Float64Array(origins.length);
-  const roomsOf = (m: string): string => join(out, m, 'rooms');
+  const roomsOf = (m: string): string => machinePath(machineDirOf(out, m), 'rooms');
   for (const m of HISTORY_MACHINES) {
     mkdirSync(roomsOf(m), { recursive: true });
-    writeFileSync(join(out, m, 'incarnation'), incarnations[m]);
+    writeFileSync(machinePath(machineDirOf(out, m), 'incarnation'), incarnations[m]);
   }
 
   // Per room, the lines not yet appended (index: the room's user number).

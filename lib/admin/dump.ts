@@ -15,13 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEvents, eventToLine, shownCopy, type ChatEvent } from '../core/event';
 import { parseLine, parseRoomLog } from '../core/room-log';
+import { machineDirOf, machinePath } from '../storage/data-dir';
 
 const RUN_BYTES = 64 << 20;
 const READ_BYTES = 1 << 20;
 
 /** Writes the dump, a chunk of whole lines at a time. */
 export async function writeDump(dataDir: string, machine: string, write: (text: string) => void, runBytes = RUN_BYTES): Promise<void> {
-  const roomsDir = join(dataDir, machine, 'rooms');
+  const roomsDir = machinePath(machineDirOf(dataDir, machine), 'rooms');
   let names: string[];
   try {
     names = (await fs.readdir(roomsDir)).filter((n) => n.endsWith('.jsonl')).sort();

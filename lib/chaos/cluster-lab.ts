@@ -23,6 +23,7 @@ import { createNetLab, type NetLab } from './net-lab';
 import { writeClusterConfig } from './cluster-config';
 import { killUntilGone, serverPids, serverProcesses } from '../common/processes';
 import { ServiceUnit } from './service-unit';
+import { machineDirOf, machinePath } from '../storage/data-dir';
 
 /** As startup/systemd/ftchat@.service. */
 const RESTART_SEC_MS = 1_000;
@@ -126,7 +127,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     namespaces: net?.namespaces ?? [],
     clientPrefix: (m) => (net ? net.prefix(m) : []),
     clocks: () => Object.fromEntries(clock),
-    processes: (m) => serverProcesses(config.file, m, readRecord(join(config.dataDir, m))?.pid ?? 0),
+    processes: (m) => serverProcesses(config.file, m, readRecord(machineDirOf(config.dataDir, m))?.pid ?? 0),
     start: () => {
       for (const unit of units.values()) unit.enable();
     },
@@ -171,8 +172,9 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
 /** Puts a copy of each machine's generated data dir where the machine will look for its own. */
 function copyHistory(from: string, dataDir: string, machines: string[]): void {
   for (const m of machines) {
-    if (!existsSync(join(from, m, 'rooms'))) throw new Error(`${from} holds no history for ${m} (expected ${join(from, m, 'rooms')}; make one with node dist/bench/history-gen.js --out ${from})`);
-    cpSync(join(from, m), join(dataDir, m), { recursive: true });
+    const rooms = machinePath(machineDirOf(from, m), 'rooms');
+    if (!existsSync(rooms)) throw new Error(`${from} holds no history for ${m} (expected ${rooms}; make one with node dist/bench/history-gen.js --out ${from})`);
+    cpSync(machineDirOf(from, m), machineDirOf(dataDir, m), { recursive: true });
   }
 }
 

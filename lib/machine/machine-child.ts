@@ -6,13 +6,13 @@
  * process that one child spawns and waits for.
  */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import { EXIT_FATAL_STORAGE, EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import { errorMessage, type Logger } from '../common/log';
 import { DEFAULT_JOURNAL_OPTIONS, IndexDropped, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
+import { machineDirOf } from '../storage/data-dir';
 
 /**
  * The machine's journal; `origin` names this writer, given the machine's data dir.
@@ -30,7 +30,7 @@ export function openMachineJournal(
     log.error('fatal storage error; restarting', { error: errorMessage(err) });
     process.exit(err instanceof IndexDropped ? EXIT_REBUILD_INDEX : EXIT_FATAL_STORAGE);
   };
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die, handleShare });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));

@@ -7,7 +7,6 @@
  * ChildSupervisor's call; this is its I/O.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
@@ -19,6 +18,7 @@ import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
 import { isMessageOf } from '../common/ipc-message';
+import { machineDirOf } from '../storage/data-dir';
 
 export interface PrimaryOptions {
   config: ClusterConfig;
@@ -122,7 +122,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
 
 /** A writer killed holding the room lock would stall the others until the lock went stale (2 s): break it. */
 function roomLockBreaker(config: ClusterConfig, machine: string, log: Logger): (pid?: number) => void {
-  const roomLock = roomLockPath(join(config.dataDir, machine));
+  const roomLock = roomLockPath(machineDirOf(config.dataDir, machine));
   return (pid) => {
     const holder = pid ?? lockHolder(roomLock);
     if (holder && !isAlive(holder) && breakLockOf(roomLock, holder)) log.warn('broke the room lock of a dead writer', { holderPid: holder });

@@ -5,13 +5,13 @@
  * room files are the truth and a full scan rebuilds it.
  */
 import { closeSync, openSync, promises as fs, readFileSync, readSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, HEAD_BYTES, headerEnd, headerWal, type Checkpoint } from '../core/checkpoint-format';
 import type { WalPosition } from '../core/wal-position';
 import { fsyncDir } from './fsync-dir';
+import { machinePath } from './data-dir';
 
 export function checkpointPath(machineDir: string): string {
-  return join(machineDir, 'checkpoint');
+  return machinePath(machineDir, 'checkpoint');
 }
 
 /** The machine's checkpoint, or why there is none to use. */

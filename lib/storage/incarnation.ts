@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { machinePath } from './data-dir';
 
 export function incarnationOf(machineDir: string): string {
-  const file = join(machineDir, 'incarnation');
+  const file = machinePath(machineDir, 'incarnation');
   mkdirSync(machineDir, { recursive: true });
   try {
     // Exclusive create: when several processes start at once, exactly one id wins.

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isDiskFault } from '../core/disk-fault';
 import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../core/index-record';
+import { machinePath } from './data-dir';
 
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -36,7 +37,7 @@ export class OriginIndex {
   private fault: unknown = null;
 
   constructor(machineDir: string) {
-    this.dir = join(machineDir, 'index');
+    this.dir = machinePath(machineDir, 'index');
   }
 
   /** Records (buffered until flush) where the origin's event `seq` lies. */

@@ -18,7 +18,7 @@ import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
 import { RoomOffsets } from '../core/room-offsets';
-import { isQuarantineFile, QUARANTINE_DIR, quarantineFileName } from '../core/quarantine';
+import { isQuarantineFile, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
 import { RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
@@ -30,6 +30,7 @@ import { readCheckpointWal } from './checkpoint-file';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
 import { WriteAheadLog } from './write-ahead-log';
+import { machinePath } from './data-dir';
 
 const SUFFIX = '.jsonl';
 
@@ -54,7 +55,7 @@ export interface RoomFilesOptions {
 
 /** The one lock a machine's writers append under. */
 export function roomLockPath(machineDir: string): string {
-  return join(machineDir, 'rooms.lock');
+  return machinePath(machineDir, 'roomsLock');
 }
 
 /** An event as it lies in its room file. */
@@ -111,7 +112,7 @@ export class RoomFiles {
 
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
-    this.roomsDir = join(opts.machineDir, 'rooms');
+    this.roomsDir = machinePath(opts.machineDir, 'rooms');
     this.lockPath = roomLockPath(opts.machineDir);
     const retainFrom = (): number | null => readCheckpointWal(opts.machineDir)?.segment ?? null;
     this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes, retainFrom, opts.walKeptSegments);
@@ -512,7 +513,7 @@ export class RoomFiles {
    * corrupt. A disk fault leaves it in place, skipped, to be tried at the next load.
    */
   private quarantine(room: string, bad: CorruptLine): void {
-    const dir = join(this.machineDir, QUARANTINE_DIR);
+    const dir = machinePath(this.machineDir, 'quarantine');
     const file = join(dir, quarantineFileName(room, bad.offset));
     try {
       const fd = openSync(this.fileOf(room), 'r+'); // not the O_APPEND handle: this writes in place
@@ -553,7 +554,7 @@ export class RoomFiles {
    * `wait` false, returns null at once if the lock is taken.
    */
   async withCheckpointLock<T>(fn: () => Promise<T>, wait = true): Promise<T | null> {
-    const path = join(this.machineDir, 'checkpoint.lock');
+    const path = machinePath(this.machineDir, 'checkpointLock');
     const lost = (err: Error): void => this.opts.log.warn('lost the checkpoint lock while holding it', { error: err.message });
     for (;;) {
       try {
@@ -617,7 +618,7 @@ function openFilesLimit(): number {
 
 /** The quarantined lines of a machine (lib/core/quarantine), as paths, for `fbs status`. */
 export function quarantinedFiles(machineDir: string): string[] {
-  const dir = join(machineDir, QUARANTINE_DIR);
+  const dir = machinePath(machineDir, 'quarantine');
   try {
     return readdirSync(dir).filter(isQuarantineFile).sort().map((name) => join(dir, name));
   } catch {

@@ -24,6 +24,7 @@ import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, Re
 import { firstUncovered, roomsAfter, type WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { fsyncDir } from './fsync-dir';
+import { machinePath } from './data-dir';
 
 /** A segment is closed once it holds this much; its records reach the room files' fsync at the next `sync -f`. */
 export const SEGMENT_BYTES = 16 << 20;
@@ -60,7 +61,7 @@ export class WriteAheadLog {
     private readonly retainFrom: () => number | null = () => null,
     private readonly keptSegments = KEPT_SEGMENTS,
   ) {
-    this.dir = join(machineDir, 'wal');
+    this.dir = machinePath(machineDir, 'wal');
   }
 
   /**

@@ -8,18 +8,14 @@
  * itself, so the beat works whatever the clocks say (faketime, NTP steps).
  */
 import { closeSync, openSync, statSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
 import { errorMessage, type Logger } from '../common/log';
+import { machinePath } from '../storage/data-dir';
 
 /** The machine's primary beats its guardians through this file. */
 export function primaryBeatPath(machineDir: string): string {
-  return join(machineDir, 'primary.beat');
+  return machinePath(machineDir, 'primaryBeat');
 }
 
-/** Each guardian beats its primary through one of these. */
-export function guardianBeatPath(machineDir: string, slot: number): string {
-  return join(machineDir, `guardian-${slot}.beat`);
-}
 
 /** Beats through one beat file. A beat that cannot be written (say, a full disk before the file exists) is logged, never thrown. */
 export class Beater {

@@ -9,16 +9,16 @@
  * are ever signalled; a pid named on a Watch stream is never trusted for that.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { internalRequestError } from '../core/input-bounds';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
-import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
+import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
+import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 
 /**
  * Guardians beat to their primary this often. A killed guardian is seen at once (its
@@ -57,7 +57,7 @@ export function guardianId(machine: string, slot: number): string {
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   const { config, machine, log } = opts;
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   const slots = new GuardianSlots(slotOptions(config), performance.now());
   const beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
   /** The guardians we spawned ourselves: the only ones we ever signal. */

@@ -9,7 +9,6 @@
 import { internalRequestError } from '../core/input-bounds';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
@@ -19,10 +18,11 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { RingMsg } from '../cluster/election';
 import { Reviver, type ReviverAction } from '../cluster/reviver';
 import { AdminPeer } from './admin-client';
-import { Beater, BeatWatcher, guardianBeatPath, primaryBeatPath } from './beat-file';
+import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
+import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -46,7 +46,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const siblings = new Map(
     members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config)] as const).filter(([id]) => id !== me),
   );
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   // New terms start above the newest primary's, so a revived primary always fences the old one.
   const reviver = new Reviver(
     {
@@ -164,7 +164,7 @@ async function serveGuardian(opts: GuardianOptions, primaryTerm: () => number, e
  */
 function watchPrimary(opts: GuardianOptions, me: string, on: { heard(term: number): void; died(): void }) {
   const { config, machine, log } = opts;
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   const peer = new AdminPeer(adminAddress(config, machine), config);
   let term = 0;
   let watch: ReturnType<AdminPeer['watch']> | null = null;

@@ -8,7 +8,6 @@
 import { isDiskFault } from '../core/disk-fault';
 import { internalRequestError } from '../core/input-bounds';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { watch } from 'chokidar';
 import lockfile from 'proper-lockfile';
@@ -29,6 +28,7 @@ import { watchRemoteChildren } from './remote-watch';
 import { isAlive } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from '../common/wait-until';
+import { machineDirOf, machinePath } from '../storage/data-dir';
 
 export class AlreadyRunning extends Error {}
 /** A revival found the machine stopped cleanly: it does not start it. */
@@ -52,7 +52,7 @@ export function guardianRole(config: ClusterConfig, machine: string): 'replica' 
 export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ stop(): Promise<void> }> {
   const { config, machine, log } = opts;
   const role = primaryRole(config, machine);
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   mkdirSync(machineDir, { recursive: true });
 
   const previous = readRecord(machineDir);
@@ -175,7 +175,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
  */
 export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ stop(): Promise<void> } | null> {
   const { config, machine, log } = opts;
-  const machineDir = join(config.dataDir, machine);
+  const machineDir = machineDirOf(config.dataDir, machine);
   for (;;) {
     try {
       return await runPrimaryProcess(opts);
@@ -231,7 +231,7 @@ const DISK_RETRY_MS = 1_000;
 async function takePrimaryLock(machineDir: string, stale: number, stepDown: (reason: string) => never): Promise<() => Promise<void>> {
   const lockOptions = {
     fs: lockFs(clockOffsetMs(machineDir)),
-    lockfilePath: join(machineDir, 'primary.lock'),
+    lockfilePath: machinePath(machineDir, 'primaryLock'),
     realpath: false,
     stale,
     retries: 0,

@@ -6,9 +6,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { waitUntil } from '../common/wait-until';
 import { isAlive } from '../common/proc-stat';
+import { machinePath } from '../storage/data-dir';
 
 export interface PrimaryRecord {
   pid: number;
@@ -18,7 +18,7 @@ export interface PrimaryRecord {
 }
 
 export function recordPath(machineDir: string): string {
-  return join(machineDir, 'primary.json');
+  return machinePath(machineDir, 'primaryRecord');
 }
 
 export function readRecord(machineDir: string): PrimaryRecord | null {

@@ -15,6 +15,7 @@ import { RoomFiles, type RoomFilesOptions } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
 import { ownChildren } from './reaper';
+import { machinePath } from '../../lib/storage/data-dir';
 
 // Writers and temp dirs die with the test process, even if tap kills it (see reaper.ts).
 ownChildren();
@@ -78,7 +79,7 @@ export interface RawRoomFile {
 
 /** Every room file of a machine dir, parsed as it is on disk (no repair). */
 export function readRoomFiles(machineDir: string): RawRoomFile[] {
-  const dir = join(machineDir, 'rooms');
+  const dir = machinePath(machineDir, 'rooms');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((n) => n.endsWith('.jsonl'))

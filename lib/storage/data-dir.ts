@@ -1,0 +1,41 @@
+/**
+ * The layout of a data dir, named in one place: each machine's dir, `<dataDir>/<machine>/`,
+ * and every file and dir in it. The modules that own a file take its path from here.
+ */
+import { join } from 'node:path';
+import { QUARANTINE_DIR } from '../core/quarantine';
+
+/** The files and dirs of a machine's dir, by what they hold. */
+const MACHINE_FILES = {
+  /** One JSON-lines file per room (the source of truth). */
+  rooms: 'rooms',
+  /** The one lock a machine's writers append under. */
+  roomsLock: 'rooms.lock',
+  /** Corrupt lines moved aside. */
+  quarantine: QUARANTINE_DIR,
+  /** The write-ahead log's segments and its boot mark. */
+  wal: 'wal',
+  /** Per origin, (seq -> room, offset) records. */
+  index: 'index',
+  checkpoint: 'checkpoint',
+  checkpointLock: 'checkpoint.lock',
+  /** This machine's incarnation id (part of its origins). */
+  incarnation: 'incarnation',
+  /** The primary's lock, its record (pid, term) and its beat file for the guardians. */
+  primaryLock: 'primary.lock',
+  primaryRecord: 'primary.json',
+  primaryBeat: 'primary.beat',
+} as const;
+
+export function machineDirOf(dataDir: string, machine: string): string {
+  return join(dataDir, machine);
+}
+
+export function machinePath(machineDir: string, what: keyof typeof MACHINE_FILES): string {
+  return join(machineDir, MACHINE_FILES[what]);
+}
+
+/** Each guardian beats its primary through one of these. */
+export function guardianBeatPath(machineDir: string, slot: number): string {
+  return join(machineDir, `guardian-${slot}.beat`);
+}
