@@ -18,7 +18,7 @@ t.test('a minimal config takes every default', async (t) => {
   t.equal(c.dataDir, '/etc/ftchat/data', 'the data dir lies beside the file');
   t.equal(c.master, 'm1', 'the first machine is the master');
   t.same([c.workers, c.guardians, c.maxClockOffsetMs], [2, 2, 500]);
-  t.same(c.timing, { heartbeatMs: 200, suspectAfterMs: 600, deadAfterMs: 1000, electionTimeoutMs: 1000 });
+  t.same(c.timing, { heartbeatMs: 200, suspectAfterMs: 600, deadAfterMs: 1000, electionTimeoutMs: 1000, startupGraceMs: 1500 });
   t.same(c.limits, {
     maxPostChars: 1000,
     maxCausalLeadMs: 24 * 3600 * 1000,
@@ -63,7 +63,7 @@ t.test('anything wrong is one line naming the file and the key', async (t) => {
     ['a string number', { ...minimal(), limits: { maxFollows: '10' } }, /"limits\.maxFollows" must be an integer >= 1/],
     ['below a key\'s floor', { ...minimal(), storage: { lockStaleMs: 500 } }, /"storage\.lockStaleMs" must be an integer >= 2000/],
     ['a small message limit', { ...minimal(), limits: { maxMessageBytes: 100 } }, /"limits\.maxMessageBytes" must be an integer >= 1024/],
-    ['no secret', { machines: minimal().machines }, /"secret" must be a string/],
+    ['a secret not a string', { machines: minimal().machines, secret: 42 }, /"secret" must be a string/],
   ];
   for (const [what, raw, message] of cases) {
     try {
