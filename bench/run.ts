@@ -9,6 +9,8 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - security: TLS and sessions together against a build without both (`--baseline DIR`),
+ *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
@@ -27,6 +29,7 @@ import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
 import { benchRecovery, printRecoveryReport } from './recovery';
 import { benchReplication, printReplicationReport } from './replication';
+import { benchSecurity, printSecurityReport } from './security';
 import { printReport } from './report';
 import { startServer } from './server';
 import { startRun, type RunHeader } from './stats';
@@ -100,7 +103,7 @@ async function benchChat(): Promise<BenchResults> {
   }
 }
 
-type Args = Parameters<typeof historyOptions>[0];
+type Args = Parameters<typeof historyOptions>[0] & { baseline?: string };
 const SUITES = {
   chat: { run: () => benchChat(), print: printReport },
   recovery: { run: () => benchRecovery(), print: printRecoveryReport },
@@ -108,6 +111,7 @@ const SUITES = {
   tls: { run: () => benchTls(), print: printTlsReport },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
+  security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
 } as const;
 type Suite = keyof typeof SUITES;
 
@@ -121,7 +125,7 @@ function save(suite: string, result: { startedAt: string }): string {
 
 async function main(): Promise<void> {
   // history is long and sized by its flags: run it by name.
-  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, ...HISTORY_ARGS } });
+  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS } });
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);
