@@ -14,11 +14,11 @@
  */
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { handshake, Identity } from '../lib/client/identity';
+import { Identity } from '../lib/client/identity';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
 import { credentialsFor } from '../test/helpers/trust';
-import { call, chatClient, startServer, type BenchServer } from './server';
+import { call, chatClient, sessionOnNewChannel, startServer, type BenchServer } from './server';
 import { cpuClock, cpuPerUnit, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
 const WORKERS = 2;
@@ -86,12 +86,7 @@ function currentTree(server: BenchServer): Tree {
     connect: async (user) => {
       const id = ids.get(user) ?? Identity.generate(user);
       ids.set(user, id);
-      const c = new (ftchatProto().ftchat.Chat)(server.address, credentialsFor(server.address), { 'grpc.use_local_subchannel_pool': 1 });
-      try {
-        await handshake((method, req) => call(c, method, req as never), id);
-      } finally {
-        c.close();
-      }
+      await sessionOnNewChannel(server.address, credentialsFor(server.address), id);
     },
   };
 }

@@ -7,9 +7,11 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { authedChatClient } from '../lib/client/identity';
+import type * as grpc from '@grpc/grpc-js';
+import { authedChatClient, handshake, type Identity } from '../lib/client/identity';
+import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
-import { RAISED_QUOTAS, serverPids, startCluster, testKeys, type ClusterOptions, type TestCluster } from '../test/helpers/server';
+import { call, RAISED_QUOTAS, serverPids, startCluster, testKeys, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
 import { credentialsFor } from '../test/helpers/trust';
@@ -129,4 +131,14 @@ function childConfigs(): string[] {
     }
   }
   return [...found];
+}
+
+/** A new connection (its own subchannel) up to a session on it: the key handshake, Challenge then a signed Connect. */
+export async function sessionOnNewChannel(address: string, credentials: grpc.ChannelCredentials, id: Identity): Promise<void> {
+  const client: ChatClient = new (ftchatProto().ftchat.Chat)(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    await handshake((method, req) => call(client, method, req as never), id);
+  } finally {
+    client.close();
+  }
 }

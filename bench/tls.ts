@@ -11,13 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { ftchatProto } from '../lib/common/proto';
 import { loadConfig } from '../lib/common/config';
 import { userChannelCredentials } from '../lib/common/transport-security';
-import { handshake, Identity } from '../lib/client/identity';
-import type { ChatClient } from '../lib/gen/ftchat/Chat';
+import { Identity } from '../lib/client/identity';
 import { measurePosts, type PostsResult } from './posts';
-import { call, startServer, type BenchServer } from './server';
+import { sessionOnNewChannel, startServer, type BenchServer } from './server';
 import { loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
 const WORKERS = 2;
@@ -43,15 +41,12 @@ export interface TlsResult extends RunHeader {
 
 /** Time from a new channel to a session on it (the key handshake: Challenge, then a signed Connect), `n` times one after another. */
 async function connectLatency(server: BenchServer, credentials: grpc.ChannelCredentials, n: number): Promise<Summary> {
-  const P = ftchatProto();
   const id = Identity.generate(`c${randomUUID().slice(0, 6)}`);
   const samples: number[] = [];
   for (let i = 0; i <= n; i++) {
-    const client: ChatClient = new P.ftchat.Chat(server.address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
     const t0 = nowMs();
-    await handshake((method, req) => call(client, method, req as never), id);
+    await sessionOnNewChannel(server.address, credentials, id);
     if (i > 0) samples.push(nowMs() - t0); // the first creates the user's room
-    client.close();
   }
   return summarize(samples);
 }
