@@ -87,7 +87,13 @@ export class Journal {
   private readonly commits: GroupCommit;
   private readonly doorbells: DoorbellReader;
   private readonly listeners = new JournalListeners();
-  private loading = false;
+  /**
+   * True until load() ends (and in a builder): a doorbell rung meanwhile is the
+   * load's to read. A worker listens before it loads, and a doorbell taken into the
+   * empty state would learn the machine's whole history from seq 1 (at 10,000,000
+   * events: seconds of CPU, before and after the load, in every revived child).
+   */
+  private loading = true;
   private readonly deferred = new Set<string>();
   private sinceCheckpoint = 0;
   /**

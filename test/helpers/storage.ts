@@ -51,7 +51,23 @@ export interface LogEntry {
   [k: string]: unknown;
 }
 
-/** A loaded journal over `machineDir`, its log lines parsed into `logs`. */
+/** A journal over `machineDir`, not loaded yet (as a child is before its load), its log lines parsed into `logs`. */
+export function newJournal(
+  machineDir: string,
+  origin: string,
+  logs: LogEntry[] = [],
+  opts: Partial<JournalOptions> = {},
+  fileOpts: Partial<RoomFilesOptions> = {},
+): { journal: Journal; logs: LogEntry[] } {
+  const log = createLogger({ machine: 'test', role: 'test', origin }, (line) => logs.push(JSON.parse(line) as LogEntry));
+  const fail = (err: Error): never => {
+    throw err;
+  };
+  const files = new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail, ...fileOpts });
+  return { journal: new Journal(files, origin, log, undefined, fail, { ...DEFAULT_JOURNAL_OPTIONS, ...opts }), logs };
+}
+
+/** The same, loaded. */
 export async function openJournal(
   machineDir: string,
   origin: string,
@@ -59,14 +75,9 @@ export async function openJournal(
   opts: Partial<JournalOptions> = {},
   fileOpts: Partial<RoomFilesOptions> = {},
 ): Promise<{ journal: Journal; logs: LogEntry[] }> {
-  const log = createLogger({ machine: 'test', role: 'test', origin }, (line) => logs.push(JSON.parse(line) as LogEntry));
-  const fail = (err: Error): never => {
-    throw err;
-  };
-  const files = new RoomFiles({ machineDir, log, lockStaleMs: 2000, onCompromised: fail, ...fileOpts });
-  const journal = new Journal(files, origin, log, undefined, fail, { ...DEFAULT_JOURNAL_OPTIONS, ...opts });
-  await journal.load();
-  return { journal, logs };
+  const opened = newJournal(machineDir, origin, logs, opts, fileOpts);
+  await opened.journal.load();
+  return opened;
 }
 
 export interface RawRoomFile {

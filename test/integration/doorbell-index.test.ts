@@ -7,7 +7,7 @@ import t from 'tap';
 import { createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
 import { ev } from '../helpers/events';
 import type { Commit } from '../../lib/storage/journal';
-import { openJournal, readAll, tempDir } from '../helpers/storage';
+import { newJournal, openJournal, readAll, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 import { join } from 'node:path';
 
@@ -71,6 +71,28 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
   const mine = await worker.submit({ id: postEventId('u4', 'after'), kind: 'post', room: 'u4', author: 'u4', text: 'after' });
   t.ok(mine.hlc.wall > events[events.length - 1].hlc.wall, 'the clock moved past the learned events');
   t.equal(worker.lastPosts(['u4'], 100).length, posts.filter((e) => e.room === 'u4').length + 1, 'no learned post read twice');
+});
+
+t.test('a doorbell rung before the load waits for it: nothing is learned into the empty state, and everything rung is there after the load', async (t) => {
+  const machineDir = join(tempDir(t), 'm3');
+  const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
+  const rung: Commit[] = [];
+  replicator.onCommitted((c) => rung.push(c));
+  const events = peerEvents(6, 60);
+  const [before, after] = [events.slice(0, 50), events.slice(50)];
+  for (let i = 0; i < before.length; i += 25) await replicator.appendStamped(before.slice(i, i + 25));
+
+  // A revived worker listens before it loads; the doorbells of the writers still serving reach it meanwhile.
+  const { journal: worker } = newJournal(machineDir, 'm3.w0');
+  for (const r of rung) worker.ring(r);
+  t.equal(worker.index.vector().size, 0, 'no event learned from seq 1 into the state the load replaces');
+  await worker.load();
+  const early = rung.length;
+  await replicator.appendStamped(after);
+  for (const r of rung.slice(early)) worker.ring(r);
+  await waitUntilVector(worker, replicator);
+  t.same(worker.index.vector(), replicator.index.vector(), 'same vector after the load and the later doorbells');
+  t.same(readAll(worker).map((e) => e.id).sort(), events.map((e) => e.id).sort(), 'every event readable through the worker, none doubled');
 });
 
 t.test('lines of another writer between the learned ones: that room is read from its file, nothing lost or doubled', async (t) => {
