@@ -58,8 +58,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   };
   cues.on('close', () => void exit());
   cues.on('line', (cue) => {
-    if (cue === 'follow') void follow().catch(fatal);
-    else if (cue === 'go') writing = write().catch(fatal);
+    if (cue === 'follow') {
+      void openFeed(opts, reader)
+        .then((f) => {
+          feed = f;
+          emit({ k: 'following', reader: opts.reader, at: Date.now() });
+        })
+        .catch(fatal);
+    } else if (cue === 'go') writing = write(opts, writer, () => stopWriting).catch(fatal);
     else if (cue === 'stop-writing') {
       stopWriting = Date.now();
       void (writing ?? Promise.resolve()).then(() => emit({ k: 'done', writer: opts.writer }));
@@ -70,48 +76,51 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   emit({ k: 'ready', client: opts.writer });
   await untilDone(() => reader.connect());
   emit({ k: 'ready', client: opts.reader });
+}
 
-  async function follow(): Promise<void> {
-    for (const room of opts.follow) {
-      // A room created on another machine may not have reached ours yet: NOT_FOUND until it has.
-      await untilDone(() =>
-        reader.call('Join', { user: opts.reader, room }).catch((err: unknown) => {
-          if (err instanceof ServerRefusal && err.code === grpc.status.ALREADY_EXISTS) return;
-          throw err;
-        }),
-      );
-    }
-    const f = new ChatFeed(reader, {
-      line: (line) => emit({ k: 'shown', reader: opts.reader, line, at: Date.now() }),
-      note: (text) => emit({ k: 'note', reader: opts.reader, text, at: Date.now() }),
-      error: (text) => emit({ k: 'note', reader: opts.reader, text, at: Date.now() }),
-    });
-    await untilDone(() => f.start());
-    feed = f;
-    emit({ k: 'following', reader: opts.reader, at: Date.now() });
+/** The reader joins every followed room and opens its feed, which reports each line shown. */
+async function openFeed(opts: AgentOptions, reader: ChatConnection): Promise<ChatFeed> {
+  for (const room of opts.follow) {
+    // A room created on another machine may not have reached ours yet: NOT_FOUND until it has.
+    await untilDone(() =>
+      reader.call('Join', { user: opts.reader, room }).catch((err: unknown) => {
+        if (err instanceof ServerRefusal && err.code === grpc.status.ALREADY_EXISTS) return;
+        throw err;
+      }),
+    );
   }
+  const f = new ChatFeed(reader, {
+    line: (line) => emit({ k: 'shown', reader: opts.reader, line, at: Date.now() }),
+    note: (text) => emit({ k: 'note', reader: opts.reader, text, at: Date.now() }),
+    error: (text) => emit({ k: 'note', reader: opts.reader, text, at: Date.now() }),
+  });
+  await untilDone(() => f.start());
+  return f;
+}
 
-  /** One post in flight: each retried with the same id until acknowledged (or refused). */
-  async function write(): Promise<void> {
-    for (let n = 1; !stopWriting; n++) {
-      const req = { user: opts.writer, id: postClientId(opts.writer, n), text: postText(opts.writer, n) };
-      emit({ k: 'sent', writer: opts.writer, n, at: Date.now() });
-      for (;;) {
-        try {
-          const res = await writer.call('Post', req);
-          emit({ k: 'ack', writer: opts.writer, n, at: Date.now(), origin: res.event?.origin ?? '' });
+/**
+ * One post in flight: each retried with the same id until acknowledged (or refused),
+ * until `stoppedAt` says the writer was told to stop (epoch ms; 0 while writing).
+ */
+async function write(opts: AgentOptions, writer: ChatConnection, stoppedAt: () => number): Promise<void> {
+  for (let n = 1; !stoppedAt(); n++) {
+    const req = { user: opts.writer, id: postClientId(opts.writer, n), text: postText(opts.writer, n) };
+    emit({ k: 'sent', writer: opts.writer, n, at: Date.now() });
+    for (;;) {
+      try {
+        const res = await writer.call('Post', req);
+        emit({ k: 'ack', writer: opts.writer, n, at: Date.now(), origin: res.event?.origin ?? '' });
+        break;
+      } catch (err) {
+        if (!(err instanceof NoServerReachable)) {
+          emit({ k: 'refused', writer: opts.writer, n, at: Date.now(), error: errorMessage(err) });
           break;
-        } catch (err) {
-          if (!(err instanceof NoServerReachable)) {
-            emit({ k: 'refused', writer: opts.writer, n, at: Date.now(), error: errorMessage(err) });
-            break;
-          }
-          emit({ k: 'fail', writer: opts.writer, n, at: Date.now(), error: err.message });
-          if (stopWriting && Date.now() - stopWriting > GIVE_UP_AFTER_STOP_MS) return;
         }
+        emit({ k: 'fail', writer: opts.writer, n, at: Date.now(), error: err.message });
+        if (stoppedAt() && Date.now() - stoppedAt() > GIVE_UP_AFTER_STOP_MS) return;
       }
-      await sleep(opts.postIntervalMs);
     }
+    await sleep(opts.postIntervalMs);
   }
 }
 

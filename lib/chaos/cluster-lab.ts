@@ -84,13 +84,12 @@ export function faketimeLaunch(offset: string): { prefix: string[]; env: Record<
 
 export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   const { machines } = opts;
-  const guardians = opts.guardians ?? 2;
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-'));
   const net: NetLab | null = opts.namespaces ? createNetLab(machines) : null;
   const configFile = await writeClusterConfig(dir, {
     machines,
     host: (m) => (net ? net.ip(m) : '127.0.0.1'),
-    guardians,
+    guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: randomBytes(16).toString('hex'),
   });
@@ -98,65 +97,41 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   if (opts.history) copyHistory(opts.history, config.dataDir, machines);
   const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
   const logFds = new Map(machines.map((m) => [m, openSync(join(opts.logDir, `${m}.log`), 'a')]));
-  const units = new Map(
-    machines.map((m) => [
-      m,
-      new ServiceUnit({
-        command: () => {
-          const skew = clock.get(m) as ClockOffset;
-          return [...(net ? net.prefix(m) : []), ...(skew === '0' ? [] : faketimeLaunch(skew).prefix), join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile];
-        },
-        env: () => {
-          const skew = clock.get(m) as ClockOffset;
-          return { ...process.env, ...(skew === '0' ? {} : faketimeLaunch(skew).env) };
-        },
-        logFd: logFds.get(m) as number,
-        restartSec: RESTART_SEC_MS,
-      }),
-    ]),
-  );
+  const units = new Map(machines.map((m) => [m, machineUnit(m, configFile, net, () => clock.get(m) as ClockOffset, logFds.get(m) as number)]));
+  const unit = (m: string): ServiceUnit => units.get(m) as ServiceUnit;
 
   const powerOff = async (m: string): Promise<void> => {
-    const unit = units.get(m) as ServiceUnit;
-    unit.disable();
-    await killUntilGone(() => [...serverPids(config.file, m), ...(unit.pid ? [unit.pid] : [])].filter(isAlive), m, 15_000);
+    const u = unit(m);
+    u.disable();
+    await killUntilGone(() => [...serverPids(config.file, m), ...(u.pid ? [u.pid] : [])].filter(isAlive), m, 15_000);
   };
 
-  const lab: ClusterLab = {
+  return {
     config,
     namespaces: net?.namespaces ?? [],
     clientPrefix: (m) => (net ? net.prefix(m) : []),
     clocks: () => Object.fromEntries(clock),
     processes: (m) => serverProcesses(config.file, m, readRecord(machineDirOf(config.dataDir, m))?.pid ?? 0),
     start: () => {
-      for (const unit of units.values()) unit.enable();
+      for (const u of units.values()) u.enable();
     },
     powerOff,
-    powerOn: (m) => (units.get(m) as ServiceUnit).enable(),
+    powerOn: (m) => unit(m).enable(),
     async restartWithClock(m, offset) {
       await powerOff(m);
       clock.set(m, offset);
-      (units.get(m) as ServiceUnit).enable();
+      unit(m).enable();
     },
     linkDown: (m) => net?.linkDown(m),
     linkUp: (m) => net?.linkUp(m),
-    async waitHealthy(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      let missing = '';
-      for (;;) {
-        missing = unhealthy(config, await clusterStatus(config));
-        if (missing === '') return;
-        if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms: ${missing}`);
-        await sleep(250);
-      }
-    },
+    waitHealthy: (timeoutMs) => waitHealthy(config, timeoutMs),
     async dumps() {
       // In-process, as `fbs dump` computes it: no node start per machine every poll while faults run.
       const out = await Promise.all(machines.map((m) => dumpMachine(config.dataDir, m)));
       return Object.fromEntries(machines.map((m, i) => [m, out[i]]));
     },
     async teardown() {
-      for (const unit of units.values()) unit.disable();
+      for (const u of units.values()) u.disable();
       try {
         await killUntilGone(() => [...serverPids(config.file), ...[...units.values()].flatMap((u) => (u.pid ? [u.pid] : []))].filter(isAlive), 'the cluster', 15_000);
       } finally {
@@ -166,7 +141,28 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
       }
     },
   };
-  return lab;
+}
+
+/** The unit that runs a machine's startup script: in its namespace, under its clock offset as it is at each start. */
+function machineUnit(m: string, configFile: string, net: NetLab | null, skew: () => ClockOffset, logFd: number): ServiceUnit {
+  const faked = (): { prefix: string[]; env: Record<string, string> } => (skew() === '0' ? { prefix: [], env: {} } : faketimeLaunch(skew()));
+  return new ServiceUnit({
+    command: () => [...(net ? net.prefix(m) : []), ...faked().prefix, join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile],
+    env: () => ({ ...process.env, ...faked().env }),
+    logFd,
+    restartSec: RESTART_SEC_MS,
+  });
+}
+
+/** Resolves when every process of every machine reports up in `fbs status`. */
+async function waitHealthy(config: ClusterConfig, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = unhealthy(config, await clusterStatus(config));
+    if (missing === '') return;
+    if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms: ${missing}`);
+    await sleep(250);
+  }
 }
 
 /** Puts a copy of each machine's generated data dir where the machine will look for its own. */

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../common/log';
 import { check, referenceDump, storedPostKeys, type Verdict } from './checker';
 import { createClusterLab, faketimeAvailable, type ClusterLab } from './cluster-lab';
-import { HistoryRecorder, type History } from './history';
+import { HistoryRecorder, type History, type Phases } from './history';
 import { Nemesis, planFaults } from './nemesis';
 import { netLabUnavailable } from './net-lab';
 import { writeResults, type RunInfo } from './report';
@@ -62,57 +62,38 @@ export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'p
   return ['npm run chaos --', `--duration ${o.durationS}`, `--seed ${o.seed}`, ...extra].join(' ');
 }
 
+/** Which fault kinds this host can inject, and what is left out and why. */
+interface FaultSupport {
+  namespaces: boolean;
+  clockFaults: boolean;
+  skipped: string[];
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
-  const netReason = o.namespaces ? netLabUnavailable() : 'turned off (--no-netns)';
-  const clockFaults = faketimeAvailable();
-  const skipped = [
-    ...(netReason ? [`link-down faults (network namespaces: ${netReason}); running on loopback`] : []),
-    ...(clockFaults ? [] : ['clock faults (faketime is not installed: Debian package faketime)']),
-  ];
-  for (const s of skipped) o.log(`chaos: skipping ${s}`);
+  const support = faultSupport(o);
+  for (const s of support.skipped) o.log(`chaos: skipping ${s}`);
   mkdirSync(join(o.resultsDir, 'logs'), { recursive: true });
   o.log(`chaos: seed ${o.seed}, ${o.durationS} s of faults; results in ${o.resultsDir}`);
 
-  const lab = await createClusterLab({ machines: MACHINES, namespaces: netReason === null, logDir: join(o.resultsDir, 'logs'), history: o.history });
+  const lab = await createClusterLab({ machines: MACHINES, namespaces: support.namespaces, logDir: join(o.resultsDir, 'logs'), history: o.history });
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
-  const problems: string[] = [];
   try {
     lab.start();
     await lab.waitHealthy(o.history ? HISTORY_SETUP_TIMEOUT_MS : SETUP_TIMEOUT_MS);
     const recorder = new HistoryRecorder();
     workload = startWorkload({ lab, recorder, postIntervalMs: o.postIntervalMs, log: o.log });
-    await workload.ready(SETUP_TIMEOUT_MS);
-    await workload.follow(SETUP_TIMEOUT_MS);
-    // Every machine knows every room and every join before the first fault.
-    const setup = await converge(lab, SETUP_TIMEOUT_MS);
-    if (setup.at === null) throw new Error('the machines did not converge after setup');
-    const eventsAtStart = lineCount(setup.dumps[MACHINES[0]]);
+    const startDump = await setUpWorkload(lab, workload);
     o.log(`chaos: ${MACHINES.length} writers and ${workload.readers.length} readers running; faults begin`);
 
     const t0 = Date.now();
-    const now = (): number => Date.now() - t0;
     workload.go();
-    const plan = planFaults(o.seed, { machines: MACHINES, master: MACHINES[0], windowMs: o.durationS * 1000, linkFaults: netReason === null, clockFaults });
-    nemesis = new Nemesis(plan, lab, now, o.log);
+    const plan = planFaults(o.seed, { machines: MACHINES, master: MACHINES[0], windowMs: o.durationS * 1000, linkFaults: support.namespaces, clockFaults: support.clockFaults });
+    nemesis = new Nemesis(plan, lab, () => Date.now() - t0, o.log);
     nemesis.start();
     await sleep(o.durationS * 1000, undefined, { signal: o.signal });
 
-    await nemesis.healAll();
-    const healed = now();
-    o.log(`chaos: ${nemesis.faults.length} faults injected; healed everything at ${(healed / 1000).toFixed(1)} s`);
-    await lab.waitHealthy(HEALTHY_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
-    const healthy = now();
-    await workload.stopWriting(STOP_WRITING_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
-    const writersStopped = now();
-    const { dumps, at } = await converge(lab, CONVERGE_TIMEOUT_MS);
-    const converged = at === null ? null : at - t0;
-    o.log(`chaos: ${converged === null ? 'the machines did NOT converge' : `converged ${((converged - writersStopped) / 1000).toFixed(1)} s after the writers stopped`}`);
-    const stored = storedPostKeys(referenceDump(dumps));
-    await workload.shownToAll(stored, SHOWN_TIMEOUT_MS);
-    await workload.stop();
-    const end = now();
-
+    const end = await healAndConverge(lab, workload, nemesis, t0, o.log);
     const history: History = {
       seed: o.seed,
       faultWindowMs: o.durationS * 1000,
@@ -120,28 +101,83 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       posts: recorder.postOps(t0),
       readers: recorder.readerLogs(t0).sort((a, b) => a.reader.localeCompare(b.reader)),
       faults: nemesis.faults,
-      phases: { healed, healthy, writersStopped, converged, end },
+      phases: end.phases,
       startedAt: t0,
     };
-    const verdict = check(history, dumps, setup.dumps[MACHINES[0]]);
-    const info: RunInfo = {
-      seed: o.seed,
-      faultWindowS: o.durationS,
-      reproduce: reproduceCommand(o),
-      namespaces: netReason === null,
-      clockFaults,
-      skipped,
-      clocksAtEnd: lab.clocks(),
-      problems,
-      eventsAtStart,
-    };
-    const table = writeResults(o.resultsDir, { info, history, verdict, svg: timelineSvg(history, verdict, MACHINES), dumps });
-    return { ok: verdict.ok && problems.length === 0, verdict, problems, table, resultsDir: o.resultsDir, configFile: lab.config.file, namespaces: lab.namespaces, agentPids: workload.pids };
+    return checkAndReport(o, support, { lab, workload, history, dumps: end.dumps, startDump, problems: end.problems });
   } finally {
     await nemesis?.healAll();
     await workload?.stop();
     await lab.teardown();
   }
+}
+
+function faultSupport(o: ChaosOptions): FaultSupport {
+  const netReason = o.namespaces ? netLabUnavailable() : 'turned off (--no-netns)';
+  const clockFaults = faketimeAvailable();
+  const skipped = [
+    ...(netReason ? [`link-down faults (network namespaces: ${netReason}); running on loopback`] : []),
+    ...(clockFaults ? [] : ['clock faults (faketime is not installed: Debian package faketime)']),
+  ];
+  return { namespaces: netReason === null, clockFaults, skipped };
+}
+
+/**
+ * Every client connected and every reader following, and every machine knowing
+ * every room and every join before the first fault. Returns that common dump.
+ */
+async function setUpWorkload(lab: ClusterLab, workload: Workload): Promise<string> {
+  await workload.ready(SETUP_TIMEOUT_MS);
+  await workload.follow(SETUP_TIMEOUT_MS);
+  const setup = await converge(lab, SETUP_TIMEOUT_MS);
+  if (setup.at === null) throw new Error('the machines did not converge after setup');
+  return setup.dumps[MACHINES[0]];
+}
+
+/**
+ * After the fault window: heal everything, wait for the cluster to be whole, stop
+ * the writers, wait for the machines to agree and the readers to be shown every
+ * stored post. What did not happen in time is a problem, not an exception.
+ */
+async function healAndConverge(lab: ClusterLab, workload: Workload, nemesis: Nemesis, t0: number, log: (line: string) => void): Promise<{ phases: Phases; dumps: Record<string, string>; problems: string[] }> {
+  const now = (): number => Date.now() - t0;
+  const problems: string[] = [];
+  await nemesis.healAll();
+  const healed = now();
+  log(`chaos: ${nemesis.faults.length} faults injected; healed everything at ${(healed / 1000).toFixed(1)} s`);
+  await lab.waitHealthy(HEALTHY_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
+  const healthy = now();
+  await workload.stopWriting(STOP_WRITING_TIMEOUT_MS).catch((err: unknown) => problems.push(errorMessage(err)));
+  const writersStopped = now();
+  const { dumps, at } = await converge(lab, CONVERGE_TIMEOUT_MS);
+  const converged = at === null ? null : at - t0;
+  log(`chaos: ${converged === null ? 'the machines did NOT converge' : `converged ${((converged - writersStopped) / 1000).toFixed(1)} s after the writers stopped`}`);
+  await workload.shownToAll(storedPostKeys(referenceDump(dumps)), SHOWN_TIMEOUT_MS);
+  await workload.stop();
+  return { phases: { healed, healthy, writersStopped, converged, end: now() }, dumps, problems };
+}
+
+/** The verdict on the run, written to the results folder. */
+function checkAndReport(
+  o: ChaosOptions,
+  support: FaultSupport,
+  run: { lab: ClusterLab; workload: Workload; history: History; dumps: Record<string, string>; startDump: string; problems: string[] },
+): ChaosOutcome {
+  const { lab, history, problems } = run;
+  const verdict = check(history, run.dumps, run.startDump);
+  const info: RunInfo = {
+    seed: o.seed,
+    faultWindowS: o.durationS,
+    reproduce: reproduceCommand(o),
+    namespaces: support.namespaces,
+    clockFaults: support.clockFaults,
+    skipped: support.skipped,
+    clocksAtEnd: lab.clocks(),
+    problems,
+    eventsAtStart: lineCount(run.startDump),
+  };
+  const table = writeResults(o.resultsDir, { info, history, verdict, svg: timelineSvg(history, verdict, MACHINES), dumps: run.dumps });
+  return { ok: verdict.ok && problems.length === 0, verdict, problems, table, resultsDir: o.resultsDir, configFile: lab.config.file, namespaces: lab.namespaces, agentPids: run.workload.pids };
 }
 
 function lineCount(text: string): number {

@@ -44,61 +44,40 @@ export interface Workload {
   stop(): Promise<void>;
 }
 
+/** What the agents have reported so far: clients connected, readers following, writers done. */
+interface Progress {
+  ready: Set<string>;
+  following: Set<string>;
+  done: Set<string>;
+}
+
 export function startWorkload(opts: WorkloadOptions): Workload {
   const machines = Object.keys(opts.lab.config.machines);
   const addresses = clientAddresses(opts.lab.config);
   const writers = machines.map((_, i) => `w${i + 1}`);
   const readers = machines.map((_, i) => `r${i + 1}`);
-  const ready = new Set<string>();
-  const following = new Set<string>();
-  const done = new Set<string>();
-
-  const agents: ChildProcess[] = machines.map((m, i) => {
-    const servers = [...addresses.slice(i), ...addresses.slice(0, i)];
-    const argv = [
-      ...opts.lab.clientPrefix(m),
-      process.execPath, CHAOS_SCRIPT, 'agent',
-      '--writer', writers[i], '--reader', readers[i], '--follow', writers.join(','),
-      '--servers', servers.join(','), '--config', opts.lab.config.file, '--post-interval', String(opts.postIntervalMs),
-    ];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin!.on('error', () => undefined); // an agent that died is seen through its records
-    eachLine(child.stdout!, (line) => {
-      const r = parseAgentRecord(line);
-      if (!r) return opts.log(`agent ${m}: ${line}`);
-      if (r.k === 'ready') ready.add(r.client);
-      else if (r.k === 'following') following.add(r.reader);
-      else if (r.k === 'done') done.add(r.writer);
-      opts.recorder.take(r);
-    });
-    eachLine(child.stderr!, (line) => opts.log(`agent ${m}: ${line}`));
-    return child;
-  });
-  const exited = (a: ChildProcess): boolean => a.exitCode !== null || a.signalCode !== null;
+  const progress: Progress = { ready: new Set(), following: new Set(), done: new Set() };
+  const agents = machines.map((m, i) =>
+    spawnAgent(opts, m, ['--writer', writers[i], '--reader', readers[i], '--follow', writers.join(','), '--servers', [...addresses.slice(i), ...addresses.slice(0, i)].join(',')], progress),
+  );
   const cue = (word: string): void => {
     for (const a of agents) if (!exited(a)) a.stdin!.write(`${word}\n`);
   };
-  const until = async (what: string, cond: () => boolean, timeoutMs: number): Promise<void> => {
-    await waitUntil(() => cond() || agents.some(exited), timeoutMs, 50).catch(() => {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    });
-    const dead = agents.find(exited);
-    if (!cond() && dead) throw new Error(`a client agent (pid ${dead.pid}) exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}`);
-  };
+  const until = (what: string, cond: () => boolean, timeoutMs: number): Promise<void> => untilAgents(agents, what, cond, timeoutMs);
 
   return {
     writers,
     readers,
     pids: agents.map((a) => a.pid as number),
-    ready: (timeoutMs) => until('every client to connect', () => [...writers, ...readers].every((c) => ready.has(c)), timeoutMs),
+    ready: (timeoutMs) => until('every client to connect', () => [...writers, ...readers].every((c) => progress.ready.has(c)), timeoutMs),
     async follow(timeoutMs) {
       cue('follow');
-      await until('every reader to follow every writer', () => readers.every((r) => following.has(r)), timeoutMs);
+      await until('every reader to follow every writer', () => readers.every((r) => progress.following.has(r)), timeoutMs);
     },
     go: () => cue('go'),
     async stopWriting(timeoutMs) {
       cue('stop-writing');
-      await until('every writer to finish its last post', () => writers.every((w) => done.has(w)), timeoutMs);
+      await until('every writer to finish its last post', () => writers.every((w) => progress.done.has(w)), timeoutMs);
     },
     async shownToAll(keys, timeoutMs) {
       const all = (): boolean => readers.every((r) => {
@@ -115,4 +94,38 @@ export function startWorkload(opts: WorkloadOptions): Workload {
       await waitUntil(() => live().length === 0, 5_000, 50).catch(() => undefined);
     },
   };
+}
+
+/** The agent beside machine `m` (`role`: its writer, reader and server flags); its records go to the recorder and `progress`. */
+function spawnAgent(opts: WorkloadOptions, m: string, role: string[], progress: Progress): ChildProcess {
+  const argv = [
+    ...opts.lab.clientPrefix(m),
+    process.execPath, CHAOS_SCRIPT, 'agent',
+    ...role, '--config', opts.lab.config.file, '--post-interval', String(opts.postIntervalMs),
+  ];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.on('error', () => undefined); // an agent that died is seen through its records
+  eachLine(child.stdout!, (line) => {
+    const r = parseAgentRecord(line);
+    if (!r) return opts.log(`agent ${m}: ${line}`);
+    if (r.k === 'ready') progress.ready.add(r.client);
+    else if (r.k === 'following') progress.following.add(r.reader);
+    else if (r.k === 'done') progress.done.add(r.writer);
+    opts.recorder.take(r);
+  });
+  eachLine(child.stderr!, (line) => opts.log(`agent ${m}: ${line}`));
+  return child;
+}
+
+function exited(a: ChildProcess): boolean {
+  return a.exitCode !== null || a.signalCode !== null;
+}
+
+/** Waits for `cond`; an agent that exits before it holds fails the wait at once. */
+async function untilAgents(agents: ChildProcess[], what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  await waitUntil(() => cond() || agents.some(exited), timeoutMs, 50).catch(() => {
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  });
+  const dead = agents.find(exited);
+  if (!cond() && dead) throw new Error(`a client agent (pid ${dead.pid}) exited (${dead.exitCode ?? dead.signalCode}) while waiting for ${what}`);
 }

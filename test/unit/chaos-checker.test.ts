@@ -4,7 +4,7 @@
  * does not fail the run.
  */
 import t from 'tap';
-import { check } from '../../lib/chaos/checker';
+import { check, reorderings, type Stored } from '../../lib/chaos/checker';
 import { postClientId, postText, type History, type PostOp, type ReaderLog } from '../../lib/chaos/history';
 import { eventToLine, type ChatEvent } from '../../lib/core/event';
 import { ev } from '../helpers/events';
@@ -153,4 +153,16 @@ t.test('slow acks and late deliveries are client stalls', async (t) => {
   t.equal(v.stats.failedAttempts, 1);
   t.same(v.stalls, [{ client: 'r1', from: 2_800, to: 6_000 }, { client: 'w1', from: 300, to: 2_800 }]);
   t.same(v.stats.longestStall, { client: 'r1', from: 2_800, to: 6_000 });
+});
+
+t.test('a post that arrives after several others it sorts before counts each of them, with one example', async (t) => {
+  const order: Stored[] = ['w1', 'w2', 'w3', 'w4'].map((w, i) => ({ key: `${w} #1`, writer: w, n: 1, origin: `m${i + 1}.w0`, hlc: `${i}.0` }));
+  const rank = new Map(order.map((p, i) => [p.key, i]));
+  // w1 #1 sorts first but is shown last, after the three that sort after it.
+  const firsts = [['w2', 200], ['w3', 300], ['w4', 400], ['w1', 1_500]].map(([w, at]) => ({ writer: w as string, n: 1, at: at as number }));
+  const late = reorderings('r1', firsts, order, rank);
+  t.equal(late.count, 3, 'w2, w3 and w4 were each shown before w1');
+  t.equal(late.examples.length, 1, 'one example for the one late post');
+  t.equal(late.examples[0].waitMs, 1_300, 'from the first post it overtook to its showing');
+  t.same(reorderings('r1', [...firsts].sort((a, b) => rank.get(`${a.writer} #1`)! - rank.get(`${b.writer} #1`)!), order, rank), { count: 0, examples: [] }, 'shown in the final order: none');
 });
