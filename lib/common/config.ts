@@ -103,31 +103,12 @@ export function loadConfig(file = DEFAULT_CONFIG_FILE): ClusterConfig {
 }
 
 export function parseConfig(raw: unknown, path: string): ClusterConfig {
-  const bad = (what: string): never => {
-    throw new ConfigError(`config ${path}: ${what}`);
-  };
-  if (typeof raw !== 'object' || raw === null) bad('not a JSON object');
+  const r = new ConfigReader(path);
+  if (typeof raw !== 'object' || raw === null) r.bad('not a JSON object');
   const o = raw as Record<string, any>;
-  if (typeof o.machines !== 'object' || o.machines === null || Object.keys(o.machines).length === 0) {
-    bad('"machines" must name at least one machine');
-  }
-  const machines: Record<string, MachineConfig> = {};
-  for (const [id, m] of Object.entries(o.machines as Record<string, any>)) {
-    if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(id)) bad(`machine id "${id}" must be 1-16 of [a-z0-9_-]`);
-    if (typeof m?.host !== 'string' || m.host === '') bad(`machines.${id}.host must be a host name or address`);
-    if (!isPort(m.port)) bad(`machines.${id}.port must be a port number`);
-    if (!isPort(m.adminPort)) bad(`machines.${id}.adminPort must be a port number`);
-    const peerPort = m.peerPort ?? m.port + 100;
-    if (!isPort(peerPort) || peerPort === m.port) bad(`machines.${id}.peerPort must be a port number other than its port`);
-    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort, peerPort };
-  }
-  const num = (v: unknown, dflt: number, key: string, min = 1): number => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`"${key}" must be an integer >= ${min}`);
-    return v as number;
-  };
-  const jsonSecret = o.secret === undefined ? '' : typeof o.secret === 'string' ? o.secret : bad('"secret" must be a string');
-  if (o.tls !== undefined && typeof o.tls !== 'boolean') bad('"tls" must be true or false');
+  const machines = parseMachines(o.machines, r);
+  const jsonSecret = o.secret === undefined ? '' : typeof o.secret === 'string' ? o.secret : r.bad('"secret" must be a string');
+  if (o.tls !== undefined && typeof o.tls !== 'boolean') r.bad('"tls" must be true or false');
   const tlsDir = resolve(dirname(path), typeof o.tlsDir === 'string' ? o.tlsDir : 'tls');
   const secretFile = join(tlsDir, 'secret');
   let secret: string | undefined;
@@ -135,43 +116,92 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     file: path,
     machines,
     dataDir: resolve(dirname(path), typeof o.dataDir === 'string' ? o.dataDir : 'data'),
-    workers: num(o.workers, 2, 'workers'),
-    master: typeof o.master === 'string' ? (machines[o.master] ? o.master : bad(`"master" names no machine`)) : Object.keys(machines)[0],
-    guardians: num(o.guardians, 2, 'guardians'),
-    timing: {
-      heartbeatMs: num(o.timing?.heartbeatMs, 200, 'timing.heartbeatMs', 10),
-      suspectAfterMs: num(o.timing?.suspectAfterMs, 600, 'timing.suspectAfterMs', 10),
-      deadAfterMs: num(o.timing?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
-      electionTimeoutMs: num(o.timing?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
-      startupGraceMs: num(o.timing?.startupGraceMs, 1500, 'timing.startupGraceMs', 0),
-    },
+    workers: r.num(o.workers, 2, 'workers'),
+    master: typeof o.master === 'string' ? (machines[o.master] ? o.master : r.bad(`"master" names no machine`)) : Object.keys(machines)[0],
+    guardians: r.num(o.guardians, 2, 'guardians'),
+    timing: parseTiming(o.timing, r),
     get secret() {
       return (secret ??= readSecret(secretFile, jsonSecret));
     },
     secretFile,
     tls: o.tls ?? true,
     tlsDir,
-    maxClockOffsetMs: num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
-    limits: {
-      maxPostChars: num(o.limits?.maxPostChars, 1000, 'limits.maxPostChars'),
-      maxCausalLeadMs: num(o.limits?.maxCausalLeadMs, 24 * 3600 * 1000, 'limits.maxCausalLeadMs'),
-      maxMessageBytes: num(o.limits?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
-      historySize: num(o.limits?.historySize, 20, 'limits.historySize'),
-      maxFollows: num(o.limits?.maxFollows, 1000, 'limits.maxFollows'),
-      maxStreamsPerUser: num(o.limits?.maxStreamsPerUser, 10, 'limits.maxStreamsPerUser'),
-      maxStreamsPerConnection: num(o.limits?.maxStreamsPerConnection, 100, 'limits.maxStreamsPerConnection'),
-      maxStreamBacklogBytes: num(o.limits?.maxStreamBacklogBytes, 1 << 20, 'limits.maxStreamBacklogBytes', 64 * 1024),
-    },
-    quotas: {
-      newUsersPerAddressPerMinute: num(o.quotas?.newUsersPerAddressPerMinute, 100, 'quotas.newUsersPerAddressPerMinute'),
-      postsPerUserPerSecond: num(o.quotas?.postsPerUserPerSecond, 20, 'quotas.postsPerUserPerSecond'),
-      requestsPerConnectionPerSecond: num(o.quotas?.requestsPerConnectionPerSecond, 500, 'quotas.requestsPerConnectionPerSecond'),
-    },
-    storage: {
-      lockStaleMs: num(o.storage?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),
-      cachedRooms: num(o.storage?.cachedRooms, ROOM_CACHE_DEFAULTS.cachedRooms, 'storage.cachedRooms'),
-      tailPosts: num(o.storage?.tailPosts, ROOM_CACHE_DEFAULTS.tailPosts, 'storage.tailPosts'),
-    },
+    maxClockOffsetMs: r.num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
+    limits: parseLimits(o.limits, r),
+    quotas: parseQuotas(o.quotas, r),
+    storage: parseStorage(o.storage, r),
+  };
+}
+
+/** Checks the keys of one config file: `bad` throws the one error, naming the file. */
+class ConfigReader {
+  constructor(private readonly path: string) {}
+
+  bad(what: string): never {
+    throw new ConfigError(`config ${this.path}: ${what}`);
+  }
+
+  /** An integer key of at least `min`; `dflt` when absent. */
+  num(v: unknown, dflt: number, key: string, min = 1): number {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.bad(`"${key}" must be an integer >= ${min}`);
+    return v as number;
+  }
+}
+
+function parseMachines(raw: unknown, r: ConfigReader): Record<string, MachineConfig> {
+  if (typeof raw !== 'object' || raw === null || Object.keys(raw).length === 0) {
+    r.bad('"machines" must name at least one machine');
+  }
+  const machines: Record<string, MachineConfig> = {};
+  for (const [id, m] of Object.entries(raw as Record<string, any>)) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(id)) r.bad(`machine id "${id}" must be 1-16 of [a-z0-9_-]`);
+    if (typeof m?.host !== 'string' || m.host === '') r.bad(`machines.${id}.host must be a host name or address`);
+    if (!isPort(m.port)) r.bad(`machines.${id}.port must be a port number`);
+    if (!isPort(m.adminPort)) r.bad(`machines.${id}.adminPort must be a port number`);
+    const peerPort = m.peerPort ?? m.port + 100;
+    if (!isPort(peerPort) || peerPort === m.port) r.bad(`machines.${id}.peerPort must be a port number other than its port`);
+    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort, peerPort };
+  }
+  return machines;
+}
+
+function parseTiming(t: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['timing'] {
+  return {
+    heartbeatMs: r.num(t?.heartbeatMs, 200, 'timing.heartbeatMs', 10),
+    suspectAfterMs: r.num(t?.suspectAfterMs, 600, 'timing.suspectAfterMs', 10),
+    deadAfterMs: r.num(t?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
+    electionTimeoutMs: r.num(t?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
+    startupGraceMs: r.num(t?.startupGraceMs, 1500, 'timing.startupGraceMs', 0),
+  };
+}
+
+function parseLimits(l: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['limits'] {
+  return {
+    maxPostChars: r.num(l?.maxPostChars, 1000, 'limits.maxPostChars'),
+    maxCausalLeadMs: r.num(l?.maxCausalLeadMs, 24 * 3600 * 1000, 'limits.maxCausalLeadMs'),
+    maxMessageBytes: r.num(l?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
+    historySize: r.num(l?.historySize, 20, 'limits.historySize'),
+    maxFollows: r.num(l?.maxFollows, 1000, 'limits.maxFollows'),
+    maxStreamsPerUser: r.num(l?.maxStreamsPerUser, 10, 'limits.maxStreamsPerUser'),
+    maxStreamsPerConnection: r.num(l?.maxStreamsPerConnection, 100, 'limits.maxStreamsPerConnection'),
+    maxStreamBacklogBytes: r.num(l?.maxStreamBacklogBytes, 1 << 20, 'limits.maxStreamBacklogBytes', 64 * 1024),
+  };
+}
+
+function parseQuotas(q: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['quotas'] {
+  return {
+    newUsersPerAddressPerMinute: r.num(q?.newUsersPerAddressPerMinute, 100, 'quotas.newUsersPerAddressPerMinute'),
+    postsPerUserPerSecond: r.num(q?.postsPerUserPerSecond, 20, 'quotas.postsPerUserPerSecond'),
+    requestsPerConnectionPerSecond: r.num(q?.requestsPerConnectionPerSecond, 500, 'quotas.requestsPerConnectionPerSecond'),
+  };
+}
+
+function parseStorage(st: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['storage'] {
+  return {
+    lockStaleMs: r.num(st?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),
+    cachedRooms: r.num(st?.cachedRooms, ROOM_CACHE_DEFAULTS.cachedRooms, 'storage.cachedRooms'),
+    tailPosts: r.num(st?.tailPosts, ROOM_CACHE_DEFAULTS.tailPosts, 'storage.tailPosts'),
   };
 }
 

@@ -90,69 +90,101 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
 
 /** Decodes a checkpoint; its arrays are views of `buf` (which must not be reused). */
 export function decodeCheckpoint(buf: Buffer): Checkpoint {
-  const bad = (why: string): never => {
-    throw new CheckpointError(`checkpoint ${why}`);
-  };
-  if (buf.length < MAGIC.length + 8 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) bad('has no valid header (or another version)');
   const end = buf.length - 4;
-  if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) bad('fails its checksum (torn or corrupt)');
-  // Views need their element size's alignment: a buffer from a pool may start anywhere.
-  if (buf.byteOffset % ALIGN !== 0) {
-    const copy = new Uint8Array(buf.length);
-    copy.set(buf);
-    buf = Buffer.from(copy.buffer);
-  }
-  const jsonEnd = MAGIC.length + 4 + buf.readUInt32LE(MAGIC.length);
-  if (jsonEnd > end) bad('header runs past the end');
-  let h: Header;
-  try {
-    h = JSON.parse(buf.toString('utf8', MAGIC.length + 4, jsonEnd)) as Header;
-  } catch {
-    return bad('header is not JSON');
-  }
-  const counts = [h.names, h.nameBytes, h.rooms, h.slots];
-  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || !Array.isArray(h.origins)) bad('header has bad counts');
-  let at = padded(jsonEnd);
-  const take = (bytes: number): number => {
-    const from = at;
-    at = padded(at + bytes);
-    if (at > end) bad('sections run past the end');
-    return buf.byteOffset + from;
-  };
-  const view = <T extends Typed>(make: { new (b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, count: number): T =>
-    new make(buf.buffer as ArrayBuffer, take(count * make.BYTES_PER_ELEMENT), count);
-  const nameBlock = buf.subarray(at, at + h.nameBytes);
-  take(h.nameBytes);
+  buf = checkedAndAligned(buf);
+  const { h, jsonEnd } = readHeader(buf, end);
+  const s = new Sections(buf, padded(jsonEnd), end);
+  const nameBlock = s.bytes(h.nameBytes);
   let names: string[];
   try {
     names = decodeNames(nameBlock, h.names);
   } catch (err) {
-    return bad(`name table is wrong: ${(err as Error).message}`);
+    return corrupt(`name table is wrong: ${(err as Error).message}`);
   }
   const n = h.slots;
   const c: Checkpoint = {
     clock: h.clock,
     wal: asWalPosition(h.wal),
-    offsets: view(Float64Array, h.names).slice(), // a copy (small), so the buffer goes once the graph outgrows its arrays
+    offsets: s.view(Float64Array, h.names).slice(), // a copy (small), so the buffer goes once the graph outgrows its arrays
     index: {
       names,
       vector: h.vector,
-      rooms: view(Int32Array, h.rooms),
-      pending: (h.pending ?? []).map((x) => asEvent(x) ?? bad('holds a malformed event')),
+      rooms: s.view(Int32Array, h.rooms),
+      pending: (h.pending ?? []).map((x) => asEvent(x) ?? corrupt('holds a malformed event')),
       graph: {
         origins: h.origins,
-        head: view(Int32Array, h.names),
-        next: view(Int32Array, n),
-        room: view(Int32Array, n),
-        wall: view(Float64Array, n),
-        logical: view(Uint32Array, n),
-        origin: view(Uint16Array, n),
-        joined: view(Uint8Array, n),
+        head: s.view(Int32Array, h.names),
+        next: s.view(Int32Array, n),
+        room: s.view(Int32Array, n),
+        wall: s.view(Float64Array, n),
+        logical: s.view(Uint32Array, n),
+        origin: s.view(Uint16Array, n),
+        joined: s.view(Uint8Array, n),
       },
     },
   };
-  if (at !== end) bad('sections do not fill it');
+  if (!s.filled()) corrupt('sections do not fill it');
   return c;
+}
+
+function corrupt(why: string): never {
+  throw new CheckpointError(`checkpoint ${why}`);
+}
+
+/** `buf` once its magic and CRC are checked, copied if it does not start 8-aligned. */
+function checkedAndAligned(buf: Buffer): Buffer {
+  if (buf.length < MAGIC.length + 8 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) corrupt('has no valid header (or another version)');
+  const end = buf.length - 4;
+  if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) corrupt('fails its checksum (torn or corrupt)');
+  // Views need their element size's alignment: a buffer from a pool may start anywhere.
+  if (buf.byteOffset % ALIGN === 0) return buf;
+  const copy = new Uint8Array(buf.length);
+  copy.set(buf);
+  return Buffer.from(copy.buffer);
+}
+
+/** The JSON header and where it ends; its counts checked. */
+function readHeader(buf: Buffer, end: number): { h: Header; jsonEnd: number } {
+  const jsonEnd = MAGIC.length + 4 + buf.readUInt32LE(MAGIC.length);
+  if (jsonEnd > end) corrupt('header runs past the end');
+  let h: Header;
+  try {
+    h = JSON.parse(buf.toString('utf8', MAGIC.length + 4, jsonEnd)) as Header;
+  } catch {
+    return corrupt('header is not JSON');
+  }
+  const counts = [h.names, h.nameBytes, h.rooms, h.slots];
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || !Array.isArray(h.origins)) corrupt('header has bad counts');
+  return { h, jsonEnd };
+}
+
+/** The binary sections after the header, taken in order, each starting 8-aligned. */
+class Sections {
+  constructor(private readonly buf: Buffer, private at: number, private readonly end: number) {}
+
+  bytes(count: number): Buffer {
+    const from = this.at;
+    const block = this.buf.subarray(from, from + count);
+    this.take(count);
+    return block;
+  }
+
+  view<T extends Typed>(make: { new (b: ArrayBuffer, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, count: number): T {
+    return new make(this.buf.buffer as ArrayBuffer, this.take(count * make.BYTES_PER_ELEMENT), count);
+  }
+
+  /** Whether the sections end exactly where the checksum starts. */
+  filled(): boolean {
+    return this.at === this.end;
+  }
+
+  /** The next section's offset in the underlying ArrayBuffer. */
+  private take(bytes: number): number {
+    const from = this.at;
+    this.at = padded(this.at + bytes);
+    if (this.at > this.end) corrupt('sections run past the end');
+    return this.buf.byteOffset + from;
+  }
 }
 
 /** Bytes of a checkpoint's start that hold its header, given at least its first HEAD_BYTES; null if it is none of this version. */

@@ -58,6 +58,28 @@ interface CatchUp {
   lastProgress: number;
 }
 
+/**
+ * One Pull stream, from its call to its end. Batches that arrive while an append runs
+ * are appended together by the next one: at a steady trickle the sender ships one tiny
+ * batch per commit, and one commit (lock + fsyncs) per tiny batch let a queue build
+ * behind any slow fsync.
+ */
+interface PullStream {
+  call: grpc.ClientReadableStream<EventBatch__Output>;
+  startedAt: number;
+  /** A stream that stored news or lasted resets the back-off: a peer whose streams fail
+   * or end before either (a gap, an undecodable batch) is pulled ever less often. */
+  news: boolean;
+  /** Origins with a refused event on this stream. */
+  blocked: Set<string>;
+  done: boolean;
+  catchUp: CatchUp | null;
+  pending: EventBatch__Output[];
+  pendingEvents: number;
+  /** An append runs. */
+  busy: boolean;
+}
+
 export class PeerLink {
   private readonly client: ReplicationClient;
   private readonly log: Logger;
@@ -100,80 +122,67 @@ export class PeerLink {
     const { journal, machine, secret } = this.opts;
     const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
     this.call = call;
-    let catchUp: CatchUp | null = null;
-    // A stream that stored news or lasted resets the back-off: a peer whose streams fail
-    // or end before either (a gap, an undecodable batch) is pulled ever less often.
-    const startedAt = Date.now();
-    let news = false;
-    const blocked = new Set<string>(); // origins with a refused event on this stream
-    let done = false;
-    const retry = (why: string): void => {
-      if (done) return;
-      done = true;
-      call.cancel();
-      if (this.stopped) return;
-      // Say so when a working link breaks or the reason changes (e.g. a wrong secret);
-      // a peer that stays down is not news every second.
-      if (this.connected) this.log.warn('lost replication stream; pulling again', { reason: why });
-      else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
-      this.lastFailure = why;
-      this.connected = false;
-      this.opts.gate.release(this.opts.peer);
-      if (news || Date.now() - startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
-      this.timer = setTimeout(() => this.pull(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    };
-    // Batches that arrive while an append runs are appended together by the next one:
-    // at a steady trickle the sender ships one tiny batch per commit, and one commit
-    // (lock + fsyncs) per tiny batch let a queue build behind any slow fsync.
-    let pending: EventBatch__Output[] = [];
-    let pendingEvents = 0;
-    let busy = false;
-    const drain = async (): Promise<void> => {
-      busy = true;
-      while (pending.length > 0 && !done) {
-        // At most MAX_MERGED_EVENTS per append: one commit of a whole catch-up's worth of rooms holds the lock too long.
-        let take = 0;
-        for (let n = 0; take < pending.length && (take === 0 || n + pending[take].events.length <= MAX_MERGED_EVENTS); take++) n += pending[take].events.length;
-        const batches = pending.slice(0, take);
-        pending = pending.slice(take);
-        pendingEvents = pending.reduce((n, b) => n + b.events.length, 0);
-        if (pendingEvents < MAX_PENDING_EVENTS) call.resume();
-        const last = batches[batches.length - 1];
-        const merged = { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
-        try {
-          if ((await this.receive(merged, blocked, catchUp)) > 0) news = true;
-          if (catchUp && merged.live) {
-            catchUp = null;
-            this.opts.gate.release(this.opts.peer);
-          }
-        } catch (err) {
-          retry(errorMessage(err));
+    const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
+    call.on('data', (batch: EventBatch__Output) => this.received(s, batch));
+    call.on('error', (err: grpc.ServiceError) => this.retry(s, err.details || err.message));
+    call.on('end', () => this.retry(s, 'stream ended'));
+  }
+
+  /** Ends the stream and pulls again after the back-off. */
+  private retry(s: PullStream, why: string): void {
+    if (s.done) return;
+    s.done = true;
+    s.call.cancel();
+    if (this.stopped) return;
+    // Say so when a working link breaks or the reason changes (e.g. a wrong secret);
+    // a peer that stays down is not news every second.
+    if (this.connected) this.log.warn('lost replication stream; pulling again', { reason: why });
+    else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
+    this.lastFailure = why;
+    this.connected = false;
+    this.opts.gate.release(this.opts.peer);
+    if (s.news || Date.now() - s.startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
+    this.timer = setTimeout(() => this.pull(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private received(s: PullStream, batch: EventBatch__Output): void {
+    if (s.done) return;
+    if (!this.connected && batch.backlog + batch.events.length >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {
+      s.done = true;
+      s.call.cancel();
+      this.log.info('another peer is sending the backlog; pulling from this one after it', { backlog: batch.backlog + batch.events.length });
+      this.pullSoon(STAND_BACK_MAX_MS);
+      return;
+    }
+    if (!this.connected) {
+      this.connected = true;
+      s.catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
+      this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
+    }
+    s.pending.push(batch);
+    s.pendingEvents += batch.events.length;
+    if (s.pendingEvents >= MAX_PENDING_EVENTS) s.call.pause(); // back-pressure to the sender
+    if (!s.busy) void this.drain(s);
+  }
+
+  /** Appends the pending batches, merged up to MAX_MERGED_EVENTS per commit, until none are left. */
+  private async drain(s: PullStream): Promise<void> {
+    s.busy = true;
+    while (s.pending.length > 0 && !s.done) {
+      const merged = takeMerged(s);
+      if (s.pendingEvents < MAX_PENDING_EVENTS) s.call.resume();
+      try {
+        if ((await this.receive(merged, s.blocked, s.catchUp)) > 0) s.news = true;
+        if (s.catchUp && merged.live) {
+          s.catchUp = null;
+          this.opts.gate.release(this.opts.peer);
         }
+      } catch (err) {
+        this.retry(s, errorMessage(err));
       }
-      busy = false;
-    };
-    call.on('data', (batch: EventBatch__Output) => {
-      if (done) return;
-      if (!this.connected && batch.backlog + batch.events.length >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {
-        done = true;
-        call.cancel();
-        this.log.info('another peer is sending the backlog; pulling from this one after it', { backlog: batch.backlog + batch.events.length });
-        this.pullSoon(STAND_BACK_MAX_MS);
-        return;
-      }
-      if (!this.connected) {
-        this.connected = true;
-        catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
-        this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
-      }
-      pending.push(batch);
-      pendingEvents += batch.events.length;
-      if (pendingEvents >= MAX_PENDING_EVENTS) call.pause(); // back-pressure to the sender
-      if (!busy) void drain();
-    });
-    call.on('error', (err: grpc.ServiceError) => retry(err.details || err.message));
-    call.on('end', () => retry('stream ended'));
+    }
+    s.busy = false;
   }
 
   /** Pulls again after `ms`, or sooner if asked again with less. */
@@ -236,4 +245,19 @@ export class PeerLink {
     }
     return appended;
   }
+}
+
+/**
+ * Takes the next pending batches off the stream's queue, as one batch (the last one's
+ * fields, all their events). At most MAX_MERGED_EVENTS (but at least one batch): one
+ * commit of a whole catch-up's worth of rooms holds the lock too long.
+ */
+function takeMerged(s: PullStream): EventBatch__Output {
+  let take = 0;
+  for (let n = 0; take < s.pending.length && (take === 0 || n + s.pending[take].events.length <= MAX_MERGED_EVENTS); take++) n += s.pending[take].events.length;
+  const batches = s.pending.slice(0, take);
+  s.pending = s.pending.slice(take);
+  s.pendingEvents = s.pending.reduce((n, b) => n + b.events.length, 0);
+  const last = batches[batches.length - 1];
+  return { ...last, events: batches.length === 1 ? last.events : batches.flatMap((b) => b.events) };
 }

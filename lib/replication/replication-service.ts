@@ -9,7 +9,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { ChatEvent } from '../core/event';
-import { covers, vectorFromRecord } from '../core/version-vector';
+import { covers, vectorFromRecord, type VersionVector } from '../core/version-vector';
 import type { Logger } from '../common/log';
 import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
@@ -28,87 +28,111 @@ type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
 export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): ReplicationHandlers {
   return {
-    Pull: (call: PullCall) => {
-      const from = call.request.from;
-      let cursor = vectorFromRecord(call.request.vector?.seqs);
-      const had = new Map(cursor); // what the peer said it holds
-      // Backlog bound and subscription in one tick: nothing applied in between is missed.
-      const upTo = journal.index.vector();
-      let backlogLeft = countAfter(cursor, upTo);
-      let backlogDone = backlogLeft === 0;
-      let queue: ChatEvent[] = [];
-      let head = 0;
-      let announced = false; // the first batch goes out even when empty: it says "caught up"
-      let closed = false;
-      let pumping = false;
-      let scheduled = false;
-      let wake: (() => void) | null = null;
-
-      const pump = async (): Promise<void> => {
-        if (pumping) return;
-        pumping = true;
-        while (!closed && (head < queue.length || !announced || !backlogDone)) {
-          let events: ChatEvent[];
-          if (!backlogDone) {
-            const page = journal.page(cursor, () => true, BATCH_EVENTS, upTo);
-            cursor = page.cursor;
-            backlogDone = page.done;
-            events = page.events;
-            backlogLeft = Math.max(0, backlogLeft - events.length);
-            await new Promise((resolve) => setImmediate(resolve)); // a page at a time: keep answering pings
-          } else {
-            const end = batchEnd(queue, head);
-            events = queue.slice(head, end);
-            head = end;
-          }
-          announced = true;
-          const ok = call.write({ events, backlog: backlogDone ? 0 : backlogLeft, live: backlogDone, sent_at_ms: Date.now() });
-          if (head >= COMPACT_AFTER) {
-            queue = queue.slice(head);
-            head = 0;
-          }
-          if (!ok) await new Promise<void>((resolve) => (wake = resolve));
-        }
-        pumping = false;
-      };
-      // Events applied in one go (one group commit) leave as one batch.
-      const schedule = (): void => {
-        if (scheduled) return;
-        scheduled = true;
-        queueMicrotask(() => {
-          scheduled = false;
-          void pump();
-        });
-      };
-
-      const unsubscribe = ship.subscribe((events) => {
-        // The puller wrote its own machine's events first, and said what else it holds
-        // (a machine catching up from one peer would get it all again from the other): not sent back live.
-        for (const e of events) if (machineOfOrigin(e.origin) !== from && !covers(had, e.origin, e.seq)) queue.push(e);
-        schedule();
-      });
-      const resume = (): void => {
-        const w = wake;
-        wake = null;
-        w?.();
-      };
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
-        unsubscribe();
-        resume();
-        log.info('peer stopped pulling', { peer: from });
-      };
-      call.on('drain', resume);
-      call.on('cancelled', close);
-      call.on('close', close);
-      call.on('error', close);
-      log.info('peer pulling', { peer: from, backlog: backlogLeft });
-      void pump();
-    },
+    Pull: (call: PullCall) => new PullStream(journal, log, call).start(ship),
   };
 }
 
+/** One peer's Pull: the backlog its vector lacks, read from disk a page at a time, then the live events queued behind it. */
+class PullStream {
+  private readonly from: string;
+  private cursor: VersionVector;
+  /** What the peer said it holds. */
+  private readonly had: VersionVector;
+  private readonly upTo: VersionVector;
+  private backlogLeft: number;
+  private backlogDone: boolean;
+  private queue: ChatEvent[] = [];
+  private head = 0;
+  /** The first batch goes out even when empty: it says "caught up". */
+  private announced = false;
+  private closed = false;
+  private pumping = false;
+  private scheduled = false;
+  private wake: (() => void) | null = null;
+  private unsubscribe: () => void = () => undefined;
+
+  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall) {
+    this.from = call.request.from;
+    this.cursor = vectorFromRecord(call.request.vector?.seqs);
+    this.had = new Map(this.cursor);
+    this.upTo = journal.index.vector();
+    this.backlogLeft = countAfter(this.cursor, this.upTo);
+    this.backlogDone = this.backlogLeft === 0;
+  }
+
+  /** Subscribes to live events in the tick the backlog was bounded in: nothing applied in between is missed. */
+  start(ship: ShipLog): void {
+    this.unsubscribe = ship.subscribe((events) => {
+      // The puller wrote its own machine's events first, and said what else it holds
+      // (a machine catching up from one peer would get it all again from the other): not sent back live.
+      for (const e of events) if (machineOfOrigin(e.origin) !== this.from && !covers(this.had, e.origin, e.seq)) this.queue.push(e);
+      this.schedule();
+    });
+    const close = (): void => this.close();
+    this.call.on('drain', () => this.resume());
+    this.call.on('cancelled', close);
+    this.call.on('close', close);
+    this.call.on('error', close);
+    this.log.info('peer pulling', { peer: this.from, backlog: this.backlogLeft });
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone)) {
+      const events = this.backlogDone ? this.liveBatch() : await this.backlogPage();
+      this.announced = true;
+      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now() });
+      if (this.head >= COMPACT_AFTER) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      if (!ok) await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    this.pumping = false;
+  }
+
+  private async backlogPage(): Promise<ChatEvent[]> {
+    const page = this.journal.page(this.cursor, () => true, BATCH_EVENTS, this.upTo);
+    this.cursor = page.cursor;
+    this.backlogDone = page.done;
+    this.backlogLeft = Math.max(0, this.backlogLeft - page.events.length);
+    await new Promise((resolve) => setImmediate(resolve)); // a page at a time: keep answering pings
+    return page.events;
+  }
+
+  private liveBatch(): ChatEvent[] {
+    const end = batchEnd(this.queue, this.head);
+    const events = this.queue.slice(this.head, end);
+    this.head = end;
+    return events;
+  }
+
+  /** Events applied in one go (one group commit) leave as one batch. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      void this.pump();
+    });
+  }
+
+  private resume(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.resume();
+    this.log.info('peer stopped pulling', { peer: this.from });
+  }
+}
 
 /** Events in `upTo` not covered by `cursor`. */
 function countAfter(cursor: Map<string, number>, upTo: Map<string, number>): number {

@@ -42,82 +42,103 @@ const SEMI_SPACE_MB = 4;
 
 /** The I/O of ChildSupervisor (lib/cluster/child-supervisor.ts), which decides what happens when. */
 export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
-  const { heartbeatMs, deadAfterMs } = config.timing;
-  const supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
-  const workers = new Map<string, Worker>();
-  const specOf = (key: string): ChildSpec => supervisor.specs.find((s) => s.key === key)!;
-  const relay = new ChildRelay(workers, (key) => specOf(key).role === 'worker');
-  const breakDeadHoldersLock = roomLockBreaker(config, machine, log);
-
-  const act = (actions: ChildAction[]): void => {
-    for (const a of actions) {
-      if ('fork' in a) {
-        const { key, delayMs } = a.fork;
-        if (delayMs === 0) fork(key);
-        else setTimeout(() => fork(key), delayMs);
-      } else if ('ping' in a) {
-        const w = workers.get(a.ping.key);
-        if (w?.isConnected()) w.send({ type: 'ping' });
-      } else if ('kill' in a) {
-        const { key, pid, silentMs, asked } = a.kill;
-        if (!asked) log.error(`${specOf(key).role} stopped answering; killing it`, { child: key, childPid: pid, silentMs: Math.round(silentMs) });
-        workers.get(key)?.process.kill('SIGKILL');
-      } else if ('breakLock' in a) breakDeadHoldersLock(a.breakLock.pid);
-      else if ('restartOthers' in a) {
-        log.warn('a child dropped the machine index; restarting the others so they load again', { child: a.restartOthers.key });
-        for (const w of workers.values()) w.process.kill('SIGTERM');
-      } else relay.serving(a.serving.key);
-    }
-  };
-
-  const fork = (key: string): void => {
-    if (!supervisor.forkDue(key)) return;
-    const spec = specOf(key);
-    const worker = cluster.fork({ FBS_MACHINE: machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
-    const pid = worker.process.pid ?? 0;
-    workers.set(key, worker);
-    supervisor.forked(key, pid, performance.now());
-    worker.on('message', (msg: unknown) => {
-      if (isMessageOf(msg, 'pong')) act(supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
-      else relay.message(key, msg);
-    });
-    worker.on('exit', (code, signal) => {
-      if (workers.get(key) === worker) workers.delete(key);
-      relay.gone(key);
-      const actions = supervisor.exited(key, pid, code, performance.now());
-      const refork = actions.find((x) => 'fork' in x);
-      if (refork && 'fork' in refork) {
-        log.warn(`${spec.role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
-      }
-      act(actions);
-    });
-  };
-
+  const children = new ForkedChildren(config, machine, log);
+  const { supervisor } = children;
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
-  act(supervisor.start());
+  children.act(supervisor.start());
   log.info('primary forked its children', { workers: config.workers });
-  const pinger = setInterval(() => act(supervisor.tick(performance.now())), supervisor.pingEveryMs);
+  const pinger = setInterval(() => children.act(supervisor.tick(performance.now())), supervisor.pingEveryMs);
   pinger.unref();
 
   return {
     children: () => supervisor.view(performance.now()),
-    clockOffsets: () => relay.clockOffsets,
+    clockOffsets: () => children.relay.clockOffsets,
     revive(role, slot, pid) {
       const { answer, actions } = supervisor.revive(role, slot, pid, performance.now());
       log[answer.startsWith('none') ? 'info' : 'warn'](`the master asked to revive ${role} ${slot}: ${answer}`, { askedPid: pid, action: answer });
-      act(actions);
+      children.act(actions);
       return answer;
     },
     masterSeen: () => supervisor.masterSeen(performance.now()),
     async stop() {
       supervisor.stop();
       clearInterval(pinger);
-      const exits = [...workers.values()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-      for (const w of workers.values()) w.process.kill('SIGTERM');
-      await Promise.all(exits);
+      await children.terminate();
     },
   };
+}
+
+/** The machine's forked children, doing what ChildSupervisor decides. */
+class ForkedChildren {
+  readonly supervisor: ChildSupervisor;
+  readonly relay: ChildRelay;
+  private readonly workers = new Map<string, Worker>();
+  private readonly breakDeadHoldersLock: (pid?: number) => void;
+
+  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {
+    const { heartbeatMs, deadAfterMs } = config.timing;
+    this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
+    this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker');
+    this.breakDeadHoldersLock = roomLockBreaker(config, machine, log);
+  }
+
+  act(actions: ChildAction[]): void {
+    for (const a of actions) {
+      if ('fork' in a) {
+        const { key, delayMs } = a.fork;
+        if (delayMs === 0) this.fork(key);
+        else setTimeout(() => this.fork(key), delayMs);
+      } else if ('ping' in a) {
+        const w = this.workers.get(a.ping.key);
+        if (w?.isConnected()) w.send({ type: 'ping' });
+      } else if ('kill' in a) {
+        const { key, pid, silentMs, asked } = a.kill;
+        if (!asked) this.log.error(`${this.specOf(key).role} stopped answering; killing it`, { child: key, childPid: pid, silentMs: Math.round(silentMs) });
+        this.workers.get(key)?.process.kill('SIGKILL');
+      } else if ('breakLock' in a) this.breakDeadHoldersLock(a.breakLock.pid);
+      else if ('restartOthers' in a) {
+        this.log.warn('a child dropped the machine index; restarting the others so they load again', { child: a.restartOthers.key });
+        for (const w of this.workers.values()) w.process.kill('SIGTERM');
+      } else this.relay.serving(a.serving.key);
+    }
+  }
+
+  /** SIGTERMs every child and resolves once all have exited. */
+  async terminate(): Promise<void> {
+    const exits = [...this.workers.values()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    for (const w of this.workers.values()) w.process.kill('SIGTERM');
+    await Promise.all(exits);
+  }
+
+  private specOf(key: string): ChildSpec {
+    return this.supervisor.specs.find((s) => s.key === key)!;
+  }
+
+  private fork(key: string): void {
+    if (!this.supervisor.forkDue(key)) return;
+    const spec = this.specOf(key);
+    const worker = cluster.fork({ FBS_MACHINE: this.machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
+    const pid = worker.process.pid ?? 0;
+    this.workers.set(key, worker);
+    this.supervisor.forked(key, pid, performance.now());
+    worker.on('message', (msg: unknown) => {
+      if (isMessageOf(msg, 'pong')) this.act(this.supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
+      else this.relay.message(key, msg);
+    });
+    worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
+  }
+
+  private exited(key: string, worker: Worker, pid: number, code: number, signal: string): void {
+    if (this.workers.get(key) === worker) this.workers.delete(key);
+    this.relay.gone(key);
+    const actions = this.supervisor.exited(key, pid, code, performance.now());
+    const refork = actions.find((x) => 'fork' in x);
+    if (refork && 'fork' in refork) {
+      this.log.warn(`${this.specOf(key).role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: this.supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
+    }
+    this.act(actions);
+  }
 }
 
 /** A writer killed holding the room lock would stall the others until the lock went stale (2 s): break it. */

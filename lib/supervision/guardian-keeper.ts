@@ -56,69 +56,86 @@ export function guardianId(machine: string, slot: number): string {
 }
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
-  const { config, machine, log } = opts;
-  const machineDir = machineDirOf(config.dataDir, machine);
-  const slots = new GuardianSlots(slotOptions(config), performance.now());
-  const beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
-  /** The guardians we spawned ourselves: the only ones we ever signal. */
-  const children = new Set<ChildProcess>();
-  const streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
-  let stopping = false;
+  return new Guardians(opts);
+}
 
-  const act = (actions: SlotAction[]): void => {
+/** The I/O of GuardianSlots (lib/cluster/guardian-slots.ts), which decides when a slot gets a new guardian. */
+class Guardians implements GuardianKeeper {
+  private readonly slots: GuardianSlots;
+  private readonly beatFiles: BeatWatcher[];
+  /** The guardians we spawned ourselves: the only ones we ever signal. */
+  private readonly children = new Set<ChildProcess>();
+  private readonly streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
+  private readonly answer: Beat;
+  private readonly timer: NodeJS.Timeout;
+  private stopping = false;
+
+  constructor(private readonly opts: GuardianKeeperOptions) {
+    const { config, machine, log } = opts;
+    const machineDir = machineDirOf(config.dataDir, machine);
+    this.slots = new GuardianSlots(slotOptions(config), performance.now());
+    this.beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
+    const beater = new Beater(primaryBeatPath(machineDir), log);
+    this.answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      beater.beat();
+      this.beatFiles.forEach((f, slot) => f.beaten() && this.slots.beaten(slot, now));
+      this.act(this.slots.tick(now));
+    }, config.timing.heartbeatMs);
+    this.timer.unref();
+  }
+
+  watch: GuardianKeeper['watch'] = (call) => {
+    const { config, machine, log } = this.opts;
+    this.streams.add(call);
+    serveGuardianStream(call, config, machine, log, {
+      hello: (g) => {
+        this.slots.connected(g.slot, g.pid, performance.now());
+        return this.stopping ? STOPPING : this.answer;
+      },
+      broken: (g) => {
+        this.streams.delete(call);
+        this.broken(g);
+      },
+    });
+  };
+
+  view(): SlotView[] {
+    return this.slots.view(performance.now());
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    // Guardians from before us are not our children: we never signal them. They exit when told.
+    for (const call of this.streams) {
+      call.write(STOPPING);
+      call.end();
+    }
+    await terminate([...this.children]);
+  }
+
+  /** Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
+   * if it was still the slot's guardian and no replacement is on its way. */
+  private broken(g: { slot: number; pid: number } | undefined): void {
+    if (this.stopping || !g || !this.slots.isCurrent(g.slot, g.pid)) return;
+    void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
+      if (dead && !this.stopping) this.act(this.slots.exited(g.slot, g.pid, performance.now()));
+    });
+  }
+
+  private act(actions: SlotAction[]): void {
     for (const { spawn: { slot, why, replacing } } of actions) {
       // A silent guardian of ours may be hung holding the slot's port: it goes first.
-      for (const c of children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      const child = spawnGuardian(opts, slot);
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      slots.spawned(slot, child.pid ?? 0);
-      log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: slots.view(performance.now())[slot].restarts });
+      for (const c of this.children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      const child = spawnGuardian(this.opts, slot);
+      this.children.add(child);
+      child.once('exit', () => this.children.delete(child));
+      this.slots.spawned(slot, child.pid ?? 0);
+      this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.slots.view(performance.now())[slot].restarts });
     }
-  };
-
-  const beater = new Beater(primaryBeatPath(machineDir), log);
-  const answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
-  const beat = (): void => {
-    const now = performance.now();
-    beater.beat();
-    beatFiles.forEach((f, slot) => f.beaten() && slots.beaten(slot, now));
-    act(slots.tick(now));
-  };
-  const timer = setInterval(beat, config.timing.heartbeatMs);
-  timer.unref();
-
-  return {
-    watch: (call) => {
-      streams.add(call);
-      serveGuardianStream(call, config, machine, log, {
-        hello: (g) => {
-          slots.connected(g.slot, g.pid, performance.now());
-          return stopping ? STOPPING : answer;
-        },
-        // Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
-        // if it was still the slot's guardian and no replacement is on its way.
-        broken: (g) => {
-          streams.delete(call);
-          if (stopping || !g || !slots.isCurrent(g.slot, g.pid)) return;
-          void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
-            if (dead && !stopping) act(slots.exited(g.slot, g.pid, performance.now()));
-          });
-        },
-      });
-    },
-    view: () => slots.view(performance.now()),
-    stop: async () => {
-      stopping = true;
-      clearInterval(timer);
-      // Guardians from before us are not our children: we never signal them. They exit when told.
-      for (const call of streams) {
-        call.write(STOPPING);
-        call.end();
-      }
-      await terminate([...children]);
-    },
-  };
+  }
 }
 
 function slotOptions(config: ClusterConfig): GuardianSlotsOptions {

@@ -39,27 +39,51 @@ const DECIDED_LOG_MS = 1_000;
 const REVIVE_GRACE_MS = 5_000;
 
 export async function runGuardian(opts: GuardianOptions): Promise<void> {
-  const { config, machine, slot, log } = opts;
-  const { heartbeatMs, suspectAfterMs, deadAfterMs, electionTimeoutMs, startupGraceMs } = config.timing;
+  const { config, machine, slot } = opts;
   const me = guardianId(machine, slot);
   const members = Array.from({ length: config.guardians }, (_, i) => guardianId(machine, i));
-  const siblings = new Map(
-    members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config)] as const).filter(([id]) => id !== me),
-  );
-  const machineDir = machineDirOf(config.dataDir, machine);
+  const reviver = newReviver(config, machine, me, members);
+  const act = reviverActions(opts, reviver, me, members);
+
+  // Serve first: a guardian whose slot is taken exits before the primary ever hears of it.
+  let watch: ReturnType<typeof watchPrimary> | undefined;
+  const server = await serveGuardian(opts, () => watch?.term() ?? 0, (msg) => act(reviver.receive(msg, performance.now())));
+  watch = watchPrimary(opts, me, {
+    heard: (term) => reviver.primaryHeard(performance.now(), term),
+    died: () => act(reviver.primaryDied(performance.now())),
+  });
+  tickEveryHeartbeat(opts, me, members, reviver, watch, act);
+
+  const stop = (): void => {
+    server.forceShutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function newReviver(config: ClusterConfig, machine: string, me: string, members: string[]): Reviver {
+  const { heartbeatMs, suspectAfterMs, deadAfterMs, electionTimeoutMs, startupGraceMs } = config.timing;
   // New terms start above the newest primary's, so a revived primary always fences the old one.
-  const reviver = new Reviver(
+  return new Reviver(
     {
       self: me,
       members,
       detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs },
       electionTimeoutMs,
       reviveGraceMs: REVIVE_GRACE_MS,
-      initialTerm: readRecord(machineDir)?.term ?? 0,
+      initialTerm: readRecord(machineDirOf(config.dataDir, machine))?.term ?? 0,
     },
     performance.now(),
   );
+}
 
+/** Carries out the reviver's actions: ring messages to the siblings (a failed delivery goes back to it), a new primary, log lines. */
+function reviverActions(opts: GuardianOptions, reviver: Reviver, me: string, members: string[]): (actions: ReviverAction[]) => void {
+  const { config, machine, log } = opts;
+  const siblings = new Map(
+    members.map((id, i) => [id, new AdminPeer(adminAddress(config, machine, i), config)] as const).filter(([id]) => id !== me),
+  );
   let decidedLoggedAt = -Infinity;
   const act = (actions: ReviverAction[]): void => {
     for (const a of actions) {
@@ -75,17 +99,18 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   const deliver = (to: string, msg: RingMsg): void => {
     const peer = siblings.get(to);
     if (!peer) return act(reviver.deliveryFailed(to, msg, performance.now()));
-    peer.elect(toWire(msg, me), heartbeatMs * 2).catch(() => act(reviver.deliveryFailed(to, msg, performance.now())));
+    peer.elect(toWire(msg, me), config.timing.heartbeatMs * 2).catch(() => act(reviver.deliveryFailed(to, msg, performance.now())));
   };
+  return act;
+}
 
-  // Serve first: a guardian whose slot is taken exits before the primary ever hears of it.
-  let watch: ReturnType<typeof watchPrimary> | undefined;
-  const server = await serveGuardian(opts, () => watch?.term() ?? 0, (msg) => act(reviver.receive(msg, performance.now())));
-  watch = watchPrimary(opts, me, {
-    heard: (term) => reviver.primaryHeard(performance.now(), term),
-    died: () => act(reviver.primaryDied(performance.now())),
-  });
-
+/**
+ * Every heartbeat: the primary's beat file, our Watch stream kept open, the reviver's
+ * tick; every guardian beat, our own beat file and the siblings'.
+ */
+function tickEveryHeartbeat(opts: GuardianOptions, me: string, members: string[], reviver: Reviver, watch: { keepOpen(): void }, act: (actions: ReviverAction[]) => void): void {
+  const { config, slot, log } = opts;
+  const machineDir = machineDirOf(config.dataDir, opts.machine);
   const primaryBeats = new BeatWatcher(primaryBeatPath(machineDir));
   const myBeats = new Beater(guardianBeatPath(machineDir, slot), log);
   // A sibling the ring routed around (a failed delivery while it restarted) rejoins once it beats again.
@@ -94,21 +119,14 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
   setInterval(() => {
     const now = performance.now();
     if (primaryBeats.beaten()) reviver.primaryHeard(now);
-    watch!.keepOpen();
+    watch.keepOpen();
     if (now - lastBeat >= GUARDIAN_BEAT_MS) {
       myBeats.beat();
       for (const [id, beats] of siblingBeats) if (beats.beaten()) reviver.siblingAlive(id);
       lastBeat = now;
     }
     act(reviver.tick(now));
-  }, heartbeatMs);
-
-  const stop = (): void => {
-    server.forceShutdown();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  }, config.timing.heartbeatMs);
 }
 
 /** Starts a new primary of the machine, detached (it outlives us), with the term to fence the old one. */

@@ -9,7 +9,7 @@ import { isDiskFault } from '../core/disk-fault';
 import { internalRequestError } from '../core/input-bounds';
 import { mkdirSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { watch } from 'chokidar';
+import { watch, type FSWatcher } from 'chokidar';
 import lockfile from 'proper-lockfile';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
@@ -51,45 +51,91 @@ export function guardianRole(config: ClusterConfig, machine: string): 'replica' 
 
 export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ stop(): Promise<void> }> {
   const { config, machine, log } = opts;
-  const role = primaryRole(config, machine);
   const machineDir = machineDirOf(config.dataDir, machine);
   mkdirSync(machineDir, { recursive: true });
 
   const previous = readRecord(machineDir);
   await fenceStalePrimary(config, machine, previous?.pid ?? 0, log);
 
-  let primary: Primary | null = null;
   const term = Math.max(previous?.term ?? 0, Number(process.env.FBS_TERM ?? 0)) + 1;
   const restarts = (previous?.restarts ?? 0) + (previous && previous.pid !== 0 ? 1 : 0);
-
+  const self: PrimarySelf = { config, machine, role: primaryRole(config, machine), term, restarts, machineDir };
+  const running: Running = { primary: null, guardians: undefined };
   // Kept from the moment we hold the admin port (a Watch call may come first), never before:
   // a start that only stands by must not beat primary.beat for the primary that runs.
-  let guardians: GuardianKeeper | undefined;
-  const keeper = (): GuardianKeeper => (guardians ??= keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand }));
-  const self = (): ProcessInfo => ({ machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' });
-  const status = (): StatusResponse => ({
-    machine,
-    term,
-    clock_offsets_ms: primary?.clockOffsets() ?? {},
-    max_clock_offset_ms: config.maxClockOffsetMs,
-    quarantined: quarantinedFiles(machineDir),
-    processes: [
-      self(),
-      ...(primary?.children() ?? []).map((c) => ({
-        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
-      })),
-      ...(guardians?.view() ?? []).map((g) => ({
-        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
-      })),
-    ],
-  });
-  const handlers: AdminHandlers = {
+  const keeper = (): GuardianKeeper => (running.guardians ??= keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand }));
+  const admin = await serveAdmin(self, running, keeper, log);
+  // A guardian's revival that lost the race with a clean stop (the stopping primary marks
+  // the record before it frees the port we now hold) must not bring the machine back.
+  if (process.env.FBS_TERM !== undefined && readRecord(machineDir)?.pid === 0) {
+    await running.guardians?.stop();
+    admin.forceShutdown();
+    throw new MachineStopped(`${machine} was stopped cleanly`);
+  }
+  keeper();
+
+  const stepDown = (reason: string): never => {
+    log.error('stepping down', { reason, term });
+    process.exit(EXIT_STEPPED_DOWN);
+  };
+  const release = await takeCharge(self, log, stepDown);
+  log.info(`${self.role} in charge`, { term, restarts, previousPid: previous?.pid ?? null });
+  const recordWatch = stepDownForSuccessor(self, stepDown);
+
+  running.primary = runPrimary({ config, machine, log });
+  // The master heartbeats the other machines' children through their supervisors.
+  const remote = self.role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
+
+  return {
+    async stop() {
+      remote?.stop();
+      await recordWatch.close();
+      // Guardians first (they would revive us), then our children.
+      await running.guardians?.stop();
+      await running.primary?.stop();
+      // A clean stop is not a failure: the next primary does not count it as a restart.
+      await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });
+      await release();
+      admin.forceShutdown();
+    },
+  };
+}
+
+/** Who this primary process is: fixed once it has read the previous record. */
+interface PrimarySelf {
+  config: ClusterConfig;
+  machine: string;
+  role: 'master' | 'supervisor';
+  term: number;
+  restarts: number;
+  machineDir: string;
+}
+
+/** What the admin port serves while the primary starts up: each is null or undefined until it runs. */
+interface Running {
+  primary: Primary | null;
+  guardians: GuardianKeeper | undefined;
+}
+
+/** Binds the machine's admin port (one process at a time: the second start gets AlreadyRunning). */
+async function serveAdmin(self: PrimarySelf, running: Running, keeper: () => GuardianKeeper, log: Logger): Promise<grpc.Server> {
+  const { config, machine } = self;
+  try {
+    return await serveInternal(ftchatProto().ftchat.Admin.service, adminHandlers(self, running, keeper), adminAddress(config, machine), config, machine, log, internalRequestError);
+  } catch (err) {
+    throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
+  }
+}
+
+function adminHandlers(self: PrimarySelf, running: Running, keeper: () => GuardianKeeper): AdminHandlers {
+  const { machine, role, term } = self;
+  return {
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term }),
-    Status: (_call, cb) => cb(null, status()),
+    Status: (_call, cb) => cb(null, statusOf(self, running)),
     WatchChildren: (call) => {
       call.on('data', () => {
-        primary?.masterSeen();
-        call.write(status());
+        running.primary?.masterSeen();
+        call.write(statusOf(self, running));
       });
       call.on('end', () => call.end());
       call.on('error', () => undefined); // the master went away; it opens a new stream
@@ -98,33 +144,46 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
     Elect: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'primaries take no part in elections' }),
     Revive: (call, cb) => {
       const { role, slot, pid } = call.request;
-      cb(null, { action: primary ? primary.revive(role, slot, pid) : 'none: the primary is still starting' });
+      cb(null, { action: running.primary ? running.primary.revive(role, slot, pid) : 'none: the primary is still starting' });
     },
   };
-  let admin: grpc.Server;
-  try {
-    admin = await serveInternal(ftchatProto().ftchat.Admin.service, handlers, adminAddress(config, machine), config, machine, log, internalRequestError);
-  } catch (err) {
-    throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
-  }
-  // A guardian's revival that lost the race with a clean stop (the stopping primary marks
-  // the record before it frees the port we now hold) must not bring the machine back.
-  if (process.env.FBS_TERM !== undefined && readRecord(machineDir)?.pid === 0) {
-    await guardians?.stop();
-    admin.forceShutdown();
-    throw new MachineStopped(`${machine} was stopped cleanly`);
-  }
-  keeper();
+}
 
-  // We alone hold the admin port now, so a lock left behind belongs to a dead primary.
-  // A full disk (the clock probe, the lock, the record all write) makes us wait, serving
-  // status, instead of exiting into a restart loop; we go on once space returns.
-  let release!: () => Promise<void>;
+/** The machine's status: this process, its children and its guardians. */
+function statusOf({ config, machine, role, term, restarts, machineDir }: PrimarySelf, { primary, guardians }: Running): StatusResponse {
+  const self: ProcessInfo = { machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' };
+  return {
+    machine,
+    term,
+    clock_offsets_ms: primary?.clockOffsets() ?? {},
+    max_clock_offset_ms: config.maxClockOffsetMs,
+    quarantined: quarantinedFiles(machineDir),
+    processes: [
+      self,
+      ...(primary?.children() ?? []).map((c) => ({
+        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
+      })),
+      ...(guardians?.view() ?? []).map((g) => ({
+        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
+      })),
+    ],
+  };
+}
+
+/**
+ * Takes the primary lock and writes our record; returns the lock's release. We alone
+ * hold the admin port now, so a lock left behind belongs to a dead primary. A full
+ * disk (the clock probe, the lock, the record all write) makes us wait, serving
+ * status, instead of exiting into a restart loop; we go on once space returns.
+ */
+async function takeCharge(self: PrimarySelf, log: Logger, stepDown: (reason: string) => never): Promise<() => Promise<void>> {
+  const { machineDir, term, restarts } = self;
   for (let waiting = false; ; ) {
+    let release: (() => Promise<void>) | undefined;
     try {
-      release = await takePrimaryLock(machineDir, config.storage.lockStaleMs, stepDown);
+      release = await takePrimaryLock(machineDir, self.config.storage.lockStaleMs, stepDown);
       await writeRecord(machineDir, { pid: process.pid, term, restarts, startedAt: new Date().toISOString() });
-      break;
+      return release;
     } catch (err) {
       if (!isDiskFault(err)) throw err;
       if (!waiting) log.error('cannot start: the data dir refuses writes; waiting for space', { error: errorMessage(err) });
@@ -133,14 +192,13 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       await new Promise((resolve) => setTimeout(resolve, DISK_RETRY_MS));
     }
   }
-  log.info(`${role} in charge`, { term, restarts, previousPid: previous?.pid ?? null });
+}
 
-  function stepDown(reason: string): never {
-    log.error('stepping down', { reason, term });
-    process.exit(EXIT_STEPPED_DOWN);
-  }
-  // chokidar tells us the moment a successor rewrites the record (inotify: no polling,
-  // and a paused primary gets the news as soon as it runs again).
+/**
+ * Steps down the moment a successor rewrites the record: chokidar tells us (inotify:
+ * no polling, and a paused primary gets the news as soon as it runs again).
+ */
+function stepDownForSuccessor({ machineDir, term }: PrimarySelf, stepDown: (reason: string) => never): FSWatcher {
   const recordWatch = watch(recordPath(machineDir), { ignoreInitial: true });
   recordWatch.on('all', () => {
     const now = readRecord(machineDir);
@@ -148,24 +206,7 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
       stepDown(`a newer primary holds term ${now.term} (pid ${now.pid})`);
     }
   });
-
-  primary = runPrimary({ config, machine, log });
-  // The master heartbeats the other machines' children through their supervisors.
-  const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
-
-  return {
-    async stop() {
-      remote?.stop();
-      await recordWatch.close();
-      // Guardians first (they would revive us), then our children.
-      await guardians?.stop();
-      await primary?.stop();
-      // A clean stop is not a failure: the next primary does not count it as a restart.
-      await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });
-      await release();
-      admin.forceShutdown();
-    },
-  };
+  return recordWatch;
 }
 
 /**

@@ -30,78 +30,98 @@ export interface RemoteWatchOptions {
   log: Logger;
 }
 
-export function watchRemoteChildren({ config, machine, log }: RemoteWatchOptions): { stop(): void } {
-  const links = new Map<string, Link>(
-    Object.keys(config.machines)
-      .filter((m) => m !== machine)
-      .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config), stream: null, awaiting: false }]),
-  );
-  const judge = new RemoteChildWatch({
-    expected: childSpecs(config.workers).map(({ role, slot }) => ({ role, slot })),
-    hungAfterMs: notAnsweringAfterMs(config.timing.deadAfterMs),
-    missingAfterMs: config.timing.deadAfterMs,
-    reportFreshMs: 2 * GUARDIAN_BEAT_MS,
-    askAgainAfterMs: 5 * GUARDIAN_BEAT_MS,
-  });
+export function watchRemoteChildren(opts: RemoteWatchOptions): { stop(): void } {
+  const watch = new RemoteWatch(opts);
+  const timer = setInterval(() => watch.poll(), GUARDIAN_BEAT_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      watch.close();
+    },
+  };
+}
 
-  const answered = (m: string, yes: boolean, err?: unknown): void => {
-    const link = links.get(m)!;
-    const before = link.answering;
-    link.answering = yes;
-    if (yes && before === false) log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
-    if (!yes && before !== false) log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
-  };
-  const ask = (a: ReviveAsk): void => {
-    const what = `asked ${a.machine}'s supervisor to revive ${a.role} ${a.slot}`;
-    const fields = { target: a.machine, childRole: a.role, slot: a.slot, childPid: a.pid, reason: a.reason, forMs: Math.round(a.forMs) };
-    links
-      .get(a.machine)!
-      .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
-      .then(
-        (res) => log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
-        (err) => log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
-      );
-  };
-  const lost = (m: string, err: unknown): void => {
-    judge.unanswered(m);
-    answered(m, false, err);
-  };
-  const open = (m: string, link: Link): ChildrenStream => {
+/** The I/O of RemoteChildWatch (lib/cluster/remote-children.ts), which judges what is lost. */
+class RemoteWatch {
+  private readonly links: Map<string, Link>;
+  private readonly judge: RemoteChildWatch;
+  private readonly log: Logger;
+
+  constructor({ config, machine, log }: RemoteWatchOptions) {
+    this.log = log;
+    this.links = new Map<string, Link>(
+      Object.keys(config.machines)
+        .filter((m) => m !== machine)
+        .map((m) => [m, { peer: new AdminPeer(adminAddress(config, m), config), stream: null, awaiting: false }]),
+    );
+    this.judge = new RemoteChildWatch({
+      expected: childSpecs(config.workers).map(({ role, slot }) => ({ role, slot })),
+      hungAfterMs: notAnsweringAfterMs(config.timing.deadAfterMs),
+      missingAfterMs: config.timing.deadAfterMs,
+      reportFreshMs: 2 * GUARDIAN_BEAT_MS,
+      askAgainAfterMs: 5 * GUARDIAN_BEAT_MS,
+    });
+  }
+
+  /** One poll a beat on each supervisor's stream; a poll not answered by the next beat means it does not answer. */
+  poll(): void {
+    for (const [m, link] of this.links) {
+      if (link.awaiting) this.lost(m, new Error(`no answer within ${GUARDIAN_BEAT_MS} ms`));
+      link.stream ??= this.open(m, link);
+      link.awaiting = true;
+      link.stream.write({});
+    }
+    for (const a of this.judge.due(performance.now())) this.ask(a);
+  }
+
+  close(): void {
+    for (const link of this.links.values()) {
+      link.stream?.cancel();
+      link.peer.close();
+    }
+  }
+
+  private open(m: string, link: Link): ChildrenStream {
     const stream = link.peer.watchChildren();
     const broken = (err: unknown): void => {
       if (link.stream !== stream) return;
       link.stream = null;
       link.awaiting = false;
-      lost(m, err);
+      this.lost(m, err);
     };
     stream.on('data', (res: StatusResponse__Output) => {
       link.awaiting = false;
       const children = res.processes.map((p) => ({ role: p.role, slot: Number(p.slot), pid: p.pid, heartbeatAgeMs: Number(p.heartbeat_age_ms) }));
-      judge.report(m, children, performance.now());
-      answered(m, true);
+      this.judge.report(m, children, performance.now());
+      this.answered(m, true);
     });
     stream.on('error', broken);
     stream.on('end', () => broken(new Error('stream ended')));
     return stream;
-  };
-  // One poll a beat on each supervisor's stream; a poll not answered by the next beat means it does not answer.
-  const timer = setInterval(() => {
-    for (const [m, link] of links) {
-      if (link.awaiting) lost(m, new Error(`no answer within ${GUARDIAN_BEAT_MS} ms`));
-      link.stream ??= open(m, link);
-      link.awaiting = true;
-      link.stream.write({});
-    }
-    for (const a of judge.due(performance.now())) ask(a);
-  }, GUARDIAN_BEAT_MS);
+  }
 
-  return {
-    stop() {
-      clearInterval(timer);
-      for (const link of links.values()) {
-        link.stream?.cancel();
-        link.peer.close();
-      }
-    },
-  };
+  private lost(m: string, err: unknown): void {
+    this.judge.unanswered(m);
+    this.answered(m, false, err);
+  }
+
+  private answered(m: string, yes: boolean, err?: unknown): void {
+    const link = this.links.get(m)!;
+    const before = link.answering;
+    link.answering = yes;
+    if (yes && before === false) this.log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
+    if (!yes && before !== false) this.log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
+  }
+
+  private ask(a: ReviveAsk): void {
+    const what = `asked ${a.machine}'s supervisor to revive ${a.role} ${a.slot}`;
+    const fields = { target: a.machine, childRole: a.role, slot: a.slot, childPid: a.pid, reason: a.reason, forMs: Math.round(a.forMs) };
+    this.links
+      .get(a.machine)!
+      .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
+      .then(
+        (res) => this.log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
+        (err) => this.log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
+      );
+  }
 }

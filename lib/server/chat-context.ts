@@ -1,0 +1,27 @@
+/** What every group of the Chat service's handlers shares: the journal, the options, room keys and streams. */
+import type { ClusterConfig } from '../common/config';
+import type { Logger } from '../common/log';
+import type { ClusterKeys } from '../core/identity';
+import type { Journal } from '../storage/journal';
+import type { ChatPresence, ChatStreams } from './chat-streams';
+import type { Quotas } from './quotas';
+import type { RoomKeys } from './room-keys';
+
+export interface ChatServiceOptions {
+  machine: string;
+  limits: ClusterConfig['limits'];
+  quotas: Quotas;
+  /** MAC keys of nonces and session tokens (from the cluster secret). */
+  keys: ClusterKeys;
+  log: Logger;
+  /** Chat mode on the machine's other workers (see chat-presence). */
+  presence: ChatPresence;
+}
+
+export interface ChatContext {
+  readonly journal: Journal;
+  readonly index: Journal['index'];
+  readonly opts: ChatServiceOptions;
+  readonly roomKeys: RoomKeys;
+  readonly streams: ChatStreams;
+}

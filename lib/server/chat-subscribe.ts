@@ -1,0 +1,71 @@
+/**
+ * Subscribe: chat mode. A stream first gets the backlog after its cursor, read from
+ * disk a page at a time, then the live events (see chat-streams), with nothing
+ * missed or sent twice between the two.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../common/log';
+import { vectorFromRecord, type VersionVector } from '../core/version-vector';
+import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
+import type { ChatContext } from './chat-context';
+import { pageFor } from './chat-reads';
+import { authorize } from './chat-sessions';
+import { encodeItem, type Stream } from './chat-streams';
+import { refuse, Refusal } from './refusal';
+
+/** A resumed stream's backlog is read from disk this many events at a time. */
+const BACKLOG_PAGE = 500;
+
+export function subscribeHandler(ctx: ChatContext): (call: Stream) => Promise<void> {
+  const { opts, index, streams } = ctx;
+  return async (call) => {
+    let me: string;
+    try {
+      me = await authorize(ctx, call);
+      if (streams.count(me) >= opts.limits.maxStreamsPerUser) {
+        throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has ${opts.limits.maxStreamsPerUser} chat streams open here, the most allowed; close one first`);
+      }
+    } catch (err) {
+      refuse(call, err as Refusal);
+      return;
+    }
+    // Registered first, with live events held back while the backlog up to this
+    // moment's vector is read from disk in pages: nothing is missed or sent twice.
+    const cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
+    const upTo = index.vector();
+    const stream = streams.add(me, call);
+    try {
+      await sendBacklog(ctx, call, me, cursor, upTo, stream);
+    } catch (err) {
+      opts.log.error('stream backlog failed', { error: errorMessage(err) });
+      refuse(call, new Refusal(grpc.status.UNAVAILABLE, 'could not read the backlog; resume from your cursor'));
+      return;
+    }
+    streams.release(call, stream.open);
+  };
+}
+
+/** Writes what `me` is shown after `cursor` up to `upTo`, a page at a time, while the stream is open. */
+async function sendBacklog(ctx: ChatContext, call: Stream, me: string, cursor: VersionVector, upTo: VersionVector, stream: { readonly open: boolean }): Promise<void> {
+  for (;;) {
+    const page = pageFor(ctx, me, cursor, BACKLOG_PAGE, upTo);
+    cursor = page.cursor;
+    let ok = true;
+    for (const e of page.events) ok = call.write(encodeItem({ event: e }) as unknown as SubscribeItem) && ok;
+    if (page.done || !stream.open) break;
+    if (!ok) await writableOrGone(call);
+    else await new Promise((resolve) => setImmediate(resolve)); // a page at a time: other calls go on meanwhile
+  }
+}
+
+/** Resolves once the stream takes writes again or is gone; takes its listeners off (a long backlog waits many times). */
+function writableOrGone(call: Stream): Promise<void> {
+  const events = ['drain', 'close', 'cancelled'];
+  return new Promise((resolve) => {
+    const done = (): void => {
+      for (const ev of events) call.off(ev, done);
+      resolve();
+    };
+    for (const ev of events) call.on(ev, done);
+  });
+}
