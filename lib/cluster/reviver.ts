@@ -71,6 +71,8 @@ export class Reviver {
     this.detector.heartbeat(PRIMARY, now);
     this.deadSince = undefined;
     this.waitUntil = 0;
+    // The grace waits for a start; a primary that beats has started, and its death is a new one.
+    this.revivedAt = -Infinity;
     if (term !== undefined) this.election.observeTerm(term);
   }
 

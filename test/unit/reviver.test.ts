@@ -38,6 +38,16 @@ t.test('a lone guardian revives a primary it saw die, with a term above the reco
   t.same(revives(r.tick(400)), [], 'once: the new primary gets its grace');
 });
 
+t.test('a primary killed again soon after its revival is revived at once once it has beaten: the grace waits only for a start', async (t) => {
+  const r = reviver('m2.g0', ['m2.g0']);
+  r.primaryHeard(100, INITIAL_TERM);
+  t.equal(revives(r.primaryDied(300)).length, 1, 'the first death');
+  t.same(revives(r.tick(500)), [], 'not again while the new primary starts');
+  r.primaryHeard(700, INITIAL_TERM + 1);
+  const again = revives(r.primaryDied(1_500));
+  t.same(again.map((x) => [x.term, x.why]), [[INITIAL_TERM + 2, 'elected']], `revived at once, 1.2 s after the last revival (grace ${REVIVE_GRACE_MS} ms)`);
+});
+
 t.test('leading while the primary looks alive starts nothing', async (t) => {
   const r = reviver('b', ['a', 'b']);
   r.primaryHeard(0, INITIAL_TERM);
