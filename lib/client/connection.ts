@@ -170,6 +170,9 @@ export class ChatConnection {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
     let tlsFailure: string | null = null; // an attempt's, kept: a later one may only time out
+    // Servers whose certificate our CA refused: that does not change on a retry, so once
+    // every server has, the call gives up instead of spending its whole budget.
+    const tlsRefused = new Set<string>();
     let renewed = false;
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
@@ -203,8 +206,12 @@ export class ChatConnection {
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
-        tlsFailure = tlsFailureOf((err as grpc.ServiceError).details ?? '') ?? tlsFailure;
-        if (Date.now() >= end) throw new NoServerReachable(tried, tlsFailure);
+        const failure = tlsFailureOf((err as grpc.ServiceError).details ?? '');
+        // Only a refused certificate: a server dying mid-handshake fails TLS too, and comes back.
+        if (failure && /certificate|wrong version number/i.test(failure)) tlsRefused.add(server);
+        else tlsRefused.delete(server);
+        tlsFailure = failure ?? tlsFailure;
+        if (Date.now() >= end || tlsRefused.size === this.servers.length) throw new NoServerReachable(tried, tlsFailure);
         this.current = (this.current + 1) % this.servers.length;
         if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
       }

@@ -14,8 +14,9 @@ import { loadConfig, type ClusterConfig } from '../../lib/common/config';
 import { ftchatProto } from '../../lib/common/proto';
 import { secretMetadata } from '../../lib/common/secret';
 import { tlsFiles, userChannelCredentials } from '../../lib/common/transport-security';
+import { ChatConnection } from '../../lib/client/connection';
 import { runFbc } from '../helpers/fbc';
-import { call, startCluster, type TestCluster } from '../helpers/server';
+import { call, startCluster, testKeys, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 /** The same cluster.json with its TLS files in a dir of its own, made by another `fbs init`: another CA. */
@@ -51,6 +52,15 @@ t.test('a client without the cluster CA is refused; with it, it connects', async
   t.match(wrongCa?.details, /certificate/, 'the failure names the certificate');
   const plain = await connect(address, grpc.credentials.createInsecure());
   t.equal(plain?.code, grpc.status.UNAVAILABLE, 'plaintext: refused');
+
+  // A certificate our CA refused is refused again on a retry: the client gives up after one
+  // round of its servers, not after its whole budget (here ten minutes).
+  const conn = new ChatConnection(testKeys.identity('alice'), [address], userChannelCredentials(other), { totalMs: 600_000 });
+  t.teardown(() => conn.close());
+  let outcome: string | null = null;
+  void conn.connect().then(() => (outcome = 'connected'), (err: Error) => (outcome = err.message));
+  const gaveUp = await waitFor('the client with another CA to give up', () => outcome, 30_000);
+  t.match(gaveUp, /^no server reachable .*TLS failed .*certificate/, 'it gave up on the certificate, well within its budget');
 
   const r = await runFbc(t, ['-u', 'alice', '-s', address, '-c', other.file], ['list']);
   t.equal(r.code, 1, 'fbc with another CA exits 1');
