@@ -76,6 +76,11 @@ export function tlsFailureOf(details: string): string | null {
   return /certificate|ssl|tls|handshake|wrong version number/i.test(last) ? last : null;
 }
 
+/** A TLS failure a retry will not cure (our CA refused the certificate, or the port speaks plaintext); a server dying mid-handshake fails TLS too, and comes back. */
+function retryCannotCure(tlsFailure: string): boolean {
+  return /certificate|wrong version number/i.test(tlsFailure);
+}
+
 interface UnaryCalls {
   Join: [FollowRequest, FollowResponse__Output];
   Leave: [FollowRequest, FollowResponse__Output];
@@ -207,8 +212,7 @@ export class ChatConnection {
         this.lost(server);
         if (!tried.includes(server)) tried.push(server);
         const failure = tlsFailureOf((err as grpc.ServiceError).details ?? '');
-        // Only a refused certificate: a server dying mid-handshake fails TLS too, and comes back.
-        if (failure && /certificate|wrong version number/i.test(failure)) tlsRefused.add(server);
+        if (failure && retryCannotCure(failure)) tlsRefused.add(server);
         else tlsRefused.delete(server);
         tlsFailure = failure ?? tlsFailure;
         if (Date.now() >= end || tlsRefused.size === this.servers.length) throw new NoServerReachable(tried, tlsFailure);

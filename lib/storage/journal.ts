@@ -88,7 +88,7 @@ export class Journal {
   private readonly doorbells: DoorbellReader;
   private readonly listeners = new JournalListeners();
   /**
-   * True until load() ends (and in a builder): a doorbell rung meanwhile is the
+   * True from construction until load() ends (a builder never loads): a doorbell rung meanwhile is the
    * load's to read. A worker listens before it loads, and a doorbell taken into the
    * empty state would learn the machine's whole history from seq 1 (at 10,000,000
    * events: seconds of CPU, before and after the load, in every revived child).
@@ -185,7 +185,6 @@ export class Journal {
       this.log.warn('write-ahead log recovery left to the first commit (disk fault)', { error: errorMessage(err) });
       return true;
     });
-    this.loading = true;
     const started = Date.now();
     let report: Omit<LoadReport, 'from'> = { sweep: null, rooms: 0, scanned: 0 };
     let from = 'checkpoint';
@@ -235,7 +234,6 @@ export class Journal {
    */
   async build(): Promise<void> {
     await this.files.init();
-    this.loading = true;
     const started = Date.now();
     const { scanned } = await this.restoreAndScan('building', true);
     // A hole waiting for a peer is not written down: the loaders must scan and hold it open themselves.
