@@ -147,6 +147,11 @@ class ConfigReader {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.bad(`"${key}" must be an integer >= ${min}`);
     return v as number;
   }
+
+  /** `num` for the keys of one section, each named once: `section.key` in messages. */
+  section(name: string, raw: Record<string, unknown> | undefined): (key: string, dflt: number, min?: number) => number {
+    return (key, dflt, min) => this.num(raw?.[key], dflt, `${name}.${key}`, min);
+  }
 }
 
 function parseMachines(raw: unknown, r: ConfigReader): Record<string, MachineConfig> {
@@ -167,41 +172,45 @@ function parseMachines(raw: unknown, r: ConfigReader): Record<string, MachineCon
 }
 
 function parseTiming(t: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['timing'] {
+  const num = r.section('timing', t);
   return {
-    heartbeatMs: r.num(t?.heartbeatMs, 200, 'timing.heartbeatMs', 10),
-    suspectAfterMs: r.num(t?.suspectAfterMs, 600, 'timing.suspectAfterMs', 10),
-    deadAfterMs: r.num(t?.deadAfterMs, 1000, 'timing.deadAfterMs', 10),
-    electionTimeoutMs: r.num(t?.electionTimeoutMs, 1000, 'timing.electionTimeoutMs', 10),
-    startupGraceMs: r.num(t?.startupGraceMs, 1500, 'timing.startupGraceMs', 0),
+    heartbeatMs: num('heartbeatMs', 200, 10),
+    suspectAfterMs: num('suspectAfterMs', 600, 10),
+    deadAfterMs: num('deadAfterMs', 1000, 10),
+    electionTimeoutMs: num('electionTimeoutMs', 1000, 10),
+    startupGraceMs: num('startupGraceMs', 1500, 0),
   };
 }
 
 function parseLimits(l: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['limits'] {
+  const num = r.section('limits', l);
   return {
-    maxPostChars: r.num(l?.maxPostChars, 1000, 'limits.maxPostChars'),
-    maxCausalLeadMs: r.num(l?.maxCausalLeadMs, 24 * 3600 * 1000, 'limits.maxCausalLeadMs'),
-    maxMessageBytes: r.num(l?.maxMessageBytes, 64 * 1024, 'limits.maxMessageBytes', 1024),
-    historySize: r.num(l?.historySize, 20, 'limits.historySize'),
-    maxFollows: r.num(l?.maxFollows, 1000, 'limits.maxFollows'),
-    maxStreamsPerUser: r.num(l?.maxStreamsPerUser, 10, 'limits.maxStreamsPerUser'),
-    maxStreamsPerConnection: r.num(l?.maxStreamsPerConnection, 100, 'limits.maxStreamsPerConnection'),
-    maxStreamBacklogBytes: r.num(l?.maxStreamBacklogBytes, 1 << 20, 'limits.maxStreamBacklogBytes', 64 * 1024),
+    maxPostChars: num('maxPostChars', 1000),
+    maxCausalLeadMs: num('maxCausalLeadMs', 24 * 3600 * 1000),
+    maxMessageBytes: num('maxMessageBytes', 64 * 1024, 1024),
+    historySize: num('historySize', 20),
+    maxFollows: num('maxFollows', 1000),
+    maxStreamsPerUser: num('maxStreamsPerUser', 10),
+    maxStreamsPerConnection: num('maxStreamsPerConnection', 100),
+    maxStreamBacklogBytes: num('maxStreamBacklogBytes', 1 << 20, 64 * 1024),
   };
 }
 
 function parseQuotas(q: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['quotas'] {
+  const num = r.section('quotas', q);
   return {
-    newUsersPerAddressPerMinute: r.num(q?.newUsersPerAddressPerMinute, 100, 'quotas.newUsersPerAddressPerMinute'),
-    postsPerUserPerSecond: r.num(q?.postsPerUserPerSecond, 20, 'quotas.postsPerUserPerSecond'),
-    requestsPerConnectionPerSecond: r.num(q?.requestsPerConnectionPerSecond, 500, 'quotas.requestsPerConnectionPerSecond'),
+    newUsersPerAddressPerMinute: num('newUsersPerAddressPerMinute', 100),
+    postsPerUserPerSecond: num('postsPerUserPerSecond', 20),
+    requestsPerConnectionPerSecond: num('requestsPerConnectionPerSecond', 500),
   };
 }
 
 function parseStorage(st: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['storage'] {
+  const num = r.section('storage', st);
   return {
-    lockStaleMs: r.num(st?.lockStaleMs, 2000, 'storage.lockStaleMs', 2000),
-    cachedRooms: r.num(st?.cachedRooms, ROOM_CACHE_DEFAULTS.cachedRooms, 'storage.cachedRooms'),
-    tailPosts: r.num(st?.tailPosts, ROOM_CACHE_DEFAULTS.tailPosts, 'storage.tailPosts'),
+    lockStaleMs: num('lockStaleMs', 2000, 2000),
+    cachedRooms: num('cachedRooms', ROOM_CACHE_DEFAULTS.cachedRooms),
+    tailPosts: num('tailPosts', ROOM_CACHE_DEFAULTS.tailPosts),
   };
 }
 
