@@ -70,6 +70,8 @@ export interface ClusterConfig {
     maxStreamsPerConnection: number;
     /** Bytes queued for a slow reader before its stream is closed (it resumes from its cursor). */
     maxStreamBacklogBytes: number;
+    /** A session's lifetime: Connect makes tokens this long, every machine refuses longer ones, and a chat stream ends when its session does. */
+    maxSessionMs: number;
   };
   /** Token buckets, per worker process: a burst of the figure, then the figure per period. */
   quotas: {
@@ -193,6 +195,7 @@ function parseLimits(l: Record<string, unknown> | undefined, r: ConfigReader): C
     maxStreamsPerUser: num('maxStreamsPerUser', 10),
     maxStreamsPerConnection: num('maxStreamsPerConnection', 100),
     maxStreamBacklogBytes: num('maxStreamBacklogBytes', 1 << 20, 64 * 1024),
+    maxSessionMs: num('maxSessionMs', 3_600_000, 1000),
   };
 }
 
