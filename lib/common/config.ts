@@ -73,12 +73,15 @@ export interface ClusterConfig {
     /** A session's lifetime: Connect makes tokens this long, every machine refuses longer ones, and a chat stream ends when its session does. */
     maxSessionMs: number;
   };
-  /** Token buckets, per worker process: a burst of the figure, then the figure per period. */
+  /** Token buckets, per machine (its workers share them): a burst of the figure, then the figure per period. */
   quotas: {
     newUsersPerAddressPerMinute: number;
     /** Posts, joins and leaves. */
     postsPerUserPerSecond: number;
-    requestsPerConnectionPerSecond: number;
+    /** Calls of any kind from one client address, over all its connections. */
+    requestsPerAddressPerSecond: number;
+    /** Bytes of room-file lines a user may write (posts, joins, leaves); past it its writes are refused. Not a rate. */
+    storageBytesPerUser: number;
   };
   storage: {
     lockStaleMs: number;
@@ -204,7 +207,8 @@ function parseQuotas(q: Record<string, unknown> | undefined, r: ConfigReader): C
   return {
     newUsersPerAddressPerMinute: num('newUsersPerAddressPerMinute', 100),
     postsPerUserPerSecond: num('postsPerUserPerSecond', 20),
-    requestsPerConnectionPerSecond: num('requestsPerConnectionPerSecond', 500),
+    requestsPerAddressPerSecond: num('requestsPerAddressPerSecond', 500),
+    storageBytesPerUser: num('storageBytesPerUser', 100 * 1024 * 1024),
   };
 }
 

@@ -64,7 +64,7 @@ async function connect({ opts, journal, index, roomKeys }: ChatContext, req: Con
   const fp = fingerprint(req.public_key);
   if (!index.userExists(me)) await journal.refresh([me]);
   const created = !index.userExists(me);
-  if (created) opts.quotas.newUser(peer);
+  if (created) await opts.quotas.newUser(peer);
   const owner = created ? null : roomKeys.of(me);
   if (owner && owner.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
   if (!owner) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: keyText(req.public_key) });
