@@ -47,7 +47,10 @@ t.test('a refused address costs no round trip until its retry time', async (t) =
   const before = m.asks;
   for (let i = 0; i < 50; i++) t.equal(m.call(0, 10), false, 'over the quota');
   t.equal(m.asks, before + 1, 'one ask said no; the other 49 were refused from the lease');
-  t.equal(m.call(0, 600), true, 'after a token refilled (60 s / 100) the next is let through');
+  const lease = leaseSize(rates.newUser);
+  t.equal(m.call(0, 600), false, 'one token refilled (60 s / 100) is not yet a lease: still refused, without asking');
+  t.equal(m.asks, before + 1);
+  t.equal(m.call(0, 10 + lease * 600), true, `once a lease of ${lease} has refilled, the next is let through`);
 });
 
 t.test("a lease's unspent tokens lapse, so a quiet worker holds no tokens from a busy one for long", async (t) => {
