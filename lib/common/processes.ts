@@ -119,12 +119,29 @@ export function signalPids(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
+/** Stopped by a signal (or a tracer): it runs no instruction, so it can neither spawn nor revive anything. */
+function isStopped(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state === undefined || state === 'T' || state === 't' || state === 'Z';
+}
+
+/** How long a set of processes gets to stop before it is killed anyway (one in uninterruptible sleep stops only when it wakes). */
+const FREEZE_MS = 5_000;
+
 /**
- * SIGKILLs the processes `find` returns until it returns none: one started meanwhile
- * (a guardian reviving its primary) goes too. Throws, naming the survivors, if any
- * outlives `withinMs`.
+ * SIGKILLs the processes `find` returns until it returns none. They are stopped
+ * (SIGSTOP) first, every one, until none of them runs: a guardian killed after its
+ * primary could otherwise revive that primary in between, and a tree that revives
+ * itself outran one-by-one kills on a loaded host. Throws, naming the survivors, if
+ * any outlives `withinMs`.
  */
 export async function killUntilGone(find: () => number[], what: string, withinMs: number): Promise<void> {
+  const freeze = (): boolean => {
+    const running = find().filter((pid) => !isStopped(pid));
+    signalPids(running, 'SIGSTOP');
+    return running.length === 0;
+  };
+  await waitUntil(freeze, Math.min(FREEZE_MS, withinMs), 5).catch(() => undefined);
   const sweep = (): number[] => {
     const live = find();
     signalPids(live, 'SIGKILL');
