@@ -119,29 +119,27 @@ export function signalPids(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-/** Stopped by a signal (or a tracer): it runs no instruction, so it can neither spawn nor revive anything. */
-function isStopped(pid: number): boolean {
-  const state = procStat(pid)?.[0];
-  return state === undefined || state === 'T' || state === 't' || state === 'Z';
-}
-
-/** How long a set of processes gets to stop before it is killed anyway (one in uninterruptible sleep stops only when it wakes). */
+/** A set of processes is signalled to stop within this; killing them goes on after it in any case. */
 const FREEZE_MS = 5_000;
 
 /**
- * SIGKILLs the processes `find` returns until it returns none. They are stopped
- * (SIGSTOP) first, every one, until none of them runs: a guardian killed after its
+ * SIGKILLs the processes `find` returns until it returns none. They are all sent
+ * SIGSTOP first, until `find` returns none that was not: a guardian killed after its
  * primary could otherwise revive that primary in between, and a tree that revives
- * itself outran one-by-one kills on a loaded host. Throws, naming the survivors, if
- * any outlives `withinMs`.
+ * itself outran one-by-one kills on a loaded host. A process with a SIGSTOP pending
+ * runs no instruction of its own again, and a fork under way when it arrives hands
+ * it to the child too (Linux), so nothing signalled spawns anything afterwards.
+ * Throws, naming the survivors, if any outlives `withinMs`.
  */
 export async function killUntilGone(find: () => number[], what: string, withinMs: number): Promise<void> {
-  const freeze = (): boolean => {
-    const running = find().filter((pid) => !isStopped(pid));
-    signalPids(running, 'SIGSTOP');
-    return running.length === 0;
+  const stopped = new Set<number>();
+  const stopNew = (): boolean => {
+    const fresh = find().filter((pid) => !stopped.has(pid));
+    signalPids(fresh, 'SIGSTOP');
+    for (const pid of fresh) stopped.add(pid);
+    return fresh.length === 0;
   };
-  await waitUntil(freeze, Math.min(FREEZE_MS, withinMs), 5).catch(() => undefined);
+  await waitUntil(stopNew, Math.min(FREEZE_MS, withinMs), 5).catch(() => undefined);
   const sweep = (): number[] => {
     const live = find();
     signalPids(live, 'SIGKILL');

@@ -14,12 +14,15 @@ process.env.TAP_TIMEOUT = '1';
 ownChildren();
 delete process.env.TAP_TIMEOUT; // its own waits (the cluster's start) keep their deadlines
 
+const UP_MS = 120_000;
+
 async function main(): Promise<void> {
   // Loaded after the mark: the helper owns its children when it is loaded.
   const { startCluster } = require('./server') as typeof import('./server');
   const cluster = await startCluster({ machines: ['m1'], workers: 1, guardians: 2 });
-  const master = await cluster.upProcess('m1', 'master');
-  for (const slot of ['0', '1']) await cluster.upProcess('m1', 'replica', slot);
+  // fbs status may lag the serving tree by a lot on a loaded host.
+  const master = await cluster.upProcess('m1', 'master', undefined, undefined, UP_MS);
+  for (const slot of ['0', '1']) await cluster.upProcess('m1', 'replica', slot, undefined, UP_MS);
   process.stdout.write(`${JSON.stringify({ owner: process.env.FTCHAT_TEST_OWNER, configFile: cluster.configFile, master: master.pid })}\n`);
   process.stdin.on('close', () => process.exit(0));
   process.stdin.resume();

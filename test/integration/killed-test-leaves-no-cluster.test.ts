@@ -38,7 +38,7 @@ t.test('a test SIGKILLed while a guardian revives its master leaves nothing of i
   const d = await waitFor('the stand-in test process to have its machine up, guardians included', () => {
     if (doomed.exitCode !== null) throw new Error(`the stand-in exited (${doomed.exitCode})`);
     return ready;
-  }, 150_000);
+  }, 280_000); // a machine start and fbs status on a loaded host; cut to tap's timeout
   t.ok(serverPids(d.configFile).length >= 4, `its cluster runs (${serverPids(d.configFile).length} processes)`);
 
   // Mid-run: its guardians are about to revive the master when the test dies.
