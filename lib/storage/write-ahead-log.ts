@@ -328,9 +328,14 @@ function segmentName(n: number): string {
   return `${String(n).padStart(12, '0')}.log`;
 }
 
+/**
+ * The kernel's boot id. FTCHAT_BOOT_ID_FILE names another file to read it from: the
+ * power-loss tests' disk (test/tools/lazyfs) gives each of its mounts, each boot after
+ * a power cut, an id of its own.
+ */
 function currentBoot(): string | null {
   try {
-    return readFileSync(BOOT_ID, 'utf8').trim();
+    return readFileSync(process.env.FTCHAT_BOOT_ID_FILE || BOOT_ID, 'utf8').trim();
   } catch {
     return null; // not Linux: check everything at every load
   }
