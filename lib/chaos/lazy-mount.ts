@@ -48,6 +48,8 @@ export interface Trap extends CutOptions {
   path: string;
   /** Strike at the count-th such operation (default the first). */
   count?: number;
+  /** Earlier steps, in order: the trap strikes only after each was seen (e.g. a checkpoint's rename, then its directory sync). */
+  following?: { ops: string; path: string }[];
 }
 
 export class LazyMount {
@@ -99,7 +101,8 @@ export class LazyMount {
   /** Arms a cut to strike at an operation; nextCut() resolves with its report. */
   async arm(trap: Trap): Promise<void> {
     const opts = [trap.tear ? 'tear' : '', trap.seed === undefined ? '' : `seed=${trap.seed}`, `count=${trap.count ?? 1}`].filter(Boolean);
-    await this.command(`arm ${opts.join(' ')} ${trap.when} ${trap.ops} ${trap.path}`);
+    const steps = [...(trap.following ?? []), trap].map((step) => `${step.ops} ${step.path}`);
+    await this.command(`arm ${opts.join(' ')} ${trap.when} ${steps.join(' ')}`);
   }
 
   /** The next cut of this mount (a command's or an armed one's) not yet handed out, once it has happened. */

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LazyMount, lazyFsUnavailable, type CutReport } from '../../lib/chaos/lazy-mount';
@@ -74,6 +74,7 @@ t.test('lazyfs keeps what was synced, and only that', { skip }, async (t) => {
   syncDir(at('new-dir'));
   rmdirSync(at('removed-dir'));
   put(at('kept-dir/late'), 'late', true); // kept-dir not synced again
+  linkSync(at('synced'), at('linked'));
 
   const before = { checkpoint: readFileSync(at('checkpoint'), 'utf8'), unsynced: readFileSync(at('unsynced'), 'utf8') };
   t.same(before, { checkpoint: 'new checkpoint', unsynced: 'old + appended' }, 'before the cut, reads see every write (the page cache)');
@@ -96,6 +97,7 @@ t.test('lazyfs keeps what was synced, and only that', { skip }, async (t) => {
   t.notOk(existsSync(at('new-dir')), 'a new directory whose parent was not synced is gone, though it was synced itself');
   t.ok(statSync(at('removed-dir')).isDirectory(), 'a removed directory whose parent was not synced is back');
   t.same(readdirSync(at('kept-dir')), ['inner'], 'a file created in a synced directory after its last sync is gone');
+  t.notOk(existsSync(at('linked')), 'so is a hard link');
   t.same(readdirSync(disk.mountPoint).sort(), ['checkpoint', 'kept-dir', 'named-empty', 'overwritten', 'removed-dir', 'synced', 'truncated', 'unlinked', 'unsynced'], 'the durable tree, nothing more (the control files are not listed)');
   t.match(report, { droppedFiles: 4, droppedBytes: ' + appended'.length + 'B'.length + 'abc123'.length, torn: null }, 'the cut reports what it dropped');
   t.ok(report.namesUndone >= 6, `and the names it put back: ${JSON.stringify(report)}`);
@@ -114,9 +116,9 @@ t.test('lazyfs keeps what was synced, and only that', { skip }, async (t) => {
     t.equal(text, `head|first unsynced|${last.slice(0, cut.torn!.kept)}`, 'the writes before it reached the disk, it only in part');
   });
 
-  t.test('an armed cut strikes at the named operation, before it runs', async (t) => {
+  t.test('an armed cut strikes at the named operation (after the steps before it), before it runs', async (t) => {
     put(at('state'), 'old state', true);
-    await disk.arm({ when: 'before', ops: 'rename', path: '^/state\\.tmp$' });
+    await disk.arm({ when: 'before', following: [{ ops: 'fsync', path: '^/state\\.tmp$' }], ops: 'rename', path: '^/state\\.tmp$' });
     put(at('state.tmp'), 'new state', true);
     syncDir(disk.mountPoint);
     t.throws(() => renameSync(at('state.tmp'), at('state')), { code: 'EIO' }, 'the operation it struck fails');

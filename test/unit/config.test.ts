@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { adminAddress, clientAddresses, ConfigError, parseConfig, peerAddress, ROOM_CACHE_DEFAULTS } from '../../lib/common/config';
+import { adminAddress, clientAddresses, ConfigError, parseConfig, peerAddress, ROOM_CACHE_DEFAULTS, LOG_DEFAULTS } from '../../lib/common/config';
 
 const FILE = '/etc/ftchat/cluster.json';
 const SECRET = 'a-long-random-secret-for-the-tests-0123456789';
@@ -30,7 +30,7 @@ t.test('a minimal config takes every default', async (t) => {
     maxStreamBacklogBytes: 1 << 20,
   });
   t.same(c.quotas, { newUsersPerAddressPerMinute: 100, postsPerUserPerSecond: 20, requestsPerConnectionPerSecond: 500 });
-  t.same(c.storage, { lockStaleMs: 2000, ...ROOM_CACHE_DEFAULTS });
+  t.same(c.storage, { lockStaleMs: 2000, ...ROOM_CACHE_DEFAULTS, ...LOG_DEFAULTS });
 });
 
 t.test('given values are kept', async (t) => {

@@ -26,11 +26,12 @@ Control, through two files at the mount's root (not listed by readdir):
                        unsynced writes up to a random byte of the last one); from
                        then on every operation fails with EIO until the mount goes
                        (unmount and mount again: that is the reboot)
-                     arm [tear] [seed=N] [count=N] before|after OPS REGEX
+                     arm [tear] [seed=N] [count=N] before|after [OPS REGEX ...] OPS REGEX
                                           cut at the count-th operation of OPS
                                           (e.g. `fsync|rename`) on a path matching
-                                          REGEX, before it runs (it fails) or after;
-                                          the cut's report says where
+                                          REGEX, before it runs (it fails) or after,
+                                          once the earlier steps have been seen in
+                                          order; the cut's report says where
                      sync                 make everything durable (syncfs)
                      status               unsynced files and bytes
   .lazyfs-boot_id  a random id made when this mount started: a cut and a new
@@ -74,25 +75,26 @@ class FileState:
 
 
 class Trap:
-    """An armed cut: at the count-th operation `op` on a path matching `pattern`, before or after it runs."""
+    """An armed cut: at the count-th operation of OPS on a path matching REGEX (after each
+    earlier OPS REGEX step has matched, in order), before it runs or right after."""
 
     def __init__(self, words):
         opts = dict(w.split('=', 1) for w in words if '=' in w)
         rest = [w for w in words if '=' not in w and w != 'tear']
-        self.before = rest[0] == 'before'
-        if rest[0] not in ('before', 'after') or len(rest) != 3:
+        if len(rest) < 3 or len(rest) % 2 == 0 or rest[0] not in ('before', 'after'):
             raise FuseOSError(errno.EINVAL)
-        self.ops = set(rest[1].split('|'))
-        self.pattern = re.compile(rest[2])
+        self.before = rest[0] == 'before'
+        self.steps = [(set(rest[i].split('|')), re.compile(rest[i + 1])) for i in range(1, len(rest), 2)]
         self.left = int(opts.get('count', 1))
         self.tear = 'tear' in words
         self.rng = random.Random(opts.get('seed'))
 
     def matches(self, op, path, args):
-        if op not in self.ops:
+        ops, pattern = self.steps[0]
+        if op not in ops or not any(pattern.search(p) for p in [path or ''] + ([args[0]] if op == 'rename' else [])):
             return False
-        paths = [path or ''] + ([args[0]] if op == 'rename' else [])
-        if not any(self.pattern.search(p) for p in paths):
+        if len(self.steps) > 1:
+            self.steps.pop(0)  # an earlier step: on to the next
             return False
         self.left -= 1
         return self.left == 0
@@ -174,7 +176,8 @@ class LazyFS(Operations):
             self.dirs.pop(st.st_ino, None)
         else:
             os.unlink(real)
-        self.files.pop(st.st_ino, None)
+        if st.st_nlink <= 1:
+            self.files.pop(st.st_ino, None)  # gone: its inode number may be reused
 
     def _remove(self, real):
         """An unlink or rmdir: to the attic if a durable entry still names it, else gone."""
@@ -228,41 +231,46 @@ class LazyFS(Operations):
 
     def _cut(self, tear, rng):
         self.off = True
-        torn = None
-        if tear:
-            candidates = [(fs.seq, ino) for ino, fs in self.files.items() if fs.last is not None]
-            if candidates:
-                torn = max(candidates)[1]
         names = self._undo_names()
-        where = None
-        dropped = 0
+        paths = self._paths()
+        # The write torn: the last one of the most recently written file whose name survived.
+        candidates = [(fs.seq, ino) for ino, fs in self.files.items() if fs.last is not None and ino in paths]
+        torn = max(candidates)[1] if tear and candidates else None
+        dropped = sum(fs.written for fs in self.files.values())
         report_tear = None
+        for ino, path in paths.items():
+            fs = self.files[ino]
+            with open(path, 'r+b', buffering=0) as f:
+                if ino == torn:
+                    offset, data, size_before, mark = fs.last
+                    keep = rng.randrange(1, len(data)) if len(data) > 1 else 0
+                    self._undo(f.fileno(), fs.undo[mark:], size_before)
+                    os.pwrite(f.fileno(), data[:keep], offset)
+                    dropped -= keep
+                    report_tear = {'path': fs.path, 'offset': offset, 'kept': keep, 'of': len(data)}
+                else:
+                    self._undo(f.fileno(), fs.undo, fs.durable_size)
+        dropped_files = len(self.files)
+        self.files.clear()
+        return {'droppedBytes': dropped, 'droppedFiles': dropped_files, 'namesUndone': names, 'torn': report_tear}
+
+    @staticmethod
+    def _undo(fd, undo, size):
+        for at, old in reversed(undo):
+            os.pwrite(fd, old, at)
+        os.ftruncate(fd, size)
+
+    def _paths(self):
+        """Where each file with unsynced bytes is now (after the names were put back); a file whose name did not survive has none."""
+        paths, where = {}, None
         for ino, fs in self.files.items():
-            dropped += fs.written
             path = self.root + fs.path if fs.path else None
             if path is None or not os.path.lexists(path) or os.lstat(path).st_ino != ino:
                 where = where if where is not None else self._walk([self.root])
                 path = where.get(ino)
-            if path is None:
-                continue  # its name did not survive: nothing to undo
-            with open(path, 'r+b', buffering=0) as f:
-                fd = f.fileno()
-                if ino == torn:
-                    offset, data, size_before, mark = fs.last
-                    keep = rng.randrange(1, len(data)) if len(data) > 1 else 0
-                    for at, old in reversed(fs.undo[mark:]):
-                        os.pwrite(fd, old, at)
-                    os.ftruncate(fd, size_before)
-                    os.pwrite(fd, data[:keep], offset)
-                    dropped -= keep
-                    report_tear = {'path': fs.path, 'offset': offset, 'kept': keep, 'of': len(data)}
-                    continue
-                for at, old in reversed(fs.undo):
-                    os.pwrite(fd, old, at)
-                os.ftruncate(fd, fs.durable_size)
-        dropped_files = len(self.files)
-        self.files.clear()
-        return {'droppedBytes': dropped, 'droppedFiles': dropped_files, 'namesUndone': names, 'torn': report_tear}
+            if path is not None:
+                paths[ino] = path
+        return paths
 
     def _walk(self, bases):
         where = {}
@@ -298,8 +306,8 @@ class LazyFS(Operations):
             changed += len(set(durable.items()) ^ set(live.items()))
             for name, ino in durable.items():
                 dst = os.path.join(dst_dir, name)
-                if ino in placed:  # a second durable name for one file (a rename synced on one side only)
-                    shutil.copy2(placed[ino], dst)
+                if ino in placed:  # a second durable name for one file (a hard link)
+                    os.link(placed[ino], dst)
                     continue
                 src = where.get(ino)
                 if src is None:
@@ -468,7 +476,9 @@ class LazyFS(Operations):
         os.rename(src, dst)
 
     def link(self, target, source):
-        raise FuseOSError(errno.EPERM)  # hard links are not modelled
+        real = self._real(target)
+        self._changing(os.path.dirname(real))
+        os.link(self._real(source), real)
 
     def init(self, path):
         print(json.dumps({'event': 'mounted', 'bootId': self.boot_id.decode().strip()}), flush=True)
