@@ -16,6 +16,7 @@ import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
 export function incarnationOf(machineDir: string): string {
+  if (process.env.ABLATE_INCARNATION === '1') return legacyIncarnationOf(machineDir);
   const file = machinePath(machineDir, 'incarnation');
   mkdirDurableSync(machineDir);
   const found = readIncarnation(file);
@@ -81,4 +82,18 @@ export function writerOrigin(machine: string, incarnation: string, slot: number)
 export function machineOfOrigin(origin: string): string {
   const dot = origin.indexOf('.');
   return dot < 0 ? origin : origin.slice(0, dot);
+}
+
+function legacyIncarnationOf(machineDir: string): string {
+  const { mkdirSync, readFileSync, writeFileSync } = require('node:fs');
+  const file = machinePath(machineDir, 'incarnation');
+  mkdirSync(machineDir, { recursive: true });
+  try {
+    writeFileSync(file, randomBytes(3).toString('hex'), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const id = readFileSync(file, 'utf8').trim();
+  if (!/^[0-9a-f]{6}$/.test(id)) throw new Error(`corrupt incarnation file ${file}: remove it to start fresh origins`);
+  return id;
 }

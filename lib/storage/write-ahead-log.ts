@@ -338,7 +338,7 @@ function openSegment(dir: string, n: number): number {
   }
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   try {
-    fsyncDirSync(dir);
+    if (process.env.ABLATE_WAL !== '1') fsyncDirSync(dir);
   } catch (err) {
     // (a full disk, say) not left behind unsynced: the next try creates and syncs it again
     closeSync(fd);

@@ -57,8 +57,8 @@ t.test('a machine cut right after its data dir first synced a directory comes ba
 
 t.test('one machine cut while clients post loses nothing it acknowledged; its torn log record is cut off and counted', { skip }, async (t) => {
   await posters.more(60);
-  // Right after a log write: the record is torn at a random byte, as a disk that got that far.
-  await power.arm('m2', { when: 'after', ops: 'write', path: '^/wal/\\d+\\.log$', tear: true, seed: 2 });
+  // As a commit syncs its log record: the record is torn at a random byte, as by a disk that got that far.
+  await power.arm('m2', { when: 'before', ops: 'fsync', path: '^/wal/\\d+\\.log$', tear: true, seed: 2 });
   const cut = await power.struck('m2');
   t.comment(`m2 cut ${cut.at}: ${cut.droppedBytes} bytes in ${cut.droppedFiles} files dropped, torn ${JSON.stringify(cut.torn)}`);
   t.match(cut.torn, { path: /^\/wal\// }, 'the cut tore a log record');

@@ -31,7 +31,8 @@ Control, through two files at the mount's root (not listed by readdir):
                                           (e.g. `fsync|rename`) on a path matching
                                           REGEX, before it runs (it fails) or after,
                                           once the earlier steps have been seen in
-                                          order; the cut's report says where
+                                          order; the cut's report says where, and
+                                          `tear` tears that file's last write
                      sync                 make everything durable (syncfs)
                      status               unsynced files and bytes
   .lazyfs-boot_id  a random id made when this mount started: a cut and a new
@@ -143,7 +144,7 @@ class LazyFS(Operations):
 
     def _fire(self, op, path):
         trap, self.trap = self.trap, None
-        report = self._cut(trap.tear, trap.rng)
+        report = self._cut(trap.tear, trap.rng, path)
         print(json.dumps({'command': 'cut', 'at': f"{'before' if trap.before else 'after'} {op} {path}", **report}), flush=True)
 
     # ---- durability bookkeeping
@@ -229,13 +230,14 @@ class LazyFS(Operations):
 
     # ---- the power cut
 
-    def _cut(self, tear, rng):
+    def _cut(self, tear, rng, struck=None):
         self.off = True
         names = self._undo_names()
         paths = self._paths()
-        # The write torn: the last one of the most recently written file whose name survived.
-        candidates = [(fs.seq, ino) for ino, fs in self.files.items() if fs.last is not None and ino in paths]
-        torn = max(candidates)[1] if tear and candidates else None
+        # The write torn: the last one of the file an armed cut struck at, else of the most
+        # recently written file (of those whose names survived).
+        candidates = [(fs.path == struck, fs.seq, ino) for ino, fs in self.files.items() if fs.last is not None and ino in paths]
+        torn = max(candidates)[2] if tear and candidates else None
         dropped = sum(fs.written for fs in self.files.values())
         report_tear = None
         for ino, path in paths.items():
