@@ -56,7 +56,7 @@ function readIncarnation(file: string): string | null | Stats {
 /** Puts `id` at `file` durably: `link` only if there is no file yet, `rename` over what is there. */
 function place(file: string, id: string, how: 'link' | 'rename'): void {
   const tmp = `${file}.tmp.${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = openSync(tmp, "w", 0o600);
   try {
     writeSync(fd, id);
     fsyncSync(fd);

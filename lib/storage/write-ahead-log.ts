@@ -336,7 +336,7 @@ function openSegment(dir: string, n: number): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600); // not O_APPEND: states are rewritten in place
   try {
     if (process.env.ABLATE_WAL !== '1') fsyncDirSync(dir);
   } catch (err) {
