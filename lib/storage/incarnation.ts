@@ -16,7 +16,6 @@ import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
 export function incarnationOf(machineDir: string): string {
-  if (process.env.ABLATE_INCARNATION === '1') return legacyIncarnationOf(machineDir);
   const file = machinePath(machineDir, 'incarnation');
   mkdirDurableSync(machineDir);
   const found = readIncarnation(file);
@@ -56,7 +55,7 @@ function readIncarnation(file: string): string | null | Stats {
 /** Puts `id` at `file` durably: `link` only if there is no file yet, `rename` over what is there. */
 function place(file: string, id: string, how: 'link' | 'rename'): void {
   const tmp = `${file}.tmp.${process.pid}`;
-  const fd = openSync(tmp, "w", 0o600);
+  const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, id);
     fsyncSync(fd);
@@ -84,16 +83,3 @@ export function machineOfOrigin(origin: string): string {
   return dot < 0 ? origin : origin.slice(0, dot);
 }
 
-function legacyIncarnationOf(machineDir: string): string {
-  const { mkdirSync, readFileSync, writeFileSync } = require('node:fs');
-  const file = machinePath(machineDir, 'incarnation');
-  mkdirSync(machineDir, { recursive: true });
-  try {
-    writeFileSync(file, randomBytes(3).toString('hex'), { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const id = readFileSync(file, 'utf8').trim();
-  if (!/^[0-9a-f]{6}$/.test(id)) throw new Error(`corrupt incarnation file ${file}: remove it to start fresh origins`);
-  return id;
-}

@@ -92,7 +92,7 @@ export class OriginIndex {
     const fds = [...this.unsynced].map((origin) => this.fd(origin, true) as number);
     this.unsynced.clear();
     await Promise.all(fds.map((fd) => fdatasyncAsync(fd)));
-    if (fds.length > 0 && process.env.ABLATE_INDEX !== '1') await fsyncDir(this.dir);
+    if (fds.length > 0) await fsyncDir(this.dir);
   }
 
   /** Drops the whole index (it disagreed with the room files): the next full scan rebuilds it. */

@@ -336,9 +336,9 @@ function openSegment(dir: string, n: number): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600); // not O_APPEND: states are rewritten in place
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    if (process.env.ABLATE_WAL !== '1') fsyncDirSync(dir);
+    fsyncDirSync(dir);
   } catch (err) {
     // (a full disk, say) not left behind unsynced: the next try creates and syncs it again
     closeSync(fd);

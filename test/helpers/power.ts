@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { Test } from 'tap';
 import type { ChatClient } from '../../lib/gen/ftchat/Chat';
 import { LazyMount, type CutOptions, type CutReport, type Trap } from '../../lib/chaos/lazy-mount';
 import { waitFor } from './wait';
@@ -29,6 +30,8 @@ export interface PowerCluster {
   remount(machine: string): Promise<void>;
   /** ... and `fbs start`, resolving once the machine serves. */
   start(machine: string): Promise<unknown>;
+  /** Starts the machine with a cut armed on its disk; once it struck, boots it again (resolving once it serves) and returns the cut's report. */
+  cutDuringStart(machine: string, trap: Trap): Promise<CutReport>;
   teardown(): Promise<void>;
 }
 
@@ -64,6 +67,14 @@ export async function startPowerCluster(opts: ClusterOptions & { machines: strin
     },
     remount: (m) => disks[m].boot(),
     start,
+    async cutDuringStart(m, trap) {
+      await disks[m].arm(trap);
+      const starting = start(m).catch((err: Error) => err); // it fails, or serves before the cut strikes
+      const report = await power.struck(m);
+      await starting;
+      await power.boot([m]);
+      return report;
+    },
     async teardown() {
       for (const m of opts.machines) await cluster.killMachine(m).catch(() => undefined);
       for (const m of opts.machines) await disks[m].unmount().catch(() => undefined);
@@ -87,7 +98,7 @@ export class Posters {
   private loops: Promise<void>[] = [];
   private readonly users: { user: string; client: ChatClient; next: number }[] = [];
 
-  constructor(private readonly cluster: TestCluster, private readonly prefix: string) {}
+  constructor(private readonly cluster: TestCluster, readonly prefix: string) {}
 
   /** Starts a user posting through `machine` (its room is made there first). */
   async add(user: string, machine: string): Promise<void> {
@@ -210,4 +221,57 @@ async function polledPosts(cluster: TestCluster, machine: string, rooms: string[
     if (page.events.length === 0 && JSON.stringify(next) === JSON.stringify(cursor)) return ids;
     cursor = next;
   }
+}
+
+/**
+ * Asserts, with the posters paused, that every acknowledged post is stored exactly
+ * once, the same on every machine, and shown once to a reader on each; then resumes them.
+ */
+export async function everyAckStored(t: Test, { power, posters }: PowerRig, what: string): Promise<void> {
+  await posters.stop();
+  const r = await checkAcked(power.cluster, POWER_MACHINES, posters);
+  t.same(r.missing, [], `every acknowledged post is stored after ${what} (${posters.acked.size} checked), the same on every machine`);
+  t.same(r.twice, [], 'none twice');
+  for (const [m, seen] of Object.entries(r.readers)) {
+    t.same({ missing: seen.missing, twice: seen.twice }, { missing: [], twice: [] }, `a reader on ${m} is shown each exactly once (${seen.shown} posts, through the origin index)`);
+  }
+  posters.resume();
+}
+
+export interface PowerRig {
+  power: PowerCluster;
+  posters: Posters;
+}
+
+/**
+ * A power-loss test file's cluster, shared by its tests: three machines on lazyfs
+ * disks and two posters through each (with startMachines false, started by the tests,
+ * which add the posters), posts prefixed `prefix`; torn down after the file, however it
+ * ends. Null (with the reason) where a lazyfs mount cannot run.
+ */
+export function powerRig(t: Test, prefix: string, opts: ClusterOptions = {}): PowerRig {
+  const rig = {} as PowerRig;
+  t.before(async () => {
+    rig.power = await startPowerCluster({ workers: 2, guardians: 1, ...opts, machines: POWER_MACHINES });
+    rig.posters = new Posters(rig.power.cluster, prefix);
+    if (opts.startMachines !== false) await addPosters(rig.posters);
+  });
+  t.teardown(async () => {
+    await rig.posters?.stop().catch(() => undefined);
+    await rig.power?.teardown();
+  });
+  return rig;
+}
+
+/** Two users posting through each machine. */
+export async function addPosters(posters: Posters): Promise<void> {
+  for (const m of POWER_MACHINES) for (const n of ['a', 'b']) await posters.add(`${posters.prefix}_${m}${n}`, m);
+}
+
+/** The machines of a power-loss test's cluster. */
+export const POWER_MACHINES = ['m1', 'm2', 'm3'];
+
+/** A cut's report, in one line for the test's output. */
+export function describeCut(machine: string, c: CutReport): string {
+  return `${machine} cut ${c.at ?? 'on command'}: ${c.droppedBytes} bytes in ${c.droppedFiles} files dropped, ${c.namesUndone} names undone${c.torn ? `, torn ${JSON.stringify(c.torn)}` : ''}`;
 }
