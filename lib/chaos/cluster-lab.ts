@@ -90,14 +90,8 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   const { machines } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-'));
   const net: NetLab | null = opts.namespaces ? createNetLab(machines) : null;
-  const configFile = await writeClusterConfig(dir, {
-    machines,
-    host: (m) => (net ? net.ip(m) : '127.0.0.1'),
-    guardians: opts.guardians ?? 2,
-    workers: opts.workers ?? 2,
-    secret: randomBytes(16).toString('hex'),
-  });
-  const config = loadConfig(configFile);
+  const config = await labConfig(dir, opts, net);
+  const configFile = config.file;
   const disks = opts.powerDisks ? await mountDisks(dir, config.dataDir, machines) : null;
   if (opts.history) copyHistory(opts.history, config.dataDir, machines);
   const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
@@ -122,14 +116,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     },
     powerOff,
     powerOn: (m) => unit(m).enable(),
-    async powerCut(m) {
-      const disk = disks?.get(m);
-      if (!disk) throw new Error('no power-loss disks in this lab');
-      const cut = await disk.cut({ tear: true });
-      await powerOff(m);
-      await disk.boot();
-      return `power cut: ${cut.droppedBytes} unsynced bytes in ${cut.droppedFiles} files and ${cut.namesUndone} names dropped${cut.torn ? `, ${cut.torn.path} torn` : ''}`;
-    },
+    powerCut: (m) => cutPower(disks?.get(m), () => powerOff(m)),
     async restartWithClock(m, offset) {
       await powerOff(m);
       clock.set(m, offset);
@@ -155,6 +142,27 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
       }
     },
   };
+}
+
+/** The lab's cluster.json, written into its temp dir, and read back. */
+async function labConfig(dir: string, opts: LabOptions, net: NetLab | null): Promise<ClusterConfig> {
+  const file = await writeClusterConfig(dir, {
+    machines: opts.machines,
+    host: (m) => (net ? net.ip(m) : '127.0.0.1'),
+    guardians: opts.guardians ?? 2,
+    workers: opts.workers ?? 2,
+    secret: randomBytes(16).toString('hex'),
+  });
+  return loadConfig(file);
+}
+
+/** The disk drops what was not synced, the machine's processes die, the disk comes back as after a reboot. */
+async function cutPower(disk: LazyMount | undefined, powerOff: () => Promise<void>): Promise<string> {
+  if (!disk) throw new Error('no power-loss disks in this lab');
+  const cut = await disk.cut({ tear: true });
+  await powerOff();
+  await disk.boot();
+  return `power cut: ${cut.droppedBytes} unsynced bytes in ${cut.droppedFiles} files and ${cut.namesUndone} names dropped${cut.torn ? `, ${cut.torn.path} torn` : ''}`;
 }
 
 /** Each machine's data dir as a power-loss disk, backed by <dir>/disks/<machine>. */
