@@ -10,6 +10,7 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
@@ -32,6 +33,7 @@ import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printId
 import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
+import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { benchTls, printTlsReport, TLS_SIZES, TLS_SMOKE, tlsFigures } from './tls';
 
@@ -44,6 +46,7 @@ const SUITES = {
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport, figures: historyFigures },
   identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
+  durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
 } as const;
 type Suite = keyof typeof SUITES;
 
@@ -84,8 +87,8 @@ async function main(): Promise<void> {
       await runAb(suite, values.ab, Number(values.rounds), suiteArgs(parsed.tokens), figures as (r: never) => Figure[]);
       continue;
     }
-    if (suite === 'security' && values.smoke && !values.baseline) {
-      console.log('security: not run (it needs --baseline DIR, a built checkout from before TLS and sessions)');
+    if (!SUITES[suite].figures && values.smoke && !values.baseline) {
+      console.log(`${suite}: not run (an A/B of its own: it needs --baseline DIR, the built checkout it compares against)`);
       continue;
     }
     const { run, print } = SUITES[suite] as { run: (args: Args) => Promise<{ startedAt: string }>; print: (r: never) => void };
