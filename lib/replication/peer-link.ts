@@ -10,6 +10,8 @@ import { asEvent, isOrigin, type ChatEvent } from '../core/event';
 import { peerEventError, type InputLimits } from '../core/input-bounds';
 import { printable } from '../core/usernames';
 import { vectorToRecord } from '../core/version-vector';
+import { INCARNATION_CAP_REASON, IncarnationGate, incarnationOfOrigin, originError } from '../core/origins';
+import type { RetirementBook } from './retirement-book';
 import { errorMessage, type Logger } from '../common/log';
 import { ftchatProto } from '../common/proto';
 import { secretMetadata } from '../common/secret';
@@ -43,7 +45,10 @@ export interface PeerLinkOptions {
   /** This machine's certificate, presented to the peer (mutual TLS). */
   credentials: grpc.ChannelCredentials;
   limits: InputLimits;
+  /** The cluster's machines: a peer's event comes from an origin of one of them. */
+  machines: ReadonlySet<string>;
   journal: Journal;
+  book: RetirementBook;
   skew: ClockSkewMonitor;
   /** Shared by the machine's links: one big catch-up at a time. */
   gate: CatchUpGate;
@@ -89,6 +94,8 @@ export class PeerLink {
   private stopped = false;
   private connected = false;
   private lastFailure = '';
+  /** The current stream has delivered its catch-up: we hold what the peer held when it began. */
+  private live = false;
   /** Refused events already logged. */
   private readonly refused = new Set<string>();
 
@@ -108,6 +115,11 @@ export class PeerLink {
     this.pull();
   }
 
+  /** Whether we hold everything the peer held when the current stream began (its catch-up is done). */
+  isLive(): boolean {
+    return this.live;
+  }
+
   stop(): void {
     this.stopped = true;
     this.opts.gate.release(this.opts.peer);
@@ -120,7 +132,9 @@ export class PeerLink {
     this.timer = null;
     if (this.stopped) return;
     const { journal, machine, secret } = this.opts;
-    const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
+    // Retired origins travel as one marker per machine (core/retirements), so the vector stays small however often machines were rebuilt.
+    const vector = this.opts.book.table.compact(journal.index.vector());
+    const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(vector) } }, secretMetadata(secret));
     this.call = call;
     const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
     call.on('data', (batch: EventBatch__Output) => this.received(s, batch));
@@ -140,6 +154,7 @@ export class PeerLink {
     else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
     this.lastFailure = why;
     this.connected = false;
+    this.live = false;
     this.opts.gate.release(this.opts.peer);
     if (s.news || Date.now() - s.startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
     this.timer = setTimeout(() => this.pull(), this.retryMs);
@@ -148,6 +163,7 @@ export class PeerLink {
 
   private received(s: PullStream, batch: EventBatch__Output): void {
     if (s.done) return;
+    if (batch.retired.length > 0) this.opts.book.merge(batch.retired, this.opts.peer);
     if (!this.connected && batch.backlog + batch.events.length >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {
       s.done = true;
       s.call.cancel();
@@ -178,6 +194,7 @@ export class PeerLink {
           s.catchUp = null;
           this.opts.gate.release(this.opts.peer);
         }
+        if (merged.live) this.live = true;
       } catch (err) {
         this.retry(s, errorMessage(err));
       }
@@ -193,35 +210,42 @@ export class PeerLink {
   }
 
   /**
-   * A peer's events are checked as a client's requests are (peerEventError). A bad one
-   * blocks its origin on this stream: what came before it is stored, it and the origin's
-   * later events are not (so the origin has no gap), and the other origins go on. A pull
-   * after any break offers it again, and it is refused again, with a log line each time.
+   * A peer's events are checked as a client's requests are (peerEventError), and must
+   * come from an origin the cluster admits (originError, IncarnationGate). A bad one
+   * blocks its origin on this stream: what came before it is stored, it and the
+   * origin's later events are not (so the origin has no gap), and the other origins
+   * go on. A pull after any break offers it again, and it is refused again, with a log
+   * line the first time.
    */
   private accept(batch: EventBatch__Output, blocked: Set<string>): ChatEvent[] {
     const events: ChatEvent[] = [];
     const now = Date.now();
+    const gate = new IncarnationGate(this.opts.journal.index.vector().keys(), (inc) => this.opts.book.table.isRetired(inc));
     for (const raw of batch.events) {
       const e = asEvent(raw);
       const origin = typeof raw.origin === 'string' ? raw.origin : '';
       if (blocked.has(origin)) continue;
-      const bad = e ? peerEventError(e, this.opts.limits, now) : 'malformed event';
+      const bad = e ? (originError(origin, this.opts.machines) ?? peerEventError(e, this.opts.limits, now) ?? gate.admit(origin)) : 'malformed event';
       if (!bad) {
         events.push(e!);
         continue;
       }
       // An origin that is no origin names nothing we could store later, so nothing has a gap.
       if (isOrigin(origin)) blocked.add(origin);
-      // Said once per event, not at every pull that offers it again.
-      const key = `${origin}\u0000${raw.seq}\u0000${bad}`;
-      if (this.refused.has(key)) continue;
-      if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
-      this.refused.add(key);
-      this.log.error('refused an event from peer; its origin waits here until the peer sends a valid one', {
+      const incarnationCap = bad.startsWith(INCARNATION_CAP_REASON);
+      this.logOnce(incarnationCap ? `${incarnationOfOrigin(origin)}\u0000cap` : `${origin}\u0000${raw.seq}\u0000${bad}`, incarnationCap ? 'holding back events of a new incarnation from peer' : 'refused an event from peer; its origin waits here until the peer sends a valid one', {
         reason: bad, origin: printable(origin), seq: raw.seq, id: printable(raw.id),
       });
     }
     return events;
+  }
+
+  /** Logs a refusal once per `key`, not at every pull that offers it again. */
+  private logOnce(key: string, msg: string, fields: Record<string, unknown>): void {
+    if (this.refused.has(key)) return;
+    if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
+    this.refused.add(key);
+    this.log.error(msg, fields);
   }
 
   /** Stores a batch's acceptable events; returns how many were new here. */

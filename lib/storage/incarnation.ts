@@ -21,13 +21,3 @@ export function incarnationOf(machineDir: string): string {
   if (!/^[0-9a-f]{6}$/.test(id)) throw new Error(`corrupt incarnation file ${file}: remove it to start fresh origins`);
   return id;
 }
-
-export function writerOrigin(machine: string, incarnation: string, slot: number): string {
-  return `${machine}.${incarnation}.w${slot}`;
-}
-
-/** The machine an origin belongs to: "m1.3fa2c1.w0" -> "m1". */
-export function machineOfOrigin(origin: string): string {
-  const dot = origin.indexOf('.');
-  return dot < 0 ? origin : origin.slice(0, dot);
-}

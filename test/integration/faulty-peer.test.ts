@@ -1,16 +1,21 @@
 /**
- * A faulty peer cannot store what a client could not: its events are checked as a
- * client's requests are. A bad one is refused with one log line and blocks only its
- * origin (what came before it is kept, nothing after it, so the origin has no gap);
- * the other origins of the same batch go on, and the replicator lives on.
+ * A faulty peer cannot store what a client could not, nor split the cluster. Its
+ * events are checked as a client's requests are: a bad one is refused with one log
+ * line and blocks only its origin (what came before it is kept, nothing after it,
+ * so the origin has no gap); the other origins of the same batch go on, and the
+ * replicator lives on. And it cannot push the origin count past what cursors and
+ * pull vectors accept (issue 18.5): of a peer serving events of 1,100 origins of
+ * its machine, at most LIVE_INCARNATIONS incarnations are stored; Poll and
+ * Subscribe go on working, and so do pulls after a replicator restart.
  */
 import tap from 'tap';
 import { loadConfig } from '../../lib/common/config';
+import { incarnationOfOrigin, LIVE_INCARNATIONS } from '../../lib/core/origins';
 import { encode, type Field } from '../helpers/raw-grpc';
-import { converged, dumpEvents, startCluster } from '../helpers/server';
+import { call, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { protoRoot } from '../fuzz/wire-arbitraries';
-import { servePeerLog } from '../fuzz/fake-peer';
+import { servePeerLog, type FakePeer } from '../fuzz/fake-peer';
 const t = tap;
 
 /** An Event message: id, origin, seq, kind, room, author, text, hlc. */
@@ -19,23 +24,36 @@ function event(id: string, origin: string, seq: number, kind: string, room: stri
   return encode(text ? [...fields, [7, text]] : fields);
 }
 
-t.test("a peer's post in another user's room is refused everywhere; its origin stops there, the others go on", async (t) => {
+const ORIGINS = 1_100;
+/** One user's room made by each of 1,100 incarnations of m3 (a machine of the config): 1,100 origins. */
+const flood = Array.from({ length: ORIGINS }, (_, i) => event(`create/flood${i}`, `m3.f${i.toString(16).padStart(5, '0')}.w0`, 1, 'create', `flood${i}`, `flood${i}`));
+
+let cluster: TestCluster;
+let peer: FakePeer;
+t.before(async () => {
   // m3 is in the config but never started: its peer port is the faulty peer.
-  const cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], startMachines: false });
-  t.teardown(() => cluster.teardown());
+  cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], startMachines: false });
   const config = loadConfig(cluster.configFile);
-  const peer = await servePeerLog(`127.0.0.1:${config.machines.m3.peerPort}`, config, 'm3', protoRoot(), [
+  peer = await servePeerLog(`127.0.0.1:${config.machines.m3.peerPort}`, config, 'm3', protoRoot(), [
     event('create/mallory', 'm3.bad.w0', 1, 'create', 'mallory', 'mallory'),
     event('post/mallory/forged', 'm3.bad.w0', 2, 'post', 'victim', 'mallory', 'posted in your room'),
     event('post/mallory/after', 'm3.bad.w0', 3, 'post', 'mallory', 'mallory', 'after the bad one'),
     event('create/honest', 'm3.good.w0', 1, 'create', 'honest', 'honest'),
     event('post/honest/hi', 'm3.good.w0', 2, 'post', 'honest', 'honest', 'hello'),
+    event('create/stranger', 'm9.aaaaaa.w0', 1, 'create', 'stranger', 'stranger'),
+    ...flood,
   ], true); // each stream ends, so the replicators pull again and again
-  t.teardown(() => peer.close());
   await cluster.start('m1');
   await cluster.start('m2');
+});
+t.teardown(async () => {
+  await peer?.close();
+  await cluster?.teardown();
+});
+
+t.test("a peer's post in another user's room is refused everywhere; its origin stops there, the others go on", async (t) => {
   const refusals = await waitFor('both replicators refuse the forged post', () => {
-    const lines = cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer'));
+    const lines = cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.origin === 'm3.bad.w0');
     return new Set(lines.map((l) => l.machine)).size === 2 && lines;
   });
   t.match(refusals[0], { reason: "a post's room must be its author's", origin: 'm3.bad.w0', seq: 2, id: 'post/mallory/forged' }, 'one line with the reason');
@@ -44,12 +62,44 @@ t.test("a peer's post in another user's room is refused everywhere; its origin s
     return d.includes('post/honest/hi') && d;
   });
   t.same(
-    dumpEvents(dump).map((e) => e.id).sort(),
+    dumpEvents(dump).filter((e) => e.origin === 'm3.bad.w0' || e.origin === 'm3.good.w0').map((e) => e.id).sort(),
     ['create/honest', 'create/mallory', 'post/honest/hi'],
     'the origin keeps what came before the bad event, loses it and what follows; the other origin is whole',
   );
+  t.notOk(dump.includes('create/stranger'), 'an origin of a machine outside the config is stored nowhere');
   await waitFor('the replicators to pull it again', () => peer.stats.pulls >= 6);
-  t.equal(cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.machine === 'm1').length, 1, `said once, not at each of ${peer.stats.pulls} pulls`);
+  t.equal(cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.machine === 'm1' && l.origin === 'm3.bad.w0').length, 1, `said once, not at each of ${peer.stats.pulls} pulls`);
   const replicators = (await cluster.status()).processes.filter((p) => p.role === 'replicator');
   t.same(replicators.map((p) => `${p.machine} ${p.state}, ${p.restarts} restarts`).sort(), ['m1 up, 0 restarts', 'm2 up, 0 restarts'], 'no replicator restarted');
+});
+
+t.test('a peer serving 1,100 origins does not split the cluster', async (t) => {
+  const dump = await converged(cluster, ['m1', 'm2']);
+  const m3 = new Set(dumpEvents(dump).filter((e) => e.origin.startsWith('m3.')).map((e) => incarnationOfOrigin(e.origin)));
+  t.equal(m3.size, LIVE_INCARNATIONS, `${m3.size} incarnations of m3 stored, on both machines alike`);
+  t.ok(cluster.logs.some((l) => l.msg === 'holding back events of a new incarnation from peer' && /too many live incarnations: m3 has 4/.test(String(l.reason))), 'the rest are held back, and said so');
+
+  const c1 = cluster.client('m1');
+  const c2 = cluster.client('m2');
+  await call(c1, 'Connect', { user: 'reader' });
+  const { cursor } = await call(c1, 'Timeline', { user: 'reader' });
+  t.ok(Object.keys(cursor.seqs).length <= 16, `a cursor of ${Object.keys(cursor.seqs).length} origins`);
+  const polled = await call(c2, 'Poll', { user: 'reader', cursor });
+  t.same(polled.events, [], 'Poll takes it, on the other machine too');
+  const stream = c2.Subscribe({ user: 'reader', cursor });
+  t.teardown(() => stream.cancel());
+  const seen: string[] = [];
+  stream.on('data', (item: { event?: { text: string } }) => item.event && seen.push(item.event.text));
+  stream.on('error', () => undefined);
+  await waitFor('the stream open', async () => (await call(c2, 'Post', { user: 'reader', id: 'one', text: 'streamed' })) && seen.includes('streamed'));
+
+  // After a replicator restart it pulls with its vector of every origin it holds: the peer takes it.
+  const serving = () => cluster.logs.filter((l) => l.machine === 'm1' && l.msg === 'replicator serving');
+  const before = serving().length;
+  process.kill(serving().pop()!.pid, 'SIGKILL');
+  await waitFor('m1 replicator revived', () => serving().length > before, 60_000);
+  await call(c2, 'Post', { user: 'reader', id: 'after', text: 'after the restart' });
+  await waitFor('the post on m2 replicated to m1 after the restart', async () => (await cluster.dump('m1')).includes('post/reader/after'));
+  const refusedVector = cluster.logs.filter((l) => /vector|origins, at most/.test(String(l.reason ?? '')));
+  t.same(refusedVector, [], 'no pull refused for its vector');
 });

@@ -1,0 +1,121 @@
+/**
+ * Origins cannot split the cluster (issue 18.5): a peer's events come only from
+ * origins of the cluster's machines, at most LIVE_INCARNATIONS incarnations of a
+ * machine live at once; a rebuilt machine retires its older incarnations' origins,
+ * and vectors on the wire carry one marker per machine in their place. Compaction
+ * is exact: read back, a compacted vector is the vector, after any number of
+ * rebuilds; a reader that lacks a retirement sends again rather than skip.
+ */
+import t from 'tap';
+import { IncarnationGate, LIVE_INCARNATIONS, MAX_VECTOR_ORIGINS, originError, writerOrigin } from '../../lib/core/origins';
+import { MARKER_SUFFIX, retirementError, Retirements } from '../../lib/core/retirements';
+import type { VersionVector } from '../../lib/core/version-vector';
+
+const MACHINES = new Set(['m1', 'm2', 'm3']);
+const WORKERS = 2;
+const inc = (n: number): string => n.toString(16).padStart(6, '0');
+
+t.test("a peer's event comes from a writer origin of one of the cluster's machines", async (t) => {
+  t.equal(originError('m2.3fa2c1.w0', MACHINES), null);
+  t.match(originError('m9.3fa2c1.w0', MACHINES), /names no machine of this cluster/);
+  t.match(originError('m2.3fa2c1.w16', MACHINES), /writer slot 16, at most 15/);
+  t.match(originError('m2.replicator', MACHINES), /is not <machine>.<incarnation>.w<slot>/);
+  t.match(originError('m2.a.b.w0', MACHINES), /is not/);
+});
+
+t.test('at most LIVE_INCARNATIONS incarnations of a machine are admitted until one is retired', async (t) => {
+  const retired = new Set<string>();
+  const held = ['m3.000001.w0', 'm1.aaaaaa.w0'];
+  const gate = new IncarnationGate(held, (i) => retired.has(i));
+  const offered = Array.from({ length: 1100 }, (_, i) => `m3.${inc(i + 1)}.w0`);
+  const admitted = offered.filter((o) => gate.admit(o) === null);
+  t.equal(admitted.length, LIVE_INCARNATIONS, `${admitted.length} of 1,100 incarnations of m3 admitted`);
+  t.match(gate.admit('m3.0003e8.w0'), /too many live incarnations: m3 has 4 incarnations here not yet retired/);
+  t.equal(gate.admit('m3.000001.w1'), null, 'another writer slot of an admitted incarnation');
+  t.equal(gate.admit('m1.bbbbbb.w0'), null, "other machines' incarnations count apart");
+  retired.add('m3.000001');
+  retired.add('m3.000002');
+  const after = new IncarnationGate([...held, ...admitted], (i) => retired.has(i));
+  t.equal(offered.filter((o) => after.admit(o) === null).length, LIVE_INCARNATIONS + 2, 'two retired: two more admitted (the retired ones still are)');
+});
+
+/** A cluster rebuilt `rebuilds` times, machine after machine, each new incarnation retiring the older ones once caught up. */
+function rebuiltCluster(rebuilds: number) {
+  const table = new Retirements();
+  const vector: VersionVector = new Map();
+  const current = new Map<string, string>();
+  const write = (machine: string): void => {
+    for (let w = 0; w < WORKERS; w++) vector.set(writerOrigin(machine, current.get(machine)!, w), 10 + w);
+  };
+  let n = 0;
+  for (const m of MACHINES) {
+    current.set(m, inc(++n));
+    write(m);
+  }
+  const snapshots: { after: number; vector: VersionVector; compacted: VersionVector }[] = [];
+  for (let r = 0; r < rebuilds; r++) {
+    const m = [...MACHINES][r % MACHINES.size];
+    current.set(m, inc(++n));
+    write(m);
+    const declared = table.declare(m, current.get(m)!, vector, () => true);
+    if (declared) table.add(declared);
+    if (r % 100 === 0) snapshots.push({ after: r, vector: new Map(vector), compacted: table.compact(vector) });
+  }
+  return { table, vector, snapshots };
+}
+
+t.test('a cluster rebuilt 1,000 times: vectors stay small, and read back exactly', async (t) => {
+  const { table, vector, snapshots } = rebuiltCluster(1000);
+  t.equal(vector.size, (1000 + MACHINES.size) * WORKERS, `the index holds ${vector.size} origins`);
+  const compacted = table.compact(vector);
+  t.equal(compacted.size, MACHINES.size * WORKERS + MACHINES.size, `on the wire: ${compacted.size} entries (the live writers and a marker per machine)`);
+  t.ok(compacted.size <= MAX_VECTOR_ORIGINS);
+  t.same(table.expand(compacted), vector, 'read back, it is the vector');
+  for (const s of snapshots) t.same(table.expand(s.compacted), s.vector, `a cursor from after rebuild ${s.after} still reads back exactly`);
+});
+
+t.test('only origins at exactly their final seq are left out', async (t) => {
+  const { table, vector } = rebuiltCluster(10);
+  const oldOrigin = [...vector.keys()].find((o) => table.isRetired(o.slice(0, o.lastIndexOf('.'))))!;
+  const behind = new Map(vector);
+  behind.set(oldOrigin, 3); // a reader that has not had all of a retired origin yet
+  const c = table.compact(behind);
+  t.equal(c.get(oldOrigin), 3, 'an origin behind its final seq stays in the vector');
+  t.same(table.expand(c), behind, 'and reads back as it was');
+  const lacking = new Map(vector);
+  lacking.delete(oldOrigin); // a reader that never had any of it
+  t.same(table.expand(table.compact(lacking)), lacking, 'a vector lacking a retired origin does not come back covering it');
+});
+
+t.test('a reader that does not know a retirement reads its origins as absent: it sends them again, it skips nothing', async (t) => {
+  const { table, vector } = rebuiltCluster(3);
+  const c = table.compact(vector);
+  const marker = [...c.keys()].find((k) => k.endsWith(MARKER_SUFFIX))!;
+  const stranger = new Retirements(); // has heard of no retirement
+  const read = stranger.expand(c);
+  t.notOk(read.has(marker), 'the unknown marker is dropped');
+  for (const [origin, seq] of read) t.equal(seq, vector.get(origin), `${origin} as it was`);
+  t.ok(read.size < vector.size, 'the retired origins read as absent');
+});
+
+t.test("a retirement from outside is checked: its machine, its older origins of that machine, sane seqs", async (t) => {
+  const ok = { by: 'm2.00000b', prev: '', origins: { 'm2.00000a.w0': 5 } };
+  t.equal(retirementError(ok, MACHINES), null);
+  t.match(retirementError({ ...ok, by: 'm9.00000b' }, MACHINES), /no incarnation of a machine of this cluster/);
+  t.match(retirementError({ ...ok, origins: { 'm1.00000a.w0': 5 } }, MACHINES), /no older origin of m2/);
+  t.match(retirementError({ ...ok, origins: { 'm2.00000b.w0': 5 } }, MACHINES), /no older origin of m2/, 'not its own');
+  t.match(retirementError({ ...ok, origins: { 'm2.00000a.w0': -1 } }, MACHINES), /bad final seq/);
+  t.match(retirementError({ ...ok, origins: {} }, MACHINES), /0 origins/);
+  t.match(retirementError({ ...ok, prev: 'm1.000001' }, MACHINES), /bad prev/);
+  t.match(retirementError('x', MACHINES), /not a retirement/);
+});
+
+t.test('a machine declares nothing while one of its older origins waits for a seq', async (t) => {
+  const table = new Retirements();
+  const vector: VersionVector = new Map([['m2.00000a.w0', 5], ['m2.00000a.w1', 7], ['m2.00000b.w0', 1]]);
+  t.equal(table.declare('m2', '00000b', vector, (o) => o !== 'm2.00000a.w1'), null, 'a hole in w1: wait');
+  const r = table.declare('m2', '00000b', vector, () => true);
+  t.same(r, { by: 'm2.00000b', prev: '', origins: { 'm2.00000a.w0': 5, 'm2.00000a.w1': 7 } }, 'then both, at the seqs held');
+  table.add(r!);
+  t.equal(table.declare('m2', '00000b', vector, () => true), null, 'once');
+});
