@@ -3,21 +3,25 @@
  * one data dir: "<machine>.<incarnation>.w<slot>" (m2.3fa2c1.w0). A machine's data
  * dir gets a new incarnation when it is rebuilt, so honest use adds `workers`
  * origins per rebuild; retired incarnations are compacted out of vectors
- * (retirements.ts). A peer's events are admitted only from origins this bounds:
- * a machine of the cluster config, a writer slot below MAX_WRITER_SLOTS, and at
- * most LIVE_INCARNATIONS incarnations of one machine not yet retired. So a vector
- * on the wire holds at most machines x LIVE_INCARNATIONS x MAX_WRITER_SLOTS live
- * origins and one marker per machine, whatever a peer serves. Pure.
+ * (retirements.ts). A peer's events are admitted only from origins of a machine
+ * of the cluster config with a writer slot below MAX_WRITER_SLOTS, and at most
+ * MAX_OPEN_ORIGINS of one machine that no retirement compacts away
+ * (origin-admission.ts). So a vector on the wire holds at most machines x
+ * MAX_OPEN_ORIGINS origins and one marker per machine, whatever a peer serves. Pure.
  */
 
 /** Writer slots per incarnation (config.workers is at most this). */
 export const MAX_WRITER_SLOTS = 16;
-/** Incarnations of one machine admitted before one of them is retired (two in honest use: the old and the new). */
+/** Incarnations of one machine whose writers a vector may name at once (two in honest use, the old and the new, between a rebuild and its retirement). */
 export const LIVE_INCARNATIONS = 4;
+/** Origins of one machine a vector may name outside its retired ones (the rest wait until a retirement compacts some away). */
+export const MAX_OPEN_ORIGINS = LIVE_INCARNATIONS * MAX_WRITER_SLOTS;
+/** Of them, those another machine may bring: the rest are kept for the machine's own link, so a peer cannot crowd out another machine's writers. */
+export const RELAYED_OPEN_ORIGINS = MAX_OPEN_ORIGINS / 2;
 /** What a cursor or pull vector may carry (input-bounds). */
 export const MAX_VECTOR_ORIGINS = 1024;
-/** Machines a cluster may have: each adds at most LIVE_INCARNATIONS x MAX_WRITER_SLOTS origins and a marker to a vector. */
-export const MAX_MACHINES = Math.floor(MAX_VECTOR_ORIGINS / (LIVE_INCARNATIONS * MAX_WRITER_SLOTS + 1));
+/** Machines a cluster may have: each adds at most MAX_OPEN_ORIGINS origins and a marker to a vector. */
+export const MAX_MACHINES = Math.floor(MAX_VECTOR_ORIGINS / (MAX_OPEN_ORIGINS + 1));
 
 export interface OriginParts {
   machine: string;
@@ -55,42 +59,4 @@ export function originError(origin: string, machines: ReadonlySet<string>): stri
   if (!machines.has(p.machine)) return `origin '${origin}' names no machine of this cluster`;
   if (p.slot >= MAX_WRITER_SLOTS) return `origin '${origin}': writer slot ${p.slot}, at most ${MAX_WRITER_SLOTS - 1}`;
   return null;
-}
-
-/** Why a new incarnation's events wait: the start of the reason IncarnationGate gives. */
-export const INCARNATION_CAP_REASON = 'too many live incarnations';
-
-/**
- * Which incarnations a machine stores events of, for one batch from a peer: those
- * it holds already, retired ones, and new ones while their machine has fewer than
- * LIVE_INCARNATIONS not yet retired here. A new one past them waits (a peer offers
- * it again) until a retirement makes room.
- */
-export class IncarnationGate {
-  private readonly live = new Map<string, Set<string>>();
-
-  /** `origins`: those the machine holds; `isRetired(incarnation)`: whether a retirement retired it. */
-  constructor(origins: Iterable<string>, private readonly isRetired: (incarnation: string) => boolean) {
-    for (const origin of origins) {
-      const inc = incarnationOfOrigin(origin);
-      if (!isRetired(inc)) this.liveOf(machineOfOrigin(origin)).add(inc);
-    }
-  }
-
-  /** Null if events of `origin` (a well-formed one) may be stored; else why they wait. */
-  admit(origin: string): string | null {
-    const inc = incarnationOfOrigin(origin);
-    const machine = machineOfOrigin(origin);
-    const known = this.liveOf(machine);
-    if (known.has(inc) || this.isRetired(inc)) return null;
-    if (known.size >= LIVE_INCARNATIONS) return `${INCARNATION_CAP_REASON}: ${machine} has ${known.size} incarnations here not yet retired, the most admitted`;
-    known.add(inc);
-    return null;
-  }
-
-  private liveOf(machine: string): Set<string> {
-    let s = this.live.get(machine);
-    if (!s) this.live.set(machine, (s = new Set()));
-    return s;
-  }
 }

@@ -33,6 +33,8 @@ export const MARKER_SUFFIX = '.retired';
 
 /** Origins one retirement may list: the live incarnations it retires, all their writer slots. */
 const MAX_RETIRED_PER_DECLARATION = LIVE_INCARNATIONS * MAX_WRITER_SLOTS;
+/** Origins all the retirements a machine keeps may list: 32,768 rebuilds of a machine of 2 workers (about 2 MB of retired.json). */
+export const MAX_RETIRED_ORIGINS = 65_536;
 
 /** Null if a retirement from outside (a peer, the file) is well formed for a cluster of `machines`; else why not. */
 export function retirementError(r: unknown, machines: ReadonlySet<string>): string | null {
@@ -58,18 +60,34 @@ export class Retirements {
   private readonly byId = new Map<string, Retirement>();
   /** Per machine, its retirements' chains, each from the first to a latest (computed on demand). */
   private chainsCache: Map<string, Retirement[][]> | null = null;
-  /** Retired incarnations ("m2.3fa2c1"). */
-  private readonly retired = new Set<string>();
+  /** Each retired origin's final seq. */
+  private readonly finals = new Map<string, number>();
 
   constructor(initial: Iterable<Retirement> = []) {
     for (const r of initial) this.add(r);
   }
 
-  /** Takes a retirement (checked by retirementError); false if one by the same incarnation is known already. */
+  /**
+   * Null if a retirement (well formed: retirementError) may join the table; else why
+   * not: it gives an origin another final seq than one it has (final seqs never
+   * differ between honest machines), or the table is full.
+   */
+  refusal(r: Retirement): string | null {
+    if (this.byId.has(r.by)) return null;
+    for (const [origin, seq] of Object.entries(r.origins)) {
+      const had = this.finals.get(origin);
+      if (had !== undefined && had !== seq) return `retirement by ${r.by}: ${origin} was retired at seq ${had}, not ${seq}`;
+    }
+    const n = Object.keys(r.origins).length;
+    if (this.finals.size + n > MAX_RETIRED_ORIGINS) return `retirement by ${r.by}: ${this.finals.size} origins retired already, at most ${MAX_RETIRED_ORIGINS}`;
+    return null;
+  }
+
+  /** Takes a retirement that refusal() passes; false if one by the same incarnation is known already. */
   add(r: Retirement): boolean {
     if (this.byId.has(r.by)) return false;
     this.byId.set(r.by, { by: r.by, prev: r.prev, origins: { ...r.origins } });
-    for (const origin of Object.keys(r.origins)) this.retired.add(incarnationOfOrigin(origin));
+    for (const [origin, seq] of Object.entries(r.origins)) this.finals.set(origin, seq);
     this.chainsCache = null;
     return true;
   }
@@ -86,9 +104,9 @@ export class Retirements {
     return this.byId.has(by);
   }
 
-  /** Whether some retirement retired `incarnation` ("m2.3fa2c1"). */
-  isRetired(incarnation: string): boolean {
-    return this.retired.has(incarnation);
+  /** The seq a retirement says `origin` ended at, or undefined for one not retired. */
+  finalSeq(origin: string): number | undefined {
+    return this.finals.get(origin);
   }
 
   /** `v` with each marker replaced by the final seqs of the origins it stands for; an unknown marker is dropped (its origins read as absent). */
@@ -108,31 +126,27 @@ export class Retirements {
   /** `v` (with no markers) with the origins it holds at their final seqs left out, one marker per machine in their place. */
   compact(v: VersionVector): VersionVector {
     const out: VersionVector = new Map(v);
-    for (const chains of this.chains().values()) {
-      let best: Retirement[] = [];
-      for (const chain of chains) {
-        let covered = 0;
-        while (covered < chain.length && Object.entries(chain[covered].origins).every(([o, seq]) => (v.get(o) ?? 0) >= seq)) covered++;
-        if (covered > best.length) best = chain.slice(0, covered);
-      }
-      if (best.length === 0) continue;
-      for (const r of best) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
-      out.set(`${best[best.length - 1].by}${MARKER_SUFFIX}`, 1);
+    for (const machine of this.chains().keys()) {
+      const covered = this.covered(machine, v);
+      if (covered.length === 0) continue;
+      for (const r of covered) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
+      out.set(`${covered[covered.length - 1].by}${MARKER_SUFFIX}`, 1);
     }
     return out;
   }
 
   /**
    * The retirement `incarnation` (of `machine`, caught up with every other machine)
-   * declares, or null: its machine's older origins in `vector` not retired yet,
-   * at the seqs it holds; none while one of them still waits for a seq (`complete`).
+   * declares, or null: its machine's older origins in `vector` that no retirement it
+   * holds all of retired, at the seqs it holds; none while one of them still waits for
+   * a seq (`complete`). It follows the chain `vector` covers, so a chain with a
+   * retirement nobody holds (forged) is passed over, not extended.
    */
   declare(machine: string, incarnation: string, vector: VersionVector, complete: (origin: string) => boolean): Retirement | null {
     const by = `${machine}.${incarnation}`;
     if (this.byId.has(by)) return null;
-    const chains = this.chains().get(machine) ?? [];
-    const latest = chains.reduce<Retirement[]>((a, c) => (c.length > a.length ? c : a), []);
-    const done = new Set(latest.flatMap((r) => Object.keys(r.origins)));
+    const covered = this.covered(machine, vector);
+    const done = new Set(covered.flatMap((r) => Object.keys(r.origins)));
     const origins: Record<string, number> = {};
     for (const [origin, seq] of [...vector].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (machineOfOrigin(origin) !== machine || incarnationOfOrigin(origin) === by || done.has(origin) || !originParts(origin)) continue;
@@ -141,7 +155,30 @@ export class Retirements {
     }
     const n = Object.keys(origins).length;
     if (n === 0 || n > MAX_RETIRED_PER_DECLARATION) return null;
-    return { by, prev: latest.length > 0 ? latest[latest.length - 1].by : '', origins };
+    return { by, prev: covered.length > 0 ? covered[covered.length - 1].by : '', origins };
+  }
+
+  /**
+   * Of `machine`'s chains, the start whose every origin `v` holds up to its final seq
+   * and that leaves the most origins out (those held at exactly their final seq; one
+   * held past it, which only a forged retirement allows, stays in the vector beside
+   * the marker). Choosing by what it leaves out, a retirement learned later can only
+   * shrink a compacted vector.
+   */
+  private covered(machine: string, v: VersionVector): Retirement[] {
+    let best: Retirement[] = [];
+    let bestOut = 0;
+    for (const chain of this.chains().get(machine) ?? []) {
+      let n = 0;
+      const out = new Set<string>();
+      for (; n < chain.length; n++) {
+        const entries = Object.entries(chain[n].origins);
+        if (!entries.every(([o, seq]) => (v.get(o) ?? 0) >= seq)) break;
+        for (const [o, seq] of entries) if (v.get(o) === seq) out.add(o);
+      }
+      if (out.size > bestOut) [best, bestOut] = [chain.slice(0, n), out.size];
+    }
+    return best;
   }
 
   /** The retirements a marker of `by` stands for: it and those before it (an unknown link ends the chain). */

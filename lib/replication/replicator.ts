@@ -83,8 +83,9 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
+  const opening = new Set<string>();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, machines, journal, book, skew, gate, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, machines, journal, book, opening, skew, gate, log }),
   );
   for (const link of links) link.start();
   // Caught up with every peer, we hold every event our machine's older incarnations left anywhere: retire them.

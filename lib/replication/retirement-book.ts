@@ -15,6 +15,8 @@ export class RetirementBook {
   version = 0;
   private readonly listeners = new Set<() => void>();
   private writing: Promise<void> = Promise.resolve();
+  /** Refusals already logged: a peer sends its whole table with every stream. */
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly machineDir: string,
@@ -34,14 +36,21 @@ export class RetirementBook {
   merge(list: unknown[], peer: string): void {
     let fresh = 0;
     for (const r of list) {
-      const bad = retirementError(r, this.machines);
+      const bad = retirementError(r, this.machines) ?? this.table.refusal(r as Retirement);
       if (bad) {
-        this.log.warn('refused a retirement from peer', { peer, reason: bad });
+        this.refusedOnce(bad, peer);
         continue;
       }
       if (this.table.add(r as Retirement)) fresh++;
     }
     if (fresh > 0) this.changed();
+  }
+
+  private refusedOnce(reason: string, peer: string): void {
+    if (this.refused.has(reason)) return;
+    if (this.refused.size >= 10_000) this.refused.clear();
+    this.refused.add(reason);
+    this.log.warn('refused a retirement from peer', { peer, reason });
   }
 
   /** Declares this machine's older origins retired if any wait (the caller has caught up with every peer). */
