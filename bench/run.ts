@@ -11,6 +11,7 @@
  *   durable post with sessions and the session check's share of it;
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
+ * - origins: cursor and pull-vector size as rebuilds and a faulty peer's origins grow (pure, seconds);
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
@@ -25,6 +26,7 @@ import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery
 import { benchHistory, HISTORY_ARGS, historyOptions, printHistoryReport } from './history';
 import { measureEcho, type EchoResult } from './grpc-echo';
 import { benchIdentity, printIdentityReport } from './identity';
+import { benchOrigins, printOriginsReport } from './origins';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
 import { benchRecovery, printRecoveryReport } from './recovery';
@@ -112,6 +114,7 @@ const SUITES = {
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
+  origins: { run: () => benchOrigins(), print: printOriginsReport },
 } as const;
 type Suite = keyof typeof SUITES;
 

@@ -5,12 +5,15 @@
  * so the origin has no gap); the other origins of the same batch go on, and the
  * replicator lives on. And it cannot push the origin count past what cursors and
  * pull vectors accept (issue 18.5): of a peer serving events of 1,100 origins of
- * its machine, at most LIVE_INCARNATIONS incarnations are stored; Poll and
- * Subscribe go on working, and so do pulls after a replicator restart.
+ * its machine, at most MAX_OPEN_ORIGINS are stored, with one line; Poll and
+ * Subscribe go on working, and so do pulls after a replicator restart. A retirement
+ * it forges for another machine's live writer stops none of that writer's posts.
  */
 import tap from 'tap';
 import { loadConfig } from '../../lib/common/config';
-import { incarnationOfOrigin, LIVE_INCARNATIONS } from '../../lib/core/origins';
+import { machineOfOrigin, MAX_OPEN_ORIGINS } from '../../lib/core/origins';
+import { machineDirOf } from '../../lib/storage/data-dir';
+import { readFileSync } from 'node:fs';
 import { encode, type Field } from '../helpers/raw-grpc';
 import { call, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -28,6 +31,13 @@ const ORIGINS = 1_100;
 /** One user's room made by each of 1,100 incarnations of m3 (a machine of the config): 1,100 origins. */
 const flood = Array.from({ length: ORIGINS }, (_, i) => event(`create/flood${i}`, `m3.f${i.toString(16).padStart(5, '0')}.w0`, 1, 'create', `flood${i}`, `flood${i}`));
 
+/** A Retirement message: by, prev, each origin's final seq. */
+function retirement(by: string, origins: Record<string, number>): Buffer {
+  return encode([[1, by], [2, ''], ...Object.entries(origins).map(([o, seq]): Field => [3, [[1, o], [2, seq]]])]);
+}
+/** What the faulty peer declares retired; the last test adds to it while the peer serves. */
+const forged: Buffer[] = [];
+
 let cluster: TestCluster;
 let peer: FakePeer;
 t.before(async () => {
@@ -42,7 +52,7 @@ t.before(async () => {
     event('post/honest/hi', 'm3.good.w0', 2, 'post', 'honest', 'honest', 'hello'),
     event('create/stranger', 'm9.aaaaaa.w0', 1, 'create', 'stranger', 'stranger'),
     ...flood,
-  ], true); // each stream ends, so the replicators pull again and again
+  ], { end: true, retired: forged }); // each stream ends, so the replicators pull again and again
   await cluster.start('m1');
   await cluster.start('m2');
 });
@@ -75,15 +85,18 @@ t.test("a peer's post in another user's room is refused everywhere; its origin s
 
 t.test('a peer serving 1,100 origins does not split the cluster', async (t) => {
   const dump = await converged(cluster, ['m1', 'm2']);
-  const m3 = new Set(dumpEvents(dump).filter((e) => e.origin.startsWith('m3.')).map((e) => incarnationOfOrigin(e.origin)));
-  t.equal(m3.size, LIVE_INCARNATIONS, `${m3.size} incarnations of m3 stored, on both machines alike`);
-  t.ok(cluster.logs.some((l) => l.msg === 'holding back events of a new incarnation from peer' && /too many live incarnations: m3 has 4/.test(String(l.reason))), 'the rest are held back, and said so');
+  const m3 = new Set(dumpEvents(dump).filter((e) => e.origin.startsWith('m3.')).map((e) => e.origin));
+  t.equal(m3.size, MAX_OPEN_ORIGINS, `${m3.size} origins of m3 stored, on both machines alike`);
+  const held = cluster.logs.filter((l) => l.msg === 'holding back events of new origins from peer');
+  t.match(held[0], { reason: new RegExp(`too many open origins of m3: ${MAX_OPEN_ORIGINS} here`) }, 'the rest are held back, and said so');
+  t.same(held.map((l) => `${l.machine}`).sort(), ['m1', 'm2'], 'once per machine, not per origin or per pull');
 
   const c1 = cluster.client('m1');
   const c2 = cluster.client('m2');
   await call(c1, 'Connect', { user: 'reader' });
   const { cursor } = await call(c1, 'Timeline', { user: 'reader' });
-  t.ok(Object.keys(cursor.seqs).length <= 16, `a cursor of ${Object.keys(cursor.seqs).length} origins`);
+  const named = Object.keys(cursor.seqs);
+  t.ok(named.filter((o) => machineOfOrigin(o) === 'm3').length <= MAX_OPEN_ORIGINS, `a cursor of ${named.length} origins (main before this: over 1,100, refused)`);
   const polled = await call(c2, 'Poll', { user: 'reader', cursor });
   t.same(polled.events, [], 'Poll takes it, on the other machine too');
   const stream = c2.Subscribe({ user: 'reader', cursor });
@@ -102,4 +115,23 @@ t.test('a peer serving 1,100 origins does not split the cluster', async (t) => {
   await waitFor('the post on m2 replicated to m1 after the restart', async () => (await cluster.dump('m1')).includes('post/reader/after'));
   const refusedVector = cluster.logs.filter((l) => /vector|origins, at most/.test(String(l.reason ?? '')));
   t.same(refusedVector, [], 'no pull refused for its vector');
+});
+
+t.test("a retirement the peer forges for m2's live writer stops none of m2's posts", async (t) => {
+  const writer = dumpEvents(await cluster.dump('m2')).find((e) => e.id === 'post/reader/after')!;
+  const seq = Number(writer.seq);
+  forged.push(retirement('m2.f0f0f0', { [writer.origin]: seq }), retirement('m2.f1f1f1', { [writer.origin]: seq + 5 }));
+  const retiredFile = (m: string): string => {
+    try {
+      return readFileSync(`${machineDirOf(loadConfig(cluster.configFile).dataDir, m)}/retired.json`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await waitFor('both machines to take the first forged retirement', () => ['m1', 'm2'].every((m) => retiredFile(m).includes('m2.f0f0f0')));
+  t.ok(cluster.logs.some((l) => l.msg === 'refused a retirement from peer' && /was retired at seq \d+, not \d+/.test(String(l.reason))), 'one that contradicts it is refused, with one line');
+  const c2 = cluster.client('m2');
+  await call(c2, 'Post', { user: 'reader', id: 'past-forged', text: 'past the forged final seq' });
+  await waitFor("m2's post past the forged final seq on m1", async () => (await cluster.dump('m1')).includes('post/reader/past-forged'));
+  t.pass('replicated');
 });
