@@ -32,25 +32,21 @@ export class RetirementBook {
     return () => this.listeners.delete(fn);
   }
 
-  /** Takes a peer's retirements; a malformed one is logged and left out. */
+  /** Takes a peer's retirements; those it cannot take are left out, said in one line per batch (once per first reason). */
   merge(list: unknown[], peer: string): void {
     let fresh = 0;
+    const refused: string[] = [];
     for (const r of list) {
       const bad = retirementError(r, this.machines) ?? this.table.refusal(r as Retirement);
-      if (bad) {
-        this.refusedOnce(bad, peer);
-        continue;
-      }
-      if (this.table.add(r as Retirement)) fresh++;
+      if (bad) refused.push(bad);
+      else if (this.table.add(r as Retirement)) fresh++;
     }
     if (fresh > 0) this.changed();
-  }
-
-  private refusedOnce(reason: string, peer: string): void {
-    if (this.refused.has(reason)) return;
-    if (this.refused.size >= 10_000) this.refused.clear();
-    this.refused.add(reason);
-    this.log.warn('refused a retirement from peer', { peer, reason });
+    if (refused.length > 0 && !this.refused.has(refused[0])) {
+      if (this.refused.size >= 10_000) this.refused.clear();
+      this.refused.add(refused[0]);
+      this.log.warn('refused a retirement from peer', { peer, reason: refused[0], refused: refused.length });
+    }
   }
 
   /** Declares this machine's older origins retired if any wait (the caller has caught up with every peer). */

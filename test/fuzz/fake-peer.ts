@@ -31,7 +31,7 @@ const DAY = 24 * 3600 * 1000;
 
 /** One origin's events: valid ones as a worker writes them, then maybe one thing wrong, then more valid ones (which must stay out: no gap). */
 function originLogArb(k: number): fc.Arbitrary<Field[][]> {
-  const origin = `m4.fz.w${k}`;
+  const origin = `m4.fz${k}.w0`;
   const user = `peer${k}`;
   const now = Date.now();
   const valid = (seq: number): Field[] => {
