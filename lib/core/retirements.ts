@@ -58,25 +58,30 @@ export function retirementError(r: unknown, machines: ReadonlySet<string>): stri
 /** Every retirement a machine knows, and the vector compaction they allow. */
 export class Retirements {
   private readonly byId = new Map<string, Retirement>();
-  /** Per machine, its retirements' chains, each from the first to a latest (computed on demand). */
-  private chainsCache: Map<string, Retirement[][]> | null = null;
-  /** Each retired origin's final seq. */
+  /** Each retired origin's final seq, and the retirement that retired it (an origin is retired once). */
   private readonly finals = new Map<string, number>();
+  private readonly owner = new Map<string, string>();
+  /** Every retirement after the one it follows (cycles left out): computed on demand. */
+  private orderCache: Retirement[] | null = null;
+  /** What a marker stands for, per marker read lately. */
+  private readonly expansions = new Map<string, [string, number][]>();
 
   constructor(initial: Iterable<Retirement> = []) {
-    for (const r of initial) this.add(r);
+    for (const r of initial) if (this.refusal(r) === null) this.add(r);
   }
 
   /**
    * Null if a retirement (well formed: retirementError) may join the table; else why
-   * not: it gives an origin another final seq than one it has (final seqs never
-   * differ between honest machines), or the table is full.
+   * not: it lists an origin another retirement retired already (an honest machine
+   * declares only after it has heard its peers' retirements), or the table is full.
+   * So a chain lists each origin once, and compaction takes time linear in the table.
    */
   refusal(r: Retirement): string | null {
     if (this.byId.has(r.by)) return null;
     for (const [origin, seq] of Object.entries(r.origins)) {
       const had = this.finals.get(origin);
       if (had !== undefined && had !== seq) return `retirement by ${r.by}: ${origin} was retired at seq ${had}, not ${seq}`;
+      if (had !== undefined) return `retirement by ${r.by}: ${origin} was retired already, by ${this.owner.get(origin)}`;
     }
     const n = Object.keys(r.origins).length;
     if (this.finals.size + n > MAX_RETIRED_ORIGINS) return `retirement by ${r.by}: ${this.finals.size} origins retired already, at most ${MAX_RETIRED_ORIGINS}`;
@@ -87,8 +92,12 @@ export class Retirements {
   add(r: Retirement): boolean {
     if (this.byId.has(r.by)) return false;
     this.byId.set(r.by, { by: r.by, prev: r.prev, origins: { ...r.origins } });
-    for (const [origin, seq] of Object.entries(r.origins)) this.finals.set(origin, seq);
-    this.chainsCache = null;
+    for (const [origin, seq] of Object.entries(r.origins)) {
+      this.finals.set(origin, seq);
+      this.owner.set(origin, r.by);
+    }
+    this.orderCache = null;
+    this.expansions.clear();
     return true;
   }
 
@@ -109,76 +118,93 @@ export class Retirements {
     return this.finals.get(origin);
   }
 
-  /** `v` with each marker replaced by the final seqs of the origins it stands for; an unknown marker is dropped (its origins read as absent). */
+  /**
+   * `v` with a marker replaced by the final seqs of the origins it stands for (one
+   * marker per machine is read: a compacted vector has no more); an unknown marker is
+   * dropped, its origins read as absent.
+   */
   expand(v: VersionVector): VersionVector {
     const out: VersionVector = new Map();
-    const markers: string[] = [];
+    const markers = new Map<string, string>();
     for (const [origin, seq] of v) {
-      if (origin.endsWith(MARKER_SUFFIX)) markers.push(origin.slice(0, -MARKER_SUFFIX.length));
-      else out.set(origin, seq);
+      if (!origin.endsWith(MARKER_SUFFIX)) out.set(origin, seq);
+      else if (!markers.has(machineOfOrigin(origin))) markers.set(machineOfOrigin(origin), origin.slice(0, -MARKER_SUFFIX.length));
     }
-    for (const by of markers) {
-      for (const r of this.chainTo(by)) for (const [origin, seq] of Object.entries(r.origins)) out.set(origin, Math.max(out.get(origin) ?? 0, seq));
-    }
+    for (const by of markers.values()) for (const [origin, seq] of this.expansion(by)) out.set(origin, Math.max(out.get(origin) ?? 0, seq));
     return out;
   }
 
   /** `v` (with no markers) with the origins it holds at their final seqs left out, one marker per machine in their place. */
   compact(v: VersionVector): VersionVector {
     const out: VersionVector = new Map(v);
-    for (const machine of this.chains().keys()) {
-      const covered = this.covered(machine, v);
-      if (covered.length === 0) continue;
-      for (const r of covered) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
-      out.set(`${covered[covered.length - 1].by}${MARKER_SUFFIX}`, 1);
+    for (const by of this.best(v).values()) {
+      for (const r of this.chainTo(by)) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
+      out.set(`${by}${MARKER_SUFFIX}`, 1);
     }
     return out;
   }
 
   /**
    * The retirement `incarnation` (of `machine`, caught up with every other machine)
-   * declares, or null: its machine's older origins in `vector` that no retirement it
-   * holds all of retired, at the seqs it holds; none while one of them still waits for
-   * a seq (`complete`). It follows the chain `vector` covers, so a chain with a
+   * declares, or null: its machine's older origins in `vector` that the chain it holds
+   * did not retire, at the seqs it holds; none while one of them still waits for a
+   * seq (`complete`). It follows the chain `vector` covers, so a chain with a
    * retirement nobody holds (forged) is passed over, not extended.
    */
   declare(machine: string, incarnation: string, vector: VersionVector, complete: (origin: string) => boolean): Retirement | null {
     const by = `${machine}.${incarnation}`;
     if (this.byId.has(by)) return null;
-    const covered = this.covered(machine, vector);
-    const done = new Set(covered.flatMap((r) => Object.keys(r.origins)));
+    const prev = this.best(vector).get(machine) ?? '';
+    const done = new Set(this.chainTo(prev).flatMap((r) => Object.keys(r.origins)));
     const origins: Record<string, number> = {};
     for (const [origin, seq] of [...vector].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (machineOfOrigin(origin) !== machine || incarnationOfOrigin(origin) === by || done.has(origin) || !originParts(origin)) continue;
+      if (this.owner.has(origin)) return null; // retired on a chain it does not hold: wait until it does
       if (!complete(origin)) return null;
       origins[origin] = seq;
     }
     const n = Object.keys(origins).length;
     if (n === 0 || n > MAX_RETIRED_PER_DECLARATION) return null;
-    return { by, prev: covered.length > 0 ? covered[covered.length - 1].by : '', origins };
+    return { by, prev, origins };
   }
 
   /**
-   * Of `machine`'s chains, the start whose every origin `v` holds up to its final seq
-   * and that leaves the most origins out (those held at exactly their final seq; one
-   * held past it, which only a forged retirement allows, stays in the vector beside
-   * the marker). Choosing by what it leaves out, a retirement learned later can only
-   * shrink a compacted vector.
+   * Per machine, the retirement whose chain (it and those before it) `v` holds up to
+   * every final seq and that leaves the most origins out (those held at exactly their
+   * final seq; one held past it, which only a forged retirement allows, stays in the
+   * vector beside the marker). Choosing by what it leaves out, a retirement learned
+   * later can only shrink a compacted vector. One pass over the table.
    */
-  private covered(machine: string, v: VersionVector): Retirement[] {
-    let best: Retirement[] = [];
-    let bestOut = 0;
-    for (const chain of this.chains().get(machine) ?? []) {
-      let n = 0;
-      const out = new Set<string>();
-      for (; n < chain.length; n++) {
-        const entries = Object.entries(chain[n].origins);
-        if (!entries.every(([o, seq]) => (v.get(o) ?? 0) >= seq)) break;
-        for (const [o, seq] of entries) if (v.get(o) === seq) out.add(o);
+  private best(v: VersionVector): Map<string, string> {
+    const leftOut = new Map<string, number>(); // per covered retirement
+    const best = new Map<string, string>();
+    for (const r of this.order()) {
+      const before = this.byId.has(r.prev) ? leftOut.get(r.prev) : 0;
+      if (before === undefined) continue; // it follows one not covered
+      let n = before;
+      let covered = true;
+      for (const [origin, seq] of Object.entries(r.origins)) {
+        const held = v.get(origin) ?? 0;
+        if (held < seq) covered = false;
+        else if (held === seq) n++;
       }
-      if (out.size > bestOut) [best, bestOut] = [chain.slice(0, n), out.size];
+      if (!covered) continue;
+      leftOut.set(r.by, n);
+      const machine = machineOfOrigin(r.by);
+      if (n > (leftOut.get(best.get(machine) ?? '') ?? 0)) best.set(machine, r.by);
     }
     return best;
+  }
+
+  /** What marker `by` stands for (cached: a cursor's marker is read at every Poll). */
+  private expansion(by: string): [string, number][] {
+    let e = this.expansions.get(by);
+    if (!e) {
+      e = this.chainTo(by).flatMap((r) => Object.entries(r.origins));
+      if (this.expansions.size >= 64) this.expansions.clear();
+      this.expansions.set(by, e);
+    }
+    return e;
   }
 
   /** The retirements a marker of `by` stands for: it and those before it (an unknown link ends the chain). */
@@ -192,18 +218,17 @@ export class Retirements {
     return out;
   }
 
-  /** Per machine, each latest retirement's chain, first to last. */
-  private chains(): Map<string, Retirement[][]> {
-    if (this.chainsCache) return this.chainsCache;
-    const followed = new Set([...this.byId.values()].map((r) => r.prev));
-    const chains = new Map<string, Retirement[][]>();
+  /** Every retirement after the one it follows, if known; those on a cycle are left out. */
+  private order(): Retirement[] {
+    if (this.orderCache) return this.orderCache;
+    const next = new Map<string, Retirement[]>();
+    const order: Retirement[] = [];
     for (const r of this.byId.values()) {
-      if (followed.has(r.by)) continue; // not a latest one
-      const machine = machineOfOrigin(r.by);
-      const list = chains.get(machine) ?? [];
-      list.push(this.chainTo(r.by).reverse());
-      chains.set(machine, list);
+      if (!this.byId.has(r.prev)) order.push(r);
+      else if (next.has(r.prev)) next.get(r.prev)!.push(r);
+      else next.set(r.prev, [r]);
     }
-    return (this.chainsCache = chains);
+    for (let i = 0; i < order.length; i++) order.push(...(next.get(order[i].by) ?? []));
+    return (this.orderCache = order);
   }
 }
