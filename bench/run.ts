@@ -9,6 +9,7 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - origins: cursor and pull-vector size as rebuilds and a faulty peer's origins grow (pure, seconds);
@@ -32,6 +33,7 @@ import { measurePosts, type PostsResult } from './posts';
 import { benchRecovery, printRecoveryReport, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
+import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { startServer } from './server';
 import { startRun, type RunHeader } from './stats';
@@ -114,6 +116,7 @@ const SUITES = {
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
+  durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport },
   origins: { run: () => benchOrigins(), print: printOriginsReport },
 } as const;
 type Suite = keyof typeof SUITES;
