@@ -16,6 +16,7 @@ import { OriginGate } from '../lib/core/origin-admission';
 import { MAX_VECTOR_ORIGINS, writerOrigin } from '../lib/core/origins';
 import { Retirements } from '../lib/core/retirements';
 import type { VersionVector } from '../lib/core/version-vector';
+import type { Figure } from './ab';
 import { nowMs, startRun, loadAverageText, type RunHeader } from './stats';
 
 const MACHINES = ['m1', 'm2', 'm3'];
@@ -101,4 +102,13 @@ export function printOriginsReport(r: OriginsResults): void {
   console.log('|---|---|---|---|---|');
   for (const x of r.rebuilds) console.log(`| rebuilt ${x.rebuilds.toLocaleString('en')} times | ${x.origins.toLocaleString('en')} | ${wire(x.before)} | ${wire(x.after)} | ${x.compactUs.toFixed(0)} / ${x.expandUs.toFixed(0)} µs |`);
   for (const x of r.floods) console.log(`| a peer serving ${x.served.toLocaleString('en')} origins | ${(x.stored + MACHINES.length * WORKERS).toLocaleString('en')} (${x.stored} of the peer's) | ${wire(x.before)} | ${wire(x.after)} | |`);
+}
+
+export function originsFigures(r: OriginsResults): Figure[] {
+  const most = r.rebuilds[r.rebuilds.length - 1];
+  return [
+    [`wire entries after ${most.rebuilds} rebuilds`, most.after.entries],
+    [`compact µs after ${most.rebuilds} rebuilds`, most.compactUs],
+    [`wire entries with ${r.floods[r.floods.length - 1].served} flooded origins`, r.floods[r.floods.length - 1].after.entries],
+  ];
 }
