@@ -99,6 +99,7 @@ t.test('a peer serving 1,100 origins does not split the cluster', async (t) => {
   const c2 = cluster.client('m2');
   await call(c1, 'Connect', { user: 'reader' });
   const { cursor } = await call(c1, 'Timeline', { user: 'reader' });
+  await waitFor("reader's room on m2", () => call(c2, 'Timeline', { user: 'reader' })); // replication, not instant under load
   const named = Object.keys(cursor.seqs);
   t.ok(named.filter((o) => machineOfOrigin(o) === 'm3').length <= MAX_OPEN_ORIGINS, `a cursor of ${named.length} origins (main before this: over 1,100, refused)`);
   const polled = await call(c2, 'Poll', { user: 'reader', cursor });
