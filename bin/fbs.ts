@@ -15,7 +15,8 @@ import { buildMachineCheckpoint } from '../lib/machine/machine-child';
 import { ownerOnlyData } from '../lib/storage/data-dir';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
-import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
+import { startOrStandBy } from '../lib/supervision/primary-process';
+import { guardianRole, primaryRole } from '../lib/supervision/roles';
 
 const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground

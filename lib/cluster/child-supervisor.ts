@@ -17,6 +17,7 @@
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import { retryDelayMs } from '../core/backoff';
 import { FailureDetector } from './failure-detector';
+import { CHILD_PING_MS as PING_MS, notAnsweringAfterMs } from './timing-policy';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -49,8 +50,6 @@ export type ChildAction =
   /** The child of `key` serves now: tell it who is in chat mode on the others. */
   | { serving: { key: string } };
 
-/** A dead child is seen at once by its exit; pings only catch a hung one, so they can be slow and cheap. */
-export const PING_MS = 1_000;
 
 /**
  * A child that has not yet served is loading: it answers pings between slices of
@@ -72,10 +71,6 @@ export const HEALTHY_AFTER_MS = 5_000;
 /** A crash loop's re-forks wait at most this long. */
 export const MAX_REFORK_DELAY_MS = 3_000;
 
-/** A child silent this long has missed a ping and the failure timeout: it is not answering. */
-export function notAnsweringAfterMs(deadAfterMs: number): number {
-  return deadAfterMs + PING_MS;
-}
 
 /** Our own kill limit for a silent child: three failure timeouts, ten while the master watches. */
 function ownKillAfterMs(deadAfterMs: number, watched: boolean): number {

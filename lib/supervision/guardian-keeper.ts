@@ -3,7 +3,7 @@
  * stream open to the primary: its first message says who it is (the primary
  * answers with its term), and the stream breaking says one side died. Beats go
  * through beat files, both ways: the primary's every heartbeatMs, each guardian's
- * every GUARDIAN_BEAT_MS. When a slot gets a new guardian is decided by
+ * every guardianBeatMs (lib/cluster/timing-policy.ts). When a slot gets a new guardian is decided by
  * GuardianSlots (lib/cluster/guardian-slots.ts); it is spawned detached (its own
  * process group) so it outlives this primary. Only guardians this primary spawned
  * are ever signalled; a pid named on a Watch stream is never trusted for that.
@@ -17,23 +17,10 @@ import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
+import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 import { serverCommandLine } from '../common/fbs-command-line';
-
-/**
- * Guardians beat to their primary this often. A killed guardian is seen at once (its
- * stream breaks, its pid is dead), so its beats only have to catch a hung one: they
- * can be slow. The primary's own beats stay fast (every heartbeatMs), since the
- * guardians must notice a paused primary within the failure timeout.
- */
-export const GUARDIAN_BEAT_MS = 1_000;
-
-/** How long after its stream broke a guardian's pid may take to be seen dead (it is still exiting). */
-export const EXIT_GRACE_MS = 500;
-
-/** How long a freshly spawned guardian may take to beat before it is spawned again. */
-const SPAWN_GRACE_MS = 5_000;
 
 export interface GuardianKeeperOptions {
   config: ClusterConfig;
@@ -69,12 +56,14 @@ class Guardians implements GuardianKeeper {
   private readonly streams = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
   private readonly answer: Beat;
   private readonly timer: NodeJS.Timeout;
+  private readonly policy: TimingPolicy;
   private stopping = false;
 
   constructor(private readonly opts: GuardianKeeperOptions) {
     const { config, machine, log } = opts;
     const machineDir = machineDirOf(config.dataDir, machine);
-    this.slots = new GuardianSlots(slotOptions(config), performance.now());
+    this.policy = timingPolicy(config.timing);
+    this.slots = new GuardianSlots(slotOptions(config.guardians, this.policy), performance.now());
     this.beatFiles = Array.from({ length: config.guardians }, (_, slot) => new BeatWatcher(guardianBeatPath(machineDir, slot)));
     const beater = new Beater(primaryBeatPath(machineDir), log);
     this.answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
@@ -83,7 +72,7 @@ class Guardians implements GuardianKeeper {
       beater.beat();
       this.beatFiles.forEach((f, slot) => f.beaten() && this.slots.beaten(slot, now));
       this.act(this.slots.tick(now));
-    }, config.timing.heartbeatMs);
+    }, this.policy.heartbeatMs);
     this.timer.unref();
   }
 
@@ -121,7 +110,7 @@ class Guardians implements GuardianKeeper {
    * if it was still the slot's guardian and no replacement is on its way. */
   private broken(g: { slot: number; pid: number } | undefined): void {
     if (this.stopping || !g || !this.slots.isCurrent(g.slot, g.pid)) return;
-    void diesWithin(g.pid, EXIT_GRACE_MS).then((dead) => {
+    void diesWithin(g.pid, this.policy.exitGraceMs).then((dead) => {
       if (dead && !this.stopping) this.act(this.slots.exited(g.slot, g.pid, performance.now()));
     });
   }
@@ -139,19 +128,8 @@ class Guardians implements GuardianKeeper {
   }
 }
 
-function slotOptions(config: ClusterConfig): GuardianSlotsOptions {
-  const { heartbeatMs, suspectAfterMs, deadAfterMs } = config.timing;
-  return {
-    slots: config.guardians,
-    detector: {
-      heartbeatMs: GUARDIAN_BEAT_MS,
-      suspectAfterMs: Math.max(suspectAfterMs, 2 * GUARDIAN_BEAT_MS),
-      deadAfterMs: Math.max(deadAfterMs, 3 * GUARDIAN_BEAT_MS),
-    },
-    // A guardian alive from before we started connects within a beat or two: give it that long.
-    firstConnectMs: 3 * heartbeatMs,
-    spawnGraceMs: SPAWN_GRACE_MS,
-  };
+function slotOptions(slots: number, policy: TimingPolicy): GuardianSlotsOptions {
+  return { slots, detector: policy.guardianSilence, firstConnectMs: policy.guardianFirstConnectMs, spawnGraceMs: policy.guardianSpawnGraceMs };
 }
 
 /** Spawns the slot's guardian detached (its own process group), so it outlives us. */

@@ -10,10 +10,10 @@ import t from 'tap';
 import {
   ChildSupervisor,
   MAX_REFORK_DELAY_MS,
-  notAnsweringAfterMs,
   STARTUP_ALLOWANCE_MS,
   type ChildAction,
 } from '../../lib/cluster/child-supervisor';
+import { notAnsweringAfterMs } from '../../lib/cluster/timing-policy';
 import { EXIT_REBUILD_INDEX } from '../../lib/common/exit-codes';
 import { retryDelayMs } from '../../lib/core/backoff';
 import { SimNetwork } from '../helpers/sim-network';

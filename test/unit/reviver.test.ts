@@ -22,7 +22,7 @@ const MAX_START_MS = 4_000;
 
 function reviver(self: string, members: string[], now = 0): Reviver {
   return new Reviver(
-    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM },
+    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM, exitGraceMs: 500 },
     now,
   );
 }
