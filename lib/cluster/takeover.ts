@@ -40,8 +40,8 @@ export type TakeoverInput =
   | { kind: 'lifeSign' }
   /** The recorded primary is gone (it died while we probed, or we fenced it). */
   | { kind: 'recordedGone' }
-  /** Binding the admin port: `recordPid` is the record's pid as it is now (0: stopped cleanly). */
-  | { kind: 'bound'; ok: boolean; detail: string; recordPid: number | null }
+  /** Binding the admin port; `record` as read once it was bound (no other start can charge meanwhile). */
+  | { kind: 'bound'; ok: boolean; detail: string; record: RecordView | null }
   | { kind: 'charged' }
   /** The lock or the record could not be written for lack of space. */
   | { kind: 'chargeFailed'; detail: string }
@@ -135,12 +135,17 @@ export class Takeover {
 
   private start({ record, recordedRuns }: Found, now: number): TakeoverAction[] {
     this.record = record;
-    this.myTerm = Math.max(record?.term ?? 0, this.options.revivalTerm ?? 0) + 1;
-    this.restarts = (record?.restarts ?? 0) + (record && record.pid !== 0 ? 1 : 0);
+    this.count(record);
     if (!record || !recordedRuns || record.pid === this.options.pid) return this.bind();
     this.state = 'probing';
     this.deadline = now + this.options.timing.fenceSilenceMs;
     return [{ probe: { pid: record.pid } }];
+  }
+
+  /** Our term lies above the record's and the electing guardian's; a previous primary that ran counts as a restart. */
+  private count(record: RecordView | null): void {
+    this.myTerm = Math.max(record?.term ?? 0, this.options.revivalTerm ?? 0) + 1;
+    this.restarts = (record?.restarts ?? 0) + (record && record.pid !== 0 ? 1 : 0);
   }
 
   private bind(): TakeoverAction[] {
@@ -153,10 +158,12 @@ export class Takeover {
     if (!input.ok) return this.standBy(input.detail, now);
     // A guardian's revival that lost the race with a clean stop (the stopping primary marks
     // the record before it frees the port we now hold) must not bring the machine back.
-    if (this.options.revivalTerm !== undefined && input.recordPid === 0) {
+    if (this.options.revivalTerm !== undefined && input.record?.pid === 0) {
       this.state = 'done';
       return [{ stopped: { reason: 'the machine was stopped cleanly' } }];
     }
+    // A primary that charged and died between our read and our bind has raised the record.
+    this.count(input.record);
     this.state = 'charging';
     return [{ keepGuardians: { term: this.myTerm } }, { takeCharge: { term: this.myTerm, restarts: this.restarts } }];
   }

@@ -110,8 +110,11 @@ class TakeoverIo {
     for (const a of actions) {
       if ('probe' in a) this.probe(a.probe.pid);
       else if ('fence' in a) this.fence(a.fence.pid, a.fence.silentMs);
-      else if ('bind' in a) this.bind(a.bind.term);
-      else if ('keepGuardians' in a) this.self.keeper();
+      else if ('bind' in a) this.bind();
+      else if ('keepGuardians' in a) {
+        this.self.term = a.keepGuardians.term;
+        this.self.keeper();
+      }
       else if ('takeCharge' in a) void this.takeCharge(a.takeCharge.term, a.takeCharge.restarts);
       else if ('inCharge' in a) this.inCharge(a.inCharge);
       else if ('waitForSpace' in a) log.error('cannot start: the data dir refuses writes; waiting for space', { error: a.waitForSpace.detail });
@@ -148,15 +151,14 @@ class TakeoverIo {
     }
   }
 
-  private bind(term: number): void {
+  private bind(): void {
     this.probed = null;
-    this.self.term = term;
     serveAdmin(this.self, this.opts.log).then(
       (server) => {
         this.admin = server;
-        this.step({ kind: 'bound', ok: true, detail: '', recordPid: readRecord(this.self.machineDir)?.pid ?? null });
+        this.step({ kind: 'bound', ok: true, detail: '', record: readRecord(this.self.machineDir) });
       },
-      (err) => (err instanceof AlreadyRunning ? this.step({ kind: 'bound', ok: false, detail: err.message, recordPid: null }) : this.fail(err)),
+      (err) => (err instanceof AlreadyRunning ? this.step({ kind: 'bound', ok: false, detail: err.message, record: null }) : this.fail(err)),
     );
   }
 
