@@ -12,6 +12,7 @@
  *
  * Pure: no I/O, no timers. Fed `(input, now)`; returns actions for the shell.
  */
+import type { Supervisor, Tick } from './supervisor';
 
 export type VerdictInput =
   /** The primary answered on the Watch stream: pid 0 says it is stopping the machine. */
@@ -22,7 +23,7 @@ export type VerdictInput =
   | { kind: 'broken'; recordPid: number | null }
   /** Whether `pid` was seen dead within the grace; `recordPid` is the record's pid as read then. */
   | { kind: 'pidChecked'; pid: number; gone: boolean; recordPid: number | null }
-  | { kind: 'tick' };
+  | Tick;
 
 export type VerdictAction =
   | { heard: { term?: number } }
@@ -33,7 +34,7 @@ export type VerdictAction =
   /** The machine is stopping or was stopped cleanly: the guardian exits. */
   | { exit: { reason: string } };
 
-export class PrimaryVerdict {
+export class PrimaryVerdict implements Supervisor<VerdictInput, VerdictAction> {
   private watching = false;
   /** The primary's term as it last said. */
   term = 0;

@@ -19,6 +19,7 @@
  */
 import { RingElection, type RingMsg } from './election';
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+import type { Supervisor } from './supervisor';
 import { PrimaryVerdict, type VerdictAction, type VerdictInput } from './primary-verdict';
 
 export type ReviverAction =
@@ -55,7 +56,7 @@ export interface ReviverOptions {
 
 const PRIMARY = 'primary';
 
-export class Reviver {
+export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
   readonly election: RingElection;
   readonly verdict: PrimaryVerdict;
   private readonly detector: FailureDetector;
@@ -110,7 +111,7 @@ export class Reviver {
   }
 
   /** We heard the primary ourselves (its beat file changed, or it answered on its Watch stream, saying its term). */
-  primaryHeard(now: number, term?: number): void {
+  private primaryHeard(now: number, term?: number): void {
     this.detector.heartbeat(PRIMARY, now);
     this.deadSince = undefined;
     this.waitUntil = 0;
@@ -120,28 +121,28 @@ export class Reviver {
   }
 
   /** We saw the primary die ourselves (its stream broke and its recorded pid is gone). */
-  primaryDied(now: number): ReviverAction[] {
+  private primaryDied(now: number): ReviverAction[] {
     this.detector.markDead(PRIMARY);
     return this.tick(now);
   }
 
   /** A sibling's beat file changed: the ring routes through it again. */
-  siblingAlive(id: string): void {
+  private siblingAlive(id: string): void {
     this.election.setAlive(id, true);
   }
 
   /** A ring message from the network (untrusted: see the header). */
-  receive(msg: RingMsg, now: number): ReviverAction[] {
+  private receive(msg: RingMsg, now: number): ReviverAction[] {
     this.observe(now);
     return this.follow(this.election.receive(msg, now), now);
   }
 
-  deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
+  private deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
     return this.follow(this.election.deliveryFailed(to, msg, now), now);
   }
 
   /** Call every heartbeat. */
-  tick(now: number): ReviverAction[] {
+  private tick(now: number): ReviverAction[] {
     const out: ReviverAction[] = [];
     this.observe(now);
     if (this.deadSince !== undefined) {

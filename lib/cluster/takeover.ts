@@ -19,6 +19,7 @@
  * actions for the shell (lib/supervision/primary-process.ts) to perform and report
  * back as inputs.
  */
+import type { Supervisor, Tick } from './supervisor';
 import type { TimingPolicy } from './timing-policy';
 
 /** What a primary record says (data/<machine>/primary.json); pid 0: the machine was stopped cleanly. */
@@ -51,7 +52,7 @@ export type TakeoverInput =
   | ({ kind: 'answered'; alive: boolean } & Found)
   /** A clean stop begins: nothing steps down or starts any more. */
   | { kind: 'stopping' }
-  | { kind: 'tick' };
+  | Tick;
 
 export type TakeoverAction =
   /** Look for life of the recorded primary `pid` (its admin answer as itself, its beat file) and for its death. */
@@ -84,7 +85,7 @@ export interface TakeoverOptions {
   timing: Pick<TimingPolicy, 'fenceSilenceMs' | 'fenceKillWaitMs' | 'diskRetryMs' | 'standByEveryMs' | 'standByAnswerMs'>;
 }
 
-export class Takeover {
+export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   private state: TakeoverPhase = 'new';
   private record: RecordView | null = null;
   private myTerm = 0;

@@ -93,3 +93,23 @@ export const CHILD_PING_MS = 1_000;
 export function notAnsweringAfterMs(deadAfterMs: number): number {
   return deadAfterMs + CHILD_PING_MS;
 }
+
+/**
+ * A child that has not yet served is loading: it answers pings between slices of
+ * its load, but a host at a load average of 20 can leave it unscheduled for
+ * seconds, and killing it only starts the load again. It gets this long.
+ */
+export const STARTUP_ALLOWANCE_MS = 30_000;
+
+/**
+ * While the master has asked about our children within this (3 of its 1 s polls), it
+ * decides when a hung child dies and our own kill limit grows, so the two do not
+ * race; without it we decide.
+ */
+export const MASTER_WATCH_MS = 3_000;
+
+/** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
+export const HEALTHY_AFTER_MS = 5_000;
+
+/** A crash loop's re-forks wait at most this long. */
+export const MAX_REFORK_DELAY_MS = 3_000;

@@ -10,12 +10,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import { ChildSupervisor, type ChildAction, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
-import { isClockOffsets, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import { ChildSupervisor, type ChildAction, type ChildInput, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
+import { ChildRelay } from './child-relay';
+import type { Pong } from '../machine/child-ipc';
 import { QuotaLedger } from '../core/quota-leases';
 import { quotaRates } from './quotas';
-import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
-import { isDoorbell } from '../machine/doorbell';
 import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
@@ -48,23 +47,22 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   const { supervisor } = children;
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
-  children.act(supervisor.start());
+  children.step({ kind: 'start' });
   log.info('primary forked its children', { workers: config.workers });
-  const pinger = setInterval(() => children.act(supervisor.tick(performance.now())), supervisor.pingEveryMs);
+  const pinger = setInterval(() => children.step({ kind: 'tick' }), supervisor.pingEveryMs);
   pinger.unref();
 
   return {
     children: () => supervisor.view(performance.now()),
     clockOffsets: () => children.relay.clockOffsets,
     revive(role, slot, pid) {
-      const { answer, actions } = supervisor.revive(role, slot, pid, performance.now());
+      const answer = children.step({ kind: 'reviveAsked', role, slot, pid }) ?? 'none';
       log[answer.startsWith('none') ? 'info' : 'warn'](`the master asked to revive ${role} ${slot}: ${answer}`, { askedPid: pid, action: answer });
-      children.act(actions);
       return answer;
     },
-    masterSeen: () => supervisor.masterSeen(performance.now()),
+    masterSeen: () => children.step({ kind: 'masterSeen' }),
     async stop() {
-      supervisor.stop();
+      children.step({ kind: 'stop' });
       clearInterval(pinger);
       await children.terminate();
     },
@@ -85,12 +83,22 @@ class ForkedChildren {
     this.breakDeadHoldersLock = roomLockBreaker(config, machine, log);
   }
 
-  act(actions: ChildAction[]): void {
-    for (const a of actions) {
+  /** Feeds one input to the supervisor and carries out its actions; returns its answer to a revival request. */
+  step(input: ChildInput): string | undefined {
+    let answer: string | undefined;
+    for (const a of this.supervisor.step(input, performance.now())) {
+      if ('answer' in a) answer = a.answer;
+      else this.act(a);
+    }
+    return answer;
+  }
+
+  private act(a: Exclude<ChildAction, { answer: string }>): void {
+    {
       if ('fork' in a) {
         const { key, delayMs } = a.fork;
         if (delayMs === 0) this.fork(key);
-        else setTimeout(() => this.fork(key), delayMs);
+        else setTimeout(() => this.step({ kind: 'due', key }), delayMs);
       } else if ('ping' in a) {
         const w = this.workers.get(a.ping.key);
         if (w?.isConnected()) w.send({ type: 'ping' });
@@ -118,14 +126,13 @@ class ForkedChildren {
   }
 
   private fork(key: string): void {
-    if (!this.supervisor.forkDue(key)) return;
     const spec = this.specOf(key);
     const worker = cluster.fork({ FBS_MACHINE: this.machine, FBS_ROLE: spec.role, FBS_SLOT: String(spec.slot) });
     const pid = worker.process.pid ?? 0;
     this.workers.set(key, worker);
-    this.supervisor.forked(key, pid, performance.now());
+    this.step({ kind: 'forked', key, pid });
     worker.on('message', (msg: unknown) => {
-      if (isMessageOf(msg, 'pong')) this.act(this.supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
+      if (isMessageOf(msg, 'pong')) this.step({ kind: 'pong', key, pid, loading: !!(msg as Pong).loading });
       else this.relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
@@ -136,12 +143,12 @@ class ForkedChildren {
   private exited(key: string, worker: Worker, pid: number, code: number, signal: string): void {
     if (this.workers.get(key) === worker) this.workers.delete(key);
     this.relay.gone(key);
-    const actions = this.supervisor.exited(key, pid, code, performance.now());
+    const actions = this.supervisor.step({ kind: 'exited', key, pid, code }, performance.now());
     const refork = actions.find((x) => 'fork' in x);
     if (refork && 'fork' in refork) {
       this.log.warn(`${this.specOf(key).role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: this.supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
     }
-    this.act(actions);
+    for (const a of actions) if (!('answer' in a)) this.act(a);
   }
 }
 
@@ -154,40 +161,3 @@ function roomLockBreaker(config: ClusterConfig, machine: string, log: Logger): (
   };
 }
 
-/** What the primary passes between its children: doorbells, who is in chat mode on which worker, the replicator's clock offsets; and the machine's quota leases. */
-class ChildRelay {
-  private readonly presence = new ChatPresence();
-  clockOffsets: Record<string, number> = {};
-
-  constructor(private readonly children: Map<string, Worker>, private readonly isWorker: (key: string) => boolean, private readonly quotas: QuotaLedger) {}
-
-  message(from: string, msg: unknown): void {
-    if (isQuotaAsk(msg)) {
-      const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now()) };
-      this.children.get(from)?.send(answer);
-    } else if (isChatMode(msg)) this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys()));
-    else if (isClockOffsets(msg)) this.clockOffsets = msg.offsets;
-    else if (isDoorbell(msg)) for (const [k, other] of this.children) if (k !== from && other.isConnected()) other.send(msg);
-  }
-
-  /** The child serves now (it listens): tell a worker who is in chat mode elsewhere. */
-  serving(key: string): void {
-    if (this.isWorker(key)) this.tell(this.presence.snapshotFor(key));
-  }
-
-  /** The child exited: its chat streams died with it. */
-  gone(key: string): void {
-    this.tell(this.presence.removeWorker(key, this.workerKeys()));
-  }
-
-  private workerKeys(): string[] {
-    return [...this.children.keys()].filter(this.isWorker);
-  }
-
-  private tell(updates: PresenceUpdate[]): void {
-    for (const u of updates) {
-      const to = this.children.get(u.to);
-      if (to?.isConnected()) to.send(u.msg);
-    }
-  }
-}

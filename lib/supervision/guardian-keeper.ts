@@ -16,7 +16,7 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
-import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
+import { GuardianSlots, type GuardianSlotsOptions, type SlotInput, type SlotView } from '../cluster/guardian-slots';
 import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
@@ -68,10 +68,9 @@ class Guardians implements GuardianKeeper {
     const beater = new Beater(primaryBeatPath(machineDir), log);
     this.answer = { from: `${machine}.primary`, pid: process.pid, term: opts.term };
     this.timer = setInterval(() => {
-      const now = performance.now();
       beater.beat();
-      this.beatFiles.forEach((f, slot) => f.beaten() && this.slots.beaten(slot, now));
-      this.act(this.slots.tick(now));
+      this.beatFiles.forEach((f, slot) => f.beaten() && this.step({ kind: 'beaten', slot }));
+      this.step({ kind: 'tick' });
     }, this.policy.heartbeatMs);
     this.timer.unref();
   }
@@ -81,12 +80,12 @@ class Guardians implements GuardianKeeper {
     this.streams.add(call);
     serveGuardianStream(call, config, machine, log, {
       hello: (g) => {
-        this.slots.connected(g.slot, g.pid, performance.now());
+        this.step({ kind: 'hello', ...g });
         return this.stopping ? STOPPING : this.answer;
       },
       broken: (g) => {
         this.streams.delete(call);
-        this.broken(g);
+        if (g) this.step({ kind: 'streamBroken', ...g });
       },
     });
   };
@@ -106,30 +105,30 @@ class Guardians implements GuardianKeeper {
     await terminate([...this.children]);
   }
 
-  /** Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
-   * if it was still the slot's guardian and no replacement is on its way. */
-  private broken(g: { slot: number; pid: number } | undefined): void {
-    if (this.stopping || !g || !this.slots.isCurrent(g.slot, g.pid)) return;
-    void diesWithin(g.pid, this.policy.exitGraceMs).then((dead) => {
-      if (dead && !this.stopping) this.act(this.slots.exited(g.slot, g.pid, performance.now()));
-    });
+  /** Feeds GuardianSlots one input (none once stopping) and carries out its actions. */
+  private step(input: SlotInput): void {
+    if (this.stopping) return;
+    for (const a of this.slots.step(input, performance.now())) {
+      if ('checkExit' in a) {
+        const { slot, pid, withinMs } = a.checkExit;
+        void diesWithin(pid, withinMs).then((dead) => dead && this.step({ kind: 'exited', slot, pid }));
+      } else this.spawn(a.spawn);
+    }
   }
 
-  private act(actions: SlotAction[]): void {
-    for (const { spawn: { slot, why, replacing } } of actions) {
-      // A silent guardian of ours may be hung holding the slot's port: it goes first.
-      for (const c of this.children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-      const child = spawnGuardian(this.opts, slot);
-      this.children.add(child);
-      child.once('exit', () => this.children.delete(child));
-      this.slots.spawned(slot, child.pid ?? 0);
-      this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.slots.view(performance.now())[slot].restarts });
-    }
+  private spawn({ slot, why, replacing }: { slot: number; why: string; replacing: number }): void {
+    // A silent guardian of ours may be hung holding the slot's port: it goes first.
+    for (const c of this.children) if (c.pid === replacing && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    const child = spawnGuardian(this.opts, slot);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    this.step({ kind: 'spawned', slot, pid: child.pid ?? 0 });
+    this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.slots.view(performance.now())[slot].restarts });
   }
 }
 
 function slotOptions(slots: number, policy: TimingPolicy): GuardianSlotsOptions {
-  return { slots, detector: policy.guardianSilence, firstConnectMs: policy.guardianFirstConnectMs, spawnGraceMs: policy.guardianSpawnGraceMs };
+  return { slots, detector: policy.guardianSilence, firstConnectMs: policy.guardianFirstConnectMs, spawnGraceMs: policy.guardianSpawnGraceMs, exitGraceMs: policy.exitGraceMs };
 }
 
 /** Spawns the slot's guardian detached (its own process group), so it outlives us. */

@@ -74,7 +74,7 @@ class RemoteWatch {
       link.awaiting = true;
       link.stream.write({});
     }
-    for (const a of this.judge.due(performance.now())) this.ask(a);
+    for (const a of this.judge.step({ kind: 'tick' }, performance.now())) this.ask(a);
   }
 
   close(): void {
@@ -95,7 +95,7 @@ class RemoteWatch {
     stream.on('data', (res: StatusResponse__Output) => {
       link.awaiting = false;
       const children = res.processes.map((p) => ({ role: p.role, slot: Number(p.slot), pid: p.pid, heartbeatAgeMs: Number(p.heartbeat_age_ms) }));
-      this.judge.report(m, children, performance.now());
+      this.judge.step({ kind: 'report', machine: m, children }, performance.now());
       this.answered(m, true);
     });
     stream.on('error', broken);
@@ -104,7 +104,7 @@ class RemoteWatch {
   }
 
   private lost(m: string, err: unknown): void {
-    this.judge.unanswered(m);
+    this.judge.step({ kind: 'unanswered', machine: m }, performance.now());
     this.answered(m, false, err);
   }
 
