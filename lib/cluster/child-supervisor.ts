@@ -16,7 +16,7 @@
  * perform (the shape of every supervisor here: lib/cluster/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
-import { retryDelayMs } from '../core/backoff';
+import { backoffMs, crashBackoff } from '../core/backoff';
 import { FailureDetector } from './failure-detector';
 import type { Supervisor, Tick } from './supervisor';
 import { CHILD_PING_MS as PING_MS, HEALTHY_AFTER_MS, MASTER_WATCH_MS, MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from './timing-policy';
@@ -180,7 +180,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     this.restarts.set(key, this.restartsOf(key) + 1);
     const quick = r && now - r.startedAt < HEALTHY_AFTER_MS ? (this.quickDeaths.get(key) ?? 0) + 1 : 0;
     this.quickDeaths.set(key, quick);
-    out.push({ fork: { key, delayMs: retryDelayMs(quick, MAX_REFORK_DELAY_MS) } });
+    out.push({ fork: { key, delayMs: backoffMs(quick, crashBackoff(MAX_REFORK_DELAY_MS)) } });
     return out;
   }
 

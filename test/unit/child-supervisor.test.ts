@@ -13,7 +13,7 @@ import {
 } from '../../lib/cluster/child-supervisor';
 import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from '../../lib/cluster/timing-policy';
 import { EXIT_REBUILD_INDEX } from '../../lib/common/exit-codes';
-import { retryDelayMs } from '../../lib/core/backoff';
+import { backoffMs, crashBackoff } from '../../lib/core/backoff';
 import { SimNetwork } from '../helpers/sim-network';
 
 const HEARTBEAT_MS = 200;
@@ -67,7 +67,7 @@ t.test('a child that dies is re-forked at once, and a crash loop backs off up to
     t.ok(due(s, 'worker:0'), 'its slot is free');
   }
   t.same(delays, [0, 400, 800, 1600, 3000, 3000, 3000, 3000]);
-  t.same(delays, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => retryDelayMs(n, MAX_REFORK_DELAY_MS)), 'the one back-off rule');
+  t.same(delays, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffMs(n, crashBackoff(MAX_REFORK_DELAY_MS))), 'the one back-off rule');
   s.step({ kind: 'forked', key: 'worker:0', pid: 9 }, now);
   now += 10_000; // healthy for a while
   t.same(s.step({ kind: 'exited', key: 'worker:0', pid: 9, code: 1 }, now).at(-1), { fork: { key: 'worker:0', delayMs: 0 } }, 'a death after a healthy run is re-forked at once');
