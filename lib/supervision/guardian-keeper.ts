@@ -11,14 +11,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { internalRequestError } from '../core/input-bounds';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { GuardianSlots, type GuardianSlotsOptions, type SlotInput, type SlotView } from '../cluster/guardian-slots';
 import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
-import { diesWithin, isGuardianOf, terminate } from './primary-record';
+import { diesWithin, terminate } from './primary-record';
+import { serveGuardianStream, STOPPING } from './guardian-streams';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 import { serverCommandLine } from '../common/fbs-command-line';
 
@@ -37,10 +37,6 @@ export interface GuardianKeeper {
   view(): SlotView[];
   /** Stops keeping them and terminates the guardians we know of. */
   stop(): Promise<void>;
-}
-
-export function guardianId(machine: string, slot: number): string {
-  return `${machine}.g${slot}`;
 }
 
 export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
@@ -143,53 +139,3 @@ function spawnGuardian(opts: GuardianKeeperOptions, slot: number): ChildProcess 
   child.unref();
   return child;
 }
-
-/**
- * Which guardian a Watch beat says it is: undefined for another sender (not one of
- * our slots), or why it is refused. The pid comes from the network: it counts only if
- * this machine runs it as that slot's guardian.
- */
-function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { slot: number; pid: number } | string | undefined {
-  const bad = internalRequestError('Watch', b);
-  if (bad) return bad;
-  const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
-  if (slot === undefined) return undefined;
-  return isGuardianOf(b.pid, machine, slot) ? { slot, pid: b.pid } : `pid ${b.pid} is not ${b.from} on this machine`;
-}
-
-/** One guardian's Watch stream: its hello is answered with `hello`'s beat; `broken` once, when it ends. */
-function serveGuardianStream(
-  call: grpc.ServerDuplexStream<Beat__Output, Beat>,
-  config: ClusterConfig,
-  machine: string,
-  log: Logger,
-  on: { hello(g: { slot: number; pid: number }): Beat; broken(g: { slot: number; pid: number } | undefined): void },
-): void {
-  let guardian: { slot: number; pid: number } | undefined;
-  let ended = false;
-  const done = (): void => {
-    if (ended) return;
-    ended = true;
-    on.broken(guardian);
-  };
-  call.on('data', (b: Beat__Output) => {
-    const g = guardianOf(b, config, machine);
-    if (typeof g === 'string') {
-      log.warn('refused a beat', { reason: g });
-      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: g });
-      return;
-    }
-    if (!g) return;
-    guardian = g;
-    call.write(on.hello(g));
-  });
-  call.on('end', () => {
-    done();
-    call.end();
-  });
-  call.on('error', done);
-  call.on('cancelled', done);
-}
-
-/** The primary's answer telling its guardians that the machine is stopping: they exit. */
-const STOPPING = { from: '', pid: 0, term: 0 };

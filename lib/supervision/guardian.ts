@@ -13,7 +13,7 @@ import { Reviver, type GuardianAction, type GuardianInput } from '../cluster/rev
 import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
 import { AdminPeer } from './admin-client';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
-import { guardianId } from './guardian-keeper';
+import { guardianId } from './guardian-streams';
 import { serveGuardian, toWire } from './guardian-server';
 import { diesWithin, readRecord } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
