@@ -11,6 +11,7 @@ import { killUntilGone, serverPids, signalPids } from '../common/processes';
 import { AdminPeer } from '../supervision/admin-client';
 import { waitUntil } from '../common/wait-until';
 import { MACHINE_ANSWER_MS } from './status';
+import { announceReady } from './start-summary';
 
 /**
  * How long SIGTERM gets before SIGKILL. A serving tree stops in well under a second;
@@ -33,7 +34,7 @@ async function pidAt(config: ClusterConfig, address: string): Promise<number> {
   }
 }
 
-export async function stopMachine(config: ClusterConfig, machine: string): Promise<void> {
+export async function stopMachine(config: ClusterConfig, machine: string, say: (line: string) => void = console.log): Promise<void> {
   const guardians = await Promise.all(Array.from({ length: config.guardians }, (_, i) => pidAt(config, adminAddress(config, machine, i))));
   const primary = await pidAt(config, adminAddress(config, machine));
   const deadline = Date.now() + STOP_GRACE_MS;
@@ -54,22 +55,44 @@ export async function stopMachine(config: ClusterConfig, machine: string): Promi
   const stubborn = serverPids(config.file, machine);
   await killUntilGone(() => serverPids(config.file, machine), machine, KILL_WAIT_MS);
   const killed = stubborn.length > 0 ? `; killed ${stubborn.length} that did not stop within ${STOP_GRACE_MS / 1000} s (pids ${stubborn.join(', ')})` : '';
-  console.log(`stopped ${machine}${primary ? '' : ' (its primary was not running)'}${killed}`);
+  say(`stopped ${machine}${primary ? '' : ' (its primary was not running)'}${killed}`);
 }
 
-/** `npm start`: every machine on this host, in the foreground; Ctrl-C stops them all. */
-export async function startAll(config: ClusterConfig, fbsCommand: string[]): Promise<void> {
+/** How `npm start` reports: the terminal summary, or nothing of its own beyond the machines' logs. */
+export interface StartAllOptions {
+  /** Print each machine up, `ready`, and the stop lines (a terminal). */
+  summary: boolean;
+  say: (line: string) => void;
+}
+
+/**
+ * `npm start`: every machine on this host, in the foreground; Ctrl-C (or SIGTERM,
+ * or the terminal closing) stops them all, once, one line per machine. Each machine
+ * runs in its own process group, so the terminal's SIGINT reaches only us: a primary
+ * stops once, when we stop its machine, not also on its own.
+ */
+export async function startAll(config: ClusterConfig, fbsCommand: string[], opts: StartAllOptions): Promise<void> {
   const [cmd, ...args] = fbsCommand;
-  for (const machine of Object.keys(config.machines)) {
-    spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], { stdio: ['ignore', 'inherit', 'inherit'] });
-  }
+  const machines = Object.keys(config.machines);
   let stopping = false;
   const stopAll = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(Object.keys(config.machines).map((m) => stopMachine(config, m)));
+    if (opts.summary) opts.say('stopping every machine...');
+    await Promise.all(machines.map((m) => stopMachine(config, m, opts.say)));
     process.exit(0);
   };
-  process.on('SIGINT', () => void stopAll());
-  process.on('SIGTERM', () => void stopAll());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll());
+  const starts = machines.map((machine) => {
+    const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, FBS_SUMMARY: '0' },
+    });
+    child.on('exit', (code, signal) => {
+      if (!stopping && code !== 0) opts.say(`${machine}: fbs start exited (${code ?? signal}); see ${machine}'s log in its data dir's logs/`);
+    });
+    return child;
+  });
+  if (opts.summary) await announceReady(config, machines, opts.say, () => stopping || starts.every((c) => c.exitCode !== null));
 }

@@ -26,9 +26,14 @@ const COMPACT_AFTER = 10_000;
 
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
-export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): ReplicationHandlers {
+/** The Replication handlers, and `endAll()` for a clean stop: each peer hears the stream end, not a dropped connection. */
+export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): { handlers: ReplicationHandlers; endAll(): void } {
+  const open = new Set<PullStream>();
   return {
-    Pull: (call: PullCall) => new PullStream(journal, log, call).start(ship),
+    handlers: {
+      Pull: (call: PullCall) => new PullStream(journal, log, call, open).start(ship),
+    },
+    endAll: () => open.forEach((s) => s.end()),
   };
 }
 
@@ -51,7 +56,7 @@ class PullStream {
   private wake: (() => void) | null = null;
   private unsubscribe: () => void = () => undefined;
 
-  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall) {
+  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>) {
     this.from = call.request.from;
     this.cursor = vectorFromRecord(call.request.vector?.seqs);
     this.had = new Map(this.cursor);
@@ -68,6 +73,7 @@ class PullStream {
       for (const e of events) if (machineOfOrigin(e.origin) !== this.from && !covers(this.had, e.origin, e.seq)) this.queue.push(e);
       this.schedule();
     });
+    this.open.add(this);
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
     this.call.on('cancelled', close);
@@ -125,9 +131,17 @@ class PullStream {
     w?.();
   }
 
+  /** We are stopping: end the stream cleanly (the peer then expects us to refuse for a while). */
+  end(): void {
+    if (this.closed) return;
+    this.close();
+    this.call.end();
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.open.delete(this);
     this.unsubscribe();
     this.resume();
     this.log.info('peer stopped pulling', { peer: this.from });

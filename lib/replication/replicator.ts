@@ -68,7 +68,8 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   }, CHECKPOINT_CHECK_MS).unref();
 
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config, machine, log, internalRequestError);
+  const service = createReplicationService(journal, ship, log);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service.handlers, address, config, machine, log, internalRequestError);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -82,5 +83,8 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   log.info('replicator serving', { address, peers });
   pings.serving();
 
-  stopOnSignal(server, () => links.forEach((link) => link.stop()));
+  stopOnSignal(server, () => {
+    links.forEach((link) => link.stop());
+    service.endAll();
+  });
 }

@@ -25,6 +25,8 @@ const MACHINE_FILES = {
   primaryLock: 'primary.lock',
   primaryRecord: 'primary.json',
   primaryBeat: 'primary.beat',
+  /** Each process's JSON log, `<role>[-<slot>].log`, rotated by size. */
+  logs: 'logs',
 } as const;
 
 export function machineDirOf(dataDir: string, machine: string): string {

@@ -110,7 +110,8 @@ class RemoteWatch {
     const before = link.answering;
     link.answering = yes;
     if (yes && before === false) this.log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
-    if (!yes && before !== false) this.log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
+    // One that never answered yet is starting (a cluster starts in any order): not news.
+    if (!yes && before !== false) this.log[before === undefined ? 'debug' : 'warn'](`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
   }
 
   private ask(a: ReviveAsk): void {
