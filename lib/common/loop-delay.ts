@@ -15,12 +15,15 @@ const REPORT_FROM_MS = 100;
 const WARN_FROM_MS = 500;
 const EVERY_MS = 1_000;
 
-export function reportLoopDelay(log: Logger): void {
+export function reportLoopDelay(log: Logger): { serving(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
+  // While the process loads, stalls are its start-up's (and the host's): not alarms.
+  let serving = false;
   setInterval(() => {
     const maxMs = Math.round(h.max / 1e6);
     h.reset();
-    if (maxMs >= REPORT_FROM_MS) log[maxMs >= WARN_FROM_MS ? 'warn' : 'info']('event loop delayed', { maxMs });
+    if (maxMs >= REPORT_FROM_MS) log[serving && maxMs >= WARN_FROM_MS ? 'warn' : 'info']('event loop delayed', { maxMs });
   }, EVERY_MS).unref();
+  return { serving: () => void (serving = true) };
 }

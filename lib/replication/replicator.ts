@@ -52,7 +52,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) journal.ring(msg);
   });
-  reportLoopDelay(log);
+  const loop = reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();
   ship.startAt(journal.index.vector());
@@ -82,6 +82,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   for (const link of links) link.start();
   log.info('replicator serving', { address, peers });
   pings.serving();
+  loop.serving();
 
   stopOnSignal(server, () => {
     links.forEach((link) => link.stop());

@@ -40,7 +40,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
     }
   });
   journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
-  reportLoopDelay(log);
+  const loop = reportLoopDelay(log);
   const pings = answerPings();
   await journal.load();
 
@@ -69,6 +69,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   pings.serving();
+  loop.serving();
 
   stopOnSignal(server);
 }
