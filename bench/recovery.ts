@@ -288,7 +288,7 @@ async function settle(config: ClusterConfig, isHealthy: (s: ClusterStatus) => bo
 function pickVictim(s: ClusterStatus, spec: RoleSpec, round: number, posterOrigin: string): ProcessView {
   const candidates = s.processes.filter((p) => p.machine === spec.machine && p.role === spec.role);
   // The worker serving the posting client (its stall is the one that counts); guardians alternate slots.
-  const slot = spec.role === 'worker' ? posterOrigin.replace(/^.*\.w/, '') : String(round % candidates.length);
+  const slot = spec.role === 'worker' ? Number(posterOrigin.replace(/^.*\.w/, '')) : round % candidates.length;
   return candidates.find((p) => p.slot === slot) ?? candidates[0];
 }
 

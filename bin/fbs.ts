@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeDump } from '../lib/admin/dump';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
-import { clusterStatus, formatStatus } from '../lib/admin/status';
+import { statusCommand } from '../lib/admin/status-command';
 import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { consoleMode, errorMessage, processLogger, type LogBase, type Logger } from '../lib/common/log';
@@ -21,7 +21,7 @@ import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/pr
 const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground (--log json: JSON lines on stdout in a terminal too)
   stop   --machine <id>   stop a machine's processes cleanly
-  status [--json]         every process of every machine, the master and its term
+  status [--json] [--watch]  every process of every machine, the master and its term (exits 3 when none answers)
   dump   --machine <id>   print a machine's events in canonical order
   start-all               run every machine of the config on this host (npm start)
   init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_FILE },
       slot: { type: 'string' },
       json: { type: 'boolean' },
+      watch: { type: 'boolean', short: 'w' },
       force: { type: 'boolean' },
       log: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -71,8 +72,8 @@ async function main(): Promise<void> {
     case 'stop':
       return stopMachine(config, machineOf(config, values.machine));
     case 'status': {
-      const status = await clusterStatus(config);
-      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+      process.exitCode = await statusCommand(config, { json: !!values.json, watch: !!values.watch, out: write(process.stdout), err: write(process.stderr) });
       return;
     }
     case 'dump':

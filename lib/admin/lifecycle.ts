@@ -6,8 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { adminAddress, type ClusterConfig } from '../common/config';
-import { isAlive } from '../common/proc-stat';
-import { killUntilGone, serverPids, signalPids } from '../common/processes';
+import { isAlive, procStat } from '../common/proc-stat';
+import { describeServerProcess, killUntilGone, serverPids, serverProcesses, signalPids } from '../common/processes';
+import { readRecord } from '../supervision/primary-record';
+import { machineDirOf } from '../storage/data-dir';
 import { AdminPeer } from '../supervision/admin-client';
 import { waitUntil } from '../common/wait-until';
 import { MACHINE_ANSWER_MS } from './status';
@@ -36,7 +38,7 @@ async function pidAt(config: ClusterConfig, address: string): Promise<number> {
 
 export async function stopMachine(config: ClusterConfig, machine: string, say: (line: string) => void = console.log): Promise<void> {
   const guardians = await Promise.all(Array.from({ length: config.guardians }, (_, i) => pidAt(config, adminAddress(config, machine, i))));
-  const primary = await pidAt(config, adminAddress(config, machine));
+  const answered = await pidAt(config, adminAddress(config, machine));
   const deadline = Date.now() + STOP_GRACE_MS;
   const until = (cond: () => boolean): Promise<void> => waitUntil(cond, Math.max(0, deadline - Date.now())).catch(() => undefined);
   // A pid from an answer is signalled only while /proc shows it as one of this machine's
@@ -45,6 +47,8 @@ export async function stopMachine(config: ClusterConfig, machine: string, say: (
     const ours = new Set(serverPids(config.file, machine));
     return pids.filter((p) => p > 0 && ours.has(p) && isAlive(p)); // pid 0 would signal our own group
   };
+  // One too busy to answer is still the machine's primary if its record names it.
+  const primary = answered || (live([readRecord(machineDirOf(config.dataDir, machine))?.pid ?? 0])[0] ?? 0);
   // The primary takes its guardians down with it; any left (the primary was dead) go next.
   signalPids(live([primary]), 'SIGTERM');
   await until(() => live([primary]).length === 0);
@@ -52,9 +56,9 @@ export async function stopMachine(config: ClusterConfig, machine: string, say: (
   await until(() => serverPids(config.file, machine).length === 0);
   // Found by /proc, not by answering: children still loading, paused or hung too. The sweep
   // repeats until none is left, in case a guardian started a primary meanwhile.
-  const stubborn = serverPids(config.file, machine);
+  const stubborn = serverProcesses(config.file, machine, primary).map((p) => `${describeServerProcess(p)}${procStat(p.pid)?.[0] === 'T' ? ' (paused)' : ''}`);
   await killUntilGone(() => serverPids(config.file, machine), machine, KILL_WAIT_MS);
-  const killed = stubborn.length > 0 ? `; killed ${stubborn.length} that did not stop within ${STOP_GRACE_MS / 1000} s (pids ${stubborn.join(', ')})` : '';
+  const killed = stubborn.length > 0 ? `; killed ${stubborn.length} that did not stop within ${STOP_GRACE_MS / 1000} s: ${stubborn.join(', ')}` : '';
   say(`stopped ${machine}${primary ? '' : ' (its primary was not running)'}${killed}`);
 }
 

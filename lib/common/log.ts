@@ -48,7 +48,7 @@ export function processLogger(base: LogBase, logDir: string): Logger {
   const mode = consoleMode();
   if (mode === 'json') streams.push({ level, stream: { write: (line: string) => void process.stdout.write(line) } });
   else if (mode === 'pretty') streams.push({ level: 'warn', stream: { write: (line: string) => void process.stderr.write(formatLogLine(line)) } });
-  const log = wrap(pino(options(base, level), pino.multistream(streams)));
+  const log = wrap(pino(options(base, level), pino.multistream(streams)), base);
   // grpc-js prints its errors (a failed bind, say) as raw lines on stderr; each is also an
   // error we handle and log ourselves, so its own copy goes to the file, at debug.
   setLogger({ error: (...args: unknown[]) => log.debug('grpc-js', { text: args.map(String).join(' ') }) });
@@ -58,7 +58,7 @@ export function processLogger(base: LogBase, logDir: string): Logger {
 /** A logger writing each JSON line to `out` (stdout by default): tests, benches and one-off tools. */
 export function createLogger(base: LogBase, out: (line: string) => void = (line) => process.stdout.write(line)): Logger {
   const level = minLevel();
-  return wrap(pino(options(base, level), { write: out }));
+  return wrap(pino(options(base, level), { write: out }), base);
 }
 
 function options(base: LogBase, level: Level): pino.LoggerOptions {
@@ -70,13 +70,15 @@ function options(base: LogBase, level: Level): pino.LoggerOptions {
   };
 }
 
-function wrap(p: pino.Logger): Logger {
+/** Our call shape on pino's; a field equal to one the logger already carries is not written twice. */
+function wrap(p: pino.Logger, bound: Record<string, unknown>): Logger {
+  const own = (f: Record<string, unknown> | undefined): Record<string, unknown> => (f ? Object.fromEntries(Object.entries(f).filter(([k, v]) => bound[k] !== v)) : {});
   return {
-    debug: (m, f) => p.debug(f ?? {}, m),
-    info: (m, f) => p.info(f ?? {}, m),
-    warn: (m, f) => p.warn(f ?? {}, m),
-    error: (m, f) => p.error(f ?? {}, m),
-    child: (fields) => wrap(p.child(fields)),
+    debug: (m, f) => p.debug(own(f), m),
+    info: (m, f) => p.info(own(f), m),
+    warn: (m, f) => p.warn(own(f), m),
+    error: (m, f) => p.error(own(f), m),
+    child: (fields) => wrap(p.child(fields), { ...bound, ...fields }),
   };
 }
 

@@ -19,11 +19,14 @@ import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
 import { isMessageOf } from '../common/ipc-message';
 import { machineDirOf } from '../storage/data-dir';
+import type { RestartLedger } from '../storage/restart-ledger';
 
 export interface PrimaryOptions {
   config: ClusterConfig;
   machine: string;
   log: Logger;
+  /** Each slot's restarts across primaries (what status shows). */
+  restarts: RestartLedger;
 }
 
 export interface Primary {
@@ -41,8 +44,8 @@ export interface Primary {
 const SEMI_SPACE_MB = 4;
 
 /** The I/O of ChildSupervisor (lib/cluster/child-supervisor.ts), which decides what happens when. */
-export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
-  const children = new ForkedChildren(config, machine, log);
+export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): Primary {
+  const children = new ForkedChildren(config, machine, log, restarts);
   const { supervisor } = children;
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
@@ -52,7 +55,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   pinger.unref();
 
   return {
-    children: () => supervisor.view(performance.now()),
+    children: () => supervisor.view(performance.now()).map((c) => ({ ...c, restarts: restarts.count(`${c.role}.${c.slot}`) })),
     clockOffsets: () => children.relay.clockOffsets,
     revive(role, slot, pid) {
       const { answer, actions } = supervisor.revive(role, slot, pid, performance.now());
@@ -76,7 +79,7 @@ class ForkedChildren {
   private readonly workers = new Map<string, Worker>();
   private readonly breakDeadHoldersLock: (pid?: number) => void;
 
-  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {
+  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger, private readonly restarts: RestartLedger) {
     const { heartbeatMs, deadAfterMs } = config.timing;
     this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
     this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker');
@@ -135,6 +138,8 @@ class ForkedChildren {
     const actions = this.supervisor.exited(key, pid, code, performance.now());
     const refork = actions.find((x) => 'fork' in x);
     if (refork && 'fork' in refork) {
+      const spec = this.specOf(key);
+      this.restarts.bump(`${spec.role}.${spec.slot}`);
       this.log.warn(`${this.specOf(key).role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: this.supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
     }
     this.act(actions);

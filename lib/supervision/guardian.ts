@@ -23,6 +23,7 @@ import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
+import { RestartLedger } from '../storage/restart-ledger';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -136,7 +137,8 @@ function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: nu
   const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
+    // FBS_ELECTED: the new primary counts the election (inherited from an elected primary otherwise: cleared).
+    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term), FBS_ELECTED: why === 'elected' ? '1' : undefined },
   });
   child.unref();
   const msg = why === 'elected' ? 'won the election; starting a new primary' : "the primary stayed dead past the ring's grace; starting it";
@@ -153,7 +155,7 @@ async function serveGuardian(opts: GuardianOptions, primaryTerm: () => number, e
       cb(null, {
         machine,
         term: primaryTerm(),
-        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
+        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: new RestartLedger(machineDirOf(opts.config.dataDir, machine)).count(`guardian.${slot}`), heartbeat_age_ms: 0, slot: String(slot), uptime_ms: Math.round(process.uptime() * 1000) }],
       }),
     Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
     WatchChildren: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children' }),

@@ -75,7 +75,7 @@ export interface TestCluster {
   /** `fbs status --json`: every process of every machine, as an operator sees it. */
   status(): Promise<ClusterStatus>;
   /** A machine's process of `role` (and `slot`) that `fbs status` shows up and `pred` accepts, once there is one. */
-  upProcess(machine: string, role: string, slot?: string, pred?: (p: ProcessView) => boolean, timeoutMs?: number): Promise<ProcessView>;
+  upProcess(machine: string, role: string, slot?: number, pred?: (p: ProcessView) => boolean, timeoutMs?: number): Promise<ProcessView>;
   teardown(): Promise<void>;
 }
 

@@ -40,7 +40,7 @@ t.test('the client resumes its stream on the other worker after its worker is SI
   await alice.waitOut('a post before the crash', (l) => l === 'bob: before the crash');
 
   const [machine, , slot] = String(worker).split('.'); // an origin: m1.3fa2c1.w0
-  const serving = await cluster.upProcess(machine, 'worker', slot.slice(1));
+  const serving = await cluster.upProcess(machine, 'worker', Number(slot.slice(1)));
   process.kill(serving.pid, 'SIGKILL');
 
   const after = Array.from({ length: 5 }, (_, i) => `after the crash ${i + 1}`);
