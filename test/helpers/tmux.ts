@@ -14,8 +14,6 @@ export interface Terminal {
   screen(history?: boolean): string[];
   /** tmux send-keys: key names (`Enter`, `C-c`), or `-l` and literal text. */
   keys(...keys: string[]): void;
-  /** The command's exit status once it has exited (the pane stays, showing its last screen), else null. */
-  exitStatus(): number | null;
   close(): void;
 }
 
@@ -24,7 +22,7 @@ export function openTerminal(command: string, opts: { width?: number; height?: n
   const socket = join(dir, 'tmux.sock');
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  tmux('new-session', '-d', '-s', 't', '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), ...env, command, ';', 'set-option', '-t', 't', 'remain-on-exit', 'on');
+  tmux('new-session', '-d', '-s', 't', '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), ...env, command);
   const panePid = Number(tmux('display-message', '-p', '-t', 't', '#{pane_pid}').trim());
   return {
     screen: (history = false) =>
@@ -32,10 +30,6 @@ export function openTerminal(command: string, opts: { width?: number; height?: n
         .split('\n')
         .map((l) => l.trimEnd()),
     keys: (...keys) => void tmux('send-keys', '-t', 't', ...keys),
-    exitStatus: () => {
-      const [dead, status] = tmux('display-message', '-p', '-t', 't', '#{pane_dead} #{pane_dead_status}').trim().split(' ');
-      return dead === '1' ? Number(status) : null;
-    },
     close: () => {
       try {
         process.kill(panePid, 'SIGKILL');
