@@ -14,6 +14,7 @@ import { announceReady } from '../lib/admin/start-summary';
 import { machineDirOf, machinePath } from '../lib/storage/data-dir';
 import { runReplicator } from '../lib/replication/replicator';
 import { buildMachineCheckpoint, ignoreTerminalInterrupt } from '../lib/machine/machine-child';
+import { ownerOnlyData } from '../lib/storage/data-dir';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
 import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     case 'guardian': {
       const machine = machineOf(config, values.machine);
       const slot = Number(values.slot ?? 0);
+      ownerOnlyData(config.dataDir, machine);
       return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: logFor(config, { machine, role: guardianRole(config, machine), slot }) });
     }
     case 'stop':
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     }
     case 'build-checkpoint': {
       const machine = machineOf(config, values.machine);
+      ownerOnlyData(config.dataDir, machine);
       return buildMachineCheckpoint(config, machine, logFor(config, { machine, role: 'checkpoint-builder' }));
     }
     default:
@@ -113,6 +116,7 @@ function say(line: string): void {
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
   if (cluster.isWorker) ignoreTerminalInterrupt();
+  ownerOnlyData(config.dataDir, machine);
   if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
     await runReplicator({ config, machine, log: logFor(config, { machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
     return;

@@ -5,8 +5,9 @@
  * in seq order (holding early arrivals back until the gap fills), which is what
  * makes version-vector cursors exact. Pure: no I/O.
  */
-import type { ChatEvent } from './event';
+import { eventToLine, type ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
+import { NameNumbers } from './name-numbers';
 import { NameTable } from './name-table';
 import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
@@ -21,13 +22,24 @@ export interface IndexSnapshot {
   /** Events held back behind a gap, in no particular order. */
   pending: ChatEvent[];
   graph: GraphSnapshot;
+  /** Per name id: bytes of room-file lines that user wrote (see EventIndex.storedBy). */
+  authored: Float64Array;
+}
+
+/** The bytes an event takes in its room file, its newline aside (what callers that read the line know already). */
+export function lineBytes(e: ChatEvent): number {
+  return Buffer.byteLength(eventToLine(e));
 }
 
 export class EventIndex {
   /** The process's names, shared by the graph, the directory and (through the journal) the room files' offsets. */
   names = new NameTable();
   graph = new FollowGraph(this.names);
+  /** Bytes of the lines each user wrote (posts, joins, leaves, creations): what the storage quota counts. */
+  private authored = new NameNumbers(this.names);
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
+  /** The line sizes of held-back events, where the caller knew them. */
+  private readonly sizes = new WeakMap<ChatEvent, number>();
   /**
    * Per origin, seqs a load found stored past a hole (a corrupt line): their effect is
    * taken, but the vector waits below the hole, so a pull from a peer asks for it
@@ -44,29 +56,31 @@ export class EventIndex {
    * Offers an event. Returns the events that became applied, in apply order: this
    * one and any it unblocked, or none if it is early, a duplicate or already held.
    */
-  offer(e: ChatEvent): ChatEvent[] {
+  offer(e: ChatEvent, bytes?: number): ChatEvent[] {
     if (covers(this.applied, e.origin, e.seq) || this.stored.get(e.origin)?.has(e.seq)) return [];
     const next = this.seqOf(e.origin) + 1;
     if (e.seq > next) {
       let held = this.pending.get(e.origin);
       if (!held) this.pending.set(e.origin, (held = new Map()));
       if (!held.has(e.seq)) held.set(e.seq, e);
+      if (bytes !== undefined) this.sizes.set(e, bytes);
       return [];
     }
-    const out = [this.apply(e)];
+    const out = [this.apply(e, bytes)];
     this.drain(e.origin, out);
     return out;
   }
 
   /**
    * Offers an event known only by its index record, one without effect on rooms or
-   * the graph (a post whose line nobody here needs): the origin's next seq, or
-   * nothing. Returns what became applied past it (events it unblocked), or null if
-   * it is not the next seq.
+   * the graph (a post whose line nobody here needs: `bytes` of it, by `author`): the
+   * origin's next seq, or nothing. Returns what became applied past it (events it
+   * unblocked), or null if it is not the next seq.
    */
-  offerUnread(origin: string, seq: number): ChatEvent[] | null {
+  offerUnread(origin: string, seq: number, author: string, bytes: number): ChatEvent[] | null {
     if (seq !== this.seqOf(origin) + 1 || this.stored.get(origin)?.has(seq)) return null;
     this.applied.set(origin, seq);
+    this.authored.add(author, bytes);
     this.pending.get(origin)?.delete(seq);
     const out: ChatEvent[] = [];
     this.drain(origin, out);
@@ -84,8 +98,8 @@ export class EventIndex {
     this.bulk ??= new Map();
   }
 
-  /** Takes an event during a bulk load; false for one already had. */
-  absorb(e: ChatEvent): boolean {
+  /** Takes an event (its line `bytes` long) during a bulk load; false for one already had. */
+  absorb(e: ChatEvent, bytes: number): boolean {
     if (!this.bulk) return false;
     let b = this.bulk.get(e.origin);
     if (!b) {
@@ -103,7 +117,7 @@ export class EventIndex {
     if (b.seen[at] === 1) return false;
     b.seen[at] = 1;
     b.max = Math.max(b.max, e.seq);
-    this.effect(e);
+    this.effect(e, bytes);
     return true;
   }
 
@@ -212,6 +226,11 @@ export class EventIndex {
     return this.rooms.has(user);
   }
 
+  /** Bytes of room-file lines `user` wrote, as far as this index has applied them. */
+  storedBy(user: string): number {
+    return this.authored.get(user);
+  }
+
   snapshot(): IndexSnapshot {
     const rooms = Int32Array.from(this.rooms.names(''), (room) => this.names.intern(room));
     const names = this.names.slice();
@@ -221,6 +240,7 @@ export class EventIndex {
       rooms,
       pending: [...this.pending.values()].flatMap((held) => [...held.values()]),
       graph: this.graph.snapshot(names.length),
+      authored: this.authored.snapshot(names.length),
     };
   }
 
@@ -228,6 +248,7 @@ export class EventIndex {
     const index = new EventIndex();
     index.names = new NameTable(s.names);
     index.graph = FollowGraph.fromSnapshot(s.graph, index.names);
+    index.authored = new NameNumbers(index.names, s.authored.slice());
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
     const rooms: string[] = new Array(s.rooms.length);
     for (let i = 0; i < s.rooms.length; i++) {
@@ -248,7 +269,7 @@ export class EventIndex {
       const e = held?.get(seq);
       if (e) {
         held?.delete(seq);
-        out.push(this.apply(e));
+        out.push(this.apply(e, this.sizes.get(e)));
       } else if (past?.delete(seq)) {
         this.applied.set(origin, seq); // its effect was taken when it was scanned
       } else break;
@@ -257,13 +278,14 @@ export class EventIndex {
     if (past?.size === 0) this.stored.delete(origin);
   }
 
-  private apply(e: ChatEvent): ChatEvent {
+  private apply(e: ChatEvent, bytes = lineBytes(e)): ChatEvent {
     this.applied.set(e.origin, e.seq);
-    this.effect(e);
+    this.effect(e, bytes);
     return e;
   }
 
-  private effect(e: ChatEvent): void {
+  private effect(e: ChatEvent, bytes: number): void {
+    this.authored.add(e.author, bytes);
     if (e.kind === 'create') this.rooms.add(this.names.canonical(e.room));
     else if (e.kind !== 'post') this.graph.apply(e);
   }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createEventId } from '../core/event';
-import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, SESSION_TTL_MS, verifySignature, verifyToken } from '../core/identity';
+import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, verifySignature, type Session, verifyToken } from '../core/identity';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { ConnectRequest__Output } from '../gen/ftchat/ConnectRequest';
 import type { ChatContext } from './chat-context';
@@ -25,8 +25,13 @@ export async function knownUser(ctx: ChatContext, u: string): Promise<string> {
  * else is refused; an empty one means the session's user.
  */
 export async function authorize(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<string> {
+  return (await authorizeSession(ctx, call)).user;
+}
+
+/** authorize, with the whole session (a stream ends when it expires). */
+export async function authorizeSession(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<Session> {
   const token = bearerToken(call.metadata.get(AUTH_HEADER)[0]);
-  const session = token === null ? 'no session token' : verifyToken(ctx.opts.keys, token, Date.now());
+  const session = token === null ? 'no session token' : verifyToken(ctx.opts.keys, token, Date.now(), ctx.opts.limits.maxSessionMs);
   if (typeof session === 'string') throw new Refusal(grpc.status.UNAUTHENTICATED, `${session}: connect again`);
   const named = call.request.user;
   if (named !== '' && named !== session.user) {
@@ -34,7 +39,7 @@ export async function authorize(ctx: ChatContext, call: { request: { user: strin
   }
   const me = await knownUser(ctx, session.user);
   if (ctx.roomKeys.of(me)?.fingerprint !== session.key) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
-  return me;
+  return session;
 }
 
 export function sessionHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Challenge' | 'Connect'> {
@@ -59,12 +64,12 @@ async function connect({ opts, journal, index, roomKeys }: ChatContext, req: Con
   const fp = fingerprint(req.public_key);
   if (!index.userExists(me)) await journal.refresh([me]);
   const created = !index.userExists(me);
-  if (created) opts.quotas.newUser(peer);
+  if (created) await opts.quotas.newUser(peer);
   const owner = created ? null : roomKeys.of(me);
   if (owner && owner.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
   if (!owner) await journal.submit({ id: createEventId(me), kind: 'create', room: me, author: me, text: keyText(req.public_key) });
   // Another key may have been stored first (a race through another worker): the earliest decides.
   if (roomKeys.of(me)?.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
-  const expiresAtMs = Date.now() + SESSION_TTL_MS;
+  const expiresAtMs = Date.now() + opts.limits.maxSessionMs;
   return { me, created, token: mintToken(opts.keys, { user: me, key: fp, expiresAtMs }), expires_at_ms: expiresAtMs };
 }

@@ -16,7 +16,8 @@ export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Le
     Post: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
       const id = postEventId(me, req.id || randomUUID());
-      opts.quotas.post(me);
+      withinStorage(ctx, me);
+      await opts.quotas.post(me);
       causedAfter(ctx, req.after);
       return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text }) };
     }),
@@ -39,9 +40,18 @@ async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.Serve
   if (kind === 'join' && follows >= opts.limits.maxFollows) {
     throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `you follow ${follows} rooms, the most allowed; leave one first`);
   }
-  opts.quotas.post(me);
+  withinStorage(ctx, me);
+  await opts.quotas.post(me);
   causedAfter(ctx, req.after);
   return ctx.journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
+}
+
+/** A user who has stored its quota of bytes (quotas.storageBytesPerUser) writes nothing more. */
+function withinStorage({ opts, index }: ChatContext, me: string): void {
+  const quota = opts.quotas.storageBytesPerUser;
+  if (index.storedBy(me) >= quota) {
+    throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has stored ${Math.floor(index.storedBy(me) / 1024)} KiB, the most a user may (${Math.floor(quota / 1024)} KiB); nothing more can be written`);
+  }
 }
 
 /** Makes the next write sort after everything the client has seen (its bounds were checked). */

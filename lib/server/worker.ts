@@ -14,7 +14,7 @@ import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings } from '../machine/child-ipc';
+import { answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 
@@ -44,7 +44,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   const pings = answerPings();
   await journal.load();
 
-  const quotas = new Quotas(config.quotas);
+  const quotas = new Quotas(config.quotas, askPrimaryForQuota());
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
