@@ -2,7 +2,7 @@
  * `fbs status`: asks every machine's primary (and, where the primary does not
  * answer, its guardians) for its processes, and renders one view of the cluster.
  */
-import { adminAddress, peerAddress, type ClusterConfig } from '../common/config';
+import { adminAddress, metricsUrl, peerAddress, type ClusterConfig } from '../common/config';
 import type { ProcessInfo__Output } from '../gen/ftchat/ProcessInfo';
 import { AdminPeer } from '../supervision/admin-client';
 import { guardianRole, primaryRole } from '../supervision/primary-process';
@@ -33,7 +33,8 @@ export interface ClockView {
 
 export interface ClusterStatus {
   master: { machine: string; pid: number; term: number } | null;
-  machines: Record<string, { reachable: boolean; term: number }>;
+  /** Each machine: does its primary answer, its term, and where Prometheus scrapes it. */
+  machines: Record<string, { reachable: boolean; term: number; metricsUrl: string }>;
   processes: ProcessView[];
   clocks: ClockView[];
   /** Corrupt room-file lines moved aside, until an operator deletes them. */
@@ -52,7 +53,7 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
   await Promise.all(
     Object.keys(config.machines).map(async (machine) => {
       const found = await machineProcesses(config, machine);
-      status.machines[machine] = { reachable: found.primaryUp, term: found.term };
+      status.machines[machine] = { reachable: found.primaryUp, term: found.term, metricsUrl: metricsUrl(config, machine) };
       status.processes.push(...found.processes);
       status.clocks.push(...found.clocks);
       status.quarantined.push(...found.quarantined.map((file) => ({ machine, file })));

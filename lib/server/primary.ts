@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
-import { isClockOffsets, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import { isClockOffsets, isMetricsAnswer, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import type { ProcessMetrics } from '../common/metrics';
+import { ChildMetrics } from './child-metrics';
 import { QuotaLedger } from '../core/quota-leases';
 import { quotaRates } from './quotas';
 import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
@@ -39,6 +41,8 @@ export interface Primary {
   revive(role: string, slot: number, pid: number): string;
   /** The master polled us: while it watches, hung children are its call. */
   masterSeen(): void;
+  /** Each child's metrics, for the machine's endpoint to sum. */
+  childMetrics(): Promise<ProcessMetrics[]>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +70,7 @@ export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): 
       return answer;
     },
     masterSeen: () => supervisor.masterSeen(performance.now()),
+    childMetrics: () => children.metrics.gather(),
     async stop() {
       supervisor.stop();
       clearInterval(pinger);
@@ -79,6 +84,7 @@ class ForkedChildren {
   readonly supervisor: ChildSupervisor;
   readonly relay: ChildRelay;
   private readonly workers = new Map<string, Worker>();
+  readonly metrics = new ChildMetrics(() => [...this.workers.values()]);
   private readonly breakDeadHoldersLock: (pid?: number) => void;
 
   constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger, private readonly restarts: RestartLedger) {
@@ -129,6 +135,7 @@ class ForkedChildren {
     this.supervisor.forked(key, pid, performance.now());
     worker.on('message', (msg: unknown) => {
       if (isMessageOf(msg, 'pong')) this.act(this.supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
+      else if (isMetricsAnswer(msg)) this.metrics.answered(msg);
       else this.relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));

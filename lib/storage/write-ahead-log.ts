@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
 import { firstUncovered, roomsAfter, type WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
+import { metrics } from '../common/metrics';
 import { fsyncDir } from './fsync-dir';
 import { machinePath } from './data-dir';
 
@@ -206,11 +207,14 @@ export class WriteAheadLog {
 
   /** Waits for the record to be on disk; if that fails, the record is cut off again (never applied, never acknowledged). */
   async sync(r: Appended): Promise<void> {
+    const synced = metrics.fsync.startTimer();
     try {
       await fdatasyncAsync(r.fd);
     } catch (err) {
       ftruncateSync(r.fd, r.offset);
       throw err;
+    } finally {
+      synced();
     }
   }
 

@@ -31,6 +31,7 @@ import { waitUntil } from '../common/wait-until';
 import { machineDirOf, machinePath } from '../storage/data-dir';
 import { RestartLedger } from '../storage/restart-ledger';
 import { childSpecs } from '../cluster/child-supervisor';
+import { serveMachineMetrics } from './machine-metrics';
 
 export class AlreadyRunning extends Error {}
 /** A revival found the machine stopped cleanly: it does not start it. */
@@ -89,12 +90,14 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
   if (process.env.FBS_ELECTED !== undefined) ledger.elected();
   running.primary = runPrimary({ config, machine, log, restarts: ledger });
+  const endpoint = await serveMachineMetrics(self, running.primary, ledger, log);
   // The master heartbeats the other machines' children through their supervisors.
   const remote = self.role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
 
   return {
     async stop() {
       remote?.stop();
+      await endpoint.close();
       await recordWatch.close();
       // Guardians first (they would revive us), then our children.
       await running.guardians?.stop();
