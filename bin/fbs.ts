@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { writeDump } from '../lib/admin/dump';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { statusCommand } from '../lib/admin/status-command';
+import { consoleCommand, DEFAULT_CONSOLE_PORT } from '../lib/admin/console';
 import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { consoleMode, errorMessage, processLogger, type LogBase, type Logger } from '../lib/common/log';
@@ -23,6 +24,7 @@ const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground (--log json: JSON lines on stdout in a terminal too)
   stop   --machine <id>   stop a machine's processes cleanly
   status [--json] [--watch]  every process of every machine, the master and its term (exits 3 when none answers)
+  console [--port N]      a live page of the cluster in a browser (default port 50250, loopback)
   dump   --machine <id>   print a machine's events in canonical order
   start-all               run every machine of the config on this host (npm start)
   init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
       slot: { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean', short: 'w' },
+      port: { type: 'string', short: 'p' },
       force: { type: 'boolean' },
       log: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -78,6 +81,8 @@ async function main(): Promise<void> {
       process.exitCode = await statusCommand(config, { json: !!values.json, watch: !!values.watch, out: write(process.stdout), err: write(process.stderr) });
       return;
     }
+    case 'console':
+      return consoleCommand(config, portOf(values.port), (text) => void process.stdout.write(text));
     case 'dump':
       await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
@@ -94,6 +99,13 @@ async function main(): Promise<void> {
     default:
       throw new ConfigError(`unknown command '${command}'\n${USAGE}`);
   }
+}
+
+function portOf(port: string | undefined): number {
+  if (port === undefined) return DEFAULT_CONSOLE_PORT;
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`--port takes a port number, not '${port}'`);
+  return n;
 }
 
 function machineOf(config: ClusterConfig, machine: string | undefined): string {

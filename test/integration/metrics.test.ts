@@ -8,6 +8,7 @@ import t from 'tap';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, ownConnection, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { metricSamples } from '../../lib/common/metrics-text';
 
 const REQUIRED = [
   'ftchat_posts_total', 'ftchat_post_ack_seconds', 'ftchat_deliveries_total', 'ftchat_streams', 'ftchat_stream_drops_total',
@@ -29,12 +30,7 @@ t.teardown(() => cluster.teardown());
 async function scrape(machine: string): Promise<Map<string, number>> {
   const res = await fetch(urls[machine]);
   if (res.status !== 200) throw new Error(`${urls[machine]}: HTTP ${res.status}`);
-  const samples = new Map<string, number>();
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-z_:]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) samples.set(m[1], Number(m[2]));
-  }
-  return samples;
+  return metricSamples(await res.text());
 }
 
 const value = (s: Map<string, number>, key: string): number => s.get(key) ?? 0;
