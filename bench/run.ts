@@ -9,6 +9,7 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - metrics: the CPU a Prometheus scrape costs a machine, at 1 and 8 workers;
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
@@ -34,6 +35,7 @@ import { printReport } from './report';
 import { startServer } from './server';
 import { startRun, type RunHeader } from './stats';
 import { benchTls, printTlsReport } from './tls';
+import { benchMetrics, printMetricsReport } from './metrics';
 
 const WORKERS = 2;
 const POST_SECONDS = 6;
@@ -112,6 +114,7 @@ const SUITES = {
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
+  metrics: { run: () => benchMetrics(), print: printMetricsReport },
 } as const;
 type Suite = keyof typeof SUITES;
 

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench -- --only metrics`: what a Prometheus scrape of a machine costs,
+ * at 1 and at 8 workers (the primary asks every child and sums their metrics, so
+ * the cost grows with the children). For each size, in alternating windows of the
+ * same length: scrapes back to back, then none; the CPU every process of the
+ * machine used in the scrape windows beyond the idle ones, per scrape, and what that
+ * is as a share of one core at Prometheus's usual 15 s interval (goal: under 1 %).
+ */
+import { loadConfig, metricsUrl } from '../lib/common/config';
+import { startTree } from './server';
+import { cpuClock, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
+
+const SIZES = [1, 8];
+const ROUNDS = 3;
+const SCRAPES_PER_WINDOW = 100;
+const INTERVAL_S = 15;
+
+export interface ScrapeCost {
+  workers: number;
+  processes: number;
+  bodyBytes: number;
+  latencyMs: Summary;
+  /** CPU ms per scrape across the machine's processes, each round (scrape window minus idle window). */
+  cpuMsPerScrape: number[];
+  /** Median round, as % of one core at one scrape per 15 s. */
+  corePercentAt15s: number;
+}
+
+export interface MetricsResult extends RunHeader {
+  sizes: ScrapeCost[];
+}
+
+async function scrape(url: string): Promise<number> {
+  const res = await fetch(url);
+  return (await res.text()).length;
+}
+
+async function measure(workers: number): Promise<ScrapeCost> {
+  const cluster = await startTree(['m1'], workers, { guardians: 1 });
+  try {
+    const url = metricsUrl(loadConfig(cluster.configFile), 'm1');
+    const pids = cluster.pids('m1');
+    const bodyBytes = await scrape(url); // the first also warms up the path
+    const latencies: number[] = [];
+    const cpuMsPerScrape: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const busy = cpuClock({ machine: pids });
+      for (let i = 0; i < SCRAPES_PER_WINDOW; i++) {
+        const t0 = nowMs();
+        await scrape(url);
+        latencies.push(nowMs() - t0);
+      }
+      const scraping = busy.stop();
+      const idle = cpuClock({ machine: pids });
+      await new Promise((resolve) => setTimeout(resolve, scraping.elapsedMs)); // an idle window as long as the busy one
+      const resting = idle.stop();
+      const extra = scraping.ms.machine - (resting.ms.machine * scraping.elapsedMs) / Math.max(1, resting.elapsedMs);
+      cpuMsPerScrape.push(Math.round((extra / SCRAPES_PER_WINDOW) * 100) / 100);
+    }
+    const median = [...cpuMsPerScrape].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+    return { workers, processes: pids.length, bodyBytes, latencyMs: summarize(latencies), cpuMsPerScrape, corePercentAt15s: Math.round((median / (INTERVAL_S * 1000)) * 100 * 1000) / 1000 };
+  } finally {
+    await cluster.teardown();
+  }
+}
+
+export async function benchMetrics(): Promise<MetricsResult> {
+  const header = startRun(SIZES[0]);
+  const sizes: ScrapeCost[] = [];
+  for (const workers of SIZES) {
+    console.error(`bench: metrics scrape, ${workers} worker(s)`);
+    sizes.push(await measure(workers));
+  }
+  return { ...header(), sizes };
+}
+
+export function printMetricsReport(r: MetricsResult): void {
+  console.log(`\nftchat metrics bench, node ${r.node}; ${loadAverageText(r)}; ${ROUNDS} rounds of ${SCRAPES_PER_WINDOW} scrapes each`);
+  console.log('\n| workers | processes | body | scrape p50 / p99 ms | CPU ms per scrape (rounds) | share of a core at a 15 s interval | goal |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const s of r.sizes) {
+    console.log(`| ${s.workers} | ${s.processes} | ${Math.round(s.bodyBytes / 1024)} KB | ${s.latencyMs.p50.toFixed(1)} / ${s.latencyMs.p99.toFixed(1)} | ${s.cpuMsPerScrape.join(', ')} | ${s.corePercentAt15s} % | < 1 %: ${s.corePercentAt15s < 1 ? 'met' : 'missed'} |`);
+  }
+}
