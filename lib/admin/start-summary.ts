@@ -4,7 +4,7 @@
  * command to try, and how to stop. "Up" is what `fbs status` says, read the same way.
  */
 import { resolve } from 'node:path';
-import { adminAddress, DEFAULT_CONFIG_FILE, peerAddress, type ClusterConfig } from '../common/config';
+import { adminAddress, DEFAULT_CONFIG_FILE, metricsUrl, peerAddress, type ClusterConfig } from '../common/config';
 import { clusterStatus, type ClusterStatus } from './status';
 
 /** How often a starting machine is asked again. */
@@ -22,7 +22,7 @@ export function machineUp(config: ClusterConfig, status: ClusterStatus, machine:
 export function machineLine(config: ClusterConfig, status: ClusterStatus, machine: string): string {
   const m = config.machines[machine];
   const primary = status.processes.find((p) => p.machine === machine && (p.role === 'master' || p.role === 'supervisor'));
-  return `${machine} up (${primary?.role ?? '?'}, pid ${primary?.pid ?? '?'}): clients ${m.host}:${m.port}, peers ${peerAddress(config, machine)}, admin ${adminAddress(config, machine)}`;
+  return `${machine} up (${primary?.role ?? '?'}, pid ${primary?.pid ?? '?'}): clients ${m.host}:${m.port}, peers ${peerAddress(config, machine)}, admin ${adminAddress(config, machine)}, metrics ${metricsUrl(config, machine)}`;
 }
 
 /** The command a user runs to connect to this cluster. */

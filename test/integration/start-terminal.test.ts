@@ -29,6 +29,7 @@ t.test('npm start in a terminal: a readable summary, logs in files, and one clea
   for (const [m, role] of [['m1', 'master'], ['m2', 'supervisor']]) {
     const line = await waitFor(`${m} up`, () => seen((l) => l.startsWith(`${m} up (${role}`)), 90_000);
     t.match(line, `clients 127.0.0.1:${config.machines[m].port}`, `${m}'s line names its client port`);
+    t.match(line, `metrics http://127.0.0.1:${config.machines[m].metricsPort}/metrics`, 'and where its metrics are');
   }
   const ready = await waitFor('the ready line', () => seen((l) => l.startsWith('ready: try ')));
   t.match(ready, `./fbc -u alice -c ${cluster.configFile}`, 'it names the command to connect');
