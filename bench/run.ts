@@ -10,6 +10,7 @@
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
  * - metrics: the CPU a Prometheus scrape costs a machine, at 1 and 8 workers;
+ * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
@@ -28,9 +29,10 @@ import { measureEcho, type EchoResult } from './grpc-echo';
 import { benchIdentity, printIdentityReport } from './identity';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
-import { benchRecovery, printRecoveryReport } from './recovery';
+import { benchRecovery, printRecoveryReport, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
+import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { startServer } from './server';
 import { startRun, type RunHeader } from './stats';
@@ -105,16 +107,17 @@ async function benchChat(): Promise<BenchResults> {
   }
 }
 
-type Args = Parameters<typeof historyOptions>[0] & { baseline?: string };
+type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string };
 const SUITES = {
   chat: { run: () => benchChat(), print: printReport },
-  recovery: { run: () => benchRecovery(), print: printRecoveryReport },
+  recovery: { run: (args: Args) => benchRecovery(recoveryOptions(args)), print: printRecoveryReport },
   replication: { run: () => benchReplication(), print: printReplicationReport },
   tls: { run: () => benchTls(), print: printTlsReport },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
   metrics: { run: () => benchMetrics(), print: printMetricsReport },
+  durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport },
 } as const;
 type Suite = keyof typeof SUITES;
 
@@ -128,7 +131,7 @@ function save(suite: string, result: { startedAt: string }): string {
 
 async function main(): Promise<void> {
   // history is long and sized by its flags: run it by name.
-  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS } });
+  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS, ...RECOVERY_ARGS } });
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);

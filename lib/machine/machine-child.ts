@@ -31,7 +31,8 @@ export function openMachineJournal(
     process.exit(err instanceof IndexDropped ? EXIT_REBUILD_INDEX : EXIT_FATAL_STORAGE);
   };
   const machineDir = machineDirOf(config.dataDir, machine);
-  const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die, handleShare });
+  const { lockStaleMs, walSegmentBytes } = config.storage;
+  const files = new RoomFiles({ machineDir, log, lockStaleMs, onCompromised: die, handleShare, walSegmentBytes });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
   return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere });

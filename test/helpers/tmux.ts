@@ -10,6 +10,8 @@ import { join } from 'node:path';
 export const tmuxMissing = spawnSync('tmux', ['-V']).error ? 'tmux is not installed: skipping the terminal test' : false;
 
 export interface Terminal {
+  /** tmux itself, on this terminal's server (its session is `t`). */
+  tmux(...args: string[]): string;
   /** The pane's lines, trailing blanks trimmed (with `history`, the scrolled-off ones too). */
   screen(history?: boolean): string[];
   /** tmux send-keys: key names (`Enter`, `C-c`), or `-l` and literal text. */
@@ -25,6 +27,7 @@ export function openTerminal(command: string, opts: { width?: number; height?: n
   tmux('new-session', '-d', '-s', 't', '-x', String(opts.width ?? 100), '-y', String(opts.height ?? 30), ...env, command);
   const panePid = Number(tmux('display-message', '-p', '-t', 't', '#{pane_pid}').trim());
   return {
+    tmux,
     screen: (history = false) =>
       tmux('capture-pane', '-p', '-J', '-t', 't', ...(history ? ['-S', '-'] : []))
         .split('\n')
