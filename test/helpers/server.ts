@@ -106,6 +106,8 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** false: plaintext on every port (loopback only), e.g. a benchmark's baseline; default TLS, set up by `fbs init`. */
   tls?: boolean;
+  /** config.metrics (where and how each machine serves /metrics). */
+  metrics?: { host?: string; tls?: boolean };
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;
 }
@@ -126,7 +128,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}) },
   });
   const config = loadConfig(configFile);
   trustCluster(config);

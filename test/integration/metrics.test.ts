@@ -9,6 +9,8 @@ import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, ownConnection, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { metricSamples } from '../../lib/common/metrics-text';
+import { loadConfig } from '../../lib/common/config';
+import { scrapeMachine } from '../../lib/admin/scrape';
 
 const REQUIRED = [
   'ftchat_posts_total', 'ftchat_post_ack_seconds', 'ftchat_deliveries_total', 'ftchat_streams', 'ftchat_stream_drops_total',
@@ -100,4 +102,15 @@ t.test('replication lag to a peer rises while it is down and falls to 0 once it 
   await cluster.start('m2');
   await waitFor('m2 caught up', async () => (await scrape('m1')).get(lag) === 0);
   t.pass('the lag fell to 0');
+});
+
+t.test('with metrics.tls the endpoint speaks https with the machine certificate, checked against the cluster CA', async (t) => {
+  const secure = await startCluster({ workers: 1, guardians: 1, metrics: { tls: true } });
+  t.teardown(() => secure.teardown());
+  const config = loadConfig(secure.configFile);
+  const url = (await secure.status()).machines.m1.metricsUrl;
+  t.match(url, /^https:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  const samples = await waitFor('a scrape over https', () => scrapeMachine(config, 'm1'));
+  t.ok(samples.has('ftchat_posts_total'), 'the metrics, over TLS');
+  await t.rejects(fetch(url.replace('https:', 'http:')).then((r) => r.text()), 'plain HTTP gets no answer');
 });
