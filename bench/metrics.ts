@@ -7,12 +7,17 @@
  * is as a share of one core at Prometheus's usual 15 s interval (goal: under 1 %).
  */
 import { loadConfig, metricsUrl } from '../lib/common/config';
+import type { Figure } from './ab';
 import { startTree } from './server';
 import { cpuClock, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
-const SIZES = [1, 8];
-const ROUNDS = 3;
-const SCRAPES_PER_WINDOW = 100;
+export interface MetricsSizes {
+  workers: number[];
+  rounds: number;
+  scrapes: number;
+}
+export const METRICS_SIZES: MetricsSizes = { workers: [1, 8], rounds: 3, scrapes: 100 };
+export const METRICS_SMOKE: MetricsSizes = { workers: [1], rounds: 1, scrapes: 5 };
 const INTERVAL_S = 15;
 
 export interface ScrapeCost {
@@ -27,6 +32,8 @@ export interface ScrapeCost {
 }
 
 export interface MetricsResult extends RunHeader {
+  rounds: number;
+  scrapes: number;
   sizes: ScrapeCost[];
 }
 
@@ -35,7 +42,7 @@ async function scrape(url: string): Promise<number> {
   return (await res.text()).length;
 }
 
-async function measure(workers: number): Promise<ScrapeCost> {
+async function measure(workers: number, { rounds, scrapes }: MetricsSizes): Promise<ScrapeCost> {
   const cluster = await startTree(['m1'], workers, { guardians: 1 });
   try {
     const url = metricsUrl(loadConfig(cluster.configFile), 'm1');
@@ -43,9 +50,9 @@ async function measure(workers: number): Promise<ScrapeCost> {
     const bodyBytes = await scrape(url); // the first also warms up the path
     const latencies: number[] = [];
     const cpuMsPerScrape: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const busy = cpuClock({ machine: pids });
-      for (let i = 0; i < SCRAPES_PER_WINDOW; i++) {
+      for (let i = 0; i < scrapes; i++) {
         const t0 = nowMs();
         await scrape(url);
         latencies.push(nowMs() - t0);
@@ -55,27 +62,32 @@ async function measure(workers: number): Promise<ScrapeCost> {
       await new Promise((resolve) => setTimeout(resolve, scraping.elapsedMs)); // an idle window as long as the busy one
       const resting = idle.stop();
       const extra = scraping.ms.machine - (resting.ms.machine * scraping.elapsedMs) / Math.max(1, resting.elapsedMs);
-      cpuMsPerScrape.push(Math.round((extra / SCRAPES_PER_WINDOW) * 100) / 100);
+      cpuMsPerScrape.push(Math.round((extra / scrapes) * 100) / 100);
     }
-    const median = [...cpuMsPerScrape].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
+    const median = [...cpuMsPerScrape].sort((a, b) => a - b)[Math.floor(rounds / 2)];
     return { workers, processes: pids.length, bodyBytes, latencyMs: summarize(latencies), cpuMsPerScrape, corePercentAt15s: Math.round((median / (INTERVAL_S * 1000)) * 100 * 1000) / 1000 };
   } finally {
     await cluster.teardown();
   }
 }
 
-export async function benchMetrics(): Promise<MetricsResult> {
-  const header = startRun(SIZES[0]);
+export async function benchMetrics(opts = METRICS_SIZES): Promise<MetricsResult> {
+  const header = startRun(opts.workers[0]);
   const sizes: ScrapeCost[] = [];
-  for (const workers of SIZES) {
+  for (const workers of opts.workers) {
     console.error(`bench: metrics scrape, ${workers} worker(s)`);
-    sizes.push(await measure(workers));
+    sizes.push(await measure(workers, opts));
   }
-  return { ...header(), sizes };
+  return { ...header(), rounds: opts.rounds, scrapes: opts.scrapes, sizes };
+}
+
+/** For an A/B (--ab): each size's median CPU per scrape. */
+export function metricsFigures(r: MetricsResult): Figure[] {
+  return r.sizes.map((s) => [`CPU ms per scrape, ${s.workers} worker(s)`, [...s.cpuMsPerScrape].sort((a, b) => a - b)[Math.floor(s.cpuMsPerScrape.length / 2)]]);
 }
 
 export function printMetricsReport(r: MetricsResult): void {
-  console.log(`\nftchat metrics bench, node ${r.node}; ${loadAverageText(r)}; ${ROUNDS} rounds of ${SCRAPES_PER_WINDOW} scrapes each`);
+  console.log(`\nftchat metrics bench, node ${r.node}; ${loadAverageText(r)}; ${r.rounds} rounds of ${r.scrapes} scrapes each`);
   console.log('\n| workers | processes | body | scrape p50 / p99 ms | CPU ms per scrape (rounds) | share of a core at a 15 s interval | goal |');
   console.log('|---|---|---|---|---|---|---|');
   for (const s of r.sizes) {
