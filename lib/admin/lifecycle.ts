@@ -14,6 +14,7 @@ import { AdminPeer } from '../supervision/admin-client';
 import { waitUntil } from '../common/wait-until';
 import { MACHINE_ANSWER_MS } from './status';
 import { announceReady } from './start-summary';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
  * How long SIGTERM gets before SIGKILL. A serving tree stops in well under a second;
@@ -76,7 +77,6 @@ export interface StartAllOptions {
  * stops once, when we stop its machine, not also on its own.
  */
 export async function startAll(config: ClusterConfig, fbsCommand: string[], opts: StartAllOptions): Promise<void> {
-  const [cmd, ...args] = fbsCommand;
   const machines = Object.keys(config.machines);
   let stopping = false;
   const stopAll = async (): Promise<void> => {
@@ -88,7 +88,8 @@ export async function startAll(config: ClusterConfig, fbsCommand: string[], opts
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll());
   const starts = machines.map((machine) => {
-    const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+    const { cmd, args } = serverCommandLine(fbsCommand, { verb: 'start', machine, config: config.file });
+    const child = spawn(cmd, args, {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, FBS_SUMMARY: '0' },

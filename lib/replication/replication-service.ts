@@ -15,9 +15,8 @@ import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
 import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
-import type { RetirementBook } from './retirement-book';
 import type { Journal } from '../storage/journal';
-import { machineOfOrigin } from '../core/origins';
+import { machineOfOrigin } from '../storage/incarnation';
 
 /** A batch holds at most this many events, and about this many bytes. */
 const BATCH_EVENTS = 500;
@@ -32,12 +31,12 @@ type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
  * not a dropped connection); `lag()`: per peer that has pulled, the events held here that
  * were not yet sent to it (it grows while the peer's link is down).
  */
-export function createReplicationService(journal: Journal, ship: ShipLog, book: RetirementBook, log: Logger): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
+export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
   const open = new Set<PullStream>();
   const sent = new Map<string, VersionVector>();
   return {
     handlers: {
-      Pull: (call: PullCall) => new PullStream(journal, book, log, call, open, sent).start(ship),
+      Pull: (call: PullCall) => new PullStream(journal, log, call, open, sent).start(ship),
     },
     endAll: () => open.forEach((s) => s.end()),
     lag: () => {
@@ -61,21 +60,18 @@ class PullStream {
   private head = 0;
   /** The first batch goes out even when empty: it says "caught up". */
   private announced = false;
-  /** The retirements' version last sent (-1: none yet): the table goes out again when it moved. */
-  private retiredSent = -1;
   private closed = false;
   private pumping = false;
   private scheduled = false;
   private wake: (() => void) | null = null;
   private unsubscribe: () => void = () => undefined;
-  private unsubscribeBook: () => void = () => undefined;
 
   /** What the peer holds or was sent: `had`, then each batch written. */
   private readonly sent: VersionVector;
 
-  constructor(private readonly journal: Journal, private readonly book: RetirementBook, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
+  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
     this.from = call.request.from;
-    this.cursor = book.table.expand(vectorFromRecord(call.request.vector?.seqs));
+    this.cursor = vectorFromRecord(call.request.vector?.seqs);
     this.had = new Map(this.cursor);
     this.sent = new Map(this.cursor);
     sentTo.set(this.from, this.sent);
@@ -93,7 +89,6 @@ class PullStream {
       this.schedule();
     });
     this.open.add(this);
-    this.unsubscribeBook = this.book.onChange(() => this.schedule());
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
     this.call.on('cancelled', close);
@@ -106,12 +101,10 @@ class PullStream {
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone || this.retiredSent !== this.book.version)) {
+    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone)) {
       const events = this.backlogDone ? this.liveBatch() : await this.backlogPage();
       this.announced = true;
-      const retired = this.retiredSent === this.book.version ? [] : this.book.table.all();
-      this.retiredSent = this.book.version;
-      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now(), retired });
+      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now() });
       for (const e of events) if ((this.sent.get(e.origin) ?? 0) < e.seq) this.sent.set(e.origin, e.seq);
       if (this.head >= COMPACT_AFTER) {
         this.queue = this.queue.slice(this.head);
@@ -166,7 +159,6 @@ class PullStream {
     this.closed = true;
     this.open.delete(this);
     this.unsubscribe();
-    this.unsubscribeBook();
     this.resume();
     this.log.info('peer stopped pulling', { peer: this.from });
   }

@@ -24,6 +24,7 @@ import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 import { RestartLedger } from '../storage/restart-ledger';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -133,8 +134,8 @@ function tickEveryHeartbeat(opts: GuardianOptions, me: string, members: string[]
 /** Starts a new primary of the machine, detached (it outlives us), with the term to fence the old one. */
 function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: number; why: string; silentMs: number }): void {
   const { config, machine, log } = opts;
-  const [cmd, ...args] = opts.fbsCommand;
-  const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+  const { cmd, args } = serverCommandLine(opts.fbsCommand, { verb: 'start', machine, config: config.file });
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
     // FBS_ELECTED: the new primary counts the election (inherited from an elected primary otherwise: cleared).
