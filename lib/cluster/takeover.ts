@@ -65,7 +65,7 @@ export type TakeoverAction =
   /** Take the primary lock and write the record. */
   | { takeCharge: { term: number; restarts: number } }
   /** The lock and record are ours: run the machine. */
-  | { inCharge: { term: number; restarts: number; previousPid: number | null } }
+  | { inCharge: { term: number; restarts: number; previousPid: number | null; died: boolean } }
   /** The data dir refuses writes: serve status and try again (logged once). */
   | { waitForSpace: { detail: string } }
   | { standBy: { reason: string } }
@@ -90,6 +90,8 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   private record: RecordView | null = null;
   private myTerm = 0;
   private restarts = 0;
+  /** The previous primary did not stop cleanly (its children died with it). */
+  private died = false;
   /** When the current phase's wait ends (probe, fence, disk retry, next question). */
   private deadline = Infinity;
   private asking = false;
@@ -146,7 +148,8 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   /** Our term lies above the record's and the electing guardian's; a previous primary that ran counts as a restart. */
   private count(record: RecordView | null): void {
     this.myTerm = Math.max(record?.term ?? 0, this.options.revivalTerm ?? 0) + 1;
-    this.restarts = (record?.restarts ?? 0) + (record && record.pid !== 0 ? 1 : 0);
+    this.died = !!record && record.pid !== 0;
+    this.restarts = (record?.restarts ?? 0) + (this.died ? 1 : 0);
   }
 
   private bind(): TakeoverAction[] {
@@ -173,7 +176,7 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
     if (this.state !== 'charging') return [];
     this.state = 'in-charge';
     this.deadline = Infinity;
-    return [{ inCharge: { term: this.myTerm, restarts: this.restarts, previousPid: this.record?.pid ?? null } }];
+    return [{ inCharge: { term: this.myTerm, restarts: this.restarts, previousPid: this.record?.pid ?? null, died: this.died } }];
   }
 
   private chargeFailed(detail: string, now: number): TakeoverAction[] {

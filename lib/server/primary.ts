@@ -12,7 +12,10 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildInput, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
 import { ChildRelay } from './child-relay';
-import type { Pong } from '../machine/child-ipc';
+import { isMetricsAnswer, type Pong } from '../machine/child-ipc';
+import type { ProcessMetrics } from '../common/metrics';
+import { ChildMetrics } from './child-metrics';
+import type { RestartLedger } from '../storage/restart-ledger';
 import { QuotaLedger } from '../core/quota-leases';
 import { quotaRates } from './quotas';
 import { isAlive } from '../common/proc-stat';
@@ -25,6 +28,8 @@ export interface PrimaryOptions {
   config: ClusterConfig;
   machine: string;
   log: Logger;
+  /** Each slot's restarts across primaries (what status shows). */
+  restarts: RestartLedger;
 }
 
 export interface Primary {
@@ -35,6 +40,8 @@ export interface Primary {
   revive(role: string, slot: number, pid: number): string;
   /** The master polled us: while it watches, hung children are its call. */
   masterSeen(): void;
+  /** Each child's metrics, for the machine's endpoint to sum. */
+  childMetrics(): Promise<ProcessMetrics[]>;
   stop(): Promise<void>;
 }
 
@@ -42,8 +49,8 @@ export interface Primary {
 const SEMI_SPACE_MB = 4;
 
 /** The I/O of ChildSupervisor (lib/cluster/child-supervisor.ts), which decides what happens when. */
-export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
-  const children = new ForkedChildren(config, machine, log);
+export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): Primary {
+  const children = new ForkedChildren(config, machine, log, restarts);
   const { supervisor } = children;
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
@@ -53,7 +60,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   pinger.unref();
 
   return {
-    children: () => supervisor.view(performance.now()),
+    children: () => supervisor.view(performance.now()).map((c) => ({ ...c, restarts: restarts.count(`${c.role}.${c.slot}`) })),
     clockOffsets: () => children.relay.clockOffsets,
     revive(role, slot, pid) {
       const answer = children.step({ kind: 'reviveAsked', role, slot, pid }) ?? 'none';
@@ -61,6 +68,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       return answer;
     },
     masterSeen: () => children.step({ kind: 'masterSeen' }),
+    childMetrics: () => children.metrics.gather(),
     async stop() {
       children.step({ kind: 'stop' });
       clearInterval(pinger);
@@ -76,7 +84,9 @@ class ForkedChildren {
   private readonly workers = new Map<string, Worker>();
   private readonly breakDeadHoldersLock: (pid?: number) => void;
 
-  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {
+  readonly metrics = new ChildMetrics(() => [...this.workers.values()]);
+
+  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger, private readonly restarts: RestartLedger) {
     const { heartbeatMs, deadAfterMs } = config.timing;
     this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
     this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker', new QuotaLedger(quotaRates(config.quotas)));
@@ -133,6 +143,7 @@ class ForkedChildren {
     this.step({ kind: 'forked', key, pid });
     worker.on('message', (msg: unknown) => {
       if (isMessageOf(msg, 'pong')) this.step({ kind: 'pong', key, pid, loading: !!(msg as Pong).loading });
+      else if (isMetricsAnswer(msg)) this.metrics.answered(msg);
       else this.relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
@@ -146,6 +157,8 @@ class ForkedChildren {
     const actions = this.supervisor.step({ kind: 'exited', key, pid, code }, performance.now());
     const refork = actions.find((x) => 'fork' in x);
     if (refork && 'fork' in refork) {
+      const spec = this.specOf(key);
+      this.restarts.bump(`${spec.role}.${spec.slot}`);
       this.log.warn(`${this.specOf(key).role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: this.supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
     }
     for (const a of actions) if (!('answer' in a)) this.act(a);

@@ -21,6 +21,7 @@ import { diesWithin, terminate } from './primary-record';
 import { serveGuardianStream, STOPPING } from './guardian-streams';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
 import { serverCommandLine } from '../common/fbs-command-line';
+import type { RestartLedger } from '../storage/restart-ledger';
 
 export interface GuardianKeeperOptions {
   config: ClusterConfig;
@@ -29,6 +30,8 @@ export interface GuardianKeeperOptions {
   log: Logger;
   /** argv to run `fbs` again (node + script), so guardians run the same build as us. */
   fbsCommand: string[];
+  /** Each slot's restarts across primaries (what status shows). */
+  restarts: RestartLedger;
 }
 
 export interface GuardianKeeper {
@@ -54,6 +57,7 @@ class Guardians implements GuardianKeeper {
   private readonly timer: NodeJS.Timeout;
   private readonly policy: TimingPolicy;
   private stopping = false;
+  private readonly respawns: number[] = [];
 
   constructor(private readonly opts: GuardianKeeperOptions) {
     const { config, machine, log } = opts;
@@ -87,7 +91,7 @@ class Guardians implements GuardianKeeper {
   };
 
   view(): SlotView[] {
-    return this.slots.view(performance.now());
+    return this.slots.view(performance.now()).map((g) => ({ ...g, restarts: this.opts.restarts.count(`guardian.${g.slot}`) }));
   }
 
   async stop(): Promise<void> {
@@ -119,7 +123,11 @@ class Guardians implements GuardianKeeper {
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     this.step({ kind: 'spawned', slot, pid: child.pid ?? 0 });
-    this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.slots.view(performance.now())[slot].restarts });
+    // GuardianSlots counts this primary's respawns; the ledger carries them across primaries.
+    const restarts = this.slots.view(performance.now())[slot].restarts;
+    if (restarts > (this.respawns[slot] ?? 0)) this.opts.restarts.bump(`guardian.${slot}`);
+    this.respawns[slot] = restarts;
+    this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.opts.restarts.count(`guardian.${slot}`) });
   }
 }
 

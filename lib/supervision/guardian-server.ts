@@ -13,12 +13,15 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
 import type { RingMsg } from '../cluster/election';
 import { guardianRole } from './roles';
+import { RestartLedger } from '../storage/restart-ledger';
+import { machineDirOf } from '../storage/data-dir';
 import type { GuardianOptions } from './guardian';
 
 /** Serves the slot's admin port; `primaryTerm` is the primary's term as last heard, `elect` takes each ring message. */
 export async function serveGuardian(opts: GuardianOptions, primaryTerm: () => number, elect: (msg: RingMsg) => void): Promise<grpc.Server> {
   const { config, machine, slot, log } = opts;
   const role = guardianRole(config, machine);
+  const ledger = new RestartLedger(machineDirOf(config.dataDir, machine));
   const unimplemented = (details: string) => ({ code: grpc.status.UNIMPLEMENTED, details });
   const handlers: AdminHandlers = {
     Heartbeat: (_call, cb) => cb(null, { machine, role, pid: process.pid, term: primaryTerm() }),
@@ -26,7 +29,7 @@ export async function serveGuardian(opts: GuardianOptions, primaryTerm: () => nu
       cb(null, {
         machine,
         term: primaryTerm(),
-        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
+        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: ledger.count(`guardian.${slot}`), heartbeat_age_ms: 0, slot: String(slot), uptime_ms: Math.round(process.uptime() * 1000) }],
       }),
     Watch: (call) => call.emit('error', unimplemented('guardians are not watched')),
     WatchChildren: (call) => call.emit('error', unimplemented('guardians fork no children')),

@@ -148,7 +148,8 @@ function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: nu
   const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
+    // FBS_ELECTED: the new primary counts the election (inherited from an elected primary otherwise: cleared).
+    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term), FBS_ELECTED: why === 'elected' ? '1' : undefined },
   });
   child.unref();
   const msg = why === 'elected' ? 'won the election; starting a new primary' : "the primary stayed dead past the ring's grace; starting it";

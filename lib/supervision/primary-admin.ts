@@ -14,6 +14,7 @@ import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import type { StatusResponse } from '../gen/ftchat/StatusResponse';
 import type { Primary } from '../server/primary';
 import { quarantinedFiles } from '../storage/room-files';
+import { uptimeMs } from '../common/proc-stat';
 import type { GuardianKeeper } from './guardian-keeper';
 import { guardianRole, primaryRole } from './roles';
 
@@ -66,7 +67,7 @@ function adminHandlers(self: PrimaryState): AdminHandlers {
 /** The machine's status: this process, its children and its guardians. */
 function statusOf(self: PrimaryState): StatusResponse {
   const { config, machine, term, restarts, machineDir, primary, guardians } = self;
-  const me: ProcessInfo = { machine, role: primaryRole(config, machine), pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' };
+  const me: ProcessInfo = { machine, role: primaryRole(config, machine), pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '', uptime_ms: Math.round(process.uptime() * 1000) };
   return {
     machine,
     term,
@@ -76,10 +77,10 @@ function statusOf(self: PrimaryState): StatusResponse {
     processes: [
       me,
       ...(primary?.children() ?? []).map((c) => ({
-        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
+        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot), uptime_ms: uptimeMs(c.pid),
       })),
       ...(guardians?.view() ?? []).map((g) => ({
-        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
+        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot), uptime_ms: uptimeMs(g.pid),
       })),
     ],
   };

@@ -29,6 +29,9 @@ import { primaryRole } from './roles';
 import { isAlive } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { machineDirOf, machinePath } from '../storage/data-dir';
+import { RestartLedger } from '../storage/restart-ledger';
+import { childSpecs } from '../cluster/child-supervisor';
+import { serveMachineMetrics } from './machine-metrics';
 
 export interface PrimaryProcessOptions {
   config: ClusterConfig;
@@ -60,6 +63,7 @@ class TakeoverIo {
   private release: (() => Promise<void>) | null = null;
   /** The recorded primary being probed or fenced: its beat file, to see it live. */
   private probed: { pid: number; beats: BeatWatcher } | null = null;
+  private readonly ledger: RestartLedger;
 
   constructor(
     private readonly opts: PrimaryProcessOptions,
@@ -72,9 +76,10 @@ class TakeoverIo {
     this.takeover = new Takeover({ pid: process.pid, revivalTerm: revival === undefined ? undefined : Number(revival) || 0, timing: this.policy });
     const machineDir = machineDirOf(config.dataDir, machine);
     mkdirSync(machineDir, { recursive: true });
+    const restarts = (this.ledger = new RestartLedger(machineDir));
     this.self = {
       config, machine, machineDir, term: 0, restarts: 0, primary: null, guardians: undefined,
-      keeper: () => (this.self.guardians ??= keepGuardians({ config, machine, term: this.self.term, log, fbsCommand })),
+      keeper: () => (this.self.guardians ??= keepGuardians({ config, machine, term: this.self.term, log, fbsCommand, restarts })),
     };
     this.ticker = setInterval(() => this.tick(), this.policy.fenceLookEveryMs);
   }
@@ -116,7 +121,7 @@ class TakeoverIo {
         this.self.keeper();
       }
       else if ('takeCharge' in a) void this.takeCharge(a.takeCharge.term, a.takeCharge.restarts);
-      else if ('inCharge' in a) this.inCharge(a.inCharge);
+      else if ('inCharge' in a) this.inCharge(a.inCharge).catch((err: unknown) => this.fail(err));
       else if ('waitForSpace' in a) log.error('cannot start: the data dir refuses writes; waiting for space', { error: a.waitForSpace.detail });
       else if ('standBy' in a) this.standBy(a.standBy.reason);
       else if ('ask' in a) this.ask(a.ask.timeoutMs);
@@ -177,24 +182,30 @@ class TakeoverIo {
     }
   }
 
-  private inCharge({ term, restarts, previousPid }: { term: number; restarts: number; previousPid: number | null }): void {
+  private async inCharge({ term, restarts, previousPid, died }: { term: number; restarts: number; previousPid: number | null; died: boolean }): Promise<void> {
     const { config, machine, log } = this.opts;
+    const { ledger } = this;
     clearInterval(this.ticker);
     const role = primaryRole(config, machine);
     log.info(`${role} in charge`, { term, restarts, previousPid });
     // A successor rewriting the record: chokidar tells us (inotify: no polling, and a paused primary gets the news as soon as it runs again).
     const recordWatch = watch(recordPath(this.self.machineDir), { ignoreInitial: true });
     recordWatch.on('all', () => this.step({ kind: 'recordChanged', record: readRecord(this.self.machineDir) }));
-    this.self.primary = runPrimary({ config, machine, log });
+    // Not stopped cleanly: our children died with our predecessor.
+    if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
+    if (process.env.FBS_ELECTED !== undefined) ledger.elected();
+    const primary = (this.self.primary = runPrimary({ config, machine, log, restarts: ledger }));
+    const endpoint = await serveMachineMetrics({ config, machine, role, term, restarts }, primary, ledger, log);
     // The master heartbeats the other machines' children through their supervisors.
     const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
-    this.resolve({ stop: () => this.stop(recordWatch, remote) });
+    this.resolve({ stop: () => this.stop(recordWatch, remote, endpoint) });
   }
 
-  private async stop(recordWatch: FSWatcher, remote: { stop(): void } | null): Promise<void> {
+  private async stop(recordWatch: FSWatcher, remote: { stop(): void } | null, endpoint: { close(): Promise<void> }): Promise<void> {
     const { self } = this;
     this.step({ kind: 'stopping' });
     remote?.stop();
+    await endpoint.close();
     await recordWatch.close();
     // Guardians first (they would revive us), then our children.
     await self.guardians?.stop();

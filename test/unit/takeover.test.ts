@@ -18,7 +18,7 @@ t.test('a start on a machine with no live primary binds, then takes charge with 
   const tk = takeover(9);
   t.same(tk.step({ kind: 'start', record: record(77, 4, 2), recordedRuns: false }, 0), [{ bind: { term: 10 } }]);
   t.same(tk.step({ kind: 'bound', ok: true, detail: '', record: record(77, 4, 2) }, 5), [{ keepGuardians: { term: 10 } }, { takeCharge: { term: 10, restarts: 3 } }]);
-  t.same(tk.step({ kind: 'charged' }, 9), [{ inCharge: { term: 10, restarts: 3, previousPid: 77 } }]);
+  t.same(tk.step({ kind: 'charged' }, 9), [{ inCharge: { term: 10, restarts: 3, previousPid: 77, died: true } }]);
   t.equal(tk.phase, 'in-charge');
 });
 
