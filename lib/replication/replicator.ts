@@ -13,9 +13,9 @@ import { errorMessage, type Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { machineChannelCredentials } from '../common/transport-security';
-import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { IpcInbox, type ClockOffsets, type Doorbell } from '../common/ipc-message';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerMetricsAsks, answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings } from '../machine/child-ipc';
 import { metrics, refreshOnCollect } from '../common/metrics';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
@@ -44,17 +44,15 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
+  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
   // per post with 1,100 rooms, and the doorbell arrived first 26 times in 28.)
-  process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg);
-  });
+  const inbox = new IpcInbox(process, log).on('doorbell', (msg) => journal.ring(msg));
   const loop = reportLoopDelay(log);
-  const pings = answerPings();
-  answerMetricsAsks();
+  const pings = answerPings(inbox);
+  answerMetricsAsks(inbox);
   await journal.load();
   ship.startAt(journal.index.vector());
   let lastCheckpoint = Date.now();

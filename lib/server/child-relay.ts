@@ -4,25 +4,28 @@
  * leases, granted to the workers that ask.
  */
 import type { Worker } from 'node:cluster';
-import { isClockOffsets, isQuotaAsk, type QuotaAnswer } from '../machine/child-ipc';
-import { isDoorbell } from '../machine/doorbell';
+import type { IpcInbox, QuotaAnswer } from '../common/ipc-message';
 import type { QuotaLedger } from '../core/quota-leases';
-import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
+import { ChatPresence, type PresenceUpdate } from './chat-presence';
 
-export /** What the primary passes between its children: doorbells, who is in chat mode on which worker, the replicator's clock offsets; and the machine's quota leases. */
-class ChildRelay {
+export class ChildRelay {
   private readonly presence = new ChatPresence();
   clockOffsets: Record<string, number> = {};
 
   constructor(private readonly children: Map<string, Worker>, private readonly isWorker: (key: string) => boolean, private readonly quotas: QuotaLedger) {}
 
-  message(from: string, msg: unknown): void {
-    if (isQuotaAsk(msg)) {
-      const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now()) };
-      this.children.get(from)?.send(answer);
-    } else if (isChatMode(msg)) this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys()));
-    else if (isClockOffsets(msg)) this.clockOffsets = msg.offsets;
-    else if (isDoorbell(msg)) for (const [k, other] of this.children) if (k !== from && other.isConnected()) other.send(msg);
+  /** Takes the messages of child `from` that are the relay's. */
+  listen(from: string, inbox: IpcInbox): void {
+    inbox
+      .on('quota', (msg) => {
+        const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now()) };
+        this.children.get(from)?.send(answer);
+      })
+      .on('chat-mode', (msg) => this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys())))
+      .on('clock', (msg) => (this.clockOffsets = msg.offsets))
+      .on('doorbell', (msg) => {
+        for (const [k, other] of this.children) if (k !== from && other.isConnected()) other.send(msg);
+      });
   }
 
   /** The child serves now (it listens): tell a worker who is in chat mode elsewhere. */

@@ -12,7 +12,6 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildInput, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
 import { ChildRelay } from './child-relay';
-import { isMetricsAnswer, type Pong } from '../machine/child-ipc';
 import type { ProcessMetrics } from '../common/metrics';
 import { ChildMetrics } from './child-metrics';
 import type { RestartLedger } from '../storage/restart-ledger';
@@ -21,7 +20,7 @@ import { quotaRates } from './quotas';
 import { isAlive } from '../common/proc-stat';
 import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
-import { isMessageOf } from '../common/ipc-message';
+import { IpcInbox, type Ping } from '../common/ipc-message';
 import { machineDirOf } from '../storage/data-dir';
 
 export interface PrimaryOptions {
@@ -111,7 +110,7 @@ class ForkedChildren {
         else setTimeout(() => this.step({ kind: 'due', key }), delayMs);
       } else if ('ping' in a) {
         const w = this.workers.get(a.ping.key);
-        if (w?.isConnected()) w.send({ type: 'ping' });
+        if (w?.isConnected()) w.send({ type: 'ping' } satisfies Ping);
       } else if ('kill' in a) {
         const { key, pid, silentMs, asked } = a.kill;
         if (!asked) this.log.error(`${this.specOf(key).role} stopped answering; killing it`, { child: key, childPid: pid, silentMs: Math.round(silentMs) });
@@ -141,11 +140,10 @@ class ForkedChildren {
     const pid = worker.process.pid ?? 0;
     this.workers.set(key, worker);
     this.step({ kind: 'forked', key, pid });
-    worker.on('message', (msg: unknown) => {
-      if (isMessageOf(msg, 'pong')) this.step({ kind: 'pong', key, pid, loading: !!(msg as Pong).loading });
-      else if (isMetricsAnswer(msg)) this.metrics.answered(msg);
-      else this.relay.message(key, msg);
-    });
+    const inbox = new IpcInbox(worker, this.log)
+      .on('pong', (msg) => this.step({ kind: 'pong', key, pid, loading: !!msg.loading }))
+      .on('metrics', (msg) => this.metrics.answered(msg));
+    this.relay.listen(key, inbox);
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
     // A message sent as the child dies fails (EPIPE); its exit follows, and is what counts.
     worker.on('error', (err) => this.log.warn(`could not reach ${spec.role} ${spec.slot}`, { childPid: pid, error: err.message }));

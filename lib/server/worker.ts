@@ -11,8 +11,7 @@ import { reportLoopDelay } from '../common/loop-delay';
 import { clientPortCredentials } from '../common/transport-security';
 import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
-import { isChatElsewhere, type ChatMode } from './chat-presence';
-import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { IpcInbox, type ChatMode, type Doorbell } from '../common/ipc-message';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
@@ -32,20 +31,16 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
 
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
-  process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg);
-    else if (isChatElsewhere(msg)) {
-      if (msg.on) chattingElsewhere.add(msg.user);
-      else chattingElsewhere.delete(msg.user);
-    }
-  });
-  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
+  const inbox = new IpcInbox(process, log)
+    .on('doorbell', (msg) => journal.ring(msg))
+    .on('chat-elsewhere', (msg) => (msg.on ? chattingElsewhere.add(msg.user) : chattingElsewhere.delete(msg.user)));
+  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   const loop = reportLoopDelay(log);
-  const pings = answerPings();
-  answerMetricsAsks();
+  const pings = answerPings(inbox);
+  answerMetricsAsks(inbox);
   await journal.load();
 
-  const quotas = new Quotas(config.quotas, askPrimaryForQuota());
+  const quotas = new Quotas(config.quotas, askPrimaryForQuota(inbox));
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
