@@ -129,6 +129,8 @@ export class GroupCommit {
       }
     }
     this.flushing = false;
+    // Batches that came while one was written kept the room lock's lease; nothing is left now.
+    this.w.files.letGoOfLock().catch((err: unknown) => this.w.fatal(err as Error));
   }
 
   private async commitBatch(batch: Draft[]): Promise<void> {
