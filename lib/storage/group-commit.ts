@@ -129,8 +129,8 @@ export class GroupCommit {
       }
     }
     this.flushing = false;
-    // Batches that came while one was written kept the room lock's lease; nothing is left now.
-    this.w.files.letGoOfLock().catch((err: unknown) => this.w.fatal(err as Error));
+    // Batches that came while one was written kept the room lock's lease; it lapses unless another comes soon.
+    this.w.files.idle((err) => this.w.fatal(err));
   }
 
   private async commitBatch(batch: Draft[]): Promise<void> {

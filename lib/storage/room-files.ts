@@ -567,9 +567,9 @@ export class RoomFiles {
     return this.lock.run(fn);
   }
 
-  /** Lets go of the room lock's lease (commit keeps it): this writer has nothing more to commit. */
-  letGoOfLock(): Promise<void> {
-    return this.lock.letGo();
+  /** This writer has nothing more to commit for now: its lease on the room lock (commit keeps it) lapses soon. */
+  idle(onError: (err: Error) => void): void {
+    this.lock.idle(onError);
   }
 
   /**
