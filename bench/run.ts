@@ -10,6 +10,7 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - metrics: the CPU a Prometheus scrape costs a machine, at 1 and 8 workers;
  * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
@@ -36,6 +37,7 @@ import { benchSecurity, printSecurityReport } from './security';
 import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { benchTls, printTlsReport, TLS_SIZES, TLS_SMOKE, tlsFigures } from './tls';
+import { benchMetrics, METRICS_SIZES, METRICS_SMOKE, metricsFigures, printMetricsReport } from './metrics';
 
 type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string; smoke?: boolean };
 const SUITES = {
@@ -47,6 +49,7 @@ const SUITES = {
   identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
   durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
+  metrics: { run: (args: Args) => benchMetrics(args.smoke ? METRICS_SMOKE : METRICS_SIZES), print: printMetricsReport, figures: metricsFigures },
 } as const;
 type Suite = keyof typeof SUITES;
 

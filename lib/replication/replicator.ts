@@ -15,7 +15,8 @@ import { ftchatProto } from '../common/proto';
 import { machineChannelCredentials } from '../common/transport-security';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { metrics, refreshOnCollect } from '../common/metrics';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
 
@@ -51,8 +52,9 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) journal.ring(msg);
   });
-  reportLoopDelay(log);
+  const loop = reportLoopDelay(log);
   const pings = answerPings();
+  answerMetricsAsks();
   await journal.load();
   ship.startAt(journal.index.vector());
   let lastCheckpoint = Date.now();
@@ -67,7 +69,8 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config, machine, log, internalRequestError);
+  const service = createReplicationService(journal, ship, log);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service.handlers, address, config, machine, log, internalRequestError);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -78,8 +81,16 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
   );
   for (const link of links) link.start();
+  refreshOnCollect(() => {
+    for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
+    for (const [peer, ms] of Object.entries(skew.offsets())) metrics.clockOffset.set({ peer }, ms / 1000);
+  });
   log.info('replicator serving', { address, peers });
   pings.serving();
+  loop.serving();
 
-  stopOnSignal(server, () => links.forEach((link) => link.stop()));
+  stopOnSignal(server, () => {
+    links.forEach((link) => link.stop());
+    service.endAll();
+  });
 }
