@@ -244,6 +244,22 @@ export class EventIndex {
     };
   }
 
+  /**
+   * Starts over from a snapshot (a checkpoint's) or from nothing, in place: whoever
+   * holds this index (the chat handlers, the replicator) sees the loaded state.
+   */
+  restore(s?: IndexSnapshot): void {
+    const from = s ? EventIndex.fromSnapshot(s) : new EventIndex();
+    this.names = from.names;
+    this.graph = from.graph;
+    this.authored = from.authored;
+    this.rooms = from.rooms;
+    for (const map of [this.pending, this.stored, this.applied]) map.clear();
+    for (const [origin, seq] of from.applied) this.applied.set(origin, seq);
+    for (const [origin, held] of from.pending) this.pending.set(origin, held);
+    this.bulk = null;
+  }
+
   static fromSnapshot(s: IndexSnapshot): EventIndex {
     const index = new EventIndex();
     index.names = new NameTable(s.names);

@@ -81,7 +81,8 @@ export interface Page {
 const RECORDS_PER_PAGE = 32_768;
 
 export class Journal {
-  index = new EventIndex();
+  /** The machine's events as this process knows them; a load restores it in place. */
+  readonly index = new EventIndex();
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
   private readonly commits: GroupCommit;
@@ -125,9 +126,9 @@ export class Journal {
       clock,
       log,
       fatal,
-      index: () => this.index,
+      index: this.index,
       stored: (d) => this.stored(d),
-      takeAll: (stored) => this.takeAll(stored),
+      recordAll: (stored) => this.recordAll(stored),
       committed: (c) => this.listeners.committed(c),
     });
     this.doorbells = new DoorbellReader({
@@ -135,12 +136,12 @@ export class Journal {
       origins: this.origins,
       clock,
       log,
-      index: () => this.index,
+      index: this.index,
       loading: () => this.loading,
       postsWanted: (room) => this.tails.cached(room) || this.listeners.wantPostsOf(room),
       counted: () => this.sinceCheckpoint++,
-      show: (applied) => this.show(applied),
-      learned: (e, bytes) => this.apply(e, bytes),
+      publish: (applied) => this.publish(applied),
+      admit: (e, bytes) => this.admit(e, bytes),
       readEvent: (origin, seq, rec) => this.readEvent(origin, seq, rec),
       refresh: (rooms) => this.refresh(rooms),
     });
@@ -252,10 +253,10 @@ export class Journal {
     let walFrom: WalPosition | null = null;
     let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
-      this.index = new EventIndex();
+      this.index.restore();
       this.files.restoreOffsets(new NameNumbers(this.index.names));
     } else {
-      this.index = EventIndex.fromSnapshot(checkpoint.index);
+      this.index.restore(checkpoint.index);
       this.clock.observe(checkpoint.clock);
       this.files.restoreOffsets(new NameNumbers(this.index.names, checkpoint.offsets));
       walFrom = replayed ? null : checkpoint.wal;
@@ -313,7 +314,7 @@ export class Journal {
     }
     const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
-      for (const s of await this.files.readNew(room)) this.take(s);
+      for (const s of await this.files.readNew(room)) this.record(s);
       await slice();
     }
     this.origins.flush();
@@ -434,13 +435,14 @@ export class Journal {
     return undefined; // join and leave ids are made fresh for each request
   }
 
-  /** Takes events read from or written to the room files, then writes their index records. */
-  private takeAll(stored: Stored[]): void {
-    for (const s of stored) this.take(s);
+  /** Records events read from or written to the room files (see record), then flushes their origin-index records. */
+  private recordAll(stored: Stored[]): void {
+    for (const s of stored) this.record(s);
     this.origins.flush();
   }
 
-  private take({ event: e, offset, length }: Stored): void {
+  /** A stored event: its origin-index record written, then into the index (during a load in bulk; after it, admitted). */
+  private record({ event: e, offset, length }: Stored): void {
     this.origins.write(e.origin, e.seq, {
       room: e.room,
       offset,
@@ -455,17 +457,17 @@ export class Journal {
       if (this.index.absorb(e, length)) this.clock.observe(e.hlc);
       return;
     }
-    this.apply(e, length);
+    this.admit(e, length);
   }
 
-  /** An event (its line `bytes` long) offered to the index: what that applies is shown, and every-event listeners hear it. */
-  private apply(e: ChatEvent, bytes: number): void {
-    this.show(this.index.offer(e, bytes));
+  /** An event (its line `bytes` long) offered to the index: what that applies is published, and every-event listeners hear it. */
+  private admit(e: ChatEvent, bytes: number): void {
+    this.publish(this.index.offer(e, bytes));
     this.listeners.every(e);
   }
 
   /** Events just applied: into the clock, the tails and the listeners. */
-  private show(applied: ChatEvent[]): void {
+  private publish(applied: ChatEvent[]): void {
     for (const e of applied) {
       this.clock.observe(e.hlc);
       // A retried post's second copy fills its slot but is not shown again.
@@ -480,7 +482,7 @@ export class Journal {
     let events = 0;
     const slice = timeSlicer();
     const looked = await this.files.scanNew(async (stored) => {
-      this.takeAll(stored);
+      this.recordAll(stored);
       events += stored.length;
       await slice();
     }, rooms);

@@ -150,6 +150,20 @@ t.test('a snapshot restores vector, rooms, graph and held-back events', async (t
   t.same(restored.graph.following('ann'), ['ann', 'cat']);
 });
 
+t.test('a load restores the index in place: whoever holds it sees the snapshot, and nothing of what it held before', async (t) => {
+  const source = new EventIndex();
+  offerAll(source, [ev({ origin: 'A', seq: 1, kind: 'create', id: createEventId('ann'), room: 'ann', author: 'ann', text: '' }), ev({ origin: 'A', seq: 3, room: 'ann', author: 'ann' })]);
+  const held = new EventIndex(); // e.g. captured by a chat handler before the load
+  offerAll(held, [ev({ origin: 'B', seq: 1, kind: 'create', id: createEventId('zed'), room: 'zed', author: 'zed', text: '' })]);
+  held.restore(source.snapshot());
+  t.same([...held.vector()], [['A', 1]], "the snapshot's vector, none of the old one");
+  t.same([...held.rooms.names('')], ['ann'], "the snapshot's rooms");
+  t.equal(held.heldBack(), 1, 'its held-back event');
+  held.restore();
+  t.same([...held.vector()], [], 'restored from nothing: empty');
+  t.equal(held.heldBack(), 0);
+});
+
 t.test('a bulk load takes events in any order, and moves the vector over what is dense', async (t) => {
   const events = history();
   const random = rng(13);
