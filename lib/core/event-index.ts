@@ -7,6 +7,7 @@
  */
 import type { ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
+import { NameFolds } from './name-folds';
 import { NameTable } from './name-table';
 import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
@@ -36,6 +37,8 @@ export class EventIndex {
   private readonly stored = new Map<string, Set<number>>();
   /** Every room (= user), sorted: what `list` pages through. */
   rooms = new RoomDirectory();
+  /** The rooms by their case-folded names (a name is unique without regard to case). */
+  private readonly folds = new NameFolds();
   private readonly applied: VersionVector = new Map();
   /** During a bulk load: per origin, which seqs past its applied one have been seen. */
   private bulk: Map<string, { base: number; seen: Uint8Array; max: number }> | null = null;
@@ -212,6 +215,11 @@ export class EventIndex {
     return this.rooms.has(user);
   }
 
+  /** The existing rooms spelled like `name` without regard to case, `name` itself included if it exists. */
+  spellings(name: string): string[] {
+    return this.folds.spellings(name, (room) => this.rooms.has(room));
+  }
+
   snapshot(): IndexSnapshot {
     const rooms = Int32Array.from(this.rooms.names(''), (room) => this.names.intern(room));
     const names = this.names.slice();
@@ -236,6 +244,7 @@ export class EventIndex {
       rooms[i] = name;
     }
     index.rooms = RoomDirectory.fromSorted(rooms);
+    for (const room of rooms) index.folds.add(room);
     for (const e of s.pending) index.offer(e);
     return index;
   }
@@ -264,7 +273,10 @@ export class EventIndex {
   }
 
   private effect(e: ChatEvent): void {
-    if (e.kind === 'create') this.rooms.add(this.names.canonical(e.room));
+    if (e.kind === 'create') {
+      this.rooms.add(this.names.canonical(e.room));
+      this.folds.add(e.room);
+    }
     else if (e.kind !== 'post') this.graph.apply(e);
   }
 }

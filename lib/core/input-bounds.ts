@@ -9,7 +9,9 @@
 import { isOrigin, type ChatEvent } from './event';
 import { MAX_LOGICAL, type Hlc } from './hlc';
 import { parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
+import { requestFromWire } from './name-wire';
 import { MAX_USERNAME_CHARS, printable, usernameError } from './usernames';
+import type { VoteRequest__Output } from '../gen/ftchat/VoteRequest';
 import { hasControlChars } from './control-chars';
 
 export const BOUNDS = {
@@ -164,6 +166,8 @@ const INTERNAL: Record<string, (r: Req) => string | null> = {
       () => count(r.pid, 'pid', BOUNDS.maxPid),
     ),
   Pull: (r) => first(() => processId(r.from, 'from'), () => cursorError(r.vector, 'vector')),
+  Vote: (r) => first(() => processId(r.from, 'from'), () => (requestFromWire(r as unknown as VoteRequest__Output) ? null : 'malformed vote request')),
+  VoteRecords: (r) => processId(r.from, 'from'),
 };
 
 /** The internal boundary (after the secret): null, or why `method`'s request is refused. */

@@ -9,7 +9,7 @@
  * before this release) is never accepted for another key or spelling. Refusing more
  * never breaks Paxos's safety; it only costs the refused proposer.
  */
-import { compareBallots, fitsKnown, type AcceptorReply, type AcceptorRequest, type Ballot, type NameValue } from './name-ballot';
+import { compareBallots, fitsKnown, majority, type AcceptorReply, type AcceptorRequest, type Ballot, type NameValue } from './name-ballot';
 
 export interface AcceptorRecord {
   promised: Ballot | null;
@@ -58,4 +58,23 @@ export function mergeRecords(a: AcceptorRecord, b: AcceptorRecord): AcceptorReco
     promised: higher(a.promised, b.promised, (p) => p),
     accepted: higher(a.accepted, b.accepted, (v) => v.ballot),
   };
+}
+
+/** What a peer said when asked for its records. */
+export interface PeerRecords {
+  peer: string;
+  records: number;
+}
+
+/**
+ * Whether an acceptor whose records were lost (a new data dir) may vote again,
+ * having merged the records of the peers that answered: once every peer has
+ * answered (each of its lost votes was also given by another machine, whose
+ * record it now holds), or when a majority, itself included, holds no record at
+ * all (a cluster's first start, some machine not up yet).
+ */
+export function mayVoteAgain(answers: readonly PeerRecords[], peers: readonly string[]): boolean {
+  const answered = new Set(answers.map((a) => a.peer));
+  if (peers.every((p) => answered.has(p))) return true;
+  return answered.size + 1 >= majority(peers.length + 1) && answers.every((a) => a.records === 0);
 }

@@ -14,11 +14,17 @@ import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { machineChannelCredentials } from '../common/transport-security';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { proofTrust, voteSigner } from '../common/name-trust';
+import { VoteClients } from '../common/vote-clients';
+import { NameVotes } from '../storage/name-votes';
+import { machineDirOf } from '../storage/data-dir';
+import { logClaims, provedBy, RoomKeys } from '../storage/room-keys';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerPings, type ClockOffsets } from '../machine/child-ipc';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
 
+import { NameAcceptor } from './name-acceptor-service';
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
 import { ShipLog } from './ship-log';
@@ -67,8 +73,15 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     }
   }, CHECKPOINT_CHECK_MS).unref();
 
+  const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
+  const votes = new NameVotes(machineDirOf(config.dataDir, machine));
+  await votes.open();
+  const acceptor = new NameAcceptor({ config, machine, journal, roomKeys, votes, sign: voteSigner(config, machine), log });
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config, machine, log, internalRequestError);
+  const service = createReplicationService(journal, ship, log, config.tls, acceptor.handlers());
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service, address, config, machine, log, internalRequestError);
+  const voteClients = new VoteClients(config, machine);
+  void acceptor.learn(voteClients).then(() => voteClients.close(), (err) => log.error('learning the name votes failed', { error: errorMessage(err) }));
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.

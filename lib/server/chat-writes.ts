@@ -5,7 +5,7 @@ import { postEventId, type ChatEvent } from '../core/event';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { ChatContext } from './chat-context';
-import { authorize, knownUser } from './chat-sessions';
+import { authorizeKey, knownUser } from './chat-sessions';
 import { Refusal, unary } from './refusal';
 
 export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Leave' | 'Post'> {
@@ -14,11 +14,11 @@ export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Le
     Join: unary(opts.log, async (_req, call) => ({ event: await follow(ctx, 'join', call) })),
     Leave: unary(opts.log, async (_req, call) => ({ event: await follow(ctx, 'leave', call) })),
     Post: unary(opts.log, async (req, call) => {
-      const me = await authorize(ctx, call);
+      const { user: me, key } = await authorizeKey(ctx, call);
       const id = postEventId(me, req.id || randomUUID());
       opts.quotas.post(me);
       causedAfter(ctx, req.after);
-      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text }) };
+      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text, key }) };
     }),
   };
 }
@@ -26,7 +26,7 @@ export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Le
 async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.ServerUnaryCall<FollowRequest__Output, unknown>): Promise<ChatEvent> {
   const { opts, index } = ctx;
   const req = call.request;
-  const me = await authorize(ctx, call);
+  const { user: me, key } = await authorizeKey(ctx, call);
   const room = await knownUser(ctx, req.room);
   if (ctx.streams.inChatMode(me)) {
     throw new Refusal(grpc.status.FAILED_PRECONDITION, `cannot ${kind} rooms in chat mode; type 'exit' first`);
@@ -41,7 +41,7 @@ async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.Serve
   }
   opts.quotas.post(me);
   causedAfter(ctx, req.after);
-  return ctx.journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
+  return ctx.journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '', key });
 }
 
 /** Makes the next write sort after everything the client has seen (its bounds were checked). */

@@ -426,6 +426,8 @@ export class Journal {
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
   private stored(d: Draft): ChatEvent | undefined {
     if (d.kind === 'create') {
+      // A proved create is stored beside a room's creations without proof (from before names were settled by a majority).
+      if (d.proof) return this.index.userExists(d.room) ? this.files.readCreates(d.room).find((e) => e.proof && e.text === d.text) : undefined;
       // A claim (a key for a room created before keys) is stored beside the keyless creation.
       const first = this.index.userExists(d.room) ? this.files.readFirst(d.room) : null;
       return first && (first.text !== '' || d.text === '') ? first : undefined;
