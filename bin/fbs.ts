@@ -4,7 +4,7 @@
 import cluster from 'node:cluster';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeDump } from '../lib/admin/dump';
+import { writeClusterDump } from '../lib/admin/dump';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ensureTransport, initCluster } from '../lib/common/cluster-init';
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'dump':
-      await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
+      await writeClusterDump(config, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
     case 'start-all':
       return startAll(await ensureTransport(config, Object.keys(config.machines)), FBS_COMMAND);

@@ -8,10 +8,9 @@
  */
 import { isOrigin, type ChatEvent } from './event';
 import { MAX_LOGICAL, type Hlc } from './hlc';
-import { parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
-import { requestFromWire } from './name-wire';
+import { fingerprint, parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
+import { requestFromWire, type WireVoteRequest } from './name-wire';
 import { MAX_USERNAME_CHARS, printable, usernameError } from './usernames';
-import type { VoteRequest__Output } from '../gen/ftchat/VoteRequest';
 import { hasControlChars } from './control-chars';
 
 export const BOUNDS = {
@@ -166,7 +165,7 @@ const INTERNAL: Record<string, (r: Req) => string | null> = {
       () => count(r.pid, 'pid', BOUNDS.maxPid),
     ),
   Pull: (r) => first(() => processId(r.from, 'from'), () => cursorError(r.vector, 'vector')),
-  Vote: (r) => first(() => processId(r.from, 'from'), () => (requestFromWire(r as unknown as VoteRequest__Output) ? null : 'malformed vote request')),
+  Vote: (r) => first(() => processId(r.from, 'from'), () => (requestFromWire(r as unknown as WireVoteRequest) ? null : 'malformed vote request')),
   VoteRecords: (r) => processId(r.from, 'from'),
 };
 
@@ -203,7 +202,10 @@ export function peerEventError(e: ChatEvent, limits: InputLimits, nowMs: number)
     () => {
       if (e.kind === 'post') return e.room === e.author ? postTextError(e.text, limits.maxPostChars) : "a post's room must be its author's";
       if (e.kind === 'create') {
-        if (e.text !== '' && !parseKeyText(e.text)) return "a create's text must be its owner's key ('ed25519:' and 32 bytes in base64) or empty";
+        const raw = parseKeyText(e.text);
+        if (e.text !== '' && !raw) return "a create's text must be its owner's key ('ed25519:' and 32 bytes in base64) or empty";
+        if (e.key !== undefined && (!raw || e.key !== fingerprint(raw))) return "a create's key must be the fingerprint of the key it carries";
+        if (e.proof !== undefined && !raw) return 'a create with a proof must carry a key';
         return e.room === e.author ? null : "a room's creator must be its owner";
       }
       if (e.text !== '') return `a ${e.kind} carries no text`;

@@ -8,7 +8,7 @@
  * caller says which creates carry a valid proof.
  */
 import { compareEvents, type ChatEvent } from './event';
-import { parseKeyText } from './identity';
+import { fingerprint, parseKeyText } from './identity';
 
 export interface Deciding {
   /** The create whose key the room is. */
@@ -26,4 +26,19 @@ export function decide(current: Deciding | null, e: ChatEvent, proved: (e: ChatE
   if (current?.certified) return earlier && e.proof && proved(e) ? { event: e, raw, certified: true } : current;
   if (e.proof && proved(e)) return { event: e, raw, certified: true };
   return earlier ? { event: e, raw, certified: false } : current;
+}
+
+/**
+ * Whether an event counts (is shown, applied and dumped): a create only if it carries
+ * no key or its room's; a post only if its key is its room's; a join or leave only
+ * if its key is its author's. Events from before keys were recorded carry none and
+ * count as they always did. `keyOf` gives a user's key fingerprint (null: none known).
+ */
+export function counts(e: ChatEvent, keyOf: (user: string) => string | null): boolean {
+  if (e.kind === 'create') {
+    const raw = parseKeyText(e.text);
+    return !raw || fingerprint(raw) === keyOf(e.room);
+  }
+  if (e.key === undefined) return true;
+  return e.key === keyOf(e.kind === 'post' ? e.room : e.author);
 }

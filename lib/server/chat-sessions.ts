@@ -64,6 +64,11 @@ function settleBudget(call: grpc.ServerUnaryCall<unknown, unknown>): number {
   return Math.max(SETTLE_MIN_MS, Math.min(SETTLE_MAX_MS, left - 300));
 }
 
+/** What a user is told when no majority could settle a new name (one line). */
+export function unsettledMessage(user: string, s: { answered: number; of: number; needed: number }): string {
+  return `cannot settle the new name ${user} now: ${s.answered} of ${s.of} machines answered, and a majority (${s.needed}) must; users who exist already can still connect here`;
+}
+
 /** What a user is told when the name differs only in case from an existing one (one line). */
 export function caseTakenMessage(user: string, existing: string): string {
   return `${user} is taken: names are unique without regard to case, and ${existing} exists`;
@@ -105,7 +110,7 @@ async function connect(ctx: ChatContext, req: ConnectRequest__Output, call: grpc
 async function storeSettled(ctx: ChatContext, me: string, key: string, fp: string, budgetMs: number): Promise<void> {
   const settled = await ctx.opts.names.settle({ name: me, key }, budgetMs, Math.max(500, budgetMs / 2));
   if (settled.type === 'unavailable') {
-    throw new Refusal(grpc.status.UNAVAILABLE, `cannot settle the new name ${me} now: ${settled.answered} machine(s) answered and a majority (${settled.needed}) must; users who exist already can still connect here`);
+    throw new Refusal(grpc.status.UNAVAILABLE, unsettledMessage(me, settled));
   }
   if (settled.type === 'other') {
     if (settled.value.name === me) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));

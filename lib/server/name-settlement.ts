@@ -19,7 +19,7 @@ export type Settled =
   /** The name is another key's or spelling's. */
   | { type: 'other'; value: NameValue }
   /** No majority answered in time. */
-  | { type: 'unavailable'; answered: number; needed: number };
+  | { type: 'unavailable'; answered: number; of: number; needed: number };
 
 /** After a higher ballot: a pause of up to this, so racing proposers stop colliding. */
 const BACKOFF_MAX_MS = 40;
@@ -37,7 +37,7 @@ export class NameSettlement {
     const acceptors = this.clients.machines;
     const p = new NameProposer({ name: foldName(value.name), value, acceptors, id: `${this.machine}.${randomBytes(6).toString('hex')}`, round: Date.now() });
     let attempt = 0;
-    let answered = new Set<string>();
+    const answered = new Set<string>();
     let retry: NodeJS.Timeout | null = null;
     return new Promise<Settled>((resolve) => {
       const finish = (s: Settled): void => {
@@ -45,7 +45,7 @@ export class NameSettlement {
         if (retry) clearTimeout(retry);
         resolve(s);
       };
-      const timer = setTimeout(() => finish({ type: 'unavailable', answered: answered.size, needed: majority(acceptors.length) }), budgetMs);
+      const timer = setTimeout(() => finish({ type: 'unavailable', answered: answered.size, of: acceptors.length, needed: majority(acceptors.length) }), budgetMs);
       const after = (sends: Send[]): void => {
         if (p.outcome) return finish(this.judge(value, p));
         if (sends.length > 0) send(sends);
@@ -58,14 +58,13 @@ export class NameSettlement {
       };
       const send = (sends: Send[]): void => {
         const mine = ++attempt;
-        answered = new Set();
         for (const s of sends) {
           this.clients.vote(s.to, requestToWire(this.machine, s.req), callMs).then(
             (wire) => {
               const reply = replyFromWire(wire);
               const bad = !reply ? 'malformed reply' : reply.type === 'accepted' ? voteError(s.to, reply.vote, reply.value, reply.ballot, this.trust) : reply.type === 'decided' ? proofError(reply.proof, reply.value, this.trust) : null;
               if (bad) this.log.warn('a name acceptor gave what does not verify', { acceptor: s.to, name: value.name, reason: bad });
-              if (mine === attempt && reply?.type !== 'not-ready' && !bad) answered.add(s.to);
+              if (reply?.type !== 'not-ready' && !bad) answered.add(s.to);
               after(reply && !bad ? p.receive(s.to, reply) : mine === attempt ? p.failed(s.to) : []);
             },
             (err) => {

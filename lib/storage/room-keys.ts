@@ -100,7 +100,7 @@ export function provedBy(trust: ProofTrust): (e: ChatEvent) => boolean {
 export function logClaims(log: Logger): (c: Claim) => void {
   return ({ event: e, before, after }) => {
     const raw = parseKeyText(e.text);
-    const fields = { room: e.room, origin: e.origin, machine: machineOfOrigin(e.origin), key: raw ? fingerprint(raw) : null, proof: e.proof !== undefined, hlc: e.hlc };
+    const fields = { room: e.room, origin: e.origin, madeBy: machineOfOrigin(e.origin), key: raw ? fingerprint(raw) : null, proof: e.proof !== undefined, hlc: e.hlc };
     const decides = after?.event === e;
     if (before && after && before.fingerprint !== after.fingerprint) {
       log.warn('room key changed', { ...fields, from: before.fingerprint, to: after.fingerprint, certified: after.certified });

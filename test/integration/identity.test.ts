@@ -237,7 +237,7 @@ t.test('a new name is not granted while no majority of machines can settle it, a
   t.teardown(resume);
   const zed = person();
   const refused = await outcome(connect(m1, 'zed', zed));
-  t.match(refused, /^UNAVAILABLE: cannot settle the new name zed now: 1 machine\(s\) answered and a majority \(2\) must; users who exist already can still connect here$/);
+  t.match(refused, /^UNAVAILABLE: cannot settle the new name zed now: 1 of 2 machines answered, and a majority \(2\) must; users who exist already can still connect here$/);
   t.notOk(dumpEvents(await cluster.dump('m1')).some((e) => e.room === 'zed'), 'nothing of zed is stored');
   resume();
   const granted = await connect(m1, 'zed', zed);
