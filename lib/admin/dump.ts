@@ -19,8 +19,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEvents, eventToLine, shownCopy, type ChatEvent } from '../core/event';
-import { fingerprint } from '../core/identity';
-import { counts, decide, type Deciding } from '../core/room-key';
+import { choiceOf, counts, decide, type Choice } from '../core/room-key';
 import { parseLine, parseRoomLog } from '../core/room-log';
 import { machineDirOf, machinePath } from '../storage/data-dir';
 import { provedBy } from '../storage/room-keys';
@@ -65,17 +64,10 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
     for (const name of names) {
       const buf = await fs.readFile(join(roomsDir, name));
       const seen = new Map<string, ChatEvent>();
-      const events = parseRoomLog(buf).events;
-      let deciding: Deciding | null = null;
-      for (const e of events) if (e.kind === 'create') deciding = decide(deciding, e, proved);
-      if (deciding) keys.set(deciding.event.room, fingerprint(deciding.raw));
-      for (const e of events) {
-        if ((e.kind === 'create' || e.kind === 'post') && !counts(e, keyOf)) continue;
+      for (const e of roomEvents(buf, keys, proved)) {
         const first = seen.get(e.id);
         if (!first) seen.set(e.id, e);
-        else {
-          shown.set(e.id, shownCopy(shown.get(e.id) ?? first, e));
-        }
+        else shown.set(e.id, shownCopy(shown.get(e.id) ?? first, e));
         run.push(e);
       }
       bytesInRun += buf.length;
@@ -90,6 +82,20 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A room file's events that count (its creates and posts are judged here: the room's
+ * key is its own creates'), its key noted in `keys`; joins and leaves wait for emit.
+ */
+function roomEvents(buf: Buffer, keys: Map<string, string>, proved: (e: ChatEvent) => boolean): ChatEvent[] {
+  const events = parseRoomLog(buf).events;
+  let deciding: Choice | null = null;
+  let room = '';
+  for (const e of events) if (e.kind === 'create') [deciding, room] = [decide(deciding, e, proved, choiceOf), e.room];
+  if (deciding) keys.set(room, deciding.fingerprint);
+  const keyOf = (user: string): string | null => keys.get(user) ?? null;
+  return events.filter((e) => (e.kind !== 'create' && e.kind !== 'post') || counts(e, keyOf));
 }
 
 /** `fbs dump`: a machine of the cluster, its proofs checked against the cluster's trust roots. */

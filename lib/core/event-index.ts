@@ -9,6 +9,7 @@ import type { ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
 import { NameFolds } from './name-folds';
 import { NameTable } from './name-table';
+import { RoomKeyTable, type KeyTableSnapshot } from './room-key-table';
 import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
 
@@ -22,12 +23,23 @@ export interface IndexSnapshot {
   /** Events held back behind a gap, in no particular order. */
   pending: ChatEvent[];
   graph: GraphSnapshot;
+  /** Every keyed room's key; absent in checkpoints from before keys were kept (such a checkpoint is not used). */
+  keys: KeyTableSnapshot;
+  /** Posts, joins and leaves made with a key, waiting for their user's key to be known here. */
+  parked: ChatEvent[];
 }
+
+/** Whether a create carries a valid proof that a majority settled its name (storage/room-keys: provedBy). */
+export type Proved = (e: ChatEvent) => boolean;
 
 export class EventIndex {
   /** The process's names, shared by the graph, the directory and (through the journal) the room files' offsets. */
   names = new NameTable();
   graph = new FollowGraph(this.names);
+  /** Every room's key (its deciding create: room-key.ts). */
+  keys = new RoomKeyTable(this.names);
+  /** Events made with a key, by the user whose key is not known here yet: applied (or shown) once it is. */
+  private readonly parked = new Map<string, ChatEvent[]>();
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
   /**
    * Per origin, seqs a load found stored past a hole (a corrupt line): their effect is
@@ -43,9 +55,12 @@ export class EventIndex {
   /** During a bulk load: per origin, which seqs past its applied one have been seen. */
   private bulk: Map<string, { base: number; seen: Uint8Array; max: number }> | null = null;
 
+  constructor(private readonly proved: Proved = () => false) {}
+
   /**
-   * Offers an event. Returns the events that became applied, in apply order: this
-   * one and any it unblocked, or none if it is early, a duplicate or already held.
+   * Offers an event. Returns the events to show, in apply order: this one and any it
+   * unblocked or released (a post, join or leave waiting for its user's key), or none
+   * if it is early, a duplicate, already held, or does not count (room-key.ts: counts).
    */
   offer(e: ChatEvent): ChatEvent[] {
     if (covers(this.applied, e.origin, e.seq) || this.stored.get(e.origin)?.has(e.seq)) return [];
@@ -56,7 +71,7 @@ export class EventIndex {
       if (!held.has(e.seq)) held.set(e.seq, e);
       return [];
     }
-    const out = [this.apply(e)];
+    const out = this.apply(e);
     this.drain(e.origin, out);
     return out;
   }
@@ -106,7 +121,7 @@ export class EventIndex {
     if (b.seen[at] === 1) return false;
     b.seen[at] = 1;
     b.max = Math.max(b.max, e.seq);
-    this.effect(e);
+    this.effect(e, false);
     return true;
   }
 
@@ -229,13 +244,17 @@ export class EventIndex {
       rooms,
       pending: [...this.pending.values()].flatMap((held) => [...held.values()]),
       graph: this.graph.snapshot(names.length),
+      keys: this.keys.snapshot(),
+      parked: [...this.parked.values()].flat(),
     };
   }
 
-  static fromSnapshot(s: IndexSnapshot): EventIndex {
-    const index = new EventIndex();
+  static fromSnapshot(s: IndexSnapshot, proved?: Proved): EventIndex {
+    const index = new EventIndex(proved);
     index.names = new NameTable(s.names);
     index.graph = FollowGraph.fromSnapshot(s.graph, index.names);
+    index.keys = RoomKeyTable.fromSnapshot(s.keys, index.names);
+    for (const e of s.parked) index.park(e.kind === 'post' ? e.room : e.author, e);
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
     const rooms: string[] = new Array(s.rooms.length);
     for (let i = 0; i < s.rooms.length; i++) {
@@ -257,7 +276,7 @@ export class EventIndex {
       const e = held?.get(seq);
       if (e) {
         held?.delete(seq);
-        out.push(this.apply(e));
+        out.push(...this.apply(e));
       } else if (past?.delete(seq)) {
         this.applied.set(origin, seq); // its effect was taken when it was scanned
       } else break;
@@ -266,17 +285,44 @@ export class EventIndex {
     if (past?.size === 0) this.stored.delete(origin);
   }
 
-  private apply(e: ChatEvent): ChatEvent {
+  private apply(e: ChatEvent): ChatEvent[] {
     this.applied.set(e.origin, e.seq);
-    this.effect(e);
-    return e;
+    return this.effect(e, true);
   }
 
-  private effect(e: ChatEvent): void {
+  /**
+   * An event's effect on rooms, keys and the graph; returns what to show. A post, join
+   * or leave made with a key counts only if it is its user's key (its room's for a
+   * post, its author's for the others); one whose user's key is not known yet waits.
+   * `live`: posts are shown (a bulk load shows nothing, and keeps no post waiting).
+   */
+  private effect(e: ChatEvent, live: boolean): ChatEvent[] {
     if (e.kind === 'create') {
       this.rooms.add(this.names.canonical(e.room));
       this.folds.add(e.room);
+      this.keys.offer(e, this.proved);
+      return [e, ...this.release(e.room, live)];
     }
-    else if (e.kind !== 'post') this.graph.apply(e);
+    if (e.key !== undefined) {
+      const user = e.kind === 'post' ? e.room : e.author;
+      const key = this.keys.fingerprintOf(user);
+      if (key === null && (live || e.kind !== 'post')) this.park(user, e);
+      if (key !== e.key) return [];
+    }
+    if (e.kind !== 'post') this.graph.apply(e);
+    return [e];
+  }
+
+  private park(user: string, e: ChatEvent): void {
+    const waiting = this.parked.get(user);
+    if (waiting) waiting.push(e);
+    else this.parked.set(user, [e]);
+  }
+
+  private release(user: string, live: boolean): ChatEvent[] {
+    const waiting = this.parked.get(user);
+    if (!waiting) return [];
+    this.parked.delete(user);
+    return waiting.flatMap((e) => this.effect(e, live));
   }
 }

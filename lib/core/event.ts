@@ -28,8 +28,11 @@ export interface ChatEvent {
   proof?: string;
 }
 
+/** What an event sorts by. */
+export type Ordered = Pick<ChatEvent, 'hlc' | 'origin' | 'id'>;
+
 /** The one ordering key: (hlc, origin, id). */
-export function compareEvents(a: ChatEvent, b: ChatEvent): number {
+export function compareEvents<A extends Ordered, B extends Ordered>(a: A, b: B): number {
   return compareHlc(a.hlc, b.hlc) || cmp(a.origin, b.origin) || cmp(a.id, b.id);
 }
 

@@ -7,25 +7,34 @@
  * name, so a proved key never changes, whatever a peer sends later. Pure: the
  * caller says which creates carry a valid proof.
  */
-import { compareEvents, type ChatEvent } from './event';
+import { compareEvents, type ChatEvent, type Ordered } from './event';
 import { fingerprint, parseKeyText } from './identity';
 
-export interface Deciding {
-  /** The create whose key the room is. */
-  event: ChatEvent;
-  raw: Buffer;
+/** What the rule keeps of a room's deciding create: where it sorts, its key, and whether it is proved. */
+export interface Choice extends Ordered {
+  fingerprint: string;
   /** Its name was settled by a majority (it carries a valid proof). */
   certified: boolean;
 }
 
-/** The deciding create of `current` and `e`: a proved key before any other, then the earlier. */
-export function decide(current: Deciding | null, e: ChatEvent, proved: (e: ChatEvent) => boolean): Deciding | null {
+/**
+ * The deciding create of `current` and `e` (a create): a proved key before any other,
+ * then the earlier. `proved` is asked only when it can change the answer: a proof is
+ * checked when its key differs from the deciding one's, or could make it proved.
+ * `make` keeps what its caller wants of a new deciding create.
+ */
+export function decide<C extends Choice>(current: C | null, e: ChatEvent, proved: (e: ChatEvent) => boolean, make: (e: ChatEvent, raw: Buffer, certified: boolean) => C): C | null {
   const raw = e.kind === 'create' ? parseKeyText(e.text) : null;
   if (!raw) return current;
-  const earlier = !current || compareEvents(e, current.event) < 0;
-  if (current?.certified) return earlier && e.proof && proved(e) ? { event: e, raw, certified: true } : current;
-  if (e.proof && proved(e)) return { event: e, raw, certified: true };
-  return earlier ? { event: e, raw, certified: false } : current;
+  const earlier = !current || compareEvents(e, current) < 0;
+  if (current?.certified) return earlier && e.proof && proved(e) ? make(e, raw, true) : current;
+  if (e.proof && proved(e)) return make(e, raw, true);
+  return earlier ? make(e, raw, false) : current;
+}
+
+/** A choice holding only what the rule needs. */
+export function choiceOf(e: ChatEvent, raw: Buffer, certified: boolean): Choice {
+  return { hlc: e.hlc, origin: e.origin, id: e.id, fingerprint: fingerprint(raw), certified };
 }
 
 /**

@@ -13,6 +13,8 @@ import { errorMessage, type Logger } from '../common/log';
 import { DEFAULT_JOURNAL_OPTIONS, IndexDropped, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 import { machineDirOf } from '../storage/data-dir';
+import { provedBy } from '../storage/room-keys';
+import { proofTrust } from '../common/name-trust';
 
 /**
  * The machine's journal; `origin` names this writer, given the machine's data dir.
@@ -34,7 +36,8 @@ export function openMachineJournal(
   const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die, handleShare });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
-  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere });
+  const proved = provedBy(proofTrust(config));
+  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere, proved });
 }
 
 /** Runs `fbs build-checkpoint` for the machine and waits for it to end (it ends with us: see buildMachineCheckpoint). */

@@ -10,7 +10,8 @@
  * names after the checkpoint's log position (every room file if the log cannot tell).
  */
 import type { ChatEvent } from '../core/event';
-import { EventIndex } from '../core/event-index';
+import { EventIndex, type Proved } from '../core/event-index';
+import { counts } from '../core/room-key';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
@@ -49,6 +50,8 @@ export interface JournalOptions {
    * the build runs here.
    */
   buildElsewhere?: () => Promise<void>;
+  /** Whether a create carries a valid proof that a majority settled its name (room-keys.ts: provedBy); default none. */
+  proved?: Proved;
 }
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
@@ -81,7 +84,7 @@ export interface Page {
 const RECORDS_PER_PAGE = 32_768;
 
 export class Journal {
-  index = new EventIndex();
+  index: EventIndex;
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
   private readonly commits: GroupCommit;
@@ -116,9 +119,11 @@ export class Journal {
     },
     private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
   ) {
+    this.index = new EventIndex(opts.proved);
     this.origins = new OriginIndex(files.machineDir);
     files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
-    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+    // A room's tail read from its file holds only the posts that count.
+    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep).filter((e) => this.counts(e)));
     this.commits = new GroupCommit({
       files,
       origin,
@@ -252,10 +257,10 @@ export class Journal {
     let walFrom: WalPosition | null = null;
     let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
-      this.index = new EventIndex();
+      this.index = new EventIndex(this.opts.proved);
       this.files.restoreOffsets(new RoomOffsets(this.index.names));
     } else {
-      this.index = EventIndex.fromSnapshot(checkpoint.index);
+      this.index = EventIndex.fromSnapshot(checkpoint.index, this.opts.proved);
       this.clock.observe(checkpoint.clock);
       this.files.restoreOffsets(new RoomOffsets(this.index.names, checkpoint.offsets));
       walFrom = replayed ? null : checkpoint.wal;
@@ -406,6 +411,11 @@ export class Journal {
     }
     const done = found.length <= max && [...upTo].every(([origin, top]) => covers(next, origin, top));
     return { events, cursor: next, done };
+  }
+
+  /** Whether an event counts here: made with its user's key, as far as this machine knows it (core/room-key.ts: counts). */
+  counts(e: ChatEvent): boolean {
+    return counts(e, (user) => this.index.keys.fingerprintOf(user));
   }
 
   /** The room's create events stored here so far (see RoomFiles.readCreates). */

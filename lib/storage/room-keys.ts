@@ -10,22 +10,18 @@
 import type { ChatEvent } from '../core/event';
 import { fingerprint, parseKeyText } from '../core/identity';
 import { proofError, type ProofTrust } from '../core/name-proof';
-import { decide, type Deciding } from '../core/room-key';
+import { decide, type Choice } from '../core/room-key';
 import type { Logger } from '../common/log';
 import { machineOfOrigin } from './incarnation';
 import type { Journal } from './journal';
 
-export interface RoomKey {
+export interface RoomKey extends Choice {
   raw: Buffer;
-  fingerprint: string;
-  /** Settled by a majority: the create carries a valid proof. */
-  certified: boolean;
   /** The deciding create. */
   event: ChatEvent;
 }
 
 interface Known {
-  deciding: Deciding | null;
   key: RoomKey | null;
   /** Whether the room file was read: creates applied before it was are in it. */
   scanned: boolean;
@@ -73,15 +69,12 @@ export class RoomKeys {
 
   private entry(room: string): Known {
     let k = this.known.get(room);
-    if (!k) this.known.set(room, (k = { deciding: null, key: null, scanned: false }));
+    if (!k) this.known.set(room, (k = { key: null, scanned: false }));
     return k;
   }
 
   private offer(k: Known, e: ChatEvent): void {
-    const next = decide(k.deciding, e, this.proved);
-    if (next === k.deciding || !next) return;
-    k.deciding = next;
-    k.key = { raw: next.raw, fingerprint: fingerprint(next.raw), certified: next.certified, event: next.event };
+    k.key = decide(k.key, e, this.proved, (event, raw, certified) => ({ hlc: event.hlc, origin: event.origin, id: event.id, fingerprint: fingerprint(raw), certified, raw, event }));
   }
 }
 

@@ -74,6 +74,10 @@ t.test("a stolen machine cannot take over a settled name, whatever its create's 
   t.same(events.filter((e) => e.room === 'victim').map((e) => `${e.kind} ${e.text}`), [`create ${keyText(owner.identity('victim').publicKey)}`, 'post the real victim'], "the owner's create and post only: nothing of the thief's counts");
   const ownerOnM2 = ownConnection(t, cluster.address('m2'), new Keyring(() => owner.identity('victim')));
   t.ok((await call(ownerOnM2, 'Connect', { user: 'victim' })).token, 'the owner still connects, on either machine');
+  for (const c of [client, ownerOnM2]) {
+    const { events: timeline } = await call(c, 'Timeline', { user: 'victim' });
+    t.same(timeline.map((e: { text: string }) => e.text), ['the real victim'], "the owner's timeline does not show the thief's post");
+  }
 
   // m3's certificate speaking as m1: refused, and logged.
   const P = ftchatProto();
