@@ -9,6 +9,8 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - names: connect latency and CPU of a new name and a returning user, settled by a
+ *   majority, against the build before (`--baseline DIR`), three machines each, alternating;
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
@@ -25,6 +27,7 @@ import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery
 import { benchHistory, HISTORY_ARGS, historyOptions, printHistoryReport } from './history';
 import { measureEcho, type EchoResult } from './grpc-echo';
 import { benchIdentity, printIdentityReport } from './identity';
+import { benchNames, printNamesReport } from './names';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
 import { benchRecovery, printRecoveryReport } from './recovery';
@@ -112,6 +115,7 @@ const SUITES = {
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
   identity: { run: () => benchIdentity(), print: printIdentityReport },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
+  names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport },
 } as const;
 type Suite = keyof typeof SUITES;
 

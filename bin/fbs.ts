@@ -5,6 +5,7 @@ import cluster from 'node:cluster';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeClusterDump } from '../lib/admin/dump';
+import { formatClaims, nameClaims } from '../lib/admin/claims';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { clusterStatus, formatStatus } from '../lib/admin/status';
 import { ensureTransport, initCluster } from '../lib/common/cluster-init';
@@ -21,6 +22,7 @@ const USAGE = `usage: fbs <command> [options]
   stop   --machine <id>   stop a machine's processes cleanly
   status [--json]         every process of every machine, the master and its term
   dump   --machine <id>   print a machine's events in canonical order
+  claims <name> --machine <id> [--json]   every claim of a name on that machine: which machine made it, its key and proof
   start-all               run every machine of the config on this host (npm start)
   init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
   build-checkpoint --machine <id>   (internal) a machine's first index and checkpoint, run by its tree
@@ -71,6 +73,13 @@ async function main(): Promise<void> {
     case 'dump':
       await writeClusterDump(config, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
+    case 'claims': {
+      const name = positionals[1];
+      if (!name) throw new ConfigError(`fbs claims needs a name\n${USAGE}`);
+      const claims = await nameClaims(config, machineOf(config, values.machine), name);
+      process.stdout.write(values.json ? `${JSON.stringify(claims, null, 2)}\n` : formatClaims(name, claims));
+      return;
+    }
     case 'start-all':
       return startAll(await ensureTransport(config, Object.keys(config.machines)), FBS_COMMAND);
     case 'build-checkpoint': {

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import t from 'tap';
 import { newConfigHome, runFbc } from '../helpers/fbc';
-import { dumpEvents, REPO, startCluster, type TestCluster } from '../helpers/server';
+import { dumpEvents, outcome, pauseReplicator, REPO, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 
 // ---- A client written from the protocol's documentation ----
@@ -70,17 +70,6 @@ async function connect(c: RawChat, user: string, p: Person): Promise<{ token: st
   const { nonce } = await unary(c, 'Challenge', { user });
   const signature = sign(null, Buffer.from(`ftchat-connect-v1\n${user}\n${nonce}`, 'utf8'), p.privateKey);
   return unary(c, 'Connect', { user, public_key: p.publicKey, nonce, signature });
-}
-
-/** How a call ended: 'OK' or its status name, with the details. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return `${grpc.status[e.code]}: ${e.details}`;
-  }
 }
 
 /** A Subscribe's first answer: an item ('OK') or how the stream ended. */
@@ -225,15 +214,7 @@ t.test('fbc: the key is made on first use and read silently after; a second key 
 t.test('a new name is not granted while no majority of machines can settle it, and is once one can', async (t) => {
   const m1 = rawChat(t, cluster, 'm1');
   // The acceptors are the replicators: with m2's paused, m1 alone is no majority of two.
-  const replicator = cluster.logs.filter((l) => l.machine === 'm2' && l.msg === 'replicator serving').pop()!.pid;
-  process.kill(replicator, 'SIGSTOP');
-  const resume = (): void => {
-    try {
-      process.kill(replicator, 'SIGCONT');
-    } catch {
-      /* re-forked meanwhile */
-    }
-  };
+  const resume = pauseReplicator(cluster, 'm2');
   t.teardown(resume);
   const zed = person();
   const refused = await outcome(connect(m1, 'zed', zed));

@@ -9,14 +9,13 @@
  * - a machine whose replicator is paused (lagging) gives a stranger no token for a
  *   name that exists elsewhere, and nothing of the stranger shows anywhere.
  */
-import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
 import { fingerprint, keyText } from '../../lib/core/identity';
 import { proofError } from '../../lib/core/name-proof';
 import { proofTrust } from '../../lib/common/name-trust';
 import { loadConfig } from '../../lib/common/config';
 import { Keyring } from '../../lib/client/identity';
-import { call, converged, dumpEvents, ownConnection, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
+import { call, converged, dumpEvents, outcome, ownConnection, pauseReplicator, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 
 const MACHINES = ['m1', 'm2', 'm3'];
 let cluster: TestCluster;
@@ -24,17 +23,6 @@ t.before(async () => {
   cluster = await startCluster({ machines: MACHINES, workers: 1, guardians: 1, quotas: RAISED_QUOTAS });
 });
 t.teardown(() => cluster.teardown());
-
-/** How a call ended: 'OK' or "<status name>: <details>". */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    return `${grpc.status[e.code]}: ${e.details}`;
-  }
-}
 
 /** What a call gets whose client could not open a session (its Connect was refused). */
 const NO_SESSION = 'UNAUTHENTICATED: no session token: connect again';
@@ -101,15 +89,7 @@ t.test('a lagging machine gives a stranger no token for a name it has not learne
   await call(owner.client, 'Post', { user: 'victim', text: 'the real victim' });
   await call(person(t, 'm1').client, 'Connect', { user: 'other' });
   // m2 hears nothing from its peers while its replicator is stopped: it has no victim.
-  const replicator = cluster.logs.filter((l) => l.machine === 'm2' && l.msg === 'replicator serving').pop()!.pid;
-  process.kill(replicator, 'SIGSTOP');
-  const resume = (): void => {
-    try {
-      process.kill(replicator, 'SIGCONT');
-    } catch {
-      /* re-forked meanwhile */
-    }
-  };
+  const resume = pauseReplicator(cluster, 'm2');
   t.teardown(resume);
   const stranger = person(t, 'm2');
   t.equal(await outcome(call(stranger.client, 'Connect', { user: 'victim' })), otherKey('victim'), 'the stranger is refused on the lagging machine');

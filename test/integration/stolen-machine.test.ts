@@ -5,9 +5,11 @@
  * - A create with an ancient timestamp for a name a majority settled cannot take it
  *   over, not even carrying a proof made with m3's key alone; the claim is logged with
  *   its origin and machine on every machine, and dumps agree without it.
+ * - `fbs claims <name>` lists every claim, the machine that made it and which decides.
  * - A peer whose certificate names m3 cannot pull as m1: refused and logged.
  */
 import { generateKeyPairSync, createPrivateKey, sign, X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import t from 'tap';
@@ -19,7 +21,7 @@ import { secretMetadata } from '../../lib/common/secret';
 import { machineChannelCredentials, tlsFiles } from '../../lib/common/transport-security';
 import { Keyring } from '../../lib/client/identity';
 import { encode, type Field } from '../helpers/raw-grpc';
-import { call, converged, dumpEvents, ownConnection, startCluster } from '../helpers/server';
+import { call, converged, dumpEvents, FBS, ownConnection, startCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { protoRoot } from '../fuzz/wire-arbitraries';
 import { servePeerLog } from '../fuzz/fake-peer';
@@ -78,6 +80,14 @@ t.test("a stolen machine cannot take over a settled name, whatever its create's 
     const { events: timeline } = await call(c, 'Timeline', { user: 'victim' });
     t.same(timeline.map((e: { text: string }) => e.text), ['the real victim'], "the owner's timeline does not show the thief's post");
   }
+
+  // The operator's view: every claim of the name, which machine made it, and which one decides.
+  const claims = JSON.parse(execFileSync(process.execPath, [FBS, 'claims', 'Victim', '--machine', 'm2', '--json', '--config', cluster.configFile], { encoding: 'utf8' }));
+  t.same(
+    claims.map((c: { madeBy: string; proof: string; voters: string[]; decides: boolean; key: string }) => [c.madeBy, c.proof, c.voters.length, c.decides, c.key === fingerprint(thief)]).sort(),
+    [['m1', 'valid', 2, true, false], ['m3', 'invalid', 2, false, true], ['m3', 'none', 0, false, true]],
+    "fbs claims (any spelling) lists the owner's proved claim and the thief's two, made by m3, passed over",
+  );
 
   // m3's certificate speaking as m1: refused, and logged.
   const P = ftchatProto();
