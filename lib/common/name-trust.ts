@@ -8,7 +8,7 @@
 import { createHash, createPrivateKey, hkdfSync, sign, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { macVote, voteMessage, type ProofTrust } from '../core/name-proof';
+import { certifiedMachine, macVote, voteMessage, type ProofTrust } from '../core/name-proof';
 import type { Ballot, NameValue } from '../core/name-ballot';
 import type { ClusterConfig } from './config';
 import { tlsFiles } from './transport-security';
@@ -41,26 +41,31 @@ function readCas(tlsDir: string): X509Certificate[] {
 
 /** The cluster's trust roots for proofs; certificates met in proofs are parsed once. */
 export function proofTrust(config: ClusterConfig): ProofTrust {
-  const parsed = new Map<string, X509Certificate | null>();
+  const cas = config.tls ? readCas(config.tlsDir) : [];
+  const parsed = new Map<string, ReturnType<ProofTrust['certificate']>>();
   return {
     machines: Object.keys(config.machines),
-    cas: config.tls ? readCas(config.tlsDir) : [],
+    cas,
     macKey: config.tls ? null : voteMacKey(config.secret),
     certificate(der) {
       const id = createHash('sha256').update(der).digest('base64url');
       if (!parsed.has(id)) {
-        let cert: X509Certificate | null = null;
-        try {
-          cert = new X509Certificate(der);
-        } catch {
-          // not a certificate
-        }
         if (parsed.size > 1_000) parsed.clear(); // a peer sending junk certificates cannot grow it
-        parsed.set(id, cert);
+        parsed.set(id, certificateOf(der, cas));
       }
       return parsed.get(id) ?? null;
     },
   };
+}
+
+/** A certificate's key and the machine the cluster's CAs certify it for; null if it is no certificate. */
+function certificateOf(der: Buffer, cas: X509Certificate[]): ReturnType<ProofTrust['certificate']> {
+  try {
+    const cert = new X509Certificate(der);
+    return { publicKey: cert.publicKey, machine: certifiedMachine(cert, cas) };
+  } catch {
+    return null;
+  }
 }
 
 /** How `machine` signs its votes. */

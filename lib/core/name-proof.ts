@@ -58,8 +58,8 @@ export interface ProofTrust {
   cas: readonly X509Certificate[];
   /** Without TLS: the HMAC key of votes; null with TLS. */
   macKey: Buffer | null;
-  /** Parses a certificate (the shell caches it): null if it is not one. */
-  certificate(der: Buffer): X509Certificate | null;
+  /** A certificate's key and the machine it names if the cluster's CAs issued it (certifiedMachine; the shell caches it): null if it is no certificate. */
+  certificate(der: Buffer): { publicKey: KeyObject; machine: string | null } | null;
 }
 
 /** The subject a machine's certificate carries (certificate-authority.ts). */
@@ -89,7 +89,7 @@ function voteMessageError(machine: string, vote: string, message: Buffer, trust:
   }
   const cert = trust.certificate(Buffer.from(certText, 'base64url'));
   if (!cert) return `${machine}'s vote carries no certificate`;
-  if (certifiedMachine(cert, trust.cas) !== machine) return `${machine}'s vote carries a certificate that is not the cluster CA's for ${machine}`;
+  if (cert.machine !== machine) return `${machine}'s vote carries a certificate that is not the cluster CA's for ${machine}`;
   return verifyWith(cert.publicKey, message, sig) ? null : `${machine}'s vote does not verify`;
 }
 
