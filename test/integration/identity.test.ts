@@ -228,13 +228,18 @@ t.test('a new name is not granted while no majority of machines can settle it, a
   t.match(create?.proof, /^p1\./, 'its create carries the proof');
 });
 
-t.test('a room from before keys is claimed by the first key that connects', async (t) => {
+t.test('a room from before keys is claimed by the first key that connects; names differing in case from before keep working', async (t) => {
   const old = await startCluster({ machines: ['m1'], workers: 1, guardians: 1, startMachines: false });
   t.teardown(() => old.teardown());
   const rooms = join(old.dir, 'data', 'm1', 'rooms');
   mkdirSync(rooms, { recursive: true });
-  const line = { id: 'create/olduser', origin: 'm1.aaaaaa.w0', seq: 1, kind: 'create', room: 'olduser', author: 'olduser', text: '', hlc: { wall: 1000, logical: 0 } };
-  writeFileSync(join(rooms, 'olduser.jsonl'), `${JSON.stringify(line)}\n`);
+  const created = (room: string, seq: number, text = ''): string =>
+    `${JSON.stringify({ id: `create/${room}`, origin: 'm1.aaaaaa.w0', seq, kind: 'create', room, author: room, text, hlc: { wall: 1000 + seq, logical: 0 } })}\n`;
+  writeFileSync(join(rooms, 'olduser.jsonl'), created('olduser', 1));
+  // A pair from before names were unique without regard to case, each with its own key.
+  const [upper, lower] = [person(), person()];
+  writeFileSync(join(rooms, 'Pair.jsonl'), created('Pair', 2, `ed25519:${upper.publicKey.toString('base64')}`));
+  writeFileSync(join(rooms, 'pair.jsonl'), created('pair', 3, `ed25519:${lower.publicKey.toString('base64')}`));
   await old.start('m1');
 
   const c = rawChat(t, old, 'm1');
@@ -245,4 +250,10 @@ t.test('a room from before keys is claimed by the first key that connects', asyn
   t.equal(await outcome(connect(c, 'olduser', late)), otherKey('olduser'), 'a second key is refused');
   const creates = readFileSync(join(rooms, 'olduser.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.kind === 'create');
   t.same(creates.map((e) => e.text), ['', `ed25519:${claimer.publicKey.toString('base64')}`], 'the claim is a second create in the room file, with the key');
+
+  for (const [name, owner] of [['Pair', upper], ['pair', lower]] as const) {
+    const session = await connect(c, name, owner);
+    t.equal(await outcome(unary(c, 'Post', { user: name, text: `${name} still here` }, bearer(session.token))), 'OK', `${name}'s owner connects and posts`);
+  }
+  t.equal(await outcome(connect(c, 'PAIR', person())), 'ALREADY_EXISTS: PAIR is taken: names are unique without regard to case, and pair exists', 'a third spelling is refused');
 });
