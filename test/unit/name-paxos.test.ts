@@ -70,8 +70,10 @@ interface SimAcceptor {
   records: Map<string, AcceptorRecord>;
   /** What its data holds now. */
   known: Map<string, KnownName>;
-  /** What its data holds once caught up from its peers (a new data dir catches up before it votes). */
+  /** What its data holds once caught up from its peers. */
   replicated: Map<string, KnownName>;
+  /** A new data dir whose data has not caught up yet. */
+  catchingUp: boolean;
   down: boolean;
   /** Records lost (a new data dir): it votes only after every peer sent its records. */
   learning: Set<string> | null;
@@ -102,12 +104,12 @@ function simulate({ seed, unsafeAmnesia = false }: RunOptions): RunResult {
   const random = rng(seed);
   const n = random() < 0.7 ? 3 : 5;
   const acceptorIds = Array.from({ length: n }, (_, i) => `m${i + 1}`);
-  const acceptors = new Map<string, SimAcceptor>(acceptorIds.map((id) => [id, { records: new Map(), known: new Map(), replicated: new Map(), down: false, learning: null }]));
+  const acceptors = new Map<string, SimAcceptor>(acceptorIds.map((id) => [id, { records: new Map(), known: new Map(), replicated: new Map(), catchingUp: false, down: false, learning: null }]));
   const proposers = new Map<string, SimProposer>();
   const names = ['alice', 'bob', 'carol'];
-  // bob is held by a room from before this release on every machine but one (a lagging one).
+  // bob is held by a room from before this release on every machine (a new data dir lacks it until it catches up).
   const legacy: NameValue = { name: 'bob', key: 'K-legacy' };
-  for (const id of acceptorIds.slice(1)) for (const m of ['known', 'replicated'] as const) acceptors.get(id)![m].set('bob', { value: legacy, proof: null });
+  for (const a of acceptors.values()) for (const m of ['known', 'replicated'] as const) a[m].set('bob', { value: legacy, proof: null });
   /** Every accept ever given, by name and ballot: the observer's view of what was chosen. */
   const acceptedBy = new Map<string, Map<string, { value: NameValue; voters: Set<string> }>>();
   const chosen = new Map<string, NameValue>();
@@ -141,10 +143,7 @@ function simulate({ seed, unsafeAmnesia = false }: RunOptions): RunResult {
     if (msg.kind === 'records' && a?.learning) {
       for (const [name, r] of msg.records) a.records.set(name, mergeRecords(a.records.get(name) ?? EMPTY_RECORD, r));
       a.learning.delete(from);
-      if (a.learning.size === 0) {
-        a.learning = null;
-        a.known = new Map(a.replicated);
-      }
+      if (a.learning.size === 0) a.learning = null; // it votes again, whether or not its data has caught up
       return;
     }
     if (msg.kind === 'reply') {
@@ -209,7 +208,7 @@ function simulate({ seed, unsafeAmnesia = false }: RunOptions): RunResult {
           const a = acceptors.get(id)!;
           const create = { value: o.value, proof: `proof:${sp.name}` };
           a.replicated.set(sp.name, create);
-          if (!a.learning) a.known.set(sp.name, create);
+          if (!a.catchingUp) a.known.set(sp.name, create);
         });
       }
     }
@@ -230,7 +229,11 @@ function simulate({ seed, unsafeAmnesia = false }: RunOptions): RunResult {
   // Faults for the first 1.5 s: crashes with restarts, partitions, a lost data dir.
   const minority = Math.floor((n - 1) / 2);
   /** Machines out (crashed or learning) now: at most a minority at a time, or no majority is left to wait for. */
-  const outNow = (): number => acceptorIds.filter((id) => acceptors.get(id)!.down || acceptors.get(id)!.learning).length;
+  const outNow = (): number =>
+    acceptorIds.filter((id) => {
+      const a = acceptors.get(id)!;
+      return a.down || a.learning || a.catchingUp;
+    }).length;
   for (let at = 50; at < 1500; at += 50 + Math.floor(random() * 100)) {
     const r = random();
     const victim = acceptorIds[Math.floor(random() * n)];
@@ -253,6 +256,12 @@ function simulate({ seed, unsafeAmnesia = false }: RunOptions): RunResult {
         a.records = new Map();
         a.known = new Map();
         a.learning = new Set(acceptorIds.filter((id) => id !== victim));
+        // Its data catches up from the peers in its own time, before or after it votes again.
+        a.catchingUp = true;
+        net.at(net.now + 20 + Math.floor(random() * 400), () => {
+          a.catchingUp = false;
+          a.known = new Map(a.replicated);
+        });
         const ask = (): void => {
           if (!a.learning) return;
           for (const peer of a.learning) net.send(victim, peer, { kind: 'sync' });
