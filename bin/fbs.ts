@@ -13,6 +13,7 @@ import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from
 import { createLogger, errorMessage } from '../lib/common/log';
 import { runReplicator } from '../lib/replication/replicator';
 import { buildMachineCheckpoint } from '../lib/machine/machine-child';
+import { ownerOnlyData } from '../lib/storage/data-dir';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
 import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     case 'guardian': {
       const machine = machineOf(config, values.machine);
       const slot = Number(values.slot ?? 0);
+      ownerOnlyData(config.dataDir, machine);
       return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: createLogger({ machine, role: guardianRole(config, machine), slot }) });
     }
     case 'stop':
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
       return startAll(await ensureTransport(config, Object.keys(config.machines)), FBS_COMMAND);
     case 'build-checkpoint': {
       const machine = machineOf(config, values.machine);
+      ownerOnlyData(config.dataDir, machine);
       return buildMachineCheckpoint(config, machine, createLogger({ machine, role: 'checkpoint-builder' }));
     }
     default:
@@ -100,6 +103,7 @@ function machineOf(config: ClusterConfig, machine: string | undefined): string {
 
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
+  ownerOnlyData(config.dataDir, machine);
   if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
     await runReplicator({ config, machine, log: createLogger({ machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
     return;

@@ -27,16 +27,19 @@ const PERMANENT = new Set([
   grpc.status.INVALID_ARGUMENT,
   grpc.status.NOT_FOUND,
   grpc.status.PERMISSION_DENIED,
-  grpc.status.UNAUTHENTICATED,
   grpc.status.UNIMPLEMENTED,
   grpc.status.FAILED_PRECONDITION,
 ]);
 const MAX_RETRY_PAUSE_MS = 2_000;
+/** A stream ends when its session does; one refused this many times in a row, each at once, is refused for good. */
+const MAX_SESSION_RENEWALS = 3;
+const AT_ONCE_MS = 1_000;
 
 interface Ending {
   code: grpc.status;
   details: string;
   received: boolean;
+  lastedMs: number;
 }
 
 export class ChatFeed {
@@ -84,6 +87,7 @@ export class ChatFeed {
 
   private async follow(): Promise<void> {
     let failures = 0;
+    let renewals = 0;
     while (!this.stopped) {
       let server: string;
       try {
@@ -99,6 +103,12 @@ export class ChatFeed {
       if (this.stopped) return;
       if (PERMANENT.has(end.code)) return this.out.error(`error: chat stream: ${end.details}`);
       this.conn.lost(server);
+      if (end.code === grpc.status.UNAUTHENTICATED) {
+        // The session ended: prove the key again and resume from the cursor, unseen.
+        renewals = end.received || end.lastedMs >= AT_ONCE_MS ? 0 : renewals + 1;
+        if (renewals < MAX_SESSION_RENEWALS) continue;
+        return this.out.error(`error: chat stream: ${end.details}`);
+      }
       this.out.note(`note: chat stream interrupted (${end.details}); resuming`);
       failures = end.received ? 0 : failures + 1;
       const pause = retryDelayMs(failures, MAX_RETRY_PAUSE_MS);
@@ -110,6 +120,7 @@ export class ChatFeed {
   private streamFrom(server: string): Promise<Ending> {
     return new Promise((resolve) => {
       let received = false;
+      const started = Date.now();
       const s = this.conn.subscribe(server, { user: this.conn.user, cursor: { seqs: this.cursor.toRecord() } });
       this.stream = s;
       this.server = server;
@@ -121,7 +132,7 @@ export class ChatFeed {
       });
       s.on('error', () => undefined); // reported through 'status'
       s.on('status', (st: grpc.StatusObject) =>
-        resolve({ code: st.code, details: st.details || grpc.status[st.code] || 'stream ended', received }),
+        resolve({ code: st.code, details: st.details || grpc.status[st.code] || 'stream ended', received, lastedMs: Date.now() - started }),
       );
     });
   }

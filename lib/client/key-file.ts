@@ -2,10 +2,11 @@
  * A user's key file: an Ed25519 private key in PKCS#8 PEM (what `openssl genpkey
  * -algorithm ed25519` writes), one file per user name in the user's config
  * directory, `$XDG_CONFIG_HOME/ftchat/<user>.key` or `~/.config/ftchat/<user>.key`.
- * Made on first use, readable only by its owner (dir 0700, file 0600), like an SSH key.
+ * Made on first use, readable only by its owner (dir 0700, file 0600), like an SSH
+ * key; and, as ssh does, a key file other accounts could read is refused.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Identity } from './identity';
@@ -64,11 +65,20 @@ function parse(user: string, path: string, pem: string): Identity {
 
 function readIfAny(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    const text = readFileSync(path, 'utf8');
+    ownerOnly(path);
+    return text;
   } catch (err) {
+    if (err instanceof KeyFileError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new KeyFileError(`cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/** Refuses a key file that other accounts may read or change (any group or other permission bit). */
+function ownerOnly(path: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077) throw new KeyFileError(`${path} can be read by other accounts (mode ${mode.toString(8).padStart(4, '0')}): run chmod 600 ${path}`);
 }
 
 function read(path: string, missing: string): string {

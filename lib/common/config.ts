@@ -70,13 +70,18 @@ export interface ClusterConfig {
     maxStreamsPerConnection: number;
     /** Bytes queued for a slow reader before its stream is closed (it resumes from its cursor). */
     maxStreamBacklogBytes: number;
+    /** A session's lifetime: Connect makes tokens this long, every machine refuses longer ones, and a chat stream ends when its session does. */
+    maxSessionMs: number;
   };
-  /** Token buckets, per worker process: a burst of the figure, then the figure per period. */
+  /** Token buckets, per machine (its workers share them): a burst of the figure, then the figure per period. */
   quotas: {
     newUsersPerAddressPerMinute: number;
     /** Posts, joins and leaves. */
     postsPerUserPerSecond: number;
-    requestsPerConnectionPerSecond: number;
+    /** Calls of any kind from one client address, over all its connections. */
+    requestsPerAddressPerSecond: number;
+    /** Bytes of room-file lines a user may write (posts, joins, leaves); past it its writes are refused. Not a rate. */
+    storageBytesPerUser: number;
   };
   storage: {
     lockStaleMs: number;
@@ -193,6 +198,7 @@ function parseLimits(l: Record<string, unknown> | undefined, r: ConfigReader): C
     maxStreamsPerUser: num('maxStreamsPerUser', 10),
     maxStreamsPerConnection: num('maxStreamsPerConnection', 100),
     maxStreamBacklogBytes: num('maxStreamBacklogBytes', 1 << 20, 64 * 1024),
+    maxSessionMs: num('maxSessionMs', 3_600_000, 1000),
   };
 }
 
@@ -201,7 +207,8 @@ function parseQuotas(q: Record<string, unknown> | undefined, r: ConfigReader): C
   return {
     newUsersPerAddressPerMinute: num('newUsersPerAddressPerMinute', 100),
     postsPerUserPerSecond: num('postsPerUserPerSecond', 20),
-    requestsPerConnectionPerSecond: num('requestsPerConnectionPerSecond', 500),
+    requestsPerAddressPerSecond: num('requestsPerAddressPerSecond', 500),
+    storageBytesPerUser: num('storageBytesPerUser', 100 * 1024 * 1024),
   };
 }
 

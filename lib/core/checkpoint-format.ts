@@ -5,11 +5,12 @@
  * log names every room written past those offsets (lib/core/wal-position). A start
  * reads it and then only the rooms the log names after that position. Pure.
  *
- * Layout (version 3): magic, a small JSON header (vector, clock, held-back and parked
+ * Layout (version 4): magic, a small JSON header (vector, clock, held-back and parked
  * events, origins, counts), then binary sections each starting 8-aligned: the name table
- * (names joined by newlines), each name's file offset, the directory's name ids,
- * the follow graph's arrays, the room key table's arrays (version 2 had none: such a
- * checkpoint is refused and rebuilt once); then a CRC-32 of all before it, so a torn or corrupt
+ * (names joined by newlines), each name's file offset, each name's bytes written
+ * (the storage quota's count), the directory's name ids, the follow graph's arrays,
+ * the room key table's arrays (version 3 had none: such a checkpoint is refused and
+ * rebuilt once); then a CRC-32 of all before it, so a torn or corrupt
  * file is refused as a whole (and rebuilt from the room files). A revived process
  * decodes 100,000 names with one split and uses the numeric sections in place, as
  * views of the buffer it read, where version 1's JSON of every name (three times)
@@ -22,7 +23,7 @@ import type { Hlc } from './hlc';
 import { decodeNames, encodeNames } from './name-table';
 import { asWalPosition, type WalPosition } from './wal-position';
 
-const MAGIC = Buffer.from('FTCHK3\n');
+const MAGIC = Buffer.from('FTCHK4\n');
 /** The magic and the header's length. */
 export const HEAD_BYTES = MAGIC.length + 4;
 
@@ -78,7 +79,7 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
   };
   const json = Buffer.from(JSON.stringify(header));
   const k = index.keys;
-  const arrays = [offsets, index.rooms, g.head, g.next, g.room, g.wall, g.logical, g.origin, g.joined, k.room, k.fingerprint, k.certified, k.wall, k.logical, k.origin] as Typed[];
+  const arrays = [offsets, index.authored, index.rooms, g.head, g.next, g.room, g.wall, g.logical, g.origin, g.joined, k.room, k.fingerprint, k.certified, k.wall, k.logical, k.origin] as Typed[];
   const start = padded(MAGIC.length + 4 + json.length);
   const end = arrays.reduce((at, a) => at + padded(a.byteLength), start + padded(names.length));
   // One buffer, each section copied in once (a concat of the sections, then of body and sum, held a second 49 MB copy at 2,000,000 pairs).
@@ -115,6 +116,7 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
     wal: asWalPosition(h.wal),
     offsets: s.view(Float64Array, h.names).slice(), // a copy (small), so the buffer goes once the graph outgrows its arrays
     index: {
+      authored: s.view(Float64Array, h.names),
       names,
       vector: h.vector,
       rooms: s.view(Int32Array, h.rooms),

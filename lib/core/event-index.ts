@@ -5,9 +5,10 @@
  * in seq order (holding early arrivals back until the gap fills), which is what
  * makes version-vector cursors exact. Pure: no I/O.
  */
-import type { ChatEvent } from './event';
+import { eventToLine, type ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
 import { NameFolds } from './name-folds';
+import { NameNumbers } from './name-numbers';
 import { NameTable } from './name-table';
 import { RoomKeyTable, type KeyTableSnapshot } from './room-key-table';
 import { RoomDirectory } from './room-directory';
@@ -27,6 +28,14 @@ export interface IndexSnapshot {
   keys: KeyTableSnapshot;
   /** Posts, joins and leaves made with a key, waiting for their user's key to be known here. */
   parked: ChatEvent[];
+  /** Per name id: bytes of room-file lines that user wrote (see EventIndex.storedBy). */
+  authored: Float64Array;
+}
+
+/** The bytes an event takes in its room file, its newline aside (what callers that read the line know already). */
+export function lineBytes(e: ChatEvent): number {
+  return Buffer.byteLength(eventToLine(e));
+}
 }
 
 /** Whether a create carries a valid proof that a majority settled its name (storage/room-keys: provedBy). */
@@ -40,7 +49,11 @@ export class EventIndex {
   keys = new RoomKeyTable(this.names);
   /** Events made with a key, by the user whose key is not known here yet: applied (or shown) once it is. */
   private readonly parked = new Map<string, ChatEvent[]>();
+  /** Bytes of the lines each user wrote (posts, joins, leaves, creations), whether they count or not: what the storage quota counts. */
+  private authored = new NameNumbers(this.names);
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
+  /** The line sizes of held-back events, where the caller knew them. */
+  private readonly sizes = new WeakMap<ChatEvent, number>();
   /**
    * Per origin, seqs a load found stored past a hole (a corrupt line): their effect is
    * taken, but the vector waits below the hole, so a pull from a peer asks for it
@@ -62,29 +75,31 @@ export class EventIndex {
    * unblocked or released (a post, join or leave waiting for its user's key), or none
    * if it is early, a duplicate, already held, or does not count (room-key.ts: counts).
    */
-  offer(e: ChatEvent): ChatEvent[] {
+  offer(e: ChatEvent, bytes?: number): ChatEvent[] {
     if (covers(this.applied, e.origin, e.seq) || this.stored.get(e.origin)?.has(e.seq)) return [];
     const next = this.seqOf(e.origin) + 1;
     if (e.seq > next) {
       let held = this.pending.get(e.origin);
       if (!held) this.pending.set(e.origin, (held = new Map()));
       if (!held.has(e.seq)) held.set(e.seq, e);
+      if (bytes !== undefined) this.sizes.set(e, bytes);
       return [];
     }
-    const out = this.apply(e);
+    const out = this.apply(e, bytes);
     this.drain(e.origin, out);
     return out;
   }
 
   /**
    * Offers an event known only by its index record, one without effect on rooms or
-   * the graph (a post whose line nobody here needs): the origin's next seq, or
-   * nothing. Returns what became applied past it (events it unblocked), or null if
-   * it is not the next seq.
+   * the graph (a post whose line nobody here needs: `bytes` of it, by `author`): the
+   * origin's next seq, or nothing. Returns what became applied past it (events it
+   * unblocked), or null if it is not the next seq.
    */
-  offerUnread(origin: string, seq: number): ChatEvent[] | null {
+  offerUnread(origin: string, seq: number, author: string, bytes: number): ChatEvent[] | null {
     if (seq !== this.seqOf(origin) + 1 || this.stored.get(origin)?.has(seq)) return null;
     this.applied.set(origin, seq);
+    this.authored.add(author, bytes);
     this.pending.get(origin)?.delete(seq);
     const out: ChatEvent[] = [];
     this.drain(origin, out);
@@ -102,8 +117,8 @@ export class EventIndex {
     this.bulk ??= new Map();
   }
 
-  /** Takes an event during a bulk load; false for one already had. */
-  absorb(e: ChatEvent): boolean {
+  /** Takes an event (its line `bytes` long) during a bulk load; false for one already had. */
+  absorb(e: ChatEvent, bytes: number): boolean {
     if (!this.bulk) return false;
     let b = this.bulk.get(e.origin);
     if (!b) {
@@ -121,6 +136,7 @@ export class EventIndex {
     if (b.seen[at] === 1) return false;
     b.seen[at] = 1;
     b.max = Math.max(b.max, e.seq);
+    this.authored.add(e.author, bytes);
     this.effect(e, false);
     return true;
   }
@@ -235,6 +251,11 @@ export class EventIndex {
     return this.folds.spellings(name, (room) => this.rooms.has(room));
   }
 
+  /** Bytes of room-file lines `user` wrote, as far as this index has applied them. */
+  storedBy(user: string): number {
+    return this.authored.get(user);
+  }
+
   snapshot(): IndexSnapshot {
     const rooms = Int32Array.from(this.rooms.names(''), (room) => this.names.intern(room));
     const names = this.names.slice();
@@ -246,6 +267,7 @@ export class EventIndex {
       graph: this.graph.snapshot(names.length),
       keys: this.keys.snapshot(),
       parked: [...this.parked.values()].flat(),
+      authored: this.authored.snapshot(names.length),
     };
   }
 
@@ -255,6 +277,7 @@ export class EventIndex {
     index.graph = FollowGraph.fromSnapshot(s.graph, index.names);
     index.keys = RoomKeyTable.fromSnapshot(s.keys, index.names);
     for (const e of s.parked) index.park(e.kind === 'post' ? e.room : e.author, e);
+    index.authored = new NameNumbers(index.names, s.authored.slice());
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
     const rooms: string[] = new Array(s.rooms.length);
     for (let i = 0; i < s.rooms.length; i++) {
@@ -276,7 +299,7 @@ export class EventIndex {
       const e = held?.get(seq);
       if (e) {
         held?.delete(seq);
-        out.push(...this.apply(e));
+        out.push(...this.apply(e, this.sizes.get(e)));
       } else if (past?.delete(seq)) {
         this.applied.set(origin, seq); // its effect was taken when it was scanned
       } else break;
@@ -285,8 +308,9 @@ export class EventIndex {
     if (past?.size === 0) this.stored.delete(origin);
   }
 
-  private apply(e: ChatEvent): ChatEvent[] {
+  private apply(e: ChatEvent, bytes = lineBytes(e)): ChatEvent[] {
     this.applied.set(e.origin, e.seq);
+    this.authored.add(e.author, bytes);
     return this.effect(e, true);
   }
 

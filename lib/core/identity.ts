@@ -10,8 +10,12 @@ import { createHash, createHmac, createPublicKey, hkdfSync, timingSafeEqual, ver
 
 /** How long a nonce may be answered: a client signs it at once. */
 export const NONCE_TTL_MS = 60_000;
-/** How long a session lasts; the client reconnects (a new nonce) when it is refused. */
-export const SESSION_TTL_MS = 60 * 60_000;
+/**
+ * A token minted on a machine whose clock runs this far ahead of ours still passes
+ * the lifetime cap (limits.maxSessionMs) here: past it, the client proves its key
+ * again on this machine, as for a token this machine's clock says has expired.
+ */
+export const TOKEN_CLOCK_SLACK_MS = 60_000;
 /** A nonce stamped this far in the future is still taken (its machine's clock moved back a little). */
 const FUTURE_SLACK_MS = 5_000;
 
@@ -128,8 +132,12 @@ export function mintToken(keys: ClusterKeys, s: Session): string {
   return `v1.${b}.${mac(keys.session, 'session', b).toString('base64url')}`;
 }
 
-/** The session a token from outside proves, or why it proves none (one line). */
-export function verifyToken(keys: ClusterKeys, token: unknown, nowMs: number): Session | string {
+/**
+ * The session a token from outside proves, or why it proves none (one line). A
+ * token whose expiry lies further ahead than `maxLifetimeMs` (plus the clock slack)
+ * is refused, so the cluster secret alone cannot make a session that outlives it.
+ */
+export function verifyToken(keys: ClusterKeys, token: unknown, nowMs: number, maxLifetimeMs: number): Session | string {
   if (typeof token !== 'string' || token.length > MAX_TEXT) return 'bad session token';
   const [v, b, m, ...rest] = token.split('.');
   if (v !== 'v1' || !b || !m || rest.length) return 'bad session token';
@@ -144,6 +152,7 @@ export function verifyToken(keys: ClusterKeys, token: unknown, nowMs: number): S
   const { u, k, x } = (p ?? {}) as Record<string, unknown>;
   if (typeof u !== 'string' || typeof k !== 'string' || typeof x !== 'number') return 'bad session token';
   if (x <= nowMs) return 'session expired';
+  if (x - nowMs > maxLifetimeMs + TOKEN_CLOCK_SLACK_MS) return 'session lasts longer than this cluster allows';
   return { user: u, key: k, expiresAtMs: x };
 }
 

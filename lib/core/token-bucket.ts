@@ -30,6 +30,11 @@ export class TokenBuckets<K> {
 
   /** Takes a token from `key`'s bucket at `now`: 0 if taken, else the ms until one will be there (nothing taken). */
   take(key: K, now: number): number {
+    return this.takeUpTo(key, 1, now).waitMs;
+  }
+
+  /** Takes up to `want` whole tokens at once: how many it took, or (none) the ms until one will be there. */
+  takeUpTo(key: K, want: number, now: number): { taken: number; waitMs: number } {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.sweepAt) this.sweep(now);
@@ -37,9 +42,10 @@ export class TokenBuckets<K> {
     }
     b.tokens = this.level(b, now);
     b.at = now;
-    if (b.tokens < 1 - 1e-9) return Math.ceil(((1 - b.tokens) * this.rate.perMs) / this.rate.limit);
-    b.tokens -= 1;
-    return 0;
+    if (b.tokens < 1 - 1e-9) return { taken: 0, waitMs: Math.ceil(((1 - b.tokens) * this.rate.perMs) / this.rate.limit) };
+    const taken = Math.max(1, Math.min(want, Math.floor(b.tokens + 1e-9)));
+    b.tokens = Math.max(0, b.tokens - taken);
+    return { taken, waitMs: 0 };
   }
 
   /** Keys whose bucket is still refilling (at the last sweep or since). */

@@ -1,9 +1,11 @@
 /**
  * The typed messages between a machine's primary and its children (node IPC) that
- * more than one kind of child speaks: liveness pings and their answers, and the
- * replicator's clock offsets. Doorbells have their own module (doorbell.ts).
+ * more than one kind of child speaks: liveness pings and their answers, the
+ * replicator's clock offsets, and workers' quota leases. Doorbells have their own
+ * module (doorbell.ts).
  */
 import { isMessageOf } from '../common/ipc-message';
+import { QUOTA_KINDS, type Grant, type QuotaKind } from '../core/quota-leases';
 
 /** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
 export interface Pong {
@@ -38,4 +40,49 @@ export interface ClockOffsets {
 
 export function isClockOffsets(msg: unknown): msg is ClockOffsets {
   return isMessageOf<ClockOffsets>(msg, 'clock') && typeof msg.offsets === 'object' && msg.offsets !== null;
+}
+
+/** A worker asks its primary for a lease of the machine's quota tokens (see core/quota-leases). */
+export interface QuotaAsk {
+  type: 'quota';
+  id: number;
+  kind: QuotaKind;
+  key: string;
+  want: number;
+}
+
+/** The primary's answer to a QuotaAsk. */
+export interface QuotaAnswer extends Grant {
+  type: 'quota-grant';
+  id: number;
+}
+
+export function isQuotaAsk(msg: unknown): msg is QuotaAsk {
+  return isMessageOf<QuotaAsk>(msg, 'quota') && (QUOTA_KINDS as readonly string[]).includes(msg.kind) && typeof msg.key === 'string' && typeof msg.id === 'number' && typeof msg.want === 'number';
+}
+
+/** Wait this long for the primary's answer; then the call goes through (a primary that busy is the bigger problem). */
+const QUOTA_ANSWER_MS = 2_000;
+
+/** In a worker: asks the primary's ledger over IPC (a worker without a primary is granted a token). */
+export function askPrimaryForQuota(): (kind: QuotaKind, key: string, want: number) => Promise<Grant> {
+  const waiting = new Map<number, (g: Grant) => void>();
+  let next = 0;
+  process.on('message', (msg: unknown) => {
+    if (!isMessageOf<QuotaAnswer>(msg, 'quota-grant')) return;
+    waiting.get(msg.id)?.({ tokens: Number(msg.tokens) || 0, waitMs: Number(msg.waitMs) || 0 });
+    waiting.delete(msg.id);
+  });
+  return (kind, key, want) =>
+    new Promise((resolve) => {
+      const id = next++;
+      const timer = setTimeout(() => waiting.get(id)?.({ tokens: 1, waitMs: 0 }), QUOTA_ANSWER_MS);
+      waiting.set(id, (g) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(g);
+      });
+      if (process.send) process.send({ type: 'quota', id, kind, key, want } satisfies QuotaAsk);
+      else waiting.get(id)?.({ tokens: 1, waitMs: 0 });
+    });
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createEventId } from '../core/event';
-import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, SESSION_TTL_MS, verifySignature, verifyToken } from '../core/identity';
+import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, verifySignature, type Session, verifyToken } from '../core/identity';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { ConnectRequest__Output } from '../gen/ftchat/ConnectRequest';
 import type { ChatContext } from './chat-context';
@@ -25,13 +25,13 @@ export async function knownUser(ctx: ChatContext, u: string): Promise<string> {
  * else is refused; an empty one means the session's user.
  */
 export async function authorize(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<string> {
-  return (await authorizeKey(ctx, call)).user;
+  return (await authorizeSession(ctx, call)).user;
 }
 
-/** The user and key a call acts with (authorize): a write records the key. */
-export async function authorizeKey(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<{ user: string; key: string }> {
+/** authorize, with the whole session: a write records its key, a stream ends when it expires. */
+export async function authorizeSession(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<Session> {
   const token = bearerToken(call.metadata.get(AUTH_HEADER)[0]);
-  const session = token === null ? 'no session token' : verifyToken(ctx.opts.keys, token, Date.now());
+  const session = token === null ? 'no session token' : verifyToken(ctx.opts.keys, token, Date.now(), ctx.opts.limits.maxSessionMs);
   if (typeof session === 'string') throw new Refusal(grpc.status.UNAUTHENTICATED, `${session}: connect again`);
   const named = call.request.user;
   if (named !== '' && named !== session.user) {
@@ -39,7 +39,7 @@ export async function authorizeKey(ctx: ChatContext, call: { request: { user: st
   }
   const me = await knownUser(ctx, session.user);
   if (ctx.roomKeys.of(me)?.fingerprint !== session.key) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
-  return { user: me, key: session.key };
+  return session;
 }
 
 export function sessionHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Challenge' | 'Connect'> {
@@ -96,13 +96,13 @@ async function connect(ctx: ChatContext, req: ConnectRequest__Output, call: grpc
   if (created) {
     const other = index.spellings(me).find((n) => n !== me);
     if (other) throw new Refusal(grpc.status.ALREADY_EXISTS, caseTakenMessage(me, other));
-    opts.quotas.newUser(call.getPeer());
+    await opts.quotas.newUser(call.getPeer());
   }
   // A new name, or a room from before keys claimed now: settled by a majority first.
   if (!owner) await storeSettled(ctx, me, key, fp, settleBudget(call));
   else if (!owner.certified) certifyLater(ctx, me, key, fp, certifying);
   if (roomKeys.of(me)?.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
-  const expiresAtMs = Date.now() + SESSION_TTL_MS;
+  const expiresAtMs = Date.now() + opts.limits.maxSessionMs;
   return { me, created, token: mintToken(opts.keys, { user: me, key: fp, expiresAtMs }), expires_at_ms: expiresAtMs };
 }
 

@@ -9,7 +9,7 @@ import { vectorFromRecord, type VersionVector } from '../core/version-vector';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { ChatContext } from './chat-context';
 import { pageFor } from './chat-reads';
-import { authorize } from './chat-sessions';
+import { authorizeSession } from './chat-sessions';
 import { encodeItem, type Stream } from './chat-streams';
 import { refuse, Refusal } from './refusal';
 
@@ -20,8 +20,9 @@ export function subscribeHandler(ctx: ChatContext): (call: Stream) => Promise<vo
   const { opts, index, streams } = ctx;
   return async (call) => {
     let me: string;
+    let expiresAtMs: number;
     try {
-      me = await authorize(ctx, call);
+      ({ user: me, expiresAtMs } = await authorizeSession(ctx, call));
       if (streams.count(me) >= opts.limits.maxStreamsPerUser) {
         throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has ${opts.limits.maxStreamsPerUser} chat streams open here, the most allowed; close one first`);
       }
@@ -34,6 +35,7 @@ export function subscribeHandler(ctx: ChatContext): (call: Stream) => Promise<vo
     const cursor = call.request.cursor ? vectorFromRecord(call.request.cursor.seqs) : index.vector();
     const upTo = index.vector();
     const stream = streams.add(me, call);
+    endAtExpiry(call, expiresAtMs);
     try {
       await sendBacklog(ctx, call, me, cursor, upTo, stream);
     } catch (err) {
@@ -43,6 +45,13 @@ export function subscribeHandler(ctx: ChatContext): (call: Stream) => Promise<vo
     }
     streams.release(call, stream.open);
   };
+}
+
+/** A stream lives as long as its session: then the client proves its key again and resumes from its cursor. */
+function endAtExpiry(call: Stream, expiresAtMs: number): void {
+  const timer = setTimeout(() => refuse(call, new Refusal(grpc.status.UNAUTHENTICATED, 'session expired: connect again')), Math.max(0, expiresAtMs - Date.now()));
+  timer.unref();
+  for (const ev of ['cancelled', 'close', 'error']) call.once(ev, () => clearTimeout(timer));
 }
 
 /** Writes what `me` is shown after `cursor` up to `upTo`, a page at a time, while the stream is open. */

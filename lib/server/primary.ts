@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
-import { isClockOffsets, type Pong } from '../machine/child-ipc';
+import { isClockOffsets, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import { QuotaLedger } from '../core/quota-leases';
+import { quotaRates } from './quotas';
 import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
 import { isDoorbell } from '../machine/doorbell';
 import { isAlive } from '../common/proc-stat';
@@ -79,7 +81,7 @@ class ForkedChildren {
   constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {
     const { heartbeatMs, deadAfterMs } = config.timing;
     this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
-    this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker');
+    this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker', new QuotaLedger(quotaRates(config.quotas)));
     this.breakDeadHoldersLock = roomLockBreaker(config, machine, log);
   }
 
@@ -150,15 +152,18 @@ function roomLockBreaker(config: ClusterConfig, machine: string, log: Logger): (
   };
 }
 
-/** What the primary passes between its children: doorbells, who is in chat mode on which worker, and the replicator's clock offsets. */
+/** What the primary passes between its children: doorbells, who is in chat mode on which worker, the replicator's clock offsets; and the machine's quota leases. */
 class ChildRelay {
   private readonly presence = new ChatPresence();
   clockOffsets: Record<string, number> = {};
 
-  constructor(private readonly children: Map<string, Worker>, private readonly isWorker: (key: string) => boolean) {}
+  constructor(private readonly children: Map<string, Worker>, private readonly isWorker: (key: string) => boolean, private readonly quotas: QuotaLedger) {}
 
   message(from: string, msg: unknown): void {
-    if (isChatMode(msg)) this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys()));
+    if (isQuotaAsk(msg)) {
+      const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now()) };
+      this.children.get(from)?.send(answer);
+    } else if (isChatMode(msg)) this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys()));
     else if (isClockOffsets(msg)) this.clockOffsets = msg.offsets;
     else if (isDoorbell(msg)) for (const [k, other] of this.children) if (k !== from && other.isConnected()) other.send(msg);
   }

@@ -14,7 +14,7 @@ import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings } from '../machine/child-ipc';
+import { answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 import { proofTrust } from '../common/name-trust';
@@ -48,7 +48,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   const pings = answerPings();
   await journal.load();
 
-  const quotas = new Quotas(config.quotas);
+  const quotas = new Quotas(config.quotas, askPrimaryForQuota());
   const trust = proofTrust(config);
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],

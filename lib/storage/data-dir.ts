@@ -2,6 +2,7 @@
  * The layout of a data dir, named in one place: each machine's dir, `<dataDir>/<machine>/`,
  * and every file and dir in it. The modules that own a file take its path from here.
  */
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { QUARANTINE_DIR } from '../core/quarantine';
 
@@ -40,4 +41,19 @@ export function machinePath(machineDir: string, what: keyof typeof MACHINE_FILES
 /** Each guardian beats its primary through one of these. */
 export function guardianBeatPath(machineDir: string, slot: number): string {
   return join(machineDir, `guardian-${slot}.beat`);
+}
+
+/**
+ * A machine's data is its account's alone, as etcd keeps it (dirs 0700, files 0600):
+ * this process and every process it starts (they inherit the umask) create
+ * owner-only files, and the data dir and the machine's dir, even ones made by an
+ * older release, are closed to other accounts (which then reach none of the files
+ * in them, whatever their own modes).
+ */
+export function ownerOnlyData(dataDir: string, machine: string): void {
+  process.umask(0o077);
+  for (const dir of [dataDir, machineDirOf(dataDir, machine)]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
 }

@@ -47,8 +47,8 @@ export interface DoorbellWriter {
   counted(): void;
   /** Events just applied: into the clock, the tails and the listeners. */
   show(applied: ChatEvent[]): void;
-  /** An event learned with its line: offered to the index, shown, and heard by every-event listeners. */
-  learned(e: ChatEvent): void;
+  /** An event learned with its line (`bytes` long): offered to the index, shown, and heard by every-event listeners. */
+  learned(e: ChatEvent, bytes: number): void;
   /** One event through its index record, checked against its line. */
   readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null;
   /** Reads what other writers appended to these rooms. */
@@ -134,7 +134,7 @@ export class DoorbellReader {
     if (seq !== had + 1) return false;
     this.j.counted();
     if (rec.kind === 'post' && !this.j.postsWanted(rec.room)) {
-      const unblocked = this.j.index().offerUnread(origin, seq);
+      const unblocked = this.j.index().offerUnread(origin, seq, rec.room, rec.length); // a post's author is its room
       if (unblocked === null) return false;
       this.j.clock.observe({ wall: rec.wall, logical: rec.logical });
       this.j.show(unblocked);
@@ -142,7 +142,7 @@ export class DoorbellReader {
     }
     const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.j.readEvent(origin, seq, rec);
     if (!e) return false;
-    this.j.learned(e);
+    this.j.learned(e, rec.length);
     return true;
   }
 

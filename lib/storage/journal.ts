@@ -19,7 +19,7 @@ import { RoomTails } from '../core/room-tails';
 import { advance, covers, type VersionVector } from '../core/version-vector';
 import type { Checkpoint } from '../core/checkpoint-format';
 import type { WalPosition } from '../core/wal-position';
-import { RoomOffsets } from '../core/room-offsets';
+import { NameNumbers } from '../core/name-numbers';
 import { ROOM_CACHE_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
@@ -121,7 +121,7 @@ export class Journal {
   ) {
     this.index = new EventIndex(opts.proved);
     this.origins = new OriginIndex(files.machineDir);
-    files.restoreOffsets(new RoomOffsets(this.index.names)); // one name table for the index and the offsets
+    files.restoreOffsets(new NameNumbers(this.index.names)); // one name table for the index and the offsets
     // A room's tail read from its file holds only the posts that count.
     this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep).filter((e) => this.counts(e)));
     this.commits = new GroupCommit({
@@ -145,7 +145,7 @@ export class Journal {
       postsWanted: (room) => this.tails.cached(room) || this.listeners.wantPostsOf(room),
       counted: () => this.sinceCheckpoint++,
       show: (applied) => this.show(applied),
-      learned: (e) => this.apply(e),
+      learned: (e, bytes) => this.apply(e, bytes),
       readEvent: (origin, seq, rec) => this.readEvent(origin, seq, rec),
       refresh: (rooms) => this.refresh(rooms),
     });
@@ -258,11 +258,11 @@ export class Journal {
     let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
       this.index = new EventIndex(this.opts.proved);
-      this.files.restoreOffsets(new RoomOffsets(this.index.names));
+      this.files.restoreOffsets(new NameNumbers(this.index.names));
     } else {
       this.index = EventIndex.fromSnapshot(checkpoint.index, this.opts.proved);
       this.clock.observe(checkpoint.clock);
-      this.files.restoreOffsets(new RoomOffsets(this.index.names, checkpoint.offsets));
+      this.files.restoreOffsets(new NameNumbers(this.index.names, checkpoint.offsets));
       walFrom = replayed ? null : checkpoint.wal;
       sweep = replayed ? 'the write-ahead log was replayed' : walFrom === null ? 'the checkpoint names no log position' : null;
     }
@@ -464,15 +464,15 @@ export class Journal {
     });
     this.sinceCheckpoint++;
     if (this.loading) {
-      if (this.index.absorb(e)) this.clock.observe(e.hlc);
+      if (this.index.absorb(e, length)) this.clock.observe(e.hlc);
       return;
     }
-    this.apply(e);
+    this.apply(e, length);
   }
 
-  /** An event offered to the index: what that applies is shown, and every-event listeners hear it. */
-  private apply(e: ChatEvent): void {
-    this.show(this.index.offer(e));
+  /** An event (its line `bytes` long) offered to the index: what that applies is shown, and every-event listeners hear it. */
+  private apply(e: ChatEvent, bytes: number): void {
+    this.show(this.index.offer(e, bytes));
     this.listeners.every(e);
   }
 

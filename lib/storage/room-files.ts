@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
 import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
-import { RoomOffsets } from '../core/room-offsets';
+import { NameNumbers } from '../core/name-numbers';
 import { isQuarantineFile, quarantineFileName } from '../core/quarantine';
 import { isDiskFault } from '../core/disk-fault';
 import { isUsername } from '../core/usernames';
@@ -89,7 +89,7 @@ export class RoomFiles {
   readonly machineDir: string;
   readonly roomsDir: string;
   private readonly lockPath: string;
-  private offsets = new RoomOffsets();
+  private offsets = new NameNumbers();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private readonly openHandles: number;
@@ -144,7 +144,7 @@ export class RoomFiles {
   }
 
   /** Starts from a checkpoint's offsets (over the journal's name table): only what lies past them is read again. */
-  restoreOffsets(offsets: RoomOffsets): void {
+  restoreOffsets(offsets: NameNumbers): void {
     this.offsets = offsets;
   }
 
@@ -275,7 +275,7 @@ export class RoomFiles {
       return fd;
     }
     try {
-      fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_APPEND | (create ? constants.O_CREAT : 0), 0o644);
+      fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_APPEND | (create ? constants.O_CREAT : 0), 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
@@ -449,7 +449,7 @@ export class RoomFiles {
         this.opts.log.error('write-ahead log names no valid room; skipped', { room: String(room).slice(0, 40) });
         continue;
       }
-      const fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_CREAT, 0o644);
+      const fd = openSync(this.fileOf(room), constants.O_RDWR | constants.O_CREAT, 0o600);
       try {
         const { size } = fstatSync(fd);
         if (size >= offset + data.length) {

@@ -229,7 +229,7 @@ export class WriteAheadLog {
     if (newest !== this.segment || this.fd < 0) {
       if (this.fd >= 0) closeSync(this.fd);
       this.segment = newest;
-      this.fd = openSync(join(this.dir, segmentName(newest)), constants.O_RDWR | constants.O_CREAT, 0o644); // not O_APPEND: states are rewritten in place
+      this.fd = openSync(join(this.dir, segmentName(newest)), constants.O_RDWR | constants.O_CREAT, 0o600); // not O_APPEND: states are rewritten in place
     }
     return this.fd;
   }

@@ -115,7 +115,7 @@ export interface ClusterOptions {
  * they can from one address: the defaults (100 new users a minute per address, 20
  * posts a second per user, 500 requests a second per connection) would hold them back.
  */
-export const RAISED_QUOTAS = { newUsersPerAddressPerMinute: 1_000_000, postsPerUserPerSecond: 1_000_000, requestsPerConnectionPerSecond: 1_000_000 };
+export const RAISED_QUOTAS = { newUsersPerAddressPerMinute: 1_000_000, postsPerUserPerSecond: 1_000_000, requestsPerAddressPerSecond: 1_000_000 };
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-test-'));

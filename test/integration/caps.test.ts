@@ -27,7 +27,7 @@ t.before(async () => {
       maxStreamsPerConnection: MAX_STREAMS_PER_CONNECTION,
       maxStreamBacklogBytes: MAX_BACKLOG_BYTES,
     },
-    quotas: { postsPerUserPerSecond: 10_000, requestsPerConnectionPerSecond: 10_000 }, // caps, not rates, under test
+    quotas: { postsPerUserPerSecond: 10_000, requestsPerAddressPerSecond: 10_000 }, // caps, not rates, under test
   });
 });
 t.teardown(() => cluster.teardown());

@@ -14,7 +14,7 @@
  *   pipe after, and --key / --export-key carry it to another computer.
  */
 import { createHmac, generateKeyPairSync, hkdfSync, sign, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -209,6 +209,14 @@ t.test('fbc: the key is made on first use and read silently after; a second key 
   const missing = await runFbc(t, ['-u', 'erin', '--key', join(stranger, 'nope.key'), ...servers], [], stranger);
   t.equal(missing.code, 2);
   t.same(missing.err, [`error: no key file at ${join(stranger, 'nope.key')}`]);
+
+  // As ssh does: a key file other accounts can read is refused, with the command that fixes it.
+  chmodSync(keyFile, 0o644);
+  const open = await runFbc(t, ['-u', 'erin', ...servers], ['quit'], home);
+  t.equal(open.code, 2, 'a world-readable key file: exit code 2');
+  t.same(open.err, [`error: ${keyFile} can be read by other accounts (mode 0644): run chmod 600 ${keyFile}`], 'one line with the chmod it needs');
+  chmodSync(keyFile, 0o600);
+  t.equal((await runFbc(t, ['-u', 'erin', ...servers], ['quit'], home)).code, 0, 'after the chmod erin connects');
 });
 
 t.test('a new name is not granted while no majority of machines can settle it, and is once one can', async (t) => {

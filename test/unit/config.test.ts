@@ -28,8 +28,9 @@ t.test('a minimal config takes every default', async (t) => {
     maxStreamsPerUser: 10,
     maxStreamsPerConnection: 100,
     maxStreamBacklogBytes: 1 << 20,
+    maxSessionMs: 3_600_000,
   });
-  t.same(c.quotas, { newUsersPerAddressPerMinute: 100, postsPerUserPerSecond: 20, requestsPerConnectionPerSecond: 500 });
+  t.same(c.quotas, { newUsersPerAddressPerMinute: 100, postsPerUserPerSecond: 20, requestsPerAddressPerSecond: 500, storageBytesPerUser: 100 * 1024 * 1024 });
   t.same(c.storage, { lockStaleMs: 2000, ...ROOM_CACHE_DEFAULTS });
 });
 

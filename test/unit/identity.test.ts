@@ -20,12 +20,14 @@ import {
   parseKeyText,
   rawPublicKey,
   verifySignature,
+  TOKEN_CLOCK_SLACK_MS,
   verifyToken,
 } from '../../lib/core/identity';
 
 const keys = clusterKeys('a cluster secret of at least thirty-two bytes');
 const other = clusterKeys('another cluster secret of thirty-two bytes');
 const NOW = 1_800_000_000_000;
+const HOUR = 3_600_000;
 const random = Buffer.alloc(16, 7);
 
 function keyPair(): { raw: Buffer; sign: (m: Buffer) => Buffer } {
@@ -65,15 +67,24 @@ t.test('a tampered nonce is refused, whichever character changes', async () => {
 
 t.test('a token names its user and key until it expires, on any machine with the secret', async (t) => {
   const token = mintToken(keys, { user: 'alice', key: 'fp', expiresAtMs: NOW + 1000 });
-  t.same(verifyToken(keys, token, NOW), { user: 'alice', key: 'fp', expiresAtMs: NOW + 1000 });
-  t.equal(verifyToken(keys, token, NOW + 1000), 'session expired');
-  t.equal(verifyToken(other, token, NOW), 'bad session token', "another cluster's secret");
+  t.same(verifyToken(keys, token, NOW, HOUR), { user: 'alice', key: 'fp', expiresAtMs: NOW + 1000 });
+  t.equal(verifyToken(keys, token, NOW + 1000, HOUR), 'session expired');
+  t.equal(verifyToken(other, token, NOW, HOUR), 'bad session token', "another cluster's secret");
   for (const bad of ['', 'v1', 'v1.e30.', 'v2.a.b', `${token}.x`, 'v1.' + 'A'.repeat(600) + '.b', undefined]) {
-    t.equal(verifyToken(keys, bad, NOW), 'bad session token', `malformed: ${String(bad).slice(0, 20)}`);
+    t.equal(verifyToken(keys, bad, NOW, HOUR), 'bad session token', `malformed: ${String(bad).slice(0, 20)}`);
   }
   t.equal(bearerToken(`Bearer ${token}`), token);
   t.equal(bearerToken(token), null, 'the scheme is required');
   t.equal(bearerToken(Buffer.from('Bearer x')), null, 'a binary header is none');
+});
+
+t.test('a token that outlives the cluster\'s session cap is refused, whoever minted it with the secret', async (t) => {
+  const tenYears = mintToken(keys, { user: 'alice', key: 'fp', expiresAtMs: NOW + 10 * 365 * 24 * HOUR });
+  t.equal(verifyToken(keys, tenYears, NOW, HOUR), 'session lasts longer than this cluster allows', 'a 10-year token');
+  const atCap = mintToken(keys, { user: 'alice', key: 'fp', expiresAtMs: NOW + HOUR + TOKEN_CLOCK_SLACK_MS });
+  t.type(verifyToken(keys, atCap, NOW, HOUR), 'object', "the cap, from a machine whose clock leads ours by the slack");
+  t.equal(verifyToken(keys, atCap, NOW - 1, HOUR), 'session lasts longer than this cluster allows', 'a millisecond more');
+  t.equal(verifyToken(keys, atCap, NOW, 1000), 'session lasts longer than this cluster allows', 'a cluster configured for short sessions refuses an hour');
 });
 
 t.test('a tampered token is refused, whichever character changes', async () => {
@@ -81,7 +92,7 @@ t.test('a tampered token is refused, whichever character changes', async () => {
     fc.property(fc.constantFrom('alice', 'bob.b', 'x'.repeat(32)), fc.nat(), fc.nat(), (user, at, by) => {
       const token = mintToken(keys, { user, key: 'AAAAAAAAAAAAAAAAAAAAAA', expiresAtMs: NOW + 3_600_000 });
       const bad = flip(token, at, by);
-      return bad === token || typeof verifyToken(keys, bad, NOW) === 'string';
+      return bad === token || typeof verifyToken(keys, bad, NOW, HOUR) === 'string';
     }),
   );
 });
@@ -90,7 +101,7 @@ t.test('a token forged with a payload of its own choosing and no key is refused'
   fc.assert(
     fc.property(fc.string(), fc.base64String(), (payload, mac) => {
       const b = Buffer.from(payload).toString('base64url');
-      return typeof verifyToken(keys, `v1.${b}.${mac}`, NOW) === 'string';
+      return typeof verifyToken(keys, `v1.${b}.${mac}`, NOW, HOUR) === 'string';
     }),
   );
 });

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { decodeNames, encodeNames, NameTable } from '../../lib/core/name-table';
-import { RoomOffsets } from '../../lib/core/room-offsets';
+import { NameNumbers } from '../../lib/core/name-numbers';
 import { RoomDirectory } from '../../lib/core/room-directory';
 
 t.test('names get dense ids in order, and keep them', async (t) => {
@@ -33,7 +33,7 @@ t.test('a block of names decodes back to the same names, and a wrong count is re
 
 t.test("room offsets are per id of the shared table; a room not read is at 0", async (t) => {
   const table = new NameTable(['ann', 'bob']);
-  const offsets = new RoomOffsets(table, Float64Array.from([10, 0]));
+  const offsets = new NameNumbers(table, Float64Array.from([10, 0]));
   t.equal(offsets.get('ann'), 10);
   t.equal(offsets.get('bob'), 0);
   t.equal(offsets.get('zed'), 0, 'unknown room');
@@ -46,7 +46,7 @@ t.test("room offsets are per id of the shared table; a room not read is at 0", a
   t.same([...snap], [10, 0, 1]);
   snap[0] = 5;
   t.equal(offsets.get('ann'), 10, 'a snapshot is a copy');
-  t.same([...new RoomOffsets(new NameTable(['a', 'b', 'c'])).snapshot()], [0, 0, 0], 'snapshot covers names it never set');
+  t.same([...new NameNumbers(new NameTable(['a', 'b', 'c'])).snapshot()], [0, 0, 0], 'snapshot covers names it never set');
 });
 
 t.test('a directory from sorted names takes them as they are; unsorted ones are sorted', async (t) => {

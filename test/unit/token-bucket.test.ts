@@ -50,3 +50,11 @@ t.test('a rate that cannot work is refused', async (t) => {
   t.throws(() => new TokenBuckets({ limit: 0, perMs: 1000 }));
   t.throws(() => new TokenBuckets({ limit: 5, perMs: 0 }));
 });
+
+t.test('several tokens at once: as many whole ones as there are, up to the ask', async (t) => {
+  const b = new TokenBuckets<string>({ limit: 10, perMs: 1000 });
+  t.same(b.takeUpTo('ann', 4, 0), { taken: 4, waitMs: 0 }, 'four of ten');
+  t.same(b.takeUpTo('ann', 100, 0), { taken: 6, waitMs: 0 }, 'the six left, not more');
+  t.same(b.takeUpTo('ann', 4, 0), { taken: 0, waitMs: 100 }, 'none: the wait for one');
+  t.same(b.takeUpTo('ann', 4, 250), { taken: 2, waitMs: 0 }, 'what refilled in 250 ms');
+});

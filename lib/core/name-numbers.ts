@@ -1,11 +1,11 @@
 /**
- * How far a process has read each room file: one number per name id in a typed
- * array (8 bytes a room) instead of a Map keyed by a copy of each name. A room
- * not read yet is at 0. Pure.
+ * A number per name, in a typed array indexed by name id (8 bytes a name) instead
+ * of a Map keyed by a copy of each name; a name never set is at 0. How far a process
+ * has read each room file, and how many bytes each user has stored. Pure.
  */
 import { NameTable } from './name-table';
 
-export class RoomOffsets {
+export class NameNumbers {
   private values: Float64Array;
 
   /** `values` (per name id) is taken over, not copied. */
@@ -13,22 +13,26 @@ export class RoomOffsets {
     this.values = values;
   }
 
-  get(room: string): number {
-    const id = this.names.id(room);
+  get(name: string): number {
+    const id = this.names.id(name);
     return id === undefined || id >= this.values.length ? 0 : this.values[id];
   }
 
-  set(room: string, offset: number): void {
-    const id = this.names.intern(room);
+  set(name: string, value: number): void {
+    const id = this.names.intern(name);
     if (id >= this.values.length) {
       const grown = new Float64Array(Math.max(16, Math.ceil((id + 1) * 1.5)));
       grown.set(this.values);
       this.values = grown;
     }
-    this.values[id] = offset;
+    this.values[id] = value;
   }
 
-  /** Rooms read past their start. */
+  add(name: string, delta: number): void {
+    this.set(name, this.get(name) + delta);
+  }
+
+  /** Names whose number is not 0. */
   get size(): number {
     let n = 0;
     for (const v of this.values) if (v > 0) n++;
