@@ -16,9 +16,6 @@
  * and every temp dir removed, also on Ctrl-C (bench/cleanup.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { cp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { loadConfig } from '../lib/common/config';
@@ -27,8 +24,8 @@ import type { ChatClient } from '../lib/gen/ftchat/Chat';
 import type { TimelineResponse__Output } from '../lib/gen/ftchat/TimelineResponse';
 import type { TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
-import { onCleanup } from './cleanup';
-import { generateHistory, HISTORY_MACHINES as MACHINES, historyUser, usersFor, type HistoryStats } from './history-gen';
+import { generateInto } from './history-cache';
+import { HISTORY_MACHINES as MACHINES, historyUser, usersFor, type HistoryStats } from './history-gen';
 import { processMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
 import { killRuns, PostProbe, probeUntil, type Role, type RoleResult } from './recovery';
@@ -232,49 +229,6 @@ async function measureSize(events: number, o: HistoryOptions): Promise<SizeResul
     result.seconds = Math.round((nowMs() - t0) / 1000);
     o.progress(`${size}: done in ${result.seconds} s; stopping the cluster`);
     await cluster.teardown();
-  }
-}
-
-/**
- * Generates the history in a temp dir beside the cluster and moves each machine's dir
- * into its data dir; with a cache, generates it there once (a whole one is renamed
- * into place) and copies it in on every run.
- */
-async function generateInto(
-  dataDir: string,
-  spec: { events: number; users: number; follows: number; seed: number },
-  cache: string | null,
-): Promise<HistoryStats> {
-  mkdirSync(dataDir, { recursive: true });
-  if (cache !== null) {
-    const kept = join(cache, `${spec.events}-${spec.users}-${spec.follows}-${spec.seed}`);
-    if (!existsSync(join(kept, STATS_FILE))) {
-      rmSync(kept, { recursive: true, force: true });
-      await generateFresh(spec, (h, stats) => {
-        writeFileSync(join(h, STATS_FILE), JSON.stringify(stats));
-        mkdirSync(cache, { recursive: true });
-        renameSync(h, kept);
-      });
-    }
-    for (const m of MACHINES) await cp(join(kept, m), join(dataDir, m), { recursive: true });
-    return JSON.parse(readFileSync(join(kept, STATS_FILE), 'utf8')) as HistoryStats;
-  }
-  return generateFresh(spec, (h) => {
-    for (const m of MACHINES) renameSync(join(h, m), join(dataDir, m)); // same file system: a rename, no copy
-  });
-}
-
-const STATS_FILE = 'generator.json';
-
-async function generateFresh(spec: { events: number; users: number; follows: number; seed: number }, place: (dir: string, stats: HistoryStats) => void): Promise<HistoryStats> {
-  const dir = mkdtempSync(join(tmpdir(), 'ftchat-history-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  try {
-    const stats = await generateHistory({ ...spec, out: join(dir, 'h') });
-    place(join(dir, 'h'), stats);
-    return stats;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

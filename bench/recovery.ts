@@ -6,7 +6,7 @@
  * Each recovery is also broken into phases from the cluster's log lines and /proc
  * start times, so a miss says where the time went.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admin/status';
@@ -19,8 +19,12 @@ import { serverPids, testKeys, type LogLine, type TestCluster } from '../test/he
 import { waitFor } from '../test/helpers/wait';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
-import { procStat } from '../lib/common/proc-stat';
+import { startedAtMs, TICK_MS } from './proc-start';
 import { credentialsFor } from '../test/helpers/trust';
+import { errorMessage } from '../lib/common/log';
+import { generateInto } from './history-cache';
+import { HISTORY_MACHINES, usersFor } from './history-gen';
+import { GOAL_GAP_MS, masterKillRuns, type MasterKillResult } from './master-kill';
 
 export type Role = 'worker' | 'master' | 'replica' | 'replicator' | 'supervisor' | 'guardian';
 
@@ -37,12 +41,50 @@ export interface RecoveryOptions {
   idleMs?: number;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
-  /** Roles to kill (default: every role). */
+  /** Roles to kill (default: every role); with fewer, the idle cost is not measured. */
   roles?: Role[];
+  /** What a user lives through when the master dies (bench/master-kill.ts): at the empty history and these sizes. */
+  userView?: UserViewOptions;
+}
+
+export interface UserViewOptions {
+  /** History sizes in events, beside the empty history. */
+  sizes: number[];
+  users: number;
+  follows: number;
+  seed: number;
+  /** Master kills per size. */
+  kills: number;
+  /** A dir keeping generated histories between runs (bench/history-cache.ts). */
+  cache: string | null;
+}
+
+/** The suite's command-line options (node:util parseArgs), merged into bench/run.ts's. */
+export const RECOVERY_ARGS = {
+  roles: { type: 'string' },
+  'master-kills': { type: 'string' },
+} as const;
+
+/** From the command line: `--roles worker,master|none`, `--master-kills N`, and the history flags `--events --users --follows --seed --history-cache`. */
+export function recoveryOptions(args: { [k: string]: string | string[] | boolean | undefined }): RecoveryOptions {
+  const roles = typeof args.roles === 'string' ? (args.roles === 'none' ? [] : (args.roles.split(',') as Role[])) : undefined;
+  const sizes = ((args.events as string[] | undefined) ?? ['1000000']).flatMap((x) => x.split(',')).map(Number).filter((n) => n > 0);
+  const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : Number(v));
+  return {
+    ...(roles ? { roles } : {}),
+    userView: {
+      sizes,
+      users: num(args.users, 100_000),
+      follows: num(args.follows, 20),
+      seed: num(args.seed, 1),
+      kills: num(args['master-kills'], 5),
+      cache: (args['history-cache'] as string | undefined) ?? null,
+    },
+  };
 }
 
 /** What the kill runs need (everything but the idle window). */
-export type KillOptions = Required<Omit<RecoveryOptions, 'idleMs'>>;
+export type KillOptions = Required<Omit<RecoveryOptions, 'idleMs' | 'userView'>>;
 
 export interface KillSample {
   round: number;
@@ -98,7 +140,9 @@ export interface IdleCost {
 export interface RecoveryResult extends RunHeader {
   timing: ClusterConfig['timing'];
   roles: RoleResult[];
-  idle: IdleCost;
+  idle: IdleCost | null;
+  /** A user's view of master kills, per history size. */
+  userView: { events: number; users: number; result: MasterKillResult | { never: string } }[];
   /** How busy the whole host was during the kill runs (% of one core; 200 = both cores). */
   hostBusyPercent: number;
   /** Events the last restarted m1 worker loaded (every restart loads them all; the bench's own posts grow it). */
@@ -190,30 +234,62 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     ...opts,
   };
   const header = startRun(WORKERS);
+  let roles: RoleResult[] = [];
+  let hostBusyPercent = 0;
+  let eventsLoaded = 0;
+  let timing: ClusterConfig['timing'] | null = null;
+  if (o.roles.length > 0) {
+    o.progress('recovery: starting machines m1, m2');
+    const cluster = await startTree(['m1', 'm2']);
+    const config = loadConfig(cluster.configFile);
+    timing = config.timing;
+    try {
+      const host = cpuMeter({});
+      ({ roles, eventsLoaded } = await killRuns(cluster, config, o));
+      hostBusyPercent = host.stop().otherLoad;
+    } finally {
+      await cluster.teardown();
+    }
+  }
+  let idle: IdleCost | null = null;
+  if (o.roles.length === ROLE_SPECS.length) {
+    o.progress('recovery: idle cost of a 3-machine tree');
+    const tree = await startTree(['m1', 'm2', 'm3']);
+    try {
+      idle = await idleCost(tree, o.idleMs);
+    } finally {
+      await tree.teardown();
+    }
+  }
+  const userView: RecoveryResult['userView'] = [];
+  for (const events of o.userView ? [0, ...o.userView.sizes] : []) {
+    const view = await userViewAt(events, o.userView!, o.progress);
+    timing ??= view.timing;
+    userView.push(view);
+  }
+  return { ...header(), timing: timing ?? loadConfig(undefined).timing, roles, idle, hostBusyPercent, eventsLoaded, userView };
+}
 
-  o.progress('recovery: starting machines m1, m2');
-  const cluster = await startTree(['m1', 'm2']);
-  let roles: RoleResult[];
-  let eventsLoaded: number;
-  let hostBusyPercent: number;
+/** Three machines on a generated history of `events`, and a user on m1 through `kills` master kills. */
+async function userViewAt(events: number, v: UserViewOptions, progress: (line: string) => void): Promise<RecoveryResult['userView'][number] & { timing: ClusterConfig['timing'] }> {
+  const users = usersFor(events, v.follows, v.users);
+  const size = `${events.toLocaleString('en-US')} events`;
+  const cluster = await startTree(HISTORY_MACHINES, WORKERS, { startMachines: false, startTimeoutMs: 20 * 60_000 });
   const config = loadConfig(cluster.configFile);
   try {
-    const host = cpuMeter({});
-    ({ roles, eventsLoaded } = await killRuns(cluster, config, o));
-    hostBusyPercent = host.stop().otherLoad;
+    if (events > 0) {
+      progress(`recovery: ${size}: history (${users.toLocaleString('en-US')} users, ${v.follows} follows each)`);
+      await generateInto(config.dataDir, { events, users, follows: v.follows, seed: v.seed }, v.cache);
+    }
+    progress(`recovery: ${size}: starting m1, m2, m3`);
+    await Promise.all(HISTORY_MACHINES.map((m) => cluster.start(m)));
+    progress(`recovery: ${size}: ${v.kills} master kills with a user on m1`);
+    const result = await masterKillRuns(cluster, config, { kills: v.kills, deadlineMs: 30_000, typeEveryMs: 100, progress: (line) => progress(`recovery: ${size}: ${line}`) })
+      .catch((err: unknown): { never: string } => ({ never: errorMessage(err) }));
+    return { events, users, result, timing: config.timing };
   } finally {
     await cluster.teardown();
   }
-
-  o.progress('recovery: idle cost of a 3-machine tree');
-  const tree = await startTree(['m1', 'm2', 'm3']);
-  let idle: IdleCost;
-  try {
-    idle = await idleCost(tree, o.idleMs);
-  } finally {
-    await tree.teardown();
-  }
-  return { ...header(), timing: config.timing, roles, idle, hostBusyPercent, eventsLoaded };
 }
 
 /** `o.kills` SIGKILLs of each of `o.roles` on a running cluster of at least m1 and m2. */
@@ -414,17 +490,6 @@ function lockMtime(path: string): number | null {
 
 function logTime(l: LogLine): number {
   return Date.parse(String(l.time));
-}
-
-// Wall-clock time of boot, from /proc/uptime (10 ms resolution), to place /proc start times.
-let bootMs = 0;
-const TICK_MS = 10; // USER_HZ = 100
-
-/** When a process started (wall-clock ms), from /proc/<pid>/stat; 0 if it is gone. */
-function startedAtMs(pid: number): number {
-  if (bootMs === 0) bootMs = nowMs() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
-  const fields = procStat(pid);
-  return fields ? bootMs + Number(fields[19]) * TICK_MS : 0;
 }
 
 function census(s: ClusterStatus): Record<string, number> {
@@ -637,12 +702,22 @@ export function recoveryRows(r: RecoveryResult): [string, string, string][] {
     rows.push([`longest stall of a client posting on ${x.machine}: ${x.role} kills`, `max ${fmt(x.maxStallMs)} (median ${fmt(x.medianStallMs)})`, '']);
   }
   const i = r.idle;
-  rows.push([
-    `idle CPU, ${i.machines.length}-machine tree (${i.processes} processes, ${i.seconds} s)`,
-    `${i.cpuPercent} % of one core`,
-    `< ${GOAL_IDLE_CPU_PERCENT} %: ${mark(i.cpuPercent < GOAL_IDLE_CPU_PERCENT)}`,
-  ]);
-  rows.push([`idle RSS, ${i.machines.length}-machine tree`, `${i.rssMb} MB in total`, '']);
+  if (i) {
+    rows.push([
+      `idle CPU, ${i.machines.length}-machine tree (${i.processes} processes, ${i.seconds} s)`,
+      `${i.cpuPercent} % of one core`,
+      `< ${GOAL_IDLE_CPU_PERCENT} %: ${mark(i.cpuPercent < GOAL_IDLE_CPU_PERCENT)}`,
+    ]);
+    rows.push([`idle RSS, ${i.machines.length}-machine tree`, `${i.rssMb} MB in total`, '']);
+  }
+  for (const v of r.userView) {
+    const x = v.result;
+    rows.push([
+      `a user on m1 posting every 100 ms, m1's master SIGKILLed: longest gap between two posts back, ${v.events.toLocaleString('en-US')} events`,
+      'never' in x ? x.never : `max ${fmt(x.maxGapMs)}, median ${fmt(x.medianGapMs)}, ${x.kills} kills${x.misses ? `, ${x.misses} with no post back within 30 s` : ''}`,
+      'never' in x ? '' : `< ${GOAL_GAP_MS} ms in every kill: ${mark(x.misses === 0 && x.maxGapMs < GOAL_GAP_MS)}`,
+    ]);
+  }
   return rows;
 }
 
@@ -666,9 +741,30 @@ export function printRecoveryReport(r: RecoveryResult): void {
         `rooms.lock held at the kill in ${held.kills} of ${x.kills}: median ${fmt(held.medianMs)}, otherwise ${fmt(free.medianMs)})`,
     );
   }
-  const per = (m: Record<string, number>, unit: string): string =>
-    Object.entries(m).map(([k, v]) => `${k} x${r.idle.processesByRole[k]} ${v}${unit}`).join(', ');
-  console.log(`\nIdle tree by role: CPU ${per(r.idle.cpuByRole, ' %')}; RSS ${per(r.idle.rssByRole, ' MB')}.`);
-  console.log(`Everything else on this host used ${r.idle.otherLoadPercent} % of a core meanwhile (2 cores).`);
-  console.log(`The last restarted m1 worker loaded ${r.eventsLoaded} events (the bench's own posts).`);
+  const idle = r.idle;
+  if (idle) {
+    const per = (m: Record<string, number>, unit: string): string =>
+      Object.entries(m).map(([k, v]) => `${k} x${idle.processesByRole[k]} ${v}${unit}`).join(', ');
+    console.log(`\nIdle tree by role: CPU ${per(idle.cpuByRole, ' %')}; RSS ${per(idle.rssByRole, ' MB')}.`);
+    console.log(`Everything else on this host used ${idle.otherLoadPercent} % of a core meanwhile (2 cores).`);
+  }
+  if (r.roles.length > 0) console.log(`The last restarted m1 worker loaded ${r.eventsLoaded} events (the bench's own posts).`);
+  printUserView(r);
+}
+
+/** The master kill as the user lives it: each step's own time (median / max over the kills), one column per history size. */
+function printUserView(r: RecoveryResult): void {
+  const sized = r.userView.flatMap((v) => ('never' in v.result ? [] : [{ ...v, result: v.result }]));
+  if (sized.length === 0) return;
+  console.log("\nA master kill as the user on m1 lives it: each step's own time, median / max over the kills (ms), and when it ended (median ms after the SIGKILL)");
+  console.log(`| step | ${sized.map((v) => `${v.events.toLocaleString('en-US')} events (${v.users.toLocaleString('en-US')} users)`).join(' | ')} |`);
+  console.log(`|---|${sized.map(() => '---').join('|')}|`);
+  for (const [i, { label }] of sized[0].result.steps.entries()) {
+    const cell = (x: MasterKillResult): string => {
+      const st = x.steps[i];
+      return Number.isNaN(st.medianMs) ? '-' : `${Math.round(st.medianMs)} / ${Math.round(st.maxMs)} (at ${Math.round(st.medianAtMs)})`;
+    };
+    console.log(`| ${label} | ${sized.map((v) => cell(v.result)).join(' | ')} |`);
+  }
+  console.log(`| the user's longest gap, max (median) | ${sized.map((v) => `${fmt(v.result.maxGapMs)} (${fmt(v.result.medianGapMs)})${v.result.misses ? `, ${v.result.misses} of ${v.result.kills} never back within 30 s` : ''}`).join(' | ')} |`);
 }

@@ -30,7 +30,7 @@ import { benchIdentity, printIdentityReport } from './identity';
 import { benchNames, printNamesReport } from './names';
 import { workerMemory, type WorkerMemory } from './memory';
 import { measurePosts, type PostsResult } from './posts';
-import { benchRecovery, printRecoveryReport } from './recovery';
+import { benchRecovery, printRecoveryReport, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
 import { printReport } from './report';
@@ -106,10 +106,10 @@ async function benchChat(): Promise<BenchResults> {
   }
 }
 
-type Args = Parameters<typeof historyOptions>[0] & { baseline?: string };
+type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string };
 const SUITES = {
   chat: { run: () => benchChat(), print: printReport },
-  recovery: { run: () => benchRecovery(), print: printRecoveryReport },
+  recovery: { run: (args: Args) => benchRecovery(recoveryOptions(args)), print: printRecoveryReport },
   replication: { run: () => benchReplication(), print: printReplicationReport },
   tls: { run: () => benchTls(), print: printTlsReport },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
@@ -129,7 +129,7 @@ function save(suite: string, result: { startedAt: string }): string {
 
 async function main(): Promise<void> {
   // history is long and sized by its flags: run it by name.
-  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS } });
+  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS, ...RECOVERY_ARGS } });
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);

@@ -11,7 +11,7 @@ import type { Event__Output } from '../gen/ftchat/Event';
 import { errorMessage } from '../common/log';
 import { retryDelayMs } from '../core/backoff';
 import { NoServerReachable, type ChatConnection } from './connection';
-import { formatEvent } from './format';
+import { formatEvent, type Clock } from './format';
 import { StreamCursor } from './stream-cursor';
 
 export interface FeedOutput {
@@ -20,6 +20,8 @@ export interface FeedOutput {
   /** Status of the stream (interrupted, resumed). */
   note(text: string): void;
   error(text: string): void;
+  /** The clock for local times on event lines; none (or absent): no times (see formatEvent). */
+  clock?(): Clock | undefined;
 }
 
 /** Stream endings that resuming cannot fix: the request itself is refused. */
@@ -138,7 +140,7 @@ export class ChatFeed {
   }
 
   private show(e: Event__Output, fresh: boolean): void {
-    const line = fresh && !this.stopped ? formatEvent(e) : null;
+    const line = fresh && !this.stopped ? formatEvent(e, this.out.clock?.()) : null;
     if (line !== null) this.out.line(line);
   }
 

@@ -1,8 +1,14 @@
 /**
  * What a typed line means, in command mode or chat mode. Pure: no I/O, so every
  * rule of the contract's command language is checked by unit tests.
+ *
+ * Command words are case-insensitive and may carry a leading '/' (an IRC habit:
+ * `/quit`). In chat mode every other line is a post, except a line starting with
+ * '/': that is a command or refused, never posted by accident. `/say <text>` and
+ * `//text` post what a command word would otherwise swallow.
  */
 import { printable, usernameError } from '../core/usernames';
+import { closestWord } from './suggest';
 
 export type Mode = 'command' | 'chat';
 
@@ -21,6 +27,12 @@ export type Command =
 
 export const CHAT_MODE_FOLLOW_REFUSAL = "type 'exit' to leave chat mode before joining or leaving rooms";
 
+/** The words each mode takes as commands (chat mode also knows `say`, only with its '/'). */
+const WORDS: Record<Mode, string[]> = {
+  command: ['join', 'leave', 'list', 'more', 'chat', 'help', 'quit'],
+  chat: ['exit', 'help', 'leave', 'quit', 'join', 'say'],
+};
+
 const HELP: Record<Mode, string[]> = {
   command: [
     'commands (case-insensitive):',
@@ -34,10 +46,14 @@ const HELP: Record<Mode, string[]> = {
     '  leave | quit   disconnect',
   ],
   chat: [
-    'chat mode: every line you type is posted to your room',
-    '  exit           back to command mode',
-    '  help           this help',
-    '  leave | quit   disconnect',
+    'chat mode: each line you type is posted to your room, except these commands',
+    '(case-insensitive, alone on the line, with or without a leading /):',
+    '  exit                 back to command mode',
+    '  help                 this help',
+    '  leave | quit         disconnect',
+    "  join | leave <user>  refused here: type 'exit' first",
+    'any other line starting with / is refused, never posted. To post such a line as',
+    'text: /say <text> (/say exit posts "exit"), or double the / (//shrug posts "/shrug").',
   ],
 };
 
@@ -48,22 +64,37 @@ export function helpLines(mode: Mode): string[] {
 export function parseLine(line: string, mode: Mode): Command {
   const text = line.trim();
   if (text === '') return { kind: 'nothing' };
+  if (mode === 'chat') return parseChat(text);
   const [word, ...args] = text.split(/\s+/);
-  const verb = word.toLowerCase();
-  return mode === 'chat' ? parseChat(text, verb, args) : parseCommand(verb, args);
+  return parseCommand(word.replace(/^\//, ''), args);
 }
 
-function parseChat(text: string, verb: string, args: string[]): Command {
+function parseChat(text: string): Command {
+  if (text.startsWith('//')) return { kind: 'post', text: text.slice(1) };
+  const slashed = text.startsWith('/');
+  const [word, ...args] = (slashed ? text.slice(1) : text).split(/\s+/);
+  const verb = word.toLowerCase();
   if (verb === 'join' || (verb === 'leave' && args.length > 0)) return error(CHAT_MODE_FOLLOW_REFUSAL);
+  if (slashed && verb === 'say') {
+    const said = text.slice(1 + word.length).trim();
+    return said ? { kind: 'post', text: said } : error('usage: /say <text>');
+  }
   if (args.length === 0) {
     if (verb === 'exit') return { kind: 'exit' };
     if (verb === 'leave' || verb === 'quit') return { kind: 'quit' };
     if (verb === 'help') return { kind: 'help' };
   }
-  return { kind: 'post', text };
+  if (!slashed) return { kind: 'post', text };
+  const known = WORDS.chat.includes(verb);
+  return error(
+    known
+      ? `'/${verb}' takes no arguments here; type 'help' for chat mode's commands, or '/say <text>' to post a line as text`
+      : `unknown command '/${printable(word)}'${didYouMean(verb, 'chat', '/')}type 'help' for chat mode's commands, or '//${printable(word)}' to post it as text`,
+  );
 }
 
-function parseCommand(verb: string, args: string[]): Command {
+function parseCommand(word: string, args: string[]): Command {
+  const verb = word.toLowerCase();
   switch (verb) {
     case 'join':
       return follow('join', args);
@@ -80,8 +111,14 @@ function parseCommand(verb: string, args: string[]): Command {
     case 'exit':
       return error("you are not in chat mode; type 'quit' to disconnect or 'help' for the commands");
     default:
-      return error(`unknown command '${printable(verb)}'; type 'help' for the commands`);
+      return error(`unknown command '${printable(word)}'${didYouMean(verb, 'command', '')}type 'help' for the commands`);
   }
+}
+
+/** `; did you mean 'join'? ` for a near miss of one of the mode's words, else `; `. */
+function didYouMean(verb: string, mode: Mode, prefix: string): string {
+  const near = closestWord(verb, WORDS[mode]);
+  return near ? `; did you mean '${prefix}${near}'? ` : '; ';
 }
 
 function follow(kind: 'join' | 'leave', args: string[]): Command {

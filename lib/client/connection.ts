@@ -23,6 +23,7 @@ import type { TimelineRequest } from '../gen/ftchat/TimelineRequest';
 import type { TimelineResponse__Output } from '../gen/ftchat/TimelineResponse';
 import { compareHlc, type Hlc } from '../core/hlc';
 import { handshake, sessionMetadata, type Identity } from './identity';
+import { isConnectionRefused, RefusedServers } from './refused-servers';
 
 import type { Event__Output } from '../gen/ftchat/Event';
 import type { Hlc__Output } from '../gen/ftchat/Hlc';
@@ -35,6 +36,22 @@ export interface FailoverOptions {
   totalMs: number;
   /** Pause after each full round of the list, so a dead cluster is not hammered. */
   roundPauseMs: number;
+  /**
+   * Before the first greeting only: give up once every server has refused its
+   * connection for this long (refused-servers.ts), instead of after `totalMs`.
+   * Absent: wait out `totalMs` (a client that must find the cluster eventually).
+   */
+  refusedForMs?: number;
+}
+
+/** What a connection tells its user about, as it happens. */
+export interface ConnectionEvents {
+  /** A failover landed on a different server or worker than before. */
+  onSwitch?(g: Greeting): void;
+  /** A server's quota holds calls back (once a spell: see THROTTLE_NEWS_AFTER_MS); the call waits and retries. */
+  onThrottled?(message: string): void;
+  /** A call's first attempt failed and it goes on trying the list (once per call). */
+  onRetrying?(servers: readonly string[]): void;
 }
 
 /** A hint is the server's, so untrusted: never wait longer than this at once. */
@@ -59,13 +76,20 @@ export class ServerRefusal extends Error {
   }
 }
 
+export const NOT_RUNNING_HINT = 'is the cluster running? try fbs status';
+
 export class NoServerReachable extends Error {
   constructor(
     readonly tried: string[],
     /** Why the last attempt failed, when that was TLS: the one thing a user can fix (the config's CA). */
     tlsFailure: string | null = null,
+    /** Every server refused the connection itself: nothing listens there. */
+    refused = false,
   ) {
-    super(`no server reachable (tried ${tried.join(', ')})${tlsFailure ? `: TLS failed (${tlsFailure}); is the cluster's CA certificate the one the config names?` : ''}`);
+    const why = tlsFailure
+      ? `: TLS failed (${tlsFailure}); is the cluster's CA certificate the one the config names?`
+      : `${refused ? ': each refused the connection' : ''}; ${NOT_RUNNING_HINT}`;
+    super(`no server reachable (tried ${tried.join(', ')})${why}`);
   }
 }
 
@@ -114,10 +138,7 @@ export class ChatConnection {
     /** TLS trusting the cluster CA (transport-security's userChannelCredentials). */
     private readonly credentials: grpc.ChannelCredentials,
     opts: Partial<FailoverOptions> = {},
-    /** Told when a failover lands on a different server or worker than before. */
-    private readonly onSwitch: (g: Greeting) => void = () => undefined,
-    /** Told when a server's quota holds calls back (once a spell: see THROTTLE_NEWS_AFTER_MS); the call waits and retries. */
-    private readonly onThrottled: (message: string) => void = () => undefined,
+    private readonly events: ConnectionEvents = {},
   ) {
     if (servers.length === 0) throw new Error('no servers to connect to');
     this.opts = { ...DEFAULT_FAILOVER, ...opts };
@@ -178,6 +199,8 @@ export class ChatConnection {
     // Servers whose certificate our CA refused: that does not change on a retry, so once
     // every server has, the call gives up instead of spending its whole budget.
     const tlsRefused = new Set<string>();
+    // Before the first greeting a client may give up as soon as nothing listens anywhere.
+    const refused = this.last === null && this.opts.refusedForMs !== undefined ? new RefusedServers(this.servers, this.opts.refusedForMs) : null;
     let renewed = false;
     for (let n = 1; ; n++) {
       const server = this.servers[this.current];
@@ -201,7 +224,7 @@ export class ChatConnection {
         if (wait !== null) {
           // A quota, not a fault: the same server, after the wait it asked for.
           // Said once per spell: a typist near the limit is let through now and then (sooner on a busy machine).
-          if (performance.now() - this.throttledAt > THROTTLE_NEWS_AFTER_MS) this.onThrottled((err as grpc.ServiceError).details);
+          if (performance.now() - this.throttledAt > THROTTLE_NEWS_AFTER_MS) this.events.onThrottled?.((err as grpc.ServiceError).details);
           this.throttledAt = performance.now();
           await sleep(wait);
           end = Math.max(end, Date.now() + this.opts.totalMs);
@@ -210,11 +233,15 @@ export class ChatConnection {
         }
         if (!isTransient(err)) throw asRefusal(err);
         this.lost(server);
+        if (tried.length === 0) this.events.onRetrying?.(this.servers);
         if (!tried.includes(server)) tried.push(server);
-        const failure = tlsFailureOf((err as grpc.ServiceError).details ?? '');
+        const details = (err as grpc.ServiceError).details ?? '';
+        const failure = tlsFailureOf(details);
         if (failure && retryCannotCure(failure)) tlsRefused.add(server);
         else tlsRefused.delete(server);
         tlsFailure = failure ?? tlsFailure;
+        refused?.record(server, isConnectionRefused(details), Date.now());
+        if (refused?.all(Date.now())) throw new NoServerReachable(tried, null, true);
         if (Date.now() >= end || tlsRefused.size === this.servers.length) throw new NoServerReachable(tried, tlsFailure);
         this.current = (this.current + 1) % this.servers.length;
         if (n % this.servers.length === 0) await sleep(Math.min(this.opts.roundPauseMs, end - Date.now()));
@@ -229,7 +256,7 @@ export class ChatConnection {
     this.greeted.set(server, g);
     const prev = this.last;
     this.last = g;
-    if (prev && (prev.server !== g.server || prev.machine !== g.machine || prev.worker !== g.worker)) this.onSwitch(g);
+    if (prev && (prev.server !== g.server || prev.machine !== g.machine || prev.worker !== g.worker)) this.events.onSwitch?.(g);
   }
 
   private unary(server: string, method: string, req: unknown, deadline: number): Promise<unknown> {

@@ -12,6 +12,13 @@ export interface Printable {
   room: string;
   author: string;
   text: string;
+  /** When it was stamped (wall: ms), for the local time shown in a terminal. */
+  hlc?: { wall: number } | null;
+}
+
+/** Shows an event's local time (in a terminal), as of `now`; absent: no time (a pipe). */
+export interface Clock {
+  now: number;
 }
 
 export interface RoomLine {
@@ -20,8 +27,17 @@ export interface RoomLine {
   following: boolean;
 }
 
-/** One line for an event, or null for events the user is not shown (room creation). */
-export function formatEvent(e: Printable): string | null {
+/**
+ * One line for an event, or null for events the user is not shown (room creation).
+ * With a clock, the line starts with the event's local time: `[14:02] alice: hi`.
+ */
+export function formatEvent(e: Printable, clock?: Clock): string | null {
+  const line = eventText(e);
+  const wall = Number(e.hlc?.wall);
+  return line !== null && clock && wall > 0 ? `[${localTime(wall, clock.now)}] ${line}` : line;
+}
+
+function eventText(e: Printable): string | null {
   switch (e.kind) {
     case 'post':
       return `${safe(e.author)}: ${safe(e.text)}`;
@@ -32,6 +48,16 @@ export function formatEvent(e: Printable): string | null {
     default:
       return null;
   }
+}
+
+/** `14:02` for a time on the same local day as `now`, else `2026-12-05 14:02`. */
+export function localTime(wallMs: number, nowMs: number): string {
+  const d = new Date(wallMs);
+  const n = new Date(nowMs);
+  const two = (x: number): string => String(x).padStart(2, '0');
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  const sameDay = d.getFullYear() === n.getFullYear() && d.getMonth() === n.getMonth() && d.getDate() === n.getDate();
+  return sameDay ? hm : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}`;
 }
 
 export interface RoomPage {

@@ -4,12 +4,13 @@
  * cluster config), the user's key (read silently, or made on first use), then the
  * session itself. Bad input is one line and exit code 2.
  */
+import { existsSync, rmSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import readlineSync from 'readline-sync';
 import { clientAddresses, ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../common/config';
 import { userChannelCredentials } from '../common/transport-security';
 import { usernameError } from '../core/usernames';
-import { exportKey, KeyFileError, loadIdentity } from './key-file';
+import { defaultKeyFile, exportKey, KeyFileError, loadIdentity } from './key-file';
 import { parseServerList, ServerListError } from './server-list';
 import { runClient } from './session';
 
@@ -42,6 +43,9 @@ export async function clientMain(args: ClientArgs, usage: string): Promise<numbe
     return USAGE_EXIT;
   }
   let identity;
+  // A key made now and refused by the servers (the name is another key's) was never
+  // registered: it is removed, so a refused person keeps no key for a name not theirs.
+  const keyMadeNow = args.key === undefined && !args['export-key'] && !existsSync(defaultKeyFile(user)) ? defaultKeyFile(user) : null;
   try {
     if (args['export-key']) {
       process.stdout.write(exportKey(user, args.key));
@@ -65,5 +69,6 @@ export async function clientMain(args: ClientArgs, usage: string): Promise<numbe
     console.error(`error: ${err.message}`);
     return USAGE_EXIT;
   }
-  return runClient({ identity, servers, credentials, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
+  const onRefused = keyMadeNow ? () => rmSync(keyMadeNow, { force: true }) : undefined;
+  return runClient({ identity, servers, credentials, onRefused, input: process.stdin, output: process.stdout, errors: process.stderr, terminal });
 }

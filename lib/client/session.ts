@@ -6,9 +6,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/log';
 import { ChatFeed } from './chat-feed';
-import { ChatConnection, type Greeting } from './connection';
+import { ChatConnection, ServerRefusal } from './connection';
 import { helpLines, parseLine, type Command, type Mode } from './commands';
-import { formatEvent, formatRooms } from './format';
+import { formatEvent, formatRooms, type Clock } from './format';
 import type { Identity } from './identity';
 import { Terminal, type TerminalIo } from './terminal';
 
@@ -18,7 +18,12 @@ export interface ClientOptions extends TerminalIo {
   servers: string[];
   /** TLS trusting the cluster CA, from the config. */
   credentials: grpc.ChannelCredentials;
+  /** Told when the servers refuse the user before any session began (e.g. the name is another key's). */
+  onRefused?: () => void;
 }
+
+/** Nothing listens on any server for this long: fbc says so instead of waiting out its failover budget. */
+const REFUSED_FOR_MS = 750;
 
 /** Runs the client until the user quits or the input ends; resolves with the exit code. */
 export function runClient(opts: ClientOptions): Promise<number> {
@@ -39,15 +44,18 @@ class Session {
   private finished = false;
   private resolveDone: (code: number) => void = () => undefined;
 
-  constructor(opts: ClientOptions) {
+  constructor(private readonly opts: ClientOptions) {
     this.term = new Terminal(opts);
     this.conn = new ChatConnection(
       opts.identity,
       opts.servers,
       opts.credentials,
-      {},
-      (g) => this.error(`note: now using ${describe(g)}`),
-      (why) => this.error(`note: the server holds us back (${why}); retrying by itself`),
+      { refusedForMs: REFUSED_FOR_MS },
+      {
+        onSwitch: (g) => this.error(`note: reconnected to ${g.machine}`),
+        onThrottled: (why) => this.error(`note: the server holds us back (${why}); retrying by itself`),
+        onRetrying: (servers) => this.connecting(servers),
+      },
     );
   }
 
@@ -55,6 +63,8 @@ class Session {
     const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
     // Lines typed or piped while connecting wait in the queue.
     this.term.onLine((line) => {
+      // A post's typed line gives way to the post itself, shown once it is stored.
+      if (this.mode === 'chat' && parseLine(line, 'chat').kind === 'post') this.term.retract(line);
       this.queue.push(line);
       void this.pump();
     });
@@ -66,12 +76,13 @@ class Session {
     this.conn.connect().then(
       (g) => {
         this.connected = true;
-        this.print(`connected as ${this.conn.user} (${describe(g)}); type 'help' for commands`);
+        this.print(`connected as ${this.conn.user} to ${g.machine} (${g.server}); type 'help' for commands`);
         this.updatePrompt();
         void this.pump();
       },
       (err: unknown) => {
         this.error(`error: ${errorMessage(err)}`);
+        if (err instanceof ServerRefusal) this.opts.onRefused?.();
         this.finish(1);
       },
     );
@@ -104,7 +115,7 @@ class Session {
         case 'join':
         case 'leave': {
           const res = await this.conn.call(cmd.kind === 'join' ? 'Join' : 'Leave', { user: this.conn.user, room: cmd.room });
-          const line = res.event && formatEvent(res.event);
+          const line = res.event && formatEvent(res.event, this.clock());
           if (line) this.print(line);
           return;
         }
@@ -122,11 +133,33 @@ class Session {
           this.updatePrompt();
           return this.print('back to command mode');
         case 'post':
-          return await this.feed?.post(cmd.text);
+          return await this.post(cmd.text);
       }
     } catch (err) {
       this.error(`error: ${errorMessage(err)}`);
     }
+  }
+
+  private async post(text: string): Promise<void> {
+    try {
+      await this.feed?.post(text);
+    } catch (err) {
+      // On a terminal the typed line is gone (it gives way to the stored post): say what was not posted.
+      this.error(`error: ${errorMessage(err)}${this.opts.terminal ? `; not posted: ${text}` : ''}`);
+    }
+  }
+
+  /** Local times on chat lines, in a terminal only: a pipe's output stays as the contract words it. */
+  private clock(): Clock | undefined {
+    return this.opts.terminal ? { now: Date.now() } : undefined;
+  }
+
+  /**
+   * The first connect is retrying: on a terminal a status line says so until the
+   * outcome takes its place (a pipe gets only the outcome: one line).
+   */
+  private connecting(servers: readonly string[]): void {
+    if (!this.connected && !this.finished) this.term.status(`connecting to ${servers.join(', ')} ...`);
   }
 
   /** One page of the directory (the server's default size); remembers where `more` goes on. */
@@ -137,11 +170,12 @@ class Session {
   }
 
   private async enterChat(): Promise<void> {
-    this.print(`chat mode: each line you type is posted to your room; 'exit' returns to commands`);
+    this.print(`chat mode: each line you type is posted to your room; 'exit' returns to commands, 'help' lists the others`);
     const feed = new ChatFeed(this.conn, {
       line: (l) => this.print(l),
       note: (l) => this.error(l),
       error: (l) => this.error(l),
+      clock: () => this.clock(),
     });
     await feed.start();
     this.feed = feed;
@@ -169,8 +203,4 @@ class Session {
     this.term.close();
     this.resolveDone(code);
   }
-}
-
-function describe(g: Greeting): string {
-  return `server ${g.machine} at ${g.server}${g.worker ? `, worker ${g.worker}` : ''}`;
 }

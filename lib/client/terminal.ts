@@ -2,7 +2,8 @@
  * The client's screen and keyboard: node:readline over stdin, which may be a
  * terminal or a pipe. On a terminal a line arriving while the user types clears
  * the prompt line, prints, and redraws the prompt with the typed text intact; on
- * a pipe there is no prompt and lines are plain.
+ * a pipe there is no prompt and lines are plain. On a terminal the session ends on
+ * a clean line (Ctrl-C or Ctrl-D), so the shell's prompt never lands on the chat prompt.
  */
 import * as readline from 'node:readline';
 
@@ -17,6 +18,8 @@ export interface TerminalIo {
 export class Terminal {
   private readonly rl: readline.Interface;
   private promptShown = false;
+  /** Whether the line just entered was typed after a prompt (readline echoed both). */
+  private enteredAfterPrompt = false;
   private closed = false;
 
   constructor(private readonly io: TerminalIo) {
@@ -27,6 +30,7 @@ export class Terminal {
       historySize: io.terminal ? 100 : 0,
     });
     this.rl.on('line', () => {
+      this.enteredAfterPrompt = this.promptShown;
       this.promptShown = false; // readline has moved to a fresh line
     });
   }
@@ -63,8 +67,31 @@ export class Terminal {
     this.write(this.io.errors, line);
   }
 
+  /**
+   * A transient line (e.g. `connecting to ...`) on a terminal: the next line
+   * printed, or the prompt, takes its place.
+   */
+  status(text: string): void {
+    if (!this.io.terminal || this.closed) return;
+    this.wipe();
+    this.io.errors.write([...text].slice(0, this.columns() - 1).join('')); // one row: the wipe clears one
+  }
+
+  /**
+   * Takes back a line the user just entered (readline has echoed it and moved
+   * below it), so what it leads to can be shown in its place.
+   */
+  retract(line: string): void {
+    if (!this.io.terminal || this.closed) return;
+    const width = (this.enteredAfterPrompt ? this.rl.getPrompt().length : 0) + [...line].length;
+    readline.moveCursor(this.io.output, 0, -(Math.floor(Math.max(0, width - 1) / this.columns()) + 1));
+    readline.cursorTo(this.io.output, 0);
+    readline.clearScreenDown(this.io.output);
+  }
+
   close(): void {
     if (this.closed) return;
+    if (this.io.terminal) this.wipe(); // the prompt and any half-typed line: the shell's prompt goes there
     this.closed = true;
     this.rl.close();
   }
@@ -74,12 +101,20 @@ export class Terminal {
       stream.write(`${line}\n`);
       return;
     }
-    // Wipe the prompt and whatever is typed (it may wrap over several rows), print, redraw.
+    this.wipe();
+    stream.write(`${line}\n`);
+    if (this.promptShown) this.rl.prompt(true);
+  }
+
+  private columns(): number {
+    return (this.io.output as NodeJS.WriteStream).columns || 80;
+  }
+
+  /** Wipes the prompt and whatever is typed (it may wrap over several rows), or a status line. */
+  private wipe(): void {
     const out = this.io.output;
     readline.moveCursor(out, 0, -this.rl.getCursorPos().rows);
     readline.cursorTo(out, 0);
     readline.clearScreenDown(out);
-    stream.write(`${line}\n`);
-    if (this.promptShown) this.rl.prompt(true);
   }
 }

@@ -119,12 +119,27 @@ export function signalPids(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
+/** A set of processes is signalled to stop within this; killing them goes on after it in any case. */
+const FREEZE_MS = 5_000;
+
 /**
- * SIGKILLs the processes `find` returns until it returns none: one started meanwhile
- * (a guardian reviving its primary) goes too. Throws, naming the survivors, if any
- * outlives `withinMs`.
+ * SIGKILLs the processes `find` returns until it returns none. They are all sent
+ * SIGSTOP first, until `find` returns none that was not: a guardian killed after its
+ * primary could otherwise revive that primary in between, and a tree that revives
+ * itself outran one-by-one kills on a loaded host. A process with a SIGSTOP pending
+ * runs no instruction of its own again, and a fork under way when it arrives hands
+ * it to the child too (Linux), so nothing signalled spawns anything afterwards.
+ * Throws, naming the survivors, if any outlives `withinMs`.
  */
 export async function killUntilGone(find: () => number[], what: string, withinMs: number): Promise<void> {
+  const stopped = new Set<number>();
+  const stopNew = (): boolean => {
+    const fresh = find().filter((pid) => !stopped.has(pid));
+    signalPids(fresh, 'SIGSTOP');
+    for (const pid of fresh) stopped.add(pid);
+    return fresh.length === 0;
+  };
+  await waitUntil(stopNew, Math.min(FREEZE_MS, withinMs), 5).catch(() => undefined);
   const sweep = (): number[] => {
     const live = find();
     signalPids(live, 'SIGKILL');

@@ -105,7 +105,7 @@ function keyPair(config: ClusterConfig, machine: string): grpc.KeyCertPair {
   return { private_key: pem(f.key(machine), `${machine}'s TLS key`), cert_chain: pem(f.cert(machine), `${machine}'s certificate`) };
 }
 
-function caCert(config: ClusterConfig): Buffer {
+export function caCert(config: ClusterConfig): Buffer {
   return pem(tlsFiles(config.tlsDir).ca, "the cluster's CA certificate");
 }
 

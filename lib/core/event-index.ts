@@ -36,7 +36,6 @@ export interface IndexSnapshot {
 export function lineBytes(e: ChatEvent): number {
   return Buffer.byteLength(eventToLine(e));
 }
-}
 
 /** Whether a create carries a valid proof that a majority settled its name (storage/room-keys: provedBy). */
 export type Proved = (e: ChatEvent) => boolean;

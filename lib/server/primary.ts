@@ -129,6 +129,8 @@ class ForkedChildren {
       else this.relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
+    // A message sent as the child dies fails (EPIPE); its exit follows, and is what counts.
+    worker.on('error', (err) => this.log.warn(`could not reach ${spec.role} ${spec.slot}`, { childPid: pid, error: err.message }));
   }
 
   private exited(key: string, worker: Worker, pid: number, code: number, signal: string): void {

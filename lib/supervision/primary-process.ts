@@ -20,6 +20,7 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import type { StatusResponse } from '../gen/ftchat/StatusResponse';
 import { runPrimary, type Primary } from '../server/primary';
+import { BeatWatcher, primaryBeatPath } from './beat-file';
 import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { quarantinedFiles } from '../storage/room-files';
 import { AdminPeer } from './admin-client';
@@ -242,19 +243,19 @@ export async function startOrStandBy(opts: PrimaryProcessOptions): Promise<{ sto
 }
 
 /**
- * If the recorded primary still runs but does not answer on its admin port (it may
- * be paused), kill its process group so it can never run beside its successor.
+ * If the recorded primary still runs but shows no sign of life for the failure
+ * timeout (no answer on its admin port, no touch of its beat file: it may be
+ * paused), kill its process group so it can never run beside its successor. One
+ * that answers or beats, however slowly, runs: we stand by. (A 300 ms probe killed
+ * healthy primaries that a loaded host kept from answering in time, and every start
+ * after them did the same: at 1,000,000 events no post was served for minutes.)
  */
 async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: number, log: Logger): Promise<void> {
   if (pid === 0 || pid === process.pid || !isAlive(pid) || !isServerOf(pid, machine)) return;
-  const peer = new AdminPeer(adminAddress(config, machine), config);
-  try {
-    const res = await peer.heartbeat(300).catch(() => null);
-    if (res && res.pid === pid) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);
-  } finally {
-    peer.close();
-  }
-  log.warn('fencing an unresponsive primary', { stalePid: pid });
+  const { deadAfterMs, heartbeatMs } = config.timing;
+  if (await showsLife(config, machine, pid, deadAfterMs, heartbeatMs / 4)) throw new AlreadyRunning(`${machine} already has a primary (pid ${pid})`);
+  if (!isAlive(pid)) return; // it died meanwhile
+  log.warn('fencing an unresponsive primary', { stalePid: pid, silentMs: deadAfterMs });
   for (const target of [-pid, pid]) {
     try {
       process.kill(target, 'SIGKILL');
@@ -263,6 +264,23 @@ async function fenceStalePrimary(config: ClusterConfig, machine: string, pid: nu
     }
   }
   await waitUntil(() => !isAlive(pid), 5_000);
+}
+
+/** Whether primary `pid` answers its admin port as itself, or touches its beat file, within `withinMs`. */
+async function showsLife(config: ClusterConfig, machine: string, pid: number, withinMs: number, lookEveryMs: number): Promise<boolean> {
+  const peer = new AdminPeer(adminAddress(config, machine), config);
+  const beats = new BeatWatcher(primaryBeatPath(machineDirOf(config.dataDir, machine)));
+  beats.beaten(); // the mtime as it is now: only a change counts
+  let answered = false;
+  peer.heartbeat(withinMs).then((res) => (answered = res.pid === pid), () => undefined);
+  try {
+    await waitUntil(() => answered || beats.beaten() || !isAlive(pid), withinMs, lookEveryMs);
+    return isAlive(pid);
+  } catch {
+    return false;
+  } finally {
+    peer.close();
+  }
 }
 
 /** A start on a full disk tries again this often. */

@@ -3,8 +3,13 @@
  * exit code, never a stack trace.
  */
 import t from 'tap';
-import { runFbc } from '../helpers/fbc';
+import { NOT_RUNNING_HINT } from '../../lib/client/connection';
+import { runFbc, spawnFbc } from '../helpers/fbc';
 import { freePort, startCluster } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
+
+/** How long fbc keeps failing over before it reports no server (connection.ts, DEFAULT_FAILOVER.totalMs). */
+const FAILOVER_BUDGET_MS = 15_000;
 
 t.test('a bad username is refused with a clear message', async (t) => {
   for (const bad of ['../etc', '-rf', 'has space', 'x'.repeat(33)]) {
@@ -32,13 +37,20 @@ t.test('a bad server list or option is one line and exit code 2', async (t) => {
   t.match(o.err[1], /^usage: fbc/);
 });
 
-t.test('no server reachable is one line, no stack trace', async (t) => {
+t.test('with no server running fbc says so in one line with a hint, long before its failover budget', async (t) => {
   const dead = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
   // A cluster's config, never started: the client finds the cluster's CA through it.
   const cluster = await startCluster({ startMachines: false });
   t.teardown(() => cluster.teardown());
-  const r = await runFbc(t, ['-u', 'alice', '-s', dead.join(','), '-c', cluster.configFile], ['list']);
-  t.equal(r.code, 1);
-  t.same(r.err, [`error: no server reachable (tried ${dead.join(', ')})`]);
-  t.same(r.out, []);
+  const fbc = spawnFbc(t, ['-u', 'alice', '-s', dead.join(','), '-c', cluster.configFile]);
+  fbc.send('list');
+  // Every port refuses at once, so fbc gives up at once (the contract: about 1 s), not after
+  // its 15 s of failover; the deadline is for a loaded host, and still far below those 15 s.
+  let code: number | string | undefined;
+  void fbc.exited.then((c) => (code = c));
+  await waitFor('fbc to give up', () => code !== undefined, FAILOVER_BUDGET_MS - 3_000);
+  t.equal(code, 1);
+  await waitFor('its error line', () => fbc.err.length > 0 || undefined);
+  t.same(fbc.err, [`error: no server reachable (tried ${dead.join(', ')}): each refused the connection; ${NOT_RUNNING_HINT}`]);
+  t.same(fbc.out, []);
 });

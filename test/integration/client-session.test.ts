@@ -3,9 +3,11 @@
  * pipes against a real one-machine cluster, checking what the contract's
  * "Client" section promises.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { CHAT_MODE_FOLLOW_REFUSAL } from '../../lib/client/commands';
-import { runFbc, spawnFbc } from '../helpers/fbc';
+import { fbcConfigHome, newConfigHome, runFbc, spawnFbc } from '../helpers/fbc';
 import { startCluster, type TestCluster } from '../helpers/server';
 
 let cluster: TestCluster;
@@ -35,7 +37,7 @@ t.test('the piped session from the contract works', async (t) => {
   const alice = await runFbc(t, ['-u', 'alice', ...servers], ['join bob', 'chat', 'hi', 'exit', 'leave']);
   t.equal(alice.code, 0, 'exit code 0');
   t.same(alice.err, [], 'nothing on stderr');
-  t.match(alice.out[0], /^connected as alice \(server m1 at 127\.0\.0\.1:\d+/);
+  t.match(alice.out[0], /^connected as alice to m1 \(127\.0\.0\.1:\d+\)/, 'the machine by name, no internal ids');
   t.ok(inOrder(alice.out, ['alice joined bob', 'bob: hello from bob', 'alice: hi', 'back to command mode']), alice.out.join('\n'));
   t.equal(count(alice.out, 'alice: hi'), 1, 'the own post is printed once');
 });
@@ -124,6 +126,40 @@ t.test('an unknown command gets a hint mentioning help', async (t) => {
   t.equal(r.code, 0);
   t.same(r.err, ["error: unknown command 'dance'; type 'help' for the commands"]);
   t.ok(r.out.some((l) => l.includes('join <user>')), 'help lists the commands');
+});
+
+t.test('a mistyped command gets a suggestion, and runs nothing', async (t) => {
+  await runFbc(t, ['-u', 'typed', ...servers], ['quit']);
+  const r = await runFbc(t, ['-u', 'typist', ...servers], ['jion typed', 'join typed', 'quit']);
+  t.equal(r.code, 0);
+  t.same(r.err, ["error: unknown command 'jion'; did you mean 'join'? type 'help' for the commands"]);
+  t.equal(count(r.out, 'typist joined typed'), 1, 'only the corrected command joined');
+});
+
+t.test("chat mode's command words and slash words are never posted; /say and // post them as text", async (t) => {
+  const r = await runFbc(t, ['-u', 'ircfan', ...servers], ['chat', 'help', '/me waves', '/qiut', '/say exit', '//shrug', 'plain words', '/exit', 'chat', '/quit']);
+  t.equal(r.code, 0, '/quit disconnects');
+  t.ok(r.out.some((l) => l.includes('join | leave <user>')), 'help in chat mode names the refused words too');
+  t.same(r.err, [
+    "error: unknown command '/me'; type 'help' for chat mode's commands, or '//me' to post it as text",
+    "error: unknown command '/qiut'; did you mean '/quit'? type 'help' for chat mode's commands, or '//qiut' to post it as text",
+  ]);
+  t.ok(inOrder(r.out, ['ircfan: exit', 'ircfan: /shrug', 'ircfan: plain words', 'back to command mode']), r.out.join('\n'));
+  const posts = r.out.filter((l) => l.startsWith('ircfan: '));
+  t.same([...new Set(posts)], ['ircfan: exit', 'ircfan: /shrug', 'ircfan: plain words'], 'nothing else was posted');
+});
+
+t.test('a person refused a name keeps no key file for it', async (t) => {
+  await runFbc(t, ['-u', 'taken', ...servers], ['quit']);
+  const stranger = newConfigHome();
+  const r = await runFbc(t, ['-u', 'taken', ...servers], ['chat', 'I am taken', 'exit'], stranger);
+  t.equal(r.code, 1);
+  t.same(r.err, ["error: taken belongs to another key: choose another name, or bring taken's key file"]);
+  t.notOk(existsSync(join(stranger, 'ftchat', 'taken.key')), 'the key made for the refused name is gone');
+  t.ok(existsSync(join(fbcConfigHome(), 'ftchat', 'taken.key')), "the name's own key stays");
+  const own = await runFbc(t, ['-u', 'mine', ...servers], ['quit'], stranger);
+  t.equal(own.code, 0, 'the stranger takes a free name');
+  t.ok(existsSync(join(stranger, 'ftchat', 'mine.key')), 'and keeps its key');
 });
 
 t.test('at end of input the pending post is stored and the client exits 0', async (t) => {

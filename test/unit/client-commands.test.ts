@@ -87,8 +87,63 @@ t.test('join and leave are refused in chat mode with a clear message', async (t)
 t.test('help lists the commands of the current mode', async (t) => {
   t.same(parseLine('help', 'chat'), { kind: 'help' });
   const command = helpLines('command').join('\n');
-  const chat = helpLines('chat').join('\n');
   for (const word of ['join <user>', 'leave <user>', 'list [prefix]', 'more', 'chat', 'quit']) t.match(command, word);
-  t.match(chat, 'exit');
-  t.notMatch(chat, 'join');
+});
+
+t.test("chat mode's help names exactly the words that are commands there, and how to post them", async (t) => {
+  const lines = helpLines('chat');
+  // The words the help lists (its indented first column) against what the parser takes as commands.
+  const named = lines.flatMap((l) => /^ {2}(\S.*?) {2,}/.exec(l)?.[1].split(' | ') ?? []).map((w) => w.replace(' <user>', ''));
+  const words = ['join', 'leave', 'list', 'more', 'chat', 'help', 'quit', 'exit', 'say'];
+  const commands = words.filter((w) => parseLine(w, 'chat').kind !== 'post' || parseLine(`${w} bob`, 'chat').kind !== 'post');
+  t.same([...new Set(named)].sort(), commands.sort(), 'the help names exactly the words that are not posted');
+  const chat = lines.join('\n');
+  t.match(chat, '/say <text>');
+  t.match(chat, '//');
+  // What the help says is what the parser does.
+  for (const word of ['exit', 'help', 'leave', 'quit']) t.not(parseLine(word, 'chat').kind, 'post', `${word} is a command`);
+  t.equal(parseLine('join bob', 'chat').kind, 'error');
+  t.same(parseLine('/say exit', 'chat'), { kind: 'post', text: 'exit' });
+  t.same(parseLine('//shrug', 'chat'), { kind: 'post', text: '/shrug' });
+});
+
+t.test('in chat mode a slash word is a command or refused, never posted', async (t) => {
+  t.same(parseLine('/quit', 'chat'), { kind: 'quit' });
+  t.same(parseLine('/QUIT', 'chat'), { kind: 'quit' });
+  t.same(parseLine('/leave', 'chat'), { kind: 'quit' });
+  t.same(parseLine('/exit', 'chat'), { kind: 'exit' });
+  t.same(parseLine('/help', 'chat'), { kind: 'help' });
+  t.same(parseLine('/join bob', 'chat'), { kind: 'error', message: CHAT_MODE_FOLLOW_REFUSAL });
+  t.same(parseLine('/leave bob', 'chat'), { kind: 'error', message: CHAT_MODE_FOLLOW_REFUSAL });
+  for (const line of ['/me waves', '/nick alice', '/', '/quit now', '/say', '/list']) {
+    const c = parseLine(line, 'chat');
+    t.equal(c.kind, 'error', `${line} is not posted`);
+  }
+  t.match((parseLine('/me waves', 'chat') as { message: string }).message, /unknown command '\/me'.*'\/\/me' to post it as text/);
+  t.match((parseLine('/say', 'chat') as { message: string }).message, 'usage: /say <text>');
+});
+
+t.test('/say posts the rest of the line as typed', async (t) => {
+  t.same(parseLine('/say  Exit  stage left', 'chat'), { kind: 'post', text: 'Exit  stage left' });
+  t.same(parseLine('/SAY help', 'chat'), { kind: 'post', text: 'help' });
+});
+
+t.test('command mode takes the IRC habit of a leading slash too', async (t) => {
+  t.same(parseLine('/quit', 'command'), { kind: 'quit' });
+  t.same(parseLine('/join bob', 'command'), { kind: 'join', room: 'bob' });
+});
+
+t.test('a mistyped command gets a suggestion', async (t) => {
+  const message = (line: string, mode: 'command' | 'chat' = 'command'): string => (parseLine(line, mode) as { message: string }).message;
+  t.match(message('jion bob'), "unknown command 'jion'; did you mean 'join'?");
+  t.match(message('JION bob'), "did you mean 'join'?", 'case-insensitive');
+  t.match(message('lsit'), "did you mean 'list'?");
+  t.match(message('hlep'), "did you mean 'help'?");
+  t.match(message('qiut'), "did you mean 'quit'?");
+  t.match(message('caht'), "did you mean 'chat'?");
+  t.match(message('leaev bob'), "did you mean 'leave'?");
+  t.match(message('/qiut', 'chat'), "did you mean '/quit'?");
+  t.match(message('/exti', 'chat'), "did you mean '/exit'?");
+  t.notMatch(message('frobnicate'), 'did you mean', 'no suggestion for a word far from every command');
+  t.notMatch(message('xyz'), 'did you mean');
 });

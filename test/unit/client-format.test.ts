@@ -1,6 +1,8 @@
 /** What the client prints for events and room lists. */
 import t from 'tap';
-import { formatEvent, formatRooms, MORE_ROOMS_HINT } from '../../lib/client/format';
+import { formatEvent, formatRooms, localTime, MORE_ROOMS_HINT } from '../../lib/client/format';
+
+process.env.TZ = 'Europe/Berlin'; // local time, made the same wherever the test runs
 
 const ev = (kind: string, author: string, room: string, text = '') => ({ kind, author, room, text });
 
@@ -40,4 +42,20 @@ t.test('a list with more pages says how to see them', async (t) => {
 t.test('a search that finds nothing says what was searched for', async (t) => {
   t.same(formatRooms({ rooms: [], prefix: 'zed', more: false }), ["no rooms start with 'zed'"]);
   t.same(formatRooms({ rooms: [], prefix: 'z\u001b[2J', more: false }), ["no rooms start with 'z?[2J'"], 'the echoed prefix is made safe');
+});
+
+t.test('with a clock (a terminal) a line starts with the local time and still holds "<author>: <text>"', async (t) => {
+  const at = Date.UTC(2026, 11, 5, 13, 2, 30); // 14:02:30 in Berlin
+  const e = { ...ev('post', 'alice', 'alice', 'hi'), hlc: { wall: at } };
+  t.equal(formatEvent(e, { now: at + 60_000 }), '[14:02] alice: hi');
+  t.equal(formatEvent(e), 'alice: hi', 'without a clock (a pipe) no time');
+  t.equal(formatEvent({ ...ev('join', 'bob', 'alice'), hlc: { wall: at } }, { now: at }), '[14:02] bob joined alice');
+  t.equal(formatEvent({ ...ev('create', 'bob', 'bob'), hlc: { wall: at } }, { now: at }), null);
+});
+
+t.test('a time on another day carries its date', async (t) => {
+  const at = Date.UTC(2026, 11, 5, 22, 59); // 23:59 in Berlin
+  t.equal(localTime(at, at + 30_000), '23:59');
+  t.equal(localTime(at, at + 2 * 60_000), '2026-12-05 23:59', 'after local midnight');
+  t.equal(localTime(Date.UTC(2025, 0, 1, 8, 0), at), '2025-01-01 09:00');
 });

@@ -15,7 +15,11 @@ t.test('the TLS part of a transport failure, or null', async (t) => {
 });
 
 t.test('the one line says what failed and what to check', async (t) => {
-  t.equal(new NoServerReachable(['a:1', 'b:2']).message, 'no server reachable (tried a:1, b:2)');
+  t.equal(new NoServerReachable(['a:1', 'b:2']).message, 'no server reachable (tried a:1, b:2); is the cluster running? try fbs status');
+  t.equal(
+    new NoServerReachable(['a:1', 'b:2'], null, true).message,
+    'no server reachable (tried a:1, b:2): each refused the connection; is the cluster running? try fbs status',
+  );
   t.equal(
     new NoServerReachable(['a:1'], 'self-signed certificate in certificate chain').message,
     "no server reachable (tried a:1): TLS failed (self-signed certificate in certificate chain); is the cluster's CA certificate the one the config names?",
