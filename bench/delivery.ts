@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../test/helpers/wait';
 import { ChildLink } from './child-link';
-import { call, chatClient, inParallel, type BenchServer } from './server';
+import { benchPerson, call, chatClient, inParallel, type BenchServer } from './server';
 import { cpuClock, cpuPerUnit, nowMs, summarize, type CpuUse, type Summary } from './stats';
 
 /** Posts the delivery bench times carry this prefix and then their send time (ms). */
@@ -55,7 +55,7 @@ export async function gatherAudience(server: BenchServer, sizes: number[], helpe
     await inParallel([...stars.values(), ...followers], 64, (user) => call(next(), 'Connect', { user }));
     const joins = sizes.flatMap((n) => followers.slice(0, n).map((user) => ({ user, room: stars.get(n)! })));
     await inParallel(joins, 64, (req) => call(next(), 'Join', req));
-    await Promise.all(links.map((link, h) => link.request('open', { address: server.address, users: followers.filter((_, i) => i % helpers === h) })));
+    await Promise.all(links.map((link, h) => link.request('open', { address: server.address, users: followers.filter((_, i) => i % helpers === h), person: benchPerson(server) })));
 
     // A stream is live once something arrives on it: post to the biggest room until all have heard.
     const biggest = stars.get(Math.max(...sizes))!;

@@ -15,6 +15,7 @@
  * and a size whose tree never serves skips the rest. Everything started is killed by pid
  * and every temp dir removed, also on Ctrl-C (bench/cleanup.ts).
  */
+import type { Figure as AbFigure } from './ab';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
@@ -397,4 +398,14 @@ export function printHistoryReport(r: HistoryResult): void {
   console.log(`| metric | ${r.sizes.map((s) => (s.events === 0 ? 'empty history' : `${int(s.events)} events`)).join(' | ')} |`);
   console.log(`|---|${r.sizes.map(() => '---').join('|')}|`);
   for (const row of historyRows(r)) console.log(`| ${row.join(' | ')} |`);
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function historyFigures(r: HistoryResult): AbFigure[] {
+  const known = <T>(f: Figure<T>): T | undefined => ('value' in f ? f.value : undefined);
+  return r.sizes.flatMap((s): AbFigure[] => [
+    [`second start, first post on m1 ms, ${s.events} events`, known(s.secondStart)?.firstPostMs.m1 ?? undefined],
+    [`catch-up ms, ${s.events} events`, known(s.catchUp)?.caughtUpMs],
+    [`own-room share of 4-room posts/s %, ${s.events} events`, known(s.posts)?.sharePercent],
+  ]);
 }

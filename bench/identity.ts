@@ -9,6 +9,7 @@
  *   session check's share of it: the check (token parse, HMAC, key lookup) timed
  *   alone here, per call.
  */
+import type { Figure } from './ab';
 import { performance } from 'node:perf_hooks';
 import { generateKeyPairSync } from 'node:crypto';
 import { bearerToken, clusterKeys, fingerprint, mintToken, rawPublicKey, verifyToken } from '../lib/core/identity';
@@ -18,7 +19,12 @@ import { measurePosts, type PostsResult } from './posts';
 import { call, chatClient, startServer } from './server';
 import { cpuClock, cpuPerUnit, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
-const USERS = 200;
+export interface IdentitySizes {
+  users: number;
+  postSeconds: number;
+}
+export const IDENTITY_SIZES: IdentitySizes = { users: 200, postSeconds: 6 };
+export const IDENTITY_SMOKE: IdentitySizes = { users: 5, postSeconds: 1 };
 
 export interface IdentityResults extends RunHeader {
   roundTripMs: Summary;
@@ -31,13 +37,13 @@ export interface IdentityResults extends RunHeader {
   sessionCheckUs: number;
 }
 
-export async function benchIdentity(): Promise<IdentityResults> {
+export async function benchIdentity(sizes = IDENTITY_SIZES): Promise<IdentityResults> {
   const header = startRun(2);
   const server = await startServer(2);
   const client = chatClient(server.address);
   try {
     const via = (c: ChatClient): HandshakeCall => (method, req) => call(c, method, req as never);
-    const ids = Array.from({ length: USERS }, (_, i) => Identity.generate(`k${process.pid}_${i}`));
+    const ids = Array.from({ length: sizes.users }, (_, i) => Identity.generate(`k${process.pid}_${i}`));
     const timed = async (fn: (id: Identity) => Promise<unknown>): Promise<number[]> => {
       const ms: number[] = [];
       for (const id of ids) {
@@ -55,13 +61,13 @@ export async function benchIdentity(): Promise<IdentityResults> {
     const cpu = meter.stop();
 
     console.error('bench: posts, 128 users each posting to their own room');
-    const posts = await measurePosts(server, { name: '128 users, each posting to their own room', rooms: 128, lanes: 1, durationMs: 6_000, connections: 8 });
+    const posts = await measurePosts(server, { name: '128 users, each posting to their own room', rooms: 128, lanes: 1, durationMs: sizes.postSeconds * 1000, connections: 8 });
     return {
       ...header(),
       roundTripMs: summarize(roundTrip),
       newUserHandshakeMs: summarize(fresh),
       returningHandshakeMs: summarize(returning),
-      workerCpuUsPerHandshake: cpuPerUnit(cpu, USERS).worker,
+      workerCpuUsPerHandshake: cpuPerUnit(cpu, sizes.users).worker,
       posts,
       sessionCheckUs: sessionCheckUs(),
     };
@@ -103,4 +109,14 @@ export function printIdentityReport(r: IdentityResults): void {
     `Durable posts into own rooms: ${r.posts.postsPerSec}/s, worker CPU ${Math.round(worker)} µs per post; the session check alone ${r.sessionCheckUs} µs ` +
       `(${((100 * r.sessionCheckUs) / worker).toFixed(1)} % of it).`,
   );
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function identityFigures(r: IdentityResults): Figure[] {
+  return [
+    ['new user handshake p50 ms', r.newUserHandshakeMs.p50],
+    ['returning handshake p50 ms', r.returningHandshakeMs.p50],
+    ['worker CPU µs per handshake', r.workerCpuUsPerHandshake],
+    ['durable posts/s with sessions', r.posts.postsPerSec],
+  ];
 }

@@ -17,6 +17,8 @@ export interface PostsScenario {
   durationMs: number;
   /** Client connections the load is spread over (node:cluster balances connections, not calls). */
   connections: number;
+  /** Each post's text is padded to this many characters (default: a short line of about 30). */
+  textChars?: number;
 }
 
 export interface PostsResult {
@@ -34,9 +36,11 @@ export interface PostsResult {
 
 const WARMUP_MS = 500;
 
-export async function measurePosts(server: BenchServer, s: PostsScenario): Promise<PostsResult> {
+/** `newClient`: a client of the build that started `server` (another build's, in an A/B). */
+export async function measurePosts(server: BenchServer, s: PostsScenario, newClient = (): ChatClient => chatClient(server.address)): Promise<PostsResult> {
   const tag = randomUUID().slice(0, 6);
-  const clients: ChatClient[] = Array.from({ length: s.connections }, () => chatClient(server.address));
+  const clients: ChatClient[] = Array.from({ length: s.connections }, newClient);
+  const text = (n: number, user: string): string => `bench post ${n} from ${user} `.padEnd(s.textChars ?? 0, 'x');
   try {
     const users = Array.from({ length: s.rooms }, (_, i) => `p${tag}_${i}`);
     await inParallel(users, 32, (user) => call(clients[0], 'Connect', { user }));
@@ -48,7 +52,7 @@ export async function measurePosts(server: BenchServer, s: PostsScenario): Promi
         lanes.map(async (lane) => {
           for (let n = 0; nowMs() < until; n++) {
             const sent = nowMs();
-            await call(lane.client, 'Post', { user: lane.user, id: `${phase}${lane.id}n${n}`, text: `bench post ${n} from ${lane.user}` });
+            await call(lane.client, 'Post', { user: lane.user, id: `${phase}${lane.id}n${n}`, text: text(n, lane.user) });
             acks.push(nowMs() - sent);
           }
         }),

@@ -6,6 +6,7 @@
  * Each recovery is also broken into phases from the cluster's log lines and /proc
  * start times, so a miss says where the time went.
  */
+import type { Figure } from './ab';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -62,17 +63,24 @@ export interface UserViewOptions {
 /** The suite's command-line options (node:util parseArgs), merged into bench/run.ts's. */
 export const RECOVERY_ARGS = {
   roles: { type: 'string' },
+  kills: { type: 'string' },
+  idle: { type: 'string' },
   'master-kills': { type: 'string' },
 } as const;
 
-/** From the command line: `--roles worker,master|none`, `--master-kills N`, and the history flags `--events --users --follows --seed --history-cache`. */
+/**
+ * From the command line: `--roles worker,master|none`, `--kills N` per role, `--idle` seconds; with `--master-kills N`
+ * the user's view of a master kill too, sized by the history flags `--events --users --follows --seed --history-cache`.
+ */
 export function recoveryOptions(args: { [k: string]: string | string[] | boolean | undefined }): RecoveryOptions {
   const roles = typeof args.roles === 'string' ? (args.roles === 'none' ? [] : (args.roles.split(',') as Role[])) : undefined;
   const sizes = ((args.events as string[] | undefined) ?? ['1000000']).flatMap((x) => x.split(',')).map(Number).filter((n) => n > 0);
   const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : Number(v));
   return {
     ...(roles ? { roles } : {}),
-    userView: {
+    ...(args.kills === undefined ? {} : { kills: num(args.kills, 10) }),
+    ...(args.idle === undefined ? {} : { idleMs: num(args.idle, 60) * 1000 }),
+    userView: args['master-kills'] === undefined ? undefined : {
       sizes,
       users: num(args.users, 100_000),
       follows: num(args.follows, 20),
@@ -767,4 +775,16 @@ function printUserView(r: RecoveryResult): void {
     console.log(`| ${label} | ${sized.map((v) => cell(v.result)).join(' | ')} |`);
   }
   console.log(`| the user's longest gap, max (median) | ${sized.map((v) => `${fmt(v.result.maxGapMs)} (${fmt(v.result.medianGapMs)})${v.result.misses ? `, ${v.result.misses} of ${v.result.kills} never back within 30 s` : ''}`).join(' | ')} |`);
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function recoveryFigures(r: RecoveryResult): Figure[] {
+  return [
+    ...r.roles.flatMap((role): Figure[] => [
+      [`${role.role} revival median ms`, role.medianMs],
+      [`${role.role} client stall max ms`, role.maxStallMs],
+    ]),
+    ['idle tree CPU % of one core', r.idle?.cpuPercent],
+    ...r.userView.map((v): Figure => [`master kill, user's longest gap ms, ${v.events} events`, 'maxGapMs' in v.result ? v.result.maxGapMs : undefined]),
+  ];
 }

@@ -10,6 +10,7 @@
  *   `fbs dump`s of m1 and m3. Writing the N events is timed too, apart: it is the
  *   set-up, not the result.
  */
+import type { Figure } from './ab';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadConfig } from '../lib/common/config';
@@ -113,6 +114,9 @@ const DRAIN_MS = 20_000;
 /** Rooms and client connections per posting machine while the missed events are written. */
 const FILL_ROOMS = 8;
 const FILL_CONNECTIONS = 4;
+
+/** A size that only shows the suite still runs (`--smoke`). */
+export const REPLICATION_SMOKE: ReplicationOptions = { ratePerSec: 20, seconds: 1, posters: 2, catchUps: [200], fillInFlight: 16 };
 
 export async function benchReplication(opts: ReplicationOptions = {}): Promise<ReplicationResult> {
   const o = {
@@ -537,4 +541,12 @@ export function printReplicationReport(r: ReplicationResult): void {
     console.log(`  per peer: ${peers}; CPU: ${cpu}; the rest of the host used ${c.otherLoadPercent} % of one core meanwhile`);
     console.log(`  set-up, not the result: ${int(c.fill.posts)} posts written through gRPC at ${int(c.fill.postsPerSec)} /s (${c.fill.seconds} s), m1 and m2 converged ${c.fill.convergedAfterMs} ms later`);
   }
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function replicationFigures(r: ReplicationResult): Figure[] {
+  return [
+    ...r.lag.map((l): Figure => [`lag p99 ms, ${l.postingMachine} to ${l.followerMachine}`, l.lagMs.p99]),
+    ...r.catchUps.map((c): Figure => [`catch-up ms, ${c.missed} events`, c.caughtUpMs]),
+  ];
 }

@@ -1,5 +1,5 @@
 /** The chat bench's report: a markdown table against the goals. */
-import type { BenchResults } from './run';
+import type { BenchResults } from './chat';
 import type { EchoResult } from './grpc-echo';
 import { cpuPercent, loadAverageText, type CpuUse } from './stats';
 

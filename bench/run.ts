@@ -4,123 +4,72 @@
  * - chat: durable posts/s, delivery latency to 1/100/1,000 followers in chat mode,
  *   worker memory with 1,000 users connected, and raw grpc-js in the same run for
  *   the transport's limit (one machine, 2 workers);
- * - recovery: time from SIGKILL to a replacement serving, per role; idle cost;
+ * - recovery: time from SIGKILL to a replacement serving, per role; idle cost; with `--master-kills N`,
+ *   the longest gap a typing user sees across a master kill, at the empty history and `--events` sizes;
  * - replication: lag between machines, catch-up of 10,000 and 100,000 events;
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
  * - names: connect latency and CPU of a new name and a returning user, settled by a
  *   majority, against the build before (`--baseline DIR`), three machines each, alternating;
+ * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
- * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json.
+ * `--ab DIR [--rounds N]` runs the suites against another built checkout instead, in
+ * alternating rounds, and prints each headline figure as this build over the other (bench/ab.ts).
+ * Each prints a markdown table and writes bench/results/<suite>-<timestamp>.json; `--smoke`
+ * runs each at a tiny size, only to show it still runs (CI does, in test/integration/bench-smoke-*).
  * Everything started is cleaned up, also on Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../lib/common/paths';
+import { runAb, type Figure } from './ab';
+import { benchChat, CHAT_SIZES, CHAT_SMOKE, chatFigures } from './chat';
 import { runCleanups } from './cleanup';
-import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery';
-import { benchHistory, HISTORY_ARGS, historyOptions, printHistoryReport } from './history';
-import { measureEcho, type EchoResult } from './grpc-echo';
-import { benchIdentity, printIdentityReport } from './identity';
+import { benchHistory, HISTORY_ARGS, historyFigures, historyOptions, printHistoryReport } from './history';
+import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printIdentityReport } from './identity';
 import { benchNames, printNamesReport } from './names';
-import { workerMemory, type WorkerMemory } from './memory';
-import { measurePosts, type PostsResult } from './posts';
-import { benchRecovery, printRecoveryReport, RECOVERY_ARGS, recoveryOptions } from './recovery';
-import { benchReplication, printReplicationReport } from './replication';
+import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
+import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
+import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
-import { startServer } from './server';
-import { startRun, type RunHeader } from './stats';
-import { benchTls, printTlsReport } from './tls';
+import { benchTls, printTlsReport, TLS_SIZES, TLS_SMOKE, tlsFigures } from './tls';
 
-const WORKERS = 2;
-const POST_SECONDS = 6;
-const FOLLOWER_SIZES = [1, 100, 1000];
-const FOLLOWER_HELPERS = 4;
-const ECHO = { inFlight: 64, durationMs: 2_000, serialCalls: 1_000 };
-const DELIVERY = { posts: 100, intervalMs: 40 }; // 25 posts/s: 25,000 deliveries/s to 1,000 followers
-
-export interface BenchResults extends RunHeader {
-  /** Measured first and last, as the machine's load may change during the run. */
-  echo: EchoResult[];
-  posts: PostsResult[];
-  delivery: DeliveryResult[];
-  memory: { connectedUsers: number; idle: WorkerMemory[]; afterConnect: WorkerMemory[]; afterDelivery: WorkerMemory[] };
-}
-
-async function benchChat(): Promise<BenchResults> {
-  const header = startRun(WORKERS);
-  const echo: EchoResult[] = [];
-  const measureTransport = async (): Promise<void> => {
-    console.error('bench: raw grpc-js echo');
-    echo.push(await measureEcho(ECHO));
-  };
-  await measureTransport();
-
-  const posts: PostsResult[] = [];
-  let server = await startServer(WORKERS);
-  try {
-    for (const s of [
-      { name: '128 users, each posting to their own room', rooms: 128, lanes: 1 },
-      { name: '128 in flight into 4 rooms', rooms: 4, lanes: 32 },
-    ]) {
-      console.error(`bench: posts, ${s.name}`);
-      posts.push(await measurePosts(server, { ...s, durationMs: POST_SECONDS * 1_000, connections: 8 }));
-    }
-  } finally {
-    await server.stop();
-  }
-
-  // A fresh server, so the workers' peak memory is that of serving the connected users.
-  server = await startServer(WORKERS);
-  try {
-    const idle = workerMemory(server);
-    console.error(`bench: ${Math.max(...FOLLOWER_SIZES)} followers joining and entering chat mode`);
-    const audience = await gatherAudience(server, FOLLOWER_SIZES, FOLLOWER_HELPERS);
-    try {
-      const afterConnect = workerMemory(server);
-      const delivery: DeliveryResult[] = [];
-      for (const n of FOLLOWER_SIZES) {
-        console.error(`bench: delivery to ${n} follower(s)`);
-        delivery.push(await measureDelivery(server, audience, n, DELIVERY));
-      }
-      await measureTransport();
-      const results: BenchResults = {
-        ...header(),
-        echo,
-        posts,
-        delivery,
-        memory: { connectedUsers: audience.connected, idle, afterConnect, afterDelivery: workerMemory(server) },
-      };
-      return results;
-    } finally {
-      await audience.close();
-    }
-  } finally {
-    await server.stop();
-  }
-}
-
-type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string };
+type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string; smoke?: boolean };
 const SUITES = {
-  chat: { run: () => benchChat(), print: printReport },
-  recovery: { run: (args: Args) => benchRecovery(recoveryOptions(args)), print: printRecoveryReport },
-  replication: { run: () => benchReplication(), print: printReplicationReport },
-  tls: { run: () => benchTls(), print: printTlsReport },
-  history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport },
-  identity: { run: () => benchIdentity(), print: printIdentityReport },
-  security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport },
-  names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport },
+  chat: { run: (args: Args) => benchChat(args.smoke ? CHAT_SMOKE : CHAT_SIZES), print: printReport, figures: chatFigures },
+  recovery: { run: (args: Args) => benchRecovery(recoveryOptions(args)), print: printRecoveryReport, figures: recoveryFigures },
+  replication: { run: (args: Args) => benchReplication(args.smoke ? REPLICATION_SMOKE : {}), print: printReplicationReport, figures: replicationFigures },
+  tls: { run: (args: Args) => benchTls(args.smoke ? TLS_SMOKE : TLS_SIZES), print: printTlsReport, figures: tlsFigures },
+  history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport, figures: historyFigures },
+  identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
+  security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
+  durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
+  names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport, figures: null },
 } as const;
 type Suite = keyof typeof SUITES;
 
-function save(suite: string, result: { startedAt: string }): string {
-  const dir = join(REPO_ROOT, 'bench', 'results');
+/** The runner's own flags; every other flag goes on to the suite, also in each run of an A/B. */
+const OWN_ARGS = {
+  only: { type: 'string', default: 'chat,recovery,replication' },
+  ab: { type: 'string' },
+  rounds: { type: 'string', default: '3' },
+  results: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+} as const;
+
+function suiteArgs(tokens: ReturnType<typeof parseArgs>['tokens'] = []): string[] {
+  return tokens.flatMap((t) => (t.kind !== 'option' || t.name in OWN_ARGS ? [] : t.value === undefined ? [`--${t.name}`] : [`--${t.name}`, t.value]));
+}
+
+/** `--smoke`: every suite at a size that only shows it still runs (CI runs it); flags given still win. */
+const SMOKE_ARGS = { events: ['2000'], users: '50', follows: '5', kills: '1', missed: '200', idle: '2', 'master-kills': '1' };
+
+function save(dir: string, suite: string, result: { startedAt: string }): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${suite}-${result.startedAt.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
@@ -129,16 +78,27 @@ function save(suite: string, result: { startedAt: string }): string {
 
 async function main(): Promise<void> {
   // history is long and sized by its flags: run it by name.
-  const { values } = parseArgs({ options: { only: { type: 'string', default: 'chat,recovery,replication' }, baseline: { type: 'string' }, ...HISTORY_ARGS, ...RECOVERY_ARGS } });
+  const parsed = parseArgs({ options: { ...OWN_ARGS, baseline: { type: 'string' }, smoke: { type: 'boolean' }, ...HISTORY_ARGS, ...RECOVERY_ARGS }, tokens: true });
+  const values = parsed.values.smoke ? { ...SMOKE_ARGS, ...parsed.values } : parsed.values;
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));
   if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')} (have ${Object.keys(SUITES).join(', ')})`);
   for (const suite of suites as Suite[]) {
     console.error(`bench: --- ${suite} ---`);
+    if (values.ab) {
+      const figures = SUITES[suite].figures;
+      if (!figures) throw new Error(`--ab: the ${suite} suite is an A/B of its own (--baseline DIR)`);
+      await runAb(suite, values.ab, Number(values.rounds), suiteArgs(parsed.tokens), figures as (r: never) => Figure[]);
+      continue;
+    }
+    if (!SUITES[suite].figures && values.smoke && !values.baseline) {
+      console.log(`${suite}: not run (an A/B of its own: it needs --baseline DIR, the built checkout it compares against)`);
+      continue;
+    }
     const { run, print } = SUITES[suite] as { run: (args: Args) => Promise<{ startedAt: string }>; print: (r: never) => void };
     const result = await run(values);
     print(result as never);
-    console.log(`\nresults: ${save(suite, result)}`);
+    console.log(`\nresults: ${save(values.results, suite, result)}`);
   }
 }
 

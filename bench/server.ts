@@ -8,13 +8,15 @@ import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { authedChatClient, handshake, type Identity } from '../lib/client/identity';
+import { authedChatClient, handshake, Keyring, type Identity } from '../lib/client/identity';
+import { loadIdentity } from '../lib/client/key-file';
+import { loadConfig } from '../lib/common/config';
 import { ftchatProto } from '../lib/common/proto';
 import type { ChatClient } from '../lib/gen/ftchat/Chat';
-import { call, RAISED_QUOTAS, serverPids, startCluster, testKeys, type ClusterOptions, type TestCluster } from '../test/helpers/server';
+import { call, fbcConfigHome, RAISED_QUOTAS, serverPids, startCluster, testKeys, type ClusterOptions, type TestCluster } from '../test/helpers/server';
 import { onCleanup } from './cleanup';
 import { procStat } from '../lib/common/proc-stat';
-import { credentialsFor } from '../test/helpers/trust';
+import { credentialsFor, trustCluster } from '../test/helpers/trust';
 
 export { call } from '../test/helpers/server';
 
@@ -69,8 +71,24 @@ export function benchServerOf(cluster: TestCluster, machine: string): BenchServe
  * connection per target), as a separate user process would have; node:cluster
  * hands each new connection to the next worker.
  */
-export function chatClient(address: string): ChatClient {
-  return authedChatClient(address, testKeys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
+export function chatClient(address: string, keys = testKeys): ChatClient {
+  return authedChatClient(address, keys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
+}
+
+/** What a helper process needs to act for the bench's users: the cluster's CA and the users' key files. */
+export interface BenchPerson {
+  configFile: string;
+  configHome: string;
+}
+
+export function benchPerson(server: BenchServer): BenchPerson {
+  return { configFile: server.cluster.configFile, configHome: fbcConfigHome() };
+}
+
+/** In a helper process: trusts the bench's cluster and returns the keys of the bench's users. */
+export function actAs(person: BenchPerson): Keyring {
+  trustCluster(loadConfig(person.configFile));
+  return new Keyring((user) => loadIdentity(user, undefined, { XDG_CONFIG_HOME: person.configHome }));
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -9,6 +9,7 @@
  * - connect latency: a new connection (TCP, the TLS handshake, HTTP/2) up to its
  *   session (the key handshake: Challenge and a signed Connect), one at a time.
  */
+import type { Figure } from './ab';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { loadConfig } from '../lib/common/config';
@@ -19,9 +20,13 @@ import { sessionOnNewChannel, startServer, type BenchServer } from './server';
 import { loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 
 const WORKERS = 2;
-const ROUNDS = 3;
-const POST_SECONDS = 5;
-const CONNECTS = 200;
+export interface TlsSizes {
+  rounds: number;
+  postSeconds: number;
+  connects: number;
+}
+export const TLS_SIZES: TlsSizes = { rounds: 3, postSeconds: 5, connects: 200 };
+export const TLS_SMOKE: TlsSizes = { rounds: 1, postSeconds: 1, connects: 5 };
 const MODES = ['plain', 'tls'] as const;
 type Mode = (typeof MODES)[number];
 
@@ -55,7 +60,7 @@ function serverCpu(p: PostsResult): number {
   return Object.entries(p.cpuUsPerPost).filter(([role]) => role !== 'client').reduce((s, [, us]) => s + us, 0);
 }
 
-export async function benchTls(): Promise<TlsResult> {
+export async function benchTls(sizes = TLS_SIZES): Promise<TlsResult> {
   const header = startRun(WORKERS);
   const servers = {} as Record<Mode, BenchServer>;
   const credentials = {} as Record<Mode, grpc.ChannelCredentials>;
@@ -65,11 +70,11 @@ export async function benchTls(): Promise<TlsResult> {
   }
   try {
     const rounds: TlsRound[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < sizes.rounds; r++) {
       for (const mode of MODES) {
-        console.error(`bench: tls round ${r + 1}/${ROUNDS}, ${mode}`);
-        const posts = await measurePosts(servers[mode], { name: `own rooms, ${mode}`, rooms: 128, lanes: 1, durationMs: POST_SECONDS * 1000, connections: 8 });
-        rounds.push({ mode, posts, connectMs: await connectLatency(servers[mode], credentials[mode], CONNECTS) });
+        console.error(`bench: tls round ${r + 1}/${sizes.rounds}, ${mode}`);
+        const posts = await measurePosts(servers[mode], { name: `own rooms, ${mode}`, rooms: 128, lanes: 1, durationMs: sizes.postSeconds * 1000, connections: 8 });
+        rounds.push({ mode, posts, connectMs: await connectLatency(servers[mode], credentials[mode], sizes.connects) });
       }
     }
     const per = (mode: Mode): TlsResult['summary'][Mode] => {
@@ -105,7 +110,7 @@ export async function benchTls(): Promise<TlsResult> {
 }
 
 export function printTlsReport(r: TlsResult): void {
-  console.log(`\nftchat TLS bench, ${r.workers} workers, node ${r.node}; ${loadAverageText(r)}; ${ROUNDS} rounds each, alternating`);
+  console.log(`\nftchat TLS bench, ${r.workers} workers, node ${r.node}; ${loadAverageText(r)}; ${r.rounds.length / MODES.length} rounds each, alternating`);
   console.log('\n| round | mode | posts/s | server CPU µs/post | worker µs/post | connect p50 / p99 ms |');
   console.log('|---|---|---|---|---|---|');
   r.rounds.forEach((x, i) =>
@@ -117,4 +122,13 @@ export function printTlsReport(r: TlsResult): void {
   console.log(`| server CPU per post, median of rounds' TLS / plain | | | ${r.ratio.serverCpuPerPostPairedMedian} |`);
   console.log(`| worker CPU per post (µs) | ${r.summary.plain.workerCpuUsPerPost} | ${r.summary.tls.workerCpuUsPerPost} | ${r.ratio.workerCpuPerPost} |`);
   console.log(`| connect p50 (ms, median of rounds) | ${r.summary.plain.connectMs.p50.toFixed(2)} | ${r.summary.tls.connectMs.p50.toFixed(2)} | ${r.ratio.connectP50} |`);
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function tlsFigures(r: TlsResult): Figure[] {
+  return [
+    ['TLS over plain, server CPU per post', r.ratio.serverCpuPerPost],
+    ['TLS over plain, connect p50', r.ratio.connectP50],
+    ['server CPU µs per post, TLS', r.summary.tls.serverCpuUsPerPost],
+  ];
 }

@@ -17,6 +17,8 @@ const USAGE = `usage: npm run chaos -- --duration <s> [--seed <n>] [options]
   --results <dir>        results folder (default: chaos-results/<timestamp>)
   --post-interval <ms>   each writer's pause between posts (default ${DEFAULT_POST_INTERVAL_MS})
   --no-netns             stay on loopback (no network namespaces, no link faults)
+  --power                power faults too: each machine's data dir on a disk that drops what was
+                         not synced when its power is cut (test/tools/lazyfs: root, fuse3, python3-fusepy)
   --history <dir>        start every machine on a copy of a generated history
                          (node dist/bench/history-gen.js --events N --users U --follows F --out <dir>)
 exit code: 0 no violations, 1 violations found, 2 bad arguments or the run could not be carried out`;
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
       results: { type: 'string' },
       'post-interval': { type: 'string' },
       'no-netns': { type: 'boolean' },
+      power: { type: 'boolean' },
       history: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +97,7 @@ async function main(): Promise<number> {
     postIntervalMs: count(values['post-interval'], 'post-interval', 0) ?? DEFAULT_POST_INTERVAL_MS,
     namespaces: !values['no-netns'],
     history: values.history,
+    power: values.power === true,
     log: (line) => console.log(line),
     signal: controller.signal,
   });

@@ -4,7 +4,8 @@
  * under a systemd-like unit. As root with iproute2 each machine lives in its own
  * network namespace (its host is its lab address), so its link can go down;
  * otherwise everything runs on loopback. A machine can be switched off, started
- * again and restarted under a skewed clock (faketime).
+ * again and restarted under a skewed clock (faketime). With power disks, each
+ * machine's data dir is a power-loss disk (lazy-mount.ts) whose power can be cut.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ import { writeClusterConfig } from './cluster-config';
 import { killUntilGone, serverPids, serverProcesses } from '../common/processes';
 import { ServiceUnit } from './service-unit';
 import { machineDirOf, machinePath } from '../storage/data-dir';
+import { LazyMount } from './lazy-mount';
 
 /** As startup/systemd/ftchat@.service. */
 const RESTART_SEC_MS = 1_000;
@@ -37,6 +39,8 @@ export interface LabOptions {
   guardians?: number;
   /** A generated history (bench/history-gen: <dir>/<machine>/ data dirs) each machine starts on a copy of. */
   history?: string;
+  /** Each machine's data dir on a power-loss disk (root, /dev/fuse and python3-fusepy: see lazyFsUnavailable). */
+  powerDisks?: boolean;
 }
 
 export interface ClusterLab extends NemesisTarget {
@@ -86,18 +90,13 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   const { machines } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'ftchat-chaos-'));
   const net: NetLab | null = opts.namespaces ? createNetLab(machines) : null;
-  const configFile = await writeClusterConfig(dir, {
-    machines,
-    host: (m) => (net ? net.ip(m) : '127.0.0.1'),
-    guardians: opts.guardians ?? 2,
-    workers: opts.workers ?? 2,
-    secret: randomBytes(16).toString('hex'),
-  });
-  const config = loadConfig(configFile);
+  const config = await labConfig(dir, opts, net);
+  const configFile = config.file;
+  const disks = opts.powerDisks ? await mountDisks(dir, config.dataDir, machines) : null;
   if (opts.history) copyHistory(opts.history, config.dataDir, machines);
   const clock = new Map<string, ClockOffset>(machines.map((m) => [m, '0']));
   const logFds = new Map(machines.map((m) => [m, openSync(join(opts.logDir, `${m}.log`), 'a')]));
-  const units = new Map(machines.map((m) => [m, machineUnit(m, configFile, net, () => clock.get(m) as ClockOffset, logFds.get(m) as number)]));
+  const units = new Map(machines.map((m) => [m, machineUnit(m, configFile, net, () => clock.get(m) as ClockOffset, logFds.get(m) as number, disks?.get(m)?.env() ?? {})]));
   const unit = (m: string): ServiceUnit => units.get(m) as ServiceUnit;
 
   const powerOff = async (m: string): Promise<void> => {
@@ -117,6 +116,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     },
     powerOff,
     powerOn: (m) => unit(m).enable(),
+    powerCut: (m) => cutPower(disks?.get(m), () => powerOff(m)),
     async restartWithClock(m, offset) {
       await powerOff(m);
       clock.set(m, offset);
@@ -135,6 +135,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
       try {
         await killUntilGone(() => [...serverPids(config.file), ...[...units.values()].flatMap((u) => (u.pid ? [u.pid] : []))].filter(isAlive), 'the cluster', 15_000);
       } finally {
+        for (const disk of disks?.values() ?? []) await disk.unmount().catch(() => undefined);
         net?.teardown();
         for (const fd of logFds.values()) closeSync(fd);
         rmSync(dir, { recursive: true, force: true });
@@ -143,12 +144,45 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
   };
 }
 
+/** The lab's cluster.json, written into its temp dir, and read back. */
+async function labConfig(dir: string, opts: LabOptions, net: NetLab | null): Promise<ClusterConfig> {
+  const file = await writeClusterConfig(dir, {
+    machines: opts.machines,
+    host: (m) => (net ? net.ip(m) : '127.0.0.1'),
+    guardians: opts.guardians ?? 2,
+    workers: opts.workers ?? 2,
+    secret: randomBytes(16).toString('hex'),
+  });
+  return loadConfig(file);
+}
+
+/** The disk drops what was not synced, the machine's processes die, the disk comes back as after a reboot. */
+async function cutPower(disk: LazyMount | undefined, powerOff: () => Promise<void>): Promise<string> {
+  if (!disk) throw new Error('no power-loss disks in this lab');
+  const cut = await disk.cut({ tear: true });
+  await powerOff();
+  await disk.boot();
+  return `power cut: ${cut.droppedBytes} unsynced bytes in ${cut.droppedFiles} files and ${cut.namesUndone} names dropped${cut.torn ? `, ${cut.torn.path} torn` : ''}`;
+}
+
+/** Each machine's data dir as a power-loss disk, backed by <dir>/disks/<machine>. */
+async function mountDisks(dir: string, dataDir: string, machines: string[]): Promise<Map<string, LazyMount>> {
+  const disks = new Map(machines.map((m) => [m, new LazyMount(join(dir, 'disks', m), machineDirOf(dataDir, m))]));
+  try {
+    for (const disk of disks.values()) await disk.mount();
+  } catch (err) {
+    for (const disk of disks.values()) await disk.unmount();
+    throw err;
+  }
+  return disks;
+}
+
 /** The unit that runs a machine's startup script: in its namespace, under its clock offset as it is at each start. */
-function machineUnit(m: string, configFile: string, net: NetLab | null, skew: () => ClockOffset, logFd: number): ServiceUnit {
+function machineUnit(m: string, configFile: string, net: NetLab | null, skew: () => ClockOffset, logFd: number, diskEnv: Record<string, string>): ServiceUnit {
   const faked = (): { prefix: string[]; env: Record<string, string> } => (skew() === '0' ? { prefix: [], env: {} } : faketimeLaunch(skew()));
   return new ServiceUnit({
     command: () => [...(net ? net.prefix(m) : []), ...faked().prefix, join(REPO_ROOT, 'startup', `${m}.sh`), '--config', configFile],
-    env: () => ({ ...process.env, ...faked().env }),
+    env: () => ({ ...process.env, ...diskEnv, ...faked().env }),
     logFd,
     restartSec: RESTART_SEC_MS,
   });

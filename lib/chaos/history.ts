@@ -49,8 +49,8 @@ export interface ReaderLog {
   notes: { at: number; text: string }[];
 }
 
-export type FaultKind = 'kill' | 'pause' | 'machine-down' | 'link-down' | 'clock';
-export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'machine-down', 'link-down', 'clock'];
+export type FaultKind = 'kill' | 'pause' | 'machine-down' | 'link-down' | 'clock' | 'power';
+export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'machine-down', 'link-down', 'clock', 'power'];
 
 export interface FaultEvent {
   kind: FaultKind;

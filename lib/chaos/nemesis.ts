@@ -21,7 +21,7 @@ export interface PlannedFault {
   /** kill, pause: the role to hit, and which of its processes (a fraction of the live ones, by pid). */
   role?: ServerRole;
   pick?: number;
-  /** pause, machine-down, link-down: how long until it is undone. */
+  /** pause, machine-down, link-down, power: how long until it is undone (power: until the machine boots). */
   durationMs?: number;
   /** clock: the offset the machine is restarted under. */
   clock?: ClockOffset;
@@ -34,21 +34,28 @@ export interface PlanOptions {
   windowMs: number;
   linkFaults: boolean;
   clockFaults: boolean;
+  /** Power cuts: the machines' data dirs are power-loss disks (lib/chaos/lazy-mount). */
+  powerFaults: boolean;
 }
 
 const FIRST_FAULT_MS = 1_000;
 const GAP_MS: [number, number] = [1_500, 4_500];
-const KIND_WEIGHTS: Record<FaultKind, number> = { kill: 3, pause: 1.5, 'machine-down': 1.5, 'link-down': 2, clock: 1.5 };
+const KIND_WEIGHTS: Record<FaultKind, number> = { kill: 3, pause: 1.5, 'machine-down': 1.5, 'link-down': 2, clock: 1.5, power: 1.5 };
 const ROLE_WEIGHTS: Record<ServerRole, number> = { worker: 3, replicator: 2, primary: 2, guardian: 1.5, standby: 0.5 };
-const DURATION_MS: Record<'pause' | 'machine-down' | 'link-down', [number, number]> = {
+const DURATION_MS: Record<LastingFault, [number, number]> = {
   pause: [500, 4_000],
   'machine-down': [3_000, 10_000],
   'link-down': [2_000, 10_000],
+  power: [3_000, 10_000],
 };
 /** A clock change restarts the machine: give it this long before the next machine-wide fault. */
 const CLOCK_RESTART_MS = 4_000;
+type LastingFault = 'pause' | 'machine-down' | 'link-down' | 'power';
+const LASTING: readonly FaultKind[] = ['pause', 'machine-down', 'link-down', 'power'];
 /** Faults that take a whole machine away; one at a time. */
-const MACHINE_WIDE: readonly FaultKind[] = ['machine-down', 'link-down', 'clock'];
+const MACHINE_WIDE: readonly FaultKind[] = ['machine-down', 'link-down', 'clock', 'power'];
+/** Faults that switch a machine off (never the master machine: its replicas are). */
+const SWITCH_OFF: readonly FaultKind[] = ['machine-down', 'power'];
 
 export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
   const random = rng(seed);
@@ -61,7 +68,7 @@ export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
     return allowed[allowed.length - 1];
   };
   const kinds = (Object.keys(KIND_WEIGHTS) as FaultKind[]).filter(
-    (k) => (k !== 'link-down' || opts.linkFaults) && (k !== 'clock' || opts.clockFaults),
+    (k) => (k !== 'link-down' || opts.linkFaults) && (k !== 'clock' || opts.clockFaults) && (k !== 'power' || opts.powerFaults),
   );
   const replicas = opts.machines.filter((m) => m !== opts.master);
   const clocks = new Map(opts.machines.map((m) => [m, '0' as ClockOffset]));
@@ -72,20 +79,20 @@ export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
   for (let at = FIRST_FAULT_MS; at < opts.windowMs; at += between(GAP_MS)) {
     const wideAllowed = at >= machineBusyUntil;
     let kind = weighted(KIND_WEIGHTS, wideAllowed ? kinds : kinds.filter((k) => !MACHINE_WIDE.includes(k)));
-    if (kind === 'machine-down' && replicas.length === 0) kind = 'kill';
+    if (SWITCH_OFF.includes(kind) && replicas.length === 0) kind = 'kill';
     const up = opts.machines.filter((m) => !(down && down.machine === m && at < down.until));
-    const fault: PlannedFault = { at, kind, machine: kind === 'machine-down' ? pick(replicas) : pick(up) };
+    const fault: PlannedFault = { at, kind, machine: SWITCH_OFF.includes(kind) ? pick(replicas) : pick(up) };
     if (kind === 'kill' || kind === 'pause') {
       fault.role = weighted(ROLE_WEIGHTS, Object.keys(ROLE_WEIGHTS) as ServerRole[]);
       fault.pick = random();
     }
-    if (kind === 'pause' || kind === 'machine-down' || kind === 'link-down') fault.durationMs = between(DURATION_MS[kind]);
+    if (LASTING.includes(kind)) fault.durationMs = between(DURATION_MS[kind as LastingFault]);
     if (kind === 'clock') {
       fault.clock = pick(CLOCK_OFFSETS.filter((c) => c !== clocks.get(fault.machine)));
       clocks.set(fault.machine, fault.clock);
     }
     if (MACHINE_WIDE.includes(kind)) machineBusyUntil = at + (fault.durationMs ?? CLOCK_RESTART_MS);
-    if (kind === 'machine-down') down = { machine: fault.machine, until: at + (fault.durationMs as number) };
+    if (SWITCH_OFF.includes(kind)) down = { machine: fault.machine, until: at + (fault.durationMs as number) };
     plan.push(fault);
   }
   return plan;
@@ -98,6 +105,12 @@ export interface NemesisTarget {
   powerOff(machine: string): Promise<void>;
   /** Start the machine again with its startup script. */
   powerOn(machine: string): void;
+  /**
+   * Cut the machine's power: its disk drops what was not synced, every process dies,
+   * and the disk comes back as after a reboot; the machine stays off (powerOn boots it).
+   * Says what the cut dropped.
+   */
+  powerCut(machine: string): Promise<string>;
   /** Power cut, then the startup script again under this clock offset. */
   restartWithClock(machine: string, clock: ClockOffset): Promise<void>;
   linkDown(machine: string): void;
@@ -161,6 +174,10 @@ export class Nemesis {
       case 'machine-down':
         await this.target.powerOff(f.machine);
         ev.target = 'every process';
+        heal = () => this.target.powerOn(f.machine);
+        break;
+      case 'power':
+        ev.target = await this.target.powerCut(f.machine);
         heal = () => this.target.powerOn(f.machine);
         break;
       case 'link-down':

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../common/log';
 import { check, referenceDump, storedPostKeys, type Verdict } from './checker';
 import { createClusterLab, faketimeAvailable, type ClusterLab } from './cluster-lab';
+import { lazyFsUnavailable } from './lazy-mount';
 import { HistoryRecorder, type History, type Phases } from './history';
 import { Nemesis, planFaults } from './nemesis';
 import { netLabUnavailable } from './net-lab';
@@ -36,6 +37,8 @@ export interface ChaosOptions {
   namespaces: boolean;
   /** A generated history every machine starts on (bench/history-gen's output dir). */
   history?: string;
+  /** Power faults: every machine's data dir on a power-loss disk (test/tools/lazyfs), cut now and then. */
+  power?: boolean;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -53,11 +56,12 @@ export interface ChaosOutcome {
   agentPids: number[];
 }
 
-export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'postIntervalMs' | 'namespaces' | 'history'>): string {
+export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'postIntervalMs' | 'namespaces' | 'history' | 'power'>): string {
   const extra = [
     ...(o.postIntervalMs !== DEFAULT_POST_INTERVAL_MS ? [`--post-interval ${o.postIntervalMs}`] : []),
     ...(o.namespaces ? [] : ['--no-netns']),
     ...(o.history ? [`--history ${o.history}`] : []),
+    ...(o.power ? ['--power'] : []),
   ];
   return ['npm run chaos --', `--duration ${o.durationS}`, `--seed ${o.seed}`, ...extra].join(' ');
 }
@@ -66,6 +70,7 @@ export function reproduceCommand(o: Pick<ChaosOptions, 'durationS' | 'seed' | 'p
 interface FaultSupport {
   namespaces: boolean;
   clockFaults: boolean;
+  powerFaults: boolean;
   skipped: string[];
 }
 
@@ -75,7 +80,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
   mkdirSync(join(o.resultsDir, 'logs'), { recursive: true });
   o.log(`chaos: seed ${o.seed}, ${o.durationS} s of faults; results in ${o.resultsDir}`);
 
-  const lab = await createClusterLab({ machines: MACHINES, namespaces: support.namespaces, logDir: join(o.resultsDir, 'logs'), history: o.history });
+  const lab = await createClusterLab({ machines: MACHINES, namespaces: support.namespaces, logDir: join(o.resultsDir, 'logs'), history: o.history, powerDisks: support.powerFaults });
   let workload: Workload | null = null;
   let nemesis: Nemesis | null = null;
   try {
@@ -88,7 +93,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
 
     const t0 = Date.now();
     workload.go();
-    const plan = planFaults(o.seed, { machines: MACHINES, master: MACHINES[0], windowMs: o.durationS * 1000, linkFaults: support.namespaces, clockFaults: support.clockFaults });
+    const plan = planFaults(o.seed, { machines: MACHINES, master: MACHINES[0], windowMs: o.durationS * 1000, linkFaults: support.namespaces, clockFaults: support.clockFaults, powerFaults: support.powerFaults });
     nemesis = new Nemesis(plan, lab, () => Date.now() - t0, o.log);
     nemesis.start();
     await sleep(o.durationS * 1000, undefined, { signal: o.signal });
@@ -115,11 +120,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
 function faultSupport(o: ChaosOptions): FaultSupport {
   const netReason = o.namespaces ? netLabUnavailable() : 'turned off (--no-netns)';
   const clockFaults = faketimeAvailable();
+  const powerReason = o.power ? lazyFsUnavailable() : false;
   const skipped = [
+    ...(powerReason ? [`power faults (${powerReason})`] : []),
     ...(netReason ? [`link-down faults (network namespaces: ${netReason}); running on loopback`] : []),
     ...(clockFaults ? [] : ['clock faults (faketime is not installed: Debian package faketime)']),
   ];
-  return { namespaces: netReason === null, clockFaults, skipped };
+  return { namespaces: netReason === null, clockFaults, powerFaults: o.power === true && powerReason === false, skipped };
 }
 
 /**

@@ -19,6 +19,7 @@ const COLORS: Record<FaultKind, string> = {
   'machine-down': '#8c564b',
   'link-down': '#ff7f0e',
   clock: '#1f77b4',
+  power: '#111111',
 };
 const STALL_COLOR = '#e45756';
 const ACK_COLOR = '#2ca02c';

@@ -8,6 +8,8 @@ import { REPO_ROOT } from './paths';
 
 /** Memory a process gives to room tails: 2,000 rooms of 100 posts is about 60 MB at most. */
 export const ROOM_CACHE_DEFAULTS = { cachedRooms: 2_000, tailPosts: 100 };
+/** A write-ahead log segment is closed once it holds this much; a checkpoint is written this long after any new event. */
+export const LOG_DEFAULTS = { walSegmentBytes: 16 << 20, checkpointAfterMs: 60_000 };
 
 export interface MachineConfig {
   host: string;
@@ -89,6 +91,10 @@ export interface ClusterConfig {
     cachedRooms: number;
     /** Posts kept per cached room: the most a Timeline returns. */
     tailPosts: number;
+    /** Bytes of a write-ahead log segment. */
+    walSegmentBytes: number;
+    /** A checkpoint is written at most this long after the first event it does not cover. */
+    checkpointAfterMs: number;
   };
 }
 
@@ -218,6 +224,8 @@ function parseStorage(st: Record<string, unknown> | undefined, r: ConfigReader):
     lockStaleMs: num('lockStaleMs', 2000, 2000),
     cachedRooms: num('cachedRooms', ROOM_CACHE_DEFAULTS.cachedRooms),
     tailPosts: num('tailPosts', ROOM_CACHE_DEFAULTS.tailPosts),
+    walSegmentBytes: num('walSegmentBytes', LOG_DEFAULTS.walSegmentBytes, 4096),
+    checkpointAfterMs: num('checkpointAfterMs', LOG_DEFAULTS.checkpointAfterMs, 1000),
   };
 }
 

@@ -33,7 +33,8 @@ export function openMachineJournal(
     process.exit(err instanceof IndexDropped ? EXIT_REBUILD_INDEX : EXIT_FATAL_STORAGE);
   };
   const machineDir = machineDirOf(config.dataDir, machine);
-  const files = new RoomFiles({ machineDir, log, lockStaleMs: config.storage.lockStaleMs, onCompromised: die, handleShare });
+  const { lockStaleMs, walSegmentBytes } = config.storage;
+  const files = new RoomFiles({ machineDir, log, lockStaleMs, onCompromised: die, handleShare, walSegmentBytes });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
   const proved = provedBy(proofTrust(config));

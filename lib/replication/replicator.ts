@@ -30,9 +30,8 @@ import { createReplicationService } from './replication-service';
 import { ShipLog } from './ship-log';
 
 const CLOCK_REPORT_MS = 2_000;
-/** A checkpoint once this many events came in since the last, or once a minute if any did. */
+/** A checkpoint once this many events came in since the last, or storage.checkpointAfterMs (a minute) after any did. */
 const CHECKPOINT_EVENTS = 100_000;
-const CHECKPOINT_MAX_AGE_MS = 60_000;
 const CHECKPOINT_CHECK_MS = 5_000;
 /** Of the descriptor limit, kept as open room files (see RoomFilesOptions.handleShare): it has few connections. */
 const REPLICATOR_HANDLE_SHARE = 3 / 4;
@@ -65,13 +64,13 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   let lastCheckpoint = Date.now();
   // The machine's checkpoints are written here, in the background: the replicator reads every line of the machine.
   setInterval(() => {
-    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= CHECKPOINT_MAX_AGE_MS)) {
+    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
       journal.checkpoint().then(
         (wrote) => wrote && (lastCheckpoint = Date.now()),
         (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
       );
     }
-  }, CHECKPOINT_CHECK_MS).unref();
+  }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 
   const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
   const votes = new NameVotes(machineDirOf(config.dataDir, machine));

@@ -9,11 +9,12 @@
  * refuses stay in memory, are read from there, and are written at the next flush
  * (there are few: a full disk refuses the commits that would add more).
  */
-import { closeSync, fdatasync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isDiskFault } from '../core/disk-fault';
 import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../core/index-record';
+import { fsyncDir, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -81,13 +82,17 @@ export class OriginIndex {
     return out;
   }
 
-  /** Makes every record written so far durable (before a checkpoint counts on them). */
+  /**
+   * Makes every record written so far durable (before a checkpoint counts on them),
+   * and the files' names: any process of the machine may have made one.
+   */
   async sync(): Promise<void> {
     this.flush();
     if (this.unwritten.length > 0) throw this.fault; // a checkpoint must not count on records still in memory
     const fds = [...this.unsynced].map((origin) => this.fd(origin, true) as number);
     this.unsynced.clear();
     await Promise.all(fds.map((fd) => fdatasyncAsync(fd)));
+    if (fds.length > 0) await fsyncDir(this.dir);
   }
 
   /** Drops the whole index (it disagreed with the room files): the next full scan rebuilds it. */
@@ -129,7 +134,7 @@ export class OriginIndex {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (!create) return null;
-      mkdirSync(this.dir, { recursive: true });
+      mkdirDurableSync(this.dir);
       fd = openSync(path, 'a+'); // create without truncating what another process made meanwhile
       closeSync(fd);
       fd = openSync(path, 'r+');

@@ -12,7 +12,7 @@
  * thread pool costs far more on a busy machine (a commit touches every room of its
  * batch). Only the wait for the disk, the log's fsync, runs off the event loop.
  */
-import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, promises as fs, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, promises as fs, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { eventToLine, type ChatEvent } from '../core/event';
@@ -30,6 +30,7 @@ import { readCheckpointWal } from './checkpoint-file';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
 import { WriteAheadLog } from './write-ahead-log';
+import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
 const SUFFIX = '.jsonl';
@@ -522,8 +523,9 @@ export class RoomFiles {
         if (readSync(fd, line, 0, line.length, bad.offset) !== line.length || line[bad.length] !== 0x0a) return;
         const still = parseRoomLog(line).corrupt.length === 1;
         if (!still) return;
-        mkdirSync(dir, { recursive: true });
+        mkdirDurableSync(dir);
         writeFileSync(file, line.subarray(0, bad.length), { flush: true });
+        fsyncDirSync(dir); // the copy durable before the line is blanked
         writeSync(fd, blankLine(bad.length), 0, bad.length, bad.offset);
         fdatasyncSync(fd);
       } finally {

@@ -17,17 +17,18 @@
  *    against the room files and rewrites what is missing.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, RecordState, TRAILER_BYTES, type WalPart, type WalRecord } from '../core/wal-record';
 import { firstUncovered, roomsAfter, type WalPosition } from '../core/wal-position';
+import { LOG_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { fsyncDir } from './fsync-dir';
+import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
-/** A segment is closed once it holds this much; its records reach the room files' fsync at the next `sync -f`. */
-export const SEGMENT_BYTES = 16 << 20;
+/** A segment is closed once it holds this much (config storage.walSegmentBytes); its records reach the room files' fsync at the next `sync -f`. */
+export const SEGMENT_BYTES = LOG_DEFAULTS.walSegmentBytes;
 /**
  * Full segments kept for the checkpoint's sake at most: a checkpoint is written
  * after 100,000 events (about 2 segments), but a hole waiting for a peer or a full
@@ -71,7 +72,7 @@ export class WriteAheadLog {
    * them were replayed (room-file bytes may have been rewritten anywhere).
    */
   recover(apply: (parts: WalPart[]) => void): boolean {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirDurableSync(this.dir);
     const boot = currentBoot();
     if (boot === null || readFileOr(join(this.dir, 'boot')) !== boot) {
       this.replayAll(apply);
@@ -229,7 +230,7 @@ export class WriteAheadLog {
     if (newest !== this.segment || this.fd < 0) {
       if (this.fd >= 0) closeSync(this.fd);
       this.segment = newest;
-      this.fd = openSync(join(this.dir, segmentName(newest)), constants.O_RDWR | constants.O_CREAT, 0o600); // not O_APPEND: states are rewritten in place
+      this.fd = openSegment(this.dir, newest);
     }
     return this.fd;
   }
@@ -237,7 +238,7 @@ export class WriteAheadLog {
   /** Starts the next segment, and retires the full ones once the file system is synced. */
   private rotate(): number {
     const next = this.segment + 1;
-    closeSync(openSync(join(this.dir, segmentName(next)), 'a'));
+    closeSync(openSegment(this.dir, next));
     void this.retire(next);
     return this.current();
   }
@@ -255,7 +256,6 @@ export class WriteAheadLog {
     try {
       for (let done = -1; done < this.retireBelow; ) {
         done = this.retireBelow;
-        await fsyncDir(this.dir); // the new segment's name
         await execFileAsync('sync', ['-f', this.dir]);
         const floor = Math.min(done, Math.max(this.retainFrom() ?? done, done - this.keptSegments));
         for (const n of this.segments()) if (n < floor) unlinkSync(join(this.dir, segmentName(n)));
@@ -324,13 +324,42 @@ export class WriteAheadLog {
   }
 }
 
+/**
+ * Opens a segment (not O_APPEND: states are rewritten in place), creating it if need
+ * be: a new one's name is made durable (the log dir fsynced) before any record goes
+ * in, or a power cut could take the whole segment with its acknowledged records.
+ */
+function openSegment(dir: string, n: number): number {
+  const path = join(dir, segmentName(n));
+  try {
+    return openSync(path, constants.O_RDWR);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    fsyncDirSync(dir);
+  } catch (err) {
+    // (a full disk, say) not left behind unsynced: the next try creates and syncs it again
+    closeSync(fd);
+    rmSync(path, { force: true });
+    throw err;
+  }
+  return fd;
+}
+
 function segmentName(n: number): string {
   return `${String(n).padStart(12, '0')}.log`;
 }
 
+/**
+ * The kernel's boot id. FTCHAT_BOOT_ID_FILE names another file to read it from: the
+ * power-loss tests' disk (test/tools/lazyfs) gives each of its mounts, each boot after
+ * a power cut, an id of its own.
+ */
 function currentBoot(): string | null {
   try {
-    return readFileSync(BOOT_ID, 'utf8').trim();
+    return readFileSync(process.env.FTCHAT_BOOT_ID_FILE || BOOT_ID, 'utf8').trim();
   } catch {
     return null; // not Linux: check everything at every load
   }

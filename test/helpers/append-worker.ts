@@ -26,6 +26,8 @@ export interface AppendWorkerOptions {
   waitForGo?: boolean;
   /** Write the machine's checkpoint after every commit (to be killed in the middle of one). */
   checkpointEachCommit?: boolean;
+  /** Bytes of a write-ahead log segment (small ones rotate often). */
+  walSegmentBytes?: number;
 }
 
 async function main(): Promise<void> {
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
     log.error('fatal storage error', { error: errorMessage(err) });
     process.exit(70);
   };
-  const files = new RoomFiles({ machineDir: opts.machineDir, log, lockStaleMs: opts.lockStaleMs ?? 2000, onCompromised: die });
+  const files = new RoomFiles({ machineDir: opts.machineDir, log, lockStaleMs: opts.lockStaleMs ?? 2000, onCompromised: die, walSegmentBytes: opts.walSegmentBytes });
   const journal = new Journal(files, opts.origin, log, undefined, die);
   await journal.load();
   if (opts.waitForGo) {

@@ -18,7 +18,7 @@
  * before/after), for leftovers of a watchdog that was itself killed.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { environOf, killUntilGone } from '../../lib/common/processes';
@@ -182,10 +182,31 @@ export async function reap(owners: Set<string> | null): Promise<Reaped[]> {
   for (const name of readdirSync(tmpdir())) {
     const owner = name.startsWith(OWNER_DIR_PREFIX) ? name.slice(OWNER_DIR_PREFIX.length) : null;
     if (owner === null || !wanted(owner)) continue;
+    unmountUnder(join(tmpdir(), name));
     rmSync(join(tmpdir(), name), { recursive: true, force: true });
     entry(owner).dirRemoved = true;
   }
   return [...reaped.values()];
+}
+
+/**
+ * Detaches the file systems a killed test left mounted in its temp dir (a full-disk
+ * tmpfs, a power-loss lazyfs whose daemon is gone), deepest first, so the dir can go.
+ */
+function unmountUnder(dir: string): void {
+  let mounts: string[];
+  try {
+    mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(`${dir}/`));
+  } catch {
+    return;
+  }
+  for (const m of mounts.sort((a, b) => b.length - a.length)) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
 }
 
 function describe(r: Reaped): string {

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { adminAddress, clientAddresses, ConfigError, parseConfig, peerAddress, ROOM_CACHE_DEFAULTS } from '../../lib/common/config';
+import { adminAddress, clientAddresses, ConfigError, parseConfig, peerAddress, ROOM_CACHE_DEFAULTS, LOG_DEFAULTS } from '../../lib/common/config';
 
 const FILE = '/etc/ftchat/cluster.json';
 const SECRET = 'a-long-random-secret-for-the-tests-0123456789';
@@ -31,7 +31,7 @@ t.test('a minimal config takes every default', async (t) => {
     maxSessionMs: 3_600_000,
   });
   t.same(c.quotas, { newUsersPerAddressPerMinute: 100, postsPerUserPerSecond: 20, requestsPerAddressPerSecond: 500, storageBytesPerUser: 100 * 1024 * 1024 });
-  t.same(c.storage, { lockStaleMs: 2000, ...ROOM_CACHE_DEFAULTS });
+  t.same(c.storage, { lockStaleMs: 2000, ...ROOM_CACHE_DEFAULTS, ...LOG_DEFAULTS });
 });
 
 t.test('given values are kept', async (t) => {

@@ -1,0 +1,111 @@
+/**
+ * The chat suite: durable posts/s, delivery latency to 1/100/1,000 followers in chat
+ * mode, worker memory with 1,000 users connected, and raw grpc-js in the same run
+ * for the transport's limit (one machine, 2 workers).
+ */
+import type { Figure } from './ab';
+import { gatherAudience, measureDelivery, type DeliveryResult } from './delivery';
+import { measureEcho, type EchoResult } from './grpc-echo';
+import { workerMemory, type WorkerMemory } from './memory';
+import { measurePosts, type PostsResult } from './posts';
+import { startServer } from './server';
+import { startRun, type RunHeader } from './stats';
+
+const WORKERS = 2;
+
+export interface ChatSizes {
+  postSeconds: number;
+  followerSizes: number[];
+  followerHelpers: number;
+  echo: { inFlight: number; durationMs: number; serialCalls: number };
+  /** 25 posts/s: 25,000 deliveries/s to 1,000 followers. */
+  delivery: { posts: number; intervalMs: number };
+}
+export const CHAT_SIZES: ChatSizes = {
+  postSeconds: 6,
+  followerSizes: [1, 100, 1000],
+  followerHelpers: 4,
+  echo: { inFlight: 64, durationMs: 2_000, serialCalls: 1_000 },
+  delivery: { posts: 100, intervalMs: 40 },
+};
+export const CHAT_SMOKE: ChatSizes = {
+  postSeconds: 1,
+  followerSizes: [1, 10],
+  followerHelpers: 1,
+  echo: { inFlight: 8, durationMs: 300, serialCalls: 50 },
+  delivery: { posts: 5, intervalMs: 40 },
+};
+
+export interface BenchResults extends RunHeader {
+  /** Measured first and last, as the machine's load may change during the run. */
+  echo: EchoResult[];
+  posts: PostsResult[];
+  delivery: DeliveryResult[];
+  memory: { connectedUsers: number; idle: WorkerMemory[]; afterConnect: WorkerMemory[]; afterDelivery: WorkerMemory[] };
+}
+
+export async function benchChat(sizes = CHAT_SIZES): Promise<BenchResults> {
+  const header = startRun(WORKERS);
+  const echo: EchoResult[] = [];
+  const measureTransport = async (): Promise<void> => {
+    console.error('bench: raw grpc-js echo');
+    echo.push(await measureEcho(sizes.echo));
+  };
+  await measureTransport();
+
+  const posts: PostsResult[] = [];
+  let server = await startServer(WORKERS);
+  try {
+    for (const s of [
+      { name: '128 users, each posting to their own room', rooms: 128, lanes: 1 },
+      { name: '128 in flight into 4 rooms', rooms: 4, lanes: 32 },
+    ]) {
+      console.error(`bench: posts, ${s.name}`);
+      posts.push(await measurePosts(server, { ...s, durationMs: sizes.postSeconds * 1_000, connections: 8 }));
+    }
+  } finally {
+    await server.stop();
+  }
+
+  // A fresh server, so the workers' peak memory is that of serving the connected users.
+  server = await startServer(WORKERS);
+  try {
+    const idle = workerMemory(server);
+    console.error(`bench: ${Math.max(...sizes.followerSizes)} followers joining and entering chat mode`);
+    const audience = await gatherAudience(server, sizes.followerSizes, sizes.followerHelpers);
+    try {
+      const afterConnect = workerMemory(server);
+      const delivery: DeliveryResult[] = [];
+      for (const n of sizes.followerSizes) {
+        console.error(`bench: delivery to ${n} follower(s)`);
+        delivery.push(await measureDelivery(server, audience, n, sizes.delivery));
+      }
+      await measureTransport();
+      const results: BenchResults = {
+        ...header(),
+        echo,
+        posts,
+        delivery,
+        memory: { connectedUsers: audience.connected, idle, afterConnect, afterDelivery: workerMemory(server) },
+      };
+      return results;
+    } finally {
+      await audience.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The headline figures an A/B compares (bench/ab.ts). */
+export function chatFigures(r: BenchResults): Figure[] {
+  const serverCpu = (cpu: Record<string, number>): number => Object.entries(cpu).filter(([role]) => role !== 'client').reduce((s, [, us]) => s + us, 0);
+  return [
+    ...r.posts.flatMap((p): Figure[] => [
+      [`durable posts/s, ${p.rooms} rooms`, p.postsPerSec],
+      [`server CPU µs per post, ${p.rooms} rooms`, serverCpu(p.cpuUsPerPost)],
+    ]),
+    ...r.delivery.map((d): Figure => [`delivery p99 ms, ${d.followers} followers`, d.latencyMs.p99]),
+    ['raw grpc-js calls/s (best)', Math.max(...r.echo.map((e) => e.callsPerSec))],
+  ];
+}
