@@ -27,9 +27,13 @@ import { ClockSkewMonitor } from './clock-skew';
 import { NameAcceptor } from './name-acceptor-service';
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
+import { RetirementBook } from './retirement-book';
+import { incarnationOf } from '../storage/incarnation';
 import { ShipLog } from './ship-log';
 
 const CLOCK_REPORT_MS = 2_000;
+/** How often the replicator looks whether it may retire its machine's older origins. */
+const RETIRE_CHECK_MS = 2_000;
 /** A checkpoint once this many events came in since the last, or storage.checkpointAfterMs (a minute) after any did. */
 const CHECKPOINT_EVENTS = 100_000;
 const CHECKPOINT_CHECK_MS = 5_000;
@@ -72,12 +76,15 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     }
   }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 
+  const machines = new Set(Object.keys(config.machines));
+  const machineDir = machineDirOf(config.dataDir, machine);
+  const book = new RetirementBook(machineDir, machines, log);
   const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
-  const votes = new NameVotes(machineDirOf(config.dataDir, machine));
+  const votes = new NameVotes(machineDir);
   await votes.open();
   const acceptor = new NameAcceptor({ config, machine, journal, roomKeys, votes, sign: voteSigner(config, machine), log });
   const address = peerAddress(config, machine);
-  const service = createReplicationService(journal, ship, log, config.tls, acceptor.handlers());
+  const service = createReplicationService(journal, ship, book, log, config.tls, acceptor.handlers());
   const server = await serveInternal(ftchatProto().ftchat.Replication.service, service, address, config, machine, log, internalRequestError);
   const voteClients = new VoteClients(config, machine);
   void acceptor.learn(voteClients).then(() => voteClients.close(), (err) => log.error('learning the name votes failed', { error: errorMessage(err) }));
@@ -87,10 +94,16 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
+  const opening = new Set<string>();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, machines, journal, book, opening, skew, gate, log }),
   );
   for (const link of links) link.start();
+  // Caught up with every peer, we hold every event our machine's older incarnations left anywhere: retire them.
+  const incarnation = incarnationOf(machineDir);
+  setInterval(() => {
+    if (links.every((link) => link.isLive())) book.declare(machine, incarnation, journal.index);
+  }, RETIRE_CHECK_MS).unref();
   log.info('replicator serving', { address, peers });
   pings.serving();
 
