@@ -18,6 +18,7 @@ import { proofTrust, voteSigner } from '../common/name-trust';
 import { VoteClients } from '../common/vote-clients';
 import { NameVotes } from '../storage/name-votes';
 import { machineDirOf } from '../storage/data-dir';
+import type { Journal } from '../storage/journal';
 import { logClaims, provedBy, RoomKeys } from '../storage/room-keys';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerPings, type ClockOffsets } from '../machine/child-ipc';
@@ -79,15 +80,11 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const machines = new Set(Object.keys(config.machines));
   const machineDir = machineDirOf(config.dataDir, machine);
   const book = new RetirementBook(machineDir, machines, log);
-  const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
-  const votes = new NameVotes(machineDir);
-  await votes.open();
-  const acceptor = new NameAcceptor({ config, machine, journal, roomKeys, votes, sign: voteSigner(config, machine), log });
+  const acceptor = await openNameAcceptor(config, machine, machineDir, journal, log);
   const address = peerAddress(config, machine);
   const service = createReplicationService(journal, ship, book, log, config.tls, acceptor.handlers());
   const server = await serveInternal(ftchatProto().ftchat.Replication.service, service, address, config, machine, log, internalRequestError);
-  const voteClients = new VoteClients(config, machine);
-  void acceptor.learn(voteClients).then(() => voteClients.close(), (err) => log.error('learning the name votes failed', { error: errorMessage(err) }));
+  learnNameVotes(acceptor, config, machine, log);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -108,4 +105,18 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   pings.serving();
 
   stopOnSignal(server, () => links.forEach((link) => link.stop()));
+}
+
+/** The machine's name acceptor (docs/names.md), its votes file open and every name claim it applies logged. */
+async function openNameAcceptor(config: ClusterConfig, machine: string, machineDir: string, journal: Journal, log: Logger): Promise<NameAcceptor> {
+  const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
+  const votes = new NameVotes(machineDir);
+  await votes.open();
+  return new NameAcceptor({ config, machine, journal, roomKeys, votes, sign: voteSigner(config, machine), log });
+}
+
+/** In the background: the peers' name votes, which a new data dir learns before it votes. */
+function learnNameVotes(acceptor: NameAcceptor, config: ClusterConfig, machine: string, log: Logger): void {
+  const voteClients = new VoteClients(config, machine);
+  void acceptor.learn(voteClients).then(() => voteClients.close(), (err) => log.error('learning the name votes failed', { error: errorMessage(err) }));
 }
