@@ -7,8 +7,12 @@
  * - two machines racing one new name, 20 times: exactly one key gets a token, the
  *   other is refused, and nothing of the loser is stored anywhere;
  * - a machine whose replicator is paused (lagging) gives a stranger no token for a
- *   name that exists elsewhere, and nothing of the stranger shows anywhere.
+ *   name that exists elsewhere, and nothing of the stranger shows anywhere;
+ * - a machine rebuilt from an empty data dir gives a stranger no token for an existing
+ *   name, before its peers are back (it has learned nothing) and once one is.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { fingerprint, keyText } from '../../lib/core/identity';
 import { proofError } from '../../lib/core/name-proof';
@@ -100,4 +104,28 @@ t.test('a lagging machine gives a stranger no token for a name it has not learne
   const strangerKey = fingerprint(stranger.keys.identity('victim').publicKey);
   t.same(dumpEvents(dump).filter((e) => e.key === strangerKey || e.text.includes('I am the victim')), [], "nothing of the stranger's is stored on any machine");
   t.same(dumpEvents(dump).filter((e) => e.room === 'victim').map((e) => e.kind), ['create', 'post'], "the owner's room holds the owner's create and post");
+});
+
+t.test('a machine rebuilt from an empty data dir gives a stranger no token for a name it has not learned', async (t) => {
+  const owner = person(t, 'm1');
+  await call(owner.client, 'Connect', { user: 'keeper' });
+  await call(owner.client, 'Post', { user: 'keeper', text: 'kept' });
+  await converged(cluster, MACHINES);
+  await Promise.all(MACHINES.map((m) => cluster.stop(m)));
+  rmSync(join(cluster.dir, 'data', 'm3'), { recursive: true, force: true });
+  // m3 starts alone from nothing: it cannot have learned keeper from anyone.
+  await cluster.start('m3');
+  const stranger = person(t, 'm3');
+  t.match(await outcome(call(stranger.client, 'Connect', { user: 'keeper' })), /^UNAVAILABLE: cannot settle the new name keeper now: /, 'alone, it refuses the name as one it cannot settle');
+  t.equal(await outcome(call(stranger.client, 'Post', { user: 'keeper', text: 'I am keeper' })), NO_SESSION, 'and the stranger has no session');
+  await cluster.start('m2');
+  t.equal(await outcome(call(person(t, 'm3', stranger.keys).client, 'Connect', { user: 'keeper' })), otherKey('keeper'), 'with one peer back, the name is known as the owner\'s');
+  await cluster.start('m1');
+  const back = person(t, 'm3', owner.keys);
+  await call(back.client, 'Connect', { user: 'keeper' });
+  await call(back.client, 'Post', { user: 'keeper', text: 'back on m3' });
+  const dump = await converged(cluster, MACHINES, 60_000);
+  const strangerKey = fingerprint(stranger.keys.identity('keeper').publicKey);
+  t.same(dumpEvents(dump).filter((e) => e.key === strangerKey || e.text === 'I am keeper'), [], "nothing of the stranger's is stored on any machine");
+  t.same(dumpEvents(dump).filter((e) => e.room === 'keeper' && e.kind === 'post').map((e) => e.text), ['kept', 'back on m3'], "the owner's posts, from m1 and from the rebuilt m3");
 });
