@@ -11,6 +11,7 @@ import { killUntilGone, serverPids, signalPids } from '../common/processes';
 import { AdminPeer } from '../supervision/admin-client';
 import { waitUntil } from '../common/wait-until';
 import { MACHINE_ANSWER_MS } from './status';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
  * How long SIGTERM gets before SIGKILL. A serving tree stops in well under a second;
@@ -59,9 +60,9 @@ export async function stopMachine(config: ClusterConfig, machine: string): Promi
 
 /** `npm start`: every machine on this host, in the foreground; Ctrl-C stops them all. */
 export async function startAll(config: ClusterConfig, fbsCommand: string[]): Promise<void> {
-  const [cmd, ...args] = fbsCommand;
   for (const machine of Object.keys(config.machines)) {
-    spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const { cmd, args } = serverCommandLine(fbsCommand, { verb: 'start', machine, config: config.file });
+    spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   }
   let stopping = false;
   const stopAll = async (): Promise<void> => {

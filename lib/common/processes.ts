@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { DEFAULT_CONFIG_FILE } from './config';
+import { readCommandLine, type CommandLine } from './fbs-command-line';
 import { procStat } from './proc-stat';
 import { waitUntil } from './wait-until';
 
@@ -47,26 +48,21 @@ function serverArgvs(configFile: string, machine?: string): Map<number, string[]
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const argv = argvOf(entry);
-    if (!argv || configOf(entry, argv) !== wanted) continue;
-    const script = argv.findIndex((a) => FBS_SCRIPT.test(a));
-    if (script >= 0 && !['start', 'guardian'].includes(argv[script + 1])) continue;
-    const m = argv.indexOf('--machine');
-    if (machine === undefined || (m >= 0 && argv[m + 1] === machine)) found.set(Number(entry), argv);
+    const line = argv && readCommandLine(argv);
+    if (!argv || !line || configOf(entry, line) !== wanted) continue;
+    if (line.verb !== null && !['start', 'guardian'].includes(line.verb)) continue;
+    if (machine === undefined || line.machine === machine) found.set(Number(entry), argv);
   }
   return found;
 }
-
-/** bin/fbs, node_modules/.bin/fbs or dist/bin/fbs.js: the word after it is the fbs command. */
-const FBS_SCRIPT = /(^|\/)fbs(\.js)?$/;
 
 /**
  * The config file a process runs with: its --config resolved against its working
  * directory (an operator may pass a relative path), or for an fbs without one the default.
  */
-function configOf(pid: string, argv: string[]): string | null {
-  const i = argv.indexOf('--config');
-  const file = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
-  if (file === undefined) return argv.some((a) => FBS_SCRIPT.test(a)) ? DEFAULT_CONFIG_FILE : null;
+function configOf(pid: string, line: CommandLine): string | null {
+  const file = line.config;
+  if (file === undefined) return line.verb !== null ? DEFAULT_CONFIG_FILE : null;
   if (isAbsolute(file)) return resolve(file);
   try {
     return resolve(readlinkSync(`/proc/${pid}/cwd`), file);
@@ -99,7 +95,7 @@ export function environOf(pid: number | string): string[] | null {
 
 /** guardian from argv; node:cluster children carry FBS_ROLE in their environment; the rest run `fbs start`. */
 function roleOf(pid: number, argv: string[]): ServerRole | null {
-  if (argv.includes('guardian')) return 'guardian';
+  if (readCommandLine(argv).verb === 'guardian') return 'guardian';
   const env = environOf(pid);
   if (env === null) return null;
   if (env.includes('FBS_ROLE=worker')) return 'worker';

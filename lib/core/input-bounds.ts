@@ -7,7 +7,6 @@
  * Pure: the caller passes the physical time.
  */
 import { isOrigin, type ChatEvent } from './event';
-import { MAX_VECTOR_ORIGINS } from './origins';
 import { MAX_LOGICAL, type Hlc } from './hlc';
 import { fingerprint, parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
 import { requestFromWire, type WireVoteRequest } from './name-wire';
@@ -18,8 +17,8 @@ export const BOUNDS = {
   /** uint64 fields (seqs, walls, terms) are read as JS numbers: past this they lose digits. */
   maxCount: Number.MAX_SAFE_INTEGER,
   maxLogical: MAX_LOGICAL,
-  /** A cursor names the live origins (core/origins bounds them per machine) and a marker per machine for the retired ones. */
-  maxCursorOrigins: MAX_VECTOR_ORIGINS,
+  /** A cursor names an origin per (machine, data-dir incarnation, writer slot): ten refills of a 3-machine cluster of 8 workers is under 300. */
+  maxCursorOrigins: 1024,
   /** Origins name index files (isOrigin). */
   maxOriginChars: 64,
   /** A client's post id (the idempotency key of a retry); also the last part of a join's or leave's id. */
@@ -138,10 +137,14 @@ const CHAT: Record<string, Check> = {
   Poll: (r) => first(() => self(r.user), () => cursorError(r.cursor)),
 };
 
+/** A method with no entry here has no bounds: its calls are refused, and a unit test names it against the proto's services. */
+const unbounded = (method: string): string => `${method} has no input bounds (lib/core/input-bounds.ts)`;
+
 /** The Chat boundary: null, or why `method`'s request is refused. (uint32 limits are capped by the service.) */
 export function chatRequestError(method: string, req: unknown, limits: InputLimits, nowMs: number): string | null {
-  const check = CHAT[method] as Check | undefined;
-  return check && typeof req === 'object' && req !== null ? check(req as Req, limits, nowMs) : null;
+  const check = Object.hasOwn(CHAT, method) ? CHAT[method] : undefined;
+  if (!check) return unbounded(method);
+  return typeof req === 'object' && req !== null ? check(req as Req, limits, nowMs) : null;
 }
 
 const processId = (v: unknown, what: string): string | null =>
@@ -149,8 +152,14 @@ const processId = (v: unknown, what: string): string | null =>
 const count = (v: unknown, what: string, max: number = BOUNDS.maxCount): string | null =>
   isCount(v, max) ? null : `${what} must be 0..${max}`;
 
-/** Every internal request with fields, by method (a Watch stream's handler checks each Beat on it). */
+/** A request with no fields to check. */
+const noFields = (): null => null;
+
+/** Every internal request, by method (a Watch stream's handler checks each Beat on it). */
 const INTERNAL: Record<string, (r: Req) => string | null> = {
+  Heartbeat: noFields,
+  Status: noFields,
+  WatchChildren: noFields,
   Watch: (r) => first(() => processId(r.from, 'from'), () => count(r.pid, 'pid', BOUNDS.maxPid), () => count(r.term, 'term')),
   Elect: (r) =>
     first(
@@ -172,9 +181,13 @@ const INTERNAL: Record<string, (r: Req) => string | null> = {
 
 /** The internal boundary (after the secret): null, or why `method`'s request is refused. */
 export function internalRequestError(method: string, req: unknown): string | null {
-  const check = INTERNAL[method] as ((r: Req) => string | null) | undefined;
-  return check && typeof req === 'object' && req !== null ? check(req as Req) : null;
+  const check = Object.hasOwn(INTERNAL, method) ? INTERNAL[method] : undefined;
+  if (!check) return unbounded(method);
+  return typeof req === 'object' && req !== null ? check(req as Req) : null;
 }
+
+/** The methods each boundary has bounds for. */
+export const BOUNDED_METHODS = { chat: Object.keys(CHAT), internal: Object.keys(INTERNAL) };
 
 /** The id each kind of event carries (event.ts: createEventId, postEventId; a join or leave's ends in a uuid). */
 function idError(e: ChatEvent): string | null {

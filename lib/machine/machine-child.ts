@@ -15,6 +15,7 @@ import { RoomFiles } from '../storage/room-files';
 import { machineDirOf } from '../storage/data-dir';
 import { provedBy } from '../storage/room-keys';
 import { proofTrust } from '../common/name-trust';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
  * The machine's journal; `origin` names this writer, given the machine's data dir.
@@ -43,11 +44,11 @@ export function openMachineJournal(
 
 /** Runs `fbs build-checkpoint` for the machine and waits for it to end (it ends with us: see buildMachineCheckpoint). */
 function buildInOneShot(config: ClusterConfig, machine: string, log: Logger, fbsCommand: string[]): Promise<void> {
-  const [cmd, ...args] = fbsCommand;
+  const { cmd, args } = serverCommandLine(fbsCommand, { verb: 'build-checkpoint', machine, config: config.file });
   const started = Date.now();
   log.info('building the first checkpoint in a one-shot process');
   return new Promise((resolve) => {
-    const child = spawn(cmd, [...args, 'build-checkpoint', '--machine', machine, '--config', config.file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('error', (err) => {
       log.warn('could not start the checkpoint builder; building here', { error: err.message });
       resolve();

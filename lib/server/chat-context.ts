@@ -3,7 +3,6 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { ClusterKeys } from '../core/identity';
 import type { ChatEvent } from '../core/event';
-import type { Retirements } from '../core/retirements';
 import type { Journal } from '../storage/journal';
 import type { RoomKeys } from '../storage/room-keys';
 import type { NameSettlement } from './name-settlement';
@@ -23,8 +22,6 @@ export interface ChatServiceOptions {
   names: NameSettlement;
   /** Whether a create carries a valid proof (storage/room-keys: provedBy). */
   proved: (e: ChatEvent) => boolean;
-  /** The retired origins this machine knows: cursors carry a marker in their place. */
-  retired: () => Retirements;
 }
 
 export interface ChatContext {

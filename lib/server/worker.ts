@@ -9,16 +9,13 @@ import type { Logger } from '../common/log';
 import { clusterKeys } from '../core/identity';
 import { reportLoopDelay } from '../common/loop-delay';
 import { clientPortCredentials } from '../common/transport-security';
-import { incarnationOf } from '../storage/incarnation';
-import { writerOrigin } from '../core/origins';
+import { incarnationOf, writerOrigin } from '../storage/incarnation';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
-import { RetiredFileReader } from '../storage/retired-file';
-import { machineDirOf } from '../storage/data-dir';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 import { proofTrust } from '../common/name-trust';
 import { VoteClients } from '../common/vote-clients';
@@ -53,7 +50,6 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
 
   const quotas = new Quotas(config.quotas, askPrimaryForQuota());
   const trust = proofTrust(config);
-  const retired = new RetiredFileReader(machineDirOf(config.dataDir, machine), new Set(Object.keys(config.machines)), log);
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
@@ -73,7 +69,6 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
         elsewhere: (user) => chattingElsewhere.has(user),
         changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),
       },
-      retired: () => retired.current(),
     }));
   const { host, port } = config.machines[machine];
   await new Promise<void>((resolve, reject) =>

@@ -19,6 +19,7 @@ import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
  * Guardians beat to their primary this often. A killed guardian is seen at once (its
@@ -156,8 +157,8 @@ function slotOptions(config: ClusterConfig): GuardianSlotsOptions {
 /** Spawns the slot's guardian detached (its own process group), so it outlives us. */
 function spawnGuardian(opts: GuardianKeeperOptions, slot: number): ChildProcess {
   const { config, machine } = opts;
-  const [cmd, ...args] = opts.fbsCommand;
-  const child = spawn(cmd, [...args, 'guardian', '--machine', machine, '--slot', String(slot), '--config', config.file], {
+  const { cmd, args } = serverCommandLine(opts.fbsCommand, { verb: 'guardian', machine, slot, config: config.file });
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, FBS_MACHINE: machine },

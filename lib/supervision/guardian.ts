@@ -23,6 +23,7 @@ import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
+import { serverCommandLine } from '../common/fbs-command-line';
 
 export interface GuardianOptions {
   config: ClusterConfig;
@@ -132,8 +133,8 @@ function tickEveryHeartbeat(opts: GuardianOptions, me: string, members: string[]
 /** Starts a new primary of the machine, detached (it outlives us), with the term to fence the old one. */
 function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: number; why: string; silentMs: number }): void {
   const { config, machine, log } = opts;
-  const [cmd, ...args] = opts.fbsCommand;
-  const child = spawn(cmd, [...args, 'start', '--machine', machine, '--config', config.file], {
+  const { cmd, args } = serverCommandLine(opts.fbsCommand, { verb: 'start', machine, config: config.file });
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },

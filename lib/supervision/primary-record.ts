@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
+import { readCommandLine, type CommandLine } from '../common/fbs-command-line';
 import { waitUntil } from '../common/wait-until';
 import { isAlive } from '../common/proc-stat';
 import { machinePath } from '../storage/data-dir';
@@ -44,12 +45,11 @@ export async function writeRecord(machineDir: string, record: PrimaryRecord): Pr
 }
 
 
-/** The argv of `pid` if it is an ftchat server process of `machine`, else null. */
-function serverArgv(pid: number, machine: string): string[] | null {
+/** The command line of `pid` if it is an ftchat server process of `machine`, else null. */
+function serverCommand(pid: number, machine: string): CommandLine | null {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const i = argv.indexOf('--machine');
-    return i >= 0 && argv[i + 1] === machine && argv.some((a) => a.endsWith('fbs') || a.endsWith('fbs.js')) ? argv : null;
+    const line = readCommandLine(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+    return line.verb !== null && line.machine === machine ? line : null;
   } catch {
     return null;
   }
@@ -57,13 +57,13 @@ function serverArgv(pid: number, machine: string): string[] | null {
 
 /** True if `pid` is an ftchat server process of `machine` (not an unrelated process that reused the pid). */
 export function isServerOf(pid: number, machine: string): boolean {
-  return serverArgv(pid, machine) !== null;
+  return serverCommand(pid, machine) !== null;
 }
 
 /** True if `pid` is a live guardian of `machine`'s `slot` on this machine: what a pid from the network must be to count. */
 export function isGuardianOf(pid: number, machine: string, slot: number): boolean {
-  const argv = Number.isSafeInteger(pid) && pid > 1 && isAlive(pid) ? serverArgv(pid, machine) : null;
-  return argv !== null && argv.includes('guardian') && argv[argv.indexOf('--slot') + 1] === String(slot);
+  const line = Number.isSafeInteger(pid) && pid > 1 && isAlive(pid) ? serverCommand(pid, machine) : null;
+  return line?.verb === 'guardian' && line.slot === String(slot);
 }
 
 /**

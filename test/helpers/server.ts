@@ -20,6 +20,7 @@ import { waitFor } from './wait';
 import { ownChildren } from './reaper';
 import { credentialsFor, trustCluster } from './trust';
 import { eachLine } from '../../lib/common/lines';
+import { serverCommandLine } from '../../lib/common/fbs-command-line';
 
 // Whatever a test starts dies with the test process, even if tap kills it (see reaper.ts).
 ownChildren();
@@ -147,8 +148,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     ports,
     logs,
     async start(machine, extraEnv = {}, launch = opts.launch?.[machine] ?? {}) {
-      const [command, ...args] = [...(launch.prefix ?? []), process.execPath, FBS, 'start', '--machine', machine, '--config', launch.config ?? configFile];
-      const child = spawn(command, args, {
+      const { cmd, args } = serverCommandLine([...(launch.prefix ?? []), process.execPath, FBS], { verb: 'start', machine, config: launch.config ?? configFile });
+      const child = spawn(cmd, args, {
         detached: true, // own process group: teardown kills the whole tree by its pgid
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...launch.env, ...extraEnv },

@@ -3,7 +3,8 @@
  * files carry: each at, just past and far past its limit.
  */
 import tap from 'tap';
-import { BOUNDS, chatRequestError, internalRequestError, peerEventError } from '../../lib/core/input-bounds';
+import { BOUNDED_METHODS, BOUNDS, chatRequestError, internalRequestError, peerEventError } from '../../lib/core/input-bounds';
+import { ftchatProto } from '../../lib/common/proto';
 import { MAX_LOGICAL } from '../../lib/core/hlc';
 import type { ChatEvent } from '../../lib/core/event';
 import { keyText } from '../../lib/core/identity';
@@ -97,4 +98,14 @@ t.test('a peer\'s event: the shape its kind has when our own writers make it', a
   t.match(peer({ ...join, id: 'join/ann/carl/0b8e' }), /bad join id/);
   t.match(peer({ ...join, kind: 'leave' }), /bad leave id/);
   t.match(peer({ ...join, room: 'ann', id: 'join/ann/ann/u1' }), /cannot join its own room/);
+});
+
+tap.test('every RPC of the proto has input bounds, and a method without them is refused', async (t) => {
+  const { ftchat } = ftchatProto();
+  const methods = (service: { service: object }): string[] => Object.keys(service.service);
+  t.same(methods(ftchat.Chat).filter((m) => !BOUNDED_METHODS.chat.includes(m)), [], 'every Chat RPC');
+  t.same([...methods(ftchat.Admin), ...methods(ftchat.Replication)].filter((m) => !BOUNDED_METHODS.internal.includes(m)), [], 'every Admin and Replication RPC');
+  t.match(chat('Shout', { user: 'alice' }), /Shout has no input bounds/);
+  t.match(internalRequestError('Shout', {}), /Shout has no input bounds/);
+  t.match(chat('toString', {}), /no input bounds/, 'not even what every object has');
 });
