@@ -17,7 +17,7 @@ import { chatClient, startServer, type BenchServer } from './server';
 import { loadAverageText, median, startRun, type RunHeader } from './stats';
 
 const WORKERS = 2;
-const ROUNDS = 4;
+const ROUNDS = 6;
 const ROUND_MS = 6_000;
 const SIZES = [{ name: 'short posts (about 30 characters)', textChars: 0 }, { name: 'longest posts (1,000 characters)', textChars: 1_000 }];
 

@@ -134,7 +134,11 @@ export class LazyMount {
     }
     const ended = new Promise((resolve) => daemon.once('exit', resolve));
     lazyUnmount(this.mountPoint);
-    const timer = setTimeout(() => daemon.kill('SIGKILL'), 10_000); // a process still holding a file keeps a lazy unmount's daemon
+    // A lazy unmount's daemon lives on while any mount namespace still holds a copy of the
+    // mount (every `ip netns exec` of a chaos run takes one); its bytes are all in the
+    // backing dir, so it is told to go. SIGTERM: libfuse leaves its loop; SIGKILL if it hangs.
+    daemon.kill('SIGTERM');
+    const timer = setTimeout(() => daemon.kill('SIGKILL'), 10_000);
     await ended;
     clearTimeout(timer);
   }
