@@ -63,18 +63,22 @@ export function mergeRecords(a: AcceptorRecord, b: AcceptorRecord): AcceptorReco
 /** What a peer said when asked for its records. */
 export interface PeerRecords {
   peer: string;
-  records: number;
+  /** How many of its records hold an accepted vote. */
+  accepted: number;
 }
 
 /**
  * Whether an acceptor whose records were lost (a new data dir) may vote again,
  * having merged the records of the peers that answered: once every peer has
  * answered (each of its lost votes was also given by another machine, whose
- * record it now holds), or when a majority, itself included, holds no record at
- * all (a cluster's first start, some machine not up yet).
+ * record it now holds), or when a majority, itself included, holds no accepted
+ * vote (a cluster's first start, some machine not up yet). Promises alone do not
+ * count against it: on a first start the machines become ready one by one, and the
+ * first new name's prepares reach those ready already; a value is chosen only by a
+ * majority's accepted votes, which the answered peers would hold.
  */
 export function mayVoteAgain(answers: readonly PeerRecords[], peers: readonly string[]): boolean {
   const answered = new Set(answers.map((a) => a.peer));
   if (peers.every((p) => answered.has(p))) return true;
-  return answered.size + 1 >= majority(peers.length + 1) && answers.every((a) => a.records === 0);
+  return answered.size + 1 >= majority(peers.length + 1) && answers.every((a) => a.accepted === 0);
 }

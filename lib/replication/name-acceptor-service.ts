@@ -101,7 +101,7 @@ export class NameAcceptor {
         try {
           const { records } = await clients.records(peer, LEARN_TIMEOUT_MS);
           for (const r of records) await this.merge(r);
-          answers.push({ peer, records: records.length });
+          answers.push({ peer, accepted: records.filter((r) => r.accepted_ballot).length });
         } catch (err) {
           log.debug('a peer did not give its name votes yet', { peer, error: errorMessage(err) });
         }

@@ -8,7 +8,7 @@
  * once a majority is reachable. Seeded: a failing seed replays exactly.
  */
 import t from 'tap';
-import { acceptorStep, EMPTY_RECORD, mergeRecords, type AcceptorRecord, type KnownName } from '../../lib/core/name-acceptor';
+import { acceptorStep, EMPTY_RECORD, mayVoteAgain, mergeRecords, type AcceptorRecord, type KnownName } from '../../lib/core/name-acceptor';
 import { compareBallots, fitsKnown, foldName, majority, type AcceptorReply, type AcceptorRequest, type NameValue } from '../../lib/core/name-ballot';
 import { NameProposer, type ProposerOutcome } from '../../lib/core/name-proposer';
 import { rng } from '../helpers/events';
@@ -304,6 +304,15 @@ t.test('without the rule for lost records (a new data dir votes at once), names 
   let broken = 0;
   for (let seed = 1; seed <= 400 && broken === 0; seed++) broken += simulate({ seed, unsafeAmnesia: true }).violations.length;
   t.ok(broken > 0, 'the simulation can see the failure the rule prevents');
+});
+
+t.test("a machine without records votes again once every peer answered, or on a first start once a majority holds no accepted vote", async (t) => {
+  const peers = ['m2', 'm3'];
+  t.notOk(mayVoteAgain([], peers), 'alone: it waits');
+  t.ok(mayVoteAgain([{ peer: 'm2', accepted: 0 }], peers), 'with one peer of three holding no accepted vote (promises aside): a first start, it votes');
+  t.notOk(mayVoteAgain([{ peer: 'm2', accepted: 1 }], peers), 'a peer holding an accepted vote: it waits for every peer');
+  t.ok(mayVoteAgain([{ peer: 'm2', accepted: 1 }, { peer: 'm3', accepted: 0 }], peers), 'every peer answered: it votes');
+  t.notOk(mayVoteAgain([{ peer: 'm2', accepted: 0 }], ['m2', 'm3', 'm4']), 'of four machines, a majority is three');
 });
 
 t.test('ballots order by round, then proposer', async (t) => {
