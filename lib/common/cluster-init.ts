@@ -69,7 +69,7 @@ function keepRetiredCas(oldDir: string, newDir: string): void {
  * init` itself; a set-up that is not safe (transportVerdict) is refused with one line
  * (ConfigError). Returns the config as it reads after any init (its secret is new).
  */
-export async function ensureTransport(config: ClusterConfig, machines: string[]): Promise<ClusterConfig> {
+export async function ensureTransport(config: ClusterConfig, machines: string[], say?: (line: string) => void): Promise<ClusterConfig> {
   const judge = (c: ClusterConfig): TransportVerdict =>
     transportVerdict({
       hosts: Object.values(c.machines).map((m) => m.host),
@@ -81,9 +81,12 @@ export async function ensureTransport(config: ClusterConfig, machines: string[])
   let verdict = judge(config);
   if (verdict.action === 'init') {
     // Another machine of this host may win the race: then its files are the cluster's.
-    await initCluster(config).catch((err: unknown) => {
-      if (!(err instanceof AlreadyInitialised)) throw err;
-    });
+    await initCluster(config).then(
+      (files) => say?.(`TLS set up (first start): a certificate authority, each machine's certificate and a secret, ${files.length} files in ${config.tlsDir}`),
+      (err: unknown) => {
+        if (!(err instanceof AlreadyInitialised)) throw err;
+      },
+    );
     config = loadConfig(config.file);
     verdict = judge(config);
   }

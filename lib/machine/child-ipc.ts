@@ -1,11 +1,12 @@
 /**
  * The typed messages between a machine's primary and its children (node IPC) that
  * more than one kind of child speaks: liveness pings and their answers, the
- * replicator's clock offsets, and workers' quota leases. Doorbells have their own
+ * replicator's clock offsets, workers' quota leases, and metrics. Doorbells have their own
  * module (doorbell.ts).
  */
 import { isMessageOf } from '../common/ipc-message';
 import { QUOTA_KINDS, type Grant, type QuotaKind } from '../core/quota-leases';
+import { collectProcessMetrics, processMetrics, type ProcessMetrics } from '../common/metrics';
 
 /** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
 export interface Pong {
@@ -85,4 +86,30 @@ export function askPrimaryForQuota(): (kind: QuotaKind, key: string, want: numbe
       if (process.send) process.send({ type: 'quota', id, kind, key, want } satisfies QuotaAsk);
       else waiting.get(id)?.({ tokens: 1, waitMs: 0 });
     });
+}
+
+/** The primary asks each child for its metrics (a scrape of the machine's endpoint). */
+export interface MetricsAsk {
+  type: 'metrics-ask';
+  id: number;
+}
+
+/** A child's metrics, as prom-client's getMetricsAsJSON gives them. */
+export interface MetricsAnswer {
+  type: 'metrics';
+  id: number;
+  metrics: ProcessMetrics;
+}
+
+export function isMetricsAnswer(msg: unknown): msg is MetricsAnswer {
+  return isMessageOf<MetricsAnswer>(msg, 'metrics') && typeof msg.id === 'number' && Array.isArray(msg.metrics);
+}
+
+/** In a child, from its start: report the default process metrics, and answer the primary's asks for its metrics. */
+export function answerMetricsAsks(): void {
+  collectProcessMetrics();
+  process.on('message', (msg: unknown) => {
+    if (!isMessageOf<MetricsAsk>(msg, 'metrics-ask')) return;
+    void processMetrics().then((metrics) => process.send?.({ type: 'metrics', id: Number(msg.id), metrics } satisfies MetricsAnswer));
+  });
 }

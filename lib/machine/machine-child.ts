@@ -78,7 +78,11 @@ export async function buildMachineCheckpoint(config: ClusterConfig, machine: str
   process.exit(0); // nothing else to do: its files and handles go with it
 }
 
-/** On SIGTERM or SIGINT: `before()`, then let `server` finish its calls (2 s at most) and exit. */
+/**
+ * On SIGTERM (the primary's stop): `before()`, then let `server` finish its calls (2 s at
+ * most) and exit. A child ignores SIGINT (ignoreTerminalInterrupt): Ctrl-C reaches the
+ * terminal's whole process group, and the primary stops its children itself, in order.
+ */
 export function stopOnSignal(server: grpc.Server, before: () => void = () => undefined): void {
   const stop = (): void => {
     before();
@@ -86,5 +90,9 @@ export function stopOnSignal(server: grpc.Server, before: () => void = () => und
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+}
+
+/** In a primary's child, from its first line: see stopOnSignal. */
+export function ignoreTerminalInterrupt(): void {
+  process.on('SIGINT', () => undefined);
 }

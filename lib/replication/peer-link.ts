@@ -30,6 +30,10 @@ const RETRY_MAX_MS = 1_000;
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
 const MAX_REFUSED_REMEMBERED = 10_000;
+/** How grpc-js says the peer's port refused the connection (it is not listening yet). */
+const REFUSED = /ECONNREFUSED/;
+/** The reason when the peer ended the stream: it stops cleanly. */
+const ENDED = 'stream ended';
 /** A backlog this big is streamed by one link at a time (CatchUpGate). */
 const GATED_BACKLOG = 10_000;
 /** A link standing back pulls again after this long even if not woken (the leader may be stuck). */
@@ -88,6 +92,8 @@ export class PeerLink {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private connected = false;
+  /** Until we reach the peer (again), a refused connection means it is starting. */
+  private expectRefusals = true;
   private lastFailure = '';
   /** Refused events already logged. */
   private readonly refused = new Set<string>();
@@ -125,7 +131,7 @@ export class PeerLink {
     const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
     call.on('data', (batch: EventBatch__Output) => this.received(s, batch));
     call.on('error', (err: grpc.ServiceError) => this.retry(s, err.details || err.message));
-    call.on('end', () => this.retry(s, 'stream ended'));
+    call.on('end', () => this.retry(s, ENDED));
   }
 
   /** Ends the stream and pulls again after the back-off. */
@@ -136,8 +142,12 @@ export class PeerLink {
     if (this.stopped) return;
     // Say so when a working link breaks or the reason changes (e.g. a wrong secret);
     // a peer that stays down is not news every second.
-    if (this.connected) this.log.warn('lost replication stream; pulling again', { reason: why });
-    else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
+    // A peer ends its streams only when it stops cleanly; it refuses connections until it is
+    // back, as one not started yet does (a cluster starts in any order): neither is news.
+    // Anything else (a dropped link, TLS, a wrong secret) is a fault to show.
+    if (why === ENDED) this.expectRefusals = true;
+    if (this.connected) this.log[why === ENDED ? 'info' : 'warn']('lost replication stream; pulling again', { reason: why });
+    else if (why !== this.lastFailure) this.log[this.expectRefusals && REFUSED.test(why) ? 'debug' : 'warn']('cannot pull from peer; retrying', { reason: why });
     this.lastFailure = why;
     this.connected = false;
     this.opts.gate.release(this.opts.peer);
@@ -157,6 +167,7 @@ export class PeerLink {
     }
     if (!this.connected) {
       this.connected = true;
+      this.expectRefusals = false;
       s.catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
       this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
     }

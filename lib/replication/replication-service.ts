@@ -27,22 +27,38 @@ const COMPACT_AFTER = 10_000;
 
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
-/** Pull, beside the name acceptor's calls; `tls`: a puller's certificate must name the machine its `from` claims. */
+/**
+ * The Replication handlers: Pull (a puller's certificate must name the machine its
+ * `from` claims, when `tls`) beside the name acceptor's calls; `endAll()` for a clean
+ * stop (each peer hears the stream end, not a dropped connection); `lag()`: per peer
+ * that has pulled, the events held here that were not yet sent to it (it grows while
+ * the peer's link is down).
+ */
 export function createReplicationService(
   journal: Journal,
   ship: ShipLog,
   log: Logger,
   tls: boolean,
   names: Pick<ReplicationHandlers, 'Vote' | 'VoteRecords'>,
-): ReplicationHandlers {
+): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
+  const open = new Set<PullStream>();
+  const sent = new Map<string, VersionVector>();
   return {
-    Pull: (call: PullCall) => {
-      const refused = claimError(call.request.from, call, tls);
-      if (!refused) return new PullStream(journal, log, call).start(ship);
-      log.warn('refused a peer claiming another machine', { method: 'Pull', claimed: call.request.from, peer: call.getPeer(), reason: refused });
-      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+    handlers: {
+      Pull: (call: PullCall) => {
+        const refused = claimError(call.request.from, call, tls);
+        if (!refused) return new PullStream(journal, log, call, open, sent).start(ship);
+        log.warn('refused a peer claiming another machine', { method: 'Pull', claimed: call.request.from, peer: call.getPeer(), reason: refused });
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+      },
+      ...names,
     },
-    ...names,
+    endAll: () => open.forEach((s) => s.end()),
+    lag: () => {
+      const held = journal.index.vector();
+      // The peer's own machine's events are never sent to it: they are not its lag.
+      return Object.fromEntries([...sent].map(([peer, upTo]) => [peer, countAfter(upTo, held, (origin) => machineOfOrigin(origin) !== peer)]));
+    },
   };
 }
 
@@ -65,10 +81,15 @@ class PullStream {
   private wake: (() => void) | null = null;
   private unsubscribe: () => void = () => undefined;
 
-  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall) {
+  /** What the peer holds or was sent: `had`, then each batch written. */
+  private readonly sent: VersionVector;
+
+  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
     this.from = call.request.from;
     this.cursor = vectorFromRecord(call.request.vector?.seqs);
     this.had = new Map(this.cursor);
+    this.sent = new Map(this.cursor);
+    sentTo.set(this.from, this.sent);
     this.upTo = journal.index.vector();
     this.backlogLeft = countAfter(this.cursor, this.upTo);
     this.backlogDone = this.backlogLeft === 0;
@@ -82,6 +103,7 @@ class PullStream {
       for (const e of events) if (machineOfOrigin(e.origin) !== this.from && !covers(this.had, e.origin, e.seq)) this.queue.push(e);
       this.schedule();
     });
+    this.open.add(this);
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
     this.call.on('cancelled', close);
@@ -98,6 +120,7 @@ class PullStream {
       const events = this.backlogDone ? this.liveBatch() : await this.backlogPage();
       this.announced = true;
       const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now() });
+      for (const e of events) if ((this.sent.get(e.origin) ?? 0) < e.seq) this.sent.set(e.origin, e.seq);
       if (this.head >= COMPACT_AFTER) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -139,19 +162,27 @@ class PullStream {
     w?.();
   }
 
+  /** We are stopping: end the stream cleanly (the peer then expects us to refuse for a while). */
+  end(): void {
+    if (this.closed) return;
+    this.close();
+    this.call.end();
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.open.delete(this);
     this.unsubscribe();
     this.resume();
     this.log.info('peer stopped pulling', { peer: this.from });
   }
 }
 
-/** Events in `upTo` not covered by `cursor`. */
-function countAfter(cursor: Map<string, number>, upTo: Map<string, number>): number {
+/** Events in `upTo` (of the origins `counted` accepts) not covered by `cursor`. */
+function countAfter(cursor: Map<string, number>, upTo: Map<string, number>, counted: (origin: string) => boolean = () => true): number {
   let n = 0;
-  for (const [origin, seq] of upTo) n += Math.max(0, seq - (cursor.get(origin) ?? 0));
+  for (const [origin, seq] of upTo) if (counted(origin)) n += Math.max(0, seq - (cursor.get(origin) ?? 0));
   return n;
 }
 

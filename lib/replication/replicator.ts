@@ -21,7 +21,8 @@ import { machineDirOf } from '../storage/data-dir';
 import type { Journal } from '../storage/journal';
 import { logClaims, provedBy, RoomKeys } from '../storage/room-keys';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { metrics, refreshOnCollect } from '../common/metrics';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
 
@@ -58,8 +59,9 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   process.on('message', (msg: unknown) => {
     if (isDoorbell(msg)) journal.ring(msg);
   });
-  reportLoopDelay(log);
+  const loop = reportLoopDelay(log);
   const pings = answerPings();
+  answerMetricsAsks();
   await journal.load();
   ship.startAt(journal.index.vector());
   let lastCheckpoint = Date.now();
@@ -77,7 +79,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const acceptor = await openNameAcceptor(config, machine, machineDir, journal, log);
   const address = peerAddress(config, machine);
   const service = createReplicationService(journal, ship, log, config.tls, acceptor.handlers());
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service, address, config, machine, log, internalRequestError);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service.handlers, address, config, machine, log, internalRequestError);
   learnNameVotes(acceptor, config, machine, log);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
@@ -89,10 +91,18 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
   );
   for (const link of links) link.start();
+  refreshOnCollect(() => {
+    for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
+    for (const [peer, ms] of Object.entries(skew.offsets())) metrics.clockOffset.set({ peer }, ms / 1000);
+  });
   log.info('replicator serving', { address, peers });
   pings.serving();
+  loop.serving();
 
-  stopOnSignal(server, () => links.forEach((link) => link.stop()));
+  stopOnSignal(server, () => {
+    links.forEach((link) => link.stop());
+    service.endAll();
+  });
 }
 
 /** The machine's name acceptor (docs/names.md), its votes file open and every name claim it applies logged. */

@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import { ChildSupervisor, type ChildAction, type ChildSpec, type ChildView } from '../cluster/child-supervisor';
-import { isClockOffsets, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import { isClockOffsets, isMetricsAnswer, isQuotaAsk, type Pong, type QuotaAnswer } from '../machine/child-ipc';
+import type { ProcessMetrics } from '../common/metrics';
+import { ChildMetrics } from './child-metrics';
 import { QuotaLedger } from '../core/quota-leases';
 import { quotaRates } from './quotas';
 import { ChatPresence, isChatMode, type PresenceUpdate } from './chat-presence';
@@ -21,11 +23,14 @@ import { breakLockOf, lockHolder } from '../storage/lock-owner';
 import { roomLockPath } from '../storage/room-files';
 import { isMessageOf } from '../common/ipc-message';
 import { machineDirOf } from '../storage/data-dir';
+import type { RestartLedger } from '../storage/restart-ledger';
 
 export interface PrimaryOptions {
   config: ClusterConfig;
   machine: string;
   log: Logger;
+  /** Each slot's restarts across primaries (what status shows). */
+  restarts: RestartLedger;
 }
 
 export interface Primary {
@@ -36,6 +41,8 @@ export interface Primary {
   revive(role: string, slot: number, pid: number): string;
   /** The master polled us: while it watches, hung children are its call. */
   masterSeen(): void;
+  /** Each child's metrics, for the machine's endpoint to sum. */
+  childMetrics(): Promise<ProcessMetrics[]>;
   stop(): Promise<void>;
 }
 
@@ -43,8 +50,8 @@ export interface Primary {
 const SEMI_SPACE_MB = 4;
 
 /** The I/O of ChildSupervisor (lib/cluster/child-supervisor.ts), which decides what happens when. */
-export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
-  const children = new ForkedChildren(config, machine, log);
+export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): Primary {
+  const children = new ForkedChildren(config, machine, log, restarts);
   const { supervisor } = children;
   // A small young generation keeps a worker holding 1,000 streams under 100 MB.
   cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
@@ -54,7 +61,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
   pinger.unref();
 
   return {
-    children: () => supervisor.view(performance.now()),
+    children: () => supervisor.view(performance.now()).map((c) => ({ ...c, restarts: restarts.count(`${c.role}.${c.slot}`) })),
     clockOffsets: () => children.relay.clockOffsets,
     revive(role, slot, pid) {
       const { answer, actions } = supervisor.revive(role, slot, pid, performance.now());
@@ -63,6 +70,7 @@ export function runPrimary({ config, machine, log }: PrimaryOptions): Primary {
       return answer;
     },
     masterSeen: () => supervisor.masterSeen(performance.now()),
+    childMetrics: () => children.metrics.gather(),
     async stop() {
       supervisor.stop();
       clearInterval(pinger);
@@ -76,9 +84,10 @@ class ForkedChildren {
   readonly supervisor: ChildSupervisor;
   readonly relay: ChildRelay;
   private readonly workers = new Map<string, Worker>();
+  readonly metrics = new ChildMetrics(() => [...this.workers.values()]);
   private readonly breakDeadHoldersLock: (pid?: number) => void;
 
-  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {
+  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger, private readonly restarts: RestartLedger) {
     const { heartbeatMs, deadAfterMs } = config.timing;
     this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
     this.relay = new ChildRelay(this.workers, (key) => this.specOf(key).role === 'worker', new QuotaLedger(quotaRates(config.quotas)));
@@ -126,6 +135,7 @@ class ForkedChildren {
     this.supervisor.forked(key, pid, performance.now());
     worker.on('message', (msg: unknown) => {
       if (isMessageOf(msg, 'pong')) this.act(this.supervisor.pong(key, pid, !!(msg as Pong).loading, performance.now()));
+      else if (isMetricsAnswer(msg)) this.metrics.answered(msg);
       else this.relay.message(key, msg);
     });
     worker.on('exit', (code, signal) => this.exited(key, worker, pid, code, signal));
@@ -139,6 +149,8 @@ class ForkedChildren {
     const actions = this.supervisor.exited(key, pid, code, performance.now());
     const refork = actions.find((x) => 'fork' in x);
     if (refork && 'fork' in refork) {
+      const spec = this.specOf(key);
+      this.restarts.bump(`${spec.role}.${spec.slot}`);
       this.log.warn(`${this.specOf(key).role} died; re-forking`, { child: key, childPid: pid, code, signal, restarts: this.supervisor.restartsOf(key), delayMs: refork.fork.delayMs });
     }
     this.act(actions);

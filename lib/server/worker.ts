@@ -14,7 +14,7 @@ import { chatServiceDefinition, createChatService } from './chat-service';
 import { isChatElsewhere, type ChatMode } from './chat-presence';
 import { isDoorbell, type Doorbell } from '../machine/doorbell';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings, askPrimaryForQuota } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 import { proofTrust } from '../common/name-trust';
@@ -44,8 +44,9 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
     }
   });
   journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
-  reportLoopDelay(log);
+  const loop = reportLoopDelay(log);
   const pings = answerPings();
+  answerMetricsAsks();
   await journal.load();
 
   const quotas = new Quotas(config.quotas, askPrimaryForQuota());
@@ -76,6 +77,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   pings.serving();
+  loop.serving();
 
   stopOnSignal(server);
 }

@@ -28,6 +28,10 @@ const MACHINE_FILES = {
   primaryLock: 'primary.lock',
   primaryRecord: 'primary.json',
   primaryBeat: 'primary.beat',
+  /** How often each slot of the tree was started again (restart-ledger.ts). */
+  restarts: 'restarts.json',
+  /** Each process's JSON log, `<role>[-<slot>].log`, rotated by size. */
+  logs: 'logs',
 } as const;
 
 export function machineDirOf(dataDir: string, machine: string): string {

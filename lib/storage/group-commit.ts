@@ -12,6 +12,7 @@ import type { HybridClock } from '../core/hlc';
 import { admitReplicated } from '../core/replicated-admission';
 import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
+import { metrics } from '../common/metrics';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
 
 export interface Draft {
@@ -200,6 +201,7 @@ export class GroupCommit {
 
   private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
+    metrics.commitBatch.observe(written.length);
     const rooms = [...new Set(written.map((s) => s.event.room))];
     const upTo: Record<string, number> = {};
     for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);

@@ -19,6 +19,7 @@ import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { GuardianSlots, type GuardianSlotsOptions, type SlotAction, type SlotView } from '../cluster/guardian-slots';
 import { diesWithin, isGuardianOf, terminate } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
+import type { RestartLedger } from '../storage/restart-ledger';
 import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
@@ -42,6 +43,8 @@ export interface GuardianKeeperOptions {
   log: Logger;
   /** argv to run `fbs` again (node + script), so guardians run the same build as us. */
   fbsCommand: string[];
+  /** Each slot's restarts across primaries (what status shows). */
+  restarts: RestartLedger;
 }
 
 export interface GuardianKeeper {
@@ -70,6 +73,7 @@ class Guardians implements GuardianKeeper {
   private readonly answer: Beat;
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
+  private readonly respawns: number[] = [];
 
   constructor(private readonly opts: GuardianKeeperOptions) {
     const { config, machine, log } = opts;
@@ -103,7 +107,7 @@ class Guardians implements GuardianKeeper {
   };
 
   view(): SlotView[] {
-    return this.slots.view(performance.now());
+    return this.slots.view(performance.now()).map((g) => ({ ...g, restarts: this.opts.restarts.count(`guardian.${g.slot}`) }));
   }
 
   async stop(): Promise<void> {
@@ -134,7 +138,11 @@ class Guardians implements GuardianKeeper {
       this.children.add(child);
       child.once('exit', () => this.children.delete(child));
       this.slots.spawned(slot, child.pid ?? 0);
-      this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.slots.view(performance.now())[slot].restarts });
+      // GuardianSlots counts this primary's respawns; the ledger carries them across primaries.
+      const restarts = this.slots.view(performance.now())[slot].restarts;
+      if (restarts > (this.respawns[slot] ?? 0)) this.opts.restarts.bump(`guardian.${slot}`);
+      this.respawns[slot] = restarts;
+      this.opts.log.info('spawned guardian', { slot, guardianPid: child.pid, why, restarts: this.opts.restarts.count(`guardian.${slot}`) });
     }
   }
 }

@@ -23,6 +23,7 @@ import { EXIT_GRACE_MS, GUARDIAN_BEAT_MS, guardianId } from './guardian-keeper';
 import { guardianRole } from './primary-process';
 import { diesWithin, readRecord } from './primary-record';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
+import { RestartLedger } from '../storage/restart-ledger';
 import { serverCommandLine } from '../common/fbs-command-line';
 
 export interface GuardianOptions {
@@ -137,7 +138,8 @@ function startPrimary(opts: GuardianOptions, { term, why, silentMs }: { term: nu
   const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term) },
+    // FBS_ELECTED: the new primary counts the election (inherited from an elected primary otherwise: cleared).
+    env: { ...process.env, FBS_MACHINE: machine, FBS_TERM: String(term), FBS_ELECTED: why === 'elected' ? '1' : undefined },
   });
   child.unref();
   const msg = why === 'elected' ? 'won the election; starting a new primary' : "the primary stayed dead past the ring's grace; starting it";
@@ -154,7 +156,7 @@ async function serveGuardian(opts: GuardianOptions, primaryTerm: () => number, e
       cb(null, {
         machine,
         term: primaryTerm(),
-        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: 0, heartbeat_age_ms: 0, slot: String(slot) }],
+        processes: [{ machine, role, pid: process.pid, state: 'up', restarts: new RestartLedger(machineDirOf(opts.config.dataDir, machine)).count(`guardian.${slot}`), heartbeat_age_ms: 0, slot: String(slot), uptime_ms: Math.round(process.uptime() * 1000) }],
       }),
     Watch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians are not watched' }),
     WatchChildren: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'guardians fork no children' }),

@@ -26,10 +26,13 @@ import { quarantinedFiles } from '../storage/room-files';
 import { AdminPeer } from './admin-client';
 import { keepGuardians, type GuardianKeeper } from './guardian-keeper';
 import { watchRemoteChildren } from './remote-watch';
-import { isAlive } from '../common/proc-stat';
+import { isAlive, uptimeMs } from '../common/proc-stat';
 import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
 import { waitUntil } from '../common/wait-until';
 import { machineDirOf, machinePath } from '../storage/data-dir';
+import { RestartLedger } from '../storage/restart-ledger';
+import { childSpecs } from '../cluster/child-supervisor';
+import { serveMachineMetrics } from './machine-metrics';
 
 export class AlreadyRunning extends Error {}
 /** A revival found the machine stopped cleanly: it does not start it. */
@@ -59,12 +62,14 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   await fenceStalePrimary(config, machine, previous?.pid ?? 0, log);
 
   const term = Math.max(previous?.term ?? 0, Number(process.env.FBS_TERM ?? 0)) + 1;
-  const restarts = (previous?.restarts ?? 0) + (previous && previous.pid !== 0 ? 1 : 0);
+  const died = !!previous && previous.pid !== 0; // not stopped cleanly: our children died with it
+  const restarts = (previous?.restarts ?? 0) + (died ? 1 : 0);
+  const ledger = new RestartLedger(machineDir);
   const self: PrimarySelf = { config, machine, role: primaryRole(config, machine), term, restarts, machineDir };
   const running: Running = { primary: null, guardians: undefined };
   // Kept from the moment we hold the admin port (a Watch call may come first), never before:
   // a start that only stands by must not beat primary.beat for the primary that runs.
-  const keeper = (): GuardianKeeper => (running.guardians ??= keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand }));
+  const keeper = (): GuardianKeeper => (running.guardians ??= keepGuardians({ config, machine, term, log, fbsCommand: opts.fbsCommand, restarts: ledger }));
   const admin = await serveAdmin(self, running, keeper, log);
   // A guardian's revival that lost the race with a clean stop (the stopping primary marks
   // the record before it frees the port we now hold) must not bring the machine back.
@@ -83,13 +88,17 @@ export async function runPrimaryProcess(opts: PrimaryProcessOptions): Promise<{ 
   log.info(`${self.role} in charge`, { term, restarts, previousPid: previous?.pid ?? null });
   const recordWatch = stepDownForSuccessor(self, stepDown);
 
-  running.primary = runPrimary({ config, machine, log });
+  if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
+  if (process.env.FBS_ELECTED !== undefined) ledger.elected();
+  running.primary = runPrimary({ config, machine, log, restarts: ledger });
+  const endpoint = await serveMachineMetrics(self, running.primary, ledger, log);
   // The master heartbeats the other machines' children through their supervisors.
   const remote = self.role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
 
   return {
     async stop() {
       remote?.stop();
+      await endpoint.close();
       await recordWatch.close();
       // Guardians first (they would revive us), then our children.
       await running.guardians?.stop();
@@ -152,7 +161,7 @@ function adminHandlers(self: PrimarySelf, running: Running, keeper: () => Guardi
 
 /** The machine's status: this process, its children and its guardians. */
 function statusOf({ config, machine, role, term, restarts, machineDir }: PrimarySelf, { primary, guardians }: Running): StatusResponse {
-  const self: ProcessInfo = { machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '' };
+  const self: ProcessInfo = { machine, role, pid: process.pid, state: 'up', restarts, heartbeat_age_ms: 0, slot: '', uptime_ms: Math.round(process.uptime() * 1000) };
   return {
     machine,
     term,
@@ -162,10 +171,10 @@ function statusOf({ config, machine, role, term, restarts, machineDir }: Primary
     processes: [
       self,
       ...(primary?.children() ?? []).map((c) => ({
-        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot),
+        machine, role: c.role, pid: c.pid, state: c.state, restarts: c.restarts, heartbeat_age_ms: c.heartbeatAgeMs, slot: String(c.slot), uptime_ms: uptimeMs(c.pid),
       })),
       ...(guardians?.view() ?? []).map((g) => ({
-        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot),
+        machine, role: guardianRole(config, machine), pid: g.pid, state: g.state, restarts: g.restarts, heartbeat_age_ms: g.heartbeatAgeMs, slot: String(g.slot), uptime_ms: uptimeMs(g.pid),
       })),
     ],
   };

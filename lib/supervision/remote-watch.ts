@@ -76,7 +76,9 @@ class RemoteWatch {
 
   close(): void {
     for (const link of this.links.values()) {
-      link.stream?.cancel();
+      const stream = link.stream;
+      link.stream = null; // our own cancel: not a supervisor that stopped answering
+      stream?.cancel();
       link.peer.close();
     }
   }
@@ -110,7 +112,8 @@ class RemoteWatch {
     const before = link.answering;
     link.answering = yes;
     if (yes && before === false) this.log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
-    if (!yes && before !== false) this.log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
+    // One that never answered yet is starting (a cluster starts in any order): not news.
+    if (!yes && before !== false) this.log[before === undefined ? 'debug' : 'warn'](`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
   }
 
   private ask(a: ReviveAsk): void {
@@ -120,7 +123,7 @@ class RemoteWatch {
       .get(a.machine)!
       .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
       .then(
-        (res) => this.log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
+        (res) => this.log[res.action.startsWith('none') ? 'info' : 'warn'](`${what}: ${res.action}`, { ...fields, answer: res.action }),
         (err) => this.log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
       );
   }
