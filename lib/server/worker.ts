@@ -16,6 +16,10 @@ import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
+import { proofTrust } from '../common/name-trust';
+import { VoteClients } from '../common/vote-clients';
+import { provedBy } from '../storage/room-keys';
+import { NameSettlement } from './name-settlement';
 
 export interface WorkerOptions {
   config: ClusterConfig;
@@ -41,6 +45,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   await journal.load();
 
   const quotas = new Quotas(config.quotas, askPrimaryForQuota(inbox));
+  const trust = proofTrust(config);
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
@@ -54,6 +59,8 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
       quotas,
       keys: clusterKeys(config.secret),
       log,
+      names: new NameSettlement(new VoteClients(config, machine), trust, machine, log),
+      proved: provedBy(trust),
       presence: {
         elsewhere: (user) => chattingElsewhere.has(user),
         changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),

@@ -22,6 +22,8 @@ const MACHINE_FILES = {
   index: 'index',
   checkpoint: 'checkpoint',
   checkpointLock: 'checkpoint.lock',
+  /** The name acceptor's promises and votes (name-votes.ts). */
+  nameVotes: 'name-votes.jsonl',
   /** This machine's incarnation id (part of its origins). */
   incarnation: 'incarnation',
   /** The primary's lock, its record (pid, term) and its beat file for the guardians. */

@@ -21,6 +21,10 @@ export interface Draft {
   room: string;
   author: string;
   text: string;
+  /** The fingerprint of the key that makes it. */
+  key?: string;
+  /** A create's proof that a majority settled its name. */
+  proof?: string;
 }
 
 export interface AppendResult {

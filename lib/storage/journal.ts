@@ -10,7 +10,8 @@
  * names after the checkpoint's log position (every room file if the log cannot tell).
  */
 import type { ChatEvent } from '../core/event';
-import { EventIndex } from '../core/event-index';
+import { EventIndex, type Proved } from '../core/event-index';
+import { counts } from '../core/room-key';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
@@ -49,6 +50,8 @@ export interface JournalOptions {
    * the build runs here.
    */
   buildElsewhere?: () => Promise<void>;
+  /** Whether a create carries a valid proof that a majority settled its name (room-keys.ts: provedBy); default none. */
+  proved?: Proved;
 }
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
@@ -82,7 +85,7 @@ const RECORDS_PER_PAGE = 32_768;
 
 export class Journal {
   /** The machine's events as this process knows them; a load restores it in place. */
-  readonly index = new EventIndex();
+  readonly index: EventIndex;
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
   private readonly commits: GroupCommit;
@@ -117,9 +120,11 @@ export class Journal {
     },
     private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
   ) {
+    this.index = new EventIndex(opts.proved);
     this.origins = new OriginIndex(files.machineDir);
     files.restoreOffsets(new NameNumbers(this.index.names)); // one name table for the index and the offsets
-    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+    // A room's tail read from its file holds only the posts that count.
+    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep).filter((e) => this.counts(e)));
     this.commits = new GroupCommit({
       files,
       origin,
@@ -409,6 +414,11 @@ export class Journal {
     return { events, cursor: next, done };
   }
 
+  /** Whether an event counts here: made with its user's key, as far as this machine knows it (core/room-key.ts: counts). */
+  counts(e: ChatEvent): boolean {
+    return counts(e, (user) => this.index.keys.fingerprintOf(user));
+  }
+
   /** The room's create events stored here so far (see RoomFiles.readCreates). */
   roomCreates(room: string): ChatEvent[] {
     return this.files.readCreates(room);
@@ -427,6 +437,8 @@ export class Journal {
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
   private stored(d: Draft): ChatEvent | undefined {
     if (d.kind === 'create') {
+      // A proved create is stored beside a room's creations without proof (from before names were settled by a majority).
+      if (d.proof) return this.index.userExists(d.room) ? this.files.readCreates(d.room).find((e) => e.proof && e.text === d.text) : undefined;
       // A claim (a key for a room created before keys) is stored beside the keyless creation.
       const first = this.index.userExists(d.room) ? this.files.readFirst(d.room) : null;
       return first && (first.text !== '' || d.text === '') ? first : undefined;
