@@ -1,13 +1,14 @@
 /**
  * What changed between two views of the cluster, as the console's strip of events:
  * a process gone (killed, or its machine down), a process back with a new pid, a
- * new master or term (an election), a machine unreachable or reachable again. Pure.
+ * new master or term (an election), a machine unreachable or reachable again, and
+ * a replication link between two machines down or up again. Pure.
  */
 import type { ClusterStatus, ProcessView } from './status';
 
 export interface ConsoleEvent {
   at: number;
-  kind: 'down' | 'revived' | 'election' | 'link-down' | 'link-up';
+  kind: 'down' | 'revived' | 'election' | 'machine-down' | 'machine-up' | 'link-down' | 'link-up';
   text: string;
   /** The process it is about (down: the pid gone; revived: the new pid). */
   process?: Pick<ProcessView, 'machine' | 'role' | 'slot' | 'pid'>;
@@ -43,8 +44,24 @@ export function consoleEvents(prev: ClusterStatus, next: ClusterStatus, at: numb
   }
   for (const [machine, { reachable }] of Object.entries(next.machines)) {
     const before = prev.machines[machine]?.reachable;
-    if (before === true && !reachable) events.push({ at, kind: 'link-down', text: `${machine} does not answer` });
-    if (before === false && reachable) events.push({ at, kind: 'link-up', text: `${machine} answers again` });
+    if (before === true && !reachable) events.push({ at, kind: 'machine-down', text: `${machine} does not answer` });
+    if (before === false && reachable) events.push({ at, kind: 'machine-up', text: `${machine} answers again` });
+  }
+  return events;
+}
+
+/** Per machine, per peer: whether it pulls a replication stream from that peer; null when its metrics do not answer. */
+export type PeerLinks = Record<string, Record<string, boolean> | null>;
+
+/** A link is news when it changes between two answers of its machine; a machine that does not answer says so itself. */
+export function linkEvents(prev: PeerLinks, next: PeerLinks, at: number): ConsoleEvent[] {
+  const events: ConsoleEvent[] = [];
+  for (const [machine, links] of Object.entries(next)) {
+    for (const [peer, up] of Object.entries(links ?? {})) {
+      const before = prev[machine]?.[peer];
+      if (before === true && !up) events.push({ at, kind: 'link-down', text: `link ${peer} → ${machine} down: ${machine} does not pull from ${peer}` });
+      if (before === false && up) events.push({ at, kind: 'link-up', text: `link ${peer} → ${machine} up: ${machine} pulls from ${peer}` });
+    }
   }
   return events;
 }

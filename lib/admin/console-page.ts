@@ -1,8 +1,8 @@
 /**
  * The console's one page: plain HTML, CSS and a few lines of script (no framework).
  * It renders each snapshot the server pushes on /events: every machine's processes,
- * the master and its term, a strip of events, and posts/s and replication lag as
- * sparklines. A process that went down stays on the page, struck through, for 10 s.
+ * the master and its term, the replication links into each machine, a strip of
+ * events, and posts/s and replication lag as sparklines. A process that went down stays on the page, struck through, for 10 s.
  */
 export const CONSOLE_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ftchat console</title>
@@ -19,7 +19,8 @@ tr.starting td.state,tr.suspect td.state{color:#b60}
 .sparks{display:flex;gap:16px;margin:6px 0;color:#444} svg{background:#f4f4f4}
 #events{margin-top:12px;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-height:220px;overflow:auto}
 #events div{font-family:ui-monospace,monospace;font-size:13px}
-.ev-down,.ev-link-down{color:#b00} .ev-revived,.ev-link-up{color:#080} .ev-election{color:#05a}
+.links{margin:4px 0} .links span{margin-right:12px}
+.ev-down,.ev-machine-down,.ev-link-down,.link-down{color:#b00} .ev-revived,.ev-machine-up,.ev-link-up,.link-up{color:#080} .ev-election{color:#05a}
 .stale{color:#b00}
 </style></head><body>
 <h1>ftchat console</h1><div id="meta">connecting...</div>
@@ -40,6 +41,10 @@ function row(p, gone) {
   const state = gone ? 'down' : p.state;
   return '<tr class="' + esc(state) + (gone ? ' gone' : '') + '" data-key="' + esc(p.machine + ' ' + p.role + (p.slot === null ? '' : ' ' + p.slot)) + '" data-pid="' + p.pid + '" data-state="' + esc(state) + '"><td>' + esc(p.role) + '</td><td>' + (p.slot === null ? '-' : p.slot) + '</td><td class="pid">' + (p.pid || '-') + '</td><td class="state">' + esc(state) + '</td><td>' + (gone ? '-' : p.heartbeatAgeMs < 0 ? '-' : p.heartbeatAgeMs + 'ms') + '</td><td>' + (gone ? '' : p.restarts) + '</td><td>' + (gone ? '' : age(p.uptimeMs)) + '</td></tr>';
 }
+function links(m, v) {
+  if (!v.links) return '';
+  return '<div class="links">' + Object.entries(v.links).map(([p, up]) => '<span class="link-' + (up ? 'up' : 'down') + '" data-link="' + esc(p + ' ' + m) + '">link ' + esc(p) + ' &rarr; ' + esc(m) + (up ? ' up' : ' down') + '</span>').join('') + '</div>';
+}
 function render(s) {
   last = Date.now();
   document.getElementById('meta').innerHTML = (s.master ? 'master <b>' + esc(s.master.machine) + '</b> pid ' + s.master.pid + ', term <b id="term">' + s.master.term + '</b>' : '<span class="stale">master DOWN</span>') + ' &middot; updated ' + new Date(s.at).toLocaleTimeString();
@@ -53,7 +58,7 @@ function render(s) {
     const shown = new Set(procs.map((p) => p.pid));
     const ghosts = gone.map((e) => e.process).filter((p) => p.machine === m && !shown.has(p.pid));
     html += '<div class="machine' + (v.reachable ? '' : ' unreachable') + '" data-machine="' + esc(m) + '"><h2>' + esc(m) + (v.reachable ? ' &middot; term ' + v.term : ' &middot; does not answer') + '</h2>'
-      + '<div class="sparks">' + spark(h.posts, 'posts/s', '') + spark(h.lag, 'lag', ' events') + '</div>'
+      + '<div class="sparks">' + spark(h.posts, 'posts/s', '') + spark(h.lag, 'lag', ' events') + '</div>' + links(m, v)
       + '<table><tr><th>role</th><th>slot</th><th>pid</th><th>state</th><th>heartbeat</th><th>restarts</th><th>uptime</th></tr>'
       + procs.map((p) => row(p, false)).join('') + ghosts.map((p) => row(p, true)).join('') + '</table></div>';
   }

@@ -9,8 +9,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { setTimeout as delay } from 'node:timers/promises';
 import { ConfigError, type ClusterConfig } from '../common/config';
 import { errorMessage } from '../common/log';
-import { sumOf } from '../common/metrics-text';
-import { consoleEvents, type ConsoleEvent } from './console-events';
+import { byLabel, sumOf } from '../common/metrics-text';
+import { consoleEvents, linkEvents, type ConsoleEvent, type PeerLinks } from './console-events';
 import { CONSOLE_PAGE } from './console-page';
 import { scrapeMachine } from './scrape';
 import { clusterStatus, type ClusterStatus, type ProcessView } from './status';
@@ -27,6 +27,8 @@ export interface MachineView {
   postsPerSec: number | null;
   /** ftchat_replication_lag_events summed over its peers; null when /metrics does not answer. */
   lagEvents: number | null;
+  /** Per peer, whether this machine pulls a replication stream from it (ftchat_peer_link_up); null when /metrics does not answer. */
+  links: Record<string, boolean> | null;
 }
 
 export interface ConsoleSnapshot {
@@ -95,6 +97,7 @@ class ConsoleFeed {
   latest: ConsoleSnapshot | null = null;
   private readonly pages = new Set<ServerResponse>();
   private previous: ClusterStatus | null = null;
+  private previousLinks: PeerLinks = {};
   private readonly posts = new Map<string, { at: number; total: number }>();
   private events: ConsoleEvent[] = [];
 
@@ -123,24 +126,29 @@ class ConsoleFeed {
     const at = Date.now();
     if (this.previous) this.events = [...this.events, ...consoleEvents(this.previous, status, at)].slice(-EVENTS_KEPT);
     this.previous = status;
-    const machines: Record<string, MachineView> = {};
-    await Promise.all(Object.entries(status.machines).map(async ([m, v]) => (machines[m] = { ...v, ...(await this.rates(m, v.reachable, at)) })));
+    // In the config's order, whichever machine answers first.
+    const views = await Promise.all(Object.entries(status.machines).map(async ([m, v]) => [m, { ...v, ...(await this.rates(m, v.reachable, at)) }] as const));
+    const machines: Record<string, MachineView> = Object.fromEntries(views);
+    const links = Object.fromEntries(Object.entries(machines).map(([m, v]) => [m, v.links]));
+    this.events = [...this.events, ...linkEvents(this.previousLinks, links, at)].slice(-EVENTS_KEPT);
+    this.previousLinks = links;
     this.latest = { at, master: status.master, machines, processes: status.processes, events: this.events };
     const line = `data: ${JSON.stringify(this.latest)}\n\n`;
     for (const res of this.pages) res.write(line);
   }
 
-  private async rates(machine: string, reachable: boolean, at: number): Promise<Pick<MachineView, 'postsPerSec' | 'lagEvents'>> {
+  private async rates(machine: string, reachable: boolean, at: number): Promise<Pick<MachineView, 'postsPerSec' | 'lagEvents' | 'links'>> {
     const samples = reachable ? await scrapeMachine(this.config, machine) : null;
     if (!samples) {
       this.posts.delete(machine);
-      return { postsPerSec: null, lagEvents: null };
+      return { postsPerSec: null, lagEvents: null, links: null };
     }
     const total = sumOf(samples, 'ftchat_posts_total');
     const before = this.posts.get(machine);
     this.posts.set(machine, { at, total });
     // A new primary counts from its children's zero again: no negative rate.
     const postsPerSec = before && total >= before.total ? ((total - before.total) * 1000) / Math.max(1, at - before.at) : null;
-    return { postsPerSec, lagEvents: sumOf(samples, 'ftchat_replication_lag_events') };
+    const links = Object.fromEntries(Object.entries(byLabel(samples, 'ftchat_peer_link_up', 'peer')).map(([peer, v]) => [peer, v === 1]));
+    return { postsPerSec, lagEvents: sumOf(samples, 'ftchat_replication_lag_events'), links };
   }
 }

@@ -50,18 +50,18 @@ export const MACHINE_ANSWER_MS = 2_000;
 
 export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
   const status: ClusterStatus = { master: null, machines: {}, processes: [], clocks: [], quarantined: [] };
-  await Promise.all(
-    Object.keys(config.machines).map(async (machine) => {
-      const found = await machineProcesses(config, machine);
-      status.machines[machine] = { reachable: found.primaryUp, term: found.term, metricsUrl: metricsUrl(config, machine) };
-      status.processes.push(...found.processes);
-      status.clocks.push(...found.clocks);
-      status.quarantined.push(...found.quarantined.map((file) => ({ machine, file })));
-      const primary = found.primaryUp ? found.processes.find((p) => p.role === 'master') : undefined;
-      if (primary) status.master = { machine, pid: primary.pid, term: found.term };
-    }),
-  );
   const order = Object.keys(config.machines);
+  // Asked at once, read in the config's order (whichever answers first).
+  const answers = await Promise.all(order.map((machine) => machineProcesses(config, machine)));
+  order.forEach((machine, i) => {
+    const found = answers[i];
+    status.machines[machine] = { reachable: found.primaryUp, term: found.term, metricsUrl: metricsUrl(config, machine) };
+    status.processes.push(...found.processes);
+    status.clocks.push(...found.clocks);
+    status.quarantined.push(...found.quarantined.map((file) => ({ machine, file })));
+    const primary = found.primaryUp ? found.processes.find((p) => p.role === 'master') : undefined;
+    if (primary) status.master = { machine, pid: primary.pid, term: found.term };
+  });
   const roleOrder = ['master', 'supervisor', 'worker', 'replicator', 'replica', 'guardian'];
   status.processes.sort(
     (a, b) =>

@@ -8,6 +8,17 @@ export function metricSamples(text: string): Map<string, number> {
   return samples;
 }
 
+/** The samples of `name` by the value of their `label` (e.g. per peer). */
+export function byLabel(samples: Map<string, number>, name: string, label: string): Record<string, number> {
+  const found: Record<string, number> = {};
+  const re = new RegExp(`[{,]${label}="((?:[^"\\\\]|\\\\.)*)"`);
+  for (const [key, v] of samples) {
+    const m = key.startsWith(`${name}{`) ? re.exec(key) : null;
+    if (m) found[m[1]] = v;
+  }
+  return found;
+}
+
 /** The sum of every sample of `name`, whatever its labels (0 when there is none). */
 export function sumOf(samples: Map<string, number>, name: string): number {
   let total = 0;

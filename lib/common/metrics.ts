@@ -21,6 +21,7 @@ export const metrics = {
   commitBatch: new Histogram({ name: 'ftchat_commit_batch_events', help: 'Events written by one group commit (local posts or replicated events)', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000] }),
   fsync: new Histogram({ name: 'ftchat_fsync_seconds', help: "fdatasync of a group commit's write-ahead-log record", buckets: SECONDS }),
   replicationLag: new Gauge({ name: 'ftchat_replication_lag_events', help: 'Events this machine holds that it has not yet sent to the peer', labelNames: ['peer'] }),
+  peerLinkUp: new Gauge({ name: 'ftchat_peer_link_up', help: 'Whether this machine pulls a replication stream from the peer (1) or not (0)', labelNames: ['peer'] }),
   clockOffset: new Gauge({ name: 'ftchat_clock_offset_seconds', help: "The peer's clock minus this machine's, as last measured", labelNames: ['peer'] }),
   restarts: new Counter({ name: 'ftchat_restarts_total', help: "Starts of this machine's processes after their first, across primaries", labelNames: ['role'] }),
   masterTerm: new Gauge({ name: 'ftchat_master_term', help: "The master's term (on the master machine; 0 on the others)" }),

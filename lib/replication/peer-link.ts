@@ -113,6 +113,11 @@ export class PeerLink {
     this.pull();
   }
 
+  /** A stream from the peer delivers (it may still be catching up): the link is up. */
+  get pulling(): boolean {
+    return this.connected;
+  }
+
   stop(): void {
     this.stopped = true;
     this.opts.gate.release(this.opts.peer);

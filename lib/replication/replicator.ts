@@ -91,6 +91,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   for (const link of links) link.start();
   refreshOnCollect(() => {
     for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
+    links.forEach((link, i) => metrics.peerLinkUp.set({ peer: peers[i] }, link.pulling ? 1 : 0));
     for (const [peer, ms] of Object.entries(skew.offsets())) metrics.clockOffset.set({ peer }, ms / 1000);
   });
   log.info('replicator serving', { address, peers });

@@ -1,7 +1,8 @@
 /**
  * `fbs console` in a real browser (Debian's chromium, headless, driven by
  * playwright-core): it prints its URL first, and its live page shows a killed
- * worker down and its new pid within 5 s. A screenshot goes to .tap/console/.
+ * worker down and its new pid within 5 s, and a replication link down while its peer
+ * is stopped and up again once it is back. A screenshot goes to .tap/console/.
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +23,7 @@ const lines: string[] = [];
 let browser: Browser;
 
 t.before(async () => {
-  cluster = await startCluster({ machines: ['m1'], workers: 2, guardians: 1 });
+  cluster = await startCluster({ machines: ['m1', 'm2'], workers: 2, guardians: 1 });
   port = await freePort();
   consoleProc = spawn(process.execPath, [FBS, 'console', '--port', String(port), '--config', cluster.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   eachLine(consoleProc.stdout!, (line) => lines.push(line));
@@ -69,4 +70,16 @@ t.test('the page shows a killed worker down and its new pid within 5 s', async (
   mkdirSync(OUT, { recursive: true });
   await page.screenshot({ path: join(OUT, 'console.png') });
   t.comment(`screenshot: ${join(OUT, 'console.png')}`);
+});
+
+t.test('the page shows the replication link from a stopped machine down, and up again once it is back', async (t) => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
+  await page.goto(lines[0]);
+  await page.waitForSelector('[data-link="m2 m1"].link-up', { timeout: 30_000 });
+  await cluster.stop('m2');
+  await page.waitForSelector('[data-link="m2 m1"].link-down', { timeout: 30_000 });
+  t.match(await page.textContent('#strip'), 'link m2 → m1 down', 'the strip of events says the link went down');
+  await cluster.start('m2');
+  await page.waitForSelector('[data-link="m2 m1"].link-up', { timeout: 30_000 });
+  t.match(await page.textContent('#strip'), 'link m2 → m1 up', 'and that it is up again');
 });

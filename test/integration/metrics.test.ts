@@ -2,7 +2,8 @@
  * Each machine serves Prometheus /metrics (prom-client) at the metricsUrl that
  * `fbs status --json` names, its workers' and replicator's metrics summed by its
  * primary: the counts move as posts flow, a re-forked worker is counted as a
- * restart, and replication lag rises while a peer is down and falls once it is back.
+ * restart, and replication lag rises while a peer is down and falls once it is back,
+ * while the link from it reads down.
  */
 import t from 'tap';
 import type { Event__Output } from '../../lib/gen/ftchat/Event';
@@ -14,7 +15,7 @@ import { scrapeMachine } from '../../lib/admin/scrape';
 
 const REQUIRED = [
   'ftchat_posts_total', 'ftchat_post_ack_seconds', 'ftchat_deliveries_total', 'ftchat_streams', 'ftchat_stream_drops_total',
-  'ftchat_commit_batch_events', 'ftchat_fsync_seconds', 'ftchat_replication_lag_events', 'ftchat_clock_offset_seconds',
+  'ftchat_commit_batch_events', 'ftchat_fsync_seconds', 'ftchat_replication_lag_events', 'ftchat_peer_link_up', 'ftchat_clock_offset_seconds',
   'ftchat_restarts_total', 'ftchat_master_term', 'ftchat_elections_total', 'ftchat_quota_refusals_total',
   'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds',
 ];
@@ -91,17 +92,23 @@ t.test("a re-forked worker counts as a restart in the machine's metrics", async 
   t.pass(`worker restarts went from ${before} to ${before + 1}`);
 });
 
-t.test('replication lag to a peer rises while it is down and falls to 0 once it is back', async (t) => {
+t.test('replication lag to a peer rises while it is down and falls to 0 once it is back; the link from it reads down meanwhile', async (t) => {
   const lag = 'ftchat_replication_lag_events{peer="m2"}';
+  const link = 'ftchat_peer_link_up{peer="m2"}';
   const m1 = ownConnection(t, cluster.address('m1'));
   await call(m1, 'Connect', { user: 'lagger' });
   await waitFor('m2 has everything', async () => (await scrape('m1')).get(lag) === 0);
+  await waitFor('m1 pulls from m2', async () => (await scrape('m1')).get(link) === 1);
   await cluster.stop('m2');
   for (let i = 0; i < 5; i++) await call(m1, 'Post', { user: 'lagger', id: `lag-${i}`, text: `while m2 is down ${i}` });
   t.equal(value(await scrape('m1'), lag), 5, "m1 holds 5 events m2 has not been sent");
+  await waitFor('the link from m2 down', async () => (await scrape('m1')).get(link) === 0);
+  t.pass('the link from m2 reads down');
   await cluster.start('m2');
   await waitFor('m2 caught up', async () => (await scrape('m1')).get(lag) === 0);
   t.pass('the lag fell to 0');
+  await waitFor('the link from m2 up again', async () => (await scrape('m1')).get(link) === 1);
+  t.pass('and the link from m2 is up again');
 });
 
 t.test('with metrics.tls the endpoint speaks https with the machine certificate, checked against the cluster CA', async (t) => {

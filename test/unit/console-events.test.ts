@@ -1,6 +1,6 @@
 /** The console's strip of events, from two views of the cluster: only what changed, named plainly. */
 import t from 'tap';
-import { consoleEvents } from '../../lib/admin/console-events';
+import { consoleEvents, linkEvents } from '../../lib/admin/console-events';
 import type { ClusterStatus, ProcessView } from '../../lib/admin/status';
 
 const proc = (role: string, slot: number | null, pid: number, state = 'up'): ProcessView => ({ machine: 'm1', role, slot, pid, state, restarts: 0, heartbeatAgeMs: 10, uptimeMs: 1000, address: '' });
@@ -28,8 +28,20 @@ t.test('a worker seen down, then up: down once, then up', async (t) => {
   t.same(texts(down, view([proc('worker', 0, 12)])), ['revived: m1 worker 0: up as pid 12']);
 });
 
-t.test('a new term is an election; a machine that stops answering is a link down, and up again', async (t) => {
+t.test('a new term is an election; a machine that stops answering is down, and up again', async (t) => {
   t.same(texts(view([], 1), view([], 2)), ['election: master m1 pid 10, term 2 (was m1, term 1)']);
-  t.same(texts(view([], 1), view([], 1, false)), ['link-down: m1 does not answer']);
-  t.same(texts(view([], 1, false), view([], 1)), ['election: master m1 pid 10, term 1', 'link-up: m1 answers again']);
+  t.same(texts(view([], 1), view([], 1, false)), ['machine-down: m1 does not answer']);
+  t.same(texts(view([], 1, false), view([], 1)), ['election: master m1 pid 10, term 1', 'machine-up: m1 answers again']);
+});
+
+t.test('a replication link that breaks is a link down, and up again once its machine pulls from the peer', async (t) => {
+  const links = (texts: ReturnType<typeof linkEvents>) => texts.map((e) => `${e.kind}: ${e.text}`);
+  const up = { m1: { m2: true, m3: true }, m2: { m1: true, m3: true } };
+  const cut = { m1: { m2: false, m3: true }, m2: { m1: true, m3: true } };
+  t.same(links(linkEvents(up, up, 0)), [], 'nothing changed');
+  t.same(links(linkEvents(up, cut, 0)), ['link-down: link m2 → m1 down: m1 does not pull from m2']);
+  t.same(links(linkEvents(cut, up, 0)), ['link-up: link m2 → m1 up: m1 pulls from m2']);
+  t.same(links(linkEvents({}, cut, 0)), [], 'a link first seen down (a starting cluster) is no news');
+  t.same(links(linkEvents(up, { ...up, m1: null }, 0)), [], "a machine whose metrics do not answer: its machine's events say so");
+  t.same(links(linkEvents({ ...up, m1: null }, up, 0)), [], 'nor when it answers again with its links up');
 });
