@@ -20,6 +20,8 @@ export interface TimingPolicy extends ClusterTiming {
   exitGraceMs: number;
   /** How long a freshly spawned guardian may take to beat before it is spawned again. */
   guardianSpawnGraceMs: number;
+  /** A stopping primary SIGKILLs its own guardians that outlive SIGTERM by this long. */
+  guardianStopGraceMs: number;
   /** A slot with no guardian this long after a primary's start gets one (one alive from before connects within a beat or two). */
   guardianFirstConnectMs: number;
   /** A guardian's failure detector for its siblings, as its primary sees them. */
@@ -61,6 +63,7 @@ export function timingPolicy(timing: ClusterTiming): TimingPolicy {
     guardianBeatMs: GUARDIAN_BEAT_MS,
     exitGraceMs: 500,
     guardianSpawnGraceMs: 5_000,
+    guardianStopGraceMs: 10_000,
     guardianFirstConnectMs: 3 * heartbeatMs,
     guardianSilence: {
       heartbeatMs: GUARDIAN_BEAT_MS,

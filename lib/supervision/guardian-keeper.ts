@@ -102,7 +102,7 @@ class Guardians implements GuardianKeeper {
       call.write(STOPPING);
       call.end();
     }
-    await terminate([...this.children]);
+    await terminate([...this.children], this.policy.guardianStopGraceMs);
   }
 
   /** Feeds GuardianSlots one input (none once stopping) and carries out its actions. */

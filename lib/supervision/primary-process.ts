@@ -8,30 +8,25 @@
  * the lock plus a raised term in primary.json make a stale primary step down.
  */
 import { isDiskFault } from '../core/disk-fault';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
-import { watch, type FSWatcher } from 'chokidar';
-import lockfile from 'proper-lockfile';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
 import { errorMessage, type Logger } from '../common/log';
 import { Takeover, type Found, type TakeoverAction, type TakeoverInput } from '../cluster/takeover';
 import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
-import { runPrimary } from '../server/primary';
 import { BeatWatcher, primaryBeatPath } from './beat-file';
-import { clockOffsetMs, lockFs } from '../storage/lock-clock';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';
 import { AlreadyRunning, serveAdmin, type PrimaryState } from './primary-admin';
-import { watchRemoteChildren } from './remote-watch';
 import { primaryRole } from './roles';
 import { isAlive } from '../common/proc-stat';
-import { isServerOf, readRecord, recordPath, writeRecord } from './primary-record';
-import { machineDirOf, machinePath } from '../storage/data-dir';
+import { isServerOf, readRecord, writeRecord } from './primary-record';
+import { runInCharge } from './primary-in-charge';
+import { takePrimaryLock } from './primary-lock';
+import { machineDirOf } from '../storage/data-dir';
 import { RestartLedger } from '../storage/restart-ledger';
-import { childSpecs } from '../cluster/child-supervisor';
-import { serveMachineMetrics } from './machine-metrics';
 
 export interface PrimaryProcessOptions {
   config: ClusterConfig;
@@ -184,36 +179,18 @@ class TakeoverIo {
 
   private async inCharge({ term, restarts, previousPid, died }: { term: number; restarts: number; previousPid: number | null; died: boolean }): Promise<void> {
     const { config, machine, log } = this.opts;
-    const { ledger } = this;
     clearInterval(this.ticker);
-    const role = primaryRole(config, machine);
-    log.info(`${role} in charge`, { term, restarts, previousPid });
-    // A successor rewriting the record: chokidar tells us (inotify: no polling, and a paused primary gets the news as soon as it runs again).
-    const recordWatch = watch(recordPath(this.self.machineDir), { ignoreInitial: true });
-    recordWatch.on('all', () => this.step({ kind: 'recordChanged', record: readRecord(this.self.machineDir) }));
-    // Not stopped cleanly: our children died with our predecessor.
-    if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
-    if (process.env.FBS_ELECTED !== undefined) ledger.elected();
-    const primary = (this.self.primary = runPrimary({ config, machine, log, restarts: ledger }));
-    const endpoint = await serveMachineMetrics({ config, machine, role, term, restarts }, primary, ledger, log);
-    // The master heartbeats the other machines' children through their supervisors.
-    const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
-    this.resolve({ stop: () => this.stop(recordWatch, remote, endpoint) });
-  }
-
-  private async stop(recordWatch: FSWatcher, remote: { stop(): void } | null, endpoint: { close(): Promise<void> }): Promise<void> {
-    const { self } = this;
-    this.step({ kind: 'stopping' });
-    remote?.stop();
-    await endpoint.close();
-    await recordWatch.close();
-    // Guardians first (they would revive us), then our children.
-    await self.guardians?.stop();
-    await self.primary?.stop();
-    // A clean stop is not a failure: the next primary does not count it as a restart.
-    await writeRecord(self.machineDir, { pid: 0, term: self.term, restarts: self.restarts, startedAt: new Date().toISOString() });
-    await this.release?.();
-    this.admin?.forceShutdown();
+    log.info(`${primaryRole(config, machine)} in charge`, { term, restarts, previousPid });
+    const running = await runInCharge(this.self, { log, ledger: this.ledger, died, recordChanged: (record) => this.step({ kind: 'recordChanged', record }) });
+    this.resolve({
+      stop: async () => {
+        this.step({ kind: 'stopping' });
+        await running.stop(async () => {
+          await this.release?.();
+          this.admin?.forceShutdown();
+        });
+      },
+    });
   }
 
   private standBy(reason: string): void {
@@ -243,24 +220,5 @@ class TakeoverIo {
   private fail(err: unknown): void {
     clearInterval(this.ticker);
     this.reject(err);
-  }
-}
-
-/** The machine's primary lock; one left behind by a dead primary is removed (we alone hold the admin port). */
-async function takePrimaryLock(machineDir: string, stale: number, compromised: (detail: string) => void): Promise<() => Promise<void>> {
-  const lockOptions = {
-    fs: lockFs(clockOffsetMs(machineDir)),
-    lockfilePath: machinePath(machineDir, 'primaryLock'),
-    realpath: false,
-    stale,
-    retries: 0,
-    onCompromised: (err: Error) => compromised(err.message),
-  };
-  try {
-    return await lockfile.lock(machineDir, lockOptions);
-  } catch (err) {
-    if (isDiskFault(err)) throw err;
-    rmSync(lockOptions.lockfilePath, { recursive: true, force: true });
-    return lockfile.lock(machineDir, lockOptions);
   }
 }

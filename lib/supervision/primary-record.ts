@@ -83,7 +83,7 @@ export function diesWithin(pid: number, withinMs: number): Promise<boolean> {
  * grace period. Only ChildProcess handles: node signals one only while it has not
  * reaped it, so a pid reused by another process is never hit.
  */
-export async function terminate(children: ChildProcess[], graceMs = 10_000): Promise<void> {
+export async function terminate(children: ChildProcess[], graceMs: number): Promise<void> {
   const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
   const live = children.filter(running);
   for (const c of live) c.kill('SIGTERM');

@@ -1,0 +1,53 @@
+/**
+ * What a primary runs once the Takeover has put it in charge of its machine: a
+ * watch on the record (a successor rewriting it: chokidar, inotify, so a paused
+ * primary gets the news as soon as it runs again), its children (server/primary),
+ * its /metrics, and on the master machine the watch over the other machines'
+ * children; and the clean stop of all that.
+ */
+import { watch } from 'chokidar';
+import type { Logger } from '../common/log';
+import { childSpecs } from '../cluster/child-supervisor';
+import { runPrimary } from '../server/primary';
+import type { RestartLedger } from '../storage/restart-ledger';
+import { serveMachineMetrics } from './machine-metrics';
+import type { PrimaryState } from './primary-admin';
+import { readRecord, recordPath, writeRecord, type PrimaryRecord } from './primary-record';
+import { watchRemoteChildren } from './remote-watch';
+import { primaryRole } from './roles';
+
+export interface InChargeOptions {
+  log: Logger;
+  ledger: RestartLedger;
+  /** The predecessor did not stop cleanly: our children died with it. */
+  died: boolean;
+  /** The record changed (read as it is now). */
+  recordChanged(record: PrimaryRecord | null): void;
+}
+
+/** Runs the machine; `stop(last)` stops it cleanly, marks the record stopped, then runs `last` (the lock, the admin port). */
+export async function runInCharge(self: PrimaryState, { log, ledger, died, recordChanged }: InChargeOptions): Promise<{ stop(last: () => Promise<void>): Promise<void> }> {
+  const { config, machine, machineDir, term, restarts } = self;
+  const role = primaryRole(config, machine);
+  const recordWatch = watch(recordPath(machineDir), { ignoreInitial: true });
+  recordWatch.on('all', () => recordChanged(readRecord(machineDir)));
+  if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
+  if (process.env.FBS_ELECTED !== undefined) ledger.elected();
+  const primary = (self.primary = runPrimary({ config, machine, log, restarts: ledger }));
+  const endpoint = await serveMachineMetrics({ config, machine, role, term, restarts }, primary, ledger, log);
+  // The master heartbeats the other machines' children through their supervisors.
+  const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
+  return {
+    async stop(last) {
+      remote?.stop();
+      await endpoint.close();
+      await recordWatch.close();
+      // Guardians first (they would revive us), then our children.
+      await self.guardians?.stop();
+      await primary.stop();
+      // A clean stop is not a failure: the next primary does not count it as a restart.
+      await writeRecord(machineDir, { pid: 0, term, restarts, startedAt: new Date().toISOString() });
+      await last();
+    },
+  };
+}
