@@ -127,7 +127,7 @@ export function chatGoals(r: BenchResults): ChatGoal[] {
     { label: 'own-room / 4-room durable posts/s', value: ratio(own?.postsPerSec, four?.postsPerSec), bound: 0.95, atMost: false, unit: 'ratio' },
     { label: 'server CPU per durable post, 4 rooms / raw grpc-js server CPU per call', value: ratio(four && serverCpu(four.cpuUsPerPost), callCpu), bound: 1.5, atMost: true, unit: 'ratio' },
     { label: 'server CPU per durable post, own rooms / raw grpc-js server CPU per call', value: ratio(own && serverCpu(own.cpuUsPerPost), callCpu), bound: 1.5, atMost: true, unit: 'ratio' },
-    ...r.delivery.map((d): ChatGoal => ({ label: `delivery p99 ms, ${d.followers} follower${d.followers === 1 ? "" : "s"}`, value: d.latencyMs.p99, bound: 20, atMost: true, unit: 'ms' })),
+    ...r.delivery.map((d): ChatGoal => ({ label: `delivery p99 ms, ${d.followers} follower${d.followers === 1 ? '' : 's'}`, value: d.latencyMs.p99, bound: 20, atMost: true, unit: 'ms' })),
   ];
 }
 
