@@ -181,12 +181,9 @@ export class MachineLock {
   private watch(changed: () => void): fs.FSWatcher | null {
     const names = new Set([basename(this.o.lockPath), basename(this.o.wantedPath)]);
     try {
-      const watcher = fs.watch(dirname(this.o.lockPath), { persistent: false }, (_event, name) => {
+      return fs.watch(dirname(this.o.lockPath), { persistent: false }, (_event, name) => {
         if (name === null || names.has(String(name))) changed();
       });
-      // An unheard watcher error would end the process; without the watch, waits fall back to looking every WAIT_MAX_MS.
-      watcher.on('error', () => watcher.close());
-      return watcher;
     } catch {
       return null;
     }
