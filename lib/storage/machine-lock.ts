@@ -6,9 +6,8 @@
  * spell instead of once per commit. It lets go once it has had nothing to commit
  * for LINGER_MS, or at once when another writer of the machine asked for it: a
  * waiter marks its wish in a file beside the lock, which the holder looks at (one
- * stat) after each commit and, while it lingers, hears of through a watch on the
- * lock's directory (inotify); the waiter watches the same directory to try again
- * the moment the holder lets go (and the holder that let go waits for it as briefly). Mutual exclusion is proper-lockfile's (an atomic
+ * stat) after each commit, and watches the lock's directory to try again the moment
+ * the holder lets go (the holder that let go waits for it just as briefly). Mutual exclusion is proper-lockfile's (an atomic
  * mkdir); inside one process, sections under the lock run one at a time.
  *
  * Measured (profiles of a worker, 128 users posting, two workers): the lock's share
@@ -24,8 +23,6 @@ import { ownedLockFs } from './lock-owner';
 
 /** An idle holder keeps the lease this long for its next batch (see idle). */
 const LINGER_MS = 3;
-/** Once another writer asked, the holder keeps the lease this much longer at most: it goes on committing meanwhile while the waiter's batch grows, so one handover serves more posts (handing over at every commit cost each a wake-up of the other process, dear on a loaded host). */
-const TURN_MS = 10;
 /** A waiter that watches the lock looks again at least this often anyway; one that cannot watch, every WAIT_MIN_MS. */
 const WAIT_MAX_MS = 20;
 const WAIT_MIN_MS = 2;
@@ -52,11 +49,6 @@ export interface MachineLockOptions {
 export class MachineLock {
   private release: (() => Promise<void>) | null = null;
   private linger: NodeJS.Timeout | null = null;
-  private heldSince = 0;
-  /** While lingering: hands the lease over when a waiter marks its wish (seen through `holding`). */
-  private onWish: (() => void) | null = null;
-  /** The holder's watch on the lock's directory, for a waiter's wish while it lingers. */
-  private holding: fs.FSWatcher | null = null;
   /** When this process last handed the lock over to a writer that asked (0: it did not). */
   private yieldedAt = 0;
   /** The section running under the lock in this process, and those queued behind it. */
@@ -111,32 +103,25 @@ export class MachineLock {
    */
   idle(onError: (err: Error) => void): void {
     this.stopLingering();
-    if (this.askedFor()) return this.handOver(onError);
-    this.onWish = () => {
-      if (this.askedFor()) this.handOver(onError); // a writer that starts waiting meanwhile gets it at once
-    };
+    if (this.askedFor()) {
+      this.letGo().then(() => (this.yieldedAt = Date.now()), onError);
+      return;
+    }
     this.linger = setTimeout(() => {
       this.linger = null;
       this.letGo().catch(onError);
     }, LINGER_MS);
   }
 
-  /** Lets the lease go to a writer that asked for it, and lets that writer take it first (see owesTurn). */
-  private handOver(onError: (err: Error) => void): void {
-    this.stopLingering();
-    this.letGo().then(() => (this.yieldedAt = Date.now()), onError);
-  }
-
   private stopLingering(): void {
-    this.onWish = null;
     if (this.linger === null) return;
     clearTimeout(this.linger);
     this.linger = null;
   }
 
-  /** Another writer asked for the lock, and this one has held it for its turn. */
+  /** Another writer asked for the lock. */
   private askedFor(): boolean {
-    return this.held && Date.now() - this.heldSince >= TURN_MS && fs.existsSync(this.o.wantedPath);
+    return this.held && fs.existsSync(this.o.wantedPath);
   }
 
   /**
@@ -154,9 +139,7 @@ export class MachineLock {
           const release = await this.tryLock();
           if (release) {
             this.release = release;
-            this.heldSince = Date.now();
             this.yieldedAt = 0;
-            this.holding = this.watch(() => this.onWish?.());
             fs.rmSync(this.o.wantedPath, { force: true }); // our wish (or another's, which it marks again) is granted
             return;
           }
@@ -224,8 +207,6 @@ export class MachineLock {
     const release = this.release;
     if (release === null) return;
     this.release = null;
-    this.holding?.close();
-    this.holding = null;
     await release().catch((err: Error) => {
       if ((err as NodeJS.ErrnoException).code !== 'ERELEASED') throw err; // a lost lock has nothing left to release
     });
