@@ -97,15 +97,49 @@ export async function benchChat(sizes = CHAT_SIZES): Promise<BenchResults> {
   }
 }
 
+/** CPU µs per post of the server's processes (the bench's own client excluded). */
+const serverCpu = (cpu: Record<string, number>): number => Object.entries(cpu).filter(([role]) => role !== 'client').reduce((s, [, us]) => s + us, 0);
+
+/** One of the issue's speed goals as it came out in one run: a ratio of two figures of that run (or a latency). */
+export interface ChatGoal {
+  label: string;
+  value: number | undefined;
+  /** The bound, and whether the value must stay at or below it (else at or above). */
+  bound: number;
+  atMost: boolean;
+  unit: 'ratio' | 'ms';
+}
+
+/**
+ * The speed goals (issue 21), each from figures of the same run, so the host's
+ * load weighs on both sides: durable posts against raw grpc-js unary calls (the
+ * best of the runs at start and end), own-room against 4-room posting, and the
+ * server's CPU per post against the echo server's per call.
+ */
+export function chatGoals(r: BenchResults): ChatGoal[] {
+  const four = r.posts.find((p) => p.rooms === 4);
+  const own = r.posts.find((p) => p.inFlight === p.rooms);
+  const calls = Math.max(...r.echo.map((e) => e.callsPerSec));
+  const callCpu = Math.min(...r.echo.map((e) => e.cpuUsPerCall.server));
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+  return [
+    { label: '4-room durable posts/s / raw grpc-js calls/s', value: ratio(four?.postsPerSec, calls), bound: 0.85, atMost: false, unit: 'ratio' },
+    { label: 'own-room / 4-room durable posts/s', value: ratio(own?.postsPerSec, four?.postsPerSec), bound: 0.95, atMost: false, unit: 'ratio' },
+    { label: 'server CPU per durable post, 4 rooms / raw grpc-js server CPU per call', value: ratio(four && serverCpu(four.cpuUsPerPost), callCpu), bound: 1.5, atMost: true, unit: 'ratio' },
+    { label: 'server CPU per durable post, own rooms / raw grpc-js server CPU per call', value: ratio(own && serverCpu(own.cpuUsPerPost), callCpu), bound: 1.5, atMost: true, unit: 'ratio' },
+    ...r.delivery.map((d): ChatGoal => ({ label: `delivery p99 ms, ${d.followers} follower${d.followers === 1 ? '' : 's'}`, value: d.latencyMs.p99, bound: 20, atMost: true, unit: 'ms' })),
+  ];
+}
+
 /** The headline figures an A/B compares (bench/ab.ts). */
 export function chatFigures(r: BenchResults): Figure[] {
-  const serverCpu = (cpu: Record<string, number>): number => Object.entries(cpu).filter(([role]) => role !== 'client').reduce((s, [, us]) => s + us, 0);
   return [
     ...r.posts.flatMap((p): Figure[] => [
       [`durable posts/s, ${p.rooms} rooms`, p.postsPerSec],
       [`server CPU µs per post, ${p.rooms} rooms`, serverCpu(p.cpuUsPerPost)],
     ]),
     ...r.delivery.map((d): Figure => [`delivery p99 ms, ${d.followers} followers`, d.latencyMs.p99]),
+    ...chatGoals(r).filter((g) => g.unit === 'ratio').map((g): Figure => [g.label, g.value]),
     ['raw grpc-js calls/s (best)', Math.max(...r.echo.map((e) => e.callsPerSec))],
   ];
 }

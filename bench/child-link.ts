@@ -4,6 +4,7 @@
  * registers every child for cleanup; the child side exits when its parent goes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup';
 
@@ -31,10 +32,14 @@ export class ChildLink {
     });
   }
 
-  /** Forks dist/bench/<module>.js. */
-  static start(module: string): ChildLink {
+  /**
+   * Forks dist/bench/<module>.js; with `nice`, at that scheduling priority (19: the
+   * lowest), so on a busy host it gets only the CPU the server leaves.
+   */
+  static start(module: string, nice?: number): ChildLink {
     const child = fork(join(__dirname, `${module}.js`), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     onCleanup(() => child.kill('SIGKILL'));
+    if (nice !== undefined && child.pid) setPriority(child.pid, nice);
     return new ChildLink(child);
   }
 

@@ -12,6 +12,9 @@ import { ChildLink } from './child-link';
 import { benchPerson, call, chatClient, inParallel, type BenchServer } from './server';
 import { cpuClock, cpuPerUnit, nowMs, summarize, type CpuUse, type Summary } from './stats';
 
+/** The follower helpers' scheduling priority (the lowest). */
+export const FOLLOWER_NICE = 19;
+
 /** Posts the delivery bench times carry this prefix and then their send time (ms). */
 export const STAMP = 'bench-delivery ';
 
@@ -47,7 +50,9 @@ export async function gatherAudience(server: BenchServer, sizes: number[], helpe
   const stars = new Map(sizes.map((n) => [n, `s${tag}_${n}`]));
   const followers = Array.from({ length: Math.max(...sizes) }, (_, i) => `f${tag}_${i}`);
   const setup = Array.from({ length: 4 }, () => chatClient(server.address));
-  const links = Array.from({ length: helpers }, () => ChildLink.start('followers'));
+  // The followers' processes stand for users' own machines: at the lowest priority, so they take only
+  // the CPU the server leaves (a 2-core host cannot keep them off its cores altogether).
+  const links = Array.from({ length: helpers }, () => ChildLink.start('followers', FOLLOWER_NICE));
   const poster = chatClient(server.address);
   try {
     let k = 0;

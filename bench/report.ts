@@ -1,5 +1,5 @@
 /** The chat bench's report: a markdown table against the issue's goals. */
-import type { BenchResults } from './chat';
+import { chatGoals, type BenchResults } from './chat';
 import type { EchoResult } from './grpc-echo';
 import { cpuPercent, loadAverageText, type CpuUse } from './stats';
 
@@ -59,6 +59,17 @@ export function printReport(r: BenchResults): void {
   console.log('| metric | result | goal |');
   console.log('|---|---|---|');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+
+  console.log('\nThe speed goals, each from figures of this run (follower helpers at nice 19):\n');
+  console.log('| goal | this run | bound |');
+  console.log('|---|---|---|');
+  for (const g of chatGoals(r)) {
+    const percent = (x: number): string => `${Math.round(x * 100)} %`;
+    const shown = g.value === undefined ? 'not measured' : g.unit === 'ms' ? ms(g.value) : percent(g.value);
+    const bound = g.unit === 'ms' ? `${g.bound} ms` : percent(g.bound);
+    const met = g.value !== undefined && (g.atMost ? g.value <= g.bound : g.value >= g.bound);
+    console.log(`| ${g.label} | ${shown} | ${g.atMost ? '<=' : '>='} ${bound}: ${mark(met)} |`);
+  }
 
   console.log('\nWhere the CPU went (the machine has 2 cores; otherLoad is everything not started by this bench):');
   const pct = (c: CpuUse): string => Object.entries(cpuPercent(c)).map(([k, v]) => `${k} ${v}%`).join(', ');

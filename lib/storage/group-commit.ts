@@ -13,7 +13,8 @@ import { admitReplicated } from '../core/replicated-admission';
 import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { metrics } from '../common/metrics';
-import { CommitError, type RoomFiles, type Stored } from './room-files';
+import { commitNews, planCommit, type Stored } from '../core/commit-plan';
+import { CommitError, type RoomFiles } from './room-files';
 
 export interface Draft {
   id: string;
@@ -159,18 +160,24 @@ export class GroupCommit {
   }
 
   /**
-   * One commit of `rooms` under the machine lock, taking in what other writers appended
-   * first. A commit refused for a disk fault returns why (the writes resume by
-   * themselves once there is room); anything else is fatal.
+   * One commit of `rooms` under the machine lock: what other writers appended first
+   * (into the index: the seqs and clock readings to follow), then the plan of what
+   * `eventsOf` adds to each room, written. A commit refused for a disk fault returns
+   * why (the writes resume by themselves once there is room); anything else is fatal.
    */
   private async commitRooms(
     what: string,
     rooms: string[],
     batchSize: number,
-    prepare: (room: string) => ChatEvent[],
+    eventsOf: (room: string) => ChatEvent[],
   ): Promise<{ written: Stored[]; failure: Error | null }> {
+    const files = this.w.files;
     try {
-      return { written: await this.w.files.commit(rooms, (fresh) => this.w.recordAll(fresh), prepare), failure: null };
+      const written = await files.commit(rooms, async () => {
+        this.w.recordAll(await files.catchUp(rooms));
+        return files.write(planCommit(rooms.map((room) => ({ room, end: files.offsetOf(room), events: eventsOf(room) }))));
+      });
+      return { written, failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.w.fatal(err as Error);
       const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
@@ -204,10 +211,7 @@ export class GroupCommit {
   private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
     metrics.commitBatch.observe(written.length);
-    const rooms = [...new Set(written.map((s) => s.event.room))];
-    const upTo: Record<string, number> = {};
-    for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
-    this.w.committed({ rooms, upTo, record: this.w.files.lastRecord ?? undefined });
+    this.w.committed({ ...commitNews(written), record: this.w.files.lastRecord ?? undefined });
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */

@@ -14,7 +14,7 @@ import { EventIndex, type Proved } from '../core/event-index';
 import { counts } from '../core/room-key';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
-import { nameHash, type IndexRecord } from '../core/index-record';
+import type { IndexRecord } from '../core/index-record';
 import { RoomTails } from '../core/room-tails';
 import { advance, covers, type VersionVector } from '../core/version-vector';
 import type { Checkpoint } from '../core/checkpoint-format';
@@ -25,7 +25,8 @@ import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint-file';
 import { OriginIndex, RECORDS_PER_READ } from './origin-index';
-import type { RoomFiles, Stored } from './room-files';
+import type { RoomFiles } from './room-files';
+import { indexRecordOf, type Stored } from '../core/commit-plan';
 import { GroupCommit, type AppendResult, type Commit, type Draft } from './group-commit';
 import { JournalListeners } from './journal-listeners';
 import { DoorbellReader, type Ring } from './doorbell-reader';
@@ -454,16 +455,9 @@ export class Journal {
   }
 
   /** A stored event: its origin-index record written, then into the index (during a load in bulk; after it, admitted). */
-  private record({ event: e, offset, length }: Stored): void {
-    this.origins.write(e.origin, e.seq, {
-      room: e.room,
-      offset,
-      length,
-      kind: e.kind,
-      wall: e.hlc.wall,
-      logical: e.hlc.logical,
-      authorHash: nameHash(e.author),
-    });
+  private record(stored: Stored): void {
+    const { event: e, length } = stored;
+    this.origins.write(e.origin, e.seq, indexRecordOf(stored));
     this.sinceCheckpoint++;
     if (this.loading) {
       if (this.index.absorb(e, length)) this.clock.observe(e.hlc);

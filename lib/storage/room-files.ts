@@ -15,7 +15,8 @@
 import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, promises as fs, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { eventToLine, type ChatEvent } from '../core/event';
+import type { ChatEvent } from '../core/event';
+import type { CommitPlan, Stored } from '../core/commit-plan';
 import { blankLine, parseLine, parseRoomLog, type CorruptLine, type ParsedLog } from '../core/room-log';
 import { NameNumbers } from '../core/name-numbers';
 import { isQuarantineFile, quarantineFileName } from '../core/quarantine';
@@ -73,13 +74,6 @@ export function roomLock(machineDir: string, staleMs: number, onCompromised: (er
   });
 }
 
-/** An event as it lies in its room file. */
-export interface Stored {
-  event: ChatEvent;
-  offset: number;
-  /** Bytes of its line, without the newline. */
-  length: number;
-}
 
 /**
  * Room files kept open (resumes, catch-ups, doorbells, commits): opening and
@@ -179,7 +173,7 @@ export class RoomFiles {
       const fd = openSync(this.fileOf(room), 'r');
       try {
         for (;;) {
-          const chunk = this.catchUp(room, fd, false, SCAN_CHUNK_BYTES);
+          const chunk = this.readPast(room, fd, false, SCAN_CHUNK_BYTES);
           if (chunk.length === 0) break;
           await take(chunk);
         }
@@ -310,84 +304,75 @@ export class RoomFiles {
   async readNew(room: string): Promise<Stored[]> {
     return this.mutex.run(room, async () => {
       const fd = this.handle(room);
-      return fd === null ? [] : this.catchUp(room, fd, false);
+      return fd === null ? [] : this.readPast(room, fd, false);
     });
   }
 
   /**
-   * One group commit. Under the machine lock: finish a commit whose writer died;
-   * for each room in turn read what others appended (`ingest` takes it) and let
-   * `prepare` decide the lines to add (it assigns seqs, so rooms come in seq
-   * order); then write all of it to the write-ahead log and fsync that once, and
-   * append to the room files (synced lazily). Returns what was written. A disk
-   * fault (full, read-only, out of descriptors: lib/core/disk-fault) anywhere on
-   * the way refuses the whole commit with a CommitError: nothing of the batch stays
-   * in the files, or, if even taking it back failed, its record stays pending and the
-   * next commit finishes it before stamping anything (so no seq is handed out twice).
+   * One commit of `rooms`, run by `steps` under the machine lock (held as a lease),
+   * after a dead writer's unfinished commit is finished: `steps` reads what other
+   * writers appended (catchUp), plans what to add (lib/core/commit-plan) and writes
+   * the plan (write). A disk fault (full, read-only, out of descriptors:
+   * lib/core/disk-fault) anywhere on the way refuses the whole commit with a
+   * CommitError: nothing of the batch stays in the files, or, if even taking it back
+   * failed, its record stays pending and the next commit finishes it before stamping
+   * anything (so no seq is handed out twice).
    */
-  async commit(
-    rooms: string[],
-    ingest: (fresh: Stored[]) => void,
-    prepare: (room: string) => ChatEvent[],
-  ): Promise<Stored[]> {
+  async commit<T>(rooms: string[], steps: () => Promise<T>): Promise<T> {
     try {
-      return await this.lock.run((fresh) => this.mutex.runAll(rooms, () => this.commitLocked(rooms, ingest, prepare, fresh)), true);
+      return await this.lock.run((fresh) => this.mutex.runAll(rooms, async () => {
+        // A lease held since our last commit: no other writer can have left a record unfinished.
+        if (fresh || !this.recovered) this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
+        this.forgetOthersRooms(this.wal.position());
+        this.walEnd = null; // until this commit is done
+        const result = await steps();
+        this.walEnd ??= this.wal.position();
+        return result;
+      }), true);
     } catch (err) {
       throw isDiskFault(err) ? new CommitError(err) : err;
     }
   }
 
-  private async commitLocked(
-    rooms: string[],
-    ingest: (fresh: Stored[]) => void,
-    prepare: (room: string) => ChatEvent[],
-    fresh: boolean,
-  ): Promise<Stored[]> {
-    // A lease held since our last commit: no other writer can have left a record unfinished.
-    if (fresh || !this.recovered) this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
-    this.forgetOthersRooms(this.wal.position());
-    this.walEnd = null; // until this commit is done
-    const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
+  /**
+   * Under the lock (in `commit`): the complete lines other writers appended to
+   * `rooms` since this process last read them, a torn tail (its writer is dead) cut
+   * off. Rooms no other writer's log record named since our last commit are skipped.
+   */
+  async catchUp(rooms: string[]): Promise<Stored[]> {
+    const fresh: Stored[] = [];
     const slice = timeSlicer(); // a replicated batch can touch thousands of rooms: keep the lock's updates running
     for (const room of rooms) {
       await slice();
-      if (!this.exact.has(room)) {
-        ingest(this.catchUp(room, this.handle(room, true) as number, true));
-        this.exact.add(room);
-      }
-      const lines = prepare(room);
-      if (lines.length === 0) continue;
-      const texts = lines.map(eventToLine); // once: the append and each line's length come from it
-      planned.push({ room, before: this.offsetOf(room), data: Buffer.from(`${texts.join('\n')}\n`), lines, texts });
+      if (this.exact.has(room)) continue;
+      fresh.push(...this.readPast(room, this.handle(room, true) as number, true));
+      this.exact.add(room);
     }
-    if (planned.length === 0) {
-      this.walEnd = this.wal.position();
-      return [];
-    }
-    const record = this.wal.write(planned.map((p) => ({ room: p.room, offset: p.before, data: p.data })));
+    return fresh;
+  }
+
+  /**
+   * Under the lock (in `commit`): writes a commit's plan. Its log record first,
+   * fsynced (the durability point), then the room files (synced lazily), then the
+   * record marked applied. Returns where its lines lie.
+   */
+  async write(plan: CommitPlan): Promise<Stored[]> {
+    if (plan.appends.length === 0) return [];
+    const record = this.wal.write(plan.appends);
     await this.wal.sync(record); // a failed sync takes the record back
     try {
-      for (const p of planned) writeSync(this.handle(p.room, true) as number, p.data);
+      for (const a of plan.appends) writeSync(this.handle(a.room, true) as number, a.data);
     } catch (cause) {
       // e.g. ENOSPC: take the whole batch back (its seqs are handed out again) and void its record.
-      for (const p of planned) ftruncateSync(this.handle(p.room, true) as number, p.before);
+      for (const a of plan.appends) ftruncateSync(this.handle(a.room, true) as number, a.offset);
       this.wal.mark(record, RecordState.Void);
       throw cause;
     }
     this.wal.mark(record, RecordState.Applied);
     this.lastRecord = { segment: record.segment, offset: record.offset };
     this.walEnd = { segment: record.segment, offset: record.stateAt + TRAILER_BYTES };
-    const written: Stored[] = [];
-    for (const p of planned) {
-      this.offsets.set(p.room, p.before + p.data.length);
-      let at = p.before;
-      p.lines.forEach((event, i) => {
-        const length = Buffer.byteLength(p.texts[i]);
-        written.push({ event, offset: at, length });
-        at += length + 1;
-      });
-    }
-    return written;
+    for (const a of plan.appends) this.offsets.set(a.room, a.offset + a.data.length);
+    return plan.stored;
   }
 
   /**
@@ -496,7 +481,7 @@ export class RoomFiles {
    * With `repair` (only under the lock) a torn tail is cut off: its writer is dead,
    * since the lock is ours.
    */
-  private catchUp(room: string, fd: number, repair: boolean, maxBytes = Infinity): Stored[] {
+  private readPast(room: string, fd: number, repair: boolean, maxBytes = Infinity): Stored[] {
     const offset = this.offsetOf(room);
     const { size } = fstatSync(fd);
     if (size <= offset) return [];
@@ -505,7 +490,7 @@ export class RoomFiles {
     const parsed: ParsedLog = parseRoomLog(buf.subarray(0, bytesRead), offset);
     if (parsed.consumed === 0 && bytesRead < size - offset) {
       // One line longer than the chunk: read up to its end.
-      return this.catchUp(room, fd, repair, maxBytes * 2);
+      return this.readPast(room, fd, repair, maxBytes * 2);
     }
     for (const bad of parsed.corrupt) {
       if (repair) this.quarantine(room, bad);
