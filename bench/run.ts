@@ -10,6 +10,8 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - names: connect latency and CPU of a new name and a returning user, settled by a
+ *   majority, against the build before (`--baseline DIR`), three machines each, alternating;
  * - metrics: the CPU a Prometheus scrape costs a machine, at 1 and 8 workers;
  * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
@@ -31,6 +33,7 @@ import { benchChat, CHAT_SIZES, CHAT_SMOKE, chatFigures } from './chat';
 import { runCleanups } from './cleanup';
 import { benchHistory, HISTORY_ARGS, historyFigures, historyOptions, printHistoryReport } from './history';
 import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printIdentityReport } from './identity';
+import { benchNames, printNamesReport } from './names';
 import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
@@ -49,6 +52,7 @@ const SUITES = {
   identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
   durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
+  names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport, figures: null },
   metrics: { run: (args: Args) => benchMetrics(args.smoke ? METRICS_SMOKE : METRICS_SIZES), print: printMetricsReport, figures: metricsFigures },
 } as const;
 type Suite = keyof typeof SUITES;

@@ -4,7 +4,8 @@
 import cluster from 'node:cluster';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeDump } from '../lib/admin/dump';
+import { writeClusterDump } from '../lib/admin/dump';
+import { formatClaims, nameClaims } from '../lib/admin/claims';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
 import { statusCommand } from '../lib/admin/status-command';
 import { consoleCommand, DEFAULT_CONSOLE_PORT } from '../lib/admin/console';
@@ -18,7 +19,8 @@ import { buildMachineCheckpoint, ignoreTerminalInterrupt } from '../lib/machine/
 import { ownerOnlyData } from '../lib/storage/data-dir';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
-import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
+import { startOrStandBy } from '../lib/supervision/primary-process';
+import { guardianRole, primaryRole } from '../lib/supervision/roles';
 
 const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground (--log json: JSON lines on stdout in a terminal too)
@@ -26,6 +28,7 @@ const USAGE = `usage: fbs <command> [options]
   status [--json] [--watch]  every process of every machine, the master and its term (exits 3 when none answers)
   console [--port N]      a live page of the cluster in a browser (default port 50250, loopback)
   dump   --machine <id>   print a machine's events in canonical order
+  claims <name> --machine <id> [--json]   every claim of a name on that machine: which machine made it, its key and proof
   start-all               run every machine of the config on this host (npm start)
   init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
   build-checkpoint --machine <id>   (internal) a machine's first index and checkpoint, run by its tree
@@ -84,8 +87,15 @@ async function main(): Promise<void> {
     case 'console':
       return consoleCommand(config, portOf(values.port), (text) => void process.stdout.write(text));
     case 'dump':
-      await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
+      await writeClusterDump(config, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
+    case 'claims': {
+      const name = positionals[1];
+      if (!name) throw new ConfigError(`fbs claims needs a name\n${USAGE}`);
+      const claims = await nameClaims(config, machineOf(config, values.machine), name);
+      process.stdout.write(values.json ? `${JSON.stringify(claims, null, 2)}\n` : formatClaims(name, claims));
+      return;
+    }
     case 'start-all': {
       const summary = consoleMode() === 'pretty';
       const ready = await ensureTransport(config, Object.keys(config.machines), summary ? say : undefined);

@@ -5,7 +5,7 @@
 import { adminAddress, metricsUrl, peerAddress, type ClusterConfig } from '../common/config';
 import type { ProcessInfo__Output } from '../gen/ftchat/ProcessInfo';
 import { AdminPeer } from '../supervision/admin-client';
-import { guardianRole, primaryRole } from '../supervision/primary-process';
+import { guardianRole, primaryRole } from '../supervision/roles';
 
 export interface ProcessView {
   machine: string;

@@ -9,10 +9,12 @@
  * machines of a loopback cluster started at once (each running this on first start)
  * never see half a directory, and the first one's CA is the one they all use.
  */
-import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, loadConfig, type ClusterConfig } from './config';
 import { machineTlsFiles, tlsFiles, transportVerdict, type TransportVerdict } from './transport-security';
+import { retiredCaDir } from './name-trust';
 
 export class AlreadyInitialised extends ConfigError {}
 
@@ -32,6 +34,7 @@ export async function initCluster(config: ClusterConfig, force = false): Promise
   try {
     chmodSync(tmp, 0o700);
     for (const [name, text] of files) writeFileSync(join(tmp, name), text, { mode: 0o600 });
+    if (force) keepRetiredCas(dir, tmp);
     if (force) rmSync(dir, { recursive: true, force: true });
     try {
       renameSync(tmp, dir);
@@ -44,6 +47,21 @@ export async function initCluster(config: ClusterConfig, force = false): Promise
     rmSync(tmp, { recursive: true, force: true });
   }
   return [...files.keys()].map((name) => join(dir, name));
+}
+
+/**
+ * A CA replaced by `--force` is kept in the new directory's retired/ (certificates
+ * only: public), with those it had retired, so the proofs of names settled under it
+ * stay good (name-trust.ts); it is no longer trusted for TLS.
+ */
+function keepRetiredCas(oldDir: string, newDir: string): void {
+  const old = [tlsFiles(oldDir).ca];
+  if (existsSync(retiredCaDir(oldDir))) old.push(...readdirSync(retiredCaDir(oldDir)).filter((n) => n.endsWith('.crt')).map((n) => join(retiredCaDir(oldDir), n)));
+  for (const file of old.filter((f) => existsSync(f))) {
+    const pem = readFileSync(file);
+    mkdirSync(retiredCaDir(newDir), { recursive: true, mode: 0o700 });
+    writeFileSync(join(retiredCaDir(newDir), `ca-${createHash('sha256').update(pem).digest('hex').slice(0, 16)}.crt`), pem, { mode: 0o600 });
+  }
 }
 
 /**

@@ -13,6 +13,8 @@ import { errorMessage, type Logger } from '../common/log';
 import { DEFAULT_JOURNAL_OPTIONS, IndexDropped, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 import { machineDirOf } from '../storage/data-dir';
+import { provedBy } from '../storage/room-keys';
+import { proofTrust } from '../common/name-trust';
 import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
@@ -36,7 +38,8 @@ export function openMachineJournal(
   const files = new RoomFiles({ machineDir, log, lockStaleMs, onCompromised: die, handleShare, walSegmentBytes });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
-  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere });
+  const proved = provedBy(proofTrust(config));
+  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere, proved });
 }
 
 /** Runs `fbs build-checkpoint` for the machine and waits for it to end (it ends with us: see buildMachineCheckpoint). */

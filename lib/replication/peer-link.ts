@@ -19,13 +19,14 @@ import type { Journal } from '../storage/journal';
 import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
+import { backoffMs, reconnectOptions, type Backoff } from '../core/backoff';
 
-const RETRY_MIN_MS = 100;
 /** Received but not yet appended, beyond which the stream is paused. */
 const MAX_PENDING_EVENTS = 10_000;
 /** Events appended in one commit, at most (a batch is never split). */
 const MAX_MERGED_EVENTS = 2_000;
-const RETRY_MAX_MS = 1_000;
+/** Pulls again after a failure: 100 ms, doubling up to 1 s; a stream that brought news, or lasted the cap, starts over. */
+const PULL_BACKOFF: Backoff = { firstMs: 100, capMs: 1_000 };
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
@@ -88,7 +89,7 @@ export class PeerLink {
   private readonly client: ReplicationClient;
   private readonly log: Logger;
   private call: grpc.ClientReadableStream<EventBatch__Output> | null = null;
-  private retryMs = RETRY_MIN_MS;
+  private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private connected = false;
@@ -102,9 +103,7 @@ export class PeerLink {
     this.log = opts.log.child({ peer: opts.peer });
     const P = ftchatProto();
     this.client = new P.ftchat.Replication(opts.address, opts.credentials, {
-      'grpc.initial_reconnect_backoff_ms': RETRY_MIN_MS,
-      'grpc.min_reconnect_backoff_ms': RETRY_MIN_MS,
-      'grpc.max_reconnect_backoff_ms': RETRY_MAX_MS,
+      ...reconnectOptions(PULL_BACKOFF),
       'grpc.max_receive_message_length': 64 << 20,
       ...KEEPALIVE_OPTIONS,
     });
@@ -156,9 +155,9 @@ export class PeerLink {
     this.lastFailure = why;
     this.connected = false;
     this.opts.gate.release(this.opts.peer);
-    if (s.news || Date.now() - s.startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
-    this.timer = setTimeout(() => this.pull(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    if (s.news || Date.now() - s.startedAt >= PULL_BACKOFF.capMs) this.failures = 0;
+    this.failures++;
+    this.timer = setTimeout(() => this.pull(), backoffMs(this.failures, PULL_BACKOFF));
   }
 
   private received(s: PullStream, batch: EventBatch__Output): void {

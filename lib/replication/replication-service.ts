@@ -7,7 +7,7 @@
  * the peer takes them (write() false: wait for 'drain'), so a catch-up of any size
  * holds one page, not the history.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { ChatEvent } from '../core/event';
 import { covers, vectorFromRecord, type VersionVector } from '../core/version-vector';
 import type { Logger } from '../common/log';
@@ -17,6 +17,7 @@ import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
 import type { Journal } from '../storage/journal';
 import { machineOfOrigin } from '../storage/incarnation';
+import { claimError } from '../common/peer-identity';
 
 /** A batch holds at most this many events, and about this many bytes. */
 const BATCH_EVENTS = 500;
@@ -27,16 +28,30 @@ const COMPACT_AFTER = 10_000;
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
 /**
- * The Replication handlers; `endAll()` for a clean stop (each peer hears the stream end,
- * not a dropped connection); `lag()`: per peer that has pulled, the events held here that
- * were not yet sent to it (it grows while the peer's link is down).
+ * The Replication handlers: Pull (a puller's certificate must name the machine its
+ * `from` claims, when `tls`) beside the name acceptor's calls; `endAll()` for a clean
+ * stop (each peer hears the stream end, not a dropped connection); `lag()`: per peer
+ * that has pulled, the events held here that were not yet sent to it (it grows while
+ * the peer's link is down).
  */
-export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
+export function createReplicationService(
+  journal: Journal,
+  ship: ShipLog,
+  log: Logger,
+  tls: boolean,
+  names: Pick<ReplicationHandlers, 'Vote' | 'VoteRecords'>,
+): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
   const open = new Set<PullStream>();
   const sent = new Map<string, VersionVector>();
   return {
     handlers: {
-      Pull: (call: PullCall) => new PullStream(journal, log, call, open, sent).start(ship),
+      Pull: (call: PullCall) => {
+        const refused = claimError(call.request.from, call, tls);
+        if (!refused) return new PullStream(journal, log, call, open, sent).start(ship);
+        log.warn('refused a peer claiming another machine', { method: 'Pull', claimed: call.request.from, peer: call.getPeer(), reason: refused });
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+      },
+      ...names,
     },
     endAll: () => open.forEach((s) => s.end()),
     lag: () => {

@@ -4,7 +4,7 @@
  */
 import type { Worker } from 'node:cluster';
 import type { ProcessMetrics } from '../common/metrics';
-import type { MetricsAnswer, MetricsAsk } from '../machine/child-ipc';
+import type { MetricsAnswer, MetricsAsk } from '../common/ipc-message';
 
 /** A child busier than this (a loader, a long commit) is left out of one scrape rather than stall it. */
 const METRICS_ANSWER_MS = 1_000;

@@ -269,6 +269,34 @@ export function ownConnection(t: { teardown(fn: () => unknown): void }, address:
   return c;
 }
 
+/**
+ * Stops a machine's replicator (SIGSTOP): the machine hears nothing from its peers and
+ * its acceptor answers nothing. Returns the resume (SIGCONT; a no-op if it was re-forked meanwhile).
+ */
+export function pauseReplicator(cluster: TestCluster, machine: string): () => void {
+  const pid = cluster.logs.filter((l) => l.machine === machine && l.msg === 'replicator serving').pop()?.pid;
+  if (!pid) throw new Error(`${machine} has no replicator serving`);
+  process.kill(pid, 'SIGSTOP');
+  return () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      /* re-forked meanwhile */
+    }
+  };
+}
+
+/** How a call ended: 'OK' or "<status name>: <details>". */
+export async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    return `${grpc.status[e.code]}: ${e.details}`;
+  }
+}
+
 /** Promisified unary call: `await call(client, 'Post', {...})`. */
 export function call<K extends keyof ChatClient & string>(
   client: ChatClient,

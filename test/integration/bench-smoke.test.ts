@@ -2,7 +2,7 @@
  * Every benchmark suite still runs: `npm run bench -- --smoke --only <suite>` at a tiny
  * size, against real servers, must end with the suite's report. A suite broken by a
  * change fails here instead of rotting until someone measures with it. Not the
- * security and durability suites: each compares against a built checkout of its own.
+ * security, durability and names suites: each compares against a built checkout of its own.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
