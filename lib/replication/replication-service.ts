@@ -15,8 +15,9 @@ import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
 import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
+import type { RetirementBook } from './retirement-book';
 import type { Journal } from '../storage/journal';
-import { machineOfOrigin } from '../storage/incarnation';
+import { machineOfOrigin } from '../core/origins';
 
 /** A batch holds at most this many events, and about this many bytes. */
 const BATCH_EVENTS = 500;
@@ -26,9 +27,9 @@ const COMPACT_AFTER = 10_000;
 
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
-export function createReplicationService(journal: Journal, ship: ShipLog, log: Logger): ReplicationHandlers {
+export function createReplicationService(journal: Journal, ship: ShipLog, book: RetirementBook, log: Logger): ReplicationHandlers {
   return {
-    Pull: (call: PullCall) => new PullStream(journal, log, call).start(ship),
+    Pull: (call: PullCall) => new PullStream(journal, book, log, call).start(ship),
   };
 }
 
@@ -45,15 +46,18 @@ class PullStream {
   private head = 0;
   /** The first batch goes out even when empty: it says "caught up". */
   private announced = false;
+  /** The retirements' version last sent (-1: none yet): the table goes out again when it moved. */
+  private retiredSent = -1;
   private closed = false;
   private pumping = false;
   private scheduled = false;
   private wake: (() => void) | null = null;
   private unsubscribe: () => void = () => undefined;
+  private unsubscribeBook: () => void = () => undefined;
 
-  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall) {
+  constructor(private readonly journal: Journal, private readonly book: RetirementBook, private readonly log: Logger, private readonly call: PullCall) {
     this.from = call.request.from;
-    this.cursor = vectorFromRecord(call.request.vector?.seqs);
+    this.cursor = book.table.expand(vectorFromRecord(call.request.vector?.seqs));
     this.had = new Map(this.cursor);
     this.upTo = journal.index.vector();
     this.backlogLeft = countAfter(this.cursor, this.upTo);
@@ -68,6 +72,7 @@ class PullStream {
       for (const e of events) if (machineOfOrigin(e.origin) !== this.from && !covers(this.had, e.origin, e.seq)) this.queue.push(e);
       this.schedule();
     });
+    this.unsubscribeBook = this.book.onChange(() => this.schedule());
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
     this.call.on('cancelled', close);
@@ -80,10 +85,12 @@ class PullStream {
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone)) {
+    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone || this.retiredSent !== this.book.version)) {
       const events = this.backlogDone ? this.liveBatch() : await this.backlogPage();
       this.announced = true;
-      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now() });
+      const retired = this.retiredSent === this.book.version ? [] : this.book.table.all();
+      this.retiredSent = this.book.version;
+      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now(), retired });
       if (this.head >= COMPACT_AFTER) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -129,6 +136,7 @@ class PullStream {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
+    this.unsubscribeBook();
     this.resume();
     this.log.info('peer stopped pulling', { peer: this.from });
   }

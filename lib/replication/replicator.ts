@@ -21,9 +21,14 @@ import { ClockSkewMonitor } from './clock-skew';
 
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
+import { RetirementBook } from './retirement-book';
+import { machineDirOf } from '../storage/data-dir';
+import { incarnationOf } from '../storage/incarnation';
 import { ShipLog } from './ship-log';
 
 const CLOCK_REPORT_MS = 2_000;
+/** How often the replicator looks whether it may retire its machine's older origins. */
+const RETIRE_CHECK_MS = 2_000;
 /** A checkpoint once this many events came in since the last, or storage.checkpointAfterMs (a minute) after any did. */
 const CHECKPOINT_EVENTS = 100_000;
 const CHECKPOINT_CHECK_MS = 5_000;
@@ -66,18 +71,27 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     }
   }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 
+  const machines = new Set(Object.keys(config.machines));
+  const machineDir = machineDirOf(config.dataDir, machine);
+  const book = new RetirementBook(machineDir, machines, log);
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, log), address, config, machine, log, internalRequestError);
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, book, log), address, config, machine, log, internalRequestError);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
+  const opening = new Set<string>();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, machines, journal, book, opening, skew, gate, log }),
   );
   for (const link of links) link.start();
+  // Caught up with every peer, we hold every event our machine's older incarnations left anywhere: retire them.
+  const incarnation = incarnationOf(machineDir);
+  setInterval(() => {
+    if (links.every((link) => link.isLive())) book.declare(machine, incarnation, journal.index);
+  }, RETIRE_CHECK_MS).unref();
   log.info('replicator serving', { address, peers });
   pings.serving();
 

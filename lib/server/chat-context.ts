@@ -2,6 +2,7 @@
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { ClusterKeys } from '../core/identity';
+import type { Retirements } from '../core/retirements';
 import type { Journal } from '../storage/journal';
 import type { ChatPresence, ChatStreams } from './chat-streams';
 import type { Quotas } from './quotas';
@@ -16,6 +17,8 @@ export interface ChatServiceOptions {
   log: Logger;
   /** Chat mode on the machine's other workers (see chat-presence). */
   presence: ChatPresence;
+  /** The retired origins this machine knows: cursors carry a marker in their place. */
+  retired: () => Retirements;
 }
 
 export interface ChatContext {

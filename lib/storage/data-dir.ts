@@ -22,6 +22,8 @@ const MACHINE_FILES = {
   checkpointLock: 'checkpoint.lock',
   /** This machine's incarnation id (part of its origins). */
   incarnation: 'incarnation',
+  /** The retirements of older incarnations' origins this machine knows (written by its replicator). */
+  retired: 'retired.json',
   /** The primary's lock, its record (pid, term) and its beat file for the guardians. */
   primaryLock: 'primary.lock',
   primaryRecord: 'primary.json',

@@ -19,7 +19,7 @@ ownChildren();
 const RUN = join(REPO_ROOT, 'dist', 'bench', 'run.js');
 /** The slowest smoke (history: two 3-machine trees) takes about 130 s beside another tap job at load 15. */
 const SUITE_DEADLINE_MS = 280_000;
-const SUITES = ['chat', 'recovery', 'replication', 'tls', 'identity', 'history'];
+const SUITES = ['chat', 'recovery', 'replication', 'tls', 'identity', 'history', 'origins'];
 
 t.setTimeout(SUITES.length * SUITE_DEADLINE_MS);
 
