@@ -16,7 +16,7 @@
  * floods another machine's origins fills only the relayed half, never the room that
  * machine's own writers arrive in. Pure.
  */
-import { machineOfOrigin, MAX_OPEN_ORIGINS, RELAYED_OPEN_ORIGINS } from './origins';
+import { machineOfOrigin, MAX_OPEN_ORIGINS } from './origins';
 import type { Retirements } from './retirements';
 import type { VersionVector } from './version-vector';
 
@@ -59,10 +59,12 @@ export class OriginGate {
     const final = this.table.finalSeq(origin);
     if (this.vector.has(origin) && final !== undefined && seq <= final) return null; // compacted: nothing new
     const machine = machineOfOrigin(origin);
-    const room = machine === peer ? MAX_OPEN_ORIGINS : RELAYED_OPEN_ORIGINS;
-    if ((this.openOf.get(machine) ?? 0) >= room && this.closable) this.count();
+    // The same room whichever link brings it: a cap that depended on the link let one
+    // machine fill up from a relay while its own link to the origin's machine broke
+    // (fuzz seed 1728920783: a faulty peer's unparseable batch), and machines kept different sets.
+    if ((this.openOf.get(machine) ?? 0) >= MAX_OPEN_ORIGINS && this.closable) this.count();
     const open = this.openOf.get(machine) ?? 0;
-    if (open >= room) return `${OPEN_ORIGINS_REASON} of ${machine}: ${open} here that no retirement covers, at most ${room} from ${machine === peer ? 'its own link' : 'another machine'}`;
+    if (open >= MAX_OPEN_ORIGINS) return `${OPEN_ORIGINS_REASON} of ${machine}: ${open} here that no retirement covers, at most ${MAX_OPEN_ORIGINS} (from ${machine === peer ? 'its own link' : 'another machine'})`;
     this.opened(origin);
     return null;
   }
