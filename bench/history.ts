@@ -47,8 +47,9 @@ export const HISTORY_ARGS = {
 } as const;
 
 export interface HistoryOptions {
-  /** History sizes in events (the empty history is always measured first). */
+  /** History sizes in events; the empty history is measured first unless `emptyFirst` is false (a smoke run). */
   sizes: number[];
+  emptyFirst: boolean;
   /** Users wanted; fewer where a size cannot hold them with half of it posts (usersFor). */
   users: number;
   follows: number;
@@ -62,11 +63,12 @@ export interface HistoryOptions {
   progress: (line: string) => void;
 }
 
-export function historyOptions(args: { [K in keyof typeof HISTORY_ARGS]?: string | string[] }): HistoryOptions {
+export function historyOptions(args: { [K in keyof typeof HISTORY_ARGS]?: string | string[] } & { smoke?: boolean }): HistoryOptions {
   const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : Number(v));
   const sizes = ((args.events as string[] | undefined) ?? ['100000']).flatMap((x) => x.split(',')).map(Number).filter((n) => n > 0);
   return {
     sizes,
+    emptyFirst: !args.smoke,
     users: num(args.users, 100_000),
     follows: num(args.follows, 20),
     giveUpMs: num(args['give-up'], 90) * 1000,
@@ -139,7 +141,7 @@ const SKIPPED: Figure<never> = { never: 'not measured: the tree never served' };
 export async function benchHistory(o: HistoryOptions): Promise<HistoryResult> {
   const header = startRun(WORKERS);
   const sizes: SizeResult[] = [];
-  for (const events of [0, ...o.sizes]) sizes.push(await measureSize(events, o));
+  for (const events of o.emptyFirst ? [0, ...o.sizes] : o.sizes) sizes.push(await measureSize(events, o));
   const { progress: _, ...options } = o;
   return { ...header(), options, sizes };
 }

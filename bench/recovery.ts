@@ -49,8 +49,9 @@ export interface RecoveryOptions {
 }
 
 export interface UserViewOptions {
-  /** History sizes in events, beside the empty history. */
+  /** History sizes in events, beside the empty history unless `emptyFirst` is false (a smoke run). */
   sizes: number[];
+  emptyFirst: boolean;
   users: number;
   follows: number;
   seed: number;
@@ -82,6 +83,7 @@ export function recoveryOptions(args: { [k: string]: string | string[] | boolean
     ...(args.idle === undefined ? {} : { idleMs: num(args.idle, 60) * 1000 }),
     userView: args['master-kills'] === undefined ? undefined : {
       sizes,
+      emptyFirst: !args.smoke,
       users: num(args.users, 100_000),
       follows: num(args.follows, 20),
       seed: num(args.seed, 1),
@@ -270,7 +272,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     }
   }
   const userView: RecoveryResult['userView'] = [];
-  for (const events of o.userView ? [0, ...o.userView.sizes] : []) {
+  for (const events of !o.userView ? [] : o.userView.emptyFirst ? [0, ...o.userView.sizes] : o.userView.sizes) {
     const view = await userViewAt(events, o.userView!, o.progress);
     timing ??= view.timing;
     userView.push(view);
@@ -372,7 +374,7 @@ async function settle(config: ClusterConfig, isHealthy: (s: ClusterStatus) => bo
 function pickVictim(s: ClusterStatus, spec: RoleSpec, round: number, posterOrigin: string): ProcessView {
   const candidates = s.processes.filter((p) => p.machine === spec.machine && p.role === spec.role);
   // The worker serving the posting client (its stall is the one that counts); guardians alternate slots.
-  const slot = spec.role === 'worker' ? posterOrigin.replace(/^.*\.w/, '') : String(round % candidates.length);
+  const slot = spec.role === 'worker' ? Number(posterOrigin.replace(/^.*\.w/, '')) : round % candidates.length;
   return candidates.find((p) => p.slot === slot) ?? candidates[0];
 }
 

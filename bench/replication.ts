@@ -23,7 +23,7 @@ import { converged, type LogLine, type TestCluster } from '../test/helpers/serve
 import { waitFor } from '../test/helpers/wait';
 import { call, chatClient, startTree } from './server';
 import { cpuClock, cpuMs, cpuPercent, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
-import { credentialsFor } from '../test/helpers/trust';
+import { machineChannelCredentials } from '../lib/common/transport-security';
 
 export interface ReplicationOptions {
   /** Steady posting rate of the lag runs, posts/s, and how long each run posts. */
@@ -410,11 +410,13 @@ const DUMP_COMPARE_MAX = 1_000_000;
  */
 async function eventCount(cluster: TestCluster, machine: string): Promise<number> {
   const P = ftchatProto();
-  const client = new P.ftchat.Replication(cluster.peerAddress(machine), credentialsFor(cluster.peerAddress(machine)));
+  const config = loadConfig(cluster.configFile);
+  // A peer's claimed name must be the one its certificate names.
   const from = MACHINES.find((m) => m !== machine) as string;
+  const client = new P.ftchat.Replication(cluster.peerAddress(machine), machineChannelCredentials(config, from));
   try {
     return await new Promise<number>((resolve, reject) => {
-      const pull = client.Pull({ from, vector: { seqs: {} } }, secretMetadata(loadConfig(cluster.configFile).secret), { deadline: Date.now() + 30_000 });
+      const pull = client.Pull({ from, vector: { seqs: {} } }, secretMetadata(config.secret), { deadline: Date.now() + 30_000 });
       pull.once('data', (b: EventBatch__Output) => {
         resolve(Number(b.backlog) + b.events.length);
         pull.cancel();

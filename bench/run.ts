@@ -10,6 +10,9 @@
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
+ * - names: connect latency and CPU of a new name and a returning user, settled by a
+ *   majority, against the build before (`--baseline DIR`), three machines each, alternating;
+ * - metrics: the CPU a Prometheus scrape costs a machine, at 1 and 8 workers;
  * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
@@ -32,12 +35,14 @@ import { runCleanups } from './cleanup';
 import { benchHistory, HISTORY_ARGS, historyFigures, historyOptions, printHistoryReport } from './history';
 import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printIdentityReport } from './identity';
 import { benchOrigins, originsFigures, printOriginsReport } from './origins';
+import { benchNames, printNamesReport } from './names';
 import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
 import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { benchTls, printTlsReport, TLS_SIZES, TLS_SMOKE, tlsFigures } from './tls';
+import { benchMetrics, METRICS_SIZES, METRICS_SMOKE, metricsFigures, printMetricsReport } from './metrics';
 
 type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string; smoke?: boolean };
 const SUITES = {
@@ -50,6 +55,8 @@ const SUITES = {
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
   durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
   origins: { run: () => benchOrigins(), print: printOriginsReport, figures: originsFigures },
+  names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport, figures: null },
+  metrics: { run: (args: Args) => benchMetrics(args.smoke ? METRICS_SMOKE : METRICS_SIZES), print: printMetricsReport, figures: metricsFigures },
 } as const;
 type Suite = keyof typeof SUITES;
 

@@ -4,24 +4,31 @@
 import cluster from 'node:cluster';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeDump } from '../lib/admin/dump';
+import { writeClusterDump } from '../lib/admin/dump';
+import { formatClaims, nameClaims } from '../lib/admin/claims';
 import { startAll, stopMachine } from '../lib/admin/lifecycle';
-import { clusterStatus, formatStatus } from '../lib/admin/status';
+import { statusCommand } from '../lib/admin/status-command';
+import { consoleCommand, DEFAULT_CONSOLE_PORT } from '../lib/admin/console';
 import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
-import { createLogger, errorMessage } from '../lib/common/log';
+import { consoleMode, errorMessage, processLogger, type LogBase, type Logger } from '../lib/common/log';
+import { announceReady } from '../lib/admin/start-summary';
+import { machineDirOf, machinePath } from '../lib/storage/data-dir';
 import { runReplicator } from '../lib/replication/replicator';
-import { buildMachineCheckpoint } from '../lib/machine/machine-child';
+import { buildMachineCheckpoint, ignoreTerminalInterrupt } from '../lib/machine/machine-child';
 import { ownerOnlyData } from '../lib/storage/data-dir';
 import { runWorker } from '../lib/server/worker';
 import { runGuardian } from '../lib/supervision/guardian';
-import { guardianRole, primaryRole, startOrStandBy } from '../lib/supervision/primary-process';
+import { startOrStandBy } from '../lib/supervision/primary-process';
+import { guardianRole, primaryRole } from '../lib/supervision/roles';
 
 const USAGE = `usage: fbs <command> [options]
-  start  --machine <id>   run a machine's process tree in the foreground
+  start  --machine <id>   run a machine's process tree in the foreground (--log json: JSON lines on stdout in a terminal too)
   stop   --machine <id>   stop a machine's processes cleanly
-  status [--json]         every process of every machine, the master and its term
+  status [--json] [--watch]  every process of every machine, the master and its term (exits 3 when none answers)
+  console [--port N]      a live page of the cluster in a browser (default port 50250, loopback)
   dump   --machine <id>   print a machine's events in canonical order
+  claims <name> --machine <id> [--json]   every claim of a name on that machine: which machine made it, its key and proof
   start-all               run every machine of the config on this host (npm start)
   init [--force]          create the cluster's CA, each machine's certificate and a secret in tls/ beside the config
   build-checkpoint --machine <id>   (internal) a machine's first index and checkpoint, run by its tree
@@ -38,7 +45,10 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_FILE },
       slot: { type: 'string' },
       json: { type: 'boolean' },
+      watch: { type: 'boolean', short: 'w' },
+      port: { type: 'string', short: 'p' },
       force: { type: 'boolean' },
+      log: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,6 +56,10 @@ async function main(): Promise<void> {
   if (values.help || !command) {
     console.log(USAGE);
     return;
+  }
+  if (values.log !== undefined) {
+    if (values.log !== 'json' && values.log !== 'pretty') throw new ConfigError(`--log takes json or pretty, not '${values.log}'`);
+    process.env.FBS_LOG = values.log; // the machine's processes inherit it
   }
   const config = loadConfig(values.config);
   switch (command) {
@@ -61,28 +75,47 @@ async function main(): Promise<void> {
       const machine = machineOf(config, values.machine);
       const slot = Number(values.slot ?? 0);
       ownerOnlyData(config.dataDir, machine);
-      return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: createLogger({ machine, role: guardianRole(config, machine), slot }) });
+      return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: logFor(config, { machine, role: guardianRole(config, machine), slot }) });
     }
     case 'stop':
       return stopMachine(config, machineOf(config, values.machine));
     case 'status': {
-      const status = await clusterStatus(config);
-      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+      const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+      process.exitCode = await statusCommand(config, { json: !!values.json, watch: !!values.watch, out: write(process.stdout), err: write(process.stderr) });
       return;
     }
+    case 'console':
+      return consoleCommand(config, portOf(values.port), (text) => void process.stdout.write(text));
     case 'dump':
-      await writeDump(config.dataDir, machineOf(config, values.machine), (text) => process.stdout.write(text));
+      await writeClusterDump(config, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
-    case 'start-all':
-      return startAll(await ensureTransport(config, Object.keys(config.machines)), FBS_COMMAND);
+    case 'claims': {
+      const name = positionals[1];
+      if (!name) throw new ConfigError(`fbs claims needs a name\n${USAGE}`);
+      const claims = await nameClaims(config, machineOf(config, values.machine), name);
+      process.stdout.write(values.json ? `${JSON.stringify(claims, null, 2)}\n` : formatClaims(name, claims));
+      return;
+    }
+    case 'start-all': {
+      const summary = consoleMode() === 'pretty';
+      const ready = await ensureTransport(config, Object.keys(config.machines), summary ? say : undefined);
+      return startAll(ready, FBS_COMMAND, { summary, say });
+    }
     case 'build-checkpoint': {
       const machine = machineOf(config, values.machine);
       ownerOnlyData(config.dataDir, machine);
-      return buildMachineCheckpoint(config, machine, createLogger({ machine, role: 'checkpoint-builder' }));
+      return buildMachineCheckpoint(config, machine, logFor(config, { machine, role: 'checkpoint-builder' }));
     }
     default:
       throw new ConfigError(`unknown command '${command}'\n${USAGE}`);
   }
+}
+
+function portOf(port: string | undefined): number {
+  if (port === undefined) return DEFAULT_CONSOLE_PORT;
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`--port takes a port number, not '${port}'`);
+  return n;
 }
 
 function machineOf(config: ClusterConfig, machine: string | undefined): string {
@@ -92,31 +125,50 @@ function machineOf(config: ClusterConfig, machine: string | undefined): string {
   return id;
 }
 
+/** A server process's logger: its file in data/<machine>/logs/, and the terminal. */
+function logFor(config: ClusterConfig, base: LogBase): Logger {
+  return processLogger(base, machinePath(machineDirOf(config.dataDir, base.machine), 'logs'));
+}
+
+/** A line for the person at the terminal. */
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
+  if (cluster.isWorker) ignoreTerminalInterrupt();
   ownerOnlyData(config.dataDir, machine);
   if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
-    await runReplicator({ config, machine, log: createLogger({ machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
+    await runReplicator({ config, machine, log: logFor(config, { machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
     return;
   }
   if (cluster.isWorker) {
     const slot = Number(process.env.FBS_SLOT ?? 0);
-    await runWorker({ config, machine, slot, log: createLogger({ machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
+    await runWorker({ config, machine, slot, log: logFor(config, { machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
     return;
   }
-  config = await ensureTransport(config, [machine]);
-  const log = createLogger({ machine, role: primaryRole(config, machine) });
+  // The summary is for whoever typed the command: not under npm start (it says it for all), not a guardian's revival.
+  const summary = consoleMode() === 'pretty' && process.env.FBS_SUMMARY !== '0' && process.env.FBS_TERM === undefined;
+  config = await ensureTransport(config, [machine], summary ? say : undefined);
+  const log = logFor(config, { machine, role: primaryRole(config, machine) });
   const primary = await startOrStandBy({ config, machine, log, fbsCommand: FBS_COMMAND });
   if (!primary) {
     log.info('the machine was stopped; not taking over');
     return;
   }
+  let stopping = false;
   const shutdown = (signal: string): void => {
+    if (stopping) return; // a second signal (Ctrl-C twice, or the terminal's and a stop's) changes nothing
+    stopping = true;
     log.info('stopping', { signal });
-    primary.stop().then(() => process.exit(0));
+    primary.stop().then(() => {
+      if (summary) say(`stopped ${machine}`);
+      process.exit(0);
+    });
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+  if (summary) await announceReady(config, [machine], say, () => stopping);
 }
 
 main().catch((err: unknown) => {

@@ -9,19 +9,28 @@
  * temp file, then the runs are merged. Copies of one id always share a room (a
  * post's room is its author's; a creation's is the room), so they are found while
  * reading that room, and only they are remembered.
+ *
+ * Only events that count are shown (core/room-key.ts: counts): a room's creates and
+ * posts are judged once its file is read (its creates are in it), joins and leaves
+ * at the end, once every room's key is known. `proved` says which creates carry a
+ * valid proof (storage/room-keys: provedBy); without it none does.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEvents, eventToLine, shownCopy, type ChatEvent } from '../core/event';
+import { choiceOf, counts, decide, type Choice } from '../core/room-key';
 import { parseLine, parseRoomLog } from '../core/room-log';
 import { machineDirOf, machinePath } from '../storage/data-dir';
+import { provedBy } from '../storage/room-keys';
+import { proofTrust } from '../common/name-trust';
+import type { ClusterConfig } from '../common/config';
 
 const RUN_BYTES = 64 << 20;
 const READ_BYTES = 1 << 20;
 
 /** Writes the dump, a chunk of whole lines at a time. */
-export async function writeDump(dataDir: string, machine: string, write: (text: string) => void, runBytes = RUN_BYTES): Promise<void> {
+export async function writeDump(dataDir: string, machine: string, write: (text: string) => void, runBytes = RUN_BYTES, proved: (e: ChatEvent) => boolean = () => false): Promise<void> {
   const roomsDir = machinePath(machineDirOf(dataDir, machine), 'rooms');
   let names: string[];
   try {
@@ -31,8 +40,11 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
     throw err;
   }
   const shown = new Map<string, ChatEvent>(); // id -> the copy shown, for ids stored more than once
+  const keys = new Map<string, string>(); // room -> its key's fingerprint
+  const keyOf = (user: string): string | null => keys.get(user) ?? null;
   const out = new Output(write);
   const emit = (e: ChatEvent): void => {
+    if ((e.kind === 'join' || e.kind === 'leave') && !counts(e, keyOf)) return;
     const copy = shown.get(e.id);
     if (!copy || (copy.origin === e.origin && copy.seq === e.seq)) out.line(eventToLine(e));
   };
@@ -52,12 +64,10 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
     for (const name of names) {
       const buf = await fs.readFile(join(roomsDir, name));
       const seen = new Map<string, ChatEvent>();
-      for (const e of parseRoomLog(buf).events) {
+      for (const e of roomEvents(buf, keys, proved)) {
         const first = seen.get(e.id);
         if (!first) seen.set(e.id, e);
-        else {
-          shown.set(e.id, shownCopy(shown.get(e.id) ?? first, e));
-        }
+        else shown.set(e.id, shownCopy(shown.get(e.id) ?? first, e));
         run.push(e);
       }
       bytesInRun += buf.length;
@@ -74,10 +84,34 @@ export async function writeDump(dataDir: string, machine: string, write: (text: 
   }
 }
 
-/** The whole dump as one string (small data: tests, the chaos run). */
-export async function dumpMachine(dataDir: string, machine: string): Promise<string> {
+/**
+ * A room file's events that count (its creates and posts are judged here: the room's
+ * key is its own creates'), its key noted in `keys`; joins and leaves wait for emit.
+ */
+function roomEvents(buf: Buffer, keys: Map<string, string>, proved: (e: ChatEvent) => boolean): ChatEvent[] {
+  const events = parseRoomLog(buf).events;
+  let deciding: Choice | null = null;
+  let room = '';
+  for (const e of events) if (e.kind === 'create') [deciding, room] = [decide(deciding, e, proved, choiceOf), e.room];
+  if (deciding) keys.set(room, deciding.fingerprint);
+  const keyOf = (user: string): string | null => keys.get(user) ?? null;
+  return events.filter((e) => (e.kind !== 'create' && e.kind !== 'post') || counts(e, keyOf));
+}
+
+/** `fbs dump`: a machine of the cluster, its proofs checked against the cluster's trust roots. */
+export function writeClusterDump(config: ClusterConfig, machine: string, write: (text: string) => void): Promise<void> {
+  return writeDump(config.dataDir, machine, write, RUN_BYTES, provedBy(proofTrust(config)));
+}
+
+/** A machine's whole dump as one string, as `fbs dump` prints it (the chaos run). */
+export function clusterDump(config: ClusterConfig, machine: string): Promise<string> {
+  return dumpMachine(config.dataDir, machine, provedBy(proofTrust(config)));
+}
+
+/** The whole dump as one string (small data: tests). */
+export async function dumpMachine(dataDir: string, machine: string, proved?: (e: ChatEvent) => boolean): Promise<string> {
   const parts: string[] = [];
-  await writeDump(dataDir, machine, (text) => parts.push(text));
+  await writeDump(dataDir, machine, (text) => parts.push(text), RUN_BYTES, proved);
   return parts.join('');
 }
 

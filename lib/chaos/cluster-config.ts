@@ -24,7 +24,7 @@ export interface OnTheFlyCluster {
 export async function writeClusterConfig(dir: string, c: OnTheFlyCluster): Promise<string> {
   const machines: Record<string, object> = {};
   for (const m of c.machines) {
-    machines[m] = { host: c.host(m), port: await freePort(), peerPort: await freePort(), adminPort: await freePortRun(1 + c.guardians) };
+    machines[m] = { host: c.host(m), port: await freePort(), peerPort: await freePort(), metricsPort: await freePort(), adminPort: await freePortRun(1 + c.guardians) };
   }
   const file = join(dir, 'cluster.json');
   writeFileSync(

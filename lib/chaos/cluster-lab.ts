@@ -13,7 +13,7 @@ import { closeSync, cpSync, existsSync, mkdtempSync, openSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { dumpMachine } from '../admin/dump';
+import { clusterDump } from '../admin/dump';
 import { clusterStatus } from '../admin/status';
 import { loadConfig, type ClusterConfig } from '../common/config';
 import { REPO_ROOT } from '../common/paths';
@@ -127,7 +127,7 @@ export async function createClusterLab(opts: LabOptions): Promise<ClusterLab> {
     waitHealthy: (timeoutMs) => waitHealthy(config, timeoutMs),
     async dumps() {
       // In-process, as `fbs dump` computes it: no node start per machine every poll while faults run.
-      const out = await Promise.all(machines.map((m) => dumpMachine(config.dataDir, m)));
+      const out = await Promise.all(machines.map((m) => clusterDump(config, m)));
       return Object.fromEntries(machines.map((m, i) => [m, out[i]]));
     },
     async teardown() {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Event__Output } from '../gen/ftchat/Event';
 import { errorMessage } from '../common/log';
-import { retryDelayMs } from '../core/backoff';
+import { backoffMs, crashBackoff } from '../core/backoff';
 import { NoServerReachable, type ChatConnection } from './connection';
 import { formatEvent, type Clock } from './format';
 import { StreamCursor } from './stream-cursor';
@@ -113,7 +113,7 @@ export class ChatFeed {
       }
       this.out.note(`note: chat stream interrupted (${end.details}); resuming`);
       failures = end.received ? 0 : failures + 1;
-      const pause = retryDelayMs(failures, MAX_RETRY_PAUSE_MS);
+      const pause = backoffMs(failures, crashBackoff(MAX_RETRY_PAUSE_MS));
       if (pause > 0) await this.pause(pause);
     }
   }

@@ -28,6 +28,7 @@ import { isConnectionRefused, RefusedServers } from './refused-servers';
 import type { Event__Output } from '../gen/ftchat/Event';
 import type { Hlc__Output } from '../gen/ftchat/Hlc';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
+import { backoffMs, reconnectOptions } from '../core/backoff';
 
 export interface FailoverOptions {
   /** Deadline of one attempt on one server in the first round; it doubles with each round. */
@@ -60,9 +61,8 @@ const MAX_RETRY_AFTER_MS = 60_000;
 const DEFAULT_FAILOVER: FailoverOptions = { attemptMs: 2_000, totalMs: 15_000, roundPauseMs: 100 };
 
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  // Reconnect fast after a server process is revived (grpc-js defaults to 1 s, growing to 120 s).
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 300,
+  // Reconnect fast after a server process is revived.
+  ...reconnectOptions({ firstMs: 100, capMs: 300 }),
   ...KEEPALIVE_OPTIONS, // notice a silently dead connection under an open stream
 };
 
@@ -207,7 +207,7 @@ export class ChatConnection {
       // A dead server answers UNAVAILABLE at once; the deadline is for silent or slow ones, and a
       // server that was merely slow (a busy disk) gets longer each round rather than timing out forever.
       const round = Math.floor((n - 1) / this.servers.length);
-      const deadline = Math.min(Date.now() + this.opts.attemptMs * 2 ** round, end);
+      const deadline = Math.min(Date.now() + backoffMs(round + 1, { firstMs: this.opts.attemptMs, capMs: this.opts.totalMs }), end);
       try {
         await this.greet(server, deadline);
         const res = await attempt(server, deadline);

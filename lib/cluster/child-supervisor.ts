@@ -11,12 +11,15 @@
  * master may have it killed. We kill it ourselves only after a longer silence,
  * and a much longer one while the master watches us, so the two never race.
  *
- * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
- * actions for the primary's I/O loop (lib/server/primary.ts) to perform.
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
+ * step(); returns actions for the primary's I/O loop (lib/server/primary.ts) to
+ * perform (the shape of every supervisor here: lib/cluster/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
-import { retryDelayMs } from '../core/backoff';
+import { backoffMs, crashBackoff } from '../core/backoff';
 import { FailureDetector } from './failure-detector';
+import type { Supervisor, Tick } from './supervisor';
+import { CHILD_PING_MS as PING_MS, HEALTHY_AFTER_MS, MASTER_WATCH_MS, MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from './timing-policy';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -36,9 +39,29 @@ export interface ChildView {
   state: 'up' | 'starting';
 }
 
+export type ChildInput =
+  /** The primary starts: break a lock the last tree's writers left, and fork every child. */
+  | { kind: 'start' }
+  | { kind: 'forked'; key: string; pid: number }
+  /** The child answered a ping; `loading` while it does not serve yet. */
+  | { kind: 'pong'; key: string; pid: number; loading: boolean }
+  | { kind: 'exited'; key: string; pid: number; code: number | null }
+  /** A delayed fork's time has come. */
+  | { kind: 'due'; key: string }
+  /** The master polled us: while it watches, hung children are its call. */
+  | { kind: 'masterSeen' }
+  /** The master asks for the child of (role, slot) it believes lost as `pid` (0: the slot has none). */
+  | { kind: 'reviveAsked'; role: string; slot: number; pid: number }
+  /** From now on nothing is forked and deaths are not restarts. */
+  | { kind: 'stop' }
+  /** Every pingEveryMs. */
+  | Tick;
+
 export type ChildAction =
-  /** Fork the child of `key` after `delayMs`, if forkDue(key) says so then. */
+  /** Fork the child of `key` now (`delayMs` 0), or feed `due` after `delayMs`. */
   | { fork: { key: string; delayMs: number } }
+  /** What a revival request did, in one line (the answer to the master). */
+  | { answer: string }
   | { ping: { key: string } }
   /** SIGKILL it: silent past our own limit, or the master asked (`asked`: it logs the request). */
   | { kill: { key: string; pid: number; silentMs: number; asked: boolean } }
@@ -49,33 +72,6 @@ export type ChildAction =
   /** The child of `key` serves now: tell it who is in chat mode on the others. */
   | { serving: { key: string } };
 
-/** A dead child is seen at once by its exit; pings only catch a hung one, so they can be slow and cheap. */
-export const PING_MS = 1_000;
-
-/**
- * A child that has not yet served is loading: it answers pings between slices of
- * its load, but a host at a load average of 20 can leave it unscheduled for
- * seconds, and killing it only starts the load again. It gets this long.
- */
-export const STARTUP_ALLOWANCE_MS = 30_000;
-
-/**
- * While the master has asked about our children within this (3 of its 1 s polls), it
- * decides when a hung child dies and our own kill limit grows, so the two do not
- * race; without it we decide.
- */
-export const MASTER_WATCH_MS = 3_000;
-
-/** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
-export const HEALTHY_AFTER_MS = 5_000;
-
-/** A crash loop's re-forks wait at most this long. */
-export const MAX_REFORK_DELAY_MS = 3_000;
-
-/** A child silent this long has missed a ping and the failure timeout: it is not answering. */
-export function notAnsweringAfterMs(deadAfterMs: number): number {
-  return deadAfterMs + PING_MS;
-}
 
 /** Our own kill limit for a silent child: three failure timeouts, ten while the master watches. */
 function ownKillAfterMs(deadAfterMs: number, watched: boolean): number {
@@ -95,7 +91,7 @@ interface Running {
   killed: boolean;
 }
 
-export class ChildSupervisor {
+export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
   readonly specs: readonly ChildSpec[];
   private readonly detector: FailureDetector;
   private readonly running = new Map<string, Running>();
@@ -123,23 +119,47 @@ export class ChildSupervisor {
     });
   }
 
-  /** At the primary's start: break a lock the last tree's writers left, and fork every child. */
-  start(): ChildAction[] {
+  step(input: ChildInput, now: number): ChildAction[] {
+    switch (input.kind) {
+      case 'start':
+        return this.start();
+      case 'forked':
+        this.forked(input.key, input.pid, now);
+        return [];
+      case 'pong':
+        return this.pong(input.key, input.pid, input.loading, now);
+      case 'exited':
+        return this.exited(input.key, input.pid, input.code, now);
+      case 'due':
+        return this.forkDue(input.key) ? [{ fork: { key: input.key, delayMs: 0 } }] : [];
+      case 'masterSeen':
+        this.masterSeenAt = now;
+        return [];
+      case 'reviveAsked':
+        return this.revive(input.role, input.slot, input.pid, now);
+      case 'stop':
+        this.stopping = true;
+        return [];
+      case 'tick':
+        return this.tick(now);
+    }
+  }
+
+  private start(): ChildAction[] {
     return [{ breakLock: {} }, ...this.specs.map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
   }
 
   /** Whether a fork that was due for `key` should happen now (a delayed one finds its slot filled when the master had it forked). */
-  forkDue(key: string): boolean {
+  private forkDue(key: string): boolean {
     return !this.stopping && !this.running.has(key) && this.specs.some((s) => s.key === key);
   }
 
-  forked(key: string, pid: number, now: number): void {
+  private forked(key: string, pid: number, now: number): void {
     this.running.set(key, { pid, startedAt: now, answered: false, killed: false });
     this.detector.add(key, now);
   }
 
-  /** The child of `key` answered a ping; `loading` while it does not serve yet. */
-  pong(key: string, pid: number, loading: boolean, now: number): ChildAction[] {
+  private pong(key: string, pid: number, loading: boolean, now: number): ChildAction[] {
     const r = this.running.get(key);
     if (!r || r.pid !== pid) return [];
     const servedBefore = this.detector.started(key);
@@ -148,8 +168,7 @@ export class ChildSupervisor {
     return !servedBefore && !loading ? [{ serving: { key } }] : [];
   }
 
-  /** The child `pid` of `key` exited with `code`. */
-  exited(key: string, pid: number, code: number | null, now: number): ChildAction[] {
+  private exited(key: string, pid: number, code: number | null, now: number): ChildAction[] {
     const r = this.running.get(key);
     if (r?.pid === pid) this.running.delete(key);
     const out: ChildAction[] = [{ breakLock: { pid } }];
@@ -161,17 +180,12 @@ export class ChildSupervisor {
     this.restarts.set(key, this.restartsOf(key) + 1);
     const quick = r && now - r.startedAt < HEALTHY_AFTER_MS ? (this.quickDeaths.get(key) ?? 0) + 1 : 0;
     this.quickDeaths.set(key, quick);
-    out.push({ fork: { key, delayMs: retryDelayMs(quick, MAX_REFORK_DELAY_MS) } });
+    out.push({ fork: { key, delayMs: backoffMs(quick, crashBackoff(MAX_REFORK_DELAY_MS)) } });
     return out;
   }
 
-  /** The master polled us: while it watches, hung children are its call. */
-  masterSeen(now: number): void {
-    this.masterSeenAt = now;
-  }
-
   /** Every PING_MS: ping every child, kill the ones silent past our limit, break a dead holder's lock. */
-  tick(now: number): ChildAction[] {
+  private tick(now: number): ChildAction[] {
     // They get a round to answer the pings below before anyone is judged again.
     if (this.paused(now)) this.judgeFrom = now + this.pingEveryMs;
     this.lastTick = now;
@@ -189,29 +203,23 @@ export class ChildSupervisor {
   }
 
   /**
-   * The master asks for the child of (role, slot) it believes lost as `pid` (0: the slot
-   * has none): kill it if it still runs as `pid` and does not answer, fork it if the slot
-   * has no child, else nothing. `pid` only names which child is meant: only our own is
-   * ever killed. Returns what it did (one line) and the actions.
+   * Kill the child of (role, slot) if it still runs as `pid` and does not answer, fork
+   * it if the slot has no child, else nothing. `pid` only names which child is meant:
+   * only our own is ever killed. The first action is the answer, in one line.
    */
-  revive(role: string, slot: number, pid: number, now: number): { answer: string; actions: ChildAction[] } {
+  private revive(role: string, slot: number, pid: number, now: number): ChildAction[] {
     this.masterSeenAt = now;
     const spec = this.specs.find((c) => c.role === role && c.slot === slot);
-    if (!spec) return { answer: `none: no ${role} ${slot} here`, actions: [] };
-    if (this.stopping) return { answer: 'none: stopping', actions: [] };
+    if (!spec) return [{ answer: `none: no ${role} ${slot} here` }];
+    if (this.stopping) return [{ answer: 'none: stopping' }];
     const r = this.running.get(spec.key);
-    if (!r) return { answer: 'forked', actions: [{ fork: { key: spec.key, delayMs: 0 } }] };
-    if (r.pid !== pid) return { answer: 'none: already replaced', actions: [] };
-    if (r.killed) return { answer: 'none: already killed', actions: [] };
-    if (this.paused(now) || now < this.judgeFrom) return { answer: 'none: this primary was paused; its children answer again first', actions: [] };
-    if (!this.notAnswering(spec.key, now)) return { answer: 'none: it answers', actions: [] };
+    if (!r) return [{ answer: 'forked' }, { fork: { key: spec.key, delayMs: 0 } }];
+    if (r.pid !== pid) return [{ answer: 'none: already replaced' }];
+    if (r.killed) return [{ answer: 'none: already killed' }];
+    if (this.paused(now) || now < this.judgeFrom) return [{ answer: 'none: this primary was paused; its children answer again first' }];
+    if (!this.notAnswering(spec.key, now)) return [{ answer: 'none: it answers' }];
     r.killed = true;
-    return { answer: 'killed', actions: [{ kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0, asked: true } }] };
-  }
-
-  /** From now on nothing is forked and deaths are not restarts. */
-  stop(): void {
-    this.stopping = true;
+    return [{ answer: 'killed' }, { kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0, asked: true } }];
   }
 
   view(now: number): ChildView[] {

@@ -11,13 +11,34 @@
  * the primary kills it first if it is its own child (one it did not spawn it cannot
  * signal, and the newcomer then exits: the slot stays with the hung one).
  *
- * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
- * the spawns to perform, and is told each spawn's pid.
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
+ * step(); returns the spawns to perform (and pids to check), and is told each
+ * spawn's pid.
  */
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+import type { Supervisor, Tick } from './supervisor';
 
-/** Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child. */
-export type SlotAction = { spawn: { slot: number; why: 'none showed up' | 'silent' | 'exited'; replacing: number } };
+export type SlotInput =
+  /** The slot's beat file changed. */
+  | { kind: 'beaten'; slot: number }
+  /** A guardian of `slot` said hello on its Watch stream as `pid`, checked to be a live guardian of that slot here. */
+  | { kind: 'hello'; slot: number; pid: number }
+  /** The Watch stream of the slot's guardian `pid` broke. */
+  | { kind: 'streamBroken'; slot: number; pid: number }
+  /** The slot's guardian `pid` was seen dead (after its stream broke). */
+  | { kind: 'exited'; slot: number; pid: number }
+  /** We spawned the slot's new guardian as `pid`. */
+  | { kind: 'spawned'; slot: number; pid: number }
+  /** Every primary heartbeat. */
+  | Tick;
+
+type SpawnWhy = 'none showed up' | 'silent' | 'exited';
+
+export type SlotAction =
+  /** Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child. */
+  | { spawn: { slot: number; why: SpawnWhy; replacing: number } }
+  /** Feed `exited` if `pid` is seen dead within `withinMs`. */
+  | { checkExit: { slot: number; pid: number; withinMs: number } };
 
 export interface SlotView {
   slot: number;
@@ -36,6 +57,8 @@ export interface GuardianSlotsOptions {
   firstConnectMs: number;
   /** How long a guardian we spawned may take to beat before it is spawned again. */
   spawnGraceMs: number;
+  /** How long after its stream broke a guardian's pid may take to be seen dead. */
+  exitGraceMs: number;
 }
 
 interface Slot {
@@ -48,7 +71,7 @@ interface Slot {
   spawnedAt: number;
 }
 
-export class GuardianSlots {
+export class GuardianSlots implements Supervisor<SlotInput, SlotAction> {
   private readonly detector: FailureDetector;
   private readonly slots: Slot[];
   private readonly startedAt: number;
@@ -59,20 +82,39 @@ export class GuardianSlots {
     this.startedAt = now;
   }
 
-  /** The slot's beat file changed. */
-  beaten(slot: number, now: number): void {
+  step(input: SlotInput, now: number): SlotAction[] {
+    switch (input.kind) {
+      case 'beaten':
+        this.beaten(input.slot, now);
+        return [];
+      case 'hello':
+        this.connected(input.slot, input.pid, now);
+        return [];
+      case 'streamBroken':
+        // Same machine: a broken stream from a guardian whose pid is dead needs no timeout,
+        // if it was still the slot's guardian and no replacement is on its way.
+        return this.isCurrent(input.slot, input.pid) ? [{ checkExit: { slot: input.slot, pid: input.pid, withinMs: this.options.exitGraceMs } }] : [];
+      case 'exited':
+        return this.exited(input.slot, input.pid, now);
+      case 'spawned': {
+        const s = this.slots[input.slot];
+        if (s) s.pid = input.pid; // status shows the newcomer, starting, not the dead one
+        return [];
+      }
+      case 'tick':
+        return this.tick(now);
+    }
+  }
+
+  private beaten(slot: number, now: number): void {
     const s = this.slots[slot];
     if (!s) return;
     s.lastHeard = now;
     this.detector.heartbeat(String(slot), now);
   }
 
-  /**
-   * A guardian of `slot` said hello on its Watch stream as `pid`, which the caller has
-   * checked is a live guardian of that slot on this machine. A new pid counts as heard;
-   * the same pid again does not (only its beat file says a guardian still runs).
-   */
-  connected(slot: number, pid: number, now: number): void {
+  /** A new pid counts as heard; the same pid again does not (only its beat file says a guardian still runs). */
+  private connected(slot: number, pid: number, now: number): void {
     const s = this.slots[slot];
     if (!s || s.hello === pid) return;
     s.hello = pid;
@@ -81,26 +123,18 @@ export class GuardianSlots {
   }
 
   /** Whether `pid` is the slot's guardian as last heard, with no replacement spawned since. */
-  isCurrent(slot: number, pid: number): boolean {
+  private isCurrent(slot: number, pid: number): boolean {
     const s = this.slots[slot];
     return !!s && s.pid === pid && s.spawnedAt <= s.lastHeard;
   }
 
-  /** The stream of the slot's guardian `pid` broke and the caller saw that pid dead. */
-  exited(slot: number, pid: number, now: number): SlotAction[] {
+  private exited(slot: number, pid: number, now: number): SlotAction[] {
     if (!this.isCurrent(slot, pid)) return [];
     this.detector.markDead(String(slot));
     return [this.spawn(slot, 'exited', now)];
   }
 
-  /** The caller spawned the slot's new guardian as `pid`. */
-  spawned(slot: number, pid: number): void {
-    const s = this.slots[slot];
-    if (s) s.pid = pid; // status shows the newcomer, starting, not the dead one
-  }
-
-  /** Call every primary heartbeat. */
-  tick(now: number): SlotAction[] {
+  private tick(now: number): SlotAction[] {
     const out: SlotAction[] = [];
     this.slots.forEach((s, slot) => {
       const known = s.lastHeard >= 0 || s.spawnedAt >= 0;
@@ -126,7 +160,7 @@ export class GuardianSlots {
     return this.detector.status(String(slot), now) === 'dead';
   }
 
-  private spawn(slot: number, why: SlotAction['spawn']['why'], now: number): SlotAction {
+  private spawn(slot: number, why: SpawnWhy, now: number): SlotAction {
     const s = this.slots[slot];
     if (s.spawnedAt >= 0 || s.lastHeard >= 0) s.restarts++;
     s.spawnedAt = now;

@@ -7,9 +7,10 @@
  * for once, and again only after a back-off. A machine whose supervisor does not
  * answer is not judged: its guardians revive the supervisor, which re-forks all.
  *
- * Pure: no timers and no I/O. `now` is injected on every call and must come from
- * one monotonic clock.
+ * Pure: no timers and no I/O. Fed `(input, now)` through step() from one
+ * monotonic clock; each tick returns the asks that are due.
  */
+import type { Supervisor, Tick } from './supervisor';
 
 export interface ChildSlot {
   role: string;
@@ -30,6 +31,14 @@ export interface ReviveAsk extends ChildSlot {
   /** How long it has been silent or missing. */
   forMs: number;
 }
+
+export type RemoteInput =
+  /** `machine`'s supervisor reported its children (anything not expected, e.g. guardians, is ignored). */
+  | { kind: 'report'; machine: string; children: ReportedChild[] }
+  /** `machine`'s supervisor did not answer: nothing is judged there until it reports again. */
+  | { kind: 'unanswered'; machine: string }
+  /** Every poll: the lost children to ask revival for now, each once per back-off. */
+  | Tick;
 
 export interface RemoteChildWatchOptions {
   /** The children every supervisor runs. */
@@ -53,7 +62,7 @@ interface MachineReport {
 
 const slotKey = (c: ChildSlot): string => `${c.role}:${c.slot}`;
 
-export class RemoteChildWatch {
+export class RemoteChildWatch implements Supervisor<RemoteInput, ReviveAsk> {
   private readonly expected: Set<string>;
   private readonly machines = new Map<string, MachineReport>();
   /** ask key -> when it was asked */
@@ -66,8 +75,14 @@ export class RemoteChildWatch {
     this.expected = new Set(options.expected.map(slotKey));
   }
 
-  /** `machine`'s supervisor reported its children at `now` (anything not expected, e.g. guardians, is ignored). */
-  report(machine: string, children: ReportedChild[], now: number): void {
+  step(input: RemoteInput, now: number): ReviveAsk[] {
+    if (input.kind === 'report') this.report(input.machine, input.children, now);
+    else if (input.kind === 'unanswered') this.machines.delete(input.machine);
+    else return this.due(now);
+    return [];
+  }
+
+  private report(machine: string, children: ReportedChild[], now: number): void {
     const mine = children.filter((c) => this.expected.has(slotKey(c)));
     const present = new Set(mine.map(slotKey));
     const before = this.machines.get(machine)?.missingSince;
@@ -76,13 +91,7 @@ export class RemoteChildWatch {
     this.machines.set(machine, { at: now, children: mine, missingSince });
   }
 
-  /** `machine`'s supervisor did not answer: judge nothing there until it reports again. */
-  unanswered(machine: string): void {
-    this.machines.delete(machine);
-  }
-
-  /** The lost children to ask revival for now; each is returned once per back-off. */
-  due(now: number): ReviveAsk[] {
+  private due(now: number): ReviveAsk[] {
     const { hungAfterMs, missingAfterMs, reportFreshMs, askAgainAfterMs } = this.options;
     for (const [key, at] of this.asked) if (now - at >= askAgainAfterMs) this.asked.delete(key);
     const out: ReviveAsk[] = [];

@@ -13,11 +13,14 @@
  * announcement therefore delays a revival by at most that much, and no message
  * moves the term further than RingElection.maxTermStep.
  *
- * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
- * actions: send a ring message, revive the primary with a term, or note a decision.
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
+ * step(); returns actions: send a ring message, revive the primary with a term,
+ * note a decision, or the verdict's own (PrimaryVerdict: watch, check a pid, exit).
  */
 import { RingElection, type RingMsg } from './election';
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+import type { Supervisor } from './supervisor';
+import { PrimaryVerdict, type VerdictAction, type VerdictInput } from './primary-verdict';
 
 export type ReviverAction =
   | { send: { to: string; msg: RingMsg } }
@@ -27,6 +30,15 @@ export type ReviverAction =
   | { electing: { silentMs: number } }
   /** Another guardian leads `term` and is starting the primary. */
   | { decided: { term: number; leaderId: string } };
+
+/** What a guardian hears: its own sight of the primary (PrimaryVerdict), the ring, its siblings' beats, and ticks. */
+export type GuardianInput =
+  | VerdictInput
+  | { kind: 'ring'; msg: RingMsg }
+  | { kind: 'deliveryFailed'; to: string; msg: RingMsg }
+  | { kind: 'siblingAlive'; id: string };
+
+export type GuardianAction = ReviverAction | Exclude<VerdictAction, { heard: unknown } | { died: unknown }>;
 
 export interface ReviverOptions {
   self: string;
@@ -38,12 +50,15 @@ export interface ReviverOptions {
   reviveGraceMs: number;
   /** The newest primary's term (its record); new terms start above it. */
   initialTerm: number;
+  /** How long after its Watch stream broke the primary's pid may take to be seen dead. */
+  exitGraceMs: number;
 }
 
 const PRIMARY = 'primary';
 
-export class Reviver {
+export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
   readonly election: RingElection;
+  readonly verdict: PrimaryVerdict;
   private readonly detector: FailureDetector;
   /** How long the primary must be dead, by our own observation, before we revive it whatever the ring says. */
   private readonly fallbackMs: number;
@@ -60,14 +75,43 @@ export class Reviver {
       electionTimeoutMs: options.electionTimeoutMs,
       initialTerm: options.initialTerm,
     });
+    this.verdict = new PrimaryVerdict(options.exitGraceMs);
     this.detector = new FailureDetector(options.detector);
     this.detector.add(PRIMARY, now);
     const rank = this.election.members.indexOf(options.self);
     this.fallbackMs = options.reviveGraceMs + options.electionTimeoutMs * (1 + rank);
   }
 
+  /** The one way in: every input of a guardian, with the monotonic time. */
+  step(input: GuardianInput, now: number): GuardianAction[] {
+    switch (input.kind) {
+      case 'ring':
+        return this.receive(input.msg, now);
+      case 'deliveryFailed':
+        return this.deliveryFailed(input.to, input.msg, now);
+      case 'siblingAlive':
+        this.siblingAlive(input.id);
+        return [];
+      case 'tick':
+        return [...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
+      default:
+        return this.judge(this.verdict.step(input, now), now);
+    }
+  }
+
+  /** The verdict's heard and died go to our own decisions; the rest is the shell's to do. */
+  private judge(actions: VerdictAction[], now: number): GuardianAction[] {
+    return actions.flatMap((a): GuardianAction[] => {
+      if ('heard' in a) {
+        this.primaryHeard(now, a.heard.term);
+        return [];
+      }
+      return 'died' in a ? this.primaryDied(now) : [a];
+    });
+  }
+
   /** We heard the primary ourselves (its beat file changed, or it answered on its Watch stream, saying its term). */
-  primaryHeard(now: number, term?: number): void {
+  private primaryHeard(now: number, term?: number): void {
     this.detector.heartbeat(PRIMARY, now);
     this.deadSince = undefined;
     this.waitUntil = 0;
@@ -77,28 +121,28 @@ export class Reviver {
   }
 
   /** We saw the primary die ourselves (its stream broke and its recorded pid is gone). */
-  primaryDied(now: number): ReviverAction[] {
+  private primaryDied(now: number): ReviverAction[] {
     this.detector.markDead(PRIMARY);
     return this.tick(now);
   }
 
   /** A sibling's beat file changed: the ring routes through it again. */
-  siblingAlive(id: string): void {
+  private siblingAlive(id: string): void {
     this.election.setAlive(id, true);
   }
 
   /** A ring message from the network (untrusted: see the header). */
-  receive(msg: RingMsg, now: number): ReviverAction[] {
+  private receive(msg: RingMsg, now: number): ReviverAction[] {
     this.observe(now);
     return this.follow(this.election.receive(msg, now), now);
   }
 
-  deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
+  private deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
     return this.follow(this.election.deliveryFailed(to, msg, now), now);
   }
 
   /** Call every heartbeat. */
-  tick(now: number): ReviverAction[] {
+  private tick(now: number): ReviverAction[] {
     const out: ReviverAction[] = [];
     this.observe(now);
     if (this.deadSince !== undefined) {

@@ -9,10 +9,12 @@
  * machines of a loopback cluster started at once (each running this on first start)
  * never see half a directory, and the first one's CA is the one they all use.
  */
-import { chmodSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, loadConfig, type ClusterConfig } from './config';
 import { machineTlsFiles, tlsFiles, transportVerdict, type TransportVerdict } from './transport-security';
+import { retiredCaDir } from './name-trust';
 
 export class AlreadyInitialised extends ConfigError {}
 
@@ -32,6 +34,7 @@ export async function initCluster(config: ClusterConfig, force = false): Promise
   try {
     chmodSync(tmp, 0o700);
     for (const [name, text] of files) writeFileSync(join(tmp, name), text, { mode: 0o600 });
+    if (force) keepRetiredCas(dir, tmp);
     if (force) rmSync(dir, { recursive: true, force: true });
     try {
       renameSync(tmp, dir);
@@ -47,11 +50,26 @@ export async function initCluster(config: ClusterConfig, force = false): Promise
 }
 
 /**
+ * A CA replaced by `--force` is kept in the new directory's retired/ (certificates
+ * only: public), with those it had retired, so the proofs of names settled under it
+ * stay good (name-trust.ts); it is no longer trusted for TLS.
+ */
+function keepRetiredCas(oldDir: string, newDir: string): void {
+  const old = [tlsFiles(oldDir).ca];
+  if (existsSync(retiredCaDir(oldDir))) old.push(...readdirSync(retiredCaDir(oldDir)).filter((n) => n.endsWith('.crt')).map((n) => join(retiredCaDir(oldDir), n)));
+  for (const file of old.filter((f) => existsSync(f))) {
+    const pem = readFileSync(file);
+    mkdirSync(retiredCaDir(newDir), { recursive: true, mode: 0o700 });
+    writeFileSync(join(retiredCaDir(newDir), `ca-${createHash('sha256').update(pem).digest('hex').slice(0, 16)}.crt`), pem, { mode: 0o600 });
+  }
+}
+
+/**
  * Before `machines` start on this host: a loopback cluster's first start runs `fbs
  * init` itself; a set-up that is not safe (transportVerdict) is refused with one line
  * (ConfigError). Returns the config as it reads after any init (its secret is new).
  */
-export async function ensureTransport(config: ClusterConfig, machines: string[]): Promise<ClusterConfig> {
+export async function ensureTransport(config: ClusterConfig, machines: string[], say?: (line: string) => void): Promise<ClusterConfig> {
   const judge = (c: ClusterConfig): TransportVerdict =>
     transportVerdict({
       hosts: Object.values(c.machines).map((m) => m.host),
@@ -63,9 +81,12 @@ export async function ensureTransport(config: ClusterConfig, machines: string[])
   let verdict = judge(config);
   if (verdict.action === 'init') {
     // Another machine of this host may win the race: then its files are the cluster's.
-    await initCluster(config).catch((err: unknown) => {
-      if (!(err instanceof AlreadyInitialised)) throw err;
-    });
+    await initCluster(config).then(
+      (files) => say?.(`TLS set up (first start): a certificate authority, each machine's certificate and a secret, ${files.length} files in ${config.tlsDir}`),
+      (err: unknown) => {
+        if (!(err instanceof AlreadyInitialised)) throw err;
+      },
+    );
     config = loadConfig(config.file);
     verdict = judge(config);
   }

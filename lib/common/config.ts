@@ -19,6 +19,8 @@ export interface MachineConfig {
   adminPort: number;
   /** The machine's replicator serves Replication here (default: port + 100). */
   peerPort: number;
+  /** The machine's primary serves Prometheus /metrics here (default: port + 200), on `metrics.host`. */
+  metricsPort: number;
 }
 
 export interface ClusterConfig {
@@ -45,6 +47,8 @@ export interface ClusterConfig {
   tlsDir: string;
   /** A peer whose clock is further off than this is reported (ordering never depends on it). */
   maxClockOffsetMs: number;
+  /** Where each machine serves /metrics: loopback and plain HTTP by default (as etcd's --listen-metrics-urls); tls: its machine certificate. */
+  metrics: { host: string; tls: boolean };
   timing: {
     heartbeatMs: number;
     suspectAfterMs: number;
@@ -139,6 +143,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     tls: o.tls ?? true,
     tlsDir,
     maxClockOffsetMs: r.num(o.maxClockOffsetMs, 500, 'maxClockOffsetMs'),
+    metrics: parseMetrics(o.metrics, r),
     limits: parseLimits(o.limits, r),
     quotas: parseQuotas(o.quotas, r),
     storage: parseStorage(o.storage, r),
@@ -180,9 +185,18 @@ function parseMachines(raw: unknown, r: ConfigReader): Record<string, MachineCon
     if (!isPort(m.adminPort)) r.bad(`machines.${id}.adminPort must be a port number`);
     const peerPort = m.peerPort ?? m.port + 100;
     if (!isPort(peerPort) || peerPort === m.port) r.bad(`machines.${id}.peerPort must be a port number other than its port`);
-    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort, peerPort };
+    const metricsPort = m.metricsPort ?? m.port + 200;
+    if (!isPort(metricsPort) || metricsPort === m.port || metricsPort === peerPort) r.bad(`machines.${id}.metricsPort must be a port number other than its port and peerPort`);
+    machines[id] = { host: m.host, port: m.port, adminPort: m.adminPort, peerPort, metricsPort };
   }
   return machines;
+}
+
+function parseMetrics(m: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['metrics'] {
+  if (m !== undefined && (typeof m !== 'object' || m === null)) r.bad('"metrics" must be an object');
+  if (m?.host !== undefined && (typeof m.host !== 'string' || m.host === '')) r.bad('metrics.host must be a host name or address');
+  if (m?.tls !== undefined && typeof m.tls !== 'boolean') r.bad('metrics.tls must be true or false');
+  return { host: (m?.host as string | undefined) ?? '127.0.0.1', tls: (m?.tls as boolean | undefined) ?? false };
 }
 
 function parseTiming(t: Record<string, unknown> | undefined, r: ConfigReader): ClusterConfig['timing'] {
@@ -256,6 +270,12 @@ export function peerAddress(config: ClusterConfig, machine: string): string {
 }
 
 /** Client addresses in config order, e.g. ["127.0.0.1:50051", ...]. */
+/** Where a Prometheus server scrapes `machine` (what `fbs status --json` gives as its metricsUrl). */
+export function metricsUrl(config: ClusterConfig, machine: string): string {
+  const host = config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host;
+  return `${config.metrics.tls ? 'https' : 'http'}://${host}:${config.machines[machine].metricsPort}/metrics`;
+}
+
 export function clientAddresses(config: ClusterConfig): string[] {
   return Object.values(config.machines).map((m) => `${m.host}:${m.port}`);
 }

@@ -8,3 +8,6 @@ export const EXIT_FATAL_STORAGE = 70;
 export const EXIT_REBUILD_INDEX = 76;
 /** A primary that lost its lock or its term stepped down (its guardians elect or revive). */
 export const EXIT_STEPPED_DOWN = 75;
+
+/** `fbs status`: no machine of the cluster answers (2 is a bad command line or config). */
+export const EXIT_CLUSTER_DOWN = 3;

@@ -7,14 +7,23 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from './log';
 
 const REPORT_FROM_MS = 100;
+/**
+ * A warning from half the default failure timeout (1 s), where a stall starts to
+ * look like death to the process's watchers. Shorter ones are often the host's, not
+ * ours (timers run late on a host at a load of 20): information, not alarm.
+ */
+const WARN_FROM_MS = 500;
 const EVERY_MS = 1_000;
 
-export function reportLoopDelay(log: Logger): void {
+export function reportLoopDelay(log: Logger): { serving(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
+  // While the process loads, stalls are its start-up's (and the host's): not alarms.
+  let serving = false;
   setInterval(() => {
     const maxMs = Math.round(h.max / 1e6);
     h.reset();
-    if (maxMs >= REPORT_FROM_MS) log.warn('event loop delayed', { maxMs });
+    if (maxMs >= REPORT_FROM_MS) log[serving && maxMs >= WARN_FROM_MS ? 'warn' : 'info']('event loop delayed', { maxMs });
   }, EVERY_MS).unref();
+  return { serving: () => void (serving = true) };
 }

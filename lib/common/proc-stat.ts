@@ -23,3 +23,18 @@ export function isAlive(pid: number): boolean {
   const stat = procStat(pid);
   return stat !== null && stat[0] !== 'Z'; // null: gone between the two looks
 }
+
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on every Linux this runs on). */
+const TICKS_PER_S = 100;
+
+/** How long `pid` has run, in ms, from /proc (so only for a process of this host); -1 once it is gone. */
+export function uptimeMs(pid: number): number {
+  const stat = procStat(pid);
+  if (stat === null) return -1;
+  try {
+    const sinceBoot = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Math.max(0, Math.round((sinceBoot - Number(stat[19]) / TICKS_PER_S) * 1000));
+  } catch {
+    return -1;
+  }
+}

@@ -18,6 +18,8 @@ export interface ServerProcess {
   pid: number;
   machine: string;
   role: ServerRole;
+  /** A worker's or a guardian's slot. */
+  slot?: number;
 }
 
 function argvOf(pid: number | string): string[] | null {
@@ -80,8 +82,15 @@ export function serverProcesses(configFile: string, machine: string, primaryPid:
   return [...serverArgvs(configFile, machine)].flatMap(([pid, argv]) => {
     const role = roleOf(pid, argv);
     if (!role) return [];
-    return [{ pid, machine, role: role === 'primary' && pid !== primaryPid ? 'standby' : role }];
+    const slot = role === 'guardian' ? readCommandLine(argv).slot : role === 'worker' ? environOf(pid)?.find((e) => e.startsWith('FBS_SLOT='))?.slice(9) : undefined;
+    return [{ pid, machine, role: role === 'primary' && pid !== primaryPid ? 'standby' : role, ...(slot !== undefined ? { slot: Number(slot) } : {}) }];
   });
+}
+
+/** `worker 0 pid 123`: what a server process is, for an operator. */
+export function describeServerProcess(p: ServerProcess): string {
+  const what = p.role === 'standby' ? 'standby (an fbs start waiting for the primary to die)' : p.role;
+  return `${what}${p.slot === undefined ? '' : ` ${p.slot}`} pid ${p.pid}`;
 }
 
 /** The environment a process started with (NAME=value entries); null once it is gone. */

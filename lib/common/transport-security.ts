@@ -121,6 +121,12 @@ export function machinePortCredentials(config: ClusterConfig, machine: string): 
   return grpc.ServerCredentials.createSsl(caCert(config), [keyPair(config, machine)], true);
 }
 
+/** The metrics endpoint's https options (metrics.tls): the machine's certificate, as its client port has. */
+export function metricsTlsOptions(config: ClusterConfig, machine: string): { key: Buffer; cert: Buffer } {
+  const { private_key, cert_chain } = keyPair(config, machine);
+  return { key: private_key, cert: cert_chain as Buffer };
+}
+
 /** A user's channel to a client port: the server must hold a certificate from the cluster CA. */
 export function userChannelCredentials(config: ClusterConfig): grpc.ChannelCredentials {
   if (!config.tls) return grpc.credentials.createInsecure();

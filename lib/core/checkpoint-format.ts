@@ -5,11 +5,12 @@
  * log names every room written past those offsets (lib/core/wal-position). A start
  * reads it and then only the rooms the log names after that position. Pure.
  *
- * Layout (version 3): magic, a small JSON header (vector, clock, held-back events,
- * origins, counts), then binary sections each starting 8-aligned: the name table
+ * Layout (version 4): magic, a small JSON header (vector, clock, held-back and parked
+ * events, origins, counts), then binary sections each starting 8-aligned: the name table
  * (names joined by newlines), each name's file offset, each name's bytes written
- * (the storage quota's count, new in version 3), the directory's name ids,
- * the follow graph's arrays; then a CRC-32 of all before it, so a torn or corrupt
+ * (the storage quota's count), the directory's name ids, the follow graph's arrays,
+ * the room key table's arrays (version 3 had none: such a checkpoint is refused and
+ * rebuilt once); then a CRC-32 of all before it, so a torn or corrupt
  * file is refused as a whole (and rebuilt from the room files). A revived process
  * decodes 100,000 names with one split and uses the numeric sections in place, as
  * views of the buffer it read, where version 1's JSON of every name (three times)
@@ -22,7 +23,7 @@ import type { Hlc } from './hlc';
 import { decodeNames, encodeNames } from './name-table';
 import { asWalPosition, type WalPosition } from './wal-position';
 
-const MAGIC = Buffer.from('FTCHK3\n');
+const MAGIC = Buffer.from('FTCHK4\n');
 /** The magic and the header's length. */
 export const HEAD_BYTES = MAGIC.length + 4;
 
@@ -48,6 +49,9 @@ interface Header {
   nameBytes: number;
   rooms: number;
   slots: number;
+  parked: ChatEvent[];
+  keyOrigins: string[];
+  keys: number;
 }
 
 type Typed = Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
@@ -69,9 +73,13 @@ export function encodeCheckpoint(c: Checkpoint): Buffer {
     nameBytes: names.length,
     rooms: index.rooms.length,
     slots: g.room.length,
+    parked: index.parked,
+    keyOrigins: index.keys.origins,
+    keys: index.keys.room.length,
   };
   const json = Buffer.from(JSON.stringify(header));
-  const arrays = [offsets, index.authored, index.rooms, g.head, g.next, g.room, g.wall, g.logical, g.origin, g.joined] as Typed[];
+  const k = index.keys;
+  const arrays = [offsets, index.authored, index.rooms, g.head, g.next, g.room, g.wall, g.logical, g.origin, g.joined, k.room, k.fingerprint, k.certified, k.wall, k.logical, k.origin] as Typed[];
   const start = padded(MAGIC.length + 4 + json.length);
   const end = arrays.reduce((at, a) => at + padded(a.byteLength), start + padded(names.length));
   // One buffer, each section copied in once (a concat of the sections, then of body and sum, held a second 49 MB copy at 2,000,000 pairs).
@@ -123,6 +131,16 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint {
         origin: s.view(Uint16Array, n),
         joined: s.view(Uint8Array, n),
       },
+      keys: {
+        origins: h.keyOrigins,
+        room: s.view(Int32Array, h.keys),
+        fingerprint: s.view(Uint8Array, h.keys * 16),
+        certified: s.view(Uint8Array, h.keys),
+        wall: s.view(Float64Array, h.keys),
+        logical: s.view(Uint32Array, h.keys),
+        origin: s.view(Uint16Array, h.keys),
+      },
+      parked: h.parked.map((x) => asEvent(x) ?? corrupt('holds a malformed event')),
     },
   };
   if (!s.filled()) corrupt('sections do not fill it');
@@ -155,8 +173,8 @@ function readHeader(buf: Buffer, end: number): { h: Header; jsonEnd: number } {
   } catch {
     return corrupt('header is not JSON');
   }
-  const counts = [h.names, h.nameBytes, h.rooms, h.slots];
-  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || !Array.isArray(h.origins)) corrupt('header has bad counts');
+  const counts = [h.names, h.nameBytes, h.rooms, h.slots, h.keys];
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || !Array.isArray(h.origins) || !Array.isArray(h.keyOrigins) || !Array.isArray(h.parked)) corrupt('header has bad counts');
   return { h, jsonEnd };
 }
 

@@ -7,8 +7,10 @@
  */
 import { eventToLine, type ChatEvent } from './event';
 import { FollowGraph, type GraphSnapshot } from './follow-graph';
+import { NameFolds } from './name-folds';
 import { NameNumbers } from './name-numbers';
 import { NameTable } from './name-table';
+import { RoomKeyTable, type KeyTableSnapshot } from './room-key-table';
 import { RoomDirectory } from './room-directory';
 import { covers, type VersionVector } from './version-vector';
 
@@ -22,6 +24,10 @@ export interface IndexSnapshot {
   /** Events held back behind a gap, in no particular order. */
   pending: ChatEvent[];
   graph: GraphSnapshot;
+  /** Every keyed room's key; absent in checkpoints from before keys were kept (such a checkpoint is not used). */
+  keys: KeyTableSnapshot;
+  /** Posts, joins and leaves made with a key, waiting for their user's key to be known here. */
+  parked: ChatEvent[];
   /** Per name id: bytes of room-file lines that user wrote (see EventIndex.storedBy). */
   authored: Float64Array;
 }
@@ -31,15 +37,22 @@ export function lineBytes(e: ChatEvent): number {
   return Buffer.byteLength(eventToLine(e));
 }
 
+/** Whether a create carries a valid proof that a majority settled its name (storage/room-keys: provedBy). */
+export type Proved = (e: ChatEvent) => boolean;
+
 export class EventIndex {
   /** The process's names, shared by the graph, the directory and (through the journal) the room files' offsets. */
   names = new NameTable();
   graph = new FollowGraph(this.names);
-  /** Bytes of the lines each user wrote (posts, joins, leaves, creations): what the storage quota counts. */
+  /** Every room's key (its deciding create: room-key.ts). */
+  keys = new RoomKeyTable(this.names);
+  /** Events made with a key, by the user whose key is not known here yet: applied (or shown) once it is. */
+  private parked = new Map<string, ChatEvent[]>();
+  /** Bytes of the lines each user wrote (posts, joins, leaves, creations), whether they count or not: what the storage quota counts. */
   private authored = new NameNumbers(this.names);
   private readonly pending = new Map<string, Map<number, ChatEvent>>();
   /** The line sizes of held-back events, where the caller knew them. */
-  private readonly sizes = new WeakMap<ChatEvent, number>();
+  private sizes = new WeakMap<ChatEvent, number>();
   /**
    * Per origin, seqs a load found stored past a hole (a corrupt line): their effect is
    * taken, but the vector waits below the hole, so a pull from a peer asks for it
@@ -48,13 +61,18 @@ export class EventIndex {
   private readonly stored = new Map<string, Set<number>>();
   /** Every room (= user), sorted: what `list` pages through. */
   rooms = new RoomDirectory();
+  /** The rooms by their case-folded names (a name is unique without regard to case). */
+  private folds = new NameFolds();
   private readonly applied: VersionVector = new Map();
   /** During a bulk load: per origin, which seqs past its applied one have been seen. */
   private bulk: Map<string, { base: number; seen: Uint8Array; max: number }> | null = null;
 
+  constructor(private readonly proved: Proved = () => false) {}
+
   /**
-   * Offers an event. Returns the events that became applied, in apply order: this
-   * one and any it unblocked, or none if it is early, a duplicate or already held.
+   * Offers an event. Returns the events to show, in apply order: this one and any it
+   * unblocked or released (a post, join or leave waiting for its user's key), or none
+   * if it is early, a duplicate, already held, or does not count (room-key.ts: counts).
    */
   offer(e: ChatEvent, bytes?: number): ChatEvent[] {
     if (covers(this.applied, e.origin, e.seq) || this.stored.get(e.origin)?.has(e.seq)) return [];
@@ -66,7 +84,7 @@ export class EventIndex {
       if (bytes !== undefined) this.sizes.set(e, bytes);
       return [];
     }
-    const out = [this.apply(e, bytes)];
+    const out = this.apply(e, bytes);
     this.drain(e.origin, out);
     return out;
   }
@@ -117,7 +135,8 @@ export class EventIndex {
     if (b.seen[at] === 1) return false;
     b.seen[at] = 1;
     b.max = Math.max(b.max, e.seq);
-    this.effect(e, bytes);
+    this.authored.add(e.author, bytes);
+    this.effect(e, false);
     return true;
   }
 
@@ -231,6 +250,11 @@ export class EventIndex {
     return this.rooms.has(user);
   }
 
+  /** The existing rooms spelled like `name` without regard to case, `name` itself included if it exists. */
+  spellings(name: string): string[] {
+    return this.folds.spellings(name, (room) => this.rooms.has(room));
+  }
+
   /** Bytes of room-file lines `user` wrote, as far as this index has applied them. */
   storedBy(user: string): number {
     return this.authored.get(user);
@@ -245,14 +269,38 @@ export class EventIndex {
       rooms,
       pending: [...this.pending.values()].flatMap((held) => [...held.values()]),
       graph: this.graph.snapshot(names.length),
+      keys: this.keys.snapshot(),
+      parked: [...this.parked.values()].flat(),
       authored: this.authored.snapshot(names.length),
     };
   }
 
-  static fromSnapshot(s: IndexSnapshot): EventIndex {
-    const index = new EventIndex();
+  /**
+   * Starts over from a snapshot (a checkpoint's) or from nothing, in place: whoever
+   * holds this index (the chat handlers, the replicator) sees the loaded state.
+   */
+  restore(s?: IndexSnapshot): void {
+    const from = s ? EventIndex.fromSnapshot(s, this.proved) : new EventIndex(this.proved);
+    this.names = from.names;
+    this.graph = from.graph;
+    this.keys = from.keys;
+    this.parked = from.parked;
+    this.authored = from.authored;
+    this.sizes = from.sizes;
+    this.rooms = from.rooms;
+    this.folds = from.folds;
+    for (const map of [this.pending, this.stored, this.applied]) map.clear();
+    for (const [origin, seq] of from.applied) this.applied.set(origin, seq);
+    for (const [origin, held] of from.pending) this.pending.set(origin, held);
+    this.bulk = null;
+  }
+
+  static fromSnapshot(s: IndexSnapshot, proved?: Proved): EventIndex {
+    const index = new EventIndex(proved);
     index.names = new NameTable(s.names);
     index.graph = FollowGraph.fromSnapshot(s.graph, index.names);
+    index.keys = RoomKeyTable.fromSnapshot(s.keys, index.names);
+    for (const e of s.parked) index.park(e.kind === 'post' ? e.room : e.author, e);
     index.authored = new NameNumbers(index.names, s.authored.slice());
     for (const [origin, seq] of Object.entries(s.vector)) index.applied.set(origin, seq);
     const rooms: string[] = new Array(s.rooms.length);
@@ -262,6 +310,7 @@ export class EventIndex {
       rooms[i] = name;
     }
     index.rooms = RoomDirectory.fromSorted(rooms);
+    for (const room of rooms) index.folds.add(room);
     for (const e of s.pending) index.offer(e);
     return index;
   }
@@ -274,7 +323,7 @@ export class EventIndex {
       const e = held?.get(seq);
       if (e) {
         held?.delete(seq);
-        out.push(this.apply(e, this.sizes.get(e)));
+        out.push(...this.apply(e, this.sizes.get(e)));
       } else if (past?.delete(seq)) {
         this.applied.set(origin, seq); // its effect was taken when it was scanned
       } else break;
@@ -283,15 +332,45 @@ export class EventIndex {
     if (past?.size === 0) this.stored.delete(origin);
   }
 
-  private apply(e: ChatEvent, bytes = lineBytes(e)): ChatEvent {
+  private apply(e: ChatEvent, bytes = lineBytes(e)): ChatEvent[] {
     this.applied.set(e.origin, e.seq);
-    this.effect(e, bytes);
-    return e;
+    this.authored.add(e.author, bytes);
+    return this.effect(e, true);
   }
 
-  private effect(e: ChatEvent, bytes: number): void {
-    this.authored.add(e.author, bytes);
-    if (e.kind === 'create') this.rooms.add(this.names.canonical(e.room));
-    else if (e.kind !== 'post') this.graph.apply(e);
+  /**
+   * An event's effect on rooms, keys and the graph; returns what to show. A post, join
+   * or leave made with a key counts only if it is its user's key (its room's for a
+   * post, its author's for the others); one whose user's key is not known yet waits.
+   * `live`: posts are shown (a bulk load shows nothing, and keeps no post waiting).
+   */
+  private effect(e: ChatEvent, live: boolean): ChatEvent[] {
+    if (e.kind === 'create') {
+      this.rooms.add(this.names.canonical(e.room));
+      this.folds.add(e.room);
+      this.keys.offer(e, this.proved);
+      return [e, ...this.release(e.room, live)];
+    }
+    if (e.key !== undefined) {
+      const user = e.kind === 'post' ? e.room : e.author;
+      const key = this.keys.fingerprintOf(user);
+      if (key === null && (live || e.kind !== 'post')) this.park(user, e);
+      if (key !== e.key) return [];
+    }
+    if (e.kind !== 'post') this.graph.apply(e);
+    return [e];
+  }
+
+  private park(user: string, e: ChatEvent): void {
+    const waiting = this.parked.get(user);
+    if (waiting) waiting.push(e);
+    else this.parked.set(user, [e]);
+  }
+
+  private release(user: string, live: boolean): ChatEvent[] {
+    const waiting = this.parked.get(user);
+    if (!waiting) return [];
+    this.parked.delete(user);
+    return waiting.flatMap((e) => this.effect(e, live));
   }
 }

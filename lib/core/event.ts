@@ -18,10 +18,21 @@ export interface ChatEvent {
   author: string;
   text: string;
   hlc: Hlc;
+  /**
+   * The fingerprint of the user key that made it (identity.ts: fingerprint): the
+   * session's for a post, join or leave, the owner's for a create. Absent in lines
+   * from before keys were recorded, which count as they always did.
+   */
+  key?: string;
+  /** A create's proof that a majority of machines settled its name for its key (name-proof.ts). */
+  proof?: string;
 }
 
+/** What an event sorts by. */
+export type Ordered = Pick<ChatEvent, 'hlc' | 'origin' | 'id'>;
+
 /** The one ordering key: (hlc, origin, id). */
-export function compareEvents(a: ChatEvent, b: ChatEvent): number {
+export function compareEvents<A extends Ordered, B extends Ordered>(a: A, b: B): number {
   return compareHlc(a.hlc, b.hlc) || cmp(a.origin, b.origin) || cmp(a.id, b.id);
 }
 
@@ -48,7 +59,7 @@ export function postEventId(author: string, clientId: string): string {
   return `post/${author}/${clientId}`;
 }
 
-/** One canonical JSON line (fixed key order), used both on disk and in dumps. */
+/** One canonical JSON line (fixed key order; key and proof only when present), used both on disk and in dumps. */
 export function eventToLine(e: ChatEvent): string {
   return JSON.stringify({
     id: e.id,
@@ -59,7 +70,23 @@ export function eventToLine(e: ChatEvent): string {
     author: e.author,
     text: e.text,
     hlc: { wall: e.hlc.wall, logical: e.hlc.logical },
+    ...(e.key ? { key: e.key } : {}),
+    ...(e.proof ? { proof: e.proof } : {}),
   });
+}
+
+/** A key fingerprint: 16 bytes in base64url (identity.ts: fingerprint). */
+const FINGERPRINT = /^[A-Za-z0-9_-]{22}$/;
+/** A proof holds a majority's votes, each a machine certificate and a signature: a few kilobytes. */
+export const MAX_PROOF_CHARS = 16_384;
+
+/** The optional fields of an event from outside: '' (proto3's default) is absent. */
+function extras(o: Record<string, unknown>): { key?: string; proof?: string } | null {
+  const key = o.key ?? '';
+  const proof = o.proof ?? '';
+  if (typeof key !== 'string' || (key !== '' && !FINGERPRINT.test(key))) return null;
+  if (typeof proof !== 'string' || proof.length > MAX_PROOF_CHARS || (proof !== '' && o.kind !== 'create')) return null;
+  return { ...(key ? { key } : {}), ...(proof ? { proof } : {}) };
 }
 
 /** Validates an untrusted object (a parsed line or a wire message) as an event. */
@@ -77,7 +104,8 @@ export function asEvent(x: unknown): ChatEvent | null {
     isUsername(o.author) &&
     typeof o.text === 'string' &&
     typeof hlc === 'object' && hlc !== null && isCount(hlc.wall) && isCount(hlc.logical);
-  if (!ok) return null;
+  const more = ok ? extras(o) : null;
+  if (!more) return null;
   return {
     id: o.id as string,
     origin: o.origin as string,
@@ -87,6 +115,7 @@ export function asEvent(x: unknown): ChatEvent | null {
     author: o.author as string,
     text: o.text as string,
     hlc: { wall: (hlc as Record<string, number>).wall, logical: (hlc as Record<string, number>).logical },
+    ...more,
   };
 }
 

@@ -9,7 +9,8 @@
 import { isOrigin, type ChatEvent } from './event';
 import { MAX_VECTOR_ORIGINS } from './origins';
 import { MAX_LOGICAL, type Hlc } from './hlc';
-import { parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
+import { fingerprint, parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
+import { requestFromWire, type WireVoteRequest } from './name-wire';
 import { MAX_USERNAME_CHARS, printable, usernameError } from './usernames';
 import { hasControlChars } from './control-chars';
 
@@ -175,6 +176,8 @@ const INTERNAL: Record<string, (r: Req) => string | null> = {
       () => count(r.pid, 'pid', BOUNDS.maxPid),
     ),
   Pull: (r) => first(() => processId(r.from, 'from'), () => cursorError(r.vector, 'vector')),
+  Vote: (r) => first(() => processId(r.from, 'from'), () => (requestFromWire(r as unknown as WireVoteRequest) ? null : 'malformed vote request')),
+  VoteRecords: (r) => processId(r.from, 'from'),
 };
 
 /** The internal boundary (after the secret): null, or why `method`'s request is refused. */
@@ -214,7 +217,10 @@ export function peerEventError(e: ChatEvent, limits: InputLimits, nowMs: number)
     () => {
       if (e.kind === 'post') return e.room === e.author ? postTextError(e.text, limits.maxPostChars) : "a post's room must be its author's";
       if (e.kind === 'create') {
-        if (e.text !== '' && !parseKeyText(e.text)) return "a create's text must be its owner's key ('ed25519:' and 32 bytes in base64) or empty";
+        const raw = parseKeyText(e.text);
+        if (e.text !== '' && !raw) return "a create's text must be its owner's key ('ed25519:' and 32 bytes in base64) or empty";
+        if (e.key !== undefined && (!raw || e.key !== fingerprint(raw))) return "a create's key must be the fingerprint of the key it carries";
+        if (e.proof !== undefined && !raw) return 'a create with a proof must carry a key';
         return e.room === e.author ? null : "a room's creator must be its owner";
       }
       if (e.text !== '') return `a ${e.kind} carries no text`;

@@ -1,29 +1,21 @@
 /**
- * The typed messages between a machine's primary and its children (node IPC) that
- * more than one kind of child speaks: liveness pings and their answers, the
- * replicator's clock offsets, and workers' quota leases. Doorbells have their own
- * module (doorbell.ts).
+ * A child's side of the IPC conversations with its primary that more than one kind
+ * of child holds: liveness pings, workers' quota leases, metrics. The messages are
+ * lib/common/ipc-message.ts's; each child reads them through its one IpcInbox.
  */
-import { isMessageOf } from '../common/ipc-message';
-import { QUOTA_KINDS, type Grant, type QuotaKind } from '../core/quota-leases';
-
-/** A child's answer to a ping; `loading` while it reads the machine's state and does not serve yet. */
-export interface Pong {
-  type: 'pong';
-  loading?: boolean;
-}
+import type { IpcInbox, MetricsAnswer, Pong, QuotaAsk } from '../common/ipc-message';
+import type { Grant, QuotaKind } from '../core/quota-leases';
+import { collectProcessMetrics, processMetrics } from '../common/metrics';
 
 /**
  * In a child, from its start: answer the primary's liveness pings, saying it is
  * loading until `serving()`, which also tells the primary at once (status shows
  * it up now, not a ping later). A loader yields often, so it answers throughout.
  */
-export function answerPings(): { serving(): void } {
+export function answerPings(inbox: IpcInbox): { serving(): void } {
   let loading = true;
   const pong = (): void => void process.send?.({ type: 'pong', loading } satisfies Pong);
-  process.on('message', (msg: unknown) => {
-    if (isMessageOf(msg, 'ping')) pong();
-  });
+  inbox.on('ping', pong);
   return {
     serving: () => {
       loading = false;
@@ -32,44 +24,14 @@ export function answerPings(): { serving(): void } {
   };
 }
 
-/** What the replicator tells its primary (IPC): each peer's last measured clock offset from ours. */
-export interface ClockOffsets {
-  type: 'clock';
-  offsets: Record<string, number>;
-}
-
-export function isClockOffsets(msg: unknown): msg is ClockOffsets {
-  return isMessageOf<ClockOffsets>(msg, 'clock') && typeof msg.offsets === 'object' && msg.offsets !== null;
-}
-
-/** A worker asks its primary for a lease of the machine's quota tokens (see core/quota-leases). */
-export interface QuotaAsk {
-  type: 'quota';
-  id: number;
-  kind: QuotaKind;
-  key: string;
-  want: number;
-}
-
-/** The primary's answer to a QuotaAsk. */
-export interface QuotaAnswer extends Grant {
-  type: 'quota-grant';
-  id: number;
-}
-
-export function isQuotaAsk(msg: unknown): msg is QuotaAsk {
-  return isMessageOf<QuotaAsk>(msg, 'quota') && (QUOTA_KINDS as readonly string[]).includes(msg.kind) && typeof msg.key === 'string' && typeof msg.id === 'number' && typeof msg.want === 'number';
-}
-
 /** Wait this long for the primary's answer; then the call goes through (a primary that busy is the bigger problem). */
 const QUOTA_ANSWER_MS = 2_000;
 
 /** In a worker: asks the primary's ledger over IPC (a worker without a primary is granted a token). */
-export function askPrimaryForQuota(): (kind: QuotaKind, key: string, want: number) => Promise<Grant> {
+export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: string, want: number) => Promise<Grant> {
   const waiting = new Map<number, (g: Grant) => void>();
   let next = 0;
-  process.on('message', (msg: unknown) => {
-    if (!isMessageOf<QuotaAnswer>(msg, 'quota-grant')) return;
+  inbox.on('quota-grant', (msg) => {
     waiting.get(msg.id)?.({ tokens: Number(msg.tokens) || 0, waitMs: Number(msg.waitMs) || 0 });
     waiting.delete(msg.id);
   });
@@ -85,4 +47,12 @@ export function askPrimaryForQuota(): (kind: QuotaKind, key: string, want: numbe
       if (process.send) process.send({ type: 'quota', id, kind, key, want } satisfies QuotaAsk);
       else waiting.get(id)?.({ tokens: 1, waitMs: 0 });
     });
+}
+
+/** In a child, from its start: report the default process metrics, and answer the primary's asks for its metrics. */
+export function answerMetricsAsks(inbox: IpcInbox): void {
+  collectProcessMetrics();
+  inbox.on('metrics-ask', (msg) => {
+    void processMetrics().then((metrics) => process.send?.({ type: 'metrics', id: Number(msg.id), metrics } satisfies MetricsAnswer));
+  });
 }

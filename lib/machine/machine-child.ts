@@ -13,6 +13,8 @@ import { errorMessage, type Logger } from '../common/log';
 import { DEFAULT_JOURNAL_OPTIONS, IndexDropped, Journal } from '../storage/journal';
 import { RoomFiles } from '../storage/room-files';
 import { machineDirOf } from '../storage/data-dir';
+import { provedBy } from '../storage/room-keys';
+import { proofTrust } from '../common/name-trust';
 import { serverCommandLine } from '../common/fbs-command-line';
 
 /**
@@ -36,7 +38,8 @@ export function openMachineJournal(
   const files = new RoomFiles({ machineDir, log, lockStaleMs, onCompromised: die, handleShare, walSegmentBytes });
   const { cachedRooms, tailPosts } = config.storage;
   const buildElsewhere = fbsCommand && ((): Promise<void> => buildInOneShot(config, machine, log, fbsCommand));
-  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere });
+  const proved = provedBy(proofTrust(config));
+  return new Journal(files, origin(machineDir), log, undefined, die, { ...DEFAULT_JOURNAL_OPTIONS, cachedRooms, tailPosts, buildElsewhere, proved });
 }
 
 /** Runs `fbs build-checkpoint` for the machine and waits for it to end (it ends with us: see buildMachineCheckpoint). */
@@ -75,7 +78,11 @@ export async function buildMachineCheckpoint(config: ClusterConfig, machine: str
   process.exit(0); // nothing else to do: its files and handles go with it
 }
 
-/** On SIGTERM or SIGINT: `before()`, then let `server` finish its calls (2 s at most) and exit. */
+/**
+ * On SIGTERM (the primary's stop): `before()`, then let `server` finish its calls (2 s at
+ * most) and exit. A child ignores SIGINT (ignoreTerminalInterrupt): Ctrl-C reaches the
+ * terminal's whole process group, and the primary stops its children itself, in order.
+ */
 export function stopOnSignal(server: grpc.Server, before: () => void = () => undefined): void {
   const stop = (): void => {
     before();
@@ -83,5 +90,9 @@ export function stopOnSignal(server: grpc.Server, before: () => void = () => und
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+}
+
+/** In a primary's child, from its first line: see stopOnSignal. */
+export function ignoreTerminalInterrupt(): void {
+  process.on('SIGINT', () => undefined);
 }

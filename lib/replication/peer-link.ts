@@ -22,17 +22,22 @@ import type { Journal } from '../storage/journal';
 import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
+import { backoffMs, reconnectOptions, type Backoff } from '../core/backoff';
 
-const RETRY_MIN_MS = 100;
 /** Received but not yet appended, beyond which the stream is paused. */
 const MAX_PENDING_EVENTS = 10_000;
 /** Events appended in one commit, at most (a batch is never split). */
 const MAX_MERGED_EVENTS = 2_000;
-const RETRY_MAX_MS = 1_000;
+/** Pulls again after a failure: 100 ms, doubling up to 1 s; a stream that brought news, or lasted the cap, starts over. */
+const PULL_BACKOFF: Backoff = { firstMs: 100, capMs: 1_000 };
 /** A catch-up at least this large logs its progress, once a second. */
 const PROGRESS_FROM_EVENTS = 5_000;
 const PROGRESS_EVERY_MS = 1_000;
 const MAX_REFUSED_REMEMBERED = 10_000;
+/** How grpc-js says the peer's port refused the connection (it is not listening yet). */
+const REFUSED = /ECONNREFUSED/;
+/** The reason when the peer ended the stream: it stops cleanly. */
+const ENDED = 'stream ended';
 /** A backlog this big is streamed by one link at a time (CatchUpGate). */
 const GATED_BACKLOG = 10_000;
 /** A link standing back pulls again after this long even if not woken (the leader may be stuck). */
@@ -96,10 +101,12 @@ export class PeerLink {
   private readonly client: ReplicationClient;
   private readonly log: Logger;
   private call: grpc.ClientReadableStream<EventBatch__Output> | null = null;
-  private retryMs = RETRY_MIN_MS;
+  private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private connected = false;
+  /** Until we reach the peer (again), a refused connection means it is starting. */
+  private expectRefusals = true;
   private lastFailure = '';
   /** The current stream has delivered its catch-up: we hold what the peer held when it began. */
   private live = false;
@@ -110,9 +117,7 @@ export class PeerLink {
     this.log = opts.log.child({ peer: opts.peer });
     const P = ftchatProto();
     this.client = new P.ftchat.Replication(opts.address, opts.credentials, {
-      'grpc.initial_reconnect_backoff_ms': RETRY_MIN_MS,
-      'grpc.min_reconnect_backoff_ms': RETRY_MIN_MS,
-      'grpc.max_reconnect_backoff_ms': RETRY_MAX_MS,
+      ...reconnectOptions(PULL_BACKOFF),
       'grpc.max_receive_message_length': 64 << 20,
       ...KEEPALIVE_OPTIONS,
     });
@@ -125,6 +130,11 @@ export class PeerLink {
   /** Whether we hold everything the peer held when the current stream began (its catch-up is done). */
   isLive(): boolean {
     return this.live;
+  }
+
+  /** A stream from the peer delivers (it may still be catching up): the link is up. */
+  get pulling(): boolean {
+    return this.connected;
   }
 
   stop(): void {
@@ -146,7 +156,7 @@ export class PeerLink {
     const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), heldBack: false, done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
     call.on('data', (batch: EventBatch__Output) => this.received(s, batch));
     call.on('error', (err: grpc.ServiceError) => this.retry(s, err.details || err.message));
-    call.on('end', () => this.retry(s, 'stream ended'));
+    call.on('end', () => this.retry(s, ENDED));
   }
 
   /** Ends the stream and pulls again after the back-off. */
@@ -157,15 +167,19 @@ export class PeerLink {
     if (this.stopped) return;
     // Say so when a working link breaks or the reason changes (e.g. a wrong secret);
     // a peer that stays down is not news every second.
-    if (this.connected) this.log.warn('lost replication stream; pulling again', { reason: why });
-    else if (why !== this.lastFailure) this.log.warn('cannot pull from peer; retrying', { reason: why });
+    // A peer ends its streams only when it stops cleanly; it refuses connections until it is
+    // back, as one not started yet does (a cluster starts in any order): neither is news.
+    // Anything else (a dropped link, TLS, a wrong secret) is a fault to show.
+    if (why === ENDED) this.expectRefusals = true;
+    if (this.connected) this.log[why === ENDED ? 'info' : 'warn']('lost replication stream; pulling again', { reason: why });
+    else if (why !== this.lastFailure) this.log[this.expectRefusals && REFUSED.test(why) ? 'debug' : 'warn']('cannot pull from peer; retrying', { reason: why });
     this.lastFailure = why;
     this.connected = false;
     this.live = false;
     this.opts.gate.release(this.opts.peer);
-    if (s.news || Date.now() - s.startedAt >= RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
-    this.timer = setTimeout(() => this.pull(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+    if (s.news || Date.now() - s.startedAt >= PULL_BACKOFF.capMs) this.failures = 0;
+    this.failures++;
+    this.timer = setTimeout(() => this.pull(), backoffMs(this.failures, PULL_BACKOFF));
   }
 
   private received(s: PullStream, batch: EventBatch__Output): void {
@@ -180,6 +194,7 @@ export class PeerLink {
     }
     if (!this.connected) {
       this.connected = true;
+      this.expectRefusals = false;
       s.catchUp = { startedAt: Date.now(), received: 0, appended: 0, lastProgress: Date.now() };
       this.log.info('pulling from peer', { backlog: batch.backlog + batch.events.length });
     }

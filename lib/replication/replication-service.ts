@@ -7,7 +7,7 @@
  * the peer takes them (write() false: wait for 'drain'), so a catch-up of any size
  * holds one page, not the history.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { ChatEvent } from '../core/event';
 import { covers, vectorFromRecord, type VersionVector } from '../core/version-vector';
 import type { Logger } from '../common/log';
@@ -18,6 +18,7 @@ import type { ShipLog } from './ship-log';
 import type { RetirementBook } from './retirement-book';
 import type { Journal } from '../storage/journal';
 import { machineOfOrigin } from '../core/origins';
+import { claimError } from '../common/peer-identity';
 
 /** A batch holds at most this many events, and about this many bytes. */
 const BATCH_EVENTS = 500;
@@ -27,9 +28,39 @@ const COMPACT_AFTER = 10_000;
 
 type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 
-export function createReplicationService(journal: Journal, ship: ShipLog, book: RetirementBook, log: Logger): ReplicationHandlers {
+/**
+ * The Replication handlers: Pull (a puller's certificate must name the machine its
+ * `from` claims, when `tls`) beside the name acceptor's calls; `endAll()` for a clean
+ * stop (each peer hears the stream end, not a dropped connection); `lag()`: per peer
+ * that has pulled, the events held here that were not yet sent to it (it grows while
+ * the peer's link is down).
+ */
+export function createReplicationService(
+  journal: Journal,
+  ship: ShipLog,
+  book: RetirementBook,
+  log: Logger,
+  tls: boolean,
+  names: Pick<ReplicationHandlers, 'Vote' | 'VoteRecords'>,
+): { handlers: ReplicationHandlers; endAll(): void; lag(): Record<string, number> } {
+  const open = new Set<PullStream>();
+  const sent = new Map<string, VersionVector>();
   return {
-    Pull: (call: PullCall) => new PullStream(journal, book, log, call).start(ship),
+    handlers: {
+      Pull: (call: PullCall) => {
+        const refused = claimError(call.request.from, call, tls);
+        if (!refused) return new PullStream(journal, book, log, call, open, sent).start(ship);
+        log.warn('refused a peer claiming another machine', { method: 'Pull', claimed: call.request.from, peer: call.getPeer(), reason: refused });
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+      },
+      ...names,
+    },
+    endAll: () => open.forEach((s) => s.end()),
+    lag: () => {
+      const held = journal.index.vector();
+      // The peer's own machine's events are never sent to it: they are not its lag.
+      return Object.fromEntries([...sent].map(([peer, upTo]) => [peer, countAfter(upTo, held, (origin) => machineOfOrigin(origin) !== peer)]));
+    },
   };
 }
 
@@ -55,10 +86,15 @@ class PullStream {
   private unsubscribe: () => void = () => undefined;
   private unsubscribeBook: () => void = () => undefined;
 
-  constructor(private readonly journal: Journal, private readonly book: RetirementBook, private readonly log: Logger, private readonly call: PullCall) {
+  /** What the peer holds or was sent: `had`, then each batch written. */
+  private readonly sent: VersionVector;
+
+  constructor(private readonly journal: Journal, private readonly book: RetirementBook, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
     this.from = call.request.from;
     this.cursor = book.table.expand(vectorFromRecord(call.request.vector?.seqs));
     this.had = new Map(this.cursor);
+    this.sent = new Map(this.cursor);
+    sentTo.set(this.from, this.sent);
     this.upTo = journal.index.vector();
     this.backlogLeft = countAfter(this.cursor, this.upTo);
     this.backlogDone = this.backlogLeft === 0;
@@ -73,6 +109,7 @@ class PullStream {
       this.schedule();
     });
     this.unsubscribeBook = this.book.onChange(() => this.schedule());
+    this.open.add(this);
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
     this.call.on('cancelled', close);
@@ -91,6 +128,7 @@ class PullStream {
       const retired = this.retiredSent === this.book.version ? [] : this.book.table.all();
       this.retiredSent = this.book.version;
       const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now(), retired });
+      for (const e of events) if ((this.sent.get(e.origin) ?? 0) < e.seq) this.sent.set(e.origin, e.seq);
       if (this.head >= COMPACT_AFTER) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -132,9 +170,17 @@ class PullStream {
     w?.();
   }
 
+  /** We are stopping: end the stream cleanly (the peer then expects us to refuse for a while). */
+  end(): void {
+    if (this.closed) return;
+    this.close();
+    this.call.end();
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.open.delete(this);
     this.unsubscribe();
     this.unsubscribeBook();
     this.resume();
@@ -142,10 +188,10 @@ class PullStream {
   }
 }
 
-/** Events in `upTo` not covered by `cursor`. */
-function countAfter(cursor: Map<string, number>, upTo: Map<string, number>): number {
+/** Events in `upTo` (of the origins `counted` accepts) not covered by `cursor`. */
+function countAfter(cursor: Map<string, number>, upTo: Map<string, number>, counted: (origin: string) => boolean = () => true): number {
   let n = 0;
-  for (const [origin, seq] of upTo) n += Math.max(0, seq - (cursor.get(origin) ?? 0));
+  for (const [origin, seq] of upTo) if (counted(origin)) n += Math.max(0, seq - (cursor.get(origin) ?? 0));
   return n;
 }
 

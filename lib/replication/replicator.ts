@@ -13,16 +13,23 @@ import { errorMessage, type Logger } from '../common/log';
 import { reportLoopDelay } from '../common/loop-delay';
 import { ftchatProto } from '../common/proto';
 import { machineChannelCredentials } from '../common/transport-security';
-import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { IpcInbox, type ClockOffsets, type Doorbell } from '../common/ipc-message';
+import { proofTrust, voteSigner } from '../common/name-trust';
+import { VoteClients } from '../common/vote-clients';
+import { NameVotes } from '../storage/name-votes';
+import { machineDirOf } from '../storage/data-dir';
+import type { Journal } from '../storage/journal';
+import { logClaims, provedBy, RoomKeys } from '../storage/room-keys';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings, type ClockOffsets } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings } from '../machine/child-ipc';
+import { metrics, refreshOnCollect } from '../common/metrics';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
 
+import { NameAcceptor } from './name-acceptor-service';
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
 import { RetirementBook } from './retirement-book';
-import { machineDirOf } from '../storage/data-dir';
 import { incarnationOf } from '../storage/incarnation';
 import { ShipLog } from './ship-log';
 
@@ -48,34 +55,27 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
   journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
+  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
   // per post with 1,100 rooms, and the doorbell arrived first 26 times in 28.)
-  process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg);
-  });
-  reportLoopDelay(log);
-  const pings = answerPings();
+  const inbox = new IpcInbox(process, log).on('doorbell', (msg) => journal.ring(msg));
+  const loop = reportLoopDelay(log);
+  const pings = answerPings(inbox);
+  answerMetricsAsks(inbox);
   await journal.load();
   ship.startAt(journal.index.vector());
-  let lastCheckpoint = Date.now();
-  // The machine's checkpoints are written here, in the background: the replicator reads every line of the machine.
-  setInterval(() => {
-    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
-      journal.checkpoint().then(
-        (wrote) => wrote && (lastCheckpoint = Date.now()),
-        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
-      );
-    }
-  }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
+  checkpointInBackground(journal, config, log);
 
   const machines = new Set(Object.keys(config.machines));
   const machineDir = machineDirOf(config.dataDir, machine);
   const book = new RetirementBook(machineDir, machines, log);
+  const acceptor = await openNameAcceptor(config, machine, machineDir, journal, log);
   const address = peerAddress(config, machine);
-  const server = await serveInternal(ftchatProto().ftchat.Replication.service, createReplicationService(journal, ship, book, log), address, config, machine, log, internalRequestError);
+  const service = createReplicationService(journal, ship, book, log, config.tls, acceptor.handlers());
+  const server = await serveInternal(ftchatProto().ftchat.Replication.service, service.handlers, address, config, machine, log, internalRequestError);
+  learnNameVotes(acceptor, config, machine, log);
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
@@ -92,8 +92,44 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   setInterval(() => {
     if (links.every((link) => link.isLive())) book.declare(machine, incarnation, journal.index);
   }, RETIRE_CHECK_MS).unref();
+  refreshOnCollect(() => {
+    for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
+    links.forEach((link, i) => metrics.peerLinkUp.set({ peer: peers[i] }, link.pulling ? 1 : 0));
+    for (const [peer, ms] of Object.entries(skew.offsets())) metrics.clockOffset.set({ peer }, ms / 1000);
+  });
   log.info('replicator serving', { address, peers });
   pings.serving();
+  loop.serving();
 
-  stopOnSignal(server, () => links.forEach((link) => link.stop()));
+  stopOnSignal(server, () => {
+    links.forEach((link) => link.stop());
+    service.endAll();
+  });
+}
+
+/** The machine's checkpoints are written here, in the background: the replicator reads every line of the machine. */
+function checkpointInBackground(journal: Journal, config: ClusterConfig, log: Logger): void {
+  let lastCheckpoint = Date.now();
+  setInterval(() => {
+    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
+      journal.checkpoint().then(
+        (wrote) => wrote && (lastCheckpoint = Date.now()),
+        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
+      );
+    }
+  }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
+}
+
+/** The machine's name acceptor (docs/names.md), its votes file open and every name claim it applies logged. */
+async function openNameAcceptor(config: ClusterConfig, machine: string, machineDir: string, journal: Journal, log: Logger): Promise<NameAcceptor> {
+  const roomKeys = new RoomKeys(journal, provedBy(proofTrust(config)), logClaims(log));
+  const votes = new NameVotes(machineDir);
+  await votes.open();
+  return new NameAcceptor({ config, machine, journal, roomKeys, votes, sign: voteSigner(config, machine), log });
+}
+
+/** In the background: the peers' name votes, which a new data dir learns before it votes. */
+function learnNameVotes(acceptor: NameAcceptor, config: ClusterConfig, machine: string, log: Logger): void {
+  const voteClients = new VoteClients(config, machine);
+  void acceptor.learn(voteClients).then(() => voteClients.close(), (err) => log.error('learning the name votes failed', { error: errorMessage(err) }));
 }

@@ -3,10 +3,12 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { ClusterKeys } from '../core/identity';
 import type { Retirements } from '../core/retirements';
+import type { ChatEvent } from '../core/event';
 import type { Journal } from '../storage/journal';
+import type { RoomKeys } from '../storage/room-keys';
+import type { NameSettlement } from './name-settlement';
 import type { ChatPresence, ChatStreams } from './chat-streams';
 import type { Quotas } from './quotas';
-import type { RoomKeys } from './room-keys';
 
 export interface ChatServiceOptions {
   machine: string;
@@ -19,6 +21,10 @@ export interface ChatServiceOptions {
   presence: ChatPresence;
   /** The retired origins this machine knows: cursors carry a marker in their place. */
   retired: () => Retirements;
+  /** Settles new names with the cluster's majority. */
+  names: NameSettlement;
+  /** Whether a create carries a valid proof (storage/room-keys: provedBy). */
+  proved: (e: ChatEvent) => boolean;
 }
 
 export interface ChatContext {

@@ -8,30 +8,7 @@
  *
  * Pure: the primary feeds it and sends what it returns.
  */
-import { isUsername } from '../core/usernames';
-import { isMessageOf } from '../common/ipc-message';
-
-/** Worker -> primary: `user` has (on) or no longer has (off) a chat stream here. */
-export interface ChatMode {
-  type: 'chat-mode';
-  user: string;
-  on: boolean;
-}
-
-/** Primary -> worker: `user` is (on) or is not (off) in chat mode on another worker. */
-export interface ChatElsewhere {
-  type: 'chat-elsewhere';
-  user: string;
-  on: boolean;
-}
-
-export function isChatMode(msg: unknown): msg is ChatMode {
-  return isMessageOf<ChatMode>(msg, 'chat-mode') && isUsername(msg.user) && typeof msg.on === 'boolean';
-}
-
-export function isChatElsewhere(msg: unknown): msg is ChatElsewhere {
-  return isMessageOf<ChatElsewhere>(msg, 'chat-elsewhere') && isUsername(msg.user) && typeof msg.on === 'boolean';
-}
+import type { ChatElsewhere } from '../common/ipc-message';
 
 /** A message for one worker. */
 export interface PresenceUpdate {

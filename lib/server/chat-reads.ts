@@ -44,6 +44,6 @@ export function pageFor({ journal, index }: ChatContext, u: string, cursor: Vers
     (r, origin) => isShown(u, { kind: r.kind, room: r.room, hlc: { wall: r.wall, logical: r.logical }, origin }, r.authorHash === own, memberships.get(r.room)),
     max,
     upTo,
-    (e) => isShown(u, e, e.author === u, memberships.get(e.room)), // the hash may collide
+    (e) => isShown(u, e, e.author === u, memberships.get(e.room)) && journal.counts(e), // the hash may collide
   );
 }

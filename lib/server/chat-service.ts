@@ -20,7 +20,7 @@ import { sessionHandlers } from './chat-sessions';
 import { ChatStreams } from './chat-streams';
 import { subscribeHandler } from './chat-subscribe';
 import { writeHandlers } from './chat-writes';
-import { RoomKeys } from './room-keys';
+import { RoomKeys } from '../storage/room-keys';
 
 const chatDefinition = ftchatProto().ftchat.Chat.service;
 
@@ -38,7 +38,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     journal,
     index: journal.index,
     opts,
-    roomKeys: new RoomKeys(journal),
+    roomKeys: new RoomKeys(journal, opts.proved),
     streams: new ChatStreams(journal, opts.limits.maxStreamBacklogBytes, opts.presence),
   };
   // Every request's fields are checked here, in one place, before any handler sees them.

@@ -12,6 +12,7 @@ import type { Journal } from '../storage/journal';
 import type { SubscribeItem } from '../gen/ftchat/SubscribeItem';
 import type { SubscribeRequest__Output } from '../gen/ftchat/SubscribeRequest';
 import { refuse, Refusal } from './refusal';
+import { metrics } from '../common/metrics';
 
 export type Stream = grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeItem>;
 
@@ -70,6 +71,7 @@ export class ChatStreams {
       for (const room of this.index.graph.memberships(user).keys()) this.watch(user, room, true);
     }
     set.add(call);
+    metrics.streams.inc();
     const state = { open: true };
     const own = set;
     const drop = (): void => {
@@ -77,6 +79,7 @@ export class ChatStreams {
       this.backlogging.delete(call);
       this.queuedBytes.delete(call);
       if (!own.delete(call)) return;
+      metrics.streams.dec();
       if (own.size === 0 && this.streams.get(user) === own) {
         this.streams.delete(user);
         this.presence.changed(user, false);
@@ -116,6 +119,7 @@ export class ChatStreams {
   private send(call: Stream, item: Buffer): void {
     const queued = (this.queuedBytes.get(call) ?? 0) + item.length;
     if (queued > this.maxBacklogBytes) {
+      metrics.streamDrops.inc();
       refuse(call, new Refusal(grpc.status.RESOURCE_EXHAUSTED, 'reader too slow; resume from your cursor'));
       return;
     }
@@ -127,6 +131,7 @@ export class ChatStreams {
 
   private write(call: Stream, item: Buffer): void {
     // chatServiceDefinition passes encoded items through; the callback comes once the connection took the bytes
+    metrics.deliveries.inc();
     call.write(item as unknown as SubscribeItem, () => {
       const left = (this.queuedBytes.get(call) ?? 0) - item.length;
       if (left > 0) this.queuedBytes.set(call, left);

@@ -5,8 +5,9 @@ import { postEventId, type ChatEvent } from '../core/event';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { FollowRequest__Output } from '../gen/ftchat/FollowRequest';
 import type { ChatContext } from './chat-context';
-import { authorize, knownUser } from './chat-sessions';
+import { authorizeSession, knownUser } from './chat-sessions';
 import { Refusal, unary } from './refusal';
+import { metrics } from '../common/metrics';
 
 export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Leave' | 'Post'> {
   const { opts, journal } = ctx;
@@ -14,12 +15,16 @@ export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Le
     Join: unary(opts.log, async (_req, call) => ({ event: await follow(ctx, 'join', call) })),
     Leave: unary(opts.log, async (_req, call) => ({ event: await follow(ctx, 'leave', call) })),
     Post: unary(opts.log, async (req, call) => {
-      const me = await authorize(ctx, call);
+      const acked = metrics.postAck.startTimer();
+      const { user: me, key } = await authorizeSession(ctx, call);
       const id = postEventId(me, req.id || randomUUID());
       withinStorage(ctx, me);
       await opts.quotas.post(me);
       causedAfter(ctx, req.after);
-      return { event: await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text }) };
+      const event = await journal.submit({ id, kind: 'post', room: me, author: me, text: req.text, key });
+      acked();
+      metrics.posts.inc();
+      return { event };
     }),
   };
 }
@@ -27,7 +32,7 @@ export function writeHandlers(ctx: ChatContext): Pick<ChatHandlers, 'Join' | 'Le
 async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.ServerUnaryCall<FollowRequest__Output, unknown>): Promise<ChatEvent> {
   const { opts, index } = ctx;
   const req = call.request;
-  const me = await authorize(ctx, call);
+  const { user: me, key } = await authorizeSession(ctx, call);
   const room = await knownUser(ctx, req.room);
   if (ctx.streams.inChatMode(me)) {
     throw new Refusal(grpc.status.FAILED_PRECONDITION, `cannot ${kind} rooms in chat mode; type 'exit' first`);
@@ -43,13 +48,14 @@ async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.Serve
   withinStorage(ctx, me);
   await opts.quotas.post(me);
   causedAfter(ctx, req.after);
-  return ctx.journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '' });
+  return ctx.journal.submit({ id: `${kind}/${me}/${room}/${randomUUID()}`, kind, room, author: me, text: '', key });
 }
 
 /** A user who has stored its quota of bytes (quotas.storageBytesPerUser) writes nothing more. */
 function withinStorage({ opts, index }: ChatContext, me: string): void {
   const quota = opts.quotas.storageBytesPerUser;
   if (index.storedBy(me) >= quota) {
+    metrics.quotaRefusals.inc({ kind: 'storage' });
     throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has stored ${Math.floor(index.storedBy(me) / 1024)} KiB, the most a user may (${Math.floor(quota / 1024)} KiB); nothing more can be written`);
   }
 }

@@ -10,6 +10,7 @@ import type { ClusterConfig } from '../common/config';
 import { RETRY_AFTER_KEY } from '../common/proto';
 import { leaseSize, QuotaLeases, type Grant, type QuotaKind } from '../core/quota-leases';
 import type { Rate } from '../core/token-bucket';
+import { metrics } from '../common/metrics';
 
 export class QuotaExceeded extends Error {
   constructor(
@@ -87,7 +88,10 @@ export class Quotas {
     for (;;) {
       const r = this.leases[kind].take(key, this.now());
       if (r === 0) return;
-      if (r !== 'ask') throw new QuotaExceeded(what, r);
+      if (r !== 'ask') {
+        metrics.quotaRefusals.inc({ kind });
+        throw new QuotaExceeded(what, r);
+      }
       await this.askOnce(kind, key);
     }
   }

@@ -12,14 +12,17 @@ import { clientPortCredentials } from '../common/transport-security';
 import { incarnationOf } from '../storage/incarnation';
 import { writerOrigin } from '../core/origins';
 import { chatServiceDefinition, createChatService } from './chat-service';
-import { isChatElsewhere, type ChatMode } from './chat-presence';
-import { isDoorbell, type Doorbell } from '../machine/doorbell';
+import { IpcInbox, type ChatMode, type Doorbell } from '../common/ipc-message';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerPings, askPrimaryForQuota } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { RetiredFileReader } from '../storage/retired-file';
 import { machineDirOf } from '../storage/data-dir';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
+import { proofTrust } from '../common/name-trust';
+import { VoteClients } from '../common/vote-clients';
+import { provedBy } from '../storage/room-keys';
+import { NameSettlement } from './name-settlement';
 
 export interface WorkerOptions {
   config: ClusterConfig;
@@ -35,19 +38,17 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
 
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
-  process.on('message', (msg: unknown) => {
-    if (isDoorbell(msg)) journal.ring(msg);
-    else if (isChatElsewhere(msg)) {
-      if (msg.on) chattingElsewhere.add(msg.user);
-      else chattingElsewhere.delete(msg.user);
-    }
-  });
-  journal.onCommitted((c) => process.send?.({ type: 'changed', ...c } satisfies Doorbell));
-  reportLoopDelay(log);
-  const pings = answerPings();
+  const inbox = new IpcInbox(process, log)
+    .on('doorbell', (msg) => journal.ring(msg))
+    .on('chat-elsewhere', (msg) => (msg.on ? chattingElsewhere.add(msg.user) : chattingElsewhere.delete(msg.user)));
+  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
+  const loop = reportLoopDelay(log);
+  const pings = answerPings(inbox);
+  answerMetricsAsks(inbox);
   await journal.load();
 
-  const quotas = new Quotas(config.quotas, askPrimaryForQuota());
+  const quotas = new Quotas(config.quotas, askPrimaryForQuota(inbox));
+  const trust = proofTrust(config);
   const retired = new RetiredFileReader(machineDirOf(config.dataDir, machine), new Set(Object.keys(config.machines)), log);
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
@@ -62,6 +63,8 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
       quotas,
       keys: clusterKeys(config.secret),
       log,
+      names: new NameSettlement(new VoteClients(config, machine), trust, machine, log),
+      proved: provedBy(trust),
       presence: {
         elsewhere: (user) => chattingElsewhere.has(user),
         changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),
@@ -74,6 +77,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   pings.serving();
+  loop.serving();
 
   stopOnSignal(server);
 }

@@ -12,6 +12,8 @@ const MACHINE_FILES = {
   rooms: 'rooms',
   /** The one lock a machine's writers append under. */
   roomsLock: 'rooms.lock',
+  /** A writer waiting for the room lock marks it here (lib/storage/machine-lock). */
+  roomsLockWanted: 'rooms.lock.wanted',
   /** Corrupt lines moved aside. */
   quarantine: QUARANTINE_DIR,
   /** The write-ahead log's segments and its boot mark. */
@@ -20,6 +22,8 @@ const MACHINE_FILES = {
   index: 'index',
   checkpoint: 'checkpoint',
   checkpointLock: 'checkpoint.lock',
+  /** The name acceptor's promises and votes (name-votes.ts). */
+  nameVotes: 'name-votes.jsonl',
   /** This machine's incarnation id (part of its origins). */
   incarnation: 'incarnation',
   /** The retirements of older incarnations' origins this machine knows (written by its replicator). */
@@ -28,6 +32,10 @@ const MACHINE_FILES = {
   primaryLock: 'primary.lock',
   primaryRecord: 'primary.json',
   primaryBeat: 'primary.beat',
+  /** How often each slot of the tree was started again (restart-ledger.ts). */
+  restarts: 'restarts.json',
+  /** Each process's JSON log, `<role>[-<slot>].log`, rotated by size. */
+  logs: 'logs',
 } as const;
 
 export function machineDirOf(dataDir: string, machine: string): string {

@@ -37,8 +37,8 @@ export interface DoorbellWriter {
   readonly origins: OriginIndex;
   readonly clock: HybridClock;
   readonly log: Logger;
-  /** The writer's index (a load replaces it). */
-  index(): EventIndex;
+  /** The writer's index. */
+  readonly index: EventIndex;
   /** A load is running (it reads the rooms itself). */
   loading(): boolean;
   /** Whether a post to `room` another writer stored must be read: its tail is cached, or a listener wants it. */
@@ -46,9 +46,9 @@ export interface DoorbellWriter {
   /** One more event applied since the last checkpoint. */
   counted(): void;
   /** Events just applied: into the clock, the tails and the listeners. */
-  show(applied: ChatEvent[]): void;
-  /** An event learned with its line (`bytes` long): offered to the index, shown, and heard by every-event listeners. */
-  learned(e: ChatEvent, bytes: number): void;
+  publish(applied: ChatEvent[]): void;
+  /** An event read with its line (`bytes` long): offered to the index, what that applies published, and heard by every-event listeners. */
+  admit(e: ChatEvent, bytes: number): void;
   /** One event through its index record, checked against its line. */
   readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null;
   /** Reads what other writers appended to these rooms. */
@@ -112,7 +112,7 @@ export class DoorbellReader {
     /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
     const ahead = new Map<string, Map<number, number>>();
     for (const [origin, top] of upTo) {
-      for (let seq = this.j.index().seqOf(origin); seq < top; ) {
+      for (let seq = this.j.index.seqOf(origin); seq < top; ) {
         const recs = this.j.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
         for (const rec of recs) {
           seq++;
@@ -129,20 +129,20 @@ export class DoorbellReader {
 
   /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
   private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.j.index().seqOf(origin);
+    const had = this.j.index.seqOf(origin);
     if (seq <= had) return true; // read meanwhile (a refresh)
     if (seq !== had + 1) return false;
     this.j.counted();
     if (rec.kind === 'post' && !this.j.postsWanted(rec.room)) {
-      const unblocked = this.j.index().offerUnread(origin, seq, rec.room, rec.length); // a post's author is its room
+      const unblocked = this.j.index.offerUnread(origin, seq, rec.room, rec.length); // a post's author is its room
       if (unblocked === null) return false;
       this.j.clock.observe({ wall: rec.wall, logical: rec.logical });
-      this.j.show(unblocked);
+      this.j.publish(unblocked);
       return true;
     }
     const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.j.readEvent(origin, seq, rec);
     if (!e) return false;
-    this.j.learned(e, rec.length);
+    this.j.admit(e, rec.length);
     return true;
   }
 

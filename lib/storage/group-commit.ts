@@ -12,6 +12,7 @@ import type { HybridClock } from '../core/hlc';
 import { admitReplicated } from '../core/replicated-admission';
 import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
+import { metrics } from '../common/metrics';
 import { CommitError, type RoomFiles, type Stored } from './room-files';
 
 export interface Draft {
@@ -20,6 +21,10 @@ export interface Draft {
   room: string;
   author: string;
   text: string;
+  /** The fingerprint of the key that makes it. */
+  key?: string;
+  /** A create's proof that a majority settled its name. */
+  proof?: string;
 }
 
 export interface AppendResult {
@@ -47,12 +52,12 @@ export interface CommitWriter {
   readonly origin: string;
   readonly clock: HybridClock;
   readonly log: Logger;
-  /** The writer's index (a load replaces it). */
-  index(): EventIndex;
+  /** The writer's index. */
+  readonly index: EventIndex;
   /** The stored event a draft's id names, if any. */
   stored(d: Draft): ChatEvent | undefined;
-  /** Takes events read from or written to the room files into the index. */
-  takeAll(stored: Stored[]): void;
+  /** Records events read from or written to the room files: their origin-index records, then the index. */
+  recordAll(stored: Stored[]): void;
   /** Tells the machine's other readers what a commit added. */
   committed(c: Commit): void;
   /** The files and memory may disagree: the process must restart. */
@@ -129,6 +134,8 @@ export class GroupCommit {
       }
     }
     this.flushing = false;
+    // Batches that came while one was written kept the room lock's lease; it lapses unless another comes soon.
+    this.w.files.idle((err) => this.w.fatal(err));
   }
 
   private async commitBatch(batch: Draft[]): Promise<void> {
@@ -137,8 +144,8 @@ export class GroupCommit {
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index().topSeq(this.w.origin)) + 1;
-    this.w.takeAll(written);
+    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index.topSeq(this.w.origin)) + 1;
+    this.w.recordAll(written);
     this.notifyCommitted(written);
     const byId = new Map(written.map((s) => [s.event.id, s.event]));
     for (const d of batch) {
@@ -163,7 +170,7 @@ export class GroupCommit {
     prepare: (room: string) => ChatEvent[],
   ): Promise<{ written: Stored[]; failure: Error | null }> {
     try {
-      return { written: await this.w.files.commit(rooms, (fresh) => this.w.takeAll(fresh), prepare), failure: null };
+      return { written: await this.w.files.commit(rooms, (fresh) => this.w.recordAll(fresh), prepare), failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.w.fatal(err as Error);
       const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
@@ -173,7 +180,7 @@ export class GroupCommit {
   }
 
   private async commitIncoming(calls: Incoming[]): Promise<void> {
-    const index = this.w.index();
+    const index = this.w.index;
     const admitted = admitReplicated(calls.map((c) => c.events), index);
     const accepted = admitted.flatMap((a) => a.taken);
     let written: Stored[] = [];
@@ -182,9 +189,9 @@ export class GroupCommit {
       const byRoom = groupByRoom(accepted);
       ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
-        (byRoom.get(room) ?? []).filter((e) => !this.w.index().has(e.origin, e.seq)),
+        (byRoom.get(room) ?? []).filter((e) => !this.w.index.has(e.origin, e.seq)),
       ));
-      this.w.takeAll(written);
+      this.w.recordAll(written);
       this.notifyCommitted(written);
     }
     const stored = new Set(written.map((s) => s.event));
@@ -196,6 +203,7 @@ export class GroupCommit {
 
   private notifyCommitted(written: Stored[]): void {
     if (written.length === 0) return;
+    metrics.commitBatch.observe(written.length);
     const rooms = [...new Set(written.map((s) => s.event.room))];
     const upTo: Record<string, number> = {};
     for (const { event: e } of written) upTo[e.origin] = Math.max(e.seq, upTo[e.origin] ?? 0);
@@ -205,7 +213,7 @@ export class GroupCommit {
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
   private stamp(drafts: Draft[]): ChatEvent[] {
     // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
-    this.nextSeq = Math.max(this.nextSeq, this.w.index().topSeq(this.w.origin) + 1);
+    this.nextSeq = Math.max(this.nextSeq, this.w.index.topSeq(this.w.origin) + 1);
     const out: ChatEvent[] = [];
     for (const d of drafts) {
       if (this.w.stored(d)) continue; // stored by another writer meanwhile

@@ -10,7 +10,8 @@
  * names after the checkpoint's log position (every room file if the log cannot tell).
  */
 import type { ChatEvent } from '../core/event';
-import { EventIndex } from '../core/event-index';
+import { EventIndex, type Proved } from '../core/event-index';
+import { counts } from '../core/room-key';
 import { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import { nameHash, type IndexRecord } from '../core/index-record';
@@ -49,6 +50,8 @@ export interface JournalOptions {
    * the build runs here.
    */
   buildElsewhere?: () => Promise<void>;
+  /** Whether a create carries a valid proof that a majority settled its name (room-keys.ts: provedBy); default none. */
+  proved?: Proved;
 }
 
 export const DEFAULT_JOURNAL_OPTIONS: JournalOptions = { ...ROOM_CACHE_DEFAULTS, checkpointEvery: 50_000 };
@@ -81,7 +84,8 @@ export interface Page {
 const RECORDS_PER_PAGE = 32_768;
 
 export class Journal {
-  index = new EventIndex();
+  /** The machine's events as this process knows them; a load restores it in place. */
+  readonly index: EventIndex;
   readonly tails: RoomTails;
   private readonly origins: OriginIndex;
   private readonly commits: GroupCommit;
@@ -116,18 +120,20 @@ export class Journal {
     },
     private readonly opts: JournalOptions = DEFAULT_JOURNAL_OPTIONS,
   ) {
+    this.index = new EventIndex(opts.proved);
     this.origins = new OriginIndex(files.machineDir);
     files.restoreOffsets(new NameNumbers(this.index.names)); // one name table for the index and the offsets
-    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep));
+    // A room's tail read from its file holds only the posts that count.
+    this.tails = new RoomTails(opts.cachedRooms, opts.tailPosts, (room, keep) => files.readRecentPosts(room, keep).filter((e) => this.counts(e)));
     this.commits = new GroupCommit({
       files,
       origin,
       clock,
       log,
       fatal,
-      index: () => this.index,
+      index: this.index,
       stored: (d) => this.stored(d),
-      takeAll: (stored) => this.takeAll(stored),
+      recordAll: (stored) => this.recordAll(stored),
       committed: (c) => this.listeners.committed(c),
     });
     this.doorbells = new DoorbellReader({
@@ -135,12 +141,12 @@ export class Journal {
       origins: this.origins,
       clock,
       log,
-      index: () => this.index,
+      index: this.index,
       loading: () => this.loading,
       postsWanted: (room) => this.tails.cached(room) || this.listeners.wantPostsOf(room),
       counted: () => this.sinceCheckpoint++,
-      show: (applied) => this.show(applied),
-      learned: (e, bytes) => this.apply(e, bytes),
+      publish: (applied) => this.publish(applied),
+      admit: (e, bytes) => this.admit(e, bytes),
       readEvent: (origin, seq, rec) => this.readEvent(origin, seq, rec),
       refresh: (rooms) => this.refresh(rooms),
     });
@@ -252,10 +258,10 @@ export class Journal {
     let walFrom: WalPosition | null = null;
     let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
-      this.index = new EventIndex();
+      this.index.restore();
       this.files.restoreOffsets(new NameNumbers(this.index.names));
     } else {
-      this.index = EventIndex.fromSnapshot(checkpoint.index);
+      this.index.restore(checkpoint.index);
       this.clock.observe(checkpoint.clock);
       this.files.restoreOffsets(new NameNumbers(this.index.names, checkpoint.offsets));
       walFrom = replayed ? null : checkpoint.wal;
@@ -313,7 +319,7 @@ export class Journal {
     }
     const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
-      for (const s of await this.files.readNew(room)) this.take(s);
+      for (const s of await this.files.readNew(room)) this.record(s);
       await slice();
     }
     this.origins.flush();
@@ -408,6 +414,11 @@ export class Journal {
     return { events, cursor: next, done };
   }
 
+  /** Whether an event counts here: made with its user's key, as far as this machine knows it (core/room-key.ts: counts). */
+  counts(e: ChatEvent): boolean {
+    return counts(e, (user) => this.index.keys.fingerprintOf(user));
+  }
+
   /** The room's create events stored here so far (see RoomFiles.readCreates). */
   roomCreates(room: string): ChatEvent[] {
     return this.files.readCreates(room);
@@ -426,6 +437,8 @@ export class Journal {
   /** The stored event a draft's id names, if any: a room's creation, or a post still in its room's tail. */
   private stored(d: Draft): ChatEvent | undefined {
     if (d.kind === 'create') {
+      // A proved create is stored beside a room's creations without proof (from before names were settled by a majority).
+      if (d.proof) return this.index.userExists(d.room) ? this.files.readCreates(d.room).find((e) => e.proof && e.text === d.text) : undefined;
       // A claim (a key for a room created before keys) is stored beside the keyless creation.
       const first = this.index.userExists(d.room) ? this.files.readFirst(d.room) : null;
       return first && (first.text !== '' || d.text === '') ? first : undefined;
@@ -434,13 +447,14 @@ export class Journal {
     return undefined; // join and leave ids are made fresh for each request
   }
 
-  /** Takes events read from or written to the room files, then writes their index records. */
-  private takeAll(stored: Stored[]): void {
-    for (const s of stored) this.take(s);
+  /** Records events read from or written to the room files (see record), then flushes their origin-index records. */
+  private recordAll(stored: Stored[]): void {
+    for (const s of stored) this.record(s);
     this.origins.flush();
   }
 
-  private take({ event: e, offset, length }: Stored): void {
+  /** A stored event: its origin-index record written, then into the index (during a load in bulk; after it, admitted). */
+  private record({ event: e, offset, length }: Stored): void {
     this.origins.write(e.origin, e.seq, {
       room: e.room,
       offset,
@@ -455,17 +469,17 @@ export class Journal {
       if (this.index.absorb(e, length)) this.clock.observe(e.hlc);
       return;
     }
-    this.apply(e, length);
+    this.admit(e, length);
   }
 
-  /** An event (its line `bytes` long) offered to the index: what that applies is shown, and every-event listeners hear it. */
-  private apply(e: ChatEvent, bytes: number): void {
-    this.show(this.index.offer(e, bytes));
+  /** An event (its line `bytes` long) offered to the index: what that applies is published, and every-event listeners hear it. */
+  private admit(e: ChatEvent, bytes: number): void {
+    this.publish(this.index.offer(e, bytes));
     this.listeners.every(e);
   }
 
   /** Events just applied: into the clock, the tails and the listeners. */
-  private show(applied: ChatEvent[]): void {
+  private publish(applied: ChatEvent[]): void {
     for (const e of applied) {
       this.clock.observe(e.hlc);
       // A retried post's second copy fills its slot but is not shown again.
@@ -480,7 +494,7 @@ export class Journal {
     let events = 0;
     const slice = timeSlicer();
     const looked = await this.files.scanNew(async (stored) => {
-      this.takeAll(stored);
+      this.recordAll(stored);
       events += stored.length;
       await slice();
     }, rooms);

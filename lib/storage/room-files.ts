@@ -30,6 +30,7 @@ import { readCheckpointWal } from './checkpoint-file';
 import { clockOffsetMs, lockFs } from './lock-clock';
 import { ownedLockFs } from './lock-owner';
 import { WriteAheadLog } from './write-ahead-log';
+import { MachineLock } from './machine-lock';
 import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
@@ -59,6 +60,19 @@ export function roomLockPath(machineDir: string): string {
   return machinePath(machineDir, 'roomsLock');
 }
 
+/** The machine's room lock, as one writer holds it (a lease: lib/storage/machine-lock). */
+export function roomLock(machineDir: string, staleMs: number, onCompromised: (err: Error) => void): MachineLock {
+  return new MachineLock({
+    dir: machinePath(machineDir, 'rooms'),
+    lockPath: roomLockPath(machineDir),
+    wantedPath: machinePath(machineDir, 'roomsLockWanted'),
+    staleMs,
+    waitMs: ROOM_LOCK_WAIT_MS,
+    onCompromised,
+    clockDir: machineDir,
+  });
+}
+
 /** An event as it lies in its room file. */
 export interface Stored {
   event: ChatEvent;
@@ -85,16 +99,18 @@ const SCAN_CHUNK_BYTES = 256 << 10;
 const CHECKPOINT_LOCK_STALE_MS = 10_000;
 /** A loader waiting for a sibling's load looks this often (a load takes 0.1-1 s; one mkdir a look). */
 const CHECKPOINT_LOCK_POLL_MS = 20;
+/** A writer gives up waiting for the room lock after this long (a commit's record and fsync take ms; a stale lock is taken over after lockStaleMs). */
+const ROOM_LOCK_WAIT_MS = 8_000;
 
 export class RoomFiles {
   readonly machineDir: string;
   readonly roomsDir: string;
-  private readonly lockPath: string;
+  private readonly lock: MachineLock;
   private offsets = new NameNumbers();
   private readonly mutex = new KeyedMutex();
   private readonly handles = new Map<string, number>(); // room -> fd, least recently used first
   private readonly openHandles: number;
-  private lockFs?: ReturnType<typeof lockFs>;
+  private checkpointLockFs?: ReturnType<typeof lockFs>;
   private readonly wal: WriteAheadLog;
   /** Corrupt lines a scan without the lock found, to quarantine under it. */
   private suspects: ({ room: string } & CorruptLine)[] = [];
@@ -114,7 +130,7 @@ export class RoomFiles {
   constructor(private readonly opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
     this.roomsDir = machinePath(opts.machineDir, 'rooms');
-    this.lockPath = roomLockPath(opts.machineDir);
+    this.lock = roomLock(opts.machineDir, opts.lockStaleMs, opts.onCompromised);
     const retainFrom = (): number | null => readCheckpointWal(opts.machineDir)?.segment ?? null;
     this.wal = new WriteAheadLog(opts.machineDir, opts.log, opts.walSegmentBytes, retainFrom, opts.walKeptSegments);
     this.openHandles = Math.min(MAX_OPEN_HANDLES, Math.max(256, Math.floor(openFilesLimit() * (opts.handleShare ?? 1 / 4))));
@@ -315,7 +331,7 @@ export class RoomFiles {
     prepare: (room: string) => ChatEvent[],
   ): Promise<Stored[]> {
     try {
-      return await this.withLock(() => this.mutex.runAll(rooms, () => this.commitLocked(rooms, ingest, prepare)));
+      return await this.lock.run((fresh) => this.mutex.runAll(rooms, () => this.commitLocked(rooms, ingest, prepare, fresh)), true);
     } catch (err) {
       throw isDiskFault(err) ? new CommitError(err) : err;
     }
@@ -325,8 +341,10 @@ export class RoomFiles {
     rooms: string[],
     ingest: (fresh: Stored[]) => void,
     prepare: (room: string) => ChatEvent[],
+    fresh: boolean,
   ): Promise<Stored[]> {
-    this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
+    // A lease held since our last commit: no other writer can have left a record unfinished.
+    if (fresh || !this.recovered) this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
     this.forgetOthersRooms(this.wal.position());
     this.walEnd = null; // until this commit is done
     const planned: { room: string; before: number; data: Buffer; lines: ChatEvent[]; texts: string[] }[] = [];
@@ -546,8 +564,12 @@ export class RoomFiles {
 
   /** Runs `fn` holding the machine's room lock: no writer appends meanwhile. */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const retries = { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 };
-    return this.locked(this.roomsDir, this.lockPath, retries, fn, this.opts.lockStaleMs, this.opts.onCompromised);
+    return this.lock.run(fn);
+  }
+
+  /** This writer has nothing more to commit for now: its lease on the room lock (commit keeps it) lapses soon. */
+  idle(onError: (err: Error) => void): void {
+    this.lock.idle(onError);
   }
 
   /**
@@ -577,10 +599,10 @@ export class RoomFiles {
     stale: number,
     onCompromised: (err: Error) => void,
   ): Promise<T> {
-    this.lockFs ??= ownedLockFs(lockFs(clockOffsetMs(this.opts.machineDir)));
+    this.checkpointLockFs ??= ownedLockFs(lockFs(clockOffsetMs(this.opts.machineDir)));
     let compromised = false;
     const release = await lockfile.lock(file, {
-      fs: this.lockFs,
+      fs: this.checkpointLockFs,
       lockfilePath,
       realpath: false,
       stale,

@@ -24,6 +24,7 @@ import { decodeRecord, decodeSegment, encodeRecord, FRAME_BYTES, readTrailer, Re
 import { firstUncovered, roomsAfter, type WalPosition } from '../core/wal-position';
 import { LOG_DEFAULTS } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
+import { metrics } from '../common/metrics';
 import { fsyncDirSync, mkdirDurableSync } from './fsync-dir';
 import { machinePath } from './data-dir';
 
@@ -207,11 +208,14 @@ export class WriteAheadLog {
 
   /** Waits for the record to be on disk; if that fails, the record is cut off again (never applied, never acknowledged). */
   async sync(r: Appended): Promise<void> {
+    const synced = metrics.fsync.startTimer();
     try {
       await fdatasyncAsync(r.fd);
     } catch (err) {
       ftruncateSync(r.fd, r.offset);
       throw err;
+    } finally {
+      synced();
     }
   }
 

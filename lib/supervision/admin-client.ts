@@ -1,4 +1,5 @@
 /** A client of one process's Admin service (a primary or a guardian): mutual TLS, secret attached, short deadlines. */
+import { reconnectOptions } from '../core/backoff';
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto } from '../common/proto';
 import type { ClusterConfig } from '../common/config';
@@ -23,9 +24,7 @@ export class AdminPeer {
     const P = ftchatProto();
     this.client = new P.ftchat.Admin(address, machineChannelCredentials(config), {
       // A peer that restarts must be heard again within a heartbeat or two.
-      'grpc.initial_reconnect_backoff_ms': 50,
-      'grpc.min_reconnect_backoff_ms': 50,
-      'grpc.max_reconnect_backoff_ms': 250,
+      ...reconnectOptions({ firstMs: 50, capMs: 250 }),
       'grpc.use_local_subchannel_pool': 1,
     });
   }

@@ -1,5 +1,5 @@
 /**
- * The master's watch over the other machines' children: every GUARDIAN_BEAT_MS it
+ * The master's watch over the other machines' children: every remotePollMs it
  * polls each supervisor on a WatchChildren stream (which also tells the supervisor
  * it is watched), and asks that supervisor to revive whatever RemoteChildWatch judges lost. A
  * machine that does not answer is skipped: its guardians revive its supervisor.
@@ -8,10 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { RemoteChildWatch, type ReviveAsk } from '../cluster/remote-children';
-import { childSpecs, notAnsweringAfterMs } from '../cluster/child-supervisor';
+import { childSpecs } from '../cluster/child-supervisor';
+import { timingPolicy } from '../cluster/timing-policy';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 import { AdminPeer } from './admin-client';
-import { GUARDIAN_BEAT_MS } from './guardian-keeper';
 
 type ChildrenStream = ReturnType<AdminPeer['watchChildren']>;
 /** The master's link to one supervisor. */
@@ -32,7 +32,7 @@ export interface RemoteWatchOptions {
 
 export function watchRemoteChildren(opts: RemoteWatchOptions): { stop(): void } {
   const watch = new RemoteWatch(opts);
-  const timer = setInterval(() => watch.poll(), GUARDIAN_BEAT_MS);
+  const timer = setInterval(() => watch.poll(), watch.pollMs);
   return {
     stop() {
       clearInterval(timer);
@@ -46,9 +46,12 @@ class RemoteWatch {
   private readonly links: Map<string, Link>;
   private readonly judge: RemoteChildWatch;
   private readonly log: Logger;
+  readonly pollMs: number;
 
   constructor({ config, machine, log }: RemoteWatchOptions) {
     this.log = log;
+    const policy = timingPolicy(config.timing);
+    this.pollMs = policy.remotePollMs;
     this.links = new Map<string, Link>(
       Object.keys(config.machines)
         .filter((m) => m !== machine)
@@ -56,27 +59,29 @@ class RemoteWatch {
     );
     this.judge = new RemoteChildWatch({
       expected: childSpecs(config.workers).map(({ role, slot }) => ({ role, slot })),
-      hungAfterMs: notAnsweringAfterMs(config.timing.deadAfterMs),
-      missingAfterMs: config.timing.deadAfterMs,
-      reportFreshMs: 2 * GUARDIAN_BEAT_MS,
-      askAgainAfterMs: 5 * GUARDIAN_BEAT_MS,
+      hungAfterMs: policy.remoteHungAfterMs,
+      missingAfterMs: policy.remoteMissingAfterMs,
+      reportFreshMs: policy.remoteReportFreshMs,
+      askAgainAfterMs: policy.remoteAskAgainMs,
     });
   }
 
   /** One poll a beat on each supervisor's stream; a poll not answered by the next beat means it does not answer. */
   poll(): void {
     for (const [m, link] of this.links) {
-      if (link.awaiting) this.lost(m, new Error(`no answer within ${GUARDIAN_BEAT_MS} ms`));
+      if (link.awaiting) this.lost(m, new Error(`no answer within ${this.pollMs} ms`));
       link.stream ??= this.open(m, link);
       link.awaiting = true;
       link.stream.write({});
     }
-    for (const a of this.judge.due(performance.now())) this.ask(a);
+    for (const a of this.judge.step({ kind: 'tick' }, performance.now())) this.ask(a);
   }
 
   close(): void {
     for (const link of this.links.values()) {
-      link.stream?.cancel();
+      const stream = link.stream;
+      link.stream = null; // our own cancel: not a supervisor that stopped answering
+      stream?.cancel();
       link.peer.close();
     }
   }
@@ -92,7 +97,7 @@ class RemoteWatch {
     stream.on('data', (res: StatusResponse__Output) => {
       link.awaiting = false;
       const children = res.processes.map((p) => ({ role: p.role, slot: Number(p.slot), pid: p.pid, heartbeatAgeMs: Number(p.heartbeat_age_ms) }));
-      this.judge.report(m, children, performance.now());
+      this.judge.step({ kind: 'report', machine: m, children }, performance.now());
       this.answered(m, true);
     });
     stream.on('error', broken);
@@ -101,7 +106,7 @@ class RemoteWatch {
   }
 
   private lost(m: string, err: unknown): void {
-    this.judge.unanswered(m);
+    this.judge.step({ kind: 'unanswered', machine: m }, performance.now());
     this.answered(m, false, err);
   }
 
@@ -110,7 +115,8 @@ class RemoteWatch {
     const before = link.answering;
     link.answering = yes;
     if (yes && before === false) this.log.info(`${m}'s supervisor answers again; watching its children`, { target: m });
-    if (!yes && before !== false) this.log.warn(`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
+    // One that never answered yet is starting (a cluster starts in any order): not news.
+    if (!yes && before !== false) this.log[before === undefined ? 'debug' : 'warn'](`${m}'s supervisor does not answer; not judging its children`, { target: m, error: errorMessage(err) });
   }
 
   private ask(a: ReviveAsk): void {
@@ -118,9 +124,9 @@ class RemoteWatch {
     const fields = { target: a.machine, childRole: a.role, slot: a.slot, childPid: a.pid, reason: a.reason, forMs: Math.round(a.forMs) };
     this.links
       .get(a.machine)!
-      .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, GUARDIAN_BEAT_MS)
+      .peer.revive({ role: a.role, slot: a.slot, pid: a.pid }, this.pollMs)
       .then(
-        (res) => this.log.warn(`${what}: ${res.action}`, { ...fields, answer: res.action }),
+        (res) => this.log[res.action.startsWith('none') ? 'info' : 'warn'](`${what}: ${res.action}`, { ...fields, answer: res.action }),
         (err) => this.log.warn(`${what}: no answer`, { ...fields, error: errorMessage(err) }),
       );
   }

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const cluster = await startCluster({ machines: ['m1'], workers: 1, guardians: 2 });
   // fbs status may lag the serving tree by a lot on a loaded host.
   const master = await cluster.upProcess('m1', 'master', undefined, undefined, UP_MS);
-  for (const slot of ['0', '1']) await cluster.upProcess('m1', 'replica', slot, undefined, UP_MS);
+  for (const slot of [0, 1]) await cluster.upProcess('m1', 'replica', slot, undefined, UP_MS);
   process.stdout.write(`${JSON.stringify({ owner: process.env.FTCHAT_TEST_OWNER, configFile: cluster.configFile, master: master.pid })}\n`);
   process.stdin.on('close', () => process.exit(0));
   process.stdin.resume();

@@ -76,7 +76,7 @@ export interface TestCluster {
   /** `fbs status --json`: every process of every machine, as an operator sees it. */
   status(): Promise<ClusterStatus>;
   /** A machine's process of `role` (and `slot`) that `fbs status` shows up and `pred` accepts, once there is one. */
-  upProcess(machine: string, role: string, slot?: string, pred?: (p: ProcessView) => boolean, timeoutMs?: number): Promise<ProcessView>;
+  upProcess(machine: string, role: string, slot?: number, pred?: (p: ProcessView) => boolean, timeoutMs?: number): Promise<ProcessView>;
   teardown(): Promise<void>;
 }
 
@@ -107,6 +107,8 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** false: plaintext on every port (loopback only), e.g. a benchmark's baseline; default TLS, set up by `fbs init`. */
   tls?: boolean;
+  /** config.metrics (where and how each machine serves /metrics). */
+  metrics?: { host?: string; tls?: boolean };
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;
 }
@@ -127,7 +129,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}) },
   });
   const config = loadConfig(configFile);
   trustCluster(config);
@@ -265,6 +267,34 @@ export function ownConnection(t: { teardown(fn: () => unknown): void }, address:
   const c = authedChatClient(address, keys, { 'grpc.use_local_subchannel_pool': 1 }, credentialsFor(address));
   t.teardown(() => c.close());
   return c;
+}
+
+/**
+ * Stops a machine's replicator (SIGSTOP): the machine hears nothing from its peers and
+ * its acceptor answers nothing. Returns the resume (SIGCONT; a no-op if it was re-forked meanwhile).
+ */
+export function pauseReplicator(cluster: TestCluster, machine: string): () => void {
+  const pid = cluster.logs.filter((l) => l.machine === machine && l.msg === 'replicator serving').pop()?.pid;
+  if (!pid) throw new Error(`${machine} has no replicator serving`);
+  process.kill(pid, 'SIGSTOP');
+  return () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      /* re-forked meanwhile */
+    }
+  };
+}
+
+/** How a call ended: 'OK' or "<status name>: <details>". */
+export async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    return `${grpc.status[e.code]}: ${e.details}`;
+  }
 }
 
 /** Promisified unary call: `await call(client, 'Post', {...})`. */

@@ -76,7 +76,7 @@ t.test('the client resumes its stream on the other worker after its worker is SI
   bob.send('before the crash');
   await alice.waitOut('a post before the crash', (l) => l === 'bob: before the crash');
 
-  const workers = await Promise.all(['0', '1'].map((slot) => cluster.upProcess('m1', 'worker', slot)));
+  const workers = await Promise.all([0, 1].map((slot) => cluster.upProcess('m1', 'worker', slot)));
   const port = Number(cluster.address().split(':')[1]);
   const serving = servingWorker(alice.proc.pid!, port, workers);
   t.ok(serving, "alice's worker found by her connection");

@@ -5,7 +5,6 @@
  * stored; Ctrl-C leaves a clean line for the shell; and with no server running
  * the `connecting to ...` status gives way to one error line.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,8 @@ import t from 'tap';
 import { NOT_RUNNING_HINT } from '../../lib/client/connection';
 import { fbcConfigHome, runFbc, type Teardown } from '../helpers/fbc';
 import { FBC, freePort, startCluster } from '../helpers/server';
+import { openTerminal, tmuxMissing } from '../helpers/tmux';
 import { waitFor } from '../helpers/wait';
-
-const tmuxMissing = spawnSync('tmux', ['-V']).error ? 'tmux is not installed: skipping the terminal test' : false;
 
 /** A chat line as a terminal shows it: `[14:02] <author>: <text>`. */
 const chatLine = (author: string, text: string): RegExp => new RegExp(`^\\[\\d\\d:\\d\\d\\] ${author}: ${text}$`);
@@ -29,29 +27,17 @@ interface Pane {
   type(text: string): void;
 }
 
-/** A private tmux server on its own socket running `command` in a 100x30 pane, killed (and its socket removed) at teardown. */
+/** A terminal (test/helpers/tmux) running `command` in a 100x30 pane, closed at teardown. */
 function pane(t: Teardown, command: string): Pane {
-  const dir = mkdtempSync(join(tmpdir(), 'ftchat-tmux-'));
-  const socket = join(dir, 'tmux.sock');
-  const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  tmux('new-session', '-d', '-s', 'fbc', '-x', '100', '-y', '30', '-e', `XDG_CONFIG_HOME=${fbcConfigHome()}`, command);
-  const panePid = Number(tmux('display-message', '-p', '-t', 'fbc', '#{pane_pid}').trim());
-  t.teardown(() => {
-    try {
-      process.kill(panePid, 'SIGKILL');
-    } catch {
-      /* already exited */
-    }
-    spawnSync('tmux', ['-S', socket, 'kill-server']);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const screen = (): string[] => tmux('capture-pane', '-p', '-J', '-t', 'fbc').split('\n').map((l) => l.trimEnd());
+  const term = openTerminal(command, { env: { XDG_CONFIG_HOME: fbcConfigHome() } });
+  t.teardown(() => term.close());
+  const screen = (): string[] => term.screen();
   return {
-    tmux,
+    tmux: term.tmux,
     screen,
     lastLine: () => screen().filter((l) => l !== '').pop() ?? '',
-    keys: (...keys) => void tmux('send-keys', '-t', 'fbc', ...keys),
-    type: (text) => void tmux('send-keys', '-t', 'fbc', '-l', text),
+    keys: (...keys) => term.keys(...keys),
+    type: (text) => term.keys('-l', text),
   };
 }
 
@@ -102,7 +88,7 @@ t.test('with no server running a terminal shows connecting to ..., then one erro
   t.teardown(() => rmSync(raw, { force: true }));
   // fbc waits for a key, so that everything it prints is recorded from its first byte.
   const p = pane(t, `read go; '${FBC}' -u alice -s ${dead.join(',')} -c ${cluster.configFile}; printf 'shell$ '; exec cat`);
-  p.tmux('pipe-pane', '-t', 'fbc', '-o', `cat >> '${raw}'`);
+  p.tmux('pipe-pane', '-t', 't', '-o', `cat >> '${raw}'`);
   p.keys('Enter');
   const error = `error: no server reachable (tried ${dead.join(', ')}): each refused the connection; ${NOT_RUNNING_HINT}`;
   await waitFor('the shell prompt after fbc', () => p.lastLine() === 'shell$');

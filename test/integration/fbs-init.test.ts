@@ -71,6 +71,8 @@ t.test('fbs init writes the CA, a certificate per machine for its host and loopb
   t.equal(forced.code, 0, forced.err);
   t.notOk(new X509Certificate(readFileSync(join(dir, 'ca.crt'))).verify(ca.publicKey), '--force makes a new CA');
   t.not(readFileSync(join(dir, 'secret'), 'utf8').trim(), secret, 'and a new secret');
+  const retired = readdirSync(join(dir, 'retired'));
+  t.same(retired.map((f) => new X509Certificate(readFileSync(join(dir, 'retired', f))).verify(ca.publicKey)), [true], 'the old CA certificate is kept in retired/, so names settled under it stay proved');
 });
 
 t.test('a machine of a non-loopback config refuses to start with the default secret or without TLS, in one line', async (t) => {

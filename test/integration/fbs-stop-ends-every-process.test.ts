@@ -40,7 +40,7 @@ t.test('fbs stop ends every process of the machine, even a child that does not a
   const started = Date.now();
   const { stdout } = await run(process.execPath, [FBS, 'stop', '--machine', 'm1', '--config', target.configFile], { timeout: 30_000 });
   t.match(stdout, /^stopped m1; killed \d+ that did not stop within 5 s/, 'stop says it had to kill');
-  t.match(stdout, new RegExp(`\\b${paused}\\b`), 'the paused worker is among them');
+  t.match(stdout, new RegExp(`worker \\d pid ${paused} \\(paused\\)`), 'the paused worker is among them, named');
   await waitFor('every process of m1 gone', () => all.every((pid) => !isAlive(pid)), 2_000);
   t.same(target.pids('m1'), [], 'nothing of m1 is left, not even a process started meanwhile');
   t.ok(Date.now() - started < 15_000, `stop took ${Date.now() - started} ms`);

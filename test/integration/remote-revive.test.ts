@@ -26,7 +26,7 @@ const status = (): Promise<ClusterStatus> => cluster.status();
 const upWorkers = (s: ClusterStatus, machine: string) => s.processes.filter((p) => p.machine === machine && p.role === 'worker' && p.state === 'up');
 
 t.test('the master revives a hung remote worker through its machine\'s supervisor', async (t) => {
-  const victim = await waitFor("m2's worker 1 up", async () => upWorkers(await status(), 'm2').find((p) => p.slot === '1'));
+  const victim = await waitFor("m2's worker 1 up", async () => upWorkers(await status(), 'm2').find((p) => p.slot === 1));
   const since = cluster.logs.length;
   const fresh = () => cluster.logs.slice(since);
   process.kill(victim.pid, 'SIGSTOP');
@@ -52,7 +52,7 @@ t.test('the master revives a hung remote worker through its machine\'s superviso
   const healed = await waitFor('m2 back at full worker count, slot 1 under a new pid', async () => {
     const s = await status();
     const workers = upWorkers(s, 'm2');
-    return workers.length === 2 && workers.some((p) => p.slot === '1' && p.pid !== victim.pid) && !s.processes.some((p) => p.pid === victim.pid) ? s : null;
+    return workers.length === 2 && workers.some((p) => p.slot === 1 && p.pid !== victim.pid) && !s.processes.some((p) => p.pid === victim.pid) ? s : null;
   });
   t.equal(upWorkers(healed, 'm2').length, 2, "`fbs status` shows m2's two workers up again");
 });
@@ -96,7 +96,7 @@ t.test("a remote worker slot left empty by its supervisor's crash back-off is fo
   // Kill slot 0 each time it comes back, before it counts as healthy: its supervisor waits longer before each re-fork.
   await waitFor('the master to have the empty slot forked', async () => {
     if (forked()) return true;
-    const w = (await status()).processes.find((p) => p.machine === 'm2' && p.role === 'worker' && p.slot === '0');
+    const w = (await status()).processes.find((p) => p.machine === 'm2' && p.role === 'worker' && p.slot === 0);
     if (w && w.pid > 0) {
       try {
         process.kill(w.pid, 'SIGKILL');
@@ -118,7 +118,7 @@ t.test("a remote worker slot left empty by its supervisor's crash back-off is fo
 
 t.test('with the master machine down, a supervisor still kills and re-forks a hung worker itself', async (t) => {
   await cluster.killMachine('m1');
-  const victim = upWorkers(await status(), 'm2').find((p) => p.slot === '0')!;
+  const victim = upWorkers(await status(), 'm2').find((p) => p.slot === 0)!;
   t.ok(victim, "m2's worker 0 is up");
   process.kill(victim.pid, 'SIGSTOP');
   t.teardown(() => {
@@ -132,7 +132,7 @@ t.test('with the master machine down, a supervisor still kills and re-forks a hu
     l.machine === 'm2' && l.role === 'supervisor' && /stopped answering; killing it/.test(l.msg) && l.childPid === victim.pid);
   const healed = await waitFor('m2 back at full worker count, slot 0 under a new pid', async () => {
     const workers = upWorkers(await status(), 'm2');
-    return workers.length === 2 && workers.some((p) => p.slot === '0' && p.pid !== victim.pid) ? workers : null;
+    return workers.length === 2 && workers.some((p) => p.slot === 0 && p.pid !== victim.pid) ? workers : null;
   });
   t.equal(healed.length, 2, "`fbs status` shows m2's two workers up again");
 });

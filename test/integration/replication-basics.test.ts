@@ -15,7 +15,7 @@ import type { Event__Output } from '../../lib/gen/ftchat/Event';
 import { call, converged, RAISED_QUOTAS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { signalPids } from '../../lib/common/processes';
-import { credentialsFor } from '../helpers/trust';
+import { machineChannelCredentials } from '../../lib/common/transport-security';
 import { loadConfig } from '../../lib/common/config';
 
 let cluster: TestCluster;
@@ -57,11 +57,12 @@ t.test('a post on m1 reaches a follower on m3', async (t) => {
 
 t.test('a replication RPC without the cluster secret is refused', async (t) => {
   const P = ftchatProto();
-  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), credentialsFor(cluster.peerAddress('m1')));
+  // A peer with m2's certificate (a peer's claimed name must be its certificate's), with and without the secret.
+  const peer = new P.ftchat.Replication(cluster.peerAddress('m1'), machineChannelCredentials(loadConfig(cluster.configFile), 'm2'));
   t.teardown(() => peer.close());
   const firstAnswer = (md: grpc.Metadata): Promise<{ batch?: EventBatch__Output; err?: grpc.ServiceError }> =>
     new Promise((resolve) => {
-      const s = peer.Pull({ from: 'intruder', vector: { seqs: {} } }, md);
+      const s = peer.Pull({ from: 'm2', vector: { seqs: {} } }, md);
       s.on('data', (batch: EventBatch__Output) => {
         resolve({ batch });
         s.cancel();

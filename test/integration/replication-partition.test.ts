@@ -5,10 +5,11 @@
  * (a veth on a bridge), and the link is really set down.
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createNetLab, netLabUnavailable, type NetLab } from '../helpers/netns';
 import { eachLine } from '../../lib/common/lines';
-import { FBC, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
+import { FBC, REPO, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { fbcConfigHome } from '../helpers/fbc';
 
@@ -70,6 +71,13 @@ t.test('a machine cut off keeps serving its own clients, and everything converge
     }
   }
   t.notOk(alice.out.some((l) => l.startsWith('carol: carol during')), 'across the cut, nothing arrives while the link is down');
+  // A new name cannot be settled on the cut-off side (one machine of three), while carol posts there.
+  const connectOnce = [...lab.prefix('m3'), process.execPath, join(REPO, 'dist', 'test', 'helpers', 'connect-once.js'), cluster.configFile, cluster.address('m3'), 'newcomer'];
+  const refused = JSON.parse(execFileSync(connectOnce[0], connectOnce.slice(1), { encoding: 'utf8' }));
+  t.same(refused, { code: 'UNAVAILABLE', details: 'cannot settle the new name newcomer now: 1 of 3 machines answered, and a majority (2) must; users who exist already can still connect here' }, 'a new name is refused on the minority side in one line');
+  carol.send('carol after the refusal');
+  posts.carol.push('carol after the refusal');
+  await carol.waitOut("carol's post after the refusal", (l) => l === 'carol: carol after the refusal');
   lab.linkUp('m3');
 
   const dump = await converged(cluster, MACHINES, 90_000);

@@ -9,6 +9,7 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEventId, eventToLine, postEventId, type ChatEvent } from '../../lib/core/event';
 import { encodeRecord } from '../../lib/core/wal-record';
+import { roomLock } from '../../lib/storage/room-files';
 import { ev } from '../helpers/events';
 import { findById, openJournal, range1, readAll, readRoomFiles, seqsOf, spawnWriter, tempDir, type LogEntry } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
@@ -93,8 +94,11 @@ t.test('a torn line another writer left (killed after its log record, mid-append
   const whole = statSync(file).size;
   // What the other writer leaves: its log record durable (pending), half its line in the room file.
   const theirs = `${eventToLine(ev({ origin: 'w1', seq: 1, id: postEventId('ann', 'x'), room: 'ann', author: 'ann' }))}\n`;
-  appendFileSync(join(machineDir, 'wal', '000000000000.log'), encodeRecord([{ room: 'ann', offset: whole, data: Buffer.from(theirs) }]));
-  appendFileSync(file, theirs.slice(0, 20));
+  // It wrote under the room lock, once the running writer had let its lease go.
+  await roomLock(machineDir, 10_000, () => t.fail('lock compromised')).run(async () => {
+    appendFileSync(join(machineDir, 'wal', '000000000000.log'), encodeRecord([{ room: 'ann', offset: whole, data: Buffer.from(theirs) }]));
+    appendFileSync(file, theirs.slice(0, 20));
+  });
   await journal.submit(post('ann', 'c2'));
   t.ok(logs.some((l) => l.msg === 'finished a commit whose writer died'), 'its record was finished');
   const [raw] = readRoomFiles(machineDir);

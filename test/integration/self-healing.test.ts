@@ -121,7 +121,7 @@ t.test('a killed master is revived by a replica', (t) =>
 for (const slot of ['0', '1']) {
   t.test(`a killed replica ${slot} is respawned by the master`, (t) =>
     healsWhilePosting(t, 'm1', `replica${slot}`, async (s) => {
-      const victims = s.processes.filter((p) => p.machine === 'm1' && p.role === 'replica' && p.slot === slot).map((p) => p.pid);
+      const victims = s.processes.filter((p) => p.machine === 'm1' && p.role === 'replica' && p.slot === Number(slot)).map((p) => p.pid);
       kill(victims);
       return victims;
     }));

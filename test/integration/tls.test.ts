@@ -103,7 +103,7 @@ t.test('a machine whose certificate comes from another CA is refused by its peer
     const P = ftchatProto();
     const client = new P.ftchat.Replication(cluster.peerAddress('m1'), credentials);
     t.teardown(() => client.close());
-    const stream = client.Pull({ from: 'm3', vector: { seqs: {} } }, secretMetadata(config.secret), { deadline: Date.now() + 10_000 });
+    const stream = client.Pull({ from: 'm2', vector: { seqs: {} } }, secretMetadata(config.secret), { deadline: Date.now() + 10_000 });
     return new Promise((resolve) => {
       stream.on('data', () => {
         stream.cancel();

@@ -1,6 +1,6 @@
 /** Chat mode across a machine's workers: who must be told that a user is chatting elsewhere. */
 import t from 'tap';
-import { ChatPresence, isChatElsewhere, isChatMode, type PresenceUpdate } from '../../lib/server/chat-presence';
+import { ChatPresence, type PresenceUpdate } from '../../lib/server/chat-presence';
 
 const W = ['worker:0', 'worker:1', 'worker:2'];
 const told = (updates: PresenceUpdate[]): string[] => updates.map((u) => `${u.to} ${u.msg.user} ${u.msg.on ? 'on' : 'off'}`).sort();
@@ -34,12 +34,4 @@ t.test('a new worker is told every user chatting on another worker', async (t) =
   p.report('worker:2', 'bob', true, W);
   t.same(told(p.snapshotFor('worker:2')), ['worker:2 ann on'], 'its own users are not "elsewhere"');
   t.same(told(p.snapshotFor('worker:1')), ['worker:1 ann on', 'worker:1 bob on']);
-});
-
-t.test('only well-formed presence messages are taken', async (t) => {
-  t.ok(isChatMode({ type: 'chat-mode', user: 'ann', on: true }));
-  t.notOk(isChatMode({ type: 'chat-mode', user: '../etc', on: true }), 'not a username');
-  t.notOk(isChatMode({ type: 'chat-mode', user: 'ann' }), 'no on/off');
-  t.ok(isChatElsewhere({ type: 'chat-elsewhere', user: 'ann', on: false }));
-  t.notOk(isChatElsewhere(null));
 });

@@ -9,13 +9,11 @@
 import t from 'tap';
 import {
   ChildSupervisor,
-  MAX_REFORK_DELAY_MS,
-  notAnsweringAfterMs,
-  STARTUP_ALLOWANCE_MS,
   type ChildAction,
 } from '../../lib/cluster/child-supervisor';
+import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from '../../lib/cluster/timing-policy';
 import { EXIT_REBUILD_INDEX } from '../../lib/common/exit-codes';
-import { retryDelayMs } from '../../lib/core/backoff';
+import { backoffMs, crashBackoff } from '../../lib/core/backoff';
 import { SimNetwork } from '../helpers/sim-network';
 
 const HEARTBEAT_MS = 200;
@@ -25,11 +23,18 @@ function supervisor(workers = 1): ChildSupervisor {
   return new ChildSupervisor({ workers, heartbeatMs: HEARTBEAT_MS, deadAfterMs: DEAD_AFTER_MS });
 }
 const kinds = (actions: ChildAction[]) => actions.map((a) => Object.keys(a)[0]);
+/** The master's revival request: its answer (the first action) and what else it does. */
+function revive(s: ChildSupervisor, role: string, slot: number, pid: number, now: number): { answer: string; actions: ChildAction[] } {
+  const [first, ...actions] = s.step({ kind: 'reviveAsked', role, slot, pid }, now);
+  return { answer: 'answer' in first ? first.answer : '(no answer)', actions };
+}
+/** Whether a delayed fork of `key` happens when its time comes. */
+const due = (s: ChildSupervisor, key: string): boolean => s.step({ kind: 'due', key }, 0).length > 0;
 const kills = (actions: ChildAction[]) => actions.flatMap((a) => ('kill' in a ? [a.kill.key] : []));
 
 t.test('at start it breaks a left-behind lock and forks every child at once', async (t) => {
   const s = supervisor(2);
-  t.same(s.start(), [
+  t.same(s.step({ kind: 'start' }, 0), [
     { breakLock: {} },
     { fork: { key: 'worker:0', delayMs: 0 } },
     { fork: { key: 'worker:1', delayMs: 0 } },
@@ -39,12 +44,12 @@ t.test('at start it breaks a left-behind lock and forks every child at once', as
 
 t.test('a child serves on its first pong that is not "loading", and is told so once', async (t) => {
   const s = supervisor();
-  s.forked('worker:0', 11, 0);
-  t.same(s.pong('worker:0', 11, true, 100), [], 'loading');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 11 }, 0);
+  t.same(s.step({ kind: 'pong', key: 'worker:0', pid: 11, loading: true }, 100), [], 'loading');
   t.equal(s.view(100)[0].state, 'starting');
-  t.same(s.pong('worker:0', 11, false, 200), [{ serving: { key: 'worker:0' } }]);
-  t.same(s.pong('worker:0', 11, false, 300), [], 'once');
-  t.same(s.pong('worker:0', 99, false, 300), [], 'a pong from another pid is not this child\'s');
+  t.same(s.step({ kind: 'pong', key: 'worker:0', pid: 11, loading: false }, 200), [{ serving: { key: 'worker:0' } }]);
+  t.same(s.step({ kind: 'pong', key: 'worker:0', pid: 11, loading: false }, 300), [], 'once');
+  t.same(s.step({ kind: 'pong', key: 'worker:0', pid: 99, loading: false }, 300), [], 'a pong from another pid is not this child\'s');
   t.same(s.view(300)[0], { role: 'worker', slot: 0, pid: 11, restarts: 0, heartbeatAgeMs: 0, state: 'up' });
 });
 
@@ -53,63 +58,63 @@ t.test('a child that dies is re-forked at once, and a crash loop backs off up to
   let now = 0;
   const delays: number[] = [];
   for (let pid = 1; pid <= 8; pid++) {
-    s.forked('worker:0', pid, now);
+    s.step({ kind: 'forked', key: 'worker:0', pid: pid }, now);
     now += 100; // dies 100 ms after each start
-    const actions = s.exited('worker:0', pid, 1, now);
+    const actions = s.step({ kind: 'exited', key: 'worker:0', pid: pid, code: 1 }, now);
     t.same(actions[0], { breakLock: { pid } }, 'its lock, if it held it, is broken first');
     delays.push(actions.flatMap((a) => ('fork' in a ? [a.fork.delayMs] : []))[0]);
-    t.notOk(s.forkDue('x'), 'no such slot');
-    t.ok(s.forkDue('worker:0'), 'its slot is free');
+    t.notOk(due(s, 'x'), 'no such slot');
+    t.ok(due(s, 'worker:0'), 'its slot is free');
   }
   t.same(delays, [0, 400, 800, 1600, 3000, 3000, 3000, 3000]);
-  t.same(delays, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => retryDelayMs(n, MAX_REFORK_DELAY_MS)), 'the one back-off rule');
-  s.forked('worker:0', 9, now);
+  t.same(delays, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffMs(n, crashBackoff(MAX_REFORK_DELAY_MS))), 'the one back-off rule');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 9 }, now);
   now += 10_000; // healthy for a while
-  t.same(s.exited('worker:0', 9, 1, now).at(-1), { fork: { key: 'worker:0', delayMs: 0 } }, 'a death after a healthy run is re-forked at once');
+  t.same(s.step({ kind: 'exited', key: 'worker:0', pid: 9, code: 1 }, now).at(-1), { fork: { key: 'worker:0', delayMs: 0 } }, 'a death after a healthy run is re-forked at once');
   t.equal(s.view(now).length, 0);
   t.equal(s.restartsOf('worker:0'), 9);
 });
 
 t.test('a child that dropped the machine index makes the others reload', async (t) => {
   const s = supervisor(2);
-  s.forked('worker:0', 1, 0);
-  s.forked('worker:1', 2, 0);
-  t.same(kinds(s.exited('worker:0', 1, EXIT_REBUILD_INDEX, 10_000)), ['breakLock', 'restartOthers', 'fork']);
-  t.equal(s.revive('worker', 1, 2, 10_001).answer, 'none: already killed', 'the others are on their way out');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 1 }, 0);
+  s.step({ kind: 'forked', key: 'worker:1', pid: 2 }, 0);
+  t.same(kinds(s.step({ kind: 'exited', key: 'worker:0', pid: 1, code: EXIT_REBUILD_INDEX }, 10_000)), ['breakLock', 'restartOthers', 'fork']);
+  t.equal(revive(s, 'worker', 1, 2, 10_001).answer, 'none: already killed', 'the others are on their way out');
 });
 
 t.test('after stop nothing is forked and deaths are not restarts', async (t) => {
   const s = supervisor();
-  s.forked('worker:0', 1, 0);
-  s.stop();
-  t.same(kinds(s.exited('worker:0', 1, 0, 100)), ['breakLock']);
-  t.notOk(s.forkDue('worker:0'));
-  t.equal(s.revive('worker', 0, 0, 100).answer, 'none: stopping');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 1 }, 0);
+  s.step({ kind: 'stop' }, 0);
+  t.same(kinds(s.step({ kind: 'exited', key: 'worker:0', pid: 1, code: 0 }, 100)), ['breakLock']);
+  t.notOk(due(s, 'worker:0'));
+  t.equal(revive(s, 'worker', 0, 0, 100).answer, 'none: stopping');
 });
 
 t.test('the master\'s revival requests: only a silent child of ours is killed', async (t) => {
   const s = supervisor();
-  s.forked('worker:0', 7, 0);
-  s.pong('worker:0', 7, false, 100);
-  t.equal(s.revive('replicator', 3, 7, 200).answer, 'none: no replicator 3 here');
-  t.equal(s.revive('worker', 0, 7, 200).answer, 'none: it answers');
-  t.equal(s.revive('worker', 0, 12345, 5_000).answer, 'none: already replaced', 'a pid that is not our child in that slot is never killed');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 7 }, 0);
+  s.step({ kind: 'pong', key: 'worker:0', pid: 7, loading: false }, 100);
+  t.equal(revive(s, 'replicator', 3, 7, 200).answer, 'none: no replicator 3 here');
+  t.equal(revive(s, 'worker', 0, 7, 200).answer, 'none: it answers');
+  t.equal(revive(s, 'worker', 0, 12345, 5_000).answer, 'none: already replaced', 'a pid that is not our child in that slot is never killed');
   const silent = 100 + notAnsweringAfterMs(DEAD_AFTER_MS);
-  t.equal(s.revive('worker', 0, 7, silent - 1).answer, 'none: it answers', 'just under the limit');
-  const { answer, actions } = s.revive('worker', 0, 7, silent);
+  t.equal(revive(s, 'worker', 0, 7, silent - 1).answer, 'none: it answers', 'just under the limit');
+  const { answer, actions } = revive(s, 'worker', 0, 7, silent);
   t.equal(answer, 'killed');
   t.same(kills(actions), ['worker:0']);
-  t.equal(s.revive('worker', 0, 7, silent + 1).answer, 'none: already killed');
-  s.exited('worker:0', 7, null, silent + 2);
-  t.same(s.revive('worker', 0, 0, silent + 3), { answer: 'forked', actions: [{ fork: { key: 'worker:0', delayMs: 0 } }] });
+  t.equal(revive(s, 'worker', 0, 7, silent + 1).answer, 'none: already killed');
+  s.step({ kind: 'exited', key: 'worker:0', pid: 7, code: null }, silent + 2);
+  t.same(revive(s, 'worker', 0, 0, silent + 3), { answer: 'forked', actions: [{ fork: { key: 'worker:0', delayMs: 0 } }] });
 });
 
 t.test('a loading child has the startup allowance; a serving one the failure timeout', async (t) => {
   const s = supervisor();
-  s.forked('worker:0', 1, 0);
-  s.pong('worker:0', 1, true, 0);
-  t.equal(s.revive('worker', 0, 1, STARTUP_ALLOWANCE_MS - 1).answer, 'none: it answers', 'silent 30 s while loading: still its allowance');
-  t.equal(s.revive('worker', 0, 1, STARTUP_ALLOWANCE_MS).answer, 'killed');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 1 }, 0);
+  s.step({ kind: 'pong', key: 'worker:0', pid: 1, loading: true }, 0);
+  t.equal(revive(s, 'worker', 0, 1, STARTUP_ALLOWANCE_MS - 1).answer, 'none: it answers', 'silent 30 s while loading: still its allowance');
+  t.equal(revive(s, 'worker', 0, 1, STARTUP_ALLOWANCE_MS).answer, 'killed');
 });
 
 // ---------------------------------------------------------------------------
@@ -152,10 +157,9 @@ function simulate(seed: number): Report {
     c.alive = false;
     live.delete(c.key);
     emptySince.set(c.key, sim.now);
-    inPrimary(() => act(sup.exited(c.key, c.pid, code, sim.now)));
+    inPrimary(() => act(sup.step({ kind: 'exited', key: c.key, pid: c.pid, code }, sim.now)));
   };
   const fork = (key: string): void => {
-    if (!sup.forkDue(key)) return;
     if (live.has(key)) report.problems.push(`seed ${seed}: ${key} forked while ${live.get(key)!.pid} runs`);
     const n = (incarnations.get(key) ?? 0) + 1;
     incarnations.set(key, n);
@@ -164,7 +168,7 @@ function simulate(seed: number): Report {
     const c: Child = { key, pid: nextPid++, bornAt: sim.now, loadMs, lastAnswer: sim.now, alive: true, incarnation: n, served: false };
     live.set(key, c);
     emptySince.delete(key);
-    sup.forked(key, c.pid, sim.now);
+    sup.step({ kind: 'forked', key, pid: c.pid }, sim.now);
     if (behaviour === 'crashes' && n <= 3) sim.at(sim.now + 6_000 + random() * 20_000, () => exit(c, 1));
     if (behaviour === 'flaps' && n <= 6) sim.at(sim.now + 50 + random() * 2_000, () => exit(c, 1));
     if (behaviour === 'hangs' && n <= 2) sim.at(sim.now + loadMs + 2_000 + random() * 20_000, () => (c.hungAt = sim.now));
@@ -175,7 +179,8 @@ function simulate(seed: number): Report {
         const { key, delayMs } = a.fork;
         if (behaviours.get(key) === 'flaps' && delayMs > 0) report.flapDelays.push(delayMs);
         if (delayMs > MAX_REFORK_DELAY_MS) report.problems.push(`seed ${seed}: a re-fork put off ${delayMs} ms`);
-        sim.at(sim.now + delayMs, () => inPrimary(() => fork(key)));
+        if (delayMs === 0) fork(key);
+        else sim.at(sim.now + delayMs, () => inPrimary(() => act(sup.step({ kind: 'due', key }, sim.now))));
       } else if ('ping' in a) {
         const c = live.get(a.ping.key);
         // A child answers unless hung; a loading one is sometimes seconds late (its host is loaded).
@@ -188,7 +193,7 @@ function simulate(seed: number): Report {
             const loadingThen = sim.now < c.bornAt + c.loadMs;
             inPrimary(() => {
               if (!loadingThen) c.served = true;
-              act(sup.pong(c.key, c.pid, loadingThen, sim.now));
+              act(sup.step({ kind: 'pong', key: c.key, pid: c.pid, loading: loadingThen }, sim.now));
             });
           });
         }
@@ -210,10 +215,10 @@ function simulate(seed: number): Report {
     }
   }
 
-  act(sup.start());
+  act(sup.step({ kind: 'start' }, 0));
   const tick = (): void => {
     if (stalled()) return sim.at(stall!.from + stall!.ms, tick); // a timer fires once after a pause
-    act(sup.tick(sim.now));
+    act(sup.step({ kind: 'tick' }, sim.now));
     sim.at(sim.now + sup.pingEveryMs, tick);
   };
   sim.at(sup.pingEveryMs, tick);
@@ -222,9 +227,9 @@ function simulate(seed: number): Report {
     sim.every(1_000, 500, RUN_MS, () =>
       inPrimary(() => {
         for (const v of sup.view(sim.now)) {
-          if (v.heartbeatAgeMs > notAnsweringAfterMs(DEAD_AFTER_MS)) act(sup.revive(v.role, v.slot, v.pid, sim.now).actions);
+          if (v.heartbeatAgeMs > notAnsweringAfterMs(DEAD_AFTER_MS)) act(revive(sup, v.role, v.slot, v.pid, sim.now).actions);
         }
-        sup.masterSeen(sim.now);
+        sup.step({ kind: 'masterSeen' }, sim.now);
       }),
     );
   }
@@ -252,12 +257,12 @@ t.test(`children that crash, flap, hang and load slowly, under a primary that pa
 
 t.test('without the pause rule, a primary that was paused would kill its live children', async (t) => {
   const s = supervisor();
-  s.forked('worker:0', 1, 0);
-  s.pong('worker:0', 1, false, 10);
-  s.tick(1_000);
-  t.same(kills(s.tick(9_000)), [], 'the first tick after an 8 s pause judges no one: their answers are still to come');
-  s.pong('worker:0', 1, false, 9_010);
-  t.same(kills(s.tick(10_000)), []);
-  t.same(kills(s.tick(14_000)), [], 'a gap of 4 s is a pause too');
-  t.same(kills(s.tick(15_000)), ['worker:0'], 'silent ever since, at one tick a second: killed');
+  s.step({ kind: 'forked', key: 'worker:0', pid: 1 }, 0);
+  s.step({ kind: 'pong', key: 'worker:0', pid: 1, loading: false }, 10);
+  s.step({ kind: 'tick' }, 1_000);
+  t.same(kills(s.step({ kind: 'tick' }, 9_000)), [], 'the first tick after an 8 s pause judges no one: their answers are still to come');
+  s.step({ kind: 'pong', key: 'worker:0', pid: 1, loading: false }, 9_010);
+  t.same(kills(s.step({ kind: 'tick' }, 10_000)), []);
+  t.same(kills(s.step({ kind: 'tick' }, 14_000)), [], 'a gap of 4 s is a pause too');
+  t.same(kills(s.step({ kind: 'tick' }, 15_000)), ['worker:0'], 'silent ever since, at one tick a second: killed');
 });

@@ -14,7 +14,8 @@ const minimal = () => ({ machines: { m1: machine(50051), m2: machine(50052) }, s
 t.test('a minimal config takes every default', async (t) => {
   const c = parseConfig(minimal(), FILE);
   t.equal(c.file, FILE);
-  t.same(c.machines.m1, { host: '127.0.0.1', port: 50051, adminPort: 50101, peerPort: 50151 }, 'peerPort defaults to port + 100');
+  t.same(c.machines.m1, { host: '127.0.0.1', port: 50051, adminPort: 50101, peerPort: 50151, metricsPort: 50251 }, 'peerPort defaults to port + 100, metricsPort to port + 200');
+  t.same(c.metrics, { host: '127.0.0.1', tls: false }, 'metrics: plain HTTP on loopback');
   t.equal(c.dataDir, '/etc/ftchat/data', 'the data dir lies beside the file');
   t.equal(c.master, 'm1', 'the first machine is the master');
   t.same([c.workers, c.guardians, c.maxClockOffsetMs], [2, 2, 500]);
@@ -59,6 +60,8 @@ t.test('anything wrong is one line naming the file and the key', async (t) => {
     ['a port out of range', { ...minimal(), machines: { m1: machine(70000) } }, /machines\.m1\.port must be a port number/],
     ['no admin port', { ...minimal(), machines: { m1: { host: 'h', port: 50051 } } }, /machines\.m1\.adminPort must be a port number/],
     ['a peer port on the client port', { ...minimal(), machines: { m1: { ...machine(50051), peerPort: 50051 } } }, /machines\.m1\.peerPort must be a port number other than its port/],
+    ['a metrics port on the peer port', { ...minimal(), machines: { m1: { ...machine(50051), metricsPort: 50151 } } }, /machines\.m1\.metricsPort must be a port number other than its port and peerPort/],
+    ['metrics.tls not a boolean', { ...minimal(), metrics: { tls: 'yes' } }, /metrics\.tls must be true or false/],
     ['a master that names no machine', { ...minimal(), master: 'm9' }, /"master" names no machine/],
     ['a fraction', { ...minimal(), workers: 1.5 }, /"workers" must be an integer >= 1/],
     ['a string number', { ...minimal(), limits: { maxFollows: '10' } }, /"limits\.maxFollows" must be an integer >= 1/],

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { createEventId, type ChatEvent } from '../../lib/core/event';
 import { EventIndex, lineBytes } from '../../lib/core/event-index';
+import { fingerprint } from '../../lib/core/identity';
 import { ev, rng, shuffled } from '../helpers/events';
 
 const ids = (events: ChatEvent[]): string[] => events.map((e) => e.id);
@@ -150,6 +151,20 @@ t.test('a snapshot restores vector, rooms, graph and held-back events', async (t
   t.same(restored.graph.following('ann'), ['ann', 'cat']);
 });
 
+t.test('a load restores the index in place: whoever holds it sees the snapshot, and nothing of what it held before', async (t) => {
+  const source = new EventIndex();
+  offerAll(source, [ev({ origin: 'A', seq: 1, kind: 'create', id: createEventId('ann'), room: 'ann', author: 'ann', text: '' }), ev({ origin: 'A', seq: 3, room: 'ann', author: 'ann' })]);
+  const held = new EventIndex(); // e.g. captured by a chat handler before the load
+  offerAll(held, [ev({ origin: 'B', seq: 1, kind: 'create', id: createEventId('zed'), room: 'zed', author: 'zed', text: '' })]);
+  held.restore(source.snapshot());
+  t.same([...held.vector()], [['A', 1]], "the snapshot's vector, none of the old one");
+  t.same([...held.rooms.names('')], ['ann'], "the snapshot's rooms");
+  t.equal(held.heldBack(), 1, 'its held-back event');
+  held.restore();
+  t.same([...held.vector()], [], 'restored from nothing: empty');
+  t.equal(held.heldBack(), 0);
+});
+
 t.test('a bulk load takes events in any order, and moves the vector over what is dense', async (t) => {
   const events = history();
   const random = rng(13);
@@ -199,4 +214,35 @@ t.test("a user's stored bytes count each of its lines once, however it was learn
   t.equal(index.storedBy('alice'), total, "another user's join of her room is bob's, not hers");
   t.ok(index.storedBy('bob') > 0, "it is bob's");
   t.equal(EventIndex.fromSnapshot(index.snapshot()).storedBy('alice'), total, 'a checkpoint keeps the counts');
+});
+
+t.test("only events made with their user's key count, whatever order they arrive in; events from before keys always count", async (t) => {
+  const key = (n: number): string => `ed25519:${Buffer.alloc(32, n).toString('base64')}`;
+  const fp = (n: number): string => fingerprint(Buffer.alloc(32, n));
+  const created = (origin: string, seq: number, room: string, n: number, wall: number): ChatEvent =>
+    ev({ origin, seq, kind: 'create', id: createEventId(room), room, author: room, text: key(n), key: fp(n), hlc: { wall, logical: 0 } });
+  const events = [
+    created('A', 1, 'ann', 1, 10),
+    created('A', 2, 'bob', 2, 11),
+    ev({ origin: 'B', seq: 1, kind: 'join', id: 'join/ann/bob/1', author: 'ann', room: 'bob', text: '', key: fp(1), hlc: { wall: 20, logical: 0 } }),
+    ev({ origin: 'B', seq: 2, kind: 'join', id: 'join/cat/bob/1', author: 'cat', room: 'bob', text: '', key: fp(9), hlc: { wall: 21, logical: 0 } }),
+    ev({ origin: 'B', seq: 3, kind: 'post', id: 'post/bob/good', author: 'bob', room: 'bob', text: 'by my key', key: fp(2), hlc: { wall: 22, logical: 0 } }),
+    ev({ origin: 'B', seq: 4, kind: 'post', id: 'post/bob/bad', author: 'bob', room: 'bob', text: 'by a stranger', key: fp(9), hlc: { wall: 23, logical: 0 } }),
+    ev({ origin: 'B', seq: 5, kind: 'post', id: 'post/bob/old', author: 'bob', room: 'bob', text: 'before keys', hlc: { wall: 24, logical: 0 } }),
+    created('C', 1, 'cat', 3, 12),
+  ];
+  for (const order of [events, [...events].reverse(), shuffled(events, rng(3))]) {
+    const index = new EventIndex();
+    const shown = ids(offerAll(index, order));
+    t.same(shown.filter((id) => id.startsWith('post/')).sort(), ['post/bob/good', 'post/bob/old'], 'shown: the posts by the room key, and the one from before keys');
+    t.same(index.graph.following('ann'), ['ann', 'bob'], "ann's join, by ann's key, applied (once ann's key is known)");
+    t.same(index.graph.following('cat'), ['cat'], "cat's join, by another key, is not");
+    const restored = EventIndex.fromSnapshot(index.snapshot());
+    t.equal(restored.keys.fingerprintOf('bob'), fp(2), 'the keys survive a checkpoint');
+  }
+  const waiting = new EventIndex();
+  offerAll(waiting, events.slice(2, 3));
+  const back = EventIndex.fromSnapshot(waiting.snapshot());
+  offerAll(back, events.slice(0, 1));
+  t.same(back.graph.following('ann'), ['ann', 'bob'], 'a join waiting for its key survives a checkpoint');
 });

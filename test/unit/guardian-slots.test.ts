@@ -17,63 +17,65 @@ const OPTIONS = {
   detector: { heartbeatMs: BEAT_MS, suspectAfterMs: 2_000, deadAfterMs: 3_000 },
   firstConnectMs: 3 * PRIMARY_BEAT_MS,
   spawnGraceMs: 5_000,
+  exitGraceMs: 500,
 };
-const spawns = (actions: SlotAction[]) => actions.map((a) => `${a.spawn.slot}:${a.spawn.why}`);
-const replacing = (actions: SlotAction[]) => actions.map((a) => a.spawn.replacing);
+const spawns = (actions: SlotAction[]) => actions.flatMap((a) => ('spawn' in a ? [`${a.spawn.slot}:${a.spawn.why}`] : []));
+const replacing = (actions: SlotAction[]) => actions.flatMap((a) => ('spawn' in a ? [a.spawn.replacing] : []));
 
 t.test('guardians alive from before are adopted; an empty slot is filled soon after the start', async (t) => {
   const g = new GuardianSlots(OPTIONS, 0);
-  g.connected(0, 501, 100);
-  t.same(spawns(g.tick(200)), []);
-  t.same(spawns(g.tick(600)), [], 'slot 1 still has its few beats to show up');
-  t.same(spawns(g.tick(601)), ['1:none showed up']);
-  g.spawned(1, 777);
+  g.step({ kind: 'hello', slot: 0, pid: 501 }, 100);
+  t.same(spawns(g.step({ kind: 'tick' }, 200)), []);
+  t.same(spawns(g.step({ kind: 'tick' }, 600)), [], 'slot 1 still has its few beats to show up');
+  t.same(spawns(g.step({ kind: 'tick' }, 601)), ['1:none showed up']);
+  g.step({ kind: 'spawned', slot: 1, pid: 777 }, 0);
   t.same(g.view(700).map((v) => [v.slot, v.pid, v.state, v.restarts]), [[0, 501, 'up', 0], [1, 777, 'starting', 0]]);
 });
 
 t.test('a silent guardian is replaced after the failure timeout; a spawned one gets its grace', async (t) => {
   const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
-  g.connected(0, 501, 0);
-  for (let now = 1_000; now <= 3_000; now += 1_000) g.beaten(0, now);
-  t.same(spawns(g.tick(5_999)), [], 'silent just under 3 s');
-  const silent = g.tick(6_000);
+  g.step({ kind: 'hello', slot: 0, pid: 501 }, 0);
+  for (let now = 1_000; now <= 3_000; now += 1_000) g.step({ kind: 'beaten', slot: 0 }, now);
+  t.same(spawns(g.step({ kind: 'tick' }, 5_999)), [], 'silent just under 3 s');
+  const silent = g.step({ kind: 'tick' }, 6_000);
   t.same(spawns(silent), ['0:silent']);
   t.same(replacing(silent), [501], 'naming the silent one, which the primary kills first if it is its own child');
-  g.spawned(0, 502);
-  t.same(spawns(g.tick(10_999)), [], 'the newcomer has 5 s to beat');
-  t.same(spawns(g.tick(11_000)), ['0:silent'], 'it never did');
-  g.spawned(0, 503);
-  g.connected(0, 503, 11_100);
+  g.step({ kind: 'spawned', slot: 0, pid: 502 }, 0);
+  t.same(spawns(g.step({ kind: 'tick' }, 10_999)), [], 'the newcomer has 5 s to beat');
+  t.same(spawns(g.step({ kind: 'tick' }, 11_000)), ['0:silent'], 'it never did');
+  g.step({ kind: 'spawned', slot: 0, pid: 503 }, 0);
+  g.step({ kind: 'hello', slot: 0, pid: 503 }, 11_100);
   t.equal(g.view(11_100)[0].state, 'up', 'the one we spawned, saying hello, is up at once');
   t.equal(g.view(11_000)[0].restarts, 2);
 });
 
 t.test('the spawn grace holds even when the failure timeout is longer', async (t) => {
   const g = new GuardianSlots({ ...OPTIONS, slots: 1, detector: { heartbeatMs: 1_000, suspectAfterMs: 30_000, deadAfterMs: 60_000 } }, 0);
-  t.same(spawns(g.tick(601)), ['0:none showed up']);
-  g.spawned(0, 10);
-  t.same(spawns(g.tick(5_600)), [], 'within the spawn grace');
-  t.same(spawns(g.tick(5_601)), ['0:silent'], 'never beat: spawned again after 5 s, not 60');
-  g.spawned(0, 11);
-  g.beaten(0, 6_000);
-  t.same(spawns(g.tick(65_999)), [], 'once heard, the failure timeout applies');
-  t.same(spawns(g.tick(66_000)), ['0:silent']);
+  t.same(spawns(g.step({ kind: 'tick' }, 601)), ['0:none showed up']);
+  g.step({ kind: 'spawned', slot: 0, pid: 10 }, 0);
+  t.same(spawns(g.step({ kind: 'tick' }, 5_600)), [], 'within the spawn grace');
+  t.same(spawns(g.step({ kind: 'tick' }, 5_601)), ['0:silent'], 'never beat: spawned again after 5 s, not 60');
+  g.step({ kind: 'spawned', slot: 0, pid: 11 }, 0);
+  g.step({ kind: 'beaten', slot: 0 }, 6_000);
+  t.same(spawns(g.step({ kind: 'tick' }, 65_999)), [], 'once heard, the failure timeout applies');
+  t.same(spawns(g.step({ kind: 'tick' }, 66_000)), ['0:silent']);
 });
 
 t.test('a guardian whose stream broke and pid died is replaced at once, once', async (t) => {
   const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
-  g.connected(0, 501, 0);
-  t.same(g.exited(0, 999, 10), [], 'not the slot\'s guardian');
-  t.same(spawns(g.exited(0, 501, 10)), ['0:exited']);
-  t.same(g.exited(0, 501, 11), [], 'a replacement is on its way');
-  t.notOk(g.isCurrent(0, 501));
+  g.step({ kind: 'hello', slot: 0, pid: 501 }, 0);
+  t.same(g.step({ kind: 'streamBroken', slot: 0, pid: 501 }, 5), [{ checkExit: { slot: 0, pid: 501, withinMs: 500 } }], 'its stream broke: is its pid dead?');
+  t.same(g.step({ kind: 'exited', slot: 0, pid: 999 }, 10), [], 'not the slot\'s guardian');
+  t.same(spawns(g.step({ kind: 'exited', slot: 0, pid: 501 }, 10)), ['0:exited']);
+  t.same(g.step({ kind: 'exited', slot: 0, pid: 501 }, 11), [], 'a replacement is on its way');
+  t.same(g.step({ kind: 'streamBroken', slot: 0, pid: 501 }, 12), [], 'its stream breaking is no news now');
 });
 
 t.test('the same pid saying hello again is not a beat; only its beat file says it still runs', async (t) => {
   const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
-  g.connected(0, 501, 0);
-  for (let now = 500; now < 3_000; now += 500) g.connected(0, 501, now);
-  t.same(spawns(g.tick(3_000)), ['0:silent'], 'hellos on the stream kept nothing alive');
+  g.step({ kind: 'hello', slot: 0, pid: 501 }, 0);
+  for (let now = 500; now < 3_000; now += 500) g.step({ kind: 'hello', slot: 0, pid: 501 }, now);
+  t.same(spawns(g.step({ kind: 'tick' }, 3_000)), ['0:silent'], 'hellos on the stream kept nothing alive');
 });
 
 // ---------------------------------------------------------------------------
@@ -101,7 +103,7 @@ function simulate(seed: number): string[] {
     lostSince.set(gd.slot, sim.now);
     if (how === 'crash') {
       // Its stream breaks; the primary checks the pid (dead) and reports it.
-      const check = (): void => (paused() ? sim.at(stall!.from + stall!.ms, check) : act(g.exited(gd.slot, gd.pid, sim.now)));
+      const check = (): void => (paused() ? sim.at(stall!.from + stall!.ms, check) : act(g.step({ kind: 'streamBroken', slot: gd.slot, pid: gd.pid }, sim.now)));
       sim.at(sim.now + 1 + random() * 500, check);
     }
   };
@@ -118,7 +120,7 @@ function simulate(seed: number): string[] {
       lostSince.delete(slot);
       const hello = (): void => {
         if (paused()) return sim.at(stall!.from + stall!.ms, hello);
-        g.connected(slot, gd.pid, sim.now);
+        g.step({ kind: 'hello', slot, pid: gd.pid }, sim.now);
       };
       hello();
       const beat = (): void => {
@@ -137,7 +139,13 @@ function simulate(seed: number): string[] {
     return gd;
   };
   function act(actions: SlotAction[]): void {
-    for (const { spawn: { slot, replacing } } of actions) {
+    for (const a of actions) {
+      if ('checkExit' in a) {
+        const { slot, pid } = a.checkExit;
+        if (current.get(slot)?.pid !== pid || !current.get(slot)!.alive) act(g.step({ kind: 'exited', slot, pid }, sim.now));
+        continue;
+      }
+      const { slot, replacing } = a.spawn;
       const holder = current.get(slot);
       if (holder?.hung && holder.pid === replacing) {
         if (holder.own) holder.alive = false; // the primary kills its own hung child first
@@ -147,7 +155,7 @@ function simulate(seed: number): string[] {
         problems.push(`seed ${seed}: slot ${slot} given a second guardian while ${holder.pid} beats`);
       }
       const gd = start(slot, true);
-      g.spawned(slot, gd.pid);
+      g.step({ kind: 'spawned', slot, pid: gd.pid }, 0);
     }
   }
   // Guardians alive from before the primary's start, in some slots.
@@ -155,9 +163,9 @@ function simulate(seed: number): string[] {
   const beatFiles = new Set<number>();
   const tick = (): void => {
     if (paused()) return sim.at(stall!.from + stall!.ms, tick);
-    for (const slot of beatFiles) g.beaten(slot, sim.now);
+    for (const slot of beatFiles) g.step({ kind: 'beaten', slot: slot }, sim.now);
     beatFiles.clear();
-    act(g.tick(sim.now));
+    act(g.step({ kind: 'tick' }, sim.now));
     sim.at(sim.now + PRIMARY_BEAT_MS, tick);
   };
   sim.at(PRIMARY_BEAT_MS, tick);

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { RingMsg } from '../../lib/cluster/election';
-import { Reviver, type ReviverAction } from '../../lib/cluster/reviver';
+import { Reviver, type GuardianAction } from '../../lib/cluster/reviver';
 import { SimNetwork } from '../helpers/sim-network';
 
 // The config's defaults (lib/common/config.ts) and the guardian's grace.
@@ -22,39 +22,39 @@ const MAX_START_MS = 4_000;
 
 function reviver(self: string, members: string[], now = 0): Reviver {
   return new Reviver(
-    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM },
+    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM, exitGraceMs: 500 },
     now,
   );
 }
 
-const revives = (actions: ReviverAction[]) => actions.flatMap((a) => ('revive' in a ? [a.revive] : []));
+const revives = (actions: GuardianAction[]) => actions.flatMap((a) => ('revive' in a ? [a.revive] : []));
 
 t.test('a lone guardian revives a primary it saw die, with a term above the record', async (t) => {
   const r = reviver('m2.g0', ['m2.g0']);
-  r.primaryHeard(100, INITIAL_TERM);
-  t.same(revives(r.tick(200)), [], 'alive: nothing to do');
-  const actions = r.primaryDied(300);
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM }, 100);
+  t.same(revives(r.step({ kind: 'tick' }, 200)), [], 'alive: nothing to do');
+  const actions = r.step({ kind: 'broken', recordPid: null }, 300);
   t.same(revives(actions), [{ term: 8, why: 'elected', silentMs: 200 }]);
-  t.same(revives(r.tick(400)), [], 'once: the new primary gets its grace');
+  t.same(revives(r.step({ kind: 'tick' }, 400)), [], 'once: the new primary gets its grace');
 });
 
 t.test('a primary killed again soon after its revival is revived at once once it has beaten: the grace waits only for a start', async (t) => {
   const r = reviver('m2.g0', ['m2.g0']);
-  r.primaryHeard(100, INITIAL_TERM);
-  t.equal(revives(r.primaryDied(300)).length, 1, 'the first death');
-  t.same(revives(r.tick(500)), [], 'not again while the new primary starts');
-  r.primaryHeard(700, INITIAL_TERM + 1);
-  const again = revives(r.primaryDied(1_500));
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM }, 100);
+  t.equal(revives(r.step({ kind: 'broken', recordPid: null }, 300)).length, 1, 'the first death');
+  t.same(revives(r.step({ kind: 'tick' }, 500)), [], 'not again while the new primary starts');
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM + 1 }, 700);
+  const again = revives(r.step({ kind: 'broken', recordPid: null }, 1_500));
   t.same(again.map((x) => [x.term, x.why]), [[INITIAL_TERM + 2, 'elected']], `revived at once, 1.2 s after the last revival (grace ${REVIVE_GRACE_MS} ms)`);
 });
 
 t.test('leading while the primary looks alive starts nothing', async (t) => {
   const r = reviver('b', ['a', 'b']);
-  r.primaryHeard(0, INITIAL_TERM);
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM }, 0);
   // A forged (or stale) Election that b passes on and gets back makes b lead term 9.
-  const forward = r.receive({ kind: 'election', term: 9, candidateId: 'a', origin: 'a' }, 10);
+  const forward = r.step({ kind: 'ring', msg: { kind: 'election', term: 9, candidateId: 'a', origin: 'a' } }, 10);
   t.same(forward, [{ send: { to: 'a', msg: { kind: 'election', term: 9, candidateId: 'b', origin: 'a' } } }]);
-  const led = r.receive({ kind: 'election', term: 9, candidateId: 'b', origin: 'a' }, 20);
+  const led = r.step({ kind: 'ring', msg: { kind: 'election', term: 9, candidateId: 'b', origin: 'a' } }, 20);
   t.same(revives(led), [], 'no primary is started');
   t.ok(led.some((a) => 'decided' in a), 'the term is decided all the same');
 });
@@ -62,13 +62,13 @@ t.test('leading while the primary looks alive starts nothing', async (t) => {
 t.test('a flood of forged leader announcements delays a revival by a bounded time only', async (t) => {
   const members = ['a', 'b'];
   const r = reviver('a', members);
-  r.primaryHeard(0, INITIAL_TERM);
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM }, 0);
   let revivedAt: number | undefined;
   let sent = 0;
   for (let now = 100; now <= 20_000 && revivedAt === undefined; now += 50) {
     // Every 50 ms: "b leads a newer term", which would keep a trusting guardian waiting forever.
     const forged: RingMsg = { kind: 'elected', term: r.election.term + 1, leaderId: 'b' };
-    const actions = [...(now === 300 ? r.primaryDied(now) : []), ...r.receive(forged, now), ...r.tick(now)];
+    const actions = [...(now === 300 ? r.step({ kind: 'broken', recordPid: null }, now) : []), ...r.step({ kind: 'ring', msg: forged }, now), ...r.step({ kind: 'tick' }, now)];
     sent++;
     if (revives(actions).length > 0) revivedAt = now;
   }
@@ -101,8 +101,8 @@ function simulate(seed: number, forger: boolean, faults: boolean): Run {
   const net: SimNetwork<RingMsg> = new SimNetwork<RingMsg>(
     { seed, minDelayMs: 1, maxDelayMs: 20, failAfterMs: 2 * HEARTBEAT_MS },
     {
-      deliver: (to, msg) => apply(to, nodes.get(to)!.receive(msg, net.now)),
-      failed: (from, to, msg) => apply(from, nodes.get(from)!.deliveryFailed(to, msg, net.now)),
+      deliver: (to, msg) => apply(to, nodes.get(to)!.step({ kind: 'ring', msg: msg }, net.now)),
+      failed: (from, to, msg) => apply(from, nodes.get(from)!.step({ kind: 'deliveryFailed', to, msg }, net.now)),
     },
   );
   const random = net.random;
@@ -115,7 +115,7 @@ function simulate(seed: number, forger: boolean, faults: boolean): Run {
   let primaryUp = true;
   let starting = false;
   const live = (): string[] => ids.filter((id) => net.isAlive(id));
-  function apply(id: string, actions: ReviverAction[]): void {
+  function apply(id: string, actions: GuardianAction[]): void {
     if (!net.isAlive(id)) return;
     for (const a of actions) {
       if ('send' in a) net.send(id, a.send.to, a.send.msg);
@@ -137,13 +137,13 @@ function simulate(seed: number, forger: boolean, faults: boolean): Run {
 
   // The primary beats every heartbeat while it runs; each guardian ticks on its own phase.
   net.every(HEARTBEAT_MS, 0, end, () => {
-    if (primaryUp) for (const id of live()) nodes.get(id)!.primaryHeard(net.now, INITIAL_TERM + 1);
+    if (primaryUp) for (const id of live()) nodes.get(id)!.step({ kind: 'answer', pid: 1, term: INITIAL_TERM + 1 }, net.now);
   });
-  for (const id of ids) net.every(HEARTBEAT_MS, Math.floor(random() * HEARTBEAT_MS), end, () => apply(id, nodes.get(id)!.tick(net.now)));
+  for (const id of ids) net.every(HEARTBEAT_MS, Math.floor(random() * HEARTBEAT_MS), end, () => apply(id, nodes.get(id)!.step({ kind: 'tick' }, net.now)));
   net.at(KILL_AT, () => {
     primaryUp = false;
     // Most guardians see its Watch stream break at once; the others go by the beats.
-    for (const id of live()) if (random() < 0.7) net.at(net.now + Math.floor(random() * 500), () => apply(id, nodes.get(id)!.primaryDied(net.now)));
+    for (const id of live()) if (random() < 0.7) net.at(net.now + Math.floor(random() * 500), () => apply(id, nodes.get(id)!.step({ kind: 'broken', recordPid: null }, net.now)));
   });
   // Some guardians die too, never all of them.
   for (const victim of ids.slice(0, Math.floor(random() * n))) net.at(KILL_AT + Math.floor(random() * 3_000), () => net.kill(victim));
@@ -161,7 +161,7 @@ function simulate(seed: number, forger: boolean, faults: boolean): Run {
             ? { kind: 'election', term: target.election.term + 1, candidateId: other, origin: ids[target.election.term % n] }
             : { kind: 'elected', term: Number.MAX_SAFE_INTEGER - Math.floor(random() * 10), leaderId: other };
       run.forged++;
-      if (net.isAlive(to)) apply(to, target.receive(msg, net.now));
+      if (net.isAlive(to)) apply(to, target.step({ kind: 'ring', msg: msg }, net.now));
       net.at(net.now + 5 + Math.floor(random() * 60), forge);
     };
     net.at(0, forge);

@@ -1,0 +1,243 @@
+/**
+ * A primary process's way into charge of its machine, and out of it: the term
+ * comparison, the fencing of a stale primary, standing by while a healthy one
+ * runs, and stepping down for a successor.
+ *
+ * A start reads the machine's primary record. If the recorded primary still runs
+ * (its pid lives as a server of this machine), it gets `fenceSilenceMs` to show
+ * life (answer its admin port as itself, or touch its beat file): one that does
+ * runs, however slowly, and we stand by; one that does not may be paused, so it is
+ * killed (fenced) before we go on. Then we bind the machine's admin port (one
+ * process at a time: a second start stands by), take the primary lock and write
+ * the record with a term above every term before ours (the record's, and the
+ * electing guardian's). A primary in charge steps down the moment the record
+ * names a newer term, or its own term with another pid, or its lock is taken.
+ * Standing by, we ask the running primary every `standByEveryMs`; once it neither
+ * answers nor runs, we start again from the record.
+ *
+ * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
+ * actions for the shell (lib/supervision/primary-process.ts) to perform and report
+ * back as inputs.
+ */
+import type { Supervisor, Tick } from './supervisor';
+import type { TimingPolicy } from './timing-policy';
+
+/** What a primary record says (data/<machine>/primary.json); pid 0: the machine was stopped cleanly. */
+export interface RecordView {
+  pid: number;
+  term: number;
+  restarts: number;
+}
+
+/** The machine as a start finds it: the record, and whether its pid still runs as a server of the machine (not us). */
+export interface Found {
+  record: RecordView | null;
+  recordedRuns: boolean;
+}
+
+export type TakeoverInput =
+  | ({ kind: 'start' } & Found)
+  /** The recorded primary answered its admin port as itself, or touched its beat file. */
+  | { kind: 'lifeSign' }
+  /** The recorded primary is gone (it died while we probed, or we fenced it). */
+  | { kind: 'recordedGone' }
+  /** Binding the admin port; `record` as read once it was bound (no other start can charge meanwhile). */
+  | { kind: 'bound'; ok: boolean; detail: string; record: RecordView | null }
+  | { kind: 'charged' }
+  /** The lock or the record could not be written for lack of space. */
+  | { kind: 'chargeFailed'; detail: string }
+  | { kind: 'recordChanged'; record: RecordView | null }
+  | { kind: 'lockCompromised'; detail: string }
+  /** The standing-by start's question: did the running primary answer, and how the machine is now. */
+  | ({ kind: 'answered'; alive: boolean } & Found)
+  /** A clean stop begins: nothing steps down or starts any more. */
+  | { kind: 'stopping' }
+  | Tick;
+
+export type TakeoverAction =
+  /** Look for life of the recorded primary `pid` (its admin answer as itself, its beat file) and for its death. */
+  | { probe: { pid: number } }
+  /** Kill the process group of `pid`, then report `recordedGone` once it is dead. */
+  | { fence: { pid: number; silentMs: number } }
+  | { bind: { term: number } }
+  /** We hold the admin port: keep the machine's guardians (they watch us from now on). */
+  | { keepGuardians: { term: number } }
+  /** Take the primary lock and write the record. */
+  | { takeCharge: { term: number; restarts: number } }
+  /** The lock and record are ours: run the machine. */
+  | { inCharge: { term: number; restarts: number; previousPid: number | null; died: boolean } }
+  /** The data dir refuses writes: serve status and try again (logged once). */
+  | { waitForSpace: { detail: string } }
+  | { standBy: { reason: string } }
+  /** Ask the running primary whether it lives (admin heartbeat), then report `answered`. */
+  | { ask: { timeoutMs: number } }
+  | { stepDown: { reason: string } }
+  /** The machine was stopped cleanly meanwhile: this start ends. */
+  | { stopped: { reason: string } };
+
+export type TakeoverPhase = 'new' | 'probing' | 'fencing' | 'binding' | 'charging' | 'in-charge' | 'standing-by' | 'done';
+
+export interface TakeoverOptions {
+  /** This process's pid. */
+  pid: number;
+  /** The term the electing guardian chose (FBS_TERM); absent for a start by hand or by systemd. */
+  revivalTerm?: number;
+  timing: Pick<TimingPolicy, 'fenceSilenceMs' | 'fenceKillWaitMs' | 'diskRetryMs' | 'standByEveryMs' | 'standByAnswerMs'>;
+}
+
+export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
+  private state: TakeoverPhase = 'new';
+  private record: RecordView | null = null;
+  private myTerm = 0;
+  private restarts = 0;
+  /** The previous primary did not stop cleanly (its children died with it). */
+  private died = false;
+  /** When the current phase's wait ends (probe, fence, disk retry, next question). */
+  private deadline = Infinity;
+  private asking = false;
+  private spaceLogged = false;
+
+  constructor(private readonly options: TakeoverOptions) {}
+
+  get phase(): TakeoverPhase {
+    return this.state;
+  }
+
+  /** Our term once a start has computed it (0 before). */
+  get term(): number {
+    return this.myTerm;
+  }
+
+  step(input: TakeoverInput, now: number): TakeoverAction[] {
+    switch (input.kind) {
+      case 'start':
+        return this.start(input, now);
+      case 'lifeSign':
+        return this.state === 'probing' ? this.standBy(`the recorded primary (pid ${this.record?.pid}) shows life`, now) : [];
+      case 'recordedGone':
+        return this.state === 'probing' || this.state === 'fencing' ? this.bind() : [];
+      case 'bound':
+        return this.state === 'binding' ? this.bound(input, now) : [];
+      case 'charged':
+        return this.charged();
+      case 'chargeFailed':
+        return this.chargeFailed(input.detail, now);
+      case 'recordChanged':
+        return this.recordChanged(input.record);
+      case 'lockCompromised':
+        return this.state === 'in-charge' || this.state === 'charging' ? this.stepDown(`primary lock compromised: ${input.detail}`) : [];
+      case 'answered':
+        return this.answered(input, now);
+      case 'stopping':
+        this.state = 'done';
+        return [];
+      case 'tick':
+        return this.tick(now);
+    }
+  }
+
+  private start({ record, recordedRuns }: Found, now: number): TakeoverAction[] {
+    this.record = record;
+    this.count(record);
+    if (!record || !recordedRuns || record.pid === this.options.pid) return this.bind();
+    this.state = 'probing';
+    this.deadline = now + this.options.timing.fenceSilenceMs;
+    return [{ probe: { pid: record.pid } }];
+  }
+
+  /** Our term lies above the record's and the electing guardian's; a previous primary that ran counts as a restart. */
+  private count(record: RecordView | null): void {
+    this.myTerm = Math.max(record?.term ?? 0, this.options.revivalTerm ?? 0) + 1;
+    this.died = !!record && record.pid !== 0;
+    this.restarts = (record?.restarts ?? 0) + (this.died ? 1 : 0);
+  }
+
+  private bind(): TakeoverAction[] {
+    this.state = 'binding';
+    this.deadline = Infinity;
+    return [{ bind: { term: this.myTerm } }];
+  }
+
+  private bound(input: Extract<TakeoverInput, { kind: 'bound' }>, now: number): TakeoverAction[] {
+    if (!input.ok) return this.standBy(input.detail, now);
+    // A guardian's revival that lost the race with a clean stop (the stopping primary marks
+    // the record before it frees the port we now hold) must not bring the machine back.
+    if (this.options.revivalTerm !== undefined && input.record?.pid === 0) {
+      this.state = 'done';
+      return [{ stopped: { reason: 'the machine was stopped cleanly' } }];
+    }
+    // A primary that charged and died between our read and our bind has raised the record.
+    this.count(input.record);
+    this.state = 'charging';
+    return [{ keepGuardians: { term: this.myTerm } }, { takeCharge: { term: this.myTerm, restarts: this.restarts } }];
+  }
+
+  private charged(): TakeoverAction[] {
+    if (this.state !== 'charging') return [];
+    this.state = 'in-charge';
+    this.deadline = Infinity;
+    return [{ inCharge: { term: this.myTerm, restarts: this.restarts, previousPid: this.record?.pid ?? null, died: this.died } }];
+  }
+
+  private chargeFailed(detail: string, now: number): TakeoverAction[] {
+    if (this.state !== 'charging') return [];
+    this.deadline = now + this.options.timing.diskRetryMs;
+    if (this.spaceLogged) return [];
+    this.spaceLogged = true;
+    return [{ waitForSpace: { detail } }];
+  }
+
+  private recordChanged(record: RecordView | null): TakeoverAction[] {
+    if (this.state !== 'in-charge' || !record) return [];
+    const newer = record.term > this.myTerm || (record.term === this.myTerm && record.pid !== this.options.pid);
+    return newer ? this.stepDown(`a newer primary holds term ${record.term} (pid ${record.pid})`) : [];
+  }
+
+  private stepDown(reason: string): TakeoverAction[] {
+    this.state = 'done';
+    return [{ stepDown: { reason } }];
+  }
+
+  private standBy(reason: string, now: number): TakeoverAction[] {
+    this.state = 'standing-by';
+    this.asking = false;
+    this.deadline = now + this.options.timing.standByEveryMs;
+    return [{ standBy: { reason } }];
+  }
+
+  private answered(input: Extract<TakeoverInput, { kind: 'answered' }>, now: number): TakeoverAction[] {
+    if (this.state !== 'standing-by' || !this.asking) return [];
+    this.asking = false;
+    this.deadline = now + this.options.timing.standByEveryMs;
+    if (input.alive) return [];
+    if (input.record?.pid === 0) {
+      this.state = 'done';
+      return [{ stopped: { reason: 'the machine was stopped cleanly' } }];
+    }
+    // A primary that runs without answering (paused, say) is its guardians' to judge.
+    return !input.record || !input.recordedRuns ? this.start(input, now) : [];
+  }
+
+  private tick(now: number): TakeoverAction[] {
+    if (now < this.deadline) return [];
+    switch (this.state) {
+      case 'probing': {
+        this.state = 'fencing';
+        this.deadline = now + this.options.timing.fenceKillWaitMs;
+        return [{ fence: { pid: this.record!.pid, silentMs: this.options.timing.fenceSilenceMs } }];
+      }
+      case 'fencing':
+        return this.bind(); // not seen dead in time: the port decides
+      case 'charging':
+        this.deadline = Infinity;
+        return [{ takeCharge: { term: this.myTerm, restarts: this.restarts } }];
+      case 'standing-by':
+        if (this.asking) return [];
+        this.asking = true;
+        this.deadline = Infinity;
+        return [{ ask: { timeoutMs: this.options.timing.standByAnswerMs } }];
+      default:
+        return [];
+    }
+  }
+}
