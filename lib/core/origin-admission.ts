@@ -7,14 +7,15 @@
  * live writer, a retired one it lacks events of or holds past its final seq, one no
  * marker covers, or one waiting behind a hole. An event that would open an origin
  * (its first here, or one past the final seq of a compacted one) needs room: fewer
- * than MAX_OPEN_ORIGINS open origins of its machine, and fewer than
- * RELAYED_OPEN_ORIGINS when it comes from another machine than its own. Without
+ * than MAX_OPEN_ORIGINS open origins of its machine, whichever link brings it. Without
  * room it waits (a peer offers it again) until a retirement compacts some away.
  *
  * So a compacted vector names at most MAX_OPEN_ORIGINS origins of each machine and a
- * marker. A forged retirement can keep origins open, not add any; and a peer that
- * floods another machine's origins fills only the relayed half, never the room that
- * machine's own writers arrive in. Pure.
+ * marker. A forged retirement can keep origins open, not add any. The room does not
+ * depend on the link: machines that hold the same events of a machine, however they
+ * got them, take the same further origins of it. (A room per link let one machine
+ * fill up from a relay while its own link broke, and machines kept different sets.)
+ * What a peer with a stolen certificate can still do is in docs/security.md. Pure.
  */
 import { machineOfOrigin, MAX_OPEN_ORIGINS } from './origins';
 import type { Retirements } from './retirements';
@@ -42,9 +43,9 @@ export class OriginGate {
     this.count();
   }
 
-  /** Null if event `seq` of `origin`, from the link to machine `peer`, may be stored; else why it waits (one line). */
-  admit(origin: string, seq: number, peer: string): string | null {
-    const bad = this.room(origin, seq, peer);
+  /** Null if event `seq` of `origin` may be stored; else why it waits (one line). */
+  admit(origin: string, seq: number): string | null {
+    const bad = this.room(origin, seq);
     if (bad) return bad;
     this.held.add(origin);
     if (seq === (this.vector.get(origin) ?? 0) + 1) {
@@ -54,17 +55,14 @@ export class OriginGate {
     return null;
   }
 
-  private room(origin: string, seq: number, peer: string): string | null {
+  private room(origin: string, seq: number): string | null {
     if (this.open.has(origin)) return null;
     const final = this.table.finalSeq(origin);
     if (this.vector.has(origin) && final !== undefined && seq <= final) return null; // compacted: nothing new
     const machine = machineOfOrigin(origin);
-    // The same room whichever link brings it: a cap that depended on the link let one
-    // machine fill up from a relay while its own link to the origin's machine broke
-    // (fuzz seed 1728920783: a faulty peer's unparseable batch), and machines kept different sets.
     if ((this.openOf.get(machine) ?? 0) >= MAX_OPEN_ORIGINS && this.closable) this.count();
     const open = this.openOf.get(machine) ?? 0;
-    if (open >= MAX_OPEN_ORIGINS) return `${OPEN_ORIGINS_REASON} of ${machine}: ${open} here that no retirement covers, at most ${MAX_OPEN_ORIGINS} (from ${machine === peer ? 'its own link' : 'another machine'})`;
+    if (open >= MAX_OPEN_ORIGINS) return `${OPEN_ORIGINS_REASON} of ${machine}: ${open} here that no retirement covers, at most ${MAX_OPEN_ORIGINS}`;
     this.opened(origin);
     return null;
   }

@@ -16,8 +16,6 @@ export const MAX_WRITER_SLOTS = 16;
 export const LIVE_INCARNATIONS = 4;
 /** Origins of one machine a vector may name outside its retired ones (the rest wait until a retirement compacts some away). */
 export const MAX_OPEN_ORIGINS = LIVE_INCARNATIONS * MAX_WRITER_SLOTS;
-/** Of them, those another machine may bring: the rest are kept for the machine's own link, so a peer cannot crowd out another machine's writers. */
-export const RELAYED_OPEN_ORIGINS = MAX_OPEN_ORIGINS / 2;
 /** What a cursor or pull vector may carry (input-bounds). */
 export const MAX_VECTOR_ORIGINS = 1024;
 /** Machines a cluster may have: each adds at most MAX_OPEN_ORIGINS origins and a marker to a vector. */

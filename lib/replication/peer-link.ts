@@ -260,7 +260,7 @@ export class PeerLink {
       const e = asEvent(raw);
       const origin = typeof raw.origin === 'string' ? raw.origin : '';
       if (blocked.has(origin)) continue;
-      const bad = e ? (originError(origin, this.opts.machines) ?? peerEventError(e, this.opts.limits, now) ?? gate.admit(origin, e.seq, this.opts.peer)) : 'malformed event';
+      const bad = e ? (originError(origin, this.opts.machines) ?? peerEventError(e, this.opts.limits, now) ?? gate.admit(origin, e.seq)) : 'malformed event';
       if (!bad) {
         opening.add(origin);
         events.push(e!);
