@@ -82,7 +82,7 @@ function flooded(served: number): OriginsResults['floods'][number] {
   const table = new Retirements();
   for (let i = 0; i < flood.length; i += 500) {
     const gate = new OriginGate(after, after.keys(), table);
-    for (const origin of flood.slice(i, i + 500)) if (gate.admit(origin, 1, 'm3') === null) after.set(origin, 1);
+    for (const origin of flood.slice(i, i + 500)) if (gate.admit(origin, 1) === null) after.set(origin, 1);
   }
   return { served, before: wireSize(before), after: wireSize(table.compact(after)), stored: after.size - honest.size };
 }

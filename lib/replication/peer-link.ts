@@ -14,11 +14,11 @@ import { machineOfOrigin, originError } from '../core/origins';
 import { OPEN_ORIGINS_REASON, OriginGate } from '../core/origin-admission';
 import type { RetirementBook } from './retirement-book';
 import { errorMessage, type Logger } from '../common/log';
-import { ftchatProto } from '../common/proto';
 import { secretMetadata } from '../common/secret';
 import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
 import type { ReplicationClient } from '../gen/ftchat/Replication';
 import type { Journal } from '../storage/journal';
+import { replicationClientClass } from './batch-decoding';
 import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
@@ -115,8 +115,8 @@ export class PeerLink {
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.log = opts.log.child({ peer: opts.peer });
-    const P = ftchatProto();
-    this.client = new P.ftchat.Replication(opts.address, opts.credentials, {
+    // Batches decoded one event at a time: a peer's undecodable event is refused alone, not the stream.
+    this.client = new (replicationClientClass())(opts.address, opts.credentials, {
       ...reconnectOptions(PULL_BACKOFF),
       'grpc.max_receive_message_length': 64 << 20,
       ...KEEPALIVE_OPTIONS,

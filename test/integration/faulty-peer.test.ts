@@ -3,7 +3,8 @@
  * events are checked as a client's requests are: a bad one is refused with one log
  * line and blocks only its origin (what came before it is kept, nothing after it,
  * so the origin has no gap); the other origins of the same batch go on, and the
- * replicator lives on. And it cannot push the origin count past what cursors and
+ * replicator lives on. An event that does not even decode is refused alone, not
+ * with its batch. And it cannot push the origin count past what cursors and
  * pull vectors accept (issue 18.5): of a peer serving events of 1,100 origins of
  * its machine, at most MAX_OPEN_ORIGINS are stored, with one line; Poll and
  * Subscribe go on working, and so do pulls after a replicator restart. A retirement
@@ -27,6 +28,8 @@ function event(id: string, origin: string, seq: number, kind: string, room: stri
   return encode(text ? [...fields, [7, text]] : fields);
 }
 
+/** Field 1 (id), length 255, and no bytes: no Event decodes from it. */
+const UNDECODABLE = Buffer.from([0x0a, 0xff]);
 const ORIGINS = 1_100;
 /** One user's room made by each of 1,100 incarnations of m3 (a machine of the config): 1,100 origins. */
 const flood = Array.from({ length: ORIGINS }, (_, i) => event(`create/flood${i}`, `m3.f${i.toString(16).padStart(5, '0')}.w0`, 1, 'create', `flood${i}`, `flood${i}`));
@@ -45,6 +48,7 @@ t.before(async () => {
   cluster = await startCluster({ machines: ['m1', 'm2', 'm3'], startMachines: false });
   const config = loadConfig(cluster.configFile);
   peer = await servePeerLog(`127.0.0.1:${config.machines.m3.peerPort}`, config, 'm3', protoRoot(), [
+    UNDECODABLE, // in the first batch of every pull, beside the events below
     event('create/mallory', 'm3.bad.w0', 1, 'create', 'mallory', 'mallory'),
     event('post/mallory/forged', 'm3.bad.w0', 2, 'post', 'victim', 'mallory', 'posted in your room'),
     event('post/mallory/after', 'm3.bad.w0', 3, 'post', 'mallory', 'mallory', 'after the bad one'),
@@ -77,6 +81,8 @@ t.test("a peer's post in another user's room is refused everywhere; its origin s
     'the origin keeps what came before the bad event, loses it and what follows; the other origin is whole',
   );
   t.notOk(dump.includes('create/stranger'), 'an origin of a machine outside the config is stored nowhere');
+  const malformed = cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.reason === 'malformed event');
+  t.same([...new Set(malformed.map((l) => l.machine))].sort(), ['m1', 'm2'], 'the undecodable event refused alone, with one line, on both machines');
   await waitFor('the replicators to pull it again', () => peer.stats.pulls >= 6);
   t.equal(cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.machine === 'm1' && l.origin === 'm3.bad.w0').length, 1, `said once, not at each of ${peer.stats.pulls} pulls`);
   const replicators = (await cluster.status()).processes.filter((p) => p.role === 'replicator');
