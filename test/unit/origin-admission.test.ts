@@ -83,6 +83,20 @@ t.test("machines that got a machine's origins by different links take the same o
   t.same([...m3.vector.keys()].sort(), [...m1.vector.keys()].sort(), 'and on one whose own link broke part way');
 });
 
+t.test("an equivocating peer splits only its own excess origins: honest machines' origins still get in", async (t) => {
+  // The stolen m3 serves m1 its origins 1..100 and m2 its origins 101..200, each first.
+  const m1 = new Receiver();
+  const m2 = new Receiver();
+  m1.batch('m3', flood('m3', 100, 1));
+  m2.batch('m3', flood('m3', 100, 101));
+  m1.batch('m2', flood('m3', 100, 101));
+  m2.batch('m1', flood('m3', 100, 1));
+  t.equal(m1.named('m3'), MAX_OPEN_ORIGINS);
+  t.notSame([...m1.vector.keys()].sort(), [...m2.vector.keys()].sort(), "each keeps the subset of m3's that came first (documented in docs/security.md)");
+  const honest: [string, number][] = [[writerOrigin('m1', 'aaaaaa', 0), 1], [writerOrigin('m2', 'bbbbbb', 0), 1], [writerOrigin('m2', 'bbbbbb', 1), 1]];
+  t.same([m1.batch('m2', honest), m2.batch('m1', honest)], [[], []], "m1's and m2's own writers are taken on both");
+});
+
 t.test("a peer flooding another machine's origins holds back that machine's rebuilt writers only until its retirement", async (t) => {
   const r = new Receiver();
   const m1 = new Receiver(); // m1 itself, offered the same flood by the same peer
