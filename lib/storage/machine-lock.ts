@@ -51,6 +51,8 @@ export class MachineLock {
   private linger: NodeJS.Timeout | null = null;
   /** When this process last handed the lock over to a writer that asked (0: it did not). */
   private yieldedAt = 0;
+  /** When the last section under the lock ended (a lease idle past staleMs/2 is not trusted). */
+  private lastSectionEnd = 0;
   /** The section running under the lock in this process, and those queued behind it. */
   private tail: Promise<unknown> = Promise.resolve();
   private lockFs?: typeof fs;
@@ -72,11 +74,14 @@ export class MachineLock {
   run<T>(section: (fresh: boolean) => Promise<T>, keep = false): Promise<T> {
     this.stopLingering();
     const result = this.tail.then(async () => {
+      // A lease whose holder was paused for half the stale time may have been taken over meanwhile: take it afresh.
+      if (this.held && Date.now() - this.lastSectionEnd > this.o.staleMs / 2) await this.letGoNow();
       const fresh = !this.held;
       if (fresh) await this.take();
       try {
         return await section(fresh);
       } finally {
+        this.lastSectionEnd = Date.now();
         if (!keep) await this.letGoNow();
         else if (this.askedFor()) {
           await this.letGoNow();
@@ -145,7 +150,7 @@ export class MachineLock {
           }
         }
         if (Date.now() >= deadline) throw Object.assign(new Error(`the room lock stayed taken for ${this.o.waitMs} ms`), { code: 'ELOCKED' });
-        fs.closeSync(fs.openSync(this.o.wantedPath, 'a'));
+        this.markWish();
         if (watcher === undefined) {
           watcher = this.watch(() => wake()); // then look once more: the holder may have let go meanwhile
           continue;
@@ -157,6 +162,19 @@ export class MachineLock {
       }
     } finally {
       watcher?.close();
+    }
+  }
+
+  /**
+   * Marks beside the lock that a writer waits. The holder removes the mark as it
+   * takes the lock, and on a FUSE disk an open racing that removal fails with
+   * ENOENT: the wish is then marked again at the next look.
+   */
+  private markWish(): void {
+    try {
+      fs.closeSync(fs.openSync(this.o.wantedPath, 'a'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
 

@@ -10,7 +10,8 @@ import t from 'tap';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { lazyFsUnavailable } from '../../lib/chaos/lazy-mount';
-import { describeCut, everyAckStored, powerRig } from '../helpers/power';
+import { describeCut, everyAckStored, POWER_MACHINES, powerRig } from '../helpers/power';
+import { converged } from '../helpers/server';
 
 const skip = lazyFsUnavailable();
 const rig = skip ? null : powerRig(t, 'r');
@@ -28,7 +29,13 @@ t.test('a cut in the middle of a catch-up loses nothing, and the catch-up comple
 t.test('a cut during the first start over an old data dir (room files only) loses nothing', { skip }, async (t) => {
   const { power, posters } = rig!;
   await posters.more(30);
+  // An older release synced its room files before it acknowledged; this one acknowledges once the
+  // write-ahead log is synced, so a post m2 acknowledged just before the cut may lie only in the log
+  // this test strips. Its peers hold every such post once the dumps converge.
+  await posters.stop();
+  await converged(power.cluster, POWER_MACHINES, 120_000);
   await power.cut(['m2']);
+  posters.resume();
   await power.disks.m2.unmount();
   // What an older release left: room files, no log, index, checkpoint or incarnation.
   const backing = power.disks.m2.backing;
