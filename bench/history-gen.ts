@@ -21,7 +21,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { rng } from '../lib/chaos/rng';
 import { createEventId, eventToLine, postEventId, type ChatEvent } from '../lib/core/event';
-import { writerOrigin } from '../lib/storage/incarnation';
+import { writerOrigin } from '../lib/core/origins';
 import { machineDirOf, machinePath } from '../lib/storage/data-dir';
 
 export const HISTORY_MACHINES = ['m1', 'm2', 'm3'];

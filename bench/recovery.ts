@@ -14,7 +14,7 @@ import { clusterStatus, type ClusterStatus, type ProcessView } from '../lib/admi
 import { ChatConnection } from '../lib/client/connection';
 import { authedChatClient } from '../lib/client/identity';
 import { loadConfig, type ClusterConfig } from '../lib/common/config';
-import { machineOfOrigin } from '../lib/storage/incarnation';
+import { machineOfOrigin } from '../lib/core/origins';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
 import { serverPids, testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';

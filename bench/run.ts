@@ -16,6 +16,7 @@
  * - durability: the power-loss fixes' cost to durable posts at two post sizes, against the build before them (`--baseline DIR`);
  * - security: TLS and sessions together against a build without both (`--baseline DIR`),
  *   CPU per durable post at one paced rate and connect latency, alternating rounds;
+ * - origins: cursor and pull-vector size as rebuilds and a faulty peer's origins grow (pure, seconds);
  * - history: start, revival, memory, catch-up and latency on generated histories
  *   (`--events N[,N...]`, and `--users`, `--follows`, `--give-up` seconds, `--kills`, `--missed`, `--seed`).
  * `--ab DIR [--rounds N]` runs the suites against another built checkout instead, in
@@ -33,6 +34,7 @@ import { benchChat, CHAT_SIZES, CHAT_SMOKE, chatFigures } from './chat';
 import { runCleanups } from './cleanup';
 import { benchHistory, HISTORY_ARGS, historyFigures, historyOptions, printHistoryReport } from './history';
 import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printIdentityReport } from './identity';
+import { benchOrigins, originsFigures, printOriginsReport } from './origins';
 import { benchNames, printNamesReport } from './names';
 import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
 import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
@@ -52,6 +54,7 @@ const SUITES = {
   identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
   security: { run: (args: Args) => benchSecurity(args.baseline), print: printSecurityReport, figures: null },
   durability: { run: (args: Args) => benchDurability(args.baseline), print: printDurabilityReport, figures: null },
+  origins: { run: () => benchOrigins(), print: printOriginsReport, figures: originsFigures },
   names: { run: (args: Args) => benchNames(args.baseline), print: printNamesReport, figures: null },
   metrics: { run: (args: Args) => benchMetrics(args.smoke ? METRICS_SMOKE : METRICS_SIZES), print: printMetricsReport, figures: metricsFigures },
 } as const;

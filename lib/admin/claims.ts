@@ -17,7 +17,7 @@ import { choiceOf, decide, type Choice } from '../core/room-key';
 import { proofTrust } from '../common/name-trust';
 import type { ClusterConfig } from '../common/config';
 import { machineDirOf, machinePath } from '../storage/data-dir';
-import { machineOfOrigin } from '../storage/incarnation';
+import { machineOfOrigin } from '../core/origins';
 import { provedBy } from '../storage/room-keys';
 
 export interface NameClaim {

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { MAX_MACHINES, MAX_WRITER_SLOTS } from '../core/origins';
 import { REPO_ROOT } from './paths';
 
 /** Memory a process gives to room tails: 2,000 rooms of 100 posts is about 60 MB at most. */
@@ -131,7 +132,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     file: path,
     machines,
     dataDir: resolve(dirname(path), typeof o.dataDir === 'string' ? o.dataDir : 'data'),
-    workers: r.num(o.workers, 2, 'workers'),
+    workers: r.num(o.workers, 2, 'workers', 1, MAX_WRITER_SLOTS),
     master: typeof o.master === 'string' ? (machines[o.master] ? o.master : r.bad(`"master" names no machine`)) : Object.keys(machines)[0],
     guardians: r.num(o.guardians, 2, 'guardians'),
     timing: parseTiming(o.timing, r),
@@ -157,10 +158,11 @@ class ConfigReader {
     throw new ConfigError(`config ${this.path}: ${what}`);
   }
 
-  /** An integer key of at least `min`; `dflt` when absent. */
-  num(v: unknown, dflt: number, key: string, min = 1): number {
+  /** An integer key of at least `min` (and at most `max`); `dflt` when absent. */
+  num(v: unknown, dflt: number, key: string, min = 1, max = Infinity): number {
     if (v === undefined) return dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.bad(`"${key}" must be an integer >= ${min}`);
+    if ((v as number) > max) this.bad(`"${key}" must be at most ${max}`);
     return v as number;
   }
 
@@ -174,6 +176,7 @@ function parseMachines(raw: unknown, r: ConfigReader): Record<string, MachineCon
   if (typeof raw !== 'object' || raw === null || Object.keys(raw).length === 0) {
     r.bad('"machines" must name at least one machine');
   }
+  if (Object.keys(raw).length > MAX_MACHINES) r.bad(`"machines" names ${Object.keys(raw).length} machines, at most ${MAX_MACHINES}`);
   const machines: Record<string, MachineConfig> = {};
   for (const [id, m] of Object.entries(raw as Record<string, any>)) {
     if (!/^[a-z0-9][a-z0-9_-]{0,15}$/.test(id)) r.bad(`machine id "${id}" must be 1-16 of [a-z0-9_-]`);

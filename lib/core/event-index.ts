@@ -236,6 +236,11 @@ export class EventIndex {
     return new Map(this.applied);
   }
 
+  /** Every origin something is held of: applied, held back, or stored past a hole. */
+  origins(): Set<string> {
+    return new Set([...this.applied.keys(), ...this.pending.keys(), ...this.stored.keys()]);
+  }
+
   /** Highest applied seq of one origin (0 if none). */
   seqOf(origin: string): number {
     return this.applied.get(origin) ?? 0;

@@ -7,6 +7,7 @@
  * Pure: the caller passes the physical time.
  */
 import { isOrigin, type ChatEvent } from './event';
+import { MAX_VECTOR_ORIGINS } from './origins';
 import { MAX_LOGICAL, type Hlc } from './hlc';
 import { fingerprint, parseKeyText, RAW_KEY_BYTES, SIGNATURE_BYTES } from './identity';
 import { requestFromWire, type WireVoteRequest } from './name-wire';
@@ -17,8 +18,8 @@ export const BOUNDS = {
   /** uint64 fields (seqs, walls, terms) are read as JS numbers: past this they lose digits. */
   maxCount: Number.MAX_SAFE_INTEGER,
   maxLogical: MAX_LOGICAL,
-  /** A cursor names an origin per (machine, data-dir incarnation, writer slot): ten refills of a 3-machine cluster of 8 workers is under 300. */
-  maxCursorOrigins: 1024,
+  /** A cursor names the live origins (core/origins bounds them per machine) and a marker per machine for the retired ones. */
+  maxCursorOrigins: MAX_VECTOR_ORIGINS,
   /** Origins name index files (isOrigin). */
   maxOriginChars: 64,
   /** A client's post id (the idempotency key of a retry); also the last part of a join's or leave's id. */

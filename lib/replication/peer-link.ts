@@ -10,12 +10,15 @@ import { asEvent, isOrigin, type ChatEvent } from '../core/event';
 import { peerEventError, type InputLimits } from '../core/input-bounds';
 import { printable } from '../core/usernames';
 import { vectorToRecord } from '../core/version-vector';
+import { machineOfOrigin, originError } from '../core/origins';
+import { OPEN_ORIGINS_REASON, OriginGate } from '../core/origin-admission';
+import type { RetirementBook } from './retirement-book';
 import { errorMessage, type Logger } from '../common/log';
-import { ftchatProto } from '../common/proto';
 import { secretMetadata } from '../common/secret';
 import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
 import type { ReplicationClient } from '../gen/ftchat/Replication';
 import type { Journal } from '../storage/journal';
+import { replicationClientClass } from './batch-decoding';
 import type { CatchUpGate } from './catch-up-gate';
 import type { ClockSkewMonitor } from './clock-skew';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
@@ -39,6 +42,8 @@ const ENDED = 'stream ended';
 const GATED_BACKLOG = 10_000;
 /** A link standing back pulls again after this long even if not woken (the leader may be stuck). */
 const STAND_BACK_MAX_MS = 30_000;
+/** A stream that held back new origins (OriginGate) is pulled again this long after its catch-up, when a retirement may have made room. */
+const HELD_BACK_RETRY_MS = 10_000;
 
 export interface PeerLinkOptions {
   machine: string;
@@ -48,7 +53,12 @@ export interface PeerLinkOptions {
   /** This machine's certificate, presented to the peer (mutual TLS). */
   credentials: grpc.ChannelCredentials;
   limits: InputLimits;
+  /** The cluster's machines: a peer's event comes from an origin of one of them. */
+  machines: ReadonlySet<string>;
   journal: Journal;
+  book: RetirementBook;
+  /** Origins a link admitted whose events are not applied yet; shared by the machine's links, so that two cannot each fill the same room. */
+  opening: Set<string>;
   skew: ClockSkewMonitor;
   /** Shared by the machine's links: one big catch-up at a time. */
   gate: CatchUpGate;
@@ -77,6 +87,8 @@ interface PullStream {
   news: boolean;
   /** Origins with a refused event on this stream. */
   blocked: Set<string>;
+  /** Events of new origins were held back for want of room (OriginGate): we do not hold all the peer has. */
+  heldBack: boolean;
   done: boolean;
   catchUp: CatchUp | null;
   pending: EventBatch__Output[];
@@ -96,13 +108,15 @@ export class PeerLink {
   /** Until we reach the peer (again), a refused connection means it is starting. */
   private expectRefusals = true;
   private lastFailure = '';
+  /** The current stream has delivered its catch-up: we hold what the peer held when it began. */
+  private live = false;
   /** Refused events already logged. */
   private readonly refused = new Set<string>();
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.log = opts.log.child({ peer: opts.peer });
-    const P = ftchatProto();
-    this.client = new P.ftchat.Replication(opts.address, opts.credentials, {
+    // Batches decoded one event at a time: a peer's undecodable event is refused alone, not the stream.
+    this.client = new (replicationClientClass())(opts.address, opts.credentials, {
       ...reconnectOptions(PULL_BACKOFF),
       'grpc.max_receive_message_length': 64 << 20,
       ...KEEPALIVE_OPTIONS,
@@ -111,6 +125,11 @@ export class PeerLink {
 
   start(): void {
     this.pull();
+  }
+
+  /** Whether we hold everything the peer held when the current stream began (its catch-up is done). */
+  isLive(): boolean {
+    return this.live;
   }
 
   /** A stream from the peer delivers (it may still be catching up): the link is up. */
@@ -130,9 +149,11 @@ export class PeerLink {
     this.timer = null;
     if (this.stopped) return;
     const { journal, machine, secret } = this.opts;
-    const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(journal.index.vector()) } }, secretMetadata(secret));
+    // Retired origins travel as one marker per machine (core/retirements), so the vector stays small however often machines were rebuilt.
+    const vector = this.opts.book.table.compact(journal.index.vector());
+    const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(vector) } }, secretMetadata(secret));
     this.call = call;
-    const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
+    const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), heldBack: false, done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
     call.on('data', (batch: EventBatch__Output) => this.received(s, batch));
     call.on('error', (err: grpc.ServiceError) => this.retry(s, err.details || err.message));
     call.on('end', () => this.retry(s, ENDED));
@@ -154,6 +175,7 @@ export class PeerLink {
     else if (why !== this.lastFailure) this.log[this.expectRefusals && REFUSED.test(why) ? 'debug' : 'warn']('cannot pull from peer; retrying', { reason: why });
     this.lastFailure = why;
     this.connected = false;
+    this.live = false;
     this.opts.gate.release(this.opts.peer);
     if (s.news || Date.now() - s.startedAt >= PULL_BACKOFF.capMs) this.failures = 0;
     this.failures++;
@@ -162,6 +184,7 @@ export class PeerLink {
 
   private received(s: PullStream, batch: EventBatch__Output): void {
     if (s.done) return;
+    if (batch.retired.length > 0) this.opts.book.merge(batch.retired, this.opts.peer);
     if (!this.connected && batch.backlog + batch.events.length >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {
       s.done = true;
       s.call.cancel();
@@ -188,16 +211,27 @@ export class PeerLink {
       const merged = takeMerged(s);
       if (s.pendingEvents < MAX_PENDING_EVENTS) s.call.resume();
       try {
-        if ((await this.receive(merged, s.blocked, s.catchUp)) > 0) s.news = true;
+        if ((await this.receive(merged, s)) > 0) s.news = true;
         if (s.catchUp && merged.live) {
           s.catchUp = null;
           this.opts.gate.release(this.opts.peer);
         }
+        if (merged.live && s.heldBack) this.pullAgainLater(s);
+        else if (merged.live) this.live = true;
       } catch (err) {
         this.retry(s, errorMessage(err));
       }
     }
     s.busy = false;
+  }
+
+  /** Ends a stream that held events back, quietly, and pulls again once a retirement may have made room for them. */
+  private pullAgainLater(s: PullStream): void {
+    s.done = true;
+    s.call.cancel();
+    this.opts.gate.release(this.opts.peer);
+    this.connected = false;
+    this.pullSoon(HELD_BACK_RETRY_MS);
   }
 
   /** Pulls again after `ms`, or sooner if asked again with less. */
@@ -208,43 +242,63 @@ export class PeerLink {
   }
 
   /**
-   * A peer's events are checked as a client's requests are (peerEventError). A bad one
-   * blocks its origin on this stream: what came before it is stored, it and the origin's
-   * later events are not (so the origin has no gap), and the other origins go on. A pull
-   * after any break offers it again, and it is refused again, with a log line each time.
+   * A peer's events are checked as a client's requests are (peerEventError), and must
+   * come from an origin the cluster admits (originError, OriginGate). A bad one
+   * blocks its origin on this stream: what came before it is stored, it and the
+   * origin's later events are not (so the origin has no gap), and the other origins
+   * go on. A pull after any break offers it again, and it is refused again, with a log
+   * line the first time.
    */
-  private accept(batch: EventBatch__Output, blocked: Set<string>): ChatEvent[] {
+  private accept(batch: EventBatch__Output, s: PullStream): ChatEvent[] {
+    const { blocked } = s;
     const events: ChatEvent[] = [];
     const now = Date.now();
+    const { index } = this.opts.journal;
+    const { opening } = this.opts;
+    const gate = new OriginGate(index.vector(), [...index.origins(), ...opening], this.opts.book.table);
     for (const raw of batch.events) {
       const e = asEvent(raw);
       const origin = typeof raw.origin === 'string' ? raw.origin : '';
       if (blocked.has(origin)) continue;
-      const bad = e ? peerEventError(e, this.opts.limits, now) : 'malformed event';
+      const bad = e ? (originError(origin, this.opts.machines) ?? peerEventError(e, this.opts.limits, now) ?? gate.admit(origin, e.seq)) : 'malformed event';
       if (!bad) {
+        opening.add(origin);
         events.push(e!);
         continue;
       }
       // An origin that is no origin names nothing we could store later, so nothing has a gap.
       if (isOrigin(origin)) blocked.add(origin);
-      // Said once per event, not at every pull that offers it again.
-      const key = `${origin}\u0000${raw.seq}\u0000${bad}`;
-      if (this.refused.has(key)) continue;
-      if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
-      this.refused.add(key);
-      this.log.error('refused an event from peer; its origin waits here until the peer sends a valid one', {
+      // Past the cap, one line per machine: a flood of origins is one finding, not thousands.
+      const capped = bad.startsWith(OPEN_ORIGINS_REASON);
+      s.heldBack ||= capped;
+      this.logOnce(capped ? `${machineOfOrigin(origin)}\u0000cap` : `${origin}\u0000${raw.seq}\u0000${bad}`, capped ? 'holding back events of new origins from peer' : 'refused an event from peer; its origin waits here until the peer sends a valid one', {
         reason: bad, origin: printable(origin), seq: raw.seq, id: printable(raw.id),
       });
     }
     return events;
   }
 
+  /** Logs a refusal once per `key`, not at every pull that offers it again. */
+  private logOnce(key: string, msg: string, fields: Record<string, unknown>): void {
+    if (this.refused.has(key)) return;
+    if (this.refused.size >= MAX_REFUSED_REMEMBERED) this.refused.clear();
+    this.refused.add(key);
+    this.log.error(msg, fields);
+  }
+
   /** Stores a batch's acceptable events; returns how many were new here. */
-  private async receive(batch: EventBatch__Output, blocked: Set<string>, catchUp: CatchUp | null): Promise<number> {
-    const events = this.accept(batch, blocked);
+  private async receive(batch: EventBatch__Output, s: PullStream): Promise<number> {
+    const { catchUp } = s;
+    const events = this.accept(batch, s);
     const report = this.opts.skew.check(this.opts.peer, events, batch.live ? batch.sent_at_ms : null);
     if (report) this.log.warn('clock offset beyond bound', { ...report });
-    const { appended, gapped } = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
+    let stored;
+    try {
+      stored = events.length > 0 ? await this.opts.journal.appendStamped(events) : { appended: 0, gapped: 0 };
+    } finally {
+      for (const e of events) this.opts.opening.delete(e.origin);
+    }
+    const { appended, gapped } = stored;
     if (gapped > 0) throw new Error(`${gapped} events arrived past a gap in their origin's seqs`);
     if (!catchUp) return appended;
     catchUp.received += events.length;

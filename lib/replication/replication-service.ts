@@ -15,8 +15,9 @@ import type { EventBatch } from '../gen/ftchat/EventBatch';
 import type { PullRequest__Output } from '../gen/ftchat/PullRequest';
 import type { ReplicationHandlers } from '../gen/ftchat/Replication';
 import type { ShipLog } from './ship-log';
+import type { RetirementBook } from './retirement-book';
 import type { Journal } from '../storage/journal';
-import { machineOfOrigin } from '../storage/incarnation';
+import { machineOfOrigin } from '../core/origins';
 import { claimError } from '../common/peer-identity';
 
 /** A batch holds at most this many events, and about this many bytes. */
@@ -37,6 +38,7 @@ type PullCall = grpc.ServerWritableStream<PullRequest__Output, EventBatch>;
 export function createReplicationService(
   journal: Journal,
   ship: ShipLog,
+  book: RetirementBook,
   log: Logger,
   tls: boolean,
   names: Pick<ReplicationHandlers, 'Vote' | 'VoteRecords'>,
@@ -47,7 +49,7 @@ export function createReplicationService(
     handlers: {
       Pull: (call: PullCall) => {
         const refused = claimError(call.request.from, call, tls);
-        if (!refused) return new PullStream(journal, log, call, open, sent).start(ship);
+        if (!refused) return new PullStream(journal, book, log, call, open, sent).start(ship);
         log.warn('refused a peer claiming another machine', { method: 'Pull', claimed: call.request.from, peer: call.getPeer(), reason: refused });
         call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
       },
@@ -75,18 +77,21 @@ class PullStream {
   private head = 0;
   /** The first batch goes out even when empty: it says "caught up". */
   private announced = false;
+  /** The retirements' version last sent (-1: none yet): the table goes out again when it moved. */
+  private retiredSent = -1;
   private closed = false;
   private pumping = false;
   private scheduled = false;
   private wake: (() => void) | null = null;
   private unsubscribe: () => void = () => undefined;
+  private unsubscribeBook: () => void = () => undefined;
 
   /** What the peer holds or was sent: `had`, then each batch written. */
   private readonly sent: VersionVector;
 
-  constructor(private readonly journal: Journal, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
+  constructor(private readonly journal: Journal, private readonly book: RetirementBook, private readonly log: Logger, private readonly call: PullCall, private readonly open: Set<PullStream>, sentTo: Map<string, VersionVector>) {
     this.from = call.request.from;
-    this.cursor = vectorFromRecord(call.request.vector?.seqs);
+    this.cursor = book.table.expand(vectorFromRecord(call.request.vector?.seqs));
     this.had = new Map(this.cursor);
     this.sent = new Map(this.cursor);
     sentTo.set(this.from, this.sent);
@@ -103,6 +108,7 @@ class PullStream {
       for (const e of events) if (machineOfOrigin(e.origin) !== this.from && !covers(this.had, e.origin, e.seq)) this.queue.push(e);
       this.schedule();
     });
+    this.unsubscribeBook = this.book.onChange(() => this.schedule());
     this.open.add(this);
     const close = (): void => this.close();
     this.call.on('drain', () => this.resume());
@@ -116,10 +122,12 @@ class PullStream {
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone)) {
+    while (!this.closed && (this.head < this.queue.length || !this.announced || !this.backlogDone || this.retiredSent !== this.book.version)) {
       const events = this.backlogDone ? this.liveBatch() : await this.backlogPage();
       this.announced = true;
-      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now() });
+      const retired = this.retiredSent === this.book.version ? [] : this.book.table.all();
+      this.retiredSent = this.book.version;
+      const ok = this.call.write({ events, backlog: this.backlogDone ? 0 : this.backlogLeft, live: this.backlogDone, sent_at_ms: Date.now(), retired });
       for (const e of events) if ((this.sent.get(e.origin) ?? 0) < e.seq) this.sent.set(e.origin, e.seq);
       if (this.head >= COMPACT_AFTER) {
         this.queue = this.queue.slice(this.head);
@@ -174,6 +182,7 @@ class PullStream {
     this.closed = true;
     this.open.delete(this);
     this.unsubscribe();
+    this.unsubscribeBook();
     this.resume();
     this.log.info('peer stopped pulling', { peer: this.from });
   }

@@ -29,9 +29,13 @@ import { ClockSkewMonitor } from './clock-skew';
 import { NameAcceptor } from './name-acceptor-service';
 import { PeerLink } from './peer-link';
 import { createReplicationService } from './replication-service';
+import { RetirementBook } from './retirement-book';
+import { incarnationOf } from '../storage/incarnation';
 import { ShipLog } from './ship-log';
 
 const CLOCK_REPORT_MS = 2_000;
+/** How often the replicator looks whether it may retire its machine's older origins. */
+const RETIRE_CHECK_MS = 2_000;
 /** A checkpoint once this many events came in since the last, or storage.checkpointAfterMs (a minute) after any did. */
 const CHECKPOINT_EVENTS = 100_000;
 const CHECKPOINT_CHECK_MS = 5_000;
@@ -62,21 +66,14 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   answerMetricsAsks(inbox);
   await journal.load();
   ship.startAt(journal.index.vector());
-  let lastCheckpoint = Date.now();
-  // The machine's checkpoints are written here, in the background: the replicator reads every line of the machine.
-  setInterval(() => {
-    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
-      journal.checkpoint().then(
-        (wrote) => wrote && (lastCheckpoint = Date.now()),
-        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
-      );
-    }
-  }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
+  checkpointInBackground(journal, config, log);
 
+  const machines = new Set(Object.keys(config.machines));
   const machineDir = machineDirOf(config.dataDir, machine);
+  const book = new RetirementBook(machineDir, machines, log);
   const acceptor = await openNameAcceptor(config, machine, machineDir, journal, log);
   const address = peerAddress(config, machine);
-  const service = createReplicationService(journal, ship, log, config.tls, acceptor.handlers());
+  const service = createReplicationService(journal, ship, book, log, config.tls, acceptor.handlers());
   const server = await serveInternal(ftchatProto().ftchat.Replication.service, service.handlers, address, config, machine, log, internalRequestError);
   learnNameVotes(acceptor, config, machine, log);
 
@@ -85,10 +82,16 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
+  const opening = new Set<string>();
   const links = peers.map(
-    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, journal, skew, gate, log }),
+    (peer) => new PeerLink({ machine, peer, address: peerAddress(config, peer), secret: config.secret, credentials: machineChannelCredentials(config, machine), limits: config.limits, machines, journal, book, opening, skew, gate, log }),
   );
   for (const link of links) link.start();
+  // Caught up with every peer, we hold every event our machine's older incarnations left anywhere: retire them.
+  const incarnation = incarnationOf(machineDir);
+  setInterval(() => {
+    if (links.every((link) => link.isLive())) book.declare(machine, incarnation, journal.index);
+  }, RETIRE_CHECK_MS).unref();
   refreshOnCollect(() => {
     for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
     links.forEach((link, i) => metrics.peerLinkUp.set({ peer: peers[i] }, link.pulling ? 1 : 0));
@@ -102,6 +105,19 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
     links.forEach((link) => link.stop());
     service.endAll();
   });
+}
+
+/** The machine's checkpoints are written here, in the background: the replicator reads every line of the machine. */
+function checkpointInBackground(journal: Journal, config: ClusterConfig, log: Logger): void {
+  let lastCheckpoint = Date.now();
+  setInterval(() => {
+    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
+      journal.checkpoint().then(
+        (wrote) => wrote && (lastCheckpoint = Date.now()),
+        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
+      );
+    }
+  }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 }
 
 /** The machine's name acceptor (docs/names.md), its votes file open and every name claim it applies logged. */

@@ -2,6 +2,7 @@
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { ClusterKeys } from '../core/identity';
+import type { Retirements } from '../core/retirements';
 import type { ChatEvent } from '../core/event';
 import type { Journal } from '../storage/journal';
 import type { RoomKeys } from '../storage/room-keys';
@@ -18,6 +19,8 @@ export interface ChatServiceOptions {
   log: Logger;
   /** Chat mode on the machine's other workers (see chat-presence). */
   presence: ChatPresence;
+  /** The retired origins this machine knows: cursors carry a marker in their place. */
+  retired: () => Retirements;
   /** Settles new names with the cluster's majority. */
   names: NameSettlement;
   /** Whether a create carries a valid proof (storage/room-keys: provedBy). */

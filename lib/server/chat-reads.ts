@@ -23,13 +23,14 @@ export function readHandlers(ctx: ChatContext): Pick<ChatHandlers, 'List' | 'Tim
     Timeline: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
-      return { events: journal.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(index.vector()) } };
+      return { events: journal.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(opts.retired().compact(index.vector())) } };
     }),
     Poll: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
-      const cursor = vectorFromRecord(req.cursor?.seqs);
+      const retired = opts.retired();
+      const cursor = retired.expand(vectorFromRecord(req.cursor?.seqs));
       const page = pageFor(ctx, me, cursor, Math.min(req.max || 1000, 1000));
-      return { events: page.events, cursor: { seqs: vectorToRecord(page.cursor) } };
+      return { events: page.events, cursor: { seqs: vectorToRecord(retired.compact(page.cursor)) } };
     }),
   };
 }

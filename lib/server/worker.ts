@@ -9,12 +9,15 @@ import type { Logger } from '../common/log';
 import { clusterKeys } from '../core/identity';
 import { reportLoopDelay } from '../common/loop-delay';
 import { clientPortCredentials } from '../common/transport-security';
-import { incarnationOf, writerOrigin } from '../storage/incarnation';
+import { incarnationOf } from '../storage/incarnation';
+import { writerOrigin } from '../core/origins';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { IpcInbox, type ChatMode, type Doorbell } from '../common/ipc-message';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
 import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
 import { Quotas } from './quotas';
+import { RetiredFileReader } from '../storage/retired-file';
+import { machineDirOf } from '../storage/data-dir';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 import { proofTrust } from '../common/name-trust';
 import { VoteClients } from '../common/vote-clients';
@@ -46,6 +49,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
 
   const quotas = new Quotas(config.quotas, askPrimaryForQuota(inbox));
   const trust = proofTrust(config);
+  const retired = new RetiredFileReader(machineDirOf(config.dataDir, machine), new Set(Object.keys(config.machines)), log);
   const server = new grpc.Server({
     interceptors: [quotas.interceptor],
     'grpc.max_concurrent_streams': config.limits.maxStreamsPerConnection,
@@ -65,6 +69,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
         elsewhere: (user) => chattingElsewhere.has(user),
         changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),
       },
+      retired: () => retired.current(),
     }));
   const { host, port } = config.machines[machine];
   await new Promise<void>((resolve, reject) =>

@@ -4,10 +4,10 @@
  * checkpoint or the new one, never a mix. One that fails to decode is ignored: the
  * room files are the truth and a full scan rebuilds it.
  */
-import { closeSync, openSync, promises as fs, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, HEAD_BYTES, headerEnd, headerWal, type Checkpoint } from '../core/checkpoint-format';
 import type { WalPosition } from '../core/wal-position';
-import { fsyncDir } from './fsync-dir';
+import { replaceFileDurably } from './durable-file';
 import { machinePath } from './data-dir';
 
 export function checkpointPath(machineDir: string): string {
@@ -61,17 +61,7 @@ const MAX_HEADER_BYTES = 16 << 20;
 /** Writes the checkpoint atomically; returns its size in bytes. The fsyncs run off the event loop. */
 export async function writeCheckpoint(machineDir: string, c: Checkpoint): Promise<number> {
   const data = encodeCheckpoint(c);
-  const path = checkpointPath(machineDir);
-  const tmp = `${path}.tmp.${process.pid}`; // two writers (a lock lost to a stall) never share one
-  const file = await fs.open(tmp, 'w');
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await fs.rename(tmp, path);
-  await fsyncDir(machineDir);
+  await replaceFileDurably(checkpointPath(machineDir), data);
   return data.length;
 }
 

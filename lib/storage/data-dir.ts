@@ -26,6 +26,8 @@ const MACHINE_FILES = {
   nameVotes: 'name-votes.jsonl',
   /** This machine's incarnation id (part of its origins). */
   incarnation: 'incarnation',
+  /** The retirements of older incarnations' origins this machine knows (written by its replicator). */
+  retired: 'retired.json',
   /** The primary's lock, its record (pid, term) and its beat file for the guardians. */
   primaryLock: 'primary.lock',
   primaryRecord: 'primary.json',

@@ -72,14 +72,3 @@ function place(file: string, id: string, how: 'link' | 'rename'): void {
   }
   fsyncDirSync(dirname(file)); // the name, ours or the winner's, durable before its id is used
 }
-
-export function writerOrigin(machine: string, incarnation: string, slot: number): string {
-  return `${machine}.${incarnation}.w${slot}`;
-}
-
-/** The machine an origin belongs to: "m1.3fa2c1.w0" -> "m1". */
-export function machineOfOrigin(origin: string): string {
-  const dot = origin.indexOf('.');
-  return dot < 0 ? origin : origin.slice(0, dot);
-}
-

@@ -12,7 +12,7 @@ import { fingerprint, parseKeyText } from '../core/identity';
 import { proofError, type ProofTrust } from '../core/name-proof';
 import { decide, type Choice } from '../core/room-key';
 import type { Logger } from '../common/log';
-import { machineOfOrigin } from '../storage/incarnation';
+import { machineOfOrigin } from '../core/origins';
 import type { Journal } from './journal';
 
 export interface RoomKey extends Choice {

@@ -31,7 +31,7 @@ const DAY = 24 * 3600 * 1000;
 
 /** One origin's events: valid ones as a worker writes them, then maybe one thing wrong, then more valid ones (which must stay out: no gap). */
 function originLogArb(k: number): fc.Arbitrary<Field[][]> {
-  const origin = `m4.fz.w${k}`;
+  const origin = `m4.fz${k}.w0`;
   const user = `peer${k}`;
   const now = Date.now();
   const valid = (seq: number): Field[] => {
@@ -88,11 +88,18 @@ function entryKey(Event: protobuf.Type, bytes: Buffer): { origin: string; seq: n
   }
 }
 
+export interface PeerLogOptions {
+  /** End each stream after its backlog, so pullers pull again and again (else it stays open, quiet). */
+  end?: boolean;
+  /** Retirement messages sent in each stream's first batch (read at each pull: push more while it serves). */
+  retired?: Buffer[];
+}
+
 /**
  * Serves `events` (Event messages as bytes), as `machine`'s peer port (mutual TLS), to every puller that carries the secret:
- * what its vector does not cover, then a quiet live stream, or the stream's end (`end`).
+ * what its vector does not cover, then a quiet live stream, or the stream's end.
  */
-export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: Buffer[], end = false): Promise<FakePeer> {
+export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: Buffer[], { end = false, retired = [] }: PeerLogOptions = {}): Promise<FakePeer> {
   const Event = root.lookupType('ftchat.Event');
   const PullRequest = root.lookupType('ftchat.PullRequest');
   const log: Entry[] = events.map((bytes) => ({ bytes, ...entryKey(Event, bytes) }));
@@ -122,8 +129,9 @@ export async function servePeerLog(address: string, config: ClusterConfig, machi
       for (let i = 0; i < todo.length || i === 0; i += 50) {
         const part = todo.slice(i, i + 50);
         const last = i + 50 >= todo.length;
-        // EventBatch: events (1), backlog (2), live (3), sent_at_ms (4)
+        // EventBatch: events (1), backlog (2), live (3), sent_at_ms (4), retired (5)
         const batch: Field[] = [...part.map((e): Field => [1, e.bytes]), [2, Math.max(0, todo.length - i - 50)], [3, last ? 1 : 0], [4, Date.now()]];
+        if (i === 0) batch.push(...retired.map((r): Field => [5, r]));
         call.write(encode(batch));
         stats.batches++;
         stats.events += part.length;

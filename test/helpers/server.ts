@@ -308,17 +308,33 @@ export function call<K extends keyof ChatClient & string>(
   });
 }
 
-/** Waits until the machines' `fbs dump`s are byte-identical and not empty; returns that dump. */
-export function converged(cluster: TestCluster, machines: string[], timeoutMs = 30_000): Promise<string> {
-  return waitFor(
-    `identical dumps of ${machines.join(', ')}`,
-    async () => {
-      const dumps = await Promise.all(machines.map((m) => cluster.dump(m)));
-      return dumps.every((d) => d === dumps[0]) && dumps[0];
-    },
-    timeoutMs,
-    200,
-  );
+/** Waits until the machines' `fbs dump`s are byte-identical and not empty; returns that dump. On a timeout, says how the last ones differed. */
+export async function converged(cluster: TestCluster, machines: string[], timeoutMs = 30_000): Promise<string> {
+  let last: string[] = [];
+  try {
+    return await waitFor(
+      `identical dumps of ${machines.join(', ')}`,
+      async () => {
+        last = await Promise.all(machines.map((m) => cluster.dump(m)));
+        return last.every((d) => d === last[0]) && last[0];
+      },
+      timeoutMs,
+      200,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${dumpDifference(machines, last)}`);
+  }
+}
+
+/** The lines of each dump that another lacks: how many, and the first three. */
+function dumpDifference(machines: string[], dumps: string[]): string {
+  const sets = dumps.map((d) => new Set(d.split('\n').filter(Boolean)));
+  const all = new Set(sets.flatMap((s) => [...s]));
+  const parts = machines.map((m, i) => {
+    const lacks = [...all].filter((l) => !sets[i].has(l));
+    return lacks.length ? `; ${m} lacks ${lacks.length} lines, first: ${lacks.slice(0, 3).join(' | ')}` : '';
+  });
+  return parts.join('');
 }
 
 /** The events of a `fbs dump` text, in its order. */

@@ -19,7 +19,7 @@ ownChildren();
 const RUN = join(REPO_ROOT, 'dist', 'bench', 'run.js');
 /** The slowest smokes (history, recovery: about 60-80 s each at load 15) measure only their tiny size, not the empty history too. */
 const SUITE_DEADLINE_MS = 280_000;
-const SUITES = ['chat', 'recovery', 'replication', 'tls', 'identity', 'history', 'metrics'];
+const SUITES = ['chat', 'recovery', 'replication', 'tls', 'identity', 'history', 'metrics', 'origins'];
 
 t.setTimeout(SUITES.length * SUITE_DEADLINE_MS);
 

@@ -107,6 +107,18 @@ t.test('a machine restarted with an empty data dir is refilled', async (t) => {
   const refilled = await converged(cluster, MACHINES);
   t.ok(postIds(refilled).includes('post/dan/before-0'), 'm2 got back even the posts it had written itself');
 
+  // Caught up with both peers, the rebuilt m2 retires its old incarnation's origins: cursors carry one marker for them.
+  const oldOrigins = new Set(dumpEvents(refilled).filter((e) => e.origin.startsWith('m2.')).map((e) => e.origin));
+  const retired = await cluster.waitForLog('m2 to retire its older origins', (l) => l.machine === 'm2' && l.msg === 'retired older origins of this machine');
+  t.equal(retired.origins, oldOrigins.size, `the old incarnation's ${oldOrigins.size} origins`);
+  const tl = await waitFor("a cursor of m1's with the marker", async () => {
+    const r = await call(c1, 'Timeline', { user: 'dan' });
+    return Object.keys(r.cursor.seqs).includes(`${retired.by}.retired`) && r;
+  });
+  t.same(Object.keys(tl.cursor.seqs).filter((o) => oldOrigins.has(o)), [], 'and none of the retired origins');
+  const m3 = cluster.client('m3');
+  await waitFor('m3 to read the marker back: a Poll from it sends none of the old posts again', async () => (await call(m3, 'Poll', { user: 'dan', cursor: tl.cursor })).events.length === 0);
+
   // What the refilled machine writes next must not reuse the seqs of what it wrote before the loss.
   const c2again = cluster.client('m2');
   for (let i = 0; i < 5; i++) acked.push((await call(c2again, 'Post', { user: 'dan', id: `after-${i}`, text: `dan again ${i}` })).event.id);

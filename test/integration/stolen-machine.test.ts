@@ -60,7 +60,7 @@ t.test("a stolen machine cannot take over a settled name, whatever its create's 
     event({ id: 'create/victim', origin, seq: 1, kind: 'create', room: 'victim', author: 'victim', text: value.key, key: fingerprint(thief), wall: 1 }),
     event({ id: 'create/victim', origin, seq: 2, kind: 'create', room: 'victim', author: 'victim', text: value.key, key: fingerprint(thief), proof, wall: 2 }),
     event({ id: 'post/victim/forged', origin, seq: 3, kind: 'post', room: 'victim', author: 'victim', text: 'I am the victim now', key: fingerprint(thief), wall: 3 }),
-  ], true);
+  ], { end: true });
   t.teardown(() => peer.close());
 
   const passed = await waitFor("both machines log the thief's claims as passed over", () => {
