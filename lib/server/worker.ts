@@ -33,7 +33,8 @@ export interface WorkerOptions {
 
 export async function runWorker({ config, machine, slot, log, fbsCommand }: WorkerOptions): Promise<void> {
   // How long the process took to get here (node's start and module loading), for the recovery bench.
-  log.info('worker loading', { sinceStartMs: Math.round(performance.now()) });
+  const cpu = process.cpuUsage();
+  log.info('worker loading', { sinceStartMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
   const journal = openMachineJournal(config, machine, log, (machineDir) => writerOrigin(machine, incarnationOf(machineDir), slot), fbsCommand);
 
   // Listen before loading, so nothing rung while we load is missed.
