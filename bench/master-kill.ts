@@ -100,11 +100,12 @@ const STEPS: [string, Found][] = [
   }],
   ['first worker listening', logged('worker serving')],
   ["user's client: TLS handshake done", (_l, c, killedAt) => c.tlsAt.find((t) => t > killedAt)],
-  ["user's client: key challenge answered", (_l, c, killedAt) => c.challengedAt.find((t) => t > killedAt)],
   ["user's post back", (logs, c) => {
     const l = logs.find((x) => x.msg === 'worker serving');
     return l && c.shownAt.find((t) => t > Date.parse(String(l.time)));
   }],
+  // Off the post's path: a post presents the session it has; the chat stream greets again.
+  ["user's client: the chat stream's key challenge answered", (_l, c, killedAt) => c.challengedAt.find((t) => t > killedAt)],
 ];
 
 /** What the user's client did, on the bench's wall clock. */
