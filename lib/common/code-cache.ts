@@ -10,7 +10,7 @@
  * V8 refused it (another build). Best effort: a dist that cannot be written runs
  * without. The cache is as trusted as the script beside it.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -21,12 +21,20 @@ const WRITE_AFTER_MS = 5_000;
 export function runCached(file: string, kind: string): void {
   const cacheFile = `${file}.${kind.replace(/[^a-z0-9-]/gi, '_')}.cache`;
   const source = readFileSync(file, 'utf8');
-  const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
+  const cachedData = readCache(cacheFile);
   const script = new Script(Module.wrap(source), { filename: file, cachedData });
   if (!cachedData || script.cachedDataRejected) setTimeout(() => writeCache(script, cacheFile), WRITE_AFTER_MS).unref();
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   const fn = script.runInThisContext() as (exports: object, req: NodeJS.Require, module: object, filename: string, dir: string) => void;
   fn.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
+}
+
+function readCache(cacheFile: string): Buffer | undefined {
+  try {
+    return readFileSync(cacheFile);
+  } catch {
+    return undefined; // none yet, or another user's (written owner-only)
+  }
 }
 
 function writeCache(script: Script, cacheFile: string): void {
