@@ -60,6 +60,11 @@ const logged = (msg: string | string[], role?: string): Found => (logs) => {
   const hit = logs.find((l) => (Array.isArray(msg) ? msg.includes(l.msg) : l.msg === msg) && (role === undefined || l.role === role));
   return hit && Date.parse(String(hit.time));
 };
+/** The line `msg` of the worker that served first. */
+const firstWorkers = (logs: LogLine[], msg: string): LogLine | undefined => {
+  const pid = logs.find((l) => l.msg === 'worker serving')?.pid;
+  return logs.find((l) => l.pid === pid && l.msg === msg);
+};
 const REVIVING = ['won the election; starting a new primary', "the primary stayed dead past the ring's grace; starting it"];
 
 /** The path from the kill to the user's next post, in order: [label, how it is found]. */
@@ -77,18 +82,30 @@ const STEPS: [string, Found][] = [
     const at = pid ? startedAtMs(pid) : 0;
     return at >= killedAt ? at : undefined;
   }],
-  ['first worker began its journal load (modules loaded)', (logs) => {
-    const l = logs.find((x) => x.msg === 'loaded room files' && x.role === 'worker');
+  ["first worker's modules loaded", (logs) => {
+    const l = firstWorkers(logs, 'worker loading');
+    return l && Date.parse(String(l.time));
+  }],
+  ['first worker recovered the write-ahead log (room lock)', (logs) => {
+    const l = firstWorkers(logs, 'loaded room files');
     return l && Date.parse(String(l.time)) - Number(l.ms);
   }],
-  ['first worker loaded its journal', logged('loaded room files', 'worker')],
+  ["first worker's turn to load (checkpoint lock)", (logs) => {
+    const l = firstWorkers(logs, 'loaded room files');
+    return l && Date.parse(String(l.time)) - Number(l.ms) + Number(l.lockWaitMs);
+  }],
+  ['first worker loaded its journal', (logs) => {
+    const l = firstWorkers(logs, 'loaded room files');
+    return l && Date.parse(String(l.time));
+  }],
   ['first worker listening', logged('worker serving')],
   ["user's client: TLS handshake done", (_l, c, killedAt) => c.tlsAt.find((t) => t > killedAt)],
-  ["user's client: key challenge answered", (_l, c, killedAt) => c.challengedAt.find((t) => t > killedAt)],
   ["user's post back", (logs, c) => {
     const l = logs.find((x) => x.msg === 'worker serving');
     return l && c.shownAt.find((t) => t > Date.parse(String(l.time)));
   }],
+  // Off the post's path: a post presents the session it has; the chat stream greets again.
+  ["user's client: the chat stream's key challenge answered", (_l, c, killedAt) => c.challengedAt.find((t) => t > killedAt)],
 ];
 
 /** What the user's client did, on the bench's wall clock. */

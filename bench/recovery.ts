@@ -787,6 +787,13 @@ export function recoveryFigures(r: RecoveryResult): Figure[] {
       [`${role.role} client stall max ms`, role.maxStallMs],
     ]),
     ['idle tree CPU % of one core', r.idle?.cpuPercent],
-    ...r.userView.map((v): Figure => [`master kill, user's longest gap ms, ${v.events} events`, 'maxGapMs' in v.result ? v.result.maxGapMs : undefined]),
+    ...r.userView.flatMap((v): Figure[] => {
+      const res = 'maxGapMs' in v.result ? v.result : null;
+      return [
+        [`master kill, user's longest gap ms, ${v.events} events`, res?.maxGapMs],
+        [`master kill, user's median gap ms, ${v.events} events`, res?.medianGapMs],
+        ...(res?.steps ?? []).map((st): Figure => [`master kill step median ms, ${v.events} events: ${st.label}`, Number.isNaN(st.medianMs) ? undefined : st.medianMs]),
+      ];
+    }),
   ];
 }

@@ -4,23 +4,12 @@
 import cluster from 'node:cluster';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeClusterDump } from '../lib/admin/dump';
-import { formatClaims, nameClaims } from '../lib/admin/claims';
-import { startAll, stopMachine } from '../lib/admin/lifecycle';
-import { statusCommand } from '../lib/admin/status-command';
-import { consoleCommand, DEFAULT_CONSOLE_PORT } from '../lib/admin/console';
-import { ensureTransport, initCluster } from '../lib/common/cluster-init';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type ClusterConfig } from '../lib/common/config';
 import { consoleMode, errorMessage, processLogger, type LogBase, type Logger } from '../lib/common/log';
-import { announceReady } from '../lib/admin/start-summary';
-import { machineDirOf, machinePath } from '../lib/storage/data-dir';
-import { runReplicator } from '../lib/replication/replicator';
-import { buildMachineCheckpoint, ignoreTerminalInterrupt } from '../lib/machine/machine-child';
-import { ownerOnlyData } from '../lib/storage/data-dir';
-import { runWorker } from '../lib/server/worker';
-import { runGuardian } from '../lib/supervision/guardian';
-import { startOrStandBy } from '../lib/supervision/primary-process';
-import { guardianRole, primaryRole } from '../lib/supervision/roles';
+import { machineDirOf, machinePath, ownerOnlyData } from '../lib/storage/data-dir';
+
+// Each command loads only its own modules (import() below): a revived master and its
+// children start on the user's time, and module loading was most of it (bench/master-kill.ts).
 
 const USAGE = `usage: fbs <command> [options]
   start  --machine <id>   run a machine's process tree in the foreground (--log json: JSON lines on stdout in a terminal too)
@@ -64,6 +53,7 @@ async function main(): Promise<void> {
   const config = loadConfig(values.config);
   switch (command) {
     case 'init': {
+      const { initCluster } = await import('../lib/common/cluster-init');
       const files = await initCluster(config, values.force);
       console.log(`wrote ${files.length} files (owner-only) in ${config.tlsDir}: ${files.map((f) => basename(f)).join(', ')}`);
       console.log('copy ca.crt, secret and <machine>.crt/.key to each machine, ca.crt (with the config) to clients; keep ca.key off the machines');
@@ -75,28 +65,38 @@ async function main(): Promise<void> {
       const machine = machineOf(config, values.machine);
       const slot = Number(values.slot ?? 0);
       ownerOnlyData(config.dataDir, machine);
+      const [{ runGuardian }, { guardianRole }] = await Promise.all([import('../lib/supervision/guardian'), import('../lib/supervision/roles')]);
       return runGuardian({ config, machine, slot, fbsCommand: FBS_COMMAND, log: logFor(config, { machine, role: guardianRole(config, machine), slot }) });
     }
-    case 'stop':
+    case 'stop': {
+      const { stopMachine } = await import('../lib/admin/lifecycle');
       return stopMachine(config, machineOf(config, values.machine));
+    }
     case 'status': {
+      const { statusCommand } = await import('../lib/admin/status-command');
       const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
       process.exitCode = await statusCommand(config, { json: !!values.json, watch: !!values.watch, out: write(process.stdout), err: write(process.stderr) });
       return;
     }
-    case 'console':
-      return consoleCommand(config, portOf(values.port), (text) => void process.stdout.write(text));
-    case 'dump':
+    case 'console': {
+      const { consoleCommand, DEFAULT_CONSOLE_PORT } = await import('../lib/admin/console');
+      return consoleCommand(config, portOf(values.port, DEFAULT_CONSOLE_PORT), (text) => void process.stdout.write(text));
+    }
+    case 'dump': {
+      const { writeClusterDump } = await import('../lib/admin/dump');
       await writeClusterDump(config, machineOf(config, values.machine), (text) => process.stdout.write(text));
       return;
+    }
     case 'claims': {
       const name = positionals[1];
       if (!name) throw new ConfigError(`fbs claims needs a name\n${USAGE}`);
+      const { formatClaims, nameClaims } = await import('../lib/admin/claims');
       const claims = await nameClaims(config, machineOf(config, values.machine), name);
       process.stdout.write(values.json ? `${JSON.stringify(claims, null, 2)}\n` : formatClaims(name, claims));
       return;
     }
     case 'start-all': {
+      const [{ ensureTransport }, { startAll }] = await Promise.all([import('../lib/common/cluster-init'), import('../lib/admin/lifecycle')]);
       const summary = consoleMode() === 'pretty';
       const ready = await ensureTransport(config, Object.keys(config.machines), summary ? say : undefined);
       return startAll(ready, FBS_COMMAND, { summary, say });
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     case 'build-checkpoint': {
       const machine = machineOf(config, values.machine);
       ownerOnlyData(config.dataDir, machine);
+      const { buildMachineCheckpoint } = await import('../lib/machine/machine-child');
       return buildMachineCheckpoint(config, machine, logFor(config, { machine, role: 'checkpoint-builder' }));
     }
     default:
@@ -111,8 +112,8 @@ async function main(): Promise<void> {
   }
 }
 
-function portOf(port: string | undefined): number {
-  if (port === undefined) return DEFAULT_CONSOLE_PORT;
+function portOf(port: string | undefined, fallback: number): number {
+  if (port === undefined) return fallback;
   const n = Number(port);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`--port takes a port number, not '${port}'`);
   return n;
@@ -137,19 +138,26 @@ function say(line: string): void {
 
 async function start(config: ClusterConfig, machine: string): Promise<void> {
   process.env.FBS_MACHINE = machine;
-  if (cluster.isWorker) ignoreTerminalInterrupt();
+  if (cluster.isWorker) (await import('../lib/machine/machine-child')).ignoreTerminalInterrupt();
   ownerOnlyData(config.dataDir, machine);
   if (cluster.isWorker && process.env.FBS_ROLE === 'replicator') {
+    const { runReplicator } = await import('../lib/replication/replicator');
     await runReplicator({ config, machine, log: logFor(config, { machine, role: 'replicator' }), fbsCommand: FBS_COMMAND });
     return;
   }
   if (cluster.isWorker) {
+    const { runWorker } = await import('../lib/server/worker');
     const slot = Number(process.env.FBS_SLOT ?? 0);
     await runWorker({ config, machine, slot, log: logFor(config, { machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
     return;
   }
   // The summary is for whoever typed the command: not under npm start (it says it for all), not a guardian's revival.
   const summary = consoleMode() === 'pretty' && process.env.FBS_SUMMARY !== '0' && process.env.FBS_TERM === undefined;
+  const [{ ensureTransport }, { primaryRole }, { startOrStandBy }] = await Promise.all([
+    import('../lib/common/cluster-init'),
+    import('../lib/supervision/roles'),
+    import('../lib/supervision/primary-process'),
+  ]);
   config = await ensureTransport(config, [machine], summary ? say : undefined);
   const log = logFor(config, { machine, role: primaryRole(config, machine) });
   const primary = await startOrStandBy({ config, machine, log, fbsCommand: FBS_COMMAND });
@@ -168,7 +176,7 @@ async function start(config: ClusterConfig, machine: string): Promise<void> {
     });
   };
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
-  if (summary) await announceReady(config, [machine], say, () => stopping);
+  if (summary) await (await import('../lib/admin/start-summary')).announceReady(config, [machine], say, () => stopping);
 }
 
 main().catch((err: unknown) => {

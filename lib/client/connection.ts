@@ -6,6 +6,9 @@
  * begins with the identity handshake (identity.ts: Challenge, then a signed Connect,
  * which creates the user's room if needed), so a call that fails over first greets
  * its new server; a call refused for its session (expired) greets again, once.
+ * A server that was lost and answers again (its worker revived) is first sent the
+ * call with the session it issued (tokens are the cluster's, not the worker's):
+ * the user's next post needs no handshake.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ftchatProto, RETRY_AFTER_KEY } from '../common/proto';
@@ -124,6 +127,8 @@ export class ChatConnection {
   private readonly clients = new Map<string, ChatClient>();
   /** Servers this session has greeted with Connect, and their answers. */
   private readonly greeted = new Map<string, Greeting>();
+  /** Greeted servers lost since: a call tries its session there, connect() greets again. */
+  private readonly lostSince = new Set<string>();
   private last: Greeting | null = null;
   /** The newest event timestamp this session has seen. */
   private seen: Hlc | null = null;
@@ -150,13 +155,13 @@ export class ChatConnection {
 
   /** Connects (creating the user's room), failing over as needed; returns the server's greeting. */
   connect(): Promise<Greeting> {
-    return this.withFailover(async (server) => this.greeted.get(server) as Greeting);
+    return this.withFailover(async (server) => this.greeted.get(server) as Greeting, false);
   }
 
   async call<M extends keyof UnaryCalls>(method: M, req: UnaryCalls[M][0]): Promise<UnaryCalls[M][1]> {
     // Writes carry the newest timestamp seen, so the server stamps them after it.
     const sent = method === 'Post' || method === 'Join' || method === 'Leave' ? { ...req, after: this.seen } : req;
-    const res = (await this.withFailover((server, deadline) => this.unary(server, method, sent, deadline))) as UnaryCalls[M][1];
+    const res = (await this.withFailover((server, deadline) => this.unary(server, method, sent, deadline), true)) as UnaryCalls[M][1];
     const r = res as { event?: Event__Output | null; events?: Event__Output[] };
     if (r.event) this.observe(r.event.hlc);
     for (const e of r.events ?? []) this.observe(e.hlc);
@@ -181,9 +186,15 @@ export class ChatConnection {
     await this.unary(server, 'Challenge', { user: this.user }, Date.now() + this.opts.attemptMs).catch(() => undefined);
   }
 
-  /** Marks a server as lost: the next call greets it (or the next one) again. */
+  /** Marks a server as lost: the next connect() greets it (or the next one) again; a call first tries the session it has. */
   lost(server: string): void {
+    if (this.greeted.has(server)) this.lostSince.add(server);
+  }
+
+  /** Drops a server's session (refused): the next call greets it again. */
+  private forget(server: string): void {
     this.greeted.delete(server);
+    this.lostSince.delete(server);
   }
 
   close(): void {
@@ -192,7 +203,8 @@ export class ChatConnection {
     this.clients.clear();
   }
 
-  private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>): Promise<T> {
+  /** `reuse`: a lost server's session is tried before a new handshake (see lost()). */
+  private async withFailover<T>(attempt: (server: string, deadline: number) => Promise<T>, reuse: boolean): Promise<T> {
     let end = Date.now() + this.opts.totalMs;
     const tried: string[] = [];
     let tlsFailure: string | null = null; // an attempt's, kept: a later one may only time out
@@ -208,15 +220,19 @@ export class ChatConnection {
       // server that was merely slow (a busy disk) gets longer each round rather than timing out forever.
       const round = Math.floor((n - 1) / this.servers.length);
       const deadline = Math.min(Date.now() + backoffMs(round + 1, { firstMs: this.opts.attemptMs, capMs: this.opts.totalMs }), end);
+      const reused = reuse && this.lostSince.has(server);
       try {
-        await this.greet(server, deadline);
+        await this.greet(server, deadline, reuse);
         const res = await attempt(server, deadline);
+        this.lostSince.delete(server);
         return res;
       } catch (err) {
-        if ((err as grpc.ServiceError)?.code === grpc.status.UNAUTHENTICATED && !renewed) {
-          // The session expired (or this server's clock says so): prove the key again, once.
+        const code = (err as grpc.ServiceError)?.code;
+        // The session expired (or this server's clock says so), or a reused one finds no room
+        // here (the server lost its data): prove the key again, once (Connect creates the room).
+        if ((code === grpc.status.UNAUTHENTICATED || (reused && code === grpc.status.NOT_FOUND)) && !renewed) {
           renewed = true;
-          this.lost(server);
+          this.forget(server);
           n--;
           continue;
         }
@@ -249,11 +265,12 @@ export class ChatConnection {
     }
   }
 
-  private async greet(server: string, deadline: number): Promise<void> {
-    if (this.greeted.has(server)) return;
+  private async greet(server: string, deadline: number, reuse: boolean): Promise<void> {
+    if (this.greeted.has(server) && (reuse || !this.lostSince.has(server))) return;
     const res = await handshake((method, req) => this.unary(server, method, req, deadline), this.identity);
     const g: Greeting = { ...res, server };
     this.greeted.set(server, g);
+    this.lostSince.delete(server);
     const prev = this.last;
     this.last = g;
     if (prev && (prev.server !== g.server || prev.machine !== g.machine || prev.worker !== g.worker)) this.events.onSwitch?.(g);

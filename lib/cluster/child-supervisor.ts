@@ -1,7 +1,7 @@
 /**
  * A machine primary's decisions about its children (the workers, one per slot, and
  * the replicator): when to fork one, whom to ping, when a child is not answering,
- * when to kill a hung one, how long to back off a crash loop, when to break the
+ * when to kill a hung one, forking the replicator only once a worker serves, how long to back off a crash loop, when to break the
  * room lock of a dead writer, and what to do when the master asks for a revival.
  *
  * Liveness sits on the FailureDetector: a child is heard when it answers a ping; a
@@ -19,7 +19,7 @@ import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import { backoffMs, crashBackoff } from '../core/backoff';
 import { FailureDetector } from './failure-detector';
 import type { Supervisor, Tick } from './supervisor';
-import { CHILD_PING_MS as PING_MS, HEALTHY_AFTER_MS, MASTER_WATCH_MS, MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from './timing-policy';
+import { CHILD_PING_MS as PING_MS, HEALTHY_AFTER_MS, MASTER_WATCH_MS, MAX_REFORK_DELAY_MS, notAnsweringAfterMs, REPLICATOR_WAITS_MS, STARTUP_ALLOWANCE_MS } from './timing-policy';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -40,7 +40,7 @@ export interface ChildView {
 }
 
 export type ChildInput =
-  /** The primary starts: break a lock the last tree's writers left, and fork every child. */
+  /** The primary starts: break a lock the last tree's writers left, and fork the workers (the replicator once one serves). */
   | { kind: 'start' }
   | { kind: 'forked'; key: string; pid: number }
   /** The child answered a ping; `loading` while it does not serve yet. */
@@ -102,6 +102,8 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
   /** No child is judged silent before this: we were paused, and their answers are still to come. */
   private judgeFrom = -Infinity;
   private stopping = false;
+  /** The replicator's first fork waits for a worker serving until this (see REPLICATOR_WAITS_MS); null: not waiting. */
+  private replicatorWaitsUntil: number | null = null;
   private readonly deadAfterMs: number;
   /** How often tick() is to be called. */
   readonly pingEveryMs: number;
@@ -122,7 +124,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
   step(input: ChildInput, now: number): ChildAction[] {
     switch (input.kind) {
       case 'start':
-        return this.start();
+        return this.start(now);
       case 'forked':
         this.forked(input.key, input.pid, now);
         return [];
@@ -145,8 +147,16 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     }
   }
 
-  private start(): ChildAction[] {
-    return [{ breakLock: {} }, ...this.specs.map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
+  private start(now: number): ChildAction[] {
+    this.replicatorWaitsUntil = now + REPLICATOR_WAITS_MS;
+    return [{ breakLock: {} }, ...this.specs.filter((s) => s.role !== 'replicator').map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
+  }
+
+  /** The replicator's first fork, once a worker serves or the wait is over. */
+  private replicatorDue(workerServes: boolean, now: number): ChildAction[] {
+    if (this.replicatorWaitsUntil === null || (!workerServes && now < this.replicatorWaitsUntil)) return [];
+    this.replicatorWaitsUntil = null;
+    return this.forkDue('replicator') ? [{ fork: { key: 'replicator', delayMs: 0 } }] : [];
   }
 
   /** Whether a fork that was due for `key` should happen now (a delayed one finds its slot filled when the master had it forked). */
@@ -165,7 +175,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     const servedBefore = this.detector.started(key);
     r.answered = true;
     this.detector.heartbeat(key, now, !loading);
-    return !servedBefore && !loading ? [{ serving: { key } }] : [];
+    return !servedBefore && !loading ? [{ serving: { key } }, ...this.replicatorDue(true, now)] : [];
   }
 
   private exited(key: string, pid: number, code: number | null, now: number): ChildAction[] {
@@ -190,7 +200,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     if (this.paused(now)) this.judgeFrom = now + this.pingEveryMs;
     this.lastTick = now;
     const own = ownKillAfterMs(this.deadAfterMs, now - this.masterSeenAt < MASTER_WATCH_MS);
-    const out: ChildAction[] = [{ breakLock: {} }];
+    const out: ChildAction[] = [{ breakLock: {} }, ...this.replicatorDue(false, now)];
     for (const [key, r] of this.running) {
       out.push({ ping: { key } });
       const silentMs = this.detector.ageMs(key, now) ?? 0;

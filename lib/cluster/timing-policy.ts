@@ -111,6 +111,13 @@ export const STARTUP_ALLOWANCE_MS = 30_000;
  */
 export const MASTER_WATCH_MS = 3_000;
 
+/**
+ * At a primary's start the replicator is forked once the first worker serves, so the
+ * workers' module load and journal load, which the users wait for, get the CPU first
+ * (bench/master-kill.ts); it waits at most this long for that.
+ */
+export const REPLICATOR_WAITS_MS = 10_000;
+
 /** Children that keep dying sooner than this after their start are crash-looping: re-fork them with back-off. */
 export const HEALTHY_AFTER_MS = 5_000;
 

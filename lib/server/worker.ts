@@ -3,6 +3,7 @@
  * the machine's client port (shared by all workers through node:cluster), and
  * keeps in step with the other writers through the primary's doorbell.
  */
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
@@ -34,6 +35,9 @@ export interface WorkerOptions {
 }
 
 export async function runWorker({ config, machine, slot, log, fbsCommand }: WorkerOptions): Promise<void> {
+  // How long the process took to get here (node's start and module loading), for the recovery bench.
+  const cpu = process.cpuUsage();
+  log.info('worker loading', { sinceStartMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
   const journal = openMachineJournal(config, machine, log, (machineDir) => writerOrigin(machine, incarnationOf(machineDir), slot), fbsCommand);
 
   // Listen before loading, so nothing rung while we load is missed.

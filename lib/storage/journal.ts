@@ -185,6 +185,7 @@ export class Journal {
    * if it can, and the others then load that. Yields every 50 ms.
    */
   async load(): Promise<void> {
+    const entered = Date.now();
     await this.files.init();
     // A replay after a reboot may have rewritten room bytes anywhere: then every room file is read.
     let replayed = await this.files.recover().catch((err: unknown) => {
@@ -195,7 +196,9 @@ export class Journal {
     const started = Date.now();
     let report: Omit<LoadReport, 'from'> = { sweep: null, rooms: 0, scanned: 0 };
     let from = 'checkpoint';
+    let lockWaitMs = 0;
     await this.files.withCheckpointLock(async () => {
+      lockWaitMs = Date.now() - started;
       let checkpoint = readCheckpoint(this.files.machineDir);
       if (typeof checkpoint === 'string' && this.opts.buildElsewhere) {
         const why = checkpoint;
@@ -226,6 +229,9 @@ export class Journal {
       sweep: report.sweep,
       roomFiles: report.rooms,
       ms: Date.now() - started,
+      // Before it: the write-ahead log's recovery (under the room lock), and a sibling's load (the checkpoint lock).
+      recoverMs: started - entered,
+      lockWaitMs,
       rooms: this.index.rooms.size,
       follows: this.index.graph.size,
       nextSeq: this.commits.nextSeq,

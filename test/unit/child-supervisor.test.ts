@@ -11,7 +11,7 @@ import {
   ChildSupervisor,
   type ChildAction,
 } from '../../lib/cluster/child-supervisor';
-import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, STARTUP_ALLOWANCE_MS } from '../../lib/cluster/timing-policy';
+import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, REPLICATOR_WAITS_MS, STARTUP_ALLOWANCE_MS } from '../../lib/cluster/timing-policy';
 import { EXIT_REBUILD_INDEX } from '../../lib/common/exit-codes';
 import { backoffMs, crashBackoff } from '../../lib/core/backoff';
 import { SimNetwork } from '../helpers/sim-network';
@@ -30,16 +30,33 @@ function revive(s: ChildSupervisor, role: string, slot: number, pid: number, now
 }
 /** Whether a delayed fork of `key` happens when its time comes. */
 const due = (s: ChildSupervisor, key: string): boolean => s.step({ kind: 'due', key }, 0).length > 0;
+const forks = (actions: ChildAction[]) => actions.flatMap((a) => ('fork' in a ? [a.fork.key] : []));
 const kills = (actions: ChildAction[]) => actions.flatMap((a) => ('kill' in a ? [a.kill.key] : []));
 
-t.test('at start it breaks a left-behind lock and forks every child at once', async (t) => {
+t.test('at start it breaks a left-behind lock and forks every worker at once, the replicator once a worker serves', async (t) => {
   const s = supervisor(2);
   t.same(s.step({ kind: 'start' }, 0), [
     { breakLock: {} },
     { fork: { key: 'worker:0', delayMs: 0 } },
     { fork: { key: 'worker:1', delayMs: 0 } },
-    { fork: { key: 'replicator', delayMs: 0 } },
   ]);
+  s.step({ kind: 'forked', key: 'worker:0', pid: 10 }, 0);
+  s.step({ kind: 'forked', key: 'worker:1', pid: 11 }, 0);
+  t.same(forks(s.step({ kind: 'tick' }, 1_000)), [], 'not while the workers load');
+  t.same(forks(s.step({ kind: 'pong', key: 'worker:1', pid: 11, loading: true }, 1_500)), [], 'nor for a loading worker');
+  t.same(s.step({ kind: 'pong', key: 'worker:1', pid: 11, loading: false }, 2_000), [{ serving: { key: 'worker:1' } }, { fork: { key: 'replicator', delayMs: 0 } }]);
+  s.step({ kind: 'forked', key: 'replicator', pid: 12 }, 2_000);
+  t.same(forks(s.step({ kind: 'pong', key: 'worker:0', pid: 10, loading: false }, 2_500)), [], 'once');
+});
+
+t.test('the replicator waits for a serving worker at most REPLICATOR_WAITS_MS', async (t) => {
+  const s = supervisor(1);
+  s.step({ kind: 'start' }, 0);
+  s.step({ kind: 'forked', key: 'worker:0', pid: 10 }, 0);
+  t.same(forks(s.step({ kind: 'tick' }, REPLICATOR_WAITS_MS - 1)), []);
+  t.same(forks(s.step({ kind: 'tick' }, REPLICATOR_WAITS_MS)), ['replicator']);
+  s.step({ kind: 'forked', key: 'replicator', pid: 12 }, REPLICATOR_WAITS_MS);
+  t.same(forks(s.step({ kind: 'pong', key: 'worker:0', pid: 10, loading: false }, REPLICATOR_WAITS_MS + 1)), [], 'forked once');
 });
 
 t.test('a child serves on its first pong that is not "loading", and is told so once', async (t) => {
