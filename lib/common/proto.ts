@@ -29,10 +29,11 @@ export interface FtchatServices {
 const TO_OBJECT = { longs: Number, defaults: true, arrays: true, objects: true };
 
 let cached: FtchatServices | null = null;
+let cachedRoot: Root | null = null;
 
 export function ftchatProto(): FtchatServices {
   if (!cached) {
-    const root = protoRoot();
+    const root = (cachedRoot ??= protoRoot());
     const def: grpc.GrpcObject = {};
     const pkg: Record<string, grpc.ServiceDefinition> = {};
     for (const name of SERVICES) pkg[`ftchat.${name}`] = serviceDefinition(root.lookupService(`ftchat.${name}`), `ftchat.${name}`);
@@ -65,6 +66,11 @@ function serviceDefinition(service: Service, name: string): grpc.ServiceDefiniti
       originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
     }];
   }));
+}
+
+/** One message type's decoder, with the services' options (e.g. a Pull batch's events one by one). */
+export function messageDecoder<T>(name: string): (bytes: Buffer) => T {
+  return deserializer((cachedRoot ??= protoRoot()).lookupType(`ftchat.${name}`)) as (bytes: Buffer) => T;
 }
 
 const serializer = (t: Type) => (value: object): Buffer => Buffer.from(t.encode(t.fromObject(value)).finish());

@@ -11,7 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Reader } from 'protobufjs';
-import { ftchatProto } from '../common/proto';
+import { ftchatProto, messageDecoder } from '../common/proto';
 import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
 import type { ReplicationClient } from '../gen/ftchat/Replication';
 
@@ -59,8 +59,8 @@ export function decodeBatch(bytes: Buffer): EventBatch__Output {
   }
   return {
     ...whole(Buffer.concat(rest)),
-    events: events.map((b) => orEmpty(P.Event.deserialize, b)),
-    retired: retired.map((b) => orEmpty(P.Retirement.deserialize, b)),
+    events: events.map((b) => orEmpty(messageDecoder<EventBatch__Output['events'][number]>('Event'), b)),
+    retired: retired.map((b) => orEmpty(messageDecoder<EventBatch__Output['retired'][number]>('Retirement'), b)),
   };
 }
 
