@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import { ChildSupervisor, type ChildAction, type ChildInput, type ChildSpec } from '../cluster/child-supervisor';
+import { ChildSupervisor, type ChildAction, type ChildInput, type ChildSpec } from '../control/child-supervisor';
 import { ChildRelay } from './child-relay';
 import { ChildMetrics } from './child-metrics';
 import type { RestartLedger } from '../storage/restart-ledger';

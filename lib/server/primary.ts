@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import type { ChildView } from '../cluster/child-supervisor';
+import type { ChildView } from '../control/child-supervisor';
 import { ForkedChildren } from './forked-children';
 import type { ProcessMetrics } from '../common/metrics';
 import type { RestartLedger } from '../storage/restart-ledger';
@@ -39,7 +39,7 @@ export interface Primary {
 /** V8's young-generation semi-space for children, in MB (node's default is 16). */
 const SEMI_SPACE_MB = 4;
 
-/** The I/O of ChildSupervisor (lib/cluster/child-supervisor.ts), which decides what happens when. */
+/** The I/O of ChildSupervisor (lib/control/child-supervisor.ts), which decides what happens when. */
 export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): Primary {
   const children = new ForkedChildren(config, machine, log, restarts);
   const { supervisor } = children;

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { adminAddress } from '../common/config';
-import type { GuardianAction, GuardianInput } from '../cluster/reviver';
-import type { TimingPolicy } from '../cluster/timing-policy';
+import type { GuardianAction, GuardianInput } from '../control/reviver';
+import type { TimingPolicy } from '../control/timing-policy';
 import { AdminPeer } from './admin-client';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
 import { toWire } from './guardian-server';

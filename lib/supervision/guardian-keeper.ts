@@ -3,8 +3,8 @@
  * stream open to the primary: its first message says who it is (the primary
  * answers with its term), and the stream breaking says one side died. Beats go
  * through beat files, both ways: the primary's every heartbeatMs, each guardian's
- * every guardianBeatMs (lib/cluster/timing-policy.ts). When a slot gets a new guardian is decided by
- * GuardianSlots (lib/cluster/guardian-slots.ts); it is spawned detached (its own
+ * every guardianBeatMs (lib/control/timing-policy.ts). When a slot gets a new guardian is decided by
+ * GuardianSlots (lib/control/guardian-slots.ts); it is spawned detached (its own
  * process group) so it outlives this primary. Only guardians this primary spawned
  * are ever signalled; a pid named on a Watch stream is never trusted for that.
  */
@@ -15,8 +15,8 @@ import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { Beat, Beat__Output } from '../gen/ftchat/Beat';
 import { Beater, BeatWatcher, primaryBeatPath } from './beat-file';
-import { GuardianSlots, type GuardianSlotsOptions, type SlotInput, type SlotView } from '../cluster/guardian-slots';
-import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
+import { GuardianSlots, type GuardianSlotsOptions, type SlotInput, type SlotView } from '../control/guardian-slots';
+import { timingPolicy, type TimingPolicy } from '../control/timing-policy';
 import { diesWithin, terminate } from './primary-record';
 import { serveGuardianStream, STOPPING } from './guardian-streams';
 import { guardianBeatPath, machineDirOf } from '../storage/data-dir';
@@ -46,7 +46,7 @@ export function keepGuardians(opts: GuardianKeeperOptions): GuardianKeeper {
   return new Guardians(opts);
 }
 
-/** The I/O of GuardianSlots (lib/cluster/guardian-slots.ts), which decides when a slot gets a new guardian. */
+/** The I/O of GuardianSlots (lib/control/guardian-slots.ts), which decides when a slot gets a new guardian. */
 class Guardians implements GuardianKeeper {
   private readonly slots: GuardianSlots;
   private readonly beatFiles: BeatWatcher[];

@@ -11,7 +11,7 @@ import { ftchatProto } from '../common/proto';
 import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ElectionMessage } from '../gen/ftchat/ElectionMessage';
-import type { RingMsg } from '../cluster/election';
+import type { RingMsg } from '../control/election';
 import { guardianRole } from './roles';
 import { RestartLedger } from '../storage/restart-ledger';
 import { machineDirOf } from '../storage/data-dir';

@@ -2,14 +2,14 @@
  * A guardian (on the master machine: a replica master) watches its machine's
  * primary. It runs detached, in its own process group, so it outlives the
  * primary. Whether the primary died and who revives it with which term is the
- * Reviver's call (lib/cluster/reviver.ts, with PrimaryVerdict): this is its I/O,
+ * Reviver's call (lib/control/reviver.ts, with PrimaryVerdict): this is its I/O,
  * on the monotonic clock (wall clocks here may jump).
  */
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import { Reviver } from '../cluster/reviver';
-import { timingPolicy } from '../cluster/timing-policy';
+import { Reviver } from '../control/reviver';
+import { timingPolicy } from '../control/timing-policy';
 import { guardianId } from './guardian-streams';
 import { serveGuardian } from './guardian-server';
 import { GuardianIo } from './guardian-io';

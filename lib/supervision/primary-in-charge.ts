@@ -7,7 +7,7 @@
  */
 import { watch } from 'chokidar';
 import type { Logger } from '../common/log';
-import { childSpecs } from '../cluster/child-supervisor';
+import { childSpecs } from '../control/child-supervisor';
 import { runPrimary } from '../server/primary';
 import type { RestartLedger } from '../storage/restart-ledger';
 import { serveMachineMetrics } from './machine-metrics';

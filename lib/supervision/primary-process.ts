@@ -1,7 +1,7 @@
 /**
  * A machine's primary process in its cluster role: the master on the master
  * machine, a supervisor elsewhere. When it takes charge, stands by, fences a stale
- * primary or steps down is the Takeover's call (lib/cluster/takeover.ts); this is
+ * primary or steps down is the Takeover's call (lib/control/takeover.ts); this is
  * its I/O: the record, the admin port, the proper-lockfile lock, the probes and
  * the kills. Fencing is threefold: a stale primary that shows no life is killed
  * (it may only be paused), the admin port is bound by one process at a time, and
@@ -14,8 +14,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
 import { errorMessage, type Logger } from '../common/log';
-import { Takeover, type Found, type TakeoverAction, type TakeoverInput } from '../cluster/takeover';
-import { timingPolicy, type TimingPolicy } from '../cluster/timing-policy';
+import { Takeover, type Found, type TakeoverAction, type TakeoverInput } from '../control/takeover';
+import { timingPolicy, type TimingPolicy } from '../control/timing-policy';
 import { BeatWatcher, primaryBeatPath } from './beat-file';
 import { AdminPeer } from './admin-client';
 import { keepGuardians } from './guardian-keeper';

@@ -7,9 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
-import { RemoteChildWatch, type ReviveAsk } from '../cluster/remote-children';
-import { childSpecs } from '../cluster/child-supervisor';
-import { timingPolicy } from '../cluster/timing-policy';
+import { RemoteChildWatch, type ReviveAsk } from '../control/remote-children';
+import { childSpecs } from '../control/child-supervisor';
+import { timingPolicy } from '../control/timing-policy';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 import { AdminPeer } from './admin-client';
 
@@ -41,7 +41,7 @@ export function watchRemoteChildren(opts: RemoteWatchOptions): { stop(): void } 
   };
 }
 
-/** The I/O of RemoteChildWatch (lib/cluster/remote-children.ts), which judges what is lost. */
+/** The I/O of RemoteChildWatch (lib/control/remote-children.ts), which judges what is lost. */
 class RemoteWatch {
   private readonly links: Map<string, Link>;
   private readonly judge: RemoteChildWatch;

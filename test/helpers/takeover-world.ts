@@ -1,6 +1,6 @@
 /**
  * One machine, simulated for the takeover's state machines: primary processes
- * running Takeover (lib/cluster/takeover.ts) and guardians running Reviver with
+ * running Takeover (lib/control/takeover.ts) and guardians running Reviver with
  * PrimaryVerdict, over a fake clock. The world stands in for what the shells do:
  * the primary record, the admin port (one holder at a time, freed when it dies),
  * the primary lock, the beat file, Watch streams (broken when the primary dies),
@@ -9,10 +9,10 @@
  * its streams and its lock; what happens to it meanwhile waits until it runs again.
  * Every random choice comes from the seed, so a failing run replays exactly.
  */
-import type { RingMsg } from '../../lib/cluster/election';
-import { Reviver, type GuardianAction, type GuardianInput } from '../../lib/cluster/reviver';
-import { Takeover, type Found, type RecordView, type TakeoverAction, type TakeoverInput } from '../../lib/cluster/takeover';
-import { timingPolicy, type TimingPolicy } from '../../lib/cluster/timing-policy';
+import type { RingMsg } from '../../lib/control/election';
+import { Reviver, type GuardianAction, type GuardianInput } from '../../lib/control/reviver';
+import { Takeover, type Found, type RecordView, type TakeoverAction, type TakeoverInput } from '../../lib/control/takeover';
+import { timingPolicy, type TimingPolicy } from '../../lib/control/timing-policy';
 import { SimNetwork, type SimFaults } from './sim-network';
 
 export const POLICY: TimingPolicy = timingPolicy({ heartbeatMs: 200, suspectAfterMs: 600, deadAfterMs: 1000, electionTimeoutMs: 1000, startupGraceMs: 1500 });

@@ -10,8 +10,8 @@ import t from 'tap';
 import {
   ChildSupervisor,
   type ChildAction,
-} from '../../lib/cluster/child-supervisor';
-import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, REPLICATOR_WAITS_MS, STARTUP_ALLOWANCE_MS } from '../../lib/cluster/timing-policy';
+} from '../../lib/control/child-supervisor';
+import { MAX_REFORK_DELAY_MS, notAnsweringAfterMs, REPLICATOR_WAITS_MS, STARTUP_ALLOWANCE_MS } from '../../lib/control/timing-policy';
 import { EXIT_REBUILD_INDEX } from '../../lib/common/exit-codes';
 import { backoffMs, crashBackoff } from '../../lib/core/backoff';
 import { SimNetwork } from '../helpers/sim-network';

@@ -12,7 +12,7 @@ import {
   RingElection,
   type ElectionAction,
   type RingMsg,
-} from '../../lib/cluster/election';
+} from '../../lib/control/election';
 import { rng, shuffled } from '../helpers/events';
 import { SimNetwork } from '../helpers/sim-network';
 

@@ -4,7 +4,7 @@
  * a starting peer keeps its grace until it says it has started.
  */
 import t from 'tap';
-import { FailureDetector, type FailureDetectorOptions, type PeerStatus } from '../../lib/cluster/failure-detector';
+import { FailureDetector, type FailureDetectorOptions, type PeerStatus } from '../../lib/control/failure-detector';
 import { parseConfig } from '../../lib/common/config';
 import { rng } from '../helpers/events';
 

@@ -6,7 +6,7 @@
  * Deterministic: the randomized runs replay from their seed.
  */
 import t from 'tap';
-import { GuardianSlots, type SlotAction } from '../../lib/cluster/guardian-slots';
+import { GuardianSlots, type SlotAction } from '../../lib/control/guardian-slots';
 import { SimNetwork } from '../helpers/sim-network';
 
 // As the keeper sets them up from the config's defaults.

@@ -24,7 +24,7 @@ const RANK: Record<string, number> = {
   core: 0,
   gen: 0,
   common: 1,
-  cluster: 2,
+  control: 2,
   storage: 2,
   client: 2,
   machine: 3,

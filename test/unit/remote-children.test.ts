@@ -4,7 +4,7 @@
  * after the back-off), and nothing is judged on a machine whose supervisor is silent.
  */
 import t from 'tap';
-import { RemoteChildWatch, type ReportedChild, type ReviveAsk } from '../../lib/cluster/remote-children';
+import { RemoteChildWatch, type ReportedChild, type ReviveAsk } from '../../lib/control/remote-children';
 
 const T0 = 80_000; // an arbitrary monotonic origin
 const expected = [{ role: 'worker', slot: 0 }, { role: 'worker', slot: 1 }, { role: 'replicator', slot: 0 }];

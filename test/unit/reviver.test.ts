@@ -6,8 +6,8 @@
  * Deterministic: the randomized runs replay from their seed.
  */
 import t from 'tap';
-import type { RingMsg } from '../../lib/cluster/election';
-import { Reviver, type GuardianAction } from '../../lib/cluster/reviver';
+import type { RingMsg } from '../../lib/control/election';
+import { Reviver, type GuardianAction } from '../../lib/control/reviver';
 import { SimNetwork } from '../helpers/sim-network';
 
 // The config's defaults (lib/common/config.ts) and the guardian's grace.

@@ -1,12 +1,12 @@
 /**
- * A primary's start, stand-by, fencing and step-down (lib/cluster/takeover.ts),
- * and a guardian's verdict on its primary (lib/cluster/primary-verdict.ts), one
+ * A primary's start, stand-by, fencing and step-down (lib/control/takeover.ts),
+ * and a guardian's verdict on its primary (lib/control/primary-verdict.ts), one
  * decision at a time. The seeded simulation (takeover-simulation.test.ts) checks
  * them together under kills, pauses and message loss.
  */
 import t from 'tap';
-import { PrimaryVerdict } from '../../lib/cluster/primary-verdict';
-import { Takeover, type TakeoverAction } from '../../lib/cluster/takeover';
+import { PrimaryVerdict } from '../../lib/control/primary-verdict';
+import { Takeover, type TakeoverAction } from '../../lib/control/takeover';
 import { POLICY } from '../helpers/takeover-world';
 
 const ME = 500;

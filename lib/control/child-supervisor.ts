@@ -13,7 +13,7 @@
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
  * step(); returns actions for the primary's I/O loop (lib/server/primary.ts) to
- * perform (the shape of every supervisor here: lib/cluster/supervisor.ts).
+ * perform (the shape of every supervisor here: lib/control/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
 import { backoffMs, crashBackoff } from '../core/backoff';
