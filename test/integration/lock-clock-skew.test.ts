@@ -31,8 +31,18 @@ t.test(
     await call(client, 'Post', { user: 'alice', id: 'before', text: 'before the crash' });
 
     // What a writer SIGKILLed right after taking the lock leaves behind: the lock
-    // directory, its mtime set by the kernel's clock, never refreshed again.
-    mkdirSync(join(cluster.dir, 'data', 'm1', 'rooms.lock'));
+    // directory, its mtime set by the kernel's clock, never refreshed again. Taken as a
+    // writer takes it (an atomic mkdir), once the worker's lease on it has lapsed.
+    const lock = join(cluster.dir, 'data', 'm1', 'rooms.lock');
+    await waitFor('the room lock free to take', () => {
+      try {
+        mkdirSync(lock);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw err;
+      }
+    }, 30_000, 5);
 
     // The lock goes stale after storage.lockStaleMs (2 s); the next writer must take it over.
     const stored = await waitFor(
