@@ -328,7 +328,9 @@ export class RoomFiles {
         const result = await steps();
         this.walEnd ??= this.wal.position();
         return result;
-      }), true);
+        // Let go after each commit: held as a lease across batches, two busy workers handed it over
+        // at every commit and durable posts/s fell to a quarter (bench/RESULTS.md, chat).
+      }), false);
     } catch (err) {
       throw isDiskFault(err) ? new CommitError(err) : err;
     }
