@@ -139,7 +139,7 @@ class PullStream {
   }
 
   private async backlogPage(): Promise<ChatEvent[]> {
-    const page = this.journal.page(this.cursor, () => true, BATCH_EVENTS, this.upTo);
+    const page = this.journal.reads.page(this.cursor, () => true, BATCH_EVENTS, this.upTo);
     this.cursor = page.cursor;
     this.backlogDone = page.done;
     this.backlogLeft = Math.max(0, this.backlogLeft - page.events.length);

@@ -13,7 +13,7 @@ import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import type { StatusResponse } from '../gen/ftchat/StatusResponse';
 import type { Primary } from '../server/primary';
-import { quarantinedFiles } from '../storage/room-files';
+import { quarantinedFiles } from '../storage/room-quarantine';
 import { uptimeMs } from '../common/proc-stat';
 import type { GuardianKeeper } from './guardian-keeper';
 import { guardianRole, primaryRole } from './roles';
