@@ -64,7 +64,7 @@ export class EventPublisher {
     this.origins.write(e.origin, e.seq, indexRecordOf(stored));
     this.sinceCheckpoint++;
     if (!this.loadingNow) return this.publishEvent(e, length);
-    if (this.index.absorb(e, length)) this.clock.observe(e.hlc);
+    if (this.index.takeInBulk(e, length)) this.clock.observe(e.hlc);
   }
 
   /** An event another writer stored, learned from its index record (which that writer wrote) and its line (`bytes` long). */
@@ -80,7 +80,7 @@ export class EventPublisher {
    */
   publishUnread(origin: string, seq: number, rec: IndexRecord): boolean {
     this.sinceCheckpoint++;
-    const unblocked = this.index.offerUnread(origin, seq, rec.room, rec.length); // a post's author is its room
+    const unblocked = this.index.offerUnreadPost(origin, seq, rec.room, rec.length); // a post's author is its room
     if (unblocked === null) return false;
     this.clock.observe({ wall: rec.wall, logical: rec.logical });
     this.show(unblocked);

@@ -14,7 +14,8 @@ import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { metrics } from '../common/metrics';
 import { commitNews, planCommit, type Stored } from '../core/commit-plan';
-import { CommitError, type RoomFiles } from './room-files';
+import type { RoomFiles } from './room-files';
+import { CommitError } from './commit-writer';
 import type { StoredDrafts } from './stored-drafts';
 import type { EventPublisher } from './event-publisher';
 
@@ -141,13 +142,13 @@ export class GroupCommit {
 
   private async commitBatch(batch: Draft[]): Promise<void> {
     const byRoom = groupByRoom(batch);
-    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
+    const { written, record, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
     this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index.topSeq(this.w.origin)) + 1;
     this.w.publisher.publishStored(written);
-    this.notifyCommitted(written);
+    this.notifyCommitted(written, record);
     const byId = new Map(written.map((s) => [s.event.id, s.event]));
     for (const d of batch) {
       const stored = byId.get(d.id) ?? this.w.drafts.find(d);
@@ -170,19 +171,19 @@ export class GroupCommit {
     rooms: string[],
     batchSize: number,
     eventsOf: (room: string) => ChatEvent[],
-  ): Promise<{ written: Stored[]; failure: Error | null }> {
-    const files = this.w.files;
+  ): Promise<{ written: Stored[]; record: WalPosition | null; failure: Error | null }> {
+    const { writer, offsets } = this.w.files;
     try {
-      const written = await files.commit(rooms, async () => {
-        this.w.publisher.publishStored(await files.catchUp(rooms));
-        return files.write(planCommit(rooms.map((room) => ({ room, end: files.offsets.of(room), events: eventsOf(room) }))));
+      const { stored, record } = await writer.commit(rooms, async () => {
+        this.w.publisher.publishStored(await writer.catchUp(rooms));
+        return writer.write(planCommit(rooms.map((room) => ({ room, end: offsets.of(room), events: eventsOf(room) }))));
       });
-      return { written, failure: null };
+      return { written: stored, record, failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.w.fatal(err as Error);
       const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
       this.w.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
-      return { written: [], failure };
+      return { written: [], record: null, failure };
     }
   }
 
@@ -191,15 +192,16 @@ export class GroupCommit {
     const admitted = admitReplicated(calls.map((c) => c.events), index);
     const accepted = admitted.flatMap((a) => a.taken);
     let written: Stored[] = [];
+    let record: WalPosition | null = null;
     let failure: Error | null = null;
     if (accepted.length > 0) {
       const byRoom = groupByRoom(accepted);
-      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
+      ({ written, record, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
         (byRoom.get(room) ?? []).filter((e) => !this.w.index.has(e.origin, e.seq)),
       ));
       this.w.publisher.publishStored(written);
-      this.notifyCommitted(written);
+      this.notifyCommitted(written, record);
     }
     const stored = new Set(written.map((s) => s.event));
     calls.forEach((c, i) => {
@@ -208,10 +210,10 @@ export class GroupCommit {
     });
   }
 
-  private notifyCommitted(written: Stored[]): void {
+  private notifyCommitted(written: Stored[], record: WalPosition | null): void {
     if (written.length === 0) return;
     metrics.commitBatch.observe(written.length);
-    this.w.publisher.committed({ ...commitNews(written), record: this.w.files.lastRecord ?? undefined });
+    this.w.publisher.committed({ ...commitNews(written), record: record ?? undefined });
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */

@@ -58,6 +58,7 @@ export class StateLoader {
       lockWaitMs = Date.now() - started;
       return this.loadLocked(replayed);
     });
+    this.publisher.loaded();
     const { from, sweep, rooms, scanned } = report;
     this.log.info('loaded room files', {
       from,
