@@ -1,11 +1,10 @@
 /**
  * The room files of one machine: data/<machine>/rooms/<room>.jsonl, append-only,
- * and the parts that read and write them. Writers append under one proper-lockfile
- * lock per machine (a whole group commit takes it once); a commit is durable once
- * its write-ahead log record is fsynced, before anyone is answered, and the room
- * files are synced lazily. Under the lock a writer first reads what others appended
- * since it last looked, and cuts off a torn tail left by a writer killed mid-append.
- * Readers never need the lock: they take only complete lines (room-reader.ts).
+ * and the parts that read and write them, built once and shared (never replaced).
+ * Writers append under one proper-lockfile lock per machine (a whole group commit
+ * takes it once: commit-writer.ts); a commit is durable once its write-ahead log
+ * record is fsynced, before anyone is answered, and the room files are synced
+ * lazily. Readers never need the lock: they take only complete lines (room-reader.ts).
  *
  * Opening, reading, appending and truncating only touch the page cache, so they
  * are synchronous: a few microseconds each, where a round trip through libuv's
