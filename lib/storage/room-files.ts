@@ -68,7 +68,6 @@ const ROOM_LOCK_WAIT_MS = 8_000;
 
 export class RoomFiles {
   readonly machineDir: string;
-  readonly roomsDir: string;
   readonly offsets = new RoomOffsets();
   readonly reader: RoomReader;
   readonly quarantine: RoomQuarantine;
@@ -82,8 +81,7 @@ export class RoomFiles {
 
   constructor(opts: RoomFilesOptions) {
     this.machineDir = opts.machineDir;
-    this.roomsDir = machinePath(opts.machineDir, 'rooms');
-    this.handles = new RoomHandles(this.roomsDir, opts.handleShare);
+    this.handles = new RoomHandles(machinePath(opts.machineDir, 'rooms'), opts.handleShare);
     this.quarantine = new RoomQuarantine(opts.machineDir, this.handles, opts.log);
     this.reader = new RoomReader(this.handles, this.offsets, this.quarantine, opts.log);
     const retainFrom = (): number | null => readCheckpointWal(opts.machineDir)?.segment ?? null;
@@ -96,7 +94,7 @@ export class RoomFiles {
   }
 
   async init(): Promise<void> {
-    await fs.mkdir(this.roomsDir, { recursive: true });
+    await fs.mkdir(this.handles.roomsDir, { recursive: true });
   }
 
   /**
