@@ -66,17 +66,14 @@ export class CommitWriter {
   async commit<T>(rooms: string[], steps: () => Promise<T>): Promise<T> {
     const { lock, wal, recovery, reader } = this.p;
     try {
-      return await lock.run((fresh) => reader.mutex.runAll(rooms, async () => {
-        // A lease held since our last commit: no other writer can have left a record unfinished.
-        if (fresh || !recovery.recovered) recovery.recover(); // a load that met a full disk left its recovery to the first commit
+      return await lock.run(() => reader.mutex.runAll(rooms, async () => {
+        recovery.recover();
         this.forgetOthersRooms(wal.position());
         this.walEnd = null; // until this commit is done
         const result = await steps();
         this.walEnd ??= wal.position();
         return result;
-        // Let go after each commit: held as a lease across batches, two busy workers handed it over
-        // at every commit and durable posts/s fell to a quarter (bench/RESULTS.md, chat).
-      }), false);
+      }));
     } catch (err) {
       throw isDiskFault(err) ? new CommitError(err) : err;
     }

@@ -50,12 +50,11 @@ export function roomLockPath(machineDir: string): string {
   return machinePath(machineDir, 'roomsLock');
 }
 
-/** The machine's room lock, as one writer holds it (a lease: lib/storage/machine-lock). */
+/** The machine's room lock, as one writer holds it (lib/storage/machine-lock). */
 export function roomLock(machineDir: string, staleMs: number, onCompromised: (err: Error) => void): MachineLock {
   return new MachineLock({
     dir: machinePath(machineDir, 'rooms'),
     lockPath: roomLockPath(machineDir),
-    wantedPath: machinePath(machineDir, 'roomsLockWanted'),
     staleMs,
     waitMs: ROOM_LOCK_WAIT_MS,
     onCompromised,
@@ -121,10 +120,5 @@ export class RoomFiles {
   /** Runs `fn` holding the machine's room lock: no writer appends meanwhile. */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.run(fn);
-  }
-
-  /** This writer has nothing more to commit for now: its lease on the room lock (commit keeps it) lapses soon. */
-  idle(onError: (err: Error) => void): void {
-    this.lock.idle(onError);
   }
 }

@@ -11,6 +11,7 @@ import type { WriteAheadLog } from './write-ahead-log';
 import type { RoomHandles } from './room-handles';
 
 export class WalRecovery {
+  /** The log was checked against the room files (at load, or by the first commit: a load that met a full disk leaves it to that). */
   private recoveredOnce = false;
 
   constructor(
@@ -18,11 +19,6 @@ export class WalRecovery {
     private readonly handles: RoomHandles,
     private readonly log: Logger,
   ) {}
-
-  /** The log was checked against the room files (at load, or by the first commit). */
-  get recovered(): boolean {
-    return this.recoveredOnce;
-  }
 
   /** Under the lock: returns whether every record was replayed (after a reboot). */
   recover(whole = false): boolean {
