@@ -1,8 +1,10 @@
 /**
  * One writer's view of a machine's data: the event index kept in step with the
- * room files (through its own commits, group-commit.ts; the other writers'
- * doorbells, doorbell-reader.ts; and loads), its checkpoints, and reads of the
- * events through the origin index. Who hears of what: journal-listeners.ts.
+ * room files, one module per step. Its own commits (group-commit.ts, writing
+ * through commit-writer.ts), the other writers' doorbells (doorbell-reader.ts) and
+ * the load (state-loader.ts) all hand what they stored or read to the publish step
+ * (event-publisher.ts); checkpoints (checkpointer.ts) and reads (event-reads.ts)
+ * work from what it holds. Who hears of what: journal-listeners.ts.
  *
  * Memory holds the index (vector, rooms, follow graph) and the tails of the rooms
  * in use; events are read from the room files through the origin index, in pages.
