@@ -18,7 +18,9 @@ import type { WalPart } from '../core/wal-record';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { RECORDS_PER_READ, type OriginIndex } from './origin-index';
-import type { RoomFiles } from './room-files';
+import type { RoomReader } from './room-reader';
+import type { RoomOffsets } from './room-offsets';
+import type { WriteAheadLog } from './write-ahead-log';
 import type { EventPublisher } from './event-publisher';
 import type { EventReads } from './event-reads';
 
@@ -34,7 +36,10 @@ export interface Ring {
 
 /** What the reader reads from, and where what it reads goes. */
 export interface DoorbellParts {
-  readonly files: RoomFiles;
+  readonly reader: RoomReader;
+  readonly offsets: RoomOffsets;
+  /** The write-ahead log, where a doorbell's commit record lies. */
+  readonly wal: WriteAheadLog;
   readonly origins: OriginIndex;
   readonly log: Logger;
   /** The writer's index. */
@@ -72,7 +77,7 @@ export class DoorbellReader {
     if (this.d.publisher.loading) return this.defer(rooms);
     const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
-      this.d.publisher.publishStored(await this.d.files.reader.readNew(room), false);
+      this.d.publisher.publishStored(await this.d.reader.readNew(room), false);
       await slice();
     }
     this.d.origins.flush();
@@ -122,7 +127,7 @@ export class DoorbellReader {
     // The commits' lines, per room, from their log records (one read each instead of one per line).
     const parts = new Map<string, WalPart[]>();
     for (const pos of records) {
-      for (const p of this.d.files.wal.readAt(pos)?.parts ?? []) {
+      for (const p of this.d.wal.readAt(pos)?.parts ?? []) {
         const list = parts.get(p.room);
         if (list) list.push(p);
         else parts.set(p.room, [p]);
@@ -142,7 +147,7 @@ export class DoorbellReader {
       }
     }
     const unread = new Set<string>();
-    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.d.files.offsets.of(room))) unread.add(room);
+    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.d.offsets.of(room))) unread.add(room);
     return unread;
   }
 
@@ -160,7 +165,7 @@ export class DoorbellReader {
 
   /** Moves the room's read offset over a learned line once every line before it is taken. */
   private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
-    const at = this.d.files.offsets.of(rec.room);
+    const at = this.d.offsets.of(rec.room);
     if (rec.offset < at) return;
     let end = rec.offset + rec.length + 1;
     let lines = ahead.get(rec.room);
@@ -173,7 +178,7 @@ export class DoorbellReader {
       lines?.delete(end);
       end = next;
     }
-    this.d.files.offsets.passTo(rec.room, end);
+    this.d.offsets.passTo(rec.room, end);
   }
 }
 

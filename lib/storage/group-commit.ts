@@ -14,8 +14,8 @@ import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { metrics } from '../common/metrics';
 import { commitNews, planCommit, type Stored } from '../core/commit-plan';
-import type { RoomFiles } from './room-files';
-import { CommitError } from './commit-writer';
+import { CommitError, type CommitWriter } from './commit-writer';
+import type { RoomOffsets } from './room-offsets';
 import type { StoredDrafts } from './stored-drafts';
 import type { EventPublisher } from './event-publisher';
 
@@ -52,7 +52,10 @@ export class StorageError extends Error {}
 
 /** What the commit writes through, and where what it stores goes. */
 export interface CommitParts {
-  readonly files: RoomFiles;
+  /** The write and sync steps, under the room lock. */
+  readonly writer: CommitWriter;
+  /** Where each room file ends, as this process has read it. */
+  readonly offsets: RoomOffsets;
   readonly origin: string;
   readonly clock: HybridClock;
   readonly log: Logger;
@@ -170,7 +173,7 @@ export class GroupCommit {
     batchSize: number,
     eventsOf: (room: string) => ChatEvent[],
   ): Promise<{ written: Stored[]; record: WalPosition | null; failure: Error | null }> {
-    const { writer, offsets } = this.w.files;
+    const { writer, offsets } = this.w;
     try {
       const { stored, record } = await writer.commit(rooms, async () => {
         this.w.publisher.publishStored(await writer.catchUp(rooms));
