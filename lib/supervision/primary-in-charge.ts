@@ -21,14 +21,16 @@ export interface InChargeOptions {
   ledger: RestartLedger;
   /** The predecessor did not stop cleanly: our children died with it. */
   died: boolean;
+  previousPid: number | null;
   /** The record changed (read as it is now). */
   recordChanged(record: PrimaryRecord | null): void;
 }
 
 /** Runs the machine; `stop(last)` stops it cleanly, marks the record stopped, then runs `last` (the lock, the admin port). */
-export async function runInCharge(self: PrimaryState, { log, ledger, died, recordChanged }: InChargeOptions): Promise<{ stop(last: () => Promise<void>): Promise<void> }> {
+export async function runInCharge(self: PrimaryState, { log, ledger, died, previousPid, recordChanged }: InChargeOptions): Promise<{ stop(last: () => Promise<void>): Promise<void> }> {
   const { config, machine, machineDir, term, restarts } = self;
   const role = primaryRole(config, machine);
+  log.info(`${role} in charge`, { term, restarts, previousPid });
   const recordWatch = watch(recordPath(machineDir), { ignoreInitial: true });
   recordWatch.on('all', () => recordChanged(readRecord(machineDir)));
   if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
