@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
 import type { Logger } from '../common/log';
-import { revivalTermOf, Takeover, type TakeoverAction, type TakeoverInput } from '../control/takeover';
+import { revivalTermOf, Takeover, type RecordView, type TakeoverAction, type TakeoverInput } from '../control/takeover';
 import { timingPolicy } from '../control/timing-policy';
 import { machineDirOf } from '../storage/data-dir';
 import { RestartLedger } from '../storage/restart-ledger';
@@ -41,7 +41,7 @@ export function startOrStandBy(opts: PrimaryProcessOptions): Promise<RunningPrim
   return new Promise((resolve, reject) => new TakeoverIo(opts, resolve, reject).begin());
 }
 
-/** An action's outcome: the next input, now or later, if it has one. */
+/** An action's outcome: the next input, if it has one. */
 type Outcome = TakeoverInput | null | void;
 
 class TakeoverIo {
@@ -120,15 +120,13 @@ class TakeoverIo {
 
   private async inCharge({ previousPid, died }: { previousPid: number | null; died: boolean }): Promise<void> {
     clearInterval(this.ticker);
-    const running = await runInCharge(this.self, { log: this.opts.log, ledger: this.ledger, previousPid, died, recordChanged: (record) => this.step({ kind: 'recordChanged', record }) });
-    const last = async (): Promise<void> => {
-      await this.charge.letGo();
-      this.admin.close();
-    };
+    const recordChanged = (record: RecordView | null): void => this.step({ kind: 'recordChanged', record });
+    const last = (): Promise<void> => this.charge.letGo().then(() => this.admin.close());
+    const running = await runInCharge(this.self, { log: this.opts.log, ledger: this.ledger, previousPid, died, recordChanged, last });
     this.resolve({
-      stop: async () => {
+      stop: () => {
         this.step({ kind: 'stopping' });
-        await running.stop(last);
+        return running.stop();
       },
     });
   }
