@@ -12,7 +12,7 @@ import { openJournal, range1, tempDir } from '../helpers/storage';
 t.test('posts submitted in one turn of the event loop are written by one commit', async (t) => {
   const { journal } = await openJournal(join(tempDir(t), 'm1'), 'w0');
   const commits: Commit[] = [];
-  journal.onCommitted((c) => commits.push(c));
+  journal.listeners.onCommitted((c) => commits.push(c));
   const rooms = ['ann', 'bob', 'cy', 'dee'];
   const stored = await Promise.all(
     range1(20).map((n) => {
