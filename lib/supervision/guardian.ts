@@ -41,11 +41,12 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       reviveGraceMs: policy.reviveGraceMs,
       initialTerm: readRecord(machineDir)?.term ?? 0,
       exitGraceMs: policy.exitGraceMs,
+      beatFilesMs: policy.guardianBeatMs,
+      decidedLogMs: policy.decidedLogMs,
     },
     performance.now(),
   );
-  const io = new GuardianIo(opts, policy, me, members);
-  io.step = (input) => io.act(reviver.step(input, performance.now()));
+  const io = new GuardianIo(opts, policy, reviver, me, members);
   // Serve first: a guardian whose slot is taken exits before the primary ever hears of it.
   const server = await serveGuardian(opts, () => reviver.verdict.term, (msg) => io.step({ kind: 'ring', msg }));
   io.tick();
