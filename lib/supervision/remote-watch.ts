@@ -1,22 +1,23 @@
 /**
- * The master's watch over the other machines' children: the I/O of SupervisorPolls
- * (lib/control/supervisor-polls.ts), which decides whom to poll, which supervisor
- * does not answer and which lost child to ask it to revive. A machine that does not
- * answer is skipped: its guardians revive its supervisor.
+ * The master's watch over the other machines' children: the I/O of PrimaryPolls
+ * (lib/control/primary-polls.ts), which decides whom to poll, which primary does
+ * not answer and which lost child to ask it to revive. A machine whose primary does
+ * not answer is skipped: its guardians revive it. The log lines name that primary by
+ * its role in `fbs status` (a supervisor), as its own log lines do.
  */
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import { errorMessage, type Logger } from '../common/log';
 import { answerLevel, childSpecs } from '../control/child-supervisor';
 import type { ReviveAsk } from '../control/remote-children';
-import { SupervisorPolls, type PollAction, type PollInput } from '../control/supervisor-polls';
+import { PrimaryPolls, type PollAction, type PollInput } from '../control/primary-polls';
 import { timingPolicy } from '../control/timing-policy';
-import { SupervisorStreams } from './supervisor-streams';
+import { RemotePrimaries } from './remote-primaries';
 
 export function watchRemoteChildren({ config, machine, log }: { config: ClusterConfig; machine: string; log: Logger }): { stop(): void } {
   const policy = timingPolicy(config.timing);
   const machines = Object.keys(config.machines).filter((m) => m !== machine);
-  const polls = new SupervisorPolls({
+  const polls = new PrimaryPolls({
     machines,
     pollMs: policy.remotePollMs,
     expected: childSpecs(config.workers).map(({ role, slot }) => ({ role, slot })),
@@ -28,7 +29,7 @@ export function watchRemoteChildren({ config, machine, log }: { config: ClusterC
   const step = (input: PollInput): void => {
     for (const a of polls.step(input, performance.now())) act(a);
   };
-  const streams = new SupervisorStreams(config, machines, step);
+  const streams = new RemotePrimaries(config, machines, step);
   const act = (a: PollAction): void => {
     if ('poll' in a) streams.poll(a.poll.machine);
     else if ('ask' in a) ask(a.ask);

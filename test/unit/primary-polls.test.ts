@@ -1,18 +1,18 @@
 /**
- * The master's polls of the other supervisors, driven by a fake clock: one poll to
- * each per tick; an unanswered poll or a broken stream is a supervisor that does not
- * answer (news once, and not at all before its first answer), whose children are not
- * judged until it answers again; lost children come out as asks.
+ * The master's polls of the other machines' primaries, driven by a fake clock: one
+ * poll to each per tick; an unanswered poll or a broken stream is a primary that
+ * does not answer (news once, and not at all before its first answer), whose
+ * children are not judged until it answers again; lost children come out as asks.
  */
 import t from 'tap';
-import { SupervisorPolls, type PollAction } from '../../lib/control/supervisor-polls';
+import { PrimaryPolls, type PollAction } from '../../lib/control/primary-polls';
 import type { ReportedChild } from '../../lib/control/remote-children';
 
 const POLL_MS = 1_000;
 const T0 = 50_000;
 const expected = [{ role: 'worker', slot: 0 }];
-const polls = (): SupervisorPolls =>
-  new SupervisorPolls({ machines: ['m2', 'm3'], pollMs: POLL_MS, expected, hungAfterMs: 2_000, missingAfterMs: 1_000, reportFreshMs: 2_000, askAgainAfterMs: 5_000 });
+const polls = (): PrimaryPolls =>
+  new PrimaryPolls({ machines: ['m2', 'm3'], pollMs: POLL_MS, expected, hungAfterMs: 2_000, missingAfterMs: 1_000, reportFreshMs: 2_000, askAgainAfterMs: 5_000 });
 const child = (heartbeatAgeMs: number): ReportedChild[] => [{ role: 'worker', slot: 0, pid: 201, heartbeatAgeMs }];
 
 /** Each action in one line. */
@@ -25,7 +25,7 @@ function lines(actions: PollAction[]): string[] {
   });
 }
 
-t.test('every tick polls each other supervisor once; answers before the next tick are no news', async (t) => {
+t.test('every tick polls each other primary once; answers before the next tick are no news', async (t) => {
   const p = polls();
   for (let i = 0; i < 5; i++) {
     const now = T0 + i * POLL_MS;
@@ -34,7 +34,7 @@ t.test('every tick polls each other supervisor once; answers before the next tic
   }
 });
 
-t.test('a poll unanswered by the next tick is a silent supervisor: a warning once it had answered, debug before', async (t) => {
+t.test('a poll unanswered by the next tick is a silent primary: a warning once it had answered, debug before', async (t) => {
   const p = polls();
   p.step({ kind: 'tick' }, T0);
   p.step({ kind: 'answered', machine: 'm2', children: child(100) }, T0 + 10);
@@ -45,7 +45,7 @@ t.test('a poll unanswered by the next tick is a silent supervisor: a warning onc
   t.same(lines(p.step({ kind: 'answered', machine: 'm3', children: child(100) }, T0 + 3 * POLL_MS + 10)), ['m3 answers again']);
 });
 
-t.test('a broken stream is a silent supervisor at once, and its poll is no longer awaited', async (t) => {
+t.test('a broken stream is a silent primary at once, and its poll is no longer awaited', async (t) => {
   const p = polls();
   p.step({ kind: 'tick' }, T0);
   p.step({ kind: 'answered', machine: 'm2', children: child(100) }, T0 + 10);
@@ -56,7 +56,7 @@ t.test('a broken stream is a silent supervisor at once, and its poll is no longe
   t.same(p.step({ kind: 'broken', machine: 'm9', error: 'x' }, T0 + 2 * POLL_MS), [], 'a machine not polled is ignored');
 });
 
-t.test("a silent child is asked for; a silent supervisor's children are not judged until it answers again", async (t) => {
+t.test("a silent child is asked for; a silent primary's children are not judged until it answers again", async (t) => {
   const p = polls();
   p.step({ kind: 'tick' }, T0);
   p.step({ kind: 'answered', machine: 'm2', children: child(2_500) }, T0 + 10);

@@ -1,17 +1,18 @@
 /**
- * The master's WatchChildren stream to each other machine's supervisor: a poll is
- * one write on it (which also tells the supervisor it is watched), each answer is
- * that machine's children, and a stream that breaks is opened again by the next poll.
+ * The master's links to the other machines' primaries: a WatchChildren stream to
+ * each, where a poll is one write (which also tells that primary it is watched),
+ * each answer is that machine's children, and a stream that breaks is opened again
+ * by the next poll; and the Admin client the revival requests go through.
  */
 import { adminAddress, type ClusterConfig } from '../common/config';
 import { errorMessage } from '../common/log';
-import type { PollInput } from '../control/supervisor-polls';
+import type { PollInput } from '../control/primary-polls';
 import type { StatusResponse__Output } from '../gen/ftchat/StatusResponse';
 import { AdminPeer } from './admin-client';
 
 type ChildrenStream = ReturnType<AdminPeer['watchChildren']>;
 
-export class SupervisorStreams {
+export class RemotePrimaries {
   readonly peers: Map<string, AdminPeer>;
   private readonly streams = new Map<string, ChildrenStream>();
 
@@ -27,7 +28,7 @@ export class SupervisorStreams {
 
   close(): void {
     const open = [...this.streams.values()];
-    this.streams.clear(); // our own cancel: not a supervisor that stopped answering
+    this.streams.clear(); // our own cancel: not a primary that stopped answering
     for (const stream of open) stream.cancel();
     for (const peer of this.peers.values()) peer.close();
   }

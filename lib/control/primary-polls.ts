@@ -1,40 +1,40 @@
 /**
- * The master's polls of the other machines' supervisors, and what follows from
+ * The master's polls of the other machines' primaries, and what follows from
  * their answers: every tick one poll to each (on its WatchChildren stream); a poll
- * not answered by the next tick, or a broken stream, means that supervisor does not
+ * not answered by the next tick, or a broken stream, means that primary does not
  * answer, and its children are not judged (RemoteChildWatch) until it answers
- * again. Each change of a supervisor's answering is noted once; one that never
+ * again. Each change of a primary's answering is noted once; one that never
  * answered yet is starting (a cluster starts in any order), so its silence is not
  * news. The lost children RemoteChildWatch finds come out as asks.
  *
  * Pure: no timers and no I/O. Fed `(input, now)` through step() from one
- * monotonic clock (the shape of every supervisor here: ./supervisor.ts).
+ * monotonic clock (the shape of every state machine here: ./supervisor.ts).
  */
 import { RemoteChildWatch, type RemoteChildWatchOptions, type ReportedChild, type ReviveAsk } from './remote-children';
 import type { Supervisor, Tick } from './supervisor';
 
 export type PollInput =
-  /** `machine`'s supervisor answered a poll with its children. */
+  /** `machine`'s primary answered a poll with its children. */
   | { kind: 'answered'; machine: string; children: ReportedChild[] }
-  /** The stream to `machine`'s supervisor broke (`error`: why, in one line). */
+  /** The stream to `machine`'s primary broke (`error`: why, in one line). */
   | { kind: 'broken'; machine: string; error: string }
   /** Every pollMs. */
   | Tick;
 
 export type PollAction =
-  /** Send one poll to `machine`'s supervisor (opening its stream if it has none). */
+  /** Send one poll to `machine`'s primary (opening its stream if it has none). */
   | { poll: { machine: string } }
-  /** Ask that machine's supervisor to revive a lost child. */
+  /** Ask that machine's primary to revive a lost child. */
   | { ask: ReviveAsk }
-  /** `machine`'s supervisor answers again after it did not. */
+  /** `machine`'s primary answers again after it did not. */
   | { answersAgain: { machine: string } }
-  /** `machine`'s supervisor stopped answering; `level` says whether that is news. */
+  /** `machine`'s primary stopped answering; `level` says whether that is news. */
   | { unanswered: { machine: string; level: 'debug' | 'warn'; error: string } };
 
-export interface SupervisorPollsOptions extends RemoteChildWatchOptions {
-  /** The machines whose supervisors are polled (all but the master's). */
+export interface PrimaryPollsOptions extends RemoteChildWatchOptions {
+  /** The machines whose primaries are polled (all but the master's). */
   machines: string[];
-  /** How often step() gets a tick: a poll unanswered by then is a silent supervisor. */
+  /** How often step() gets a tick: a poll unanswered by then is a silent primary. */
   pollMs: number;
 }
 
@@ -45,11 +45,11 @@ interface Link {
   answering?: boolean;
 }
 
-export class SupervisorPolls implements Supervisor<PollInput, PollAction> {
+export class PrimaryPolls implements Supervisor<PollInput, PollAction> {
   private readonly links: Map<string, Link>;
   private readonly judge: RemoteChildWatch;
 
-  constructor(private readonly options: Readonly<SupervisorPollsOptions>) {
+  constructor(private readonly options: Readonly<PrimaryPollsOptions>) {
     this.links = new Map(options.machines.map((m) => [m, { awaiting: false }]));
     this.judge = new RemoteChildWatch(options);
   }
