@@ -1,6 +1,6 @@
 /**
- * A guardian (on the master machine: a replica master) watches its machine's
- * primary. It runs detached, in its own process group, so it outlives the
+ * A guardian watches its machine's primary (`fbs status` calls it a replica on the
+ * master machine). It runs detached, in its own process group, so it outlives the
  * primary. Whether the primary died and who revives it with which term is the
  * Reviver's call (lib/control/reviver.ts, with PrimaryVerdict): this is its I/O,
  * on the monotonic clock (wall clocks here may jump).
