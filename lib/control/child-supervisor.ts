@@ -12,7 +12,7 @@
  * and a much longer one while the master watches us, so the two never race.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
- * step(); returns actions for the primary's I/O loop (lib/server/primary.ts) to
+ * step(); returns actions for the primary's I/O (lib/server/forked-children.ts) to
  * perform (the shape of every supervisor here: lib/control/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
