@@ -12,8 +12,6 @@ const MACHINE_FILES = {
   rooms: 'rooms',
   /** The one lock a machine's writers append under. */
   roomsLock: 'rooms.lock',
-  /** A writer waiting for the room lock marks it here (lib/storage/machine-lock). */
-  roomsLockWanted: 'rooms.lock.wanted',
   /** Corrupt lines moved aside. */
   quarantine: QUARANTINE_DIR,
   /** The write-ahead log's segments and its boot mark. */

@@ -135,8 +135,6 @@ export class GroupCommit {
       }
     }
     this.flushing = false;
-    // Batches that came while one was written kept the room lock's lease; it lapses unless another comes soon.
-    this.w.files.idle((err) => this.w.fatal(err));
   }
 
   private async commitBatch(batch: Draft[]): Promise<void> {

@@ -61,12 +61,11 @@ export function roomLockPath(machineDir: string): string {
   return machinePath(machineDir, 'roomsLock');
 }
 
-/** The machine's room lock, as one writer holds it (a lease: lib/storage/machine-lock). */
+/** The machine's room lock, as one writer holds it (lib/storage/machine-lock). */
 export function roomLock(machineDir: string, staleMs: number, onCompromised: (err: Error) => void): MachineLock {
   return new MachineLock({
     dir: machinePath(machineDir, 'rooms'),
     lockPath: roomLockPath(machineDir),
-    wantedPath: machinePath(machineDir, 'roomsLockWanted'),
     staleMs,
     waitMs: ROOM_LOCK_WAIT_MS,
     onCompromised,
@@ -309,8 +308,7 @@ export class RoomFiles {
   }
 
   /**
-   * One commit of `rooms`, run by `steps` under the machine lock (held as a lease),
-   * after a dead writer's unfinished commit is finished: `steps` reads what other
+   * One commit of `rooms`, run by `steps` under the machine lock, after a dead writer's unfinished commit is finished: `steps` reads what other
    * writers appended (catchUp), plans what to add (lib/core/commit-plan) and writes
    * the plan (write). A disk fault (full, read-only, out of descriptors:
    * lib/core/disk-fault) anywhere on the way refuses the whole commit with a
@@ -320,17 +318,14 @@ export class RoomFiles {
    */
   async commit<T>(rooms: string[], steps: () => Promise<T>): Promise<T> {
     try {
-      return await this.lock.run((fresh) => this.mutex.runAll(rooms, async () => {
-        // A lease held since our last commit: no other writer can have left a record unfinished.
-        if (fresh || !this.recovered) this.recoverLocked(); // a load that met a full disk left its recovery to the first commit
+      return await this.lock.run(() => this.mutex.runAll(rooms, async () => {
+        this.recoverLocked();
         this.forgetOthersRooms(this.wal.position());
         this.walEnd = null; // until this commit is done
         const result = await steps();
         this.walEnd ??= this.wal.position();
         return result;
-        // Let go after each commit: held as a lease across batches, two busy workers handed it over
-        // at every commit and durable posts/s fell to a quarter (bench/RESULTS.md, chat).
-      }), false);
+      }));
     } catch (err) {
       throw isDiskFault(err) ? new CommitError(err) : err;
     }
@@ -552,11 +547,6 @@ export class RoomFiles {
   /** Runs `fn` holding the machine's room lock: no writer appends meanwhile. */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.run(fn);
-  }
-
-  /** This writer has nothing more to commit for now: its lease on the room lock (commit keeps it) lapses soon. */
-  idle(onError: (err: Error) => void): void {
-    this.lock.idle(onError);
   }
 
   /**

@@ -32,7 +32,7 @@ t.test(
 
     // What a writer SIGKILLed right after taking the lock leaves behind: the lock
     // directory, its mtime set by the kernel's clock, never refreshed again. Taken as a
-    // writer takes it (an atomic mkdir), once the worker's lease on it has lapsed.
+    // writer takes it (an atomic mkdir), once the worker has let it go.
     const lock = join(cluster.dir, 'data', 'm1', 'rooms.lock');
     await waitFor('the room lock free to take', () => {
       try {
