@@ -17,6 +17,7 @@
  */
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
 import type { Supervisor, Tick } from './supervisor';
+import type { TimingPolicy } from './timing-policy';
 
 export type SlotInput =
   /** The slot's beat file changed. */
@@ -29,14 +30,21 @@ export type SlotInput =
   | { kind: 'exited'; slot: number; pid: number }
   /** We spawned the slot's new guardian as `pid`. */
   | { kind: 'spawned'; slot: number; pid: number }
+  /** The primary stops: no slot gets a guardian any more, and the guardians are told to exit. */
+  | { kind: 'stopping' }
   /** Every primary heartbeat. */
   | Tick;
 
 type SpawnWhy = 'none showed up' | 'silent' | 'exited';
 
+/**
+ * Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child;
+ * `restart`: the slot had a guardian before, so this counts as its restart.
+ */
+export type GuardianSpawn = { slot: number; why: SpawnWhy; replacing: number; restart: boolean };
+
 export type SlotAction =
-  /** Spawn the slot's guardian; `replacing`: the pid last known there (0: none), to kill first if it is our own child. */
-  | { spawn: { slot: number; why: SpawnWhy; replacing: number } }
+  | { spawn: GuardianSpawn }
   /** Feed `exited` if `pid` is seen dead within `withinMs`. */
   | { checkExit: { slot: number; pid: number; withinMs: number } };
 
@@ -71,10 +79,16 @@ interface Slot {
   spawnedAt: number;
 }
 
+/** The slots' limits, from the timing policy: guardians beat slowly (they are seen dead by their stream), the primary fast. */
+export function guardianSlotsOptions(slots: number, policy: TimingPolicy): GuardianSlotsOptions {
+  return { slots, detector: policy.guardianSilence, firstConnectMs: policy.guardianFirstConnectMs, spawnGraceMs: policy.guardianSpawnGraceMs, exitGraceMs: policy.exitGraceMs };
+}
+
 export class GuardianSlots implements Supervisor<SlotInput, SlotAction> {
   private readonly detector: FailureDetector;
   private readonly slots: Slot[];
   private readonly startedAt: number;
+  private stopped = false;
 
   constructor(private readonly options: GuardianSlotsOptions, now: number) {
     this.detector = new FailureDetector({ ...options.detector, startupGraceMs: 0 });
@@ -82,7 +96,13 @@ export class GuardianSlots implements Supervisor<SlotInput, SlotAction> {
     this.startedAt = now;
   }
 
+  /** Whether the primary is stopping: its guardians are told so, and nothing is spawned. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
   step(input: SlotInput, now: number): SlotAction[] {
+    if (this.stopped) return [];
     switch (input.kind) {
       case 'beaten':
         this.beaten(input.slot, now);
@@ -101,6 +121,9 @@ export class GuardianSlots implements Supervisor<SlotInput, SlotAction> {
         if (s) s.pid = input.pid; // status shows the newcomer, starting, not the dead one
         return [];
       }
+      case 'stopping':
+        this.stopped = true;
+        return [];
       case 'tick':
         return this.tick(now);
     }
@@ -162,9 +185,10 @@ export class GuardianSlots implements Supervisor<SlotInput, SlotAction> {
 
   private spawn(slot: number, why: SpawnWhy, now: number): SlotAction {
     const s = this.slots[slot];
-    if (s.spawnedAt >= 0 || s.lastHeard >= 0) s.restarts++;
+    const restart = s.spawnedAt >= 0 || s.lastHeard >= 0;
+    if (restart) s.restarts++;
     s.spawnedAt = now;
     this.detector.add(String(slot), now);
-    return { spawn: { slot, why, replacing: s.pid } };
+    return { spawn: { slot, why, replacing: s.pid, restart } };
   }
 }

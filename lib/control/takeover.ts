@@ -37,8 +37,10 @@ export interface Found {
 
 export type TakeoverInput =
   | ({ kind: 'start' } & Found)
-  /** The recorded primary answered its admin port as itself, or touched its beat file. */
+  /** The recorded primary touched its beat file. */
   | { kind: 'lifeSign' }
+  /** The machine's admin port answered a probe as process `pid` (life only if that is the recorded primary). */
+  | { kind: 'probeAnswer'; pid: number }
   /** The recorded primary is gone (it died while we probed, or we fenced it). */
   | { kind: 'recordedGone' }
   /** Binding the admin port; `record` as read once it was bound (no other start can charge meanwhile). */
@@ -55,8 +57,8 @@ export type TakeoverInput =
   | Tick;
 
 export type TakeoverAction =
-  /** Look for life of the recorded primary `pid` (its admin answer as itself, its beat file) and for its death. */
-  | { probe: { pid: number } }
+  /** Watch the recorded primary `pid`: report who answers the admin port within `timeoutMs` (`probeAnswer`), a touch of its beat file (`lifeSign`) and its death. */
+  | { probe: { pid: number; timeoutMs: number } }
   /** Kill the process group of `pid`, then report `recordedGone` once it is dead. */
   | { fence: { pid: number; silentMs: number } }
   | { bind: { term: number } }
@@ -83,6 +85,11 @@ export interface TakeoverOptions {
   /** The term the electing guardian chose (FBS_TERM); absent for a start by hand or by systemd. */
   revivalTerm?: number;
   timing: Pick<TimingPolicy, 'fenceSilenceMs' | 'fenceKillWaitMs' | 'diskRetryMs' | 'standByEveryMs' | 'standByAnswerMs'>;
+}
+
+/** The term the electing guardian passed in FBS_TERM: undefined when absent, 0 when unreadable (any term above the record's will do). */
+export function revivalTermOf(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value) || 0;
 }
 
 export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
@@ -114,6 +121,8 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
         return this.start(input, now);
       case 'lifeSign':
         return this.state === 'probing' ? this.standBy(`the recorded primary (pid ${this.record?.pid}) shows life`, now) : [];
+      case 'probeAnswer':
+        return input.pid === this.record?.pid ? this.step({ kind: 'lifeSign' }, now) : [];
       case 'recordedGone':
         return this.state === 'probing' || this.state === 'fencing' ? this.bind() : [];
       case 'bound':
@@ -142,7 +151,7 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
     if (!record || !recordedRuns || record.pid === this.options.pid) return this.bind();
     this.state = 'probing';
     this.deadline = now + this.options.timing.fenceSilenceMs;
-    return [{ probe: { pid: record.pid } }];
+    return [{ probe: { pid: record.pid, timeoutMs: this.options.timing.fenceSilenceMs } }];
   }
 
   /** Our term lies above the record's and the electing guardian's; a previous primary that ran counts as a restart. */

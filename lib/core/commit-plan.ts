@@ -3,8 +3,8 @@
  * where each room file ends, the bytes appended to each (each line encoded once),
  * where every line will lie and its origin-index record, and what the commit tells
  * the machine's other readers. The appends are also the write-ahead log record's
- * parts. Writing the plan (lib/storage/room-files: the log record, its fsync, the
- * room files) and publishing it (lib/storage/journal) are the storage's.
+ * parts. Writing the plan (lib/storage/commit-writer: the log record, its fsync,
+ * the room files) and publishing it (lib/storage/event-publisher) are the storage's.
  */
 import { eventToLine, type ChatEvent } from './event';
 import { nameHash, type IndexRecord } from './index-record';

@@ -95,7 +95,7 @@ export class EventIndex {
    * origin's next seq, or nothing. Returns what became applied past it (events it
    * unblocked), or null if it is not the next seq.
    */
-  offerUnread(origin: string, seq: number, author: string, bytes: number): ChatEvent[] | null {
+  offerUnreadPost(origin: string, seq: number, author: string, bytes: number): ChatEvent[] | null {
     if (seq !== this.seqOf(origin) + 1 || this.stored.get(origin)?.has(seq)) return null;
     this.applied.set(origin, seq);
     this.authored.add(author, bytes);
@@ -109,7 +109,7 @@ export class EventIndex {
    * A bulk load (a scan of the room files, room after room) meets each origin's
    * seqs in any order, and holding early ones back would hold nearly all of them.
    * But rooms, the follow graph and the clock do not depend on arrival order, so
-   * absorb() takes each event's effect at once and notes only its seq; endBulk()
+   * takeInBulk() takes each event's effect at once and notes only its seq; endBulk()
    * then moves the vector over what turned out dense.
    */
   beginBulk(): void {
@@ -117,7 +117,7 @@ export class EventIndex {
   }
 
   /** Takes an event (its line `bytes` long) during a bulk load; false for one already had. */
-  absorb(e: ChatEvent, bytes: number): boolean {
+  takeInBulk(e: ChatEvent, bytes: number): boolean {
     if (!this.bulk) return false;
     let b = this.bulk.get(e.origin);
     if (!b) {

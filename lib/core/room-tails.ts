@@ -65,7 +65,7 @@ export class RoomTails {
    * A post just applied here: into its room's tail if cached (an uncached room reads
    * it from disk when next asked). Returns false for a copy of a post the tail shows.
    */
-  take(e: ChatEvent): boolean {
+  addPost(e: ChatEvent): boolean {
     return this.cache.get(e.room)?.add(e) ?? true;
   }
 

@@ -2,7 +2,7 @@
  * The serving side of replication: a peer's Pull gets everything this machine
  * has that the peer's vector does not cover, then every event as it is applied
  * here (from local writers or from a third machine: replication is transitive).
- * The backlog is read from disk in pages (Journal.page, bounded by the vector at
+ * The backlog is read from disk in pages (EventReads.page, bounded by the vector at
  * subscription) while live events queue behind it; batches go out only as fast as
  * the peer takes them (write() false: wait for 'drain'), so a catch-up of any size
  * holds one page, not the history.
@@ -139,7 +139,7 @@ class PullStream {
   }
 
   private async backlogPage(): Promise<ChatEvent[]> {
-    const page = this.journal.page(this.cursor, () => true, BATCH_EVENTS, this.upTo);
+    const page = this.journal.reads.page(this.cursor, () => true, BATCH_EVENTS, this.upTo);
     this.cursor = page.cursor;
     this.backlogDone = page.done;
     this.backlogLeft = Math.max(0, this.backlogLeft - page.events.length);

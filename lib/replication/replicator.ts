@@ -54,8 +54,8 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqOf(origin));
-  journal.onEveryEvent((e) => ship.offer(e));
-  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
+  journal.listeners.onEveryEvent((e) => ship.offer(e));
+  journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU

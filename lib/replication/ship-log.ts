@@ -3,7 +3,7 @@
  * on, in apply order, a retried post's second copy included (its slot must reach
  * every machine, or that origin would have a gap there). The index decides when a
  * slot counts as applied; this holds an early arrival only until then. What was
- * applied before a peer connected is read from disk (Journal.page), not kept here.
+ * applied before a peer connected is read from disk (EventReads.page), not kept here.
  * Pure: no I/O.
  */
 import type { ChatEvent } from '../core/event';

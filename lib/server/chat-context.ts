@@ -1,8 +1,9 @@
-/** What every group of the Chat service's handlers shares: the journal, the options, room keys and streams. */
+/** What every group of the Chat service's handlers shares: the journal, the options, room keys, streams and verified tokens. */
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
 import type { ClusterKeys } from '../core/identity';
 import type { Retirements } from '../core/retirements';
+import type { VerifiedTokens } from '../core/verified-tokens';
 import type { ChatEvent } from '../core/event';
 import type { Journal } from '../storage/journal';
 import type { RoomKeys } from '../storage/room-keys';
@@ -33,4 +34,5 @@ export interface ChatContext {
   readonly opts: ChatServiceOptions;
   readonly roomKeys: RoomKeys;
   readonly streams: ChatStreams;
+  readonly tokens: VerifiedTokens;
 }

@@ -23,7 +23,7 @@ export function readHandlers(ctx: ChatContext): Pick<ChatHandlers, 'List' | 'Tim
     Timeline: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
-      return { events: journal.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(opts.retired().compact(index.vector())) } };
+      return { events: journal.reads.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(opts.retired().compact(index.vector())) } };
     }),
     Poll: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
@@ -39,11 +39,11 @@ export function readHandlers(ctx: ChatContext): Pick<ChatHandlers, 'List' | 'Tim
 export function pageFor({ journal, index }: ChatContext, u: string, cursor: VersionVector, max: number, upTo?: VersionVector): Page {
   const memberships = index.graph.memberships(u);
   const own = nameHash(u);
-  return journal.page(
+  return journal.reads.page(
     cursor,
     (r, origin) => isShown(u, { kind: r.kind, room: r.room, hlc: { wall: r.wall, logical: r.logical }, origin }, r.authorHash === own, memberships.get(r.room)),
     max,
     upTo,
-    (e) => isShown(u, e, e.author === u, memberships.get(e.room)) && journal.counts(e), // the hash may collide
+    (e) => isShown(u, e, e.author === u, memberships.get(e.room)) && journal.reads.counts(e), // the hash may collide
   );
 }

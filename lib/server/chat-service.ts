@@ -21,6 +21,7 @@ import { ChatStreams } from './chat-streams';
 import { subscribeHandler } from './chat-subscribe';
 import { writeHandlers } from './chat-writes';
 import { RoomKeys } from '../storage/room-keys';
+import { VerifiedTokens } from '../core/verified-tokens';
 
 const chatDefinition = ftchatProto().ftchat.Chat.service;
 
@@ -40,6 +41,7 @@ export function createChatService(journal: Journal, opts: ChatServiceOptions): C
     opts,
     roomKeys: new RoomKeys(journal, opts.proved),
     streams: new ChatStreams(journal, opts.limits.maxStreamBacklogBytes, opts.presence),
+    tokens: new VerifiedTokens(opts.keys, opts.limits.maxSessionMs),
   };
   // Every request's fields are checked here, in one place, before any handler sees them.
   return gateService<ChatHandlers>({

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createEventId } from '../core/event';
-import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, verifySignature, type Session, verifyToken } from '../core/identity';
+import { AUTH_HEADER, bearerToken, connectMessage, fingerprint, keyText, mintNonce, mintToken, nonceError, otherKeyMessage, verifySignature, type Session } from '../core/identity';
 import type { ChatHandlers } from '../gen/ftchat/Chat';
 import type { ConnectRequest__Output } from '../gen/ftchat/ConnectRequest';
 import type { ChatContext } from './chat-context';
@@ -31,7 +31,7 @@ export async function authorize(ctx: ChatContext, call: { request: { user: strin
 /** authorize, with the whole session: a write records its key, a stream ends when it expires. */
 export async function authorizeSession(ctx: ChatContext, call: { request: { user: string }; metadata: grpc.Metadata }): Promise<Session> {
   const token = bearerToken(call.metadata.get(AUTH_HEADER)[0]);
-  const session = token === null ? 'no session token' : verifyToken(ctx.opts.keys, token, Date.now(), ctx.opts.limits.maxSessionMs);
+  const session = token === null ? 'no session token' : ctx.tokens.verify(token, Date.now());
   if (typeof session === 'string') throw new Refusal(grpc.status.UNAUTHENTICATED, `${session}: connect again`);
   const named = call.request.user;
   if (named !== '' && named !== session.user) {

@@ -45,7 +45,7 @@ export class ChatStreams {
   ) {
     this.index = journal.index;
     // another writer's posts to rooms nobody here reads need not be read
-    journal.onApplied((e) => this.fanOut(e), (room) => this.readers.has(room));
+    journal.listeners.onApplied((e) => this.fanOut(e), (room) => this.readers.has(room));
   }
 
   /** How many chat streams `user` has open on this worker. */

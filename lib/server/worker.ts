@@ -45,7 +45,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
   const inbox = new IpcInbox(process, log)
     .on('doorbell', (msg) => journal.ring(msg))
     .on('chat-elsewhere', (msg) => (msg.on ? chattingElsewhere.add(msg.user) : chattingElsewhere.delete(msg.user)));
-  journal.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
+  journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   const loop = reportLoopDelay(log);
   const pings = answerPings(inbox);
   answerMetricsAsks(inbox);

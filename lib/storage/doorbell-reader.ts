@@ -10,7 +10,6 @@
  */
 import type { ChatEvent } from '../core/event';
 import type { EventIndex } from '../core/event-index';
-import type { HybridClock } from '../core/hlc';
 import type { IndexRecord } from '../core/index-record';
 import { parseLine } from '../core/room-log';
 import { advance } from '../core/version-vector';
@@ -19,7 +18,11 @@ import type { WalPart } from '../core/wal-record';
 import { errorMessage, type Logger } from '../common/log';
 import { timeSlicer } from '../common/time-slice';
 import { RECORDS_PER_READ, type OriginIndex } from './origin-index';
-import type { RoomFiles } from './room-files';
+import type { RoomReader } from './room-reader';
+import type { RoomOffsets } from './room-offsets';
+import type { WriteAheadLog } from './write-ahead-log';
+import type { EventPublisher } from './event-publisher';
+import type { EventReads } from './event-reads';
 
 /** Write-ahead log records a merged doorbell reads at most (each holds up to one commit's lines); past them lines are read one by one. */
 const RECORDS_PER_RING = 8;
@@ -31,43 +34,64 @@ export interface Ring {
   record?: WalPosition;
 }
 
-/** What the reader needs of its writer. */
-export interface DoorbellWriter {
-  readonly files: RoomFiles;
+/** What the reader reads from, and where what it reads goes. */
+export interface DoorbellParts {
+  readonly reader: RoomReader;
+  readonly offsets: RoomOffsets;
+  /** The write-ahead log, where a doorbell's commit record lies. */
+  readonly wal: WriteAheadLog;
   readonly origins: OriginIndex;
-  readonly clock: HybridClock;
   readonly log: Logger;
   /** The writer's index. */
   readonly index: EventIndex;
-  /** A load is running (it reads the rooms itself). */
-  loading(): boolean;
-  /** Whether a post to `room` another writer stored must be read: its tail is cached, or a listener wants it. */
-  postsWanted(room: string): boolean;
-  /** One more event applied since the last checkpoint. */
-  counted(): void;
-  /** Events just applied: into the clock, the tails and the listeners. */
-  publish(applied: ChatEvent[]): void;
-  /** An event read with its line (`bytes` long): offered to the index, what that applies published, and heard by every-event listeners. */
-  admit(e: ChatEvent, bytes: number): void;
+  readonly publisher: EventPublisher;
   /** One event through its index record, checked against its line. */
-  readEvent(origin: string, seq: number, rec: IndexRecord): ChatEvent | null;
-  /** Reads what other writers appended to these rooms. */
-  refresh(rooms: string[]): Promise<void>;
+  readonly reads: EventReads;
 }
 
 export class DoorbellReader {
   /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
   private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
+  /**
+   * Rooms rung while the load runs: the load's to read (after it, see readDeferred). A
+   * worker listens before it loads, and a doorbell taken into the empty state would
+   * learn the machine's whole history from seq 1 (at 10,000,000 events: seconds of
+   * CPU, before and after the load, in every revived child).
+   */
+  private readonly deferred = new Set<string>();
 
-  constructor(private readonly j: DoorbellWriter) {}
+  constructor(private readonly d: DoorbellParts) {}
 
   /** Takes a doorbell; reads it (and any that come meanwhile) unless a read is running. */
   ring({ rooms, upTo, record }: Ring): void {
+    if (this.d.publisher.loading) return this.defer(rooms);
     const r = this.rung;
     for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
     for (const [origin, seq] of Object.entries(upTo ?? {})) advance(r.upTo, origin, seq);
     if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
     if (!r.running) void this.readRung();
+  }
+
+  /** Reads what other writers appended to these rooms (after the load: during it, the load reads them). */
+  async readRooms(rooms: string[]): Promise<void> {
+    if (this.d.publisher.loading) return this.defer(rooms);
+    const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
+    for (const room of rooms) {
+      this.d.publisher.publishStored(await this.d.reader.readNew(room), false);
+      await slice();
+    }
+    this.d.origins.flush();
+  }
+
+  /** The load is over: reads the rooms rung meanwhile. */
+  async readDeferred(): Promise<void> {
+    const rooms = [...this.deferred];
+    this.deferred.clear();
+    await this.readRooms(rooms);
+  }
+
+  private defer(rooms: string[]): void {
+    for (const room of rooms) this.deferred.add(room);
   }
 
   private async readRung(): Promise<void> {
@@ -84,9 +108,9 @@ export class DoorbellReader {
       r.records = [];
       try {
         const unread = await this.learn(upTo, records);
-        await this.j.refresh([...new Set([...read, ...(unread ?? hinted)])]);
+        await this.readRooms([...new Set([...read, ...(unread ?? hinted)])]);
       } catch (err) {
-        this.j.log.error('refresh failed', { error: errorMessage(err) });
+        this.d.log.error('refresh failed', { error: errorMessage(err) });
       }
     }
     r.running = false;
@@ -98,12 +122,12 @@ export class DoorbellReader {
    * between the ones learned), or null if the records cannot cover it all.
    */
   private async learn(upTo: Map<string, number>, records: WalPosition[]): Promise<Set<string> | null> {
-    if (this.j.loading() || upTo.size === 0) return null;
+    if (upTo.size === 0) return null;
     const slice = timeSlicer();
     // The commits' lines, per room, from their log records (one read each instead of one per line).
     const parts = new Map<string, WalPart[]>();
     for (const pos of records) {
-      for (const p of this.j.files.readRecord(pos)?.parts ?? []) {
+      for (const p of this.d.wal.readAt(pos)?.parts ?? []) {
         const list = parts.get(p.room);
         if (list) list.push(p);
         else parts.set(p.room, [p]);
@@ -112,8 +136,8 @@ export class DoorbellReader {
     /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
     const ahead = new Map<string, Map<number, number>>();
     for (const [origin, top] of upTo) {
-      for (let seq = this.j.index.seqOf(origin); seq < top; ) {
-        const recs = this.j.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
+      for (let seq = this.d.index.seqOf(origin); seq < top; ) {
+        const recs = this.d.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
         for (const rec of recs) {
           seq++;
           if (rec === null || !this.learnOne(origin, seq, rec, parts)) return null;
@@ -123,32 +147,25 @@ export class DoorbellReader {
       }
     }
     const unread = new Set<string>();
-    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.j.files.offsetOf(room))) unread.add(room);
+    for (const [room, lines] of ahead) if ([...lines.keys()].some((at) => at >= this.d.offsets.of(room))) unread.add(room);
     return unread;
   }
 
-  /** Applies one event known by its index record; false if it is not the origin's next (read the files instead). */
+  /** Publishes one event known by its index record; false if it is not the origin's next (read the files instead). */
   private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.j.index.seqOf(origin);
+    const had = this.d.index.seqOf(origin);
     if (seq <= had) return true; // read meanwhile (a refresh)
     if (seq !== had + 1) return false;
-    this.j.counted();
-    if (rec.kind === 'post' && !this.j.postsWanted(rec.room)) {
-      const unblocked = this.j.index.offerUnread(origin, seq, rec.room, rec.length); // a post's author is its room
-      if (unblocked === null) return false;
-      this.j.clock.observe({ wall: rec.wall, logical: rec.logical });
-      this.j.publish(unblocked);
-      return true;
-    }
-    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.j.readEvent(origin, seq, rec);
+    if (rec.kind === 'post' && !this.d.publisher.postsWanted(rec.room)) return this.d.publisher.publishUnread(origin, seq, rec);
+    const e = lineIn(parts.get(rec.room), origin, seq, rec) ?? this.d.reads.read(origin, seq, rec);
     if (!e) return false;
-    this.j.admit(e, rec.length);
+    this.d.publisher.publishLearned(e, rec.length);
     return true;
   }
 
   /** Moves the room's read offset over a learned line once every line before it is taken. */
   private passLine(rec: IndexRecord, ahead: Map<string, Map<number, number>>): void {
-    const at = this.j.files.offsetOf(rec.room);
+    const at = this.d.offsets.of(rec.room);
     if (rec.offset < at) return;
     let end = rec.offset + rec.length + 1;
     let lines = ahead.get(rec.room);
@@ -161,7 +178,7 @@ export class DoorbellReader {
       lines?.delete(end);
       end = next;
     }
-    this.j.files.passTo(rec.room, end);
+    this.d.offsets.passTo(rec.room, end);
   }
 }
 

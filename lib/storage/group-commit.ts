@@ -14,7 +14,10 @@ import type { WalPosition } from '../core/wal-position';
 import { errorMessage, type Logger } from '../common/log';
 import { metrics } from '../common/metrics';
 import { commitNews, planCommit, type Stored } from '../core/commit-plan';
-import { CommitError, type RoomFiles } from './room-files';
+import { CommitError, type CommitWriter } from './commit-writer';
+import type { RoomOffsets } from './room-offsets';
+import type { StoredDrafts } from './stored-drafts';
+import type { EventPublisher } from './event-publisher';
 
 export interface Draft {
   id: string;
@@ -47,20 +50,21 @@ export interface Commit {
 /** A commit refused for a disk fault: the client gets UNAVAILABLE, and the writes resume once there is room. */
 export class StorageError extends Error {}
 
-/** What the commit needs of its writer. */
-export interface CommitWriter {
-  readonly files: RoomFiles;
+/** What the commit writes through, and where what it stores goes. */
+export interface CommitParts {
+  /** The write and sync steps, under the room lock. */
+  readonly writer: CommitWriter;
+  /** Where each room file ends, as this process has read it. */
+  readonly offsets: RoomOffsets;
   readonly origin: string;
   readonly clock: HybridClock;
   readonly log: Logger;
   /** The writer's index. */
   readonly index: EventIndex;
   /** The stored event a draft's id names, if any. */
-  stored(d: Draft): ChatEvent | undefined;
-  /** Records events read from or written to the room files: their origin-index records, then the index. */
-  recordAll(stored: Stored[]): void;
-  /** Tells the machine's other readers what a commit added. */
-  committed(c: Commit): void;
+  readonly drafts: StoredDrafts;
+  /** Takes what a commit read and wrote into the index, and tells the listeners. */
+  readonly publisher: EventPublisher;
   /** The files and memory may disagree: the process must restart. */
   fatal(err: Error): never;
 }
@@ -78,14 +82,14 @@ interface Incoming {
 }
 
 export class GroupCommit {
-  /** The seq the next stamped draft gets. */
-  nextSeq = 1;
+  /** The seq the next stamped draft gets (at least the origin's top seq in the index plus one: see stamp). */
+  private nextSeq = 1;
   private readonly waiting = new Map<string, Waiting[]>();
   private queue: Draft[] = [];
   private incoming: Incoming[] = [];
   private flushing = false;
 
-  constructor(private readonly w: CommitWriter) {}
+  constructor(private readonly w: CommitParts) {}
 
   /** A commit is in flight (its lines may be past the offsets but not yet in the index). */
   get busy(): boolean {
@@ -94,7 +98,7 @@ export class GroupCommit {
 
   /** Stores an event durably; a draft whose id is already stored resolves to the stored event. */
   submit(draft: Draft): Promise<ChatEvent> {
-    const known = this.w.stored(draft);
+    const known = this.w.drafts.find(draft);
     if (known) return Promise.resolve(known);
     return new Promise((resolve, reject) => {
       const list = this.waiting.get(draft.id);
@@ -139,16 +143,16 @@ export class GroupCommit {
 
   private async commitBatch(batch: Draft[]): Promise<void> {
     const byRoom = groupByRoom(batch);
-    const { written, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
+    const { written, record, failure } = await this.commitRooms('group commit', [...byRoom.keys()], batch.length, (room) =>
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
     this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index.topSeq(this.w.origin)) + 1;
-    this.w.recordAll(written);
-    this.notifyCommitted(written);
+    this.w.publisher.publishStored(written);
+    this.notifyCommitted(written, record);
     const byId = new Map(written.map((s) => [s.event.id, s.event]));
     for (const d of batch) {
-      const stored = byId.get(d.id) ?? this.w.stored(d);
+      const stored = byId.get(d.id) ?? this.w.drafts.find(d);
       for (const w of this.waiting.get(d.id) ?? []) {
         if (stored) w.resolve(stored);
         else w.reject(failure ?? new StorageError('event was not stored'));
@@ -168,19 +172,19 @@ export class GroupCommit {
     rooms: string[],
     batchSize: number,
     eventsOf: (room: string) => ChatEvent[],
-  ): Promise<{ written: Stored[]; failure: Error | null }> {
-    const files = this.w.files;
+  ): Promise<{ written: Stored[]; record: WalPosition | null; failure: Error | null }> {
+    const { writer, offsets } = this.w;
     try {
-      const written = await files.commit(rooms, async () => {
-        this.w.recordAll(await files.catchUp(rooms));
-        return files.write(planCommit(rooms.map((room) => ({ room, end: files.offsetOf(room), events: eventsOf(room) }))));
+      const { stored, record } = await writer.commit(rooms, async () => {
+        this.w.publisher.publishStored(await writer.catchUp(rooms));
+        return writer.write(planCommit(rooms.map((room) => ({ room, end: offsets.of(room), events: eventsOf(room) }))));
       });
-      return { written, failure: null };
+      return { written: stored, record, failure: null };
     } catch (err) {
       if (!(err instanceof CommitError)) this.w.fatal(err as Error);
       const failure = new StorageError(`storage unavailable: ${errorMessage((err as CommitError).cause)}`);
       this.w.log.error(`${what} failed`, { error: failure.message, batch: batchSize });
-      return { written: [], failure };
+      return { written: [], record: null, failure };
     }
   }
 
@@ -189,15 +193,16 @@ export class GroupCommit {
     const admitted = admitReplicated(calls.map((c) => c.events), index);
     const accepted = admitted.flatMap((a) => a.taken);
     let written: Stored[] = [];
+    let record: WalPosition | null = null;
     let failure: Error | null = null;
     if (accepted.length > 0) {
       const byRoom = groupByRoom(accepted);
-      ({ written, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
+      ({ written, record, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
         (byRoom.get(room) ?? []).filter((e) => !this.w.index.has(e.origin, e.seq)),
       ));
-      this.w.recordAll(written);
-      this.notifyCommitted(written);
+      this.w.publisher.publishStored(written);
+      this.notifyCommitted(written, record);
     }
     const stored = new Set(written.map((s) => s.event));
     calls.forEach((c, i) => {
@@ -206,10 +211,10 @@ export class GroupCommit {
     });
   }
 
-  private notifyCommitted(written: Stored[]): void {
+  private notifyCommitted(written: Stored[], record: WalPosition | null): void {
     if (written.length === 0) return;
     metrics.commitBatch.observe(written.length);
-    this.w.committed({ ...commitNews(written), record: this.w.files.lastRecord ?? undefined });
+    this.w.publisher.committed({ ...commitNews(written), record: record ?? undefined });
   }
 
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
@@ -218,7 +223,7 @@ export class GroupCommit {
     this.nextSeq = Math.max(this.nextSeq, this.w.index.topSeq(this.w.origin) + 1);
     const out: ChatEvent[] = [];
     for (const d of drafts) {
-      if (this.w.stored(d)) continue; // stored by another writer meanwhile
+      if (this.w.drafts.find(d)) continue; // stored by another writer meanwhile
       out.push({ ...d, origin: this.w.origin, seq: this.nextSeq++, hlc: this.w.clock.now() });
     }
     return out;

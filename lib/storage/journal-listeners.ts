@@ -12,15 +12,25 @@ export class JournalListeners {
   private readonly committedFns: ((c: Commit) => void)[] = [];
   private readonly everyFns: ((e: ChatEvent) => void)[] = [];
 
-  /** See Journal.onApplied. */
+  /**
+   * Every event that becomes visible here, from any writer, in apply order (a retried
+   * post's copy is not). With `postsOf`, a post another writer stored is read only if
+   * its room is cached or `postsOf(room)` (the rest are learned from their index records).
+   */
   onApplied(fn: (e: ChatEvent) => void, postsOf?: (room: string) => boolean): void {
     this.appliedFns.push({ fn, postsOf });
   }
 
+  /** What this writer just committed (a doorbell for the machine's other readers). */
   onCommitted(fn: (c: Commit) => void): void {
     this.committedFns.push(fn);
   }
 
+  /**
+   * Every event read from or written to the files after the load, right after the
+   * index took it, shown or not: a retried post's second copy still fills its
+   * origin's slot, so replication must ship it too.
+   */
   onEveryEvent(fn: (e: ChatEvent) => void): void {
     this.everyFns.push(fn);
   }

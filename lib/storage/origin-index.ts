@@ -5,7 +5,7 @@
  * appends (the same bytes at the same place, so writers never conflict), so a
  * process can always find what it has applied. Not fsynced per write: a checkpoint
  * fsyncs the index first, and a start re-scans (and re-indexes) everything after it.
- * Page-cache I/O only, so synchronous (see room-files). Records a disk fault
+ * Page-cache I/O only, so synchronous (see room-files.ts). Records a disk fault
  * refuses stay in memory, are read from there, and are written at the next flush
  * (there are few: a full disk refuses the commits that would add more).
  */

@@ -44,7 +44,7 @@ export class RoomKeys {
     onClaim?: (c: Claim) => void,
   ) {
     // Creates are always read, whoever stored them; posts are not wanted here.
-    journal.onApplied((e) => {
+    journal.listeners.onApplied((e) => {
       if (e.kind !== 'create') return;
       const k = this.entry(e.room);
       // What the room's key was before this create: its file holds this one already.
@@ -63,7 +63,7 @@ export class RoomKeys {
   }
 
   private scan(k: Known, room: string, except?: ChatEvent): void {
-    for (const e of this.journal.roomCreates(room)) if (!(except && e.origin === except.origin && e.seq === except.seq)) this.offer(k, e);
+    for (const e of this.journal.reads.roomCreates(room)) if (!(except && e.origin === except.origin && e.seq === except.seq)) this.offer(k, e);
     k.scanned = true;
   }
 

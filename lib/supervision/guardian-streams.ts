@@ -20,7 +20,7 @@ export function guardianId(machine: string, slot: number): string {
  * our slots), or why it is refused. The pid comes from the network: it counts only if
  * this machine runs it as that slot's guardian.
  */
-function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { slot: number; pid: number } | string | undefined {
+function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): WatchingGuardian | string | undefined {
   const bad = internalRequestError('Watch', b);
   if (bad) return bad;
   const slot = Array.from({ length: config.guardians }, (_, i) => i).find((i) => guardianId(machine, i) === b.from);
@@ -28,15 +28,18 @@ function guardianOf(b: Beat__Output, config: ClusterConfig, machine: string): { 
   return isGuardianOf(b.pid, machine, slot) ? { slot, pid: b.pid } : `pid ${b.pid} is not ${b.from} on this machine`;
 }
 
-/** One guardian's Watch stream: its hello is answered with `hello`'s beat; `broken` once, when it ends. */
-export function serveGuardianStream(
-  call: grpc.ServerDuplexStream<Beat__Output, Beat>,
-  config: ClusterConfig,
-  machine: string,
-  log: Logger,
-  on: { hello(g: { slot: number; pid: number }): Beat; broken(g: { slot: number; pid: number } | undefined): void },
-): void {
-  let guardian: { slot: number; pid: number } | undefined;
+/** A guardian as its Watch stream names it, checked on this machine. */
+export type WatchingGuardian = { slot: number; pid: number };
+
+/** What a stream tells its primary: a guardian's hello, answered with the returned beat; `broken` once, when it ends (with the guardian, if it said hello). */
+export interface GuardianStreamEvents {
+  hello(g: WatchingGuardian): Beat;
+  broken(g: WatchingGuardian | undefined): void;
+}
+
+/** One guardian's Watch stream. */
+function serveGuardianStream(call: grpc.ServerDuplexStream<Beat__Output, Beat>, config: ClusterConfig, machine: string, log: Logger, on: GuardianStreamEvents): void {
+  let guardian: WatchingGuardian | undefined;
   let ended = false;
   const done = (): void => {
     if (ended) return;
@@ -64,3 +67,30 @@ export function serveGuardianStream(
 
 /** The primary's answer telling its guardians that the machine is stopping: they exit. */
 export const STOPPING = { from: '', pid: 0, term: 0 };
+
+/** The open Watch streams of a primary's guardians. */
+export class GuardianStreams {
+  private readonly open = new Set<grpc.ServerDuplexStream<Beat__Output, Beat>>();
+
+  constructor(private readonly config: ClusterConfig, private readonly machine: string, private readonly log: Logger) {}
+
+  /** Serves one guardian's stream (see serveGuardianStream). */
+  serve(call: grpc.ServerDuplexStream<Beat__Output, Beat>, on: GuardianStreamEvents): void {
+    this.open.add(call);
+    serveGuardianStream(call, this.config, this.machine, this.log, {
+      hello: on.hello,
+      broken: (g) => {
+        this.open.delete(call);
+        on.broken(g);
+      },
+    });
+  }
+
+  /** Tells every guardian on a stream that the machine stops: they exit when told (ones from before us are not ours to signal). */
+  stopAll(): void {
+    for (const call of this.open) {
+      call.write(STOPPING);
+      call.end();
+    }
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * A primary's Admin service on the machine's admin port: heartbeats, status, the
  * guardians' Watch streams, the master's WatchChildren polls and revival requests.
- * The port is bound by one process at a time: a second start gets AlreadyRunning.
+ * The port is bound by one process at a time: a second start is refused, and stands by.
  */
 import * as grpc from '@grpc/grpc-js';
 import { internalRequestError } from '../core/input-bounds';
@@ -12,13 +12,13 @@ import { serveInternal } from '../common/internal-server';
 import type { AdminHandlers } from '../gen/ftchat/Admin';
 import type { ProcessInfo } from '../gen/ftchat/ProcessInfo';
 import type { StatusResponse } from '../gen/ftchat/StatusResponse';
+import type { TakeoverInput } from '../control/takeover';
 import type { Primary } from '../server/primary';
-import { quarantinedFiles } from '../storage/room-files';
+import { quarantinedFiles } from '../storage/room-quarantine';
 import { uptimeMs } from '../common/proc-stat';
 import type { GuardianKeeper } from './guardian-keeper';
+import { readRecord } from './primary-record';
 import { guardianRole, primaryRole } from './roles';
-
-export class AlreadyRunning extends Error {}
 
 /** Who this primary process is, and what the admin port serves while it starts up: each is null or undefined until it runs. */
 export interface PrimaryState {
@@ -33,12 +33,26 @@ export interface PrimaryState {
   keeper(): GuardianKeeper;
 }
 
-export async function serveAdmin(self: PrimaryState, log: Logger): Promise<grpc.Server> {
-  const { config, machine } = self;
-  try {
-    return await serveInternal(ftchatProto().ftchat.Admin.service, adminHandlers(self), adminAddress(config, machine), config, machine, log, internalRequestError);
-  } catch (err) {
-    throw new AlreadyRunning(`another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`);
+/** The machine's admin port, as one start binds it for the Takeover. */
+export class AdminPort {
+  private server: grpc.Server | null = null;
+
+  constructor(private readonly self: PrimaryState, private readonly log: Logger) {}
+
+  /** `bound`, with the record as read once bound (no other start can charge meanwhile), or refused while another primary holds the port. */
+  async bind(): Promise<TakeoverInput> {
+    const { config, machine, machineDir } = this.self;
+    try {
+      this.server = await serveInternal(ftchatProto().ftchat.Admin.service, adminHandlers(this.self), adminAddress(config, machine), config, machine, this.log, internalRequestError);
+    } catch (err) {
+      const detail = `another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`;
+      return { kind: 'bound', ok: false, detail, record: null };
+    }
+    return { kind: 'bound', ok: true, detail: '', record: readRecord(machineDir) };
+  }
+
+  close(): void {
+    this.server?.forceShutdown();
   }
 }
 

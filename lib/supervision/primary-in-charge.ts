@@ -21,14 +21,18 @@ export interface InChargeOptions {
   ledger: RestartLedger;
   /** The predecessor did not stop cleanly: our children died with it. */
   died: boolean;
+  previousPid: number | null;
   /** The record changed (read as it is now). */
   recordChanged(record: PrimaryRecord | null): void;
+  /** What a clean stop lets go last, once the record says stopped (the lock, the admin port). */
+  last(): Promise<void>;
 }
 
-/** Runs the machine; `stop(last)` stops it cleanly, marks the record stopped, then runs `last` (the lock, the admin port). */
-export async function runInCharge(self: PrimaryState, { log, ledger, died, recordChanged }: InChargeOptions): Promise<{ stop(last: () => Promise<void>): Promise<void> }> {
+/** Runs the machine; `stop()` stops it cleanly, marks the record stopped, then runs `last`. */
+export async function runInCharge(self: PrimaryState, { log, ledger, died, previousPid, recordChanged, last }: InChargeOptions): Promise<{ stop(): Promise<void> }> {
   const { config, machine, machineDir, term, restarts } = self;
   const role = primaryRole(config, machine);
+  log.info(`${role} in charge`, { term, restarts, previousPid });
   const recordWatch = watch(recordPath(machineDir), { ignoreInitial: true });
   recordWatch.on('all', () => recordChanged(readRecord(machineDir)));
   if (died) ledger.bump(...childSpecs(config.workers).map((c) => `${c.role}.${c.slot}`));
@@ -38,7 +42,7 @@ export async function runInCharge(self: PrimaryState, { log, ledger, died, recor
   // The master heartbeats the other machines' children through their primaries.
   const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
   return {
-    async stop(last) {
+    async stop() {
       remote?.stop();
       await endpoint.close();
       await recordWatch.close();

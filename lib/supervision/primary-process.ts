@@ -1,32 +1,25 @@
 /**
- * A machine's primary process in its cluster role: the master on the master
- * machine, a supervisor elsewhere. When it takes charge, stands by, fences a stale
- * primary or steps down is the Takeover's call (lib/control/takeover.ts); this is
- * its I/O: the record, the admin port, the proper-lockfile lock, the probes and
- * the kills. Fencing is threefold: a stale primary that shows no life is killed
- * (it may only be paused), the admin port is bound by one process at a time, and
- * the lock plus a raised term in primary.json make a stale primary step down.
+ * A machine's primary process in its cluster role: the master on the master machine, a
+ * supervisor elsewhere. When it takes charge, stands by, fences a stale primary or steps
+ * down is the Takeover's call (lib/control/takeover.ts); this shell performs its actions
+ * and feeds their outcomes back: the recorded primary (recorded-primary.ts), the admin
+ * port (primary-admin.ts), the lock and record (primary-charge.ts), the machine in charge
+ * (primary-in-charge.ts).
  */
-import { isDiskFault } from '../core/disk-fault';
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type * as grpc from '@grpc/grpc-js';
-import { adminAddress, type ClusterConfig } from '../common/config';
+import type { ClusterConfig } from '../common/config';
 import { EXIT_STEPPED_DOWN } from '../common/exit-codes';
-import { errorMessage, type Logger } from '../common/log';
-import { Takeover, type Found, type TakeoverAction, type TakeoverInput } from '../control/takeover';
-import { timingPolicy, type TimingPolicy } from '../control/timing-policy';
-import { BeatWatcher, primaryBeatPath } from './beat-file';
-import { AdminPeer } from './admin-client';
-import { keepGuardians } from './guardian-keeper';
-import { AlreadyRunning, serveAdmin, type PrimaryState } from './primary-admin';
-import { primaryRole } from './roles';
-import { isAlive } from '../common/proc-stat';
-import { isServerOf, readRecord, writeRecord } from './primary-record';
-import { runInCharge } from './primary-in-charge';
-import { takePrimaryLock } from './primary-lock';
+import type { Logger } from '../common/log';
+import { revivalTermOf, Takeover, type RecordView, type TakeoverAction, type TakeoverInput } from '../control/takeover';
+import { timingPolicy } from '../control/timing-policy';
 import { machineDirOf } from '../storage/data-dir';
 import { RestartLedger } from '../storage/restart-ledger';
+import { keepGuardians } from './guardian-keeper';
+import { AdminPort, type PrimaryState } from './primary-admin';
+import { PrimaryCharge } from './primary-charge';
+import { runInCharge } from './primary-in-charge';
+import { RecordedPrimary } from './recorded-primary';
 
 export interface PrimaryProcessOptions {
   config: ClusterConfig;
@@ -40,180 +33,109 @@ export interface RunningPrimary {
 }
 
 /**
- * `fbs start`: become the machine's primary, or, while a healthy one runs (a
- * guardian revived it, and now systemd restarts us too), stand by and take over
- * when it dies. Resolves null if the machine was stopped cleanly meanwhile.
+ * `fbs start`: become the machine's primary, or, while a healthy one runs (a guardian
+ * revived it, and now systemd restarts us too), stand by and take over when it dies.
+ * Resolves null if the machine was stopped cleanly meanwhile.
  */
 export function startOrStandBy(opts: PrimaryProcessOptions): Promise<RunningPrimary | null> {
   return new Promise((resolve, reject) => new TakeoverIo(opts, resolve, reject).begin());
 }
 
-/** Carries out the Takeover's actions and reports their outcomes back as inputs. */
+/** An action's outcome: the next input, if it has one. */
+type Outcome = TakeoverInput | null | void;
+
 class TakeoverIo {
-  private readonly policy: TimingPolicy;
   private readonly takeover: Takeover;
   private readonly self: PrimaryState;
-  private readonly ticker: NodeJS.Timeout;
-  private admin: grpc.Server | null = null;
-  private release: (() => Promise<void>) | null = null;
-  /** The recorded primary being probed or fenced: its beat file, to see it live. */
-  private probed: { pid: number; beats: BeatWatcher } | null = null;
   private readonly ledger: RestartLedger;
+  private readonly recorded: RecordedPrimary;
+  private readonly charge: PrimaryCharge;
+  private readonly admin: AdminPort;
+  private readonly ticker: NodeJS.Timeout;
 
-  constructor(
-    private readonly opts: PrimaryProcessOptions,
-    private readonly resolve: (p: RunningPrimary | null) => void,
-    private readonly reject: (err: unknown) => void,
-  ) {
+  constructor(private readonly opts: PrimaryProcessOptions, private readonly resolve: (p: RunningPrimary | null) => void, private readonly reject: (err: unknown) => void) {
     const { config, machine, log, fbsCommand } = opts;
-    this.policy = timingPolicy(config.timing);
-    const revival = process.env.FBS_TERM;
-    this.takeover = new Takeover({ pid: process.pid, revivalTerm: revival === undefined ? undefined : Number(revival) || 0, timing: this.policy });
+    const policy = timingPolicy(config.timing);
+    this.takeover = new Takeover({ pid: process.pid, revivalTerm: revivalTermOf(process.env.FBS_TERM), timing: policy });
     const machineDir = machineDirOf(config.dataDir, machine);
     mkdirSync(machineDir, { recursive: true });
     const restarts = (this.ledger = new RestartLedger(machineDir));
+    this.recorded = new RecordedPrimary(config, machine, machineDir, log);
+    this.charge = new PrimaryCharge(machineDir, config.storage.lockStaleMs);
     this.self = {
       config, machine, machineDir, term: 0, restarts: 0, primary: null, guardians: undefined,
       keeper: () => (this.self.guardians ??= keepGuardians({ config, machine, term: this.self.term, log, fbsCommand, restarts })),
     };
-    this.ticker = setInterval(() => this.tick(), this.policy.fenceLookEveryMs);
+    this.admin = new AdminPort(this.self, log);
+    this.ticker = setInterval(() => {
+      this.step(this.recorded.look());
+      this.step({ kind: 'tick' });
+    }, policy.fenceLookEveryMs);
   }
 
   begin(): void {
-    this.step({ kind: 'start', ...this.found() });
+    this.step({ kind: 'start', ...this.recorded.found() });
   }
 
-  private step(input: TakeoverInput): void {
+  /** Feeds one input to the Takeover and performs its actions; each outcome is fed in turn. */
+  private step(input: Outcome): void {
     try {
-      this.act(this.takeover.step(input, performance.now()));
+      for (const a of input ? this.takeover.step(input, performance.now()) : []) {
+        Promise.resolve(this.act(a)).then((next) => this.step(next), (err: unknown) => this.fail(err));
+      }
     } catch (err) {
       this.fail(err);
     }
   }
 
-  /** The record, and whether its pid still runs as a server of this machine (not us). */
-  private found(): Found {
-    const record = readRecord(this.self.machineDir);
-    const pid = record?.pid ?? 0;
-    return { record, recordedRuns: pid !== 0 && pid !== process.pid && isAlive(pid) && isServerOf(pid, this.opts.machine) };
-  }
-
-  /** While probing or fencing: a touch of the stale primary's beat file is life, its death is news. */
-  private tick(): void {
-    if (this.probed && !isAlive(this.probed.pid)) this.step({ kind: 'recordedGone' });
-    else if (this.probed?.beats.beaten()) this.step({ kind: 'lifeSign' });
-    this.step({ kind: 'tick' });
-  }
-
-  private act(actions: TakeoverAction[]): void {
+  private act(a: TakeoverAction): Outcome | Promise<Outcome> {
     const { log } = this.opts;
-    for (const a of actions) {
-      if ('probe' in a) this.probe(a.probe.pid);
-      else if ('fence' in a) this.fence(a.fence.pid, a.fence.silentMs);
-      else if ('bind' in a) this.bind();
-      else if ('keepGuardians' in a) {
-        this.self.term = a.keepGuardians.term;
-        this.self.keeper();
-      }
-      else if ('takeCharge' in a) void this.takeCharge(a.takeCharge.term, a.takeCharge.restarts);
-      else if ('inCharge' in a) this.inCharge(a.inCharge).catch((err: unknown) => this.fail(err));
-      else if ('waitForSpace' in a) log.error('cannot start: the data dir refuses writes; waiting for space', { error: a.waitForSpace.detail });
-      else if ('standBy' in a) this.standBy(a.standBy.reason);
-      else if ('ask' in a) this.ask(a.ask.timeoutMs);
-      else if ('stepDown' in a) {
-        log.error('stepping down', { reason: a.stepDown.reason, term: this.self.term });
-        process.exit(EXIT_STEPPED_DOWN);
-      } else void this.stopped();
+    if ('probe' in a) return this.recorded.probe(a.probe);
+    if ('fence' in a) return this.recorded.fence(a.fence.pid, a.fence.silentMs);
+    if ('bind' in a) {
+      this.recorded.forget();
+      return this.admin.bind();
     }
-  }
-
-  /** Whether primary `pid` answers its admin port as itself (its beat file and death are watched by tick()). */
-  private probe(pid: number): void {
-    const beats = new BeatWatcher(primaryBeatPath(this.self.machineDir));
-    beats.beaten(); // the mtime as it is now: only a change counts
-    this.probed = { pid, beats };
-    const peer = new AdminPeer(adminAddress(this.opts.config, this.opts.machine), this.opts.config);
-    peer
-      .heartbeat(this.policy.fenceSilenceMs)
-      .then((res) => res.pid === pid && this.probed?.pid === pid && this.step({ kind: 'lifeSign' }), () => undefined)
-      .finally(() => peer.close());
-  }
-
-  /** Kills the stale primary's process group so it can never run beside its successor; tick() sees it die. */
-  private fence(pid: number, silentMs: number): void {
-    this.opts.log.warn('fencing an unresponsive primary', { stalePid: pid, silentMs });
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        /* not a group leader, or already gone */
-      }
+    if ('keepGuardians' in a) {
+      this.self.term = a.keepGuardians.term;
+      return void this.self.keeper();
     }
-  }
-
-  private bind(): void {
-    this.probed = null;
-    serveAdmin(this.self, this.opts.log).then(
-      (server) => {
-        this.admin = server;
-        this.step({ kind: 'bound', ok: true, detail: '', record: readRecord(this.self.machineDir) });
-      },
-      (err) => (err instanceof AlreadyRunning ? this.step({ kind: 'bound', ok: false, detail: err.message, record: null }) : this.fail(err)),
-    );
-  }
-
-  /** Takes the primary lock and writes our record. We alone hold the admin port now, so a lock left behind belongs to a dead primary. */
-  private async takeCharge(term: number, restarts: number): Promise<void> {
-    this.self.restarts = restarts;
-    try {
-      this.release ??= await takePrimaryLock(this.self.machineDir, this.opts.config.storage.lockStaleMs, (detail) => this.step({ kind: 'lockCompromised', detail }));
-      await writeRecord(this.self.machineDir, { pid: process.pid, term, restarts, startedAt: new Date().toISOString() });
-      this.step({ kind: 'charged' });
-    } catch (err) {
-      if (!isDiskFault(err)) return this.fail(err);
-      await this.release?.().catch(() => undefined);
-      this.release = null;
-      this.step({ kind: 'chargeFailed', detail: errorMessage(err) });
+    if ('takeCharge' in a) {
+      this.self.restarts = a.takeCharge.restarts;
+      return this.charge.take(a.takeCharge, (detail) => this.step({ kind: 'lockCompromised', detail }));
     }
+    if ('inCharge' in a) return this.inCharge(a.inCharge);
+    if ('waitForSpace' in a) return log.error('cannot start: the data dir refuses writes; waiting for space', { error: a.waitForSpace.detail });
+    if ('standBy' in a) {
+      log.info('standing by: a primary is running', { reason: a.standBy.reason });
+      return this.recorded.forget();
+    }
+    if ('ask' in a) return this.recorded.ask(a.ask.timeoutMs);
+    if ('stepDown' in a) {
+      log.error('stepping down', { reason: a.stepDown.reason, term: this.self.term });
+      process.exit(EXIT_STEPPED_DOWN);
+    }
+    return this.stopped();
   }
 
-  private async inCharge({ term, restarts, previousPid, died }: { term: number; restarts: number; previousPid: number | null; died: boolean }): Promise<void> {
-    const { config, machine, log } = this.opts;
+  private async inCharge({ previousPid, died }: { previousPid: number | null; died: boolean }): Promise<void> {
     clearInterval(this.ticker);
-    log.info(`${primaryRole(config, machine)} in charge`, { term, restarts, previousPid });
-    const running = await runInCharge(this.self, { log, ledger: this.ledger, died, recordChanged: (record) => this.step({ kind: 'recordChanged', record }) });
+    const recordChanged = (record: RecordView | null): void => this.step({ kind: 'recordChanged', record });
+    const last = (): Promise<void> => this.charge.letGo().then(() => this.admin.close());
+    const running = await runInCharge(this.self, { log: this.opts.log, ledger: this.ledger, previousPid, died, recordChanged, last });
     this.resolve({
-      stop: async () => {
+      stop: () => {
         this.step({ kind: 'stopping' });
-        await running.stop(async () => {
-          await this.release?.();
-          this.admin?.forceShutdown();
-        });
+        return running.stop();
       },
     });
-  }
-
-  private standBy(reason: string): void {
-    this.opts.log.info('standing by: a primary is running', { reason });
-    this.probed = null;
-  }
-
-  private ask(timeoutMs: number): void {
-    const peer = new AdminPeer(adminAddress(this.opts.config, this.opts.machine), this.opts.config);
-    peer
-      .heartbeat(timeoutMs)
-      .then(() => true, () => false)
-      .then((alive) => {
-        peer.close();
-        this.step({ kind: 'answered', alive, ...this.found() });
-      });
   }
 
   /** A revival that lost the race with a clean stop: the machine stays stopped. */
   private async stopped(): Promise<void> {
     clearInterval(this.ticker);
     await this.self.guardians?.stop();
-    this.admin?.forceShutdown();
+    this.admin.close();
     this.resolve(null);
   }
 

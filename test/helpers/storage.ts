@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { ChatEvent } from '../../lib/core/event';
 import { parseRoomLog, type CorruptLine } from '../../lib/core/room-log';
 import { createLogger } from '../../lib/common/log';
-import { DEFAULT_JOURNAL_OPTIONS, Journal, type JournalOptions } from '../../lib/storage/journal';
+import { DEFAULT_JOURNAL_OPTIONS, Journal, type JournalOptions, type LoadReport } from '../../lib/storage/journal';
 import { RoomFiles, type RoomFilesOptions } from '../../lib/storage/room-files';
 import type { AppendWorkerOptions } from './append-worker';
 import { waitFor } from './wait';
@@ -26,7 +26,7 @@ export function readAll(journal: Journal, page = 1_000): ChatEvent[] {
   let cursor = new Map<string, number>();
   const out: ChatEvent[] = [];
   for (;;) {
-    const p = journal.page(cursor, () => true, page);
+    const p = journal.reads.page(cursor, () => true, page);
     out.push(...p.events);
     cursor = p.cursor;
     if (p.done) return out;
@@ -76,8 +76,17 @@ export async function openJournal(
   fileOpts: Partial<RoomFilesOptions> = {},
 ): Promise<{ journal: Journal; logs: LogEntry[] }> {
   const opened = newJournal(machineDir, origin, logs, opts, fileOpts);
-  await opened.journal.load();
+  loads.set(opened.journal, await opened.journal.load());
   return opened;
+}
+
+const loads = new WeakMap<Journal, LoadReport>();
+
+/** What a journal opened by openJournal read at its load past its checkpoint, and why. */
+export function loadReportOf(journal: Journal): LoadReport {
+  const report = loads.get(journal);
+  if (!report) throw new Error('not a journal openJournal loaded');
+  return report;
 }
 
 export interface RawRoomFile {

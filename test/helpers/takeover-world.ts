@@ -52,6 +52,8 @@ interface GuardianProc extends Proc {
 
 export interface WorldReport {
   violations: string[];
+  /** Probes the admin port's holder answered: as the recorded primary, or as another (a newer start holding the port). */
+  probeAnswers: { recorded: number; other: number };
   /** When a primary began to act: took charge, or ran again after a pause. */
   actingFrom: number[];
   takeovers: number;
@@ -62,7 +64,7 @@ export interface WorldReport {
 
 export class TakeoverWorld {
   readonly net: SimNetwork<RingMsg>;
-  readonly report: WorldReport = { violations: [], actingFrom: [], takeovers: 0, fences: 0, standbys: 0, stepDowns: 0 };
+  readonly report: WorldReport = { violations: [], probeAnswers: { recorded: 0, other: 0 }, actingFrom: [], takeovers: 0, fences: 0, standbys: 0, stepDowns: 0 };
   record: RecordView | null = null;
   private port = 0;
   private lock = 0;
@@ -228,6 +230,7 @@ export class TakeoverWorld {
     if ('probe' in a) {
       p.probing = a.probe.pid;
       p.probeBeat = this.beatAt;
+      this.probeAdmin(p, a.probe.pid, a.probe.timeoutMs);
     } else if ('fence' in a) {
       this.report.fences++;
       this.later(() => this.kill(a.fence.pid));
@@ -285,6 +288,18 @@ export class TakeoverWorld {
     this.net.at(this.net.now + (answers ? 1 + Math.floor(this.random() * MAX_IO_MS) : timeoutMs), () =>
       this.feedPrimary(p, { kind: 'answered', alive: answers, ...this.found(p.pid) }),
     );
+  }
+
+  /** A probe asks whoever holds the port when its call arrives: a running holder answers as itself; a paused or absent one not within the timeout. */
+  private probeAdmin(p: PrimaryProc, recorded: number, timeoutMs: number): void {
+    const delay = 1 + Math.floor(this.random() * MAX_IO_MS);
+    if (delay >= timeoutMs) return;
+    this.net.at(this.net.now + delay, () => {
+      const holder = this.procs.get(this.port);
+      if (!holder?.alive || holder.paused) return;
+      this.report.probeAnswers[holder.pid === recorded ? 'recorded' : 'other']++;
+      this.feedPrimary(p, { kind: 'probeAnswer', pid: holder.pid });
+    });
   }
 
   /** The keeper's beat; a guardian slot without a live guardian gets one (GuardianSlots sees an exit at once). */

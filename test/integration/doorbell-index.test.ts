@@ -42,10 +42,10 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
   const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
   const { journal: worker } = await openJournal(machineDir, 'm3.w0');
   const shown: ChatEvent[] = [];
-  worker.onApplied((e) => shown.push(e), (room) => room === 'u1');
-  worker.lastPosts(['u2'], 10); // u2's tail is cached: its posts go in
+  worker.listeners.onApplied((e) => shown.push(e), (room) => room === 'u1');
+  worker.reads.lastPosts(['u2'], 10); // u2's tail is cached: its posts go in
   const rung: Commit[] = [];
-  replicator.onCommitted((c) => rung.push(c));
+  replicator.listeners.onCommitted((c) => rung.push(c));
 
   const events = peerEvents(6, 60);
   for (let i = 0; i < events.length; i += 25) {
@@ -63,21 +63,21 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
   const posts = events.filter((e) => e.kind === 'post');
   const ids = (list: ChatEvent[]): string[] => list.map((e) => e.id).sort();
   t.same(ids(shown.filter((e) => e.kind === 'post')), ids(posts.filter((e) => e.room === 'u1' || e.room === 'u2')), 'the posts of the wanted and the cached room were read and shown; no other post was read');
-  t.same(worker.lastPosts(['u2'], 100).map((e) => e.id), posts.filter((e) => e.room === 'u2').map((e) => e.id), 'a cached tail took its posts');
-  t.same(worker.lastPosts(['u4'], 100).map((e) => e.id), posts.filter((e) => e.room === 'u4').map((e) => e.id), 'an uncached tail reads them from the file (read offsets moved over the learned lines)');
+  t.same(worker.reads.lastPosts(['u2'], 100).map((e) => e.id), posts.filter((e) => e.room === 'u2').map((e) => e.id), 'a cached tail took its posts');
+  t.same(worker.reads.lastPosts(['u4'], 100).map((e) => e.id), posts.filter((e) => e.room === 'u4').map((e) => e.id), 'an uncached tail reads them from the file (read offsets moved over the learned lines)');
   t.same(readAll(worker).map((e) => e.id).sort(), events.map((e) => e.id).sort(), 'every event readable through the worker');
 
   // The worker's own commit after it: its catch-up under the lock finds nothing unread, and it stamps after everything.
   const mine = await worker.submit({ id: postEventId('u4', 'after'), kind: 'post', room: 'u4', author: 'u4', text: 'after' });
   t.ok(mine.hlc.wall > events[events.length - 1].hlc.wall, 'the clock moved past the learned events');
-  t.equal(worker.lastPosts(['u4'], 100).length, posts.filter((e) => e.room === 'u4').length + 1, 'no learned post read twice');
+  t.equal(worker.reads.lastPosts(['u4'], 100).length, posts.filter((e) => e.room === 'u4').length + 1, 'no learned post read twice');
 });
 
 t.test('a doorbell rung before the load waits for it: nothing is learned into the empty state, and everything rung is there after the load', async (t) => {
   const machineDir = join(tempDir(t), 'm3');
   const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
   const rung: Commit[] = [];
-  replicator.onCommitted((c) => rung.push(c));
+  replicator.listeners.onCommitted((c) => rung.push(c));
   const events = peerEvents(6, 60);
   const [before, after] = [events.slice(0, 50), events.slice(50)];
   for (let i = 0; i < before.length; i += 25) await replicator.appendStamped(before.slice(i, i + 25));
@@ -101,7 +101,7 @@ t.test('lines of another writer between the learned ones: that room is read from
   const { journal: other } = await openJournal(machineDir, 'm3.w1');
   const { journal: worker } = await openJournal(machineDir, 'm3.w0');
   const rung: Commit[] = [];
-  replicator.onCommitted((c) => rung.push(c));
+  replicator.listeners.onCommitted((c) => rung.push(c));
   const events = peerEvents(3, 12);
   await replicator.appendStamped(events.slice(0, 15));
   await other.refresh(['u0', 'u1', 'u2']);
@@ -112,7 +112,7 @@ t.test('lines of another writer between the learned ones: that room is read from
   await waitUntilVector(worker, replicator);
   await worker.refresh(['u0']);
   const u0 = [...events.filter((e) => e.kind === 'post' && e.room === 'u0').map((e) => e.id), postEventId('u0', 'local')];
-  t.same(worker.lastPosts(['u0'], 100).map((e) => e.id).sort(), u0.sort(), 'u0 holds every post once, the local one included');
+  t.same(worker.reads.lastPosts(['u0'], 100).map((e) => e.id).sort(), u0.sort(), 'u0 holds every post once, the local one included');
   t.same(readAll(worker).length, events.length + 1);
 });
 
@@ -121,9 +121,9 @@ t.test('a doorbell whose log record is gone (its segment retired) reads the line
   const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
   const { journal: worker } = await openJournal(machineDir, 'm3.w0');
   const shown: ChatEvent[] = [];
-  worker.onApplied((e) => shown.push(e), () => true);
+  worker.listeners.onApplied((e) => shown.push(e), () => true);
   const rung: Commit[] = [];
-  replicator.onCommitted((c) => rung.push(c));
+  replicator.listeners.onCommitted((c) => rung.push(c));
   const events = peerEvents(3, 9);
   await replicator.appendStamped(events);
   worker.ring({ ...rung[0], record: { segment: 999, offset: 0 } });

@@ -13,9 +13,9 @@ import { RECORD_BYTES } from '../../lib/core/index-record';
 import { advance, type VersionVector } from '../../lib/core/version-vector';
 import { encodeRecord } from '../../lib/core/wal-record';
 import { checkpointPath, readCheckpointWal } from '../../lib/storage/checkpoint-file';
-import type { Journal, LoadReport } from '../../lib/storage/journal';
+import type { Journal } from '../../lib/storage/journal';
 import { ev, rng } from '../helpers/events';
-import { openJournal, readAll, readRoomFiles, spawnWriter, tempDir } from '../helpers/storage';
+import { loadReportOf as loaded, openJournal, readAll, readRoomFiles, spawnWriter, tempDir } from '../helpers/storage';
 import { waitFor } from '../helpers/wait';
 
 const ROOMS = ['ann', 'bob', 'cat', 'dan', 'eve'];
@@ -35,7 +35,6 @@ async function fill(journal: Journal, posts: number, tag = 'p'): Promise<void> {
 }
 
 /** How a journal's start loaded its state (the checkpoint, or why it scanned room files). */
-const loaded = (journal: Journal): LoadReport => journal.lastLoad as LoadReport;
 const slots = (events: ChatEvent[]): string[] => events.map((e) => `${e.origin}#${e.seq}`).sort();
 
 t.test('a start reads the checkpoint and scans only what was appended after it', async (t) => {
@@ -71,8 +70,8 @@ t.test('a start reads only the rooms the write-ahead log names past the checkpoi
   appendFileSync(segment, encodeRecord([{ room: 'dan', offset: statSync(join(machineDir, 'rooms', 'dan.jsonl')).size, data: Buffer.from(`${eventToLine(pending)}\n`) }]));
 
   const { journal: c } = await openJournal(machineDir, 'm1.aaaaaa.w2');
-  t.equal(c.lastLoad?.sweep, null, 'no sweep of every room file');
-  t.equal(c.lastLoad?.rooms, 5, 'it looked at the five rooms the log names past the checkpoint (ann, bob, fay, cat, dan), not every file');
+  t.equal(loaded(c).sweep, null, 'no sweep of every room file');
+  t.equal(loaded(c).rooms, 5, 'it looked at the five rooms the log names past the checkpoint (ann, bob, fay, cat, dan), not every file');
   const stored = slots(readAll(c));
   t.same(stored, slots(readRoomFiles(machineDir).flatMap((f) => f.events)), 'every event on disk is served, once');
   for (const e of [...replicated, pending]) t.ok(stored.includes(`${e.origin}#${e.seq}`), `${e.origin}#${e.seq} (replicated${e === pending ? ', its commit finished by the load' : ''})`);
@@ -95,12 +94,12 @@ t.test('a checkpoint whose log segment was retired: the load reads every room fi
     if (round > 200) throw new Error('the segment is never retired');
   }
   const { journal: again } = await openJournal(machineDir, 'm1.aaaaaa.w1', [], {}, small);
-  t.match(again.lastLoad?.sweep, /log segment \d+ is gone \(retired\)/, 'the load says why it read every room file');
-  t.equal(again.lastLoad?.rooms, ROOMS.length, 'and it did');
+  t.match(loaded(again).sweep, /log segment \d+ is gone \(retired\)/, 'the load says why it read every room file');
+  t.equal(loaded(again).rooms, ROOMS.length, 'and it did');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'every event, once');
   t.same([...again.index.vector()], [...journal.index.vector()]);
   const { journal: third } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], {}, small);
-  t.equal(third.lastLoad?.sweep, null, 'that load wrote a checkpoint whose position the next load can use');
+  t.equal(loaded(third).sweep, null, 'that load wrote a checkpoint whose position the next load can use');
   t.same(slots(readAll(third)), slots(readAll(journal)));
 });
 
@@ -190,7 +189,7 @@ t.test('a cursor older than anything in memory resumes with every event after it
       let at = new Map(cursor);
       const got: ChatEvent[] = [];
       for (let pages = 0; ; pages++) {
-        const page = journal.page(at, () => true, pageSize);
+        const page = journal.reads.page(at, () => true, pageSize);
         t.ok(page.events.length <= pageSize);
         got.push(...page.events);
         at = page.cursor;
@@ -202,7 +201,7 @@ t.test('a cursor older than anything in memory resumes with every event after it
       t.same(got.map((e) => e.id), [...got].sort(compareEvents).map((e) => e.id), `cut ${cut}, pages of ${pageSize}: in key order`);
     }
   }
-  t.same(journal.lastPosts(['ann'], 3).map((e) => e.text), byKey.filter((e) => e.room === 'ann' && e.kind === 'post').slice(-3).map((e) => e.text), 'a room not in memory is read from disk for its tail');
+  t.same(journal.reads.lastPosts(['ann'], 3).map((e) => e.text), byKey.filter((e) => e.room === 'ann' && e.kind === 'post').slice(-3).map((e) => e.text), 'a room not in memory is read from disk for its tail');
 });
 
 t.test('a data dir in the current format is upgraded, and its dump is byte-identical before and after', async (t) => {

@@ -137,7 +137,7 @@ t.test('a corrupt line in the middle is quarantined, its seq held open until a p
   t.equal(journal.index.seqOf('w0'), 4, 'and the vector moves over the hole');
   t.ok(findById(journal, postEventId('ann', 'c3')), 'the line after it is readable now');
   const { journal: again } = await openJournal(machineDir, 'w1');
-  t.same(again.lastPosts(['ann'], 10).map((e) => e.id), ['c1', 'c2', 'c3', 'c4'].map((id) => postEventId('ann', id)), 'a later load has everything, once, in key order');
+  t.same(again.reads.lastPosts(['ann'], 10).map((e) => e.id), ['c1', 'c2', 'c3', 'c4'].map((id) => postEventId('ann', id)), 'a later load has everything, once, in key order');
   t.equal(again.index.seqOf('w0'), 4);
 });
 
@@ -209,7 +209,7 @@ t.test('the follow graph and posts survive re-loading the files in a new journal
     ann: j.index.graph.following('ann'),
     cat: j.index.graph.following('cat'),
     bobFollowers: ['ann', 'cat'].filter((u) => j.index.graph.isFollowing(u, 'bob')),
-    annTimeline: j.lastPosts(j.index.graph.following('ann'), 20).map((e: ChatEvent) => `${e.author}: ${e.text}`),
+    annTimeline: j.reads.lastPosts(j.index.graph.following('ann'), 20).map((e: ChatEvent) => `${e.author}: ${e.text}`),
     vector: [...j.index.vector()],
   });
   const { journal: reloaded } = await openJournal(machineDir, 'w1');

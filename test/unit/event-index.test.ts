@@ -79,8 +79,8 @@ t.test('a hole a load leaves open: held below it, filled by the missing event, n
   const index = new EventIndex();
   index.beginBulk();
   // A's seq 3 and 6 lost (corrupt lines); B whole.
-  for (const seq of [1, 2, 4, 5, 7]) index.absorb(ev({ origin: 'A', seq }), 100);
-  for (const seq of [1, 2]) index.absorb(ev({ origin: 'B', seq }), 100);
+  for (const seq of [1, 2, 4, 5, 7]) index.takeInBulk(ev({ origin: 'A', seq }), 100);
+  for (const seq of [1, 2]) index.takeInBulk(ev({ origin: 'B', seq }), 100);
   t.same(index.endBulk(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }]);
   index.holdGaps();
   t.equal(index.seqOf('A'), 2, 'the vector stops below the hole: a pull asks for it again');
@@ -174,12 +174,12 @@ t.test('a bulk load takes events in any order, and moves the vector over what is
   index.beginBulk();
   const shuffledEvents = shuffled(events, random);
   const missing = shuffledEvents.find((e) => e.origin === 'm1.w1' && e.seq === 7) as ChatEvent;
-  for (const e of shuffledEvents) if (e !== missing) index.absorb(e, lineBytes(e));
-  t.notOk(index.absorb(shuffledEvents[0] === missing ? shuffledEvents[1] : shuffledEvents[0], 100), 'an event already had is not taken twice');
+  for (const e of shuffledEvents) if (e !== missing) index.takeInBulk(e, lineBytes(e));
+  t.notOk(index.takeInBulk(shuffledEvents[0] === missing ? shuffledEvents[1] : shuffledEvents[0], 100), 'an event already had is not taken twice');
   t.same(index.endBulk(), [{ origin: 'm1.w1', from: 7, to: 7 }], 'a gap is reported');
   t.equal(index.seqOf('m1.w1'), 6, 'its origin stops before the gap');
   t.equal(index.seqOf('m1.w0'), 20, 'the others are dense');
-  index.absorb(missing, lineBytes(missing));
+  index.takeInBulk(missing, lineBytes(missing));
   t.same(index.endBulk(), [], 'a second pass fills it');
   t.same([...index.vector()].sort(), [...whole.vector()].sort(), 'the same vector as in-order offers');
   t.same(ids(index.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
@@ -188,13 +188,13 @@ t.test('a bulk load takes events in any order, and moves the vector over what is
 t.test('a post known only by its index record moves the vector when it is next, and releases what waited for it', async (t) => {
   const idx = new EventIndex();
   idx.offer(ev({ origin: 'a', seq: 1 }));
-  t.equal(idx.offerUnread('a', 3, 'alice', 100), null, 'not the next seq: refused');
+  t.equal(idx.offerUnreadPost('a', 3, 'alice', 100), null, 'not the next seq: refused');
   const third = ev({ origin: 'a', seq: 3 });
   t.same(idx.offer(third), [], 'an early arrival is held back');
-  t.same(idx.offerUnread('a', 2, 'alice', 100), [third], 'seq 2, unread, applies and releases seq 3');
+  t.same(idx.offerUnreadPost('a', 2, 'alice', 100), [third], 'seq 2, unread, applies and releases seq 3');
   t.equal(idx.seqOf('a'), 3);
-  t.equal(idx.offerUnread('a', 3, 'alice', 100), null, 'an applied seq is refused');
-  t.same(idx.offerUnread('b', 1, 'alice', 100), [], 'a new origin starts at 1');
+  t.equal(idx.offerUnreadPost('a', 3, 'alice', 100), null, 'an applied seq is refused');
+  t.same(idx.offerUnreadPost('b', 1, 'alice', 100), [], 'a new origin starts at 1');
 });
 
 t.test("a user's stored bytes count each of its lines once, however it was learned, and survive a checkpoint", async (t) => {
@@ -206,7 +206,7 @@ t.test("a user's stored bytes count each of its lines once, however it was learn
   index.offer(lines[2], lineBytes(lines[2])); // early: held back, counted once it applies
   t.equal(index.storedBy('alice'), lineBytes(lines[0]), 'a held-back line is not counted yet');
   index.offer(lines[2], lineBytes(lines[2]));
-  index.offerUnread('A', 2, 'alice', lineBytes(lines[1])); // a post learned by its index record alone
+  index.offerUnreadPost('A', 2, 'alice', lineBytes(lines[1])); // a post learned by its index record alone
   index.offer(lines[1]);
   index.offer(lines[3]);
   t.equal(index.storedBy('alice'), total, 'each line once, whichever way it came');

@@ -6,19 +6,15 @@
  * Deterministic: the randomized runs replay from their seed.
  */
 import t from 'tap';
-import { GuardianSlots, type SlotAction } from '../../lib/control/guardian-slots';
+import { GuardianSlots, guardianSlotsOptions, type SlotAction } from '../../lib/control/guardian-slots';
+import { timingPolicy } from '../../lib/control/timing-policy';
 import { SimNetwork } from '../helpers/sim-network';
 
-// As the keeper sets them up from the config's defaults.
-const BEAT_MS = 1_000;
-const PRIMARY_BEAT_MS = 200;
-const OPTIONS = {
-  slots: 2,
-  detector: { heartbeatMs: BEAT_MS, suspectAfterMs: 2_000, deadAfterMs: 3_000 },
-  firstConnectMs: 3 * PRIMARY_BEAT_MS,
-  spawnGraceMs: 5_000,
-  exitGraceMs: 500,
-};
+// As the keeper sets them up from cluster.json's default timing.
+const DEFAULT_TIMING = { heartbeatMs: 200, suspectAfterMs: 600, deadAfterMs: 1000, electionTimeoutMs: 1000, startupGraceMs: 1500 };
+const OPTIONS = guardianSlotsOptions(2, timingPolicy(DEFAULT_TIMING));
+const BEAT_MS = OPTIONS.detector.heartbeatMs;
+const PRIMARY_BEAT_MS = DEFAULT_TIMING.heartbeatMs;
 const spawns = (actions: SlotAction[]) => actions.flatMap((a) => ('spawn' in a ? [`${a.spawn.slot}:${a.spawn.why}`] : []));
 const replacing = (actions: SlotAction[]) => actions.flatMap((a) => ('spawn' in a ? [a.spawn.replacing] : []));
 
@@ -78,6 +74,33 @@ t.test('the same pid saying hello again is not a beat; only its beat file says i
   t.same(spawns(g.step({ kind: 'tick' }, 3_000)), ['0:silent'], 'hellos on the stream kept nothing alive');
 });
 
+t.test("the slots' limits come from the timing policy: guardians beat slowly, so silence counts only past three of their beats", async (t) => {
+  t.same(OPTIONS, { slots: 2, detector: { heartbeatMs: 1_000, suspectAfterMs: 2_000, deadAfterMs: 3_000 }, firstConnectMs: 600, spawnGraceMs: 5_000, exitGraceMs: 500 });
+  const slow = guardianSlotsOptions(1, timingPolicy({ ...DEFAULT_TIMING, heartbeatMs: 1_000, suspectAfterMs: 5_000, deadAfterMs: 8_000 }));
+  t.same(slow.detector, { heartbeatMs: 1_000, suspectAfterMs: 5_000, deadAfterMs: 8_000 }, "a longer failure timeout in cluster.json holds for guardians too");
+  t.equal(slow.firstConnectMs, 3_000, 'an empty slot waits three primary beats');
+});
+
+t.test("a spawn counts as the slot's restart only if the slot had a guardian before", async (t) => {
+  const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
+  const first = g.step({ kind: 'tick' }, 601);
+  t.same(first.map((a) => 'spawn' in a && a.spawn.restart), [false], 'the first guardian of an empty slot');
+  g.step({ kind: 'spawned', slot: 0, pid: 10 }, 601);
+  t.same(g.step({ kind: 'tick' }, 5_601).map((a) => 'spawn' in a && a.spawn.restart), [true], 'its silent newcomer spawned again');
+  t.equal(g.view(5_601)[0].restarts, 1);
+});
+
+t.test('once the primary stops, no slot gets a guardian, whatever happens', async (t) => {
+  const g = new GuardianSlots({ ...OPTIONS, slots: 1 }, 0);
+  g.step({ kind: 'hello', slot: 0, pid: 501 }, 0);
+  t.equal(g.stopping, false);
+  t.same(g.step({ kind: 'stopping' }, 10), []);
+  t.equal(g.stopping, true, 'guardians saying hello now are told the machine stops');
+  t.same(g.step({ kind: 'streamBroken', slot: 0, pid: 501 }, 20), [], 'its guardian exiting is no news');
+  t.same(g.step({ kind: 'exited', slot: 0, pid: 501 }, 30), []);
+  t.same(g.step({ kind: 'tick' }, 60_000), [], 'nor is any silence');
+});
+
 // ---------------------------------------------------------------------------
 
 const SEEDS = 300;
@@ -94,6 +117,8 @@ function simulate(seed: number): string[] {
   const lostSince = new Map<number, number>();
   let nextPid = 500;
   const stall = random() < 0.5 ? { from: 10_000 + random() * 40_000, ms: 1_000 + random() * 10_000 } : undefined;
+  const stopAt = random() < 0.3 ? 20_000 + random() * 60_000 : Infinity;
+  const restarts = Array.from({ length: slots }, () => 0);
   const paused = (): boolean => !!stall && sim.now >= stall.from && sim.now < stall.from + stall.ms;
 
   const lose = (gd: Guardian, how: 'crash' | 'hang'): void => {
@@ -145,7 +170,9 @@ function simulate(seed: number): string[] {
         if (current.get(slot)?.pid !== pid || !current.get(slot)!.alive) act(g.step({ kind: 'exited', slot, pid }, sim.now));
         continue;
       }
-      const { slot, replacing } = a.spawn;
+      const { slot, replacing, restart } = a.spawn;
+      if (sim.now >= stopAt) problems.push(`seed ${seed}: slot ${slot} given a guardian after the primary stopped`);
+      if (restart) restarts[slot]++;
       const holder = current.get(slot);
       if (holder?.hung && holder.pid === replacing) {
         if (holder.own) holder.alive = false; // the primary kills its own hung child first
@@ -169,7 +196,8 @@ function simulate(seed: number): string[] {
     sim.at(sim.now + PRIMARY_BEAT_MS, tick);
   };
   sim.at(PRIMARY_BEAT_MS, tick);
-  sim.every(100, 0, RUN_MS, () => {
+  if (stopAt < RUN_MS) sim.at(stopAt, () => g.step({ kind: 'stopping' }, sim.now));
+  sim.every(100, 0, Math.min(stopAt, RUN_MS), () => {
     // Lost: replaced within the failure timeout (a hang), the spawn grace (a newcomer that failed), plus a pause.
     const limit = OPTIONS.detector.deadAfterMs + OPTIONS.spawnGraceMs + 8_000 + 2 * PRIMARY_BEAT_MS + (stall?.ms ?? 0);
     for (const [slot, since] of lostSince) {
@@ -180,10 +208,12 @@ function simulate(seed: number): string[] {
     }
   });
   sim.runUntil(RUN_MS);
+  const counted = g.view(sim.now).map((v) => v.restarts);
+  if (counted.join() !== restarts.join()) problems.push(`seed ${seed}: restarts ${restarts} acted on, ${counted} shown`);
   return problems;
 }
 
 t.test(`guardians that crash, hang, flap and start slowly, under a primary that pauses (${SEEDS} seeds)`, async (t) => {
   const problems = Array.from({ length: SEEDS }, (_, i) => simulate(i + 1)).flat();
-  t.same(problems.slice(0, 5), [], 'every lost slot refilled in time; no beating guardian ever doubled');
+  t.same(problems.slice(0, 5), [], 'every lost slot refilled in time; no beating guardian ever doubled; none after a stop; every restart counted once');
 });

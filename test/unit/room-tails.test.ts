@@ -37,7 +37,7 @@ t.test('a tail keeps at most `keep` posts, and the cache at most `rooms` rooms, 
   t.equal(tails.get('ann').posts.length, 20);
   t.same(ids(tails.get('ann').posts), ids(posts.slice(-20)), 'the newest 20');
   const next = ev({ origin: 'A', seq: 51, room: 'ann', author: 'ann', hlc: { wall: 51, logical: 0 } });
-  t.ok(tails.take(next), 'a new post is taken into a cached tail');
+  t.ok(tails.addPost(next), 'a new post is taken into a cached tail');
   t.equal(tails.get('ann').posts.at(-1)?.id, next.id);
   t.equal(tails.get('ann').posts.length, 20, 'and the oldest drops out');
   tails.get('bob');
@@ -45,7 +45,7 @@ t.test('a tail keeps at most `keep` posts, and the cache at most `rooms` rooms, 
   t.equal(tails.size, 2, 'two rooms at most');
   tails.get('ann');
   t.same(loads, ['ann', 'bob', 'cat', 'ann'], 'ann was evicted (least recently used) and loaded again');
-  t.ok(tails.take(ev({ origin: 'A', seq: 52, room: 'dan', author: 'dan' })), 'a post to an uncached room is news');
+  t.ok(tails.addPost(ev({ origin: 'A', seq: 52, room: 'dan', author: 'dan' })), 'a post to an uncached room is news');
   t.equal(tails.size, 2, 'and does not load it');
 });
 
@@ -66,7 +66,7 @@ t.test('a post stored under several slots shows the same copy whatever the arriv
     if (rest.length === 0) {
       const { tails } = tailsOver([]);
       tails.get('alice');
-      const news = done.filter((e) => tails.take(e));
+      const news = done.filter((e) => tails.addPost(e));
       orders++;
       const got = tails.lastPosts(['alice'], 20).map((e) => `${e.id}@${e.hlc.wall}`);
       if (got.join() !== expected.join()) t.same(got, expected, `arrival order ${done.map((e) => `${e.origin}#${e.seq}`).join(', ')}`);

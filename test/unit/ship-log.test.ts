@@ -47,7 +47,7 @@ t.test('nothing the load applied before shipping began is shipped', async (t) =>
 t.test('a seq the index settled without its event (read by record only) is passed over', async (t) => {
   const r = rig();
   r.ship.offer(ev({ origin: 'm1.aa.w0', seq: 2 })); // arrives early, before the index applied 1
-  r.index.offerUnread('m1.aa.w0', 1, 'alice', 100);
+  r.index.offerUnreadPost('m1.aa.w0', 1, 'alice', 100);
   r.offer(ev({ origin: 'm1.aa.w0', seq: 2 }));
   t.same(r.ids(), ['m1.aa.w0#2'], 'seq 1 never comes; 2 ships once');
 });

@@ -26,6 +26,7 @@ interface Run {
   fences: number;
   standbys: number;
   stepDowns: number;
+  probeAnswers: { recorded: number; other: number };
 }
 
 const ring = (n: number): number => 2 * n * 20;
@@ -41,7 +42,7 @@ function simulate(seed: number, lossy: boolean): Run {
   const n = 1 + Math.floor(pick() * 3);
   const faults = lossy ? { lossRate: pick() * 0.3, duplicateRate: pick() * 0.2, falseFailureRate: pick() * 0.2 } : {};
   const world = new TakeoverWorld(seed, n, faults);
-  const run: Run = { seed, lossy, violations: [], recoveries: [], fences: 0, standbys: 0, stepDowns: 0 };
+  const run: Run = { seed, lossy, violations: [], recoveries: [], fences: 0, standbys: 0, stepDowns: 0, probeAnswers: { recorded: 0, other: 0 } };
   world.startPrimary();
   for (let slot = 0; slot < n; slot++) world.startGuardian(slot);
   const pauseMs = (): number => 100 + Math.floor(pick() * 4_000);
@@ -82,6 +83,7 @@ function simulate(seed: number, lossy: boolean): Run {
   run.fences = report.fences;
   run.standbys = report.standbys;
   run.stepDowns = report.stepDowns;
+  run.probeAnswers = report.probeAnswers;
   return run;
 }
 
@@ -105,8 +107,8 @@ function storm(seed: number): Run {
     });
   }
   world.net.runUntil(end);
-  const { violations, fences, standbys, stepDowns } = world.report;
-  return { seed, lossy: true, violations, recoveries: [], fences, standbys, stepDowns };
+  const { violations, fences, standbys, stepDowns, probeAnswers } = world.report;
+  return { seed, lossy: true, violations, recoveries: [], fences, standbys, stepDowns, probeAnswers };
 }
 
 const calm = Array.from({ length: SEEDS }, (_, i) => simulate(i + 1, false));
@@ -119,6 +121,8 @@ t.test(`two primaries never act in one term, nor at once, and every takeover rai
   t.same(bad.slice(0, 5), []);
   t.ok(all.some((r) => r.fences > 0), `paused primaries were fenced (${all.reduce((s, r) => s + r.fences, 0)} fences)`);
   t.ok(all.some((r) => r.standbys > 0), `starts beside a live primary stood by (${all.reduce((s, r) => s + r.standbys, 0)} times)`);
+  const answers = (who: 'recorded' | 'other'): number => all.reduce((s, r) => s + r.probeAnswers[who], 0);
+  t.ok(answers('recorded') > 0, `probes were answered by the recorded primary (${answers('recorded')} times; by another holder of the port ${answers('other')})`);
 });
 
 function late(runs: Run[], fault: Fault): string[] {

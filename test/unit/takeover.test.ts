@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { PrimaryVerdict } from '../../lib/control/primary-verdict';
-import { Takeover, type TakeoverAction } from '../../lib/control/takeover';
+import { revivalTermOf, Takeover, type TakeoverAction } from '../../lib/control/takeover';
 import { POLICY } from '../helpers/takeover-world';
 
 const ME = 500;
@@ -31,7 +31,7 @@ t.test('a primary that charged and died between our read and our bind raises our
 
 t.test('a recorded primary that shows life is left running: we stand by and ask it every heartbeat', async (t) => {
   const tk = takeover();
-  t.same(tk.step({ kind: 'start', record: record(77, 4), recordedRuns: true }, 0), [{ probe: { pid: 77 } }]);
+  t.same(tk.step({ kind: 'start', record: record(77, 4), recordedRuns: true }, 0), [{ probe: { pid: 77, timeoutMs: POLICY.fenceSilenceMs } }]);
   t.same(kinds(tk.step({ kind: 'lifeSign' }, 300)), ['standBy']);
   t.same(tk.step({ kind: 'tick' }, 300 + POLICY.standByEveryMs - 1), [], 'not before a heartbeat');
   t.same(tk.step({ kind: 'tick' }, 300 + POLICY.standByEveryMs), [{ ask: { timeoutMs: POLICY.standByAnswerMs } }]);
@@ -49,6 +49,26 @@ t.test('a recorded primary silent for the failure timeout is fenced before we bi
   t.same(tk.step({ kind: 'tick' }, POLICY.fenceSilenceMs), [{ fence: { pid: 77, silentMs: POLICY.fenceSilenceMs } }]);
   t.same(tk.step({ kind: 'lifeSign' }, POLICY.fenceSilenceMs + 1), [], 'too late: it is being killed');
   t.same(tk.step({ kind: 'recordedGone' }, POLICY.fenceSilenceMs + 50), [{ bind: { term: 7 } }]);
+});
+
+t.test('only the recorded primary answering the admin port as itself is life; another answering it is not', async (t) => {
+  const tk = takeover();
+  tk.step({ kind: 'start', record: record(77, 4), recordedRuns: true }, 0);
+  t.same(tk.step({ kind: 'probeAnswer', pid: 88 }, 10), [], 'a newer start that holds the port says nothing of pid 77');
+  t.equal(tk.phase, 'probing');
+  t.same(kinds(tk.step({ kind: 'probeAnswer', pid: 77 }, 20)), ['standBy']);
+  const fencing = takeover();
+  fencing.step({ kind: 'start', record: record(77, 4), recordedRuns: true }, 0);
+  fencing.step({ kind: 'tick' }, POLICY.fenceSilenceMs);
+  t.same(fencing.step({ kind: 'probeAnswer', pid: 77 }, POLICY.fenceSilenceMs + 1), [], 'an answer after the fence is too late');
+  t.equal(fencing.phase, 'fencing');
+});
+
+t.test("a revival's term comes from FBS_TERM: absent is a start by hand, unreadable counts as 0", async (t) => {
+  t.equal(revivalTermOf(undefined), undefined);
+  t.equal(revivalTermOf('7'), 7);
+  t.equal(revivalTermOf('seven'), 0);
+  t.same(takeover(revivalTermOf('seven')).step({ kind: 'start', record: record(77, 4), recordedRuns: false }, 0), [{ bind: { term: 5 } }], 'the record still raises the term');
 });
 
 t.test('a start whose bind fails stands by; a revival that finds a clean stop ends', async (t) => {
