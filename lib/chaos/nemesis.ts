@@ -54,7 +54,7 @@ type LastingFault = 'pause' | 'machine-down' | 'link-down' | 'power';
 const LASTING: readonly FaultKind[] = ['pause', 'machine-down', 'link-down', 'power'];
 /** Faults that take a whole machine away; one at a time. */
 const MACHINE_WIDE: readonly FaultKind[] = ['machine-down', 'link-down', 'clock', 'power'];
-/** Faults that switch a machine off (never the master machine: its replicas are). */
+/** Faults that switch a machine off (never the master machine: the replica machines are). */
 const SWITCH_OFF: readonly FaultKind[] = ['machine-down', 'power'];
 
 export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
@@ -70,7 +70,7 @@ export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
   const kinds = (Object.keys(KIND_WEIGHTS) as FaultKind[]).filter(
     (k) => (k !== 'link-down' || opts.linkFaults) && (k !== 'clock' || opts.clockFaults) && (k !== 'power' || opts.powerFaults),
   );
-  const replicas = opts.machines.filter((m) => m !== opts.master);
+  const replicaMachines = opts.machines.filter((m) => m !== opts.master);
   const clocks = new Map(opts.machines.map((m) => [m, '0' as ClockOffset]));
   const plan: PlannedFault[] = [];
   let machineBusyUntil = 0;
@@ -79,9 +79,9 @@ export function planFaults(seed: number, opts: PlanOptions): PlannedFault[] {
   for (let at = FIRST_FAULT_MS; at < opts.windowMs; at += between(GAP_MS)) {
     const wideAllowed = at >= machineBusyUntil;
     let kind = weighted(KIND_WEIGHTS, wideAllowed ? kinds : kinds.filter((k) => !MACHINE_WIDE.includes(k)));
-    if (SWITCH_OFF.includes(kind) && replicas.length === 0) kind = 'kill';
+    if (SWITCH_OFF.includes(kind) && replicaMachines.length === 0) kind = 'kill';
     const up = opts.machines.filter((m) => !(down && down.machine === m && at < down.until));
-    const fault: PlannedFault = { at, kind, machine: SWITCH_OFF.includes(kind) ? pick(replicas) : pick(up) };
+    const fault: PlannedFault = { at, kind, machine: SWITCH_OFF.includes(kind) ? pick(replicaMachines) : pick(up) };
     if (kind === 'kill' || kind === 'pause') {
       fault.role = weighted(ROLE_WEIGHTS, Object.keys(ROLE_WEIGHTS) as ServerRole[]);
       fault.pick = random();

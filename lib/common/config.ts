@@ -30,7 +30,7 @@ export interface ClusterConfig {
   /** Absolute data root; each machine keeps data/<machine>/. */
   dataDir: string;
   workers: number;
-  /** The master machine; the others run a supervisor in its place. */
+  /** The master machine: its primary is the master, which watches every machine's children (`fbs status` calls the others' primaries supervisors). */
   master: string;
   /** Guardians per machine (called replicas on the master machine). */
   guardians: number;

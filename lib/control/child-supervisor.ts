@@ -12,7 +12,7 @@
  * and a much longer one while the master watches us, so the two never race.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
- * step(); returns actions for the primary's I/O loop (lib/server/primary.ts) to
+ * step(); returns actions for the primary's I/O (lib/server/forked-children.ts) to
  * perform (the shape of every supervisor here: lib/control/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
@@ -45,7 +45,8 @@ export type ChildInput =
   | { kind: 'forked'; key: string; pid: number }
   /** The child answered a ping; `loading` while it does not serve yet. */
   | { kind: 'pong'; key: string; pid: number; loading: boolean }
-  | { kind: 'exited'; key: string; pid: number; code: number | null }
+  /** `signal`: the one that ended it, if any (for the log line of its death). */
+  | { kind: 'exited'; key: string; pid: number; code: number | null; signal?: string | null }
   /** A delayed fork's time has come. */
   | { kind: 'due'; key: string }
   /** The master polled us: while it watches, hung children are its call. */
@@ -60,6 +61,8 @@ export type ChildInput =
 export type ChildAction =
   /** Fork the child of `key` now (`delayMs` 0), or feed `due` after `delayMs`. */
   | { fork: { key: string; delayMs: number } }
+  /** A child died and is re-forked after `delayMs`: one more restart of its slot (`restarts` in all). */
+  | { died: ChildSpec & { pid: number; code: number | null; signal: string | null; restarts: number; delayMs: number } }
   /** What a revival request did, in one line (the answer to the master). */
   | { answer: string }
   | { ping: { key: string } }
@@ -76,6 +79,11 @@ export type ChildAction =
 /** Our own kill limit for a silent child: three failure timeouts, ten while the master watches. */
 function ownKillAfterMs(deadAfterMs: number, watched: boolean): number {
   return deadAfterMs * (watched ? 10 : 3);
+}
+
+/** A revival that did nothing ("none: ...") is routine; one that killed or forked a child is news. */
+export function answerLevel(answer: string): 'info' | 'warn' {
+  return answer.startsWith('none') ? 'info' : 'warn';
 }
 
 export function childSpecs(workers: number): ChildSpec[] {
@@ -131,7 +139,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
       case 'pong':
         return this.pong(input.key, input.pid, input.loading, now);
       case 'exited':
-        return this.exited(input.key, input.pid, input.code, now);
+        return this.exited(input, now);
       case 'due':
         return this.forkDue(input.key) ? [{ fork: { key: input.key, delayMs: 0 } }] : [];
       case 'masterSeen':
@@ -178,7 +186,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     return !servedBefore && !loading ? [{ serving: { key } }, ...this.replicatorDue(true, now)] : [];
   }
 
-  private exited(key: string, pid: number, code: number | null, now: number): ChildAction[] {
+  private exited({ key, pid, code, signal }: Extract<ChildInput, { kind: 'exited' }>, now: number): ChildAction[] {
     const r = this.running.get(key);
     if (r?.pid === pid) this.running.delete(key);
     const out: ChildAction[] = [{ breakLock: { pid } }];
@@ -187,10 +195,13 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
       for (const other of this.running.values()) other.killed = true;
       out.push({ restartOthers: { key } });
     }
-    this.restarts.set(key, this.restartsOf(key) + 1);
+    const restarts = this.restartsOf(key) + 1;
+    this.restarts.set(key, restarts);
     const quick = r && now - r.startedAt < HEALTHY_AFTER_MS ? (this.quickDeaths.get(key) ?? 0) + 1 : 0;
     this.quickDeaths.set(key, quick);
-    out.push({ fork: { key, delayMs: backoffMs(quick, crashBackoff(MAX_REFORK_DELAY_MS)) } });
+    const delayMs = backoffMs(quick, crashBackoff(MAX_REFORK_DELAY_MS));
+    out.unshift({ died: { ...this.specOf(key), pid, code, signal: signal ?? null, restarts, delayMs } });
+    out.push({ fork: { key, delayMs } });
     return out;
   }
 
@@ -234,7 +245,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
 
   view(now: number): ChildView[] {
     return [...this.running].map(([key, r]) => {
-      const spec = this.specs.find((s) => s.key === key)!;
+      const spec = this.specOf(key);
       return {
         role: spec.role,
         slot: spec.slot,
@@ -244,6 +255,10 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
         state: this.detector.started(key) ? 'up' : 'starting',
       };
     });
+  }
+
+  specOf(key: string): ChildSpec {
+    return this.specs.find((s) => s.key === key)!;
   }
 
   restartsOf(key: string): number {

@@ -1,8 +1,7 @@
 /**
- * Ring election (Chang–Roberts) among a fixed set of members — the master's
- * replicas, or a machine's guardians — to pick the one that revives the dead
- * process. Ring order is the sorted member ids; a member sends to the next member
- * it does not believe dead.
+ * Ring election (Chang–Roberts) among a fixed set of members (a machine's
+ * guardians) to pick the one that revives the dead primary. Ring order is the
+ * sorted member ids; a member sends to the next member it does not believe dead.
  *
  * An Election message travels the ring carrying the largest id it has passed;
  * a member that gets its own id back is the leader of that term and sends an

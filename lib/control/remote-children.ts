@@ -1,11 +1,11 @@
 /**
  * The master's judgement of other machines' children (workers, replicator) from
- * their supervisors' status reports: which lost child to ask that machine's
- * supervisor to revive. A child is lost when it has been silent too long (its
+ * their primaries' status reports: which lost child to ask that machine's
+ * primary to revive. A child is lost when it has been silent too long (its
  * reported heartbeat age plus the time since the report) or when its slot has been
  * missing from the reports too long. Each lost (machine, role, slot, pid) is asked
- * for once, and again only after a back-off. A machine whose supervisor does not
- * answer is not judged: its guardians revive the supervisor, which re-forks all.
+ * for once, and again only after a back-off. A machine whose primary does not
+ * answer is not judged: its guardians revive the primary, which re-forks all.
  *
  * Pure: no timers and no I/O. Fed `(input, now)` through step() from one
  * monotonic clock; each tick returns the asks that are due.
@@ -19,7 +19,7 @@ export interface ChildSlot {
 
 export interface ReportedChild extends ChildSlot {
   pid: number;
-  /** ms since the child last answered its supervisor's ping; -1 while it starts (never answered). */
+  /** ms since the child last answered its primary's ping; -1 while it starts (never answered). */
   heartbeatAgeMs: number;
 }
 
@@ -33,21 +33,21 @@ export interface ReviveAsk extends ChildSlot {
 }
 
 export type RemoteInput =
-  /** `machine`'s supervisor reported its children (anything not expected, e.g. guardians, is ignored). */
+  /** `machine`'s primary reported its children (anything not expected, e.g. guardians, is ignored). */
   | { kind: 'report'; machine: string; children: ReportedChild[] }
-  /** `machine`'s supervisor did not answer: nothing is judged there until it reports again. */
+  /** `machine`'s primary did not answer: nothing is judged there until it reports again. */
   | { kind: 'unanswered'; machine: string }
   /** Every poll: the lost children to ask revival for now, each once per back-off. */
   | Tick;
 
 export interface RemoteChildWatchOptions {
-  /** The children every supervisor runs. */
+  /** The children every primary runs. */
   expected: ChildSlot[];
-  /** Silence after which a child is lost; must exceed the supervisor's ping interval. */
+  /** Silence after which a child is lost; must exceed the primary's ping interval. */
   hungAfterMs: number;
   /** How long a slot may be missing from the reports (a re-fork's back-off) before it is lost. */
   missingAfterMs: number;
-  /** A report older than this is not judged: its supervisor has stopped answering. */
+  /** A report older than this is not judged: its primary has stopped answering. */
   reportFreshMs: number;
   /** How long before the same lost child is asked for again. */
   askAgainAfterMs: number;
@@ -104,7 +104,7 @@ export class RemoteChildWatch implements Supervisor<RemoteInput, ReviveAsk> {
     for (const [machine, r] of this.machines) {
       if (now - r.at > reportFreshMs) continue;
       for (const c of r.children) {
-        // A starting child is left to its supervisor's startup allowance.
+        // A starting child is left to its primary's startup allowance.
         if (c.heartbeatAgeMs < 0) continue;
         const silent = c.heartbeatAgeMs + (now - r.at);
         if (silent > hungAfterMs) ask({ machine, role: c.role, slot: c.slot, pid: c.pid, reason: 'silent', forMs: silent });

@@ -15,7 +15,8 @@
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
  * step(); returns actions: send a ring message, revive the primary with a term,
- * note a decision, or the verdict's own (PrimaryVerdict: watch, check a pid, exit).
+ * note a decision, beat its own file, or the verdict's own (PrimaryVerdict: watch,
+ * check a pid, exit).
  */
 import { RingElection, type RingMsg } from './election';
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
@@ -28,8 +29,10 @@ export type ReviverAction =
   | { revive: { term: number; why: 'elected' | 'unrevived'; silentMs: number } }
   /** The primary is dead by our own observation: an election opens. */
   | { electing: { silentMs: number } }
-  /** Another guardian leads `term` and is starting the primary. */
-  | { decided: { term: number; leaderId: string } };
+  /** Who leads `term` (and is starting the primary): a note, at most once per decidedLogMs. */
+  | { decided: { term: number; leaderId: string } }
+  /** Beat our own beat file and look at our siblings' (every beatFilesMs). */
+  | { beatFiles: Record<string, never> };
 
 /** What a guardian hears: its own sight of the primary (PrimaryVerdict), the ring, its siblings' beats, and ticks. */
 export type GuardianInput =
@@ -52,6 +55,10 @@ export interface ReviverOptions {
   initialTerm: number;
   /** How long after its Watch stream broke the primary's pid may take to be seen dead. */
   exitGraceMs: number;
+  /** How often the guardian beats its own file and looks at its siblings'. */
+  beatFilesMs: number;
+  /** At most one `decided` note this often (forged announcements must not flood the log). */
+  decidedLogMs: number;
 }
 
 const PRIMARY = 'primary';
@@ -67,6 +74,8 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
   /** A revival (ours, or the ring leader's) is under way until then: no new election before. */
   private waitUntil = 0;
   private revivedAt = -Infinity;
+  private beatFilesAt = -Infinity;
+  private decidedAt = -Infinity;
 
   constructor(private readonly options: ReviverOptions, now: number) {
     this.election = new RingElection({
@@ -93,7 +102,7 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
         this.siblingAlive(input.id);
         return [];
       case 'tick':
-        return [...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
+        return [...this.beatFiles(now), ...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
       default:
         return this.judge(this.verdict.step(input, now), now);
     }
@@ -156,22 +165,34 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
     return [...out, ...this.follow(this.election.tick(now), now)];
   }
 
+  private beatFiles(now: number): ReviverAction[] {
+    if (now - this.beatFilesAt < this.options.beatFilesMs) return [];
+    this.beatFilesAt = now;
+    return [{ beatFiles: {} }];
+  }
+
+  private decided(term: number, leaderId: string, now: number): ReviverAction[] {
+    if (now - this.decidedAt < this.options.decidedLogMs) return [];
+    this.decidedAt = now;
+    return [{ decided: { term, leaderId } }];
+  }
+
   private observe(now: number): void {
     if (this.detector.status(PRIMARY, now) !== 'dead') this.deadSince = undefined;
     else this.deadSince ??= now;
   }
 
   private follow(actions: ReturnType<RingElection['tick']>, now: number): ReviverAction[] {
-    return actions.map((a): ReviverAction => {
-      if ('send' in a) return a;
+    return actions.flatMap((a): ReviverAction[] => {
+      if ('send' in a) return [a];
       if ('becameLeader' in a) {
         // A ring message can make us lead while we see the primary alive (a forged one, or a
         // stale one): leading then starts nothing, and a leader revives at most once a grace.
         const due = this.deadSince !== undefined && now - this.revivedAt >= this.options.reviveGraceMs;
-        return due ? this.revive(a.becameLeader, 'elected', now) : { decided: { term: a.becameLeader, leaderId: this.options.self } };
+        return due ? [this.revive(a.becameLeader, 'elected', now)] : this.decided(a.becameLeader, this.options.self, now);
       }
       this.waitUntil = now + this.options.reviveGraceMs; // the leader is starting it
-      return { decided: a.leaderKnown };
+      return this.decided(a.leaderKnown.term, a.leaderKnown.leaderId, now);
     });
   }
 

@@ -42,7 +42,7 @@ export interface TimingPolicy extends ClusterTiming {
   fenceKillWaitMs: number;
   /** A start on a full disk tries again this often. */
   diskRetryMs: number;
-  /** The master polls each supervisor's children this often; a poll unanswered by the next is a silent supervisor. */
+  /** The master polls each other machine's primary about its children this often; a poll unanswered by the next is a silent primary. */
   remotePollMs: number;
   /** A remote child silent this long is asked for. */
   remoteHungAfterMs: number;

@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
-import type { ChildView } from '../control/child-supervisor';
+import { answerLevel, type ChildView } from '../control/child-supervisor';
 import { ForkedChildren } from './forked-children';
 import type { ProcessMetrics } from '../common/metrics';
 import type { RestartLedger } from '../storage/restart-ledger';
@@ -52,18 +52,18 @@ export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): 
 
   return {
     children: () => supervisor.view(performance.now()).map((c) => ({ ...c, restarts: restarts.count(`${c.role}.${c.slot}`) })),
-    clockOffsets: () => children.relay.clockOffsets,
+    clockOffsets: () => children.processes.relay.clockOffsets,
     revive(role, slot, pid) {
       const answer = children.step({ kind: 'reviveAsked', role, slot, pid }) ?? 'none';
-      log[answer.startsWith('none') ? 'info' : 'warn'](`the master asked to revive ${role} ${slot}: ${answer}`, { askedPid: pid, action: answer });
+      log[answerLevel(answer)](`the master asked to revive ${role} ${slot}: ${answer}`, { askedPid: pid, action: answer });
       return answer;
     },
     masterSeen: () => children.step({ kind: 'masterSeen' }),
-    childMetrics: () => children.metrics.gather(),
+    childMetrics: () => children.processes.metrics.gather(),
     async stop() {
       children.step({ kind: 'stop' });
       clearInterval(pinger);
-      await children.terminate();
+      await children.processes.terminate();
     },
   };
 }

@@ -3,8 +3,8 @@
  * among its guardians started a new primary, kept in data/<machine>/restarts.json so
  * that the counts survive the primary: a worker re-forked by a new primary carries on
  * its slot's count. Slot keys are `<role>.<slot>` (`worker.0`, `replicator.0`,
- * `guardian.1`). Only the primary writes it, on each change (rare: supervisors back
- * off), replacing it atomically.
+ * `guardian.1`). Only the primary writes it, on each change (rare: re-forks and
+ * respawns back off), replacing it atomically.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { machinePath } from './data-dir';

@@ -38,7 +38,7 @@ export class AdminPeer {
     return this.unary((md, opts, cb) => this.client.Status({}, md, opts, cb), timeoutMs);
   }
 
-  /** Opens the master's watch stream to a supervisor: write a StatusRequest, get its status back. */
+  /** Opens the master's watch stream to another machine's primary: write a StatusRequest, get its status back. */
   watchChildren(): grpc.ClientDuplexStream<StatusRequest, StatusResponse__Output> {
     return this.client.WatchChildren(secretMetadata(this.secret));
   }

@@ -1,6 +1,6 @@
 /**
- * A guardian (on the master machine: a replica master) watches its machine's
- * primary. It runs detached, in its own process group, so it outlives the
+ * A guardian watches its machine's primary (`fbs status` calls it a replica on the
+ * master machine). It runs detached, in its own process group, so it outlives the
  * primary. Whether the primary died and who revives it with which term is the
  * Reviver's call (lib/control/reviver.ts, with PrimaryVerdict): this is its I/O,
  * on the monotonic clock (wall clocks here may jump).
@@ -41,11 +41,12 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       reviveGraceMs: policy.reviveGraceMs,
       initialTerm: readRecord(machineDir)?.term ?? 0,
       exitGraceMs: policy.exitGraceMs,
+      beatFilesMs: policy.guardianBeatMs,
+      decidedLogMs: policy.decidedLogMs,
     },
     performance.now(),
   );
-  const io = new GuardianIo(opts, policy, me, members);
-  io.step = (input) => io.act(reviver.step(input, performance.now()));
+  const io = new GuardianIo(opts, policy, reviver, me, members);
   // Serve first: a guardian whose slot is taken exits before the primary ever hears of it.
   const server = await serveGuardian(opts, () => reviver.verdict.term, (msg) => io.step({ kind: 'ring', msg }));
   io.tick();

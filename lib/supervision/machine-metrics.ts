@@ -9,6 +9,7 @@ import { collectProcessMetrics, machineMetrics, metrics, refreshOnCollect, setCo
 import { serveMetrics, type MetricsEndpoint } from '../common/metrics-endpoint';
 import type { Primary } from '../server/primary';
 import type { RestartLedger } from '../storage/restart-ledger';
+import { guardianRole } from './roles';
 
 export interface MachineSelf {
   config: ClusterConfig;
@@ -21,14 +22,14 @@ export interface MachineSelf {
 
 export function serveMachineMetrics(self: MachineSelf, primary: Primary, ledger: RestartLedger, log: Logger): Promise<MetricsEndpoint> {
   const { config, machine, role, term } = self;
-  const guardianRole = role === 'master' ? 'replica' : 'guardian';
+  const guardians = guardianRole(config, machine);
   collectProcessMetrics();
   refreshOnCollect(() => {
     metrics.masterTerm.set(role === 'master' ? term : 0);
     setCounter(metrics.elections, ledger.elections);
     const byRole: Record<string, number> = { [role]: self.restarts };
     for (const [slotRole, n] of Object.entries(ledger.byRole())) {
-      const named = slotRole === 'guardian' ? guardianRole : slotRole; // the contract's name on this machine
+      const named = slotRole === 'guardian' ? guardians : slotRole; // the contract's name on this machine
       byRole[named] = (byRole[named] ?? 0) + n;
     }
     for (const [r, n] of Object.entries(byRole)) setCounter(metrics.restarts, n, { role: r });

@@ -39,7 +39,7 @@ export async function runInCharge(self: PrimaryState, { log, ledger, died, previ
   if (process.env.FBS_ELECTED !== undefined) ledger.elected();
   const primary = (self.primary = runPrimary({ config, machine, log, restarts: ledger }));
   const endpoint = await serveMachineMetrics({ config, machine, role, term, restarts }, primary, ledger, log);
-  // The master heartbeats the other machines' children through their supervisors.
+  // The master heartbeats the other machines' children through their primaries.
   const remote = role === 'master' ? watchRemoteChildren({ config, machine, log }) : null;
   return {
     async stop() {

@@ -114,6 +114,7 @@ export class TakeoverWorld {
         {
           self: id, members: this.members, detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs }, electionTimeoutMs,
           reviveGraceMs: POLICY.reviveGraceMs, initialTerm: this.record?.term ?? 0, exitGraceMs: POLICY.exitGraceMs,
+          beatFilesMs: POLICY.guardianBeatMs, decidedLogMs: POLICY.decidedLogMs,
         },
         this.net.now,
       ),

@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import {
+  answerLevel,
   ChildSupervisor,
   type ChildAction,
 } from '../../lib/control/child-supervisor';
@@ -78,7 +79,8 @@ t.test('a child that dies is re-forked at once, and a crash loop backs off up to
     s.step({ kind: 'forked', key: 'worker:0', pid: pid }, now);
     now += 100; // dies 100 ms after each start
     const actions = s.step({ kind: 'exited', key: 'worker:0', pid: pid, code: 1 }, now);
-    t.same(actions[0], { breakLock: { pid } }, 'its lock, if it held it, is broken first');
+    t.same(kinds(actions), ['died', 'breakLock', 'fork'], 'its death is counted, and its lock (if it held it) broken before the re-fork');
+    t.same(actions[1], { breakLock: { pid } });
     delays.push(actions.flatMap((a) => ('fork' in a ? [a.fork.delayMs] : []))[0]);
     t.notOk(due(s, 'x'), 'no such slot');
     t.ok(due(s, 'worker:0'), 'its slot is free');
@@ -92,11 +94,27 @@ t.test('a child that dies is re-forked at once, and a crash loop backs off up to
   t.equal(s.restartsOf('worker:0'), 9);
 });
 
+t.test('each death that is re-forked counts one restart of its slot, with what ended it and the delay', async (t) => {
+  const s = supervisor(2);
+  s.step({ kind: 'forked', key: 'worker:1', pid: 5 }, 0);
+  const died = (actions: ChildAction[]) => actions.flatMap((a) => ('died' in a ? [a.died] : []));
+  t.same(died(s.step({ kind: 'exited', key: 'worker:1', pid: 5, code: null, signal: 'SIGKILL' }, 100)), [
+    { key: 'worker:1', role: 'worker', slot: 1, pid: 5, code: null, signal: 'SIGKILL', restarts: 1, delayMs: 0 },
+  ]);
+  s.step({ kind: 'forked', key: 'worker:1', pid: 6 }, 100);
+  t.same(died(s.step({ kind: 'exited', key: 'worker:1', pid: 6, code: 1 }, 200)).map((d) => [d.restarts, d.signal, d.delayMs]), [[2, null, 400]], 'a second quick death: backed off');
+  s.step({ kind: 'forked', key: 'worker:1', pid: 7 }, 600);
+  t.same(died(s.step({ kind: 'exited', key: 'worker:1', pid: 7, code: 3 }, 20_000)).map((d) => [d.restarts, d.delayMs]), [[3, 0]], 'after a healthy run: at once');
+  s.step({ kind: 'forked', key: 'worker:1', pid: 8 }, 20_001);
+  s.step({ kind: 'stop' }, 20_001);
+  t.same(died(s.step({ kind: 'exited', key: 'worker:1', pid: 8, code: 0 }, 20_002)), [], 'a death while stopping is no restart');
+});
+
 t.test('a child that dropped the machine index makes the others reload', async (t) => {
   const s = supervisor(2);
   s.step({ kind: 'forked', key: 'worker:0', pid: 1 }, 0);
   s.step({ kind: 'forked', key: 'worker:1', pid: 2 }, 0);
-  t.same(kinds(s.step({ kind: 'exited', key: 'worker:0', pid: 1, code: EXIT_REBUILD_INDEX }, 10_000)), ['breakLock', 'restartOthers', 'fork']);
+  t.same(kinds(s.step({ kind: 'exited', key: 'worker:0', pid: 1, code: EXIT_REBUILD_INDEX }, 10_000)), ['died', 'breakLock', 'restartOthers', 'fork']);
   t.equal(revive(s, 'worker', 1, 2, 10_001).answer, 'none: already killed', 'the others are on their way out');
 });
 
@@ -124,6 +142,10 @@ t.test('the master\'s revival requests: only a silent child of ours is killed', 
   t.equal(revive(s, 'worker', 0, 7, silent + 1).answer, 'none: already killed');
   s.step({ kind: 'exited', key: 'worker:0', pid: 7, code: null }, silent + 2);
   t.same(revive(s, 'worker', 0, 0, silent + 3), { answer: 'forked', actions: [{ fork: { key: 'worker:0', delayMs: 0 } }] });
+});
+
+t.test("a revival that did nothing is logged as routine, one that killed or forked as news", async (t) => {
+  t.same(['none: it answers', 'none: stopping', 'killed', 'forked'].map(answerLevel), ['info', 'info', 'warn', 'warn']);
 });
 
 t.test('a loading child has the startup allowance; a serving one the failure timeout', async (t) => {

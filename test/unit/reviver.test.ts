@@ -22,7 +22,7 @@ const MAX_START_MS = 4_000;
 
 function reviver(self: string, members: string[], now = 0): Reviver {
   return new Reviver(
-    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM, exitGraceMs: 500 },
+    { self, members, detector: DETECTOR, electionTimeoutMs: ELECTION_TIMEOUT_MS, reviveGraceMs: REVIVE_GRACE_MS, initialTerm: INITIAL_TERM, exitGraceMs: 500, beatFilesMs: 1_000, decidedLogMs: 1_000 },
     now,
   );
 }
@@ -74,6 +74,22 @@ t.test('a flood of forged leader announcements delays a revival by a bounded tim
   }
   t.ok(revivedAt !== undefined, `revived at ${revivedAt} ms despite ${sent} forged announcements`);
   t.ok(revivedAt! <= 300 + REVIVE_GRACE_MS + ELECTION_TIMEOUT_MS + HEARTBEAT_MS, 'within its own grace, counted from its own observation');
+});
+
+t.test('forged announcements note a decision at most once a second; the guardian beats its own file once a second', async (t) => {
+  const r = reviver('a', ['a', 'b']);
+  r.step({ kind: 'answer', pid: 1, term: INITIAL_TERM }, 0);
+  const notes: number[] = [];
+  const beats: number[] = [];
+  for (let now = 0; now < 3_000; now += 50) {
+    const forged: RingMsg = { kind: 'elected', term: r.election.term + 1, leaderId: 'b' };
+    for (const a of [...r.step({ kind: 'ring', msg: forged }, now), ...r.step({ kind: 'tick' }, now)]) {
+      if ('decided' in a) notes.push(now);
+      if ('beatFiles' in a) beats.push(now);
+    }
+  }
+  t.same(notes, [0, 1_000, 2_000], '60 announcements, 3 notes');
+  t.same(beats, [0, 1_000, 2_000], 'the first tick beats at once, then every beatFilesMs');
 });
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+/**
+ * The node:cluster processes of a machine's children, by slot key: forks one (its
+ * IPC read through one IpcInbox, relayed by ChildRelay, its metrics gathered by
+ * ChildMetrics), pings and signals them, and waits for all to exit. What they say
+ * and when they exit comes back as ChildSupervisor's inputs.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { ClusterConfig } from '../common/config';
+import type { Logger } from '../common/log';
+import { IpcInbox, type Ping } from '../common/ipc-message';
+import type { ChildInput, ChildSpec } from '../control/child-supervisor';
+import { QuotaLedger } from '../core/quota-leases';
+import { ChildMetrics } from './child-metrics';
+import { ChildRelay } from './child-relay';
+import { quotaRates } from './quotas';
+
+export class ChildProcesses {
+  private readonly workers = new Map<string, Worker>();
+  readonly relay: ChildRelay;
+  readonly metrics = new ChildMetrics(() => [...this.workers.values()]);
+
+  constructor(config: ClusterConfig, private readonly machine: string, private readonly log: Logger, isWorker: (key: string) => boolean, private readonly heard: (input: ChildInput) => void) {
+    this.relay = new ChildRelay(this.workers, isWorker, new QuotaLedger(quotaRates(config.quotas)));
+  }
+
+  fork({ key, role, slot }: ChildSpec): void {
+    const worker = cluster.fork({ FBS_MACHINE: this.machine, FBS_ROLE: role, FBS_SLOT: String(slot) });
+    const pid = worker.process.pid ?? 0;
+    this.workers.set(key, worker);
+    this.heard({ kind: 'forked', key, pid });
+    const inbox = new IpcInbox(worker, this.log)
+      .on('pong', (msg) => this.heard({ kind: 'pong', key, pid, loading: !!msg.loading }))
+      .on('metrics', (msg) => this.metrics.answered(msg));
+    this.relay.listen(key, inbox);
+    worker.on('exit', (code, signal) => {
+      if (this.workers.get(key) === worker) this.workers.delete(key);
+      this.relay.gone(key);
+      this.heard({ kind: 'exited', key, pid, code, signal });
+    });
+    // A message sent as the child dies fails (EPIPE); its exit follows, and is what counts.
+    worker.on('error', (err) => this.log.warn(`could not reach ${role} ${slot}`, { childPid: pid, error: err.message }));
+  }
+
+  ping(key: string): void {
+    const w = this.workers.get(key);
+    if (w?.isConnected()) w.send({ type: 'ping' } satisfies Ping);
+  }
+
+  /** Signals the child of `key`, or every child. */
+  kill(key: string | 'all', signal: NodeJS.Signals): void {
+    for (const [k, w] of this.workers) if (key === 'all' || k === key) w.process.kill(signal);
+  }
+
+  /** SIGTERMs every child and resolves once all have exited. */
+  async terminate(): Promise<void> {
+    const exits = [...this.workers.values()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    this.kill('all', 'SIGTERM');
+    await Promise.all(exits);
+  }
+}
