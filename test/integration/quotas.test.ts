@@ -85,7 +85,13 @@ t.test('a client address creating users faster than the quota is told when to re
   const c = conns[0];
   let created = 0;
   let over: Awaited<ReturnType<typeof attempt>>;
-  while ('ok' in (over = await attempt(call(conns[created % conns.length], 'Connect', { user: `pupil${created}` })))) created++;
+  let refusalSent: number;
+  for (;;) {
+    refusalSent = Date.now();
+    over = await attempt(call(conns[created % conns.length], 'Connect', { user: `pupil${created}` }));
+    if (!('ok' in over)) break;
+    created++;
+  }
   // The burst, less the users made before, plus what refilled since (one every 60/N s).
   const most = NEW_USERS_PER_MINUTE - USERS.length + Math.floor(((Date.now() - started) * NEW_USERS_PER_MINUTE) / 60_000);
   t.ok(created >= NEW_USERS_PER_MINUTE - USERS.length && created <= most, `${created} users created before the refusal`);
@@ -93,9 +99,13 @@ t.test('a client address creating users faster than the quota is told when to re
   t.ok(over.held.retryAfterMs > 0 && over.held.retryAfterMs <= 60_000 / NEW_USERS_PER_MINUTE, `one user's worth of wait (${over.held.retryAfterMs} ms)`);
   t.equal((await call(c, 'Connect', { user: 'pupil0' })).created, false, 'existing users still connect: only creation counts');
   const other = await attempt(call(ownConnection(t, cluster.address()), 'Connect', { user: 'latecomer' }));
-  t.ok('held' in other, 'another connection from the same address is held back too');
-  await sleep(over.held.retryAfterMs);
-  t.equal((await call(c, 'Connect', { user: 'latecomer' })).created, true, 'after the hinted wait the user is created');
+  // Held, unless the token the hint announced came first (a hint of a few ms on a busy host): never sooner.
+  const waited = Date.now() - refusalSent;
+  t.ok('held' in other || waited >= over.held.retryAfterMs, `another connection from the same address is held back too, until the hinted time (${waited} ms since the refusal)`);
+  if ('held' in other) {
+    await sleep(over.held.retryAfterMs);
+    t.equal((await call(c, 'Connect', { user: 'latecomer' })).created, true, 'after the hinted wait the user is created');
+  } else t.equal((other.ok as { created: boolean }).created, true, 'the announced token came first: the user is created');
 });
 
 t.test('a user posting faster than the quota is told to retry, and loses nothing', async (t) => {
