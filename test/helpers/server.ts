@@ -174,16 +174,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       const since = logs.length;
       const workers = opts.workers ?? 2;
       const fresh = (): LogLine[] => logs.slice(since).filter((l) => l.machine === machine);
+      const lastLines = (n: number): string => fresh().slice(-n).map((l) => `  ${l.role} ${l.pid} ${String(l.msg).slice(0, 300)}`).join('\n');
       const outcome = await waitFor(`${machine} to serve: ${workers} workers and its replicator`, () => {
         if (child.exitCode !== null || child.signalCode !== null) return 'exited';
         const slots = new Set(fresh().filter((l) => l.msg === 'worker serving').map((l) => l.slot));
         const replicator = fresh().some((l) => l.msg === 'replicator serving');
         if (slots.size >= workers && replicator) return 'serving';
         throw new Error(`not yet: ${slots.size} of ${workers} workers serving, replicator ${replicator ? '' : 'not '}serving`); // what a timeout reports
-      }, opts.startTimeoutMs ?? START_MS);
+      }, opts.startTimeoutMs ?? START_MS).catch((err: Error) => {
+        // A start that never serves: its last lines say which step it is stuck at (or a line that did not parse).
+        throw new Error(`${err.message}; ${machine}'s last lines:\n${lastLines(20)}`);
+      });
       if (outcome === 'exited') {
-        const last = fresh().slice(-10).map((l) => `  ${l.role} ${l.msg}`).join('\n');
-        throw new Error(`${machine}'s fbs start (pid ${child.pid}) exited (${child.exitCode ?? child.signalCode}) before serving; its last lines:\n${last}`);
+        throw new Error(`${machine}'s fbs start (pid ${child.pid}) exited (${child.exitCode ?? child.signalCode}) before serving; its last lines:\n${lastLines(10)}`);
       }
       return child;
     },
