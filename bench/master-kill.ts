@@ -17,7 +17,9 @@ import { ChatConnection } from '../lib/client/connection';
 import type { Identity } from '../lib/client/identity';
 import type { ClusterConfig } from '../lib/common/config';
 import { errorMessage } from '../lib/common/log';
+import { serverProcesses } from '../lib/common/processes';
 import { caCert } from '../lib/common/transport-security';
+import { WAITING_AHEAD } from '../lib/server/worker';
 import { testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
 import { median, nowMs } from './stats';
@@ -35,6 +37,8 @@ export interface MasterKillOptions {
 export interface MasterKillSample {
   round: number;
   victimPid: number;
+  /** The bench's wall clock at the kill. */
+  killedAt: number;
   /** Longest gap between two posts shown to the user around the kill; null: none came back by the deadline. */
   gapMs: number | null;
   /** Milestones, ms after the kill (see STEPS). */
@@ -66,15 +70,25 @@ const firstWorkers = (logs: LogLine[], msg: string): LogLine | undefined => {
   return logs.find((l) => l.pid === pid && l.msg === msg);
 };
 const REVIVING = ['won the election; starting a new primary', "the primary stayed dead past the ring's grace; starting it"];
+/** The pid of the primary that took charge after the kill. */
+const newMaster = (logs: LogLine[]): unknown => logs.find((l) => l.msg === 'master in charge')?.pid;
+const revivedPid = (logs: LogLine[]): number => Number(logs.find((l) => REVIVING.includes(l.msg))?.primaryPid ?? 0);
+/** A step of the guardians' revival: on the path only if the primary they started took charge (not a standby). */
+const ifRevived = (find: Found): Found => (logs, c, killedAt) => (revivedPid(logs) === newMaster(logs) ? find(logs, c, killedAt) : undefined);
+/** The line `msg` of the primary that took charge. */
+const ofNewMaster = (msg: string): Found => (logs) => {
+  const l = logs.find((x) => x.pid === newMaster(logs) && x.msg === msg);
+  return l && Date.parse(String(l.time));
+};
+const VERDICT = 'primary is dead; starting an election';
 
 /** The path from the kill to the user's next post, in order: [label, how it is found]. */
 const STEPS: [string, Found][] = [
-  ["a guardian's verdict: the master is dead", logged('primary is dead; starting an election')],
-  ['election won, new master spawned', logged(REVIVING)],
-  ['new master process running', (logs) => {
-    const pid = Number(logs.find((l) => REVIVING.includes(l.msg))?.primaryPid ?? 0);
-    return pid ? startedAtMs(pid) || undefined : undefined;
-  }],
+  ["a guardian's verdict: the master is dead", ifRevived(logged(VERDICT))],
+  ['election won, new master spawned', ifRevived(logged(REVIVING))],
+  ['new master process running', ifRevived((logs) => startedAtMs(revivedPid(logs)) || undefined)],
+  ["the warm standby's link to the master broke", ofNewMaster('standby: the link to the running primary broke')],
+  ['new master bound the admin port', ofNewMaster('bound the admin port')],
   ['new master in charge (modules loaded, fenced, locked)', logged('master in charge')],
   ['children forked', logged('primary forked its children')],
   ['first worker process running', (logs, _c, killedAt) => {
@@ -106,7 +120,12 @@ const STEPS: [string, Found][] = [
   }],
   // Off the post's path: a post presents the session it has; the chat stream greets again.
   ["user's client: the chat stream's key challenge answered", (_l, c, killedAt) => c.challengedAt.find((t) => t > killedAt)],
+  // Off the path when a warm standby took charge: the guardians' verdict, and the primary their winner started (it stands by).
+  ["a guardian's verdict, beside a standby's takeover", (logs, c, killedAt) => (revivedPid(logs) === newMaster(logs) ? undefined : logged(VERDICT)(logs, c, killedAt))],
 ];
+
+/** Not found in the logs: masterKillRuns notes it in the kill's sample before the next kill. */
+const WARM_AGAIN: [string, Found] = ['a warm standby again (off the path)', () => undefined];
 
 /** What the user's client did, on the bench's wall clock. */
 interface ClientTrace {
@@ -190,6 +209,21 @@ class TypingUser implements ClientTrace {
   }
 }
 
+/**
+ * With a config that keeps a standby: waits until m1 has one whose workers, forked ahead,
+ * have loaded and wait (the tree back at full strength, as the full count is), and says
+ * when that was; null without one.
+ */
+async function warmStandby(cluster: TestCluster, config: ClusterConfig, s: ClusterStatus): Promise<number | null> {
+  if (!config.standby) return null;
+  const masterPid = s.processes.find((p) => p.machine === 'm1' && p.role === 'master')!.pid;
+  return waitFor('a warm standby on m1', () => {
+    const spares = new Set(serverProcesses(config.file, 'm1', masterPid).filter((p) => p.role === 'standby' && p.slot !== undefined).map((p) => p.pid));
+    const ready = cluster.logs.filter((l) => l.machine === 'm1' && l.msg === WAITING_AHEAD && spares.has(Number(l.pid)));
+    return ready.length >= config.workers ? Math.max(...ready.map((l) => Date.parse(String(l.time)))) : undefined;
+  }, 120_000, 100);
+}
+
 /** `o.kills` SIGKILLs of m1's master, one at a time, each with the tree back at full count before it. */
 export async function masterKillRuns(cluster: TestCluster, config: ClusterConfig, o: MasterKillOptions): Promise<MasterKillResult> {
   const full = await atFullCount(config, null, 120_000);
@@ -202,6 +236,9 @@ export async function masterKillRuns(cluster: TestCluster, config: ClusterConfig
       const before = await atFullCount(config, expected, 120_000);
       const shown = user.shownAt.length;
       await waitFor('the user seeing their posts again', () => user.shownAt.length >= shown + 5, 60_000, 20);
+      const warmAt = await warmStandby(cluster, config, before);
+      const last = samples.at(-1);
+      if (last && warmAt !== null) last.at['a warm standby again (off the path)'] = Math.round(warmAt - last.killedAt);
       const sample = await killOnce(cluster, before, user, round, o);
       samples.push(sample);
       o.progress(`master kill #${round + 1} (pid ${sample.victimPid}): the user's longest gap ${sample.gapMs === null ? `none: no post back within ${o.deadlineMs / 1000} s` : `${sample.gapMs} ms`}`);
@@ -231,6 +268,8 @@ async function killOnce(cluster: TestCluster, before: ClusterStatus, user: Typin
   // The posts typed meanwhile come back in a burst; a second more shows the gaps after it.
   if (back !== null) await waitFor('a second of posts after the first back', () => nowMs() > back + 1_000, 5_000, 50);
   const logs = cluster.logs.slice(since).filter((l) => l.machine === 'm1');
+  if (process.env.TRACE_KILL) for (const l of logs) console.error(`TRACE ${Math.round(Date.parse(String(l.time)) - killedAt)} ${l.role} ${l.pid}: ${l.msg} ${JSON.stringify(extra(l)).slice(0, 200)}`);
+  if (process.env.TRACE_KILL) console.error(`TRACE client tls ${user.tlsAt.filter((t) => t > killedAt).map((t) => Math.round(t - killedAt))} shown ${user.shownAt.filter((t) => t > killedAt).slice(0, 8).map((t) => Math.round(t - killedAt))} said ${JSON.stringify(user.said.filter((x) => x.at > killedAt).map((x) => [Math.round(x.at - killedAt), x.text]))}`);
   const at: Record<string, number> = {};
   for (const [label, find] of STEPS) {
     const t = find(logs, user, killedAt);
@@ -239,14 +278,14 @@ async function killOnce(cluster: TestCluster, before: ClusterStatus, user: Typin
   if (back === null) {
     const said = user.said.filter((s) => s.at > killedAt).slice(-5).map((s) => `client at ${Math.round(s.at - killedAt)} ms: ${s.text}`);
     const tail = logs.slice(-15).map((l) => `${Math.round(Date.parse(String(l.time)) - killedAt)} ms ${l.role} ${l.pid}: ${l.msg} ${JSON.stringify(extra(l))}`);
-    return { round, victimPid, gapMs: null, at, diagnosis: [`steps reached: ${JSON.stringify(at)}`, ...said, ...tail] };
+    return { round, victimPid, killedAt, gapMs: null, at, diagnosis: [`steps reached: ${JSON.stringify(at)}`, ...said, ...tail] };
   }
   const shown = user.shownAt;
   let from = shown.findIndex((t) => t > killedAt) - 1;
   if (from < 0) from = 0; // (the runs wait for posts before each kill: there is one)
   let gap = 0;
   for (let i = from + 1; i < shown.length && shown[i] <= back + 1_000; i++) gap = Math.max(gap, shown[i] - shown[i - 1]);
-  return { round, victimPid, gapMs: Math.round(gap), at };
+  return { round, victimPid, killedAt, gapMs: Math.round(gap), at };
 }
 
 function extra(l: LogLine): Record<string, unknown> {
@@ -272,7 +311,7 @@ function atFullCount(config: ClusterConfig, expected: Record<string, number> | n
 
 function summarize(samples: MasterKillSample[]): MasterKillResult {
   const gaps = samples.map((s) => s.gapMs ?? Infinity);
-  const steps = STEPS.map(([label], i) => {
+  const steps = [...STEPS, WARM_AGAIN].map(([label], i) => {
     const own: number[] = [];
     const ats: number[] = [];
     for (const s of samples) {

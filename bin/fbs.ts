@@ -148,7 +148,8 @@ async function start(config: ClusterConfig, machine: string): Promise<void> {
   if (cluster.isWorker) {
     const { runWorker } = await import('../lib/server/worker');
     const slot = Number(process.env.FBS_SLOT ?? 0);
-    await runWorker({ config, machine, slot, log: logFor(config, { machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND });
+    const warm = process.env.FBS_WARM === '1';
+    await runWorker({ config, machine, slot, log: logFor(config, { machine, role: 'worker', slot }), fbsCommand: FBS_COMMAND, warm });
     return;
   }
   // The summary is for whoever typed the command: not under npm start (it says it for all), not a guardian's revival.

@@ -34,6 +34,8 @@ export interface ClusterConfig {
   master: string;
   /** Guardians per machine (called replicas on the master machine). */
   guardians: number;
+  /** The master machine keeps a warm standby primary, its workers forked ahead, to take over at once when the master dies (default true). */
+  standby: boolean;
   /**
    * The cluster secret every internal RPC carries: the file `secretFile` when it
    * exists (`fbs init` writes it), else the config's "secret". Read on first use, so
@@ -125,6 +127,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
   const machines = parseMachines(o.machines, r);
   const jsonSecret = o.secret === undefined ? '' : typeof o.secret === 'string' ? o.secret : r.bad('"secret" must be a string');
   if (o.tls !== undefined && typeof o.tls !== 'boolean') r.bad('"tls" must be true or false');
+  if (o.standby !== undefined && typeof o.standby !== 'boolean') r.bad('"standby" must be true or false');
   const tlsDir = resolve(dirname(path), typeof o.tlsDir === 'string' ? o.tlsDir : 'tls');
   const secretFile = join(tlsDir, 'secret');
   let secret: string | undefined;
@@ -135,6 +138,7 @@ export function parseConfig(raw: unknown, path: string): ClusterConfig {
     workers: r.num(o.workers, 2, 'workers', 1, MAX_WRITER_SLOTS),
     master: typeof o.master === 'string' ? (machines[o.master] ? o.master : r.bad(`"master" names no machine`)) : Object.keys(machines)[0],
     guardians: r.num(o.guardians, 2, 'guardians'),
+    standby: o.standby ?? true,
     timing: parseTiming(o.timing, r),
     get secret() {
       return (secret ??= readSecret(secretFile, jsonSecret));

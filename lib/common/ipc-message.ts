@@ -17,6 +17,11 @@ export interface Ping {
   type: 'ping';
 }
 
+/** Primary -> a child forked ahead by a standby: the primary is in charge now, load the machine and serve. */
+export interface Go {
+  type: 'go';
+}
+
 /** Child -> primary: alive; `loading` while it reads the machine's state and does not serve yet. */
 export interface Pong {
   type: 'pong';
@@ -85,7 +90,7 @@ export interface MetricsAnswer {
   metrics: ProcessMetrics;
 }
 
-export type IpcMessage = Ping | Pong | Doorbell | ChatMode | ChatElsewhere | ClockOffsets | QuotaAsk | QuotaAnswer | MetricsAsk | MetricsAnswer;
+export type IpcMessage = Ping | Go | Pong | Doorbell | ChatMode | ChatElsewhere | ClockOffsets | QuotaAsk | QuotaAnswer | MetricsAsk | MetricsAnswer;
 export type IpcType = IpcMessage['type'];
 export type IpcOf<T extends IpcType> = Extract<IpcMessage, { type: T }>;
 
@@ -100,6 +105,7 @@ function isUpTo(v: unknown): boolean {
 /** Each type's shape, beyond its `type`. */
 const SHAPES: { [T in IpcType]: (m: Record<string, unknown>) => boolean } = {
   ping: () => true,
+  go: () => true,
   pong: (m) => m.loading === undefined || isBool(m.loading),
   doorbell: (m) =>
     Array.isArray(m.rooms) && m.rooms.every(isUsername) && (m.upTo === undefined || isUpTo(m.upTo)) && (m.record === undefined || asWalPosition(m.record) !== null),

@@ -11,7 +11,7 @@ import { readCommandLine, type CommandLine } from './fbs-command-line';
 import { procStat } from './proc-stat';
 import { waitUntil } from './wait-until';
 
-/** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does). */
+/** A standby is an `fbs start` waiting for the running primary to die (as systemd's restart of the unit does), or a worker it forked ahead. */
 export type ServerRole = 'primary' | 'standby' | 'worker' | 'replicator' | 'guardian';
 
 export interface ServerProcess {
@@ -83,13 +83,20 @@ export function serverProcesses(configFile: string, machine: string, primaryPid:
     const role = roleOf(pid, argv);
     if (!role) return [];
     const slot = role === 'guardian' ? readCommandLine(argv).slot : role === 'worker' ? environOf(pid)?.find((e) => e.startsWith('FBS_SLOT='))?.slice(9) : undefined;
-    return [{ pid, machine, role: role === 'primary' && pid !== primaryPid ? 'standby' : role, ...(slot !== undefined ? { slot: Number(slot) } : {}) }];
+    // A worker a standby forked ahead (warm-children.ts) is the standby's until its parent is the primary.
+    const spare = role === 'primary' ? pid !== primaryPid : role === 'worker' && !!environOf(pid)?.includes('FBS_WARM=1') && procStat(pid)?.[1] !== String(primaryPid);
+    return [{ pid, machine, role: spare ? 'standby' : role, ...(slot !== undefined ? { slot: Number(slot) } : {}) }];
   });
+}
+
+/** The machine's standing-by `fbs start` processes: primaries that are not `primaryPid`. */
+export function standbyPids(configFile: string, machine: string, primaryPid: number): number[] {
+  return [...serverArgvs(configFile, machine)].filter(([pid, argv]) => pid !== primaryPid && readCommandLine(argv).verb === 'start' && roleOf(pid, argv) === 'primary').map(([pid]) => pid);
 }
 
 /** `worker 0 pid 123`: what a server process is, for an operator. */
 export function describeServerProcess(p: ServerProcess): string {
-  const what = p.role === 'standby' ? 'standby (an fbs start waiting for the primary to die)' : p.role;
+  const what = p.role === 'standby' ? `standby${p.slot === undefined ? ' (an fbs start waiting for the primary to die)' : ' worker (forked ahead, waiting for its primary to take over)'}` : p.role;
   return `${what}${p.slot === undefined ? '' : ` ${p.slot}`} pid ${p.pid}`;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A machine primary's decisions about its children (the workers, one per slot, and
  * the replicator): when to fork one, whom to ping, when a child is not answering,
- * when to kill a hung one, forking the replicator only once a worker serves, how long to back off a crash loop, when to break the
+ * when to kill a hung one, forking the first worker alone and the others and the replicator only once a worker serves, how long to back off a crash loop, when to break the
  * room lock of a dead writer, and what to do when the master asks for a revival.
  *
  * Liveness sits on the FailureDetector: a child is heard when it answers a ping; a
@@ -110,8 +110,8 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
   /** No child is judged silent before this: we were paused, and their answers are still to come. */
   private judgeFrom = -Infinity;
   private stopping = false;
-  /** The replicator's first fork waits for a worker serving until this (see REPLICATOR_WAITS_MS); null: not waiting. */
-  private replicatorWaitsUntil: number | null = null;
+  /** The first forks of all but the first worker wait for a worker serving until this (see REPLICATOR_WAITS_MS); null: not waiting. */
+  private othersWaitUntil: number | null = null;
   private readonly deadAfterMs: number;
   /** How often tick() is to be called. */
   readonly pingEveryMs: number;
@@ -155,16 +155,20 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     }
   }
 
+  /**
+   * The first worker alone: the users wait for one serving worker, and our children share
+   * the CPU our process group gets (one autogroup on Linux, however loaded the host).
+   */
   private start(now: number): ChildAction[] {
-    this.replicatorWaitsUntil = now + REPLICATOR_WAITS_MS;
-    return [{ breakLock: {} }, ...this.specs.filter((s) => s.role !== 'replicator').map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
+    this.othersWaitUntil = now + REPLICATOR_WAITS_MS;
+    return [{ breakLock: {} }, { fork: { key: this.specs[0].key, delayMs: 0 } }];
   }
 
-  /** The replicator's first fork, once a worker serves or the wait is over. */
-  private replicatorDue(workerServes: boolean, now: number): ChildAction[] {
-    if (this.replicatorWaitsUntil === null || (!workerServes && now < this.replicatorWaitsUntil)) return [];
-    this.replicatorWaitsUntil = null;
-    return this.forkDue('replicator') ? [{ fork: { key: 'replicator', delayMs: 0 } }] : [];
+  /** The other workers' and the replicator's first forks, once a worker serves or the wait is over. */
+  private othersDue(workerServes: boolean, now: number): ChildAction[] {
+    if (this.othersWaitUntil === null || (!workerServes && now < this.othersWaitUntil)) return [];
+    this.othersWaitUntil = null;
+    return this.specs.filter((s) => this.forkDue(s.key)).map((s) => ({ fork: { key: s.key, delayMs: 0 } }));
   }
 
   /** Whether a fork that was due for `key` should happen now (a delayed one finds its slot filled when the master had it forked). */
@@ -183,7 +187,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     const servedBefore = this.detector.started(key);
     r.answered = true;
     this.detector.heartbeat(key, now, !loading);
-    return !servedBefore && !loading ? [{ serving: { key } }, ...this.replicatorDue(true, now)] : [];
+    return !servedBefore && !loading ? [{ serving: { key } }, ...this.othersDue(true, now)] : [];
   }
 
   private exited({ key, pid, code, signal }: Extract<ChildInput, { kind: 'exited' }>, now: number): ChildAction[] {
@@ -211,7 +215,7 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     if (this.paused(now)) this.judgeFrom = now + this.pingEveryMs;
     this.lastTick = now;
     const own = ownKillAfterMs(this.deadAfterMs, now - this.masterSeenAt < MASTER_WATCH_MS);
-    const out: ChildAction[] = [{ breakLock: {} }, ...this.replicatorDue(false, now)];
+    const out: ChildAction[] = [{ breakLock: {} }, ...this.othersDue(false, now)];
     for (const [key, r] of this.running) {
       out.push({ ping: { key } });
       const silentMs = this.detector.ageMs(key, now) ?? 0;

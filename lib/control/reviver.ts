@@ -55,6 +55,8 @@ export interface ReviverOptions {
   initialTerm: number;
   /** How long after its Watch stream broke the primary's pid may take to be seen dead. */
   exitGraceMs: number;
+  /** How long a standby that stood by when the primary's stream broke has to take charge (0: no standby on this machine). */
+  standbyTakeOverMs?: number;
   /** How often the guardian beats its own file and looks at its siblings'. */
   beatFilesMs: number;
   /** At most one `decided` note this often (forged announcements must not flood the log). */
@@ -84,7 +86,7 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
       electionTimeoutMs: options.electionTimeoutMs,
       initialTerm: options.initialTerm,
     });
-    this.verdict = new PrimaryVerdict(options.exitGraceMs);
+    this.verdict = new PrimaryVerdict(options.exitGraceMs, options.standbyTakeOverMs);
     this.detector = new FailureDetector(options.detector);
     this.detector.add(PRIMARY, now);
     const rank = this.election.members.indexOf(options.self);

@@ -12,8 +12,13 @@
  * the record with a term above every term before ours (the record's, and the
  * electing guardian's). A primary in charge steps down the moment the record
  * names a newer term, or its own term with another pid, or its lock is taken.
- * Standing by, we ask the running primary every `standByEveryMs`; once it neither
- * answers nor runs, we start again from the record.
+ * Standing by, we ask the running primary every `standByEveryMs`, and at once when
+ * our connection to it breaks (a killed primary's sockets close as it dies); once it
+ * neither answers nor runs, we start again from the record. After such a break we
+ * ask again every tick until it answers or is gone (its pid outlives its sockets a
+ * moment): a warm standby takes over within a few ticks of the kill. A standby of a
+ * machine that keeps one (`warm`) forks its workers ahead once it has stood by for
+ * `standby.warmAfterMs`.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock; returns
  * actions for the shell (lib/supervision/primary-process.ts) to perform and report
@@ -52,6 +57,8 @@ export type TakeoverInput =
   | { kind: 'lockCompromised'; detail: string }
   /** The standing-by start's question: did the running primary answer, and how the machine is now. */
   | ({ kind: 'answered'; alive: boolean } & Found)
+  /** Standing by: our connection to the running primary broke (it may have died). */
+  | { kind: 'runningLost' }
   /** A clean stop begins: nothing steps down or starts any more. */
   | { kind: 'stopping' }
   | Tick;
@@ -75,7 +82,9 @@ export type TakeoverAction =
   | { ask: { timeoutMs: number } }
   | { stepDown: { reason: string } }
   /** The machine was stopped cleanly meanwhile: this start ends. */
-  | { stopped: { reason: string } };
+  | { stopped: { reason: string } }
+  /** A warm standby, standing by for a while now: fork the workers ahead (once). */
+  | { warmUp: Record<string, never> };
 
 export type TakeoverPhase = 'new' | 'probing' | 'fencing' | 'binding' | 'charging' | 'in-charge' | 'standing-by' | 'done';
 
@@ -84,7 +93,9 @@ export interface TakeoverOptions {
   pid: number;
   /** The term the electing guardian chose (FBS_TERM); absent for a start by hand or by systemd. */
   revivalTerm?: number;
-  timing: Pick<TimingPolicy, 'fenceSilenceMs' | 'fenceKillWaitMs' | 'diskRetryMs' | 'standByEveryMs' | 'standByAnswerMs'>;
+  /** The machine keeps a warm standby: standing by, fork the workers ahead. */
+  warm?: boolean;
+  timing: Pick<TimingPolicy, 'fenceSilenceMs' | 'fenceKillWaitMs' | 'diskRetryMs' | 'standByEveryMs' | 'standByAnswerMs' | 'standby'>;
 }
 
 /** The term the electing guardian passed in FBS_TERM: undefined when absent, 0 when unreadable (any term above the record's will do). */
@@ -102,6 +113,11 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   /** When the current phase's wait ends (probe, fence, disk retry, next question). */
   private deadline = Infinity;
   private asking = false;
+  /** Standing by, our connection to the running primary broke and it has not answered since. */
+  private lost = false;
+  /** When a warm standby forks its workers ahead (Infinity: not yet due, or done). */
+  private warmAt = Infinity;
+  private warmed = false;
   private spaceLogged = false;
 
   constructor(private readonly options: TakeoverOptions) {}
@@ -137,6 +153,8 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
         return this.state === 'in-charge' || this.state === 'charging' ? this.stepDown(`primary lock compromised: ${input.detail}`) : [];
       case 'answered':
         return this.answered(input, now);
+      case 'runningLost':
+        return this.runningLost(now);
       case 'stopping':
         this.state = 'done';
         return [];
@@ -210,6 +228,9 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   private standBy(reason: string, now: number): TakeoverAction[] {
     this.state = 'standing-by';
     this.asking = false;
+    this.lost = false;
+    // Not at once: a standby started beside a recovery must not take the CPU from it.
+    if (this.options.warm && !this.warmed) this.warmAt = Math.min(this.warmAt, now + this.options.timing.standby.warmAfterMs);
     this.deadline = now + this.options.timing.standByEveryMs;
     return [{ standBy: { reason } }];
   }
@@ -217,7 +238,8 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   private answered(input: Extract<TakeoverInput, { kind: 'answered' }>, now: number): TakeoverAction[] {
     if (this.state !== 'standing-by' || !this.asking) return [];
     this.asking = false;
-    this.deadline = now + this.options.timing.standByEveryMs;
+    if (input.alive) this.lost = false;
+    this.deadline = this.lost ? now : now + this.options.timing.standByEveryMs;
     if (input.alive) return [];
     if (input.record?.pid === 0) {
       this.state = 'done';
@@ -227,7 +249,20 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
     return !input.record || !input.recordedRuns ? this.start(input, now) : [];
   }
 
+  /** Ask now rather than at the next heartbeat (a question under way will answer). */
+  private runningLost(now: number): TakeoverAction[] {
+    if (this.state !== 'standing-by') return [];
+    this.lost = true;
+    this.deadline = now;
+    return this.tick(now);
+  }
+
   private tick(now: number): TakeoverAction[] {
+    if (this.state === 'standing-by' && now >= this.warmAt) {
+      this.warmed = true;
+      this.warmAt = Infinity;
+      return [{ warmUp: {} }, ...this.tick(now)];
+    }
     if (now < this.deadline) return [];
     switch (this.state) {
       case 'probing': {

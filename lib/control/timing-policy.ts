@@ -40,6 +40,12 @@ export interface TimingPolicy extends ClusterTiming {
   fenceLookEveryMs: number;
   /** How long a fenced primary may take to be seen dead. */
   fenceKillWaitMs: number;
+  /**
+   * A primary looks for its machine's warm standby this often, and spawns one when none lives (standby-slot.ts);
+   * a standby forks its workers ahead after standing by this long (takeover.ts); a guardian that sees the
+   * primary die beside a standby gives it this long to take charge before its own verdict (primary-verdict.ts).
+   */
+  standby: { lookEveryMs: number; healthyAfterMs: number; maxRespawnMs: number; warmAfterMs: number; takeOverMs: number };
   /** A start on a full disk tries again this often. */
   diskRetryMs: number;
   /** The master polls each other machine's primary about its children this often; a poll unanswered by the next is a silent primary. */
@@ -81,6 +87,13 @@ export function timingPolicy(timing: ClusterTiming): TimingPolicy {
     fenceLookEveryMs: Math.max(1, Math.floor(heartbeatMs / 4)),
     fenceKillWaitMs: 5_000,
     diskRetryMs: 1_000,
+    standby: {
+      lookEveryMs: 2 * GUARDIAN_BEAT_MS,
+      healthyAfterMs: 10 * GUARDIAN_BEAT_MS,
+      maxRespawnMs: 60 * GUARDIAN_BEAT_MS,
+      warmAfterMs: 3 * GUARDIAN_BEAT_MS,
+      takeOverMs: deadAfterMs,
+    },
     remotePollMs: GUARDIAN_BEAT_MS,
     remoteHungAfterMs: notAnsweringAfterMs(deadAfterMs),
     remoteMissingAfterMs: deadAfterMs,
@@ -112,9 +125,9 @@ export const STARTUP_ALLOWANCE_MS = 30_000;
 export const MASTER_WATCH_MS = 3_000;
 
 /**
- * At a primary's start the replicator is forked once the first worker serves, so the
- * workers' module load and journal load, which the users wait for, get the CPU first
- * (bench/master-kill.ts); it waits at most this long for that.
+ * At a primary's start the other workers and the replicator are forked once the first
+ * worker serves, so its module load and journal load, which the users wait for, get
+ * the CPU first (bench/master-kill.ts); they wait at most this long for that.
  */
 export const REPLICATOR_WAITS_MS = 10_000;
 

@@ -11,16 +11,17 @@ import { ChildSupervisor, type ChildAction, type ChildInput } from '../control/c
 import type { RestartLedger } from '../storage/restart-ledger';
 import { ChildProcesses } from './child-processes';
 import { deadWriterLockBreaker } from './dead-writer-lock';
+import type { WarmChildren } from './warm-children';
 
 export class ForkedChildren {
   readonly supervisor: ChildSupervisor;
   readonly processes: ChildProcesses;
   private readonly breakLock: (pid?: number) => void;
 
-  constructor(config: ClusterConfig, machine: string, private readonly log: Logger, private readonly restarts: RestartLedger) {
+  constructor(config: ClusterConfig, machine: string, private readonly log: Logger, private readonly restarts: RestartLedger, warm?: WarmChildren) {
     const { heartbeatMs, deadAfterMs } = config.timing;
     this.supervisor = new ChildSupervisor({ workers: config.workers, heartbeatMs, deadAfterMs });
-    this.processes = new ChildProcesses(config, machine, log, (key) => this.supervisor.specOf(key).role === 'worker', (input) => this.step(input));
+    this.processes = new ChildProcesses(config, machine, log, (key) => this.supervisor.specOf(key).role === 'worker', (input) => this.step(input), warm);
     this.breakLock = deadWriterLockBreaker(config, machine, log);
   }
 

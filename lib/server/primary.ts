@@ -6,7 +6,6 @@
  * so there is little in it to fail. When to fork, ping, kill or back off is
  * ChildSupervisor's call; this is its I/O.
  */
-import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import type { Logger } from '../common/log';
@@ -14,6 +13,7 @@ import { answerLevel, type ChildView } from '../control/child-supervisor';
 import { ForkedChildren } from './forked-children';
 import type { ProcessMetrics } from '../common/metrics';
 import type { RestartLedger } from '../storage/restart-ledger';
+import type { WarmChildren } from './warm-children';
 
 export interface PrimaryOptions {
   config: ClusterConfig;
@@ -21,6 +21,8 @@ export interface PrimaryOptions {
   log: Logger;
   /** Each slot's restarts across primaries (what status shows). */
   restarts: RestartLedger;
+  /** A standby's children forked ahead, taken in place of first forks. */
+  warm?: WarmChildren;
 }
 
 export interface Primary {
@@ -36,15 +38,10 @@ export interface Primary {
   stop(): Promise<void>;
 }
 
-/** V8's young-generation semi-space for children, in MB (node's default is 16). */
-const SEMI_SPACE_MB = 4;
-
 /** The I/O of ChildSupervisor (lib/control/child-supervisor.ts), which decides what happens when. */
-export function runPrimary({ config, machine, log, restarts }: PrimaryOptions): Primary {
-  const children = new ForkedChildren(config, machine, log, restarts);
+export function runPrimary({ config, machine, log, restarts, warm }: PrimaryOptions): Primary {
+  const children = new ForkedChildren(config, machine, log, restarts, warm);
   const { supervisor } = children;
-  // A small young generation keeps a worker holding 1,000 streams under 100 MB.
-  cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`] });
   children.step({ kind: 'start' });
   log.info('primary forked its children', { workers: config.workers });
   const pinger = setInterval(() => children.step({ kind: 'tick' }), supervisor.pingEveryMs);

@@ -32,9 +32,20 @@ export interface WorkerOptions {
   log: Logger;
   /** How to run fbs (for the one-shot checkpoint builder). */
   fbsCommand: string[];
+  /** Forked ahead by a standby primary: touch nothing of the machine's until it says go (warm-children.ts). */
+  warm?: boolean;
 }
 
-export async function runWorker({ config, machine, slot, log, fbsCommand }: WorkerOptions): Promise<void> {
+/** A worker forked ahead by a standby, loaded and waiting (bench/master-kill.ts waits for it). */
+export const WAITING_AHEAD = 'worker forked ahead: loaded, waiting for its primary to take charge';
+
+export async function runWorker({ config, machine, slot, log, fbsCommand, warm }: WorkerOptions): Promise<void> {
+  const inbox = new IpcInbox(process, log);
+  const credentials = clientPortCredentials(config, machine);
+  if (warm) {
+    log.info(WAITING_AHEAD);
+    await new Promise<void>((go) => inbox.on('go', () => go()));
+  }
   // How long the process took to get here (node's start and module loading), for the recovery bench.
   const cpu = process.cpuUsage();
   log.info('worker loading', { sinceStartMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
@@ -42,7 +53,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
 
   // Listen before loading, so nothing rung while we load is missed.
   const chattingElsewhere = new Set<string>();
-  const inbox = new IpcInbox(process, log)
+  inbox
     .on('doorbell', (msg) => journal.ring(msg))
     .on('chat-elsewhere', (msg) => (msg.on ? chattingElsewhere.add(msg.user) : chattingElsewhere.delete(msg.user)));
   journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
@@ -77,7 +88,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand }: Work
     }));
   const { host, port } = config.machines[machine];
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, clientPortCredentials(config, machine), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`${host}:${port}`, credentials, (err) => (err ? reject(err) : resolve())),
   );
   log.info('worker serving', { address: `${host}:${port}`, origin: journal.origin });
   pings.serving();

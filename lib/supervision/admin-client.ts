@@ -57,6 +57,20 @@ export class AdminPeer {
     return this.client.Watch(secretMetadata(this.secret));
   }
 
+  /** Calls `lost` each time a connection to the address, once made, breaks (its process died, say); never after close(). */
+  onLost(lost: () => void): void {
+    const channel = this.client.getChannel();
+    const watch = (from: grpc.connectivityState): void => {
+      if (from === grpc.connectivityState.SHUTDOWN) return;
+      channel.watchConnectivityState(from, Infinity, () => {
+        const now = channel.getConnectivityState(false);
+        if (from === grpc.connectivityState.READY && now !== grpc.connectivityState.SHUTDOWN) lost();
+        watch(now);
+      });
+    };
+    watch(channel.getConnectivityState(false));
+  }
+
   close(): void {
     this.client.close();
   }

@@ -41,6 +41,7 @@ export async function runGuardian(opts: GuardianOptions): Promise<void> {
       reviveGraceMs: policy.reviveGraceMs,
       initialTerm: readRecord(machineDir)?.term ?? 0,
       exitGraceMs: policy.exitGraceMs,
+      standbyTakeOverMs: policy.standby.takeOverMs,
       beatFilesMs: policy.guardianBeatMs,
       decidedLogMs: policy.decidedLogMs,
     },

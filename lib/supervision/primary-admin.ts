@@ -48,6 +48,7 @@ export class AdminPort {
       const detail = `another primary of ${machine} holds ${adminAddress(config, machine)} (${errorMessage(err)})`;
       return { kind: 'bound', ok: false, detail, record: null };
     }
+    this.log.info('bound the admin port');
     return { kind: 'bound', ok: true, detail: '', record: readRecord(machineDir) };
   }
 

@@ -20,6 +20,9 @@ import { AdminPort, type PrimaryState } from './primary-admin';
 import { PrimaryCharge } from './primary-charge';
 import { runInCharge } from './primary-in-charge';
 import { RecordedPrimary } from './recorded-primary';
+import { keepsStandby } from './roles';
+import { childSpecs } from '../control/child-supervisor';
+import { WarmChildren } from '../server/warm-children';
 
 export interface PrimaryProcessOptions {
   config: ClusterConfig;
@@ -52,15 +55,17 @@ class TakeoverIo {
   private readonly charge: PrimaryCharge;
   private readonly admin: AdminPort;
   private readonly ticker: NodeJS.Timeout;
+  /** Standing by: our workers, forked ahead. */
+  private warm: WarmChildren | undefined;
 
   constructor(private readonly opts: PrimaryProcessOptions, private readonly resolve: (p: RunningPrimary | null) => void, private readonly reject: (err: unknown) => void) {
     const { config, machine, log, fbsCommand } = opts;
     const policy = timingPolicy(config.timing);
-    this.takeover = new Takeover({ pid: process.pid, revivalTerm: revivalTermOf(process.env.FBS_TERM), timing: policy });
+    this.takeover = new Takeover({ pid: process.pid, revivalTerm: revivalTermOf(process.env.FBS_TERM), warm: keepsStandby(config, machine), timing: policy });
     const machineDir = machineDirOf(config.dataDir, machine);
     mkdirSync(machineDir, { recursive: true });
     const restarts = (this.ledger = new RestartLedger(machineDir));
-    this.recorded = new RecordedPrimary(config, machine, machineDir, log);
+    this.recorded = new RecordedPrimary(config, machine, machineDir, log, (input) => this.step(input));
     this.charge = new PrimaryCharge(machineDir, config.storage.lockStaleMs);
     this.self = {
       config, machine, machineDir, term: 0, restarts: 0, primary: null, guardians: undefined,
@@ -111,6 +116,7 @@ class TakeoverIo {
       return this.recorded.forget();
     }
     if ('ask' in a) return this.recorded.ask(a.ask.timeoutMs);
+    if ('warmUp' in a) return void (this.warm = new WarmChildren(this.opts.machine, childSpecs(this.opts.config.workers).filter((c) => c.role === 'worker'), log));
     if ('stepDown' in a) {
       log.error('stepping down', { reason: a.stepDown.reason, term: this.self.term });
       process.exit(EXIT_STEPPED_DOWN);
@@ -122,7 +128,8 @@ class TakeoverIo {
     clearInterval(this.ticker);
     const recordChanged = (record: RecordView | null): void => this.step({ kind: 'recordChanged', record });
     const last = (): Promise<void> => this.charge.letGo().then(() => this.admin.close());
-    const running = await runInCharge(this.self, { log: this.opts.log, ledger: this.ledger, previousPid, died, recordChanged, last });
+    const { log, fbsCommand } = this.opts;
+    const running = await runInCharge(this.self, { log, ledger: this.ledger, previousPid, died, recordChanged, last, fbsCommand, warm: this.warm });
     this.resolve({
       stop: () => {
         this.step({ kind: 'stopping' });
@@ -134,6 +141,8 @@ class TakeoverIo {
   /** A revival that lost the race with a clean stop: the machine stays stopped. */
   private async stopped(): Promise<void> {
     clearInterval(this.ticker);
+    this.recorded.forget();
+    this.warm?.stop();
     await this.self.guardians?.stop();
     this.admin.close();
     this.resolve(null);

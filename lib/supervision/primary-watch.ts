@@ -4,7 +4,8 @@
  * pid and term; it breaks once) and whether a pid dies within a grace. What it
  * sees comes back as PrimaryVerdict's inputs.
  */
-import { adminAddress } from '../common/config';
+import { adminAddress, type ClusterConfig } from '../common/config';
+import { standbyPids } from '../common/processes';
 import type { VerdictInput } from '../control/primary-verdict';
 import { AdminPeer } from './admin-client';
 import type { GuardianOptions } from './guardian';
@@ -13,8 +14,13 @@ import { diesWithin, readRecord } from './primary-record';
 export class PrimaryWatch {
   private readonly peer: AdminPeer;
 
+  private readonly config: ClusterConfig;
+  private readonly machine: string;
+
   constructor({ config, machine }: GuardianOptions, private readonly machineDir: string, private readonly me: string, private readonly heard: (input: VerdictInput) => void) {
     this.peer = new AdminPeer(adminAddress(config, machine), config);
+    this.config = config;
+    this.machine = machine;
   }
 
   open(): void {
@@ -23,7 +29,8 @@ export class PrimaryWatch {
     const onBroken = (): void => {
       if (broken) return;
       broken = true;
-      this.heard({ kind: 'broken', recordPid: this.recordPid() });
+      const recordPid = this.recordPid();
+      this.heard({ kind: 'broken', recordPid, standby: recordPid !== null && standbyPids(this.config.file, this.machine, recordPid).length > 0 });
     };
     stream.write({ from: this.me, pid: process.pid, term: 0 });
     stream.on('data', (b: { pid: number; term: number }) => this.heard({ kind: 'answer', pid: b.pid, term: Number(b.term) }));

@@ -15,8 +15,16 @@ import { isServerOf, readRecord } from './primary-record';
 export class RecordedPrimary {
   /** While probing or fencing: the recorded primary's pid and beat file. */
   private probed: { pid: number; beats: BeatWatcher } | null = null;
+  /** While standing by: one connection to the running primary, kept, so that its break tells us at once. */
+  private running: AdminPeer | null = null;
 
-  constructor(private readonly config: ClusterConfig, private readonly machine: string, private readonly machineDir: string, private readonly log: Logger) {}
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly machine: string,
+    private readonly machineDir: string,
+    private readonly log: Logger,
+    private readonly heard: (input: TakeoverInput) => void,
+  ) {}
 
   /** The record, and whether its pid still runs as a server of this machine (not us). */
   found(): Found {
@@ -43,11 +51,20 @@ export class RecordedPrimary {
 
   forget(): void {
     this.probed = null;
+    this.running?.close();
+    this.running = null;
   }
 
   /** A standing-by start's question: does a primary answer, and how is the machine now. */
   async ask(timeoutMs: number): Promise<TakeoverInput> {
-    const answered = await this.askAdmin(timeoutMs);
+    if (!this.running) {
+      this.running = new AdminPeer(adminAddress(this.config, this.machine), this.config);
+      this.running.onLost(() => {
+        this.log.info('standby: the link to the running primary broke');
+        this.heard({ kind: 'runningLost' });
+      });
+    }
+    const answered = await this.running.heartbeat(timeoutMs).then((b) => b.pid, () => null);
     return { kind: 'answered', alive: answered !== null, ...this.found() };
   }
 

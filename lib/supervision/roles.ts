@@ -12,3 +12,8 @@ export function primaryRole(config: ClusterConfig, machine: string): 'master' | 
 export function guardianRole(config: ClusterConfig, machine: string): 'replica' | 'guardian' {
   return machine === config.master ? 'replica' : 'guardian';
 }
+
+/** Whether the machine keeps a warm standby primary (lib/control/standby-slot.ts): the master machine, unless the config says no. */
+export function keepsStandby(config: ClusterConfig, machine: string): boolean {
+  return config.standby && machine === config.master;
+}
