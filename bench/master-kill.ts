@@ -268,8 +268,6 @@ async function killOnce(cluster: TestCluster, before: ClusterStatus, user: Typin
   // The posts typed meanwhile come back in a burst; a second more shows the gaps after it.
   if (back !== null) await waitFor('a second of posts after the first back', () => nowMs() > back + 1_000, 5_000, 50);
   const logs = cluster.logs.slice(since).filter((l) => l.machine === 'm1');
-  if (process.env.TRACE_KILL) for (const l of logs) console.error(`TRACE ${Math.round(Date.parse(String(l.time)) - killedAt)} ${l.role} ${l.pid}: ${l.msg} ${JSON.stringify(extra(l)).slice(0, 200)}`);
-  if (process.env.TRACE_KILL) console.error(`TRACE client tls ${user.tlsAt.filter((t) => t > killedAt).map((t) => Math.round(t - killedAt))} shown ${user.shownAt.filter((t) => t > killedAt).slice(0, 8).map((t) => Math.round(t - killedAt))} said ${JSON.stringify(user.said.filter((x) => x.at > killedAt).map((x) => [Math.round(x.at - killedAt), x.text]))}`);
   const at: Record<string, number> = {};
   for (const [label, find] of STEPS) {
     const t = find(logs, user, killedAt);

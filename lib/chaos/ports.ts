@@ -27,13 +27,21 @@ export async function freePort(): Promise<number> {
   return freePortRun(1);
 }
 
+/**
+ * Ports this process handed out: a port is free until its server binds it, so two picks
+ * for one cluster could meet (a bench's m2 once got m3's admin port as its client port).
+ */
+const handedOut = new Set<number>();
+
 /** The first of `n` consecutive free ports (a machine's admin port and its guardians'). */
 export async function freePortRun(n: number): Promise<number> {
   for (;;) {
     const first = LOWEST + Math.floor(Math.random() * (HIGHEST - LOWEST - n + 2));
     let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portIsFree(first + i);
-    if (ok) return first;
+    for (let i = 0; i < n && ok; i++) ok = !handedOut.has(first + i) && (await portIsFree(first + i));
+    if (!ok) continue;
+    for (let i = 0; i < n; i++) handedOut.add(first + i);
+    return first;
   }
 }
 

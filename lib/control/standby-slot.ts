@@ -5,8 +5,8 @@
  * node starts in a row. The primary looks every `lookEveryMs` for a live standby of
  * its machine; once its own first worker serves (the standby's start must not take
  * the CPU from the users' recovery) and none is found, it spawns one. A standby that
- * keeps dying gets its next spawn after a growing back-off (crashBackoff); one that
- * lived past `healthyAfterMs` resets it.
+ * keeps dying gets its next spawn after a growing back-off (crashBackoff); a look
+ * that finds one alive `healthyAfterMs` after our last spawn resets it.
  *
  * The guardians stay what revives the primary when no standby does: the standby is a
  * faster path to the same Takeover, fenced by the same admin port, lock and term.
@@ -37,8 +37,9 @@ export interface StandbySlotOptions {
 export class StandbySlot implements Supervisor<StandbyInput, StandbyAction> {
   private nextLookAt: number;
   private stopped = false;
-  /** Spawns whose standby did not live past healthyAfterMs. */
+  /** Spawns in a row whose standby was not seen alive past healthyAfterMs. */
   private failures = 0;
+  /** Our last spawn, until a look finds a standby alive past the healthy mark after it. */
   private spawnedAt = -Infinity;
   private spawnDueAt = -Infinity;
 
@@ -63,12 +64,16 @@ export class StandbySlot implements Supervisor<StandbyInput, StandbyAction> {
 
   private looked(standbys: number, serving: boolean, now: number): StandbyAction[] {
     if (standbys > 0) {
-      if (now - this.spawnedAt >= this.options.healthyAfterMs) this.failures = 0;
+      // Seen alive past the healthy mark: the last spawn worked.
+      if (now - this.spawnedAt >= this.options.healthyAfterMs) {
+        this.failures = 0;
+        this.spawnedAt = -Infinity;
+      }
       return [];
     }
     if (!serving || now < this.spawnDueAt) return [];
-    // The last one we spawned is gone: it died young unless it lived past the healthy mark.
-    if (this.spawnedAt > -Infinity) this.failures = now - this.spawnedAt < this.options.healthyAfterMs ? this.failures + 1 : 0;
+    // The last one we spawned was never seen alive past the healthy mark: it died young.
+    if (this.spawnedAt > -Infinity) this.failures++;
     this.spawnedAt = now;
     this.spawnDueAt = now + backoffMs(this.failures + 1, crashBackoff(this.options.maxRespawnMs));
     return [{ spawn: { failures: this.failures } }];

@@ -75,8 +75,10 @@ export class TakeoverWorld {
   private readonly members: string[];
   private readonly termTakenBy = new Map<number, number>();
   private readonly spawning = new Set<number>();
+  private standbySpawning = false;
 
-  constructor(seed: number, readonly guardians: number, faults: Partial<SimFaults>) {
+  /** `standby`: the primary in charge keeps a warm standby (lib/control/standby-slot.ts), which takes over the moment its link to the primary breaks. */
+  constructor(seed: number, readonly guardians: number, faults: Partial<SimFaults>, private readonly standby = false) {
     this.net = new SimNetwork<RingMsg>(
       { seed, faults, minDelayMs: 1, maxDelayMs: MAX_IO_MS, failAfterMs: POLICY.ringSendMs },
       { deliver: (to, msg, from) => this.deliverRing(from, to, msg), failed: (from, to, msg) => this.ringFailed(from, to, msg) },
@@ -94,8 +96,9 @@ export class TakeoverWorld {
     const pid = this.nextPid++;
     const p: PrimaryProc = {
       kind: 'primary', pid, alive: true, paused: false, inbox: [], keeping: false, acting: false, probing: 0, probeBeat: -1,
-      takeover: new Takeover({ pid, revivalTerm, timing: POLICY }),
+      takeover: new Takeover({ pid, revivalTerm, warm: this.standby, timing: POLICY }),
     };
+    this.standbySpawning = false;
     this.procs.set(p.pid, p);
     this.feedPrimary(p, { kind: 'start', ...this.found(p.pid) });
     this.every(p, POLICY.fenceLookEveryMs, () => this.primaryTick(p));
@@ -114,6 +117,7 @@ export class TakeoverWorld {
         {
           self: id, members: this.members, detector: { heartbeatMs, suspectAfterMs, deadAfterMs, startupGraceMs }, electionTimeoutMs,
           reviveGraceMs: POLICY.reviveGraceMs, initialTerm: this.record?.term ?? 0, exitGraceMs: POLICY.exitGraceMs,
+          standbyTakeOverMs: this.standby ? POLICY.standby.takeOverMs : 0,
           beatFilesMs: POLICY.guardianBeatMs, decidedLogMs: POLICY.decidedLogMs,
         },
         this.net.now,
@@ -151,13 +155,15 @@ export class TakeoverWorld {
     p.alive = false;
     p.inbox = [];
     if (p.kind === 'primary') p.acting = false;
-    if (this.port === pid) this.port = 0;
-    // Its streams break: each guardian hears it a moment later.
+    const heldPort = this.port === pid;
+    if (heldPort) this.port = 0;
+    // Its streams break: each guardian hears it a moment later, and so does each standby's link to it.
     for (const g of this.procs.values()) {
       if (g.kind === 'guardian' && g.watching === pid) {
         g.watching = 0;
-        this.later(() => this.feedGuardian(g, { kind: 'broken', recordPid: this.record?.pid ?? null }));
+        this.later(() => this.feedGuardian(g, { kind: 'broken', recordPid: this.record?.pid ?? null, standby: this.standbys().length > 0 }));
       }
+      if (heldPort && g.kind === 'primary' && g.alive && g.takeover.phase === 'standing-by') this.later(() => this.feedPrimary(g, { kind: 'runningLost' }));
     }
   }
 
@@ -174,6 +180,11 @@ export class TakeoverWorld {
       if (p.kind === 'primary' && p.acting && p.alive) this.report.actingFrom.push(this.net.now);
       this.check();
     });
+  }
+
+  /** Live primaries standing by. */
+  standbys(): PrimaryProc[] {
+    return [...this.procs.values()].filter((p): p is PrimaryProc => p.kind === 'primary' && p.alive && p.takeover.phase === 'standing-by');
   }
 
   found(self: number): Found {
@@ -281,11 +292,12 @@ export class TakeoverWorld {
     this.report.actingFrom.push(this.net.now);
   }
 
-  /** A standing-by start asks the port's holder; a paused or absent one does not answer within the timeout. */
+  /** A standing-by start asks the port's holder; a paused one does not answer within the timeout, a free port refuses at once. */
   private ask(p: PrimaryProc, timeoutMs: number): void {
     const holder = this.procs.get(this.port);
     const answers = !!holder && holder.alive && !holder.paused;
-    this.net.at(this.net.now + (answers ? 1 + Math.floor(this.random() * MAX_IO_MS) : timeoutMs), () =>
+    const refused = !holder?.alive;
+    this.net.at(this.net.now + (answers || refused ? 1 + Math.floor(this.random() * MAX_IO_MS) : timeoutMs), () =>
       this.feedPrimary(p, { kind: 'answered', alive: answers, ...this.found(p.pid) }),
     );
   }
@@ -302,9 +314,13 @@ export class TakeoverWorld {
     });
   }
 
-  /** The keeper's beat; a guardian slot without a live guardian gets one (GuardianSlots sees an exit at once). */
+  /** The keeper's beat; a guardian slot without a live guardian gets one (GuardianSlots sees an exit at once), and the machine a standby. */
   private keep(): void {
     this.beatAt = this.net.now;
+    if (this.standby && !this.standbySpawning && this.standbys().length === 0) {
+      this.standbySpawning = true;
+      this.later(() => this.startPrimary(), MAX_SPAWN_MS);
+    }
     this.guardianPids.forEach((pid, slot) => {
       if (this.procs.get(pid)?.alive || this.spawning.has(slot)) return;
       this.spawning.add(slot);

@@ -216,7 +216,7 @@ function simulate(seed: number): Report {
     for (const a of actions) {
       if ('fork' in a) {
         const { key, delayMs } = a.fork;
-        if (behaviours.get(key) === 'flaps' && delayMs > 0) report.flapDelays.push(delayMs);
+        if (behaviours.get(key) === 'flaps' && delayMs > 0 && incarnations.has(key)) report.flapDelays.push(delayMs); // a re-fork's
         if (delayMs > MAX_REFORK_DELAY_MS) report.problems.push(`seed ${seed}: a re-fork put off ${delayMs} ms`);
         if (delayMs === 0) fork(key);
         else sim.at(sim.now + delayMs, () => inPrimary(() => act(sup.step({ kind: 'due', key }, sim.now))));

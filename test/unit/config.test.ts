@@ -62,6 +62,7 @@ t.test('anything wrong is one line naming the file and the key', async (t) => {
     ['a peer port on the client port', { ...minimal(), machines: { m1: { ...machine(50051), peerPort: 50051 } } }, /machines\.m1\.peerPort must be a port number other than its port/],
     ['a metrics port on the peer port', { ...minimal(), machines: { m1: { ...machine(50051), metricsPort: 50151 } } }, /machines\.m1\.metricsPort must be a port number other than its port and peerPort/],
     ['metrics.tls not a boolean', { ...minimal(), metrics: { tls: 'yes' } }, /metrics\.tls must be true or false/],
+    ['standby not a boolean', { ...minimal(), standby: 'no' }, /"standby" must be true or false/],
     ['a master that names no machine', { ...minimal(), master: 'm9' }, /"master" names no machine/],
     ['a fraction', { ...minimal(), workers: 1.5 }, /"workers" must be an integer >= 1/],
     ['a string number', { ...minimal(), limits: { maxFollows: '10' } }, /"limits\.maxFollows" must be an integer >= 1/],

@@ -25,6 +25,7 @@ t.test('a doorbell names rooms, and optionally top seqs per origin and a log rec
 
 t.test('every other type is checked against its shape', async (t) => {
   t.ok(ok({ type: 'ping' }));
+  t.ok(ok({ type: 'go' }));
   t.ok(ok({ type: 'pong', loading: true }));
   t.notOk(ok({ type: 'pong', loading: 'yes' }), 'loading is a boolean');
   t.ok(ok({ type: 'chat-mode', user: 'ann', on: true }));

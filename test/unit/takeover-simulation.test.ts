@@ -20,6 +20,7 @@ type Fault = 'kill primary' | 'pause primary' | 'start by hand' | 'kill guardian
 interface Run {
   seed: number;
   lossy: boolean;
+  standby?: boolean;
   violations: string[];
   /** Per primary fault: which, how long until a primary acted again, and its bound. */
   recoveries: { fault: Fault; at: number; backMs: number | undefined; boundMs: number }[];
@@ -32,17 +33,19 @@ interface Run {
 const ring = (n: number): number => 2 * n * 20;
 /** A kill on a calm ring: the stream breaks, the pid is seen gone, one ring round, a spawn, bind and charge, a tick apart. */
 const CALM_KILL_MS = 1_000;
+/** A kill beside a warm standby: its link breaks, one question refused, bind and charge (one still probing sees the death at a look). */
+const STANDBY_KILL_MS = 400;
 /** A pause: silence past the failure timeout, a ring round, a spawn, the fence's probe, its kill. */
 const calmPauseMs = (n: number): number => POLICY.deadAfterMs + POLICY.heartbeatMs + ring(n) + MAX_SPAWN_MS + POLICY.fenceSilenceMs + 300;
 /** A lossy ring: the last guardian's fallback after its own sight of the death, and one more grace if a start was under way. */
 const lossyMs = (n: number): number => POLICY.deadAfterMs + POLICY.heartbeatMs + 2 * (POLICY.reviveGraceMs + n * POLICY.electionTimeoutMs) + MAX_SPAWN_MS + POLICY.fenceSilenceMs;
 
-function simulate(seed: number, lossy: boolean): Run {
+function simulate(seed: number, lossy: boolean, standby = false): Run {
   const pick = new TakeoverWorld(seed, 1, {}).random; // a stream of its own for the scenario's shape
   const n = 1 + Math.floor(pick() * 3);
   const faults = lossy ? { lossRate: pick() * 0.3, duplicateRate: pick() * 0.2, falseFailureRate: pick() * 0.2 } : {};
-  const world = new TakeoverWorld(seed, n, faults);
-  const run: Run = { seed, lossy, violations: [], recoveries: [], fences: 0, standbys: 0, stepDowns: 0, probeAnswers: { recorded: 0, other: 0 } };
+  const world = new TakeoverWorld(seed, n, faults, standby);
+  const run: Run = { seed, lossy, standby, violations: [], recoveries: [], fences: 0, standbys: 0, stepDowns: 0, probeAnswers: { recorded: 0, other: 0 } };
   world.startPrimary();
   for (let slot = 0; slot < n; slot++) world.startGuardian(slot);
   const pauseMs = (): number => 100 + Math.floor(pick() * 4_000);
@@ -69,7 +72,8 @@ function simulate(seed: number, lossy: boolean): Run {
       world.net.at(when, () => (kill ? world.kill(world.guardianPid(other)) : world.pause(world.guardianPid(other), otherMs)));
     }
     if (fault === 'kill primary' || fault === 'pause primary') {
-      const boundMs = lossy ? lossyMs(n) : fault === 'kill primary' ? CALM_KILL_MS : calmPauseMs(n);
+      const killMs = standby ? STANDBY_KILL_MS : CALM_KILL_MS;
+      const boundMs = lossy ? lossyMs(n) : fault === 'kill primary' ? killMs : calmPauseMs(n);
       run.recoveries.push({ fault, at, backMs: undefined, boundMs });
     }
   }
@@ -89,7 +93,7 @@ function simulate(seed: number, lossy: boolean): Run {
 
 /** A storm: faults of every kind every 0.1-3 s on a lossy ring, overlapping; only safety is judged. */
 function storm(seed: number): Run {
-  const world = new TakeoverWorld(seed, 1 + (seed % 3), { lossRate: 0.1, duplicateRate: 0.1, falseFailureRate: 0.1 });
+  const world = new TakeoverWorld(seed, 1 + (seed % 3), { lossRate: 0.1, duplicateRate: 0.1, falseFailureRate: 0.1 }, seed % 2 === 0);
   const pick = world.random;
   world.startPrimary();
   for (let slot = 0; slot < world.guardians; slot++) world.startGuardian(slot);
@@ -114,10 +118,12 @@ function storm(seed: number): Run {
 const calm = Array.from({ length: SEEDS }, (_, i) => simulate(i + 1, false));
 const lossy = Array.from({ length: SEEDS }, (_, i) => simulate(i + 1, true));
 const storms = Array.from({ length: SEEDS / 3 }, (_, i) => storm(i + 1));
-const all = [...calm, ...lossy, ...storms];
+const warmCalm = Array.from({ length: SEEDS / 3 }, (_, i) => simulate(i + 1, false, true));
+const warmLossy = Array.from({ length: SEEDS / 3 }, (_, i) => simulate(i + 1, true, true));
+const all = [...calm, ...lossy, ...storms, ...warmCalm, ...warmLossy];
 
 t.test(`two primaries never act in one term, nor at once, and every takeover raises the term (${all.length} runs)`, async (t) => {
-  const bad = all.flatMap((r) => r.violations.map((v) => `seed ${r.seed}${r.lossy ? ' lossy' : ''}: ${v}`));
+  const bad = all.flatMap((r) => r.violations.map((v) => `seed ${r.seed}${r.lossy ? ' lossy' : ''}${r.standby ? ' standby' : ''}: ${v}`));
   t.same(bad.slice(0, 5), []);
   t.ok(all.some((r) => r.fences > 0), `paused primaries were fenced (${all.reduce((s, r) => s + r.fences, 0)} fences)`);
   t.ok(all.some((r) => r.standbys > 0), `starts beside a live primary stood by (${all.reduce((s, r) => s + r.standbys, 0)} times)`);
@@ -149,4 +155,12 @@ t.test('on a lossy ring, with guardians down at once, every killed or paused pri
   t.same(late(lossy, 'kill primary').slice(0, 5), []);
   t.same(late(lossy, 'pause primary').slice(0, 5), []);
   t.comment(spread(lossy, 'kill primary'));
+});
+
+t.test(`beside a warm standby a killed primary is back within ${STANDBY_KILL_MS} ms on a calm ring, and within the fallback on a lossy one`, async (t) => {
+  t.same(late(warmCalm, 'kill primary').slice(0, 5), []);
+  t.same(late(warmCalm, 'pause primary').slice(0, 5), [], 'a paused one is fenced as before');
+  t.same(late(warmLossy, 'kill primary').slice(0, 5), []);
+  t.comment(spread(warmCalm, 'kill primary'));
+  t.comment(spread(warmLossy, 'kill primary'));
 });

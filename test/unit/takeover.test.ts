@@ -126,3 +126,53 @@ t.test("a guardian's verdict: a broken stream and a dead recorded pid is a death
   t.same(kinds(v.step({ kind: 'answer', pid: 0, term: 0 }, 7) as never), ['exit'], 'the primary stops the machine');
   t.same(v.step({ kind: 'tick' }, 8), [{ openWatch: {} }], 'a broken stream is opened again');
 });
+
+/** A start standing by beside the running primary 77 (term 4), at time 300. */
+function standingBy(tk: Takeover = takeover()): Takeover {
+  tk.step({ kind: 'start', record: record(77, 4), recordedRuns: true }, 0);
+  tk.step({ kind: 'lifeSign' }, 300);
+  return tk;
+}
+
+t.test('a standby whose link to the running primary breaks asks at once, then every tick until it answers or is gone', async (t) => {
+  const tk = standingBy();
+  t.same(tk.step({ kind: 'runningLost' }, 310), [{ ask: { timeoutMs: POLICY.standByAnswerMs } }], 'not a heartbeat later');
+  t.same(tk.step({ kind: 'runningLost' }, 311), [], 'one question at a time');
+  t.same(tk.step({ kind: 'answered', alive: false, record: record(77, 4), recordedRuns: true }, 315), [], 'its pid outlives its sockets a moment');
+  t.same(tk.step({ kind: 'tick' }, 316), [{ ask: { timeoutMs: POLICY.standByAnswerMs } }], 'asked again on the next tick');
+  t.same(tk.step({ kind: 'answered', alive: false, record: record(77, 4), recordedRuns: false }, 330), [{ bind: { term: 5 } }], 'gone: the standby takes over');
+  const back = standingBy();
+  back.step({ kind: 'runningLost' }, 310);
+  back.step({ kind: 'answered', alive: true, record: record(77, 4), recordedRuns: true }, 315);
+  t.same(back.step({ kind: 'tick' }, 316), [], 'it answered again (a new connection): back to a question every heartbeat');
+  t.same(back.step({ kind: 'tick' }, 315 + POLICY.standByEveryMs), [{ ask: { timeoutMs: POLICY.standByAnswerMs } }]);
+  t.same(takeover().step({ kind: 'runningLost' }, 0), [], 'only a standby has such a link');
+});
+
+t.test('a standby of a machine that keeps a warm one forks its workers ahead once, after standing by a while', async (t) => {
+  const warm = standingBy(new Takeover({ pid: ME, warm: true, timing: POLICY }));
+  const warmUps = (tk: Takeover, now: number): number => kinds(tk.step({ kind: 'tick' }, now)).filter((k) => k === 'warmUp').length;
+  t.equal(warmUps(warm, 300 + POLICY.standby.warmAfterMs - 1), 0, 'not while the recovery it may follow still runs');
+  t.equal(warmUps(warm, 300 + POLICY.standby.warmAfterMs), 1);
+  t.equal(warmUps(warm, 300 + 2 * POLICY.standby.warmAfterMs), 0, 'once');
+  const cold = standingBy();
+  t.equal(warmUps(cold, 300 + POLICY.standby.warmAfterMs), 0, 'not where the machine keeps no warm standby');
+});
+
+t.test("a guardian's verdict beside a standby: the dead primary's successor gets the standby's time before it is a death", async (t) => {
+  const v = new PrimaryVerdict(POLICY.exitGraceMs, POLICY.standby.takeOverMs);
+  v.step({ kind: 'tick' }, 0);
+  t.same(v.step({ kind: 'broken', recordPid: 77, standby: true }, 10), [{ checkPid: { pid: 77, withinMs: POLICY.exitGraceMs } }]);
+  t.same(v.step({ kind: 'pidChecked', pid: 77, gone: true, recordPid: 77 }, 20), [], 'dead, but a standby is taking over');
+  t.same(v.step({ kind: 'tick' }, 10 + POLICY.standby.takeOverMs - 1), [{ openWatch: {} }], 'its time is not up');
+  t.same(v.step({ kind: 'tick' }, 10 + POLICY.standby.takeOverMs), [{ checkPid: { pid: 77, withinMs: 0 } }], 'its time is up: look again');
+  t.same(v.step({ kind: 'pidChecked', pid: 77, gone: true, recordPid: 77 }, 10 + POLICY.standby.takeOverMs + 1), [{ died: {} }], 'no successor: a death');
+  const taken = new PrimaryVerdict(POLICY.exitGraceMs, POLICY.standby.takeOverMs);
+  taken.step({ kind: 'broken', recordPid: 77, standby: true }, 10);
+  taken.step({ kind: 'pidChecked', pid: 77, gone: true, recordPid: 77 }, 20);
+  t.same(taken.step({ kind: 'answer', pid: 88, term: 5 }, 200), [{ heard: { term: 5 } }], 'the standby answers as the new primary');
+  t.same(taken.step({ kind: 'tick' }, 10 + POLICY.standby.takeOverMs), [{ openWatch: {} }], 'nothing is left to judge');
+  const none = new PrimaryVerdict(POLICY.exitGraceMs, POLICY.standby.takeOverMs);
+  none.step({ kind: 'broken', recordPid: 77, standby: false }, 10);
+  t.same(none.step({ kind: 'pidChecked', pid: 77, gone: true, recordPid: 77 }, 20), [{ died: {} }], 'no standby: a death at once');
+});
