@@ -111,6 +111,8 @@ export interface ClusterOptions {
   metrics?: { host?: string; tls?: boolean };
   /** false: write the config but start nothing, so a caller can fill the data dir first. */
   startMachines?: boolean;
+  /** false: the master machine keeps no warm standby (a test that counts the machine's processes). */
+  standby?: boolean;
 }
 
 /**
@@ -129,7 +131,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     guardians: opts.guardians ?? 2,
     workers: opts.workers ?? 2,
     secret: 'test-secret',
-    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}) },
+    extra: { limits: opts.limits ?? {}, quotas: opts.quotas ?? {}, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.storage ? { storage: opts.storage } : {}), ...(opts.tls === false ? { tls: false } : {}), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.standby === false ? { standby: false } : {}) },
   });
   const config = loadConfig(configFile);
   trustCluster(config);

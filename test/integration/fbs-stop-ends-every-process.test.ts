@@ -22,8 +22,9 @@ const PROCESSES = 6; // primary, 2 workers, replicator, 2 guardians
 let target: TestCluster;
 let bystander: TestCluster;
 t.before(async () => {
-  target = await startCluster({ workers: 2, timing: { deadAfterMs: 60_000 } });
-  bystander = await startCluster({ workers: 2 });
+  // No warm standby: its processes come and go, and the count below waits for a settled tree (warm-standby.test.ts stops one).
+  target = await startCluster({ workers: 2, timing: { deadAfterMs: 60_000 }, standby: false });
+  bystander = await startCluster({ workers: 2, standby: false });
 });
 t.teardown(async () => {
   await target?.teardown();

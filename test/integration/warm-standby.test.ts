@@ -6,11 +6,15 @@
  * the new master keeps a standby of its own again.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { loadConfig } from '../../lib/common/config';
 import { serverProcesses } from '../../lib/common/processes';
 import { WAITING_AHEAD } from '../../lib/server/worker';
-import { startCluster, type TestCluster } from '../helpers/server';
+import { FBS, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+
+const run = promisify(execFile);
 
 /** m1's standby whose workers, forked ahead, all wait loaded: its pid and theirs. */
 function warmStandby(cluster: TestCluster, masterPid: number, workers: number): { pid: number; workers: number[] } | undefined {
@@ -40,4 +44,8 @@ t.test('a killed master is followed by its warm standby, whose workers forked ah
 
   const next = await waitFor('a new warm standby', () => warmStandby(cluster, after.master.pid, 2), 60_000);
   t.not(next.pid, standby.pid, 'a new one');
+
+  const { stdout } = await run(process.execPath, [FBS, 'stop', '--machine', 'm1', '--config', cluster.configFile], { timeout: 30_000 });
+  t.equal(stdout.trim(), 'stopped m1', 'fbs stop: the standby and its workers end by themselves on the clean stop, none is killed');
+  t.same(cluster.pids('m1'), [], 'nothing of m1 is left');
 });
