@@ -7,6 +7,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { spawnFbc } from '../helpers/fbc';
+import { serverProcesses } from '../../lib/common/processes';
 import type { ClusterStatus } from '../../lib/admin/status';
 import { FBS, startCluster, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
@@ -152,7 +153,9 @@ t.test('a replica killed during the election: the survivor still revives the mas
   healsWhilePosting(t, 'm1', 'midelection', async (s) => {
     const [master] = pidsOf(s, 'm1', 'master');
     const since = cluster.logs.length;
-    kill([master]);
+    // Without its warm standby, which would take over with no election (warm-standby.test.ts).
+    const standbys = serverProcesses(cluster.configFile, 'm1', master).filter((p) => p.role === 'standby').map((p) => p.pid);
+    kill([...standbys, master]);
     const started = await cluster.waitForLog('an election to start', (l) => cluster.logs.indexOf(l) >= since && l.msg === 'primary is dead; starting an election');
     const other = pidsOf(s, 'm1', 'replica').find((p) => p !== started.pid) ?? started.pid;
     kill([other]);
