@@ -23,11 +23,11 @@ export type Outcome = TakeoverInput | null | void;
 type LifecycleAction = Extract<TakeoverAction, { inCharge: unknown } | { stopped: unknown }>;
 
 export class TakeoverIo {
-  readonly self: PrimaryState;
-  readonly ledger: RestartLedger;
+  private readonly self: PrimaryState;
+  private readonly ledger: RestartLedger;
   readonly recorded: RecordedPrimary;
-  readonly charge: PrimaryCharge;
-  readonly admin: AdminPort;
+  private readonly charge: PrimaryCharge;
+  private readonly admin: AdminPort;
 
   constructor(private readonly opts: PrimaryProcessOptions, private readonly lockCompromised: (detail: string) => void) {
     const { config, machine, log, fbsCommand } = opts;
