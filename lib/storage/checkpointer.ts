@@ -65,7 +65,7 @@ export class Checkpointer {
 
   /** Whether the log still reaches back to the position known covered. */
   private knowsCoverage(): boolean {
-    return this.walCovered !== null && this.files.wal.holds(this.walCovered);
+    return this.walCovered !== null && this.files.wal.reader.holds(this.walCovered);
   }
 
   /** The log's position now, with every record before it in the room files (null if a disk fault refused the look). */
@@ -84,7 +84,7 @@ export class Checkpointer {
   async write(): Promise<void> {
     const started = Date.now();
     // The log position these offsets cover: the first record past them, walked from one they covered already.
-    const found = this.walCovered === null ? 'no covered position known' : this.files.wal.coveredFrom(this.walCovered, (room) => this.files.offsets.of(room));
+    const found = this.walCovered === null ? 'no covered position known' : this.files.wal.reader.coveredFrom(this.walCovered, (room) => this.files.offsets.of(room));
     const wal = typeof found === 'string' ? null : found;
     const index = this.index.snapshot();
     const offsets = this.files.offsets.snapshot(index.names.length);

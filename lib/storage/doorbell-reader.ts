@@ -20,7 +20,7 @@ import { timeSlicer } from '../common/time-slice';
 import { RECORDS_PER_READ, type OriginIndex } from './origin-index';
 import type { RoomReader } from './room-reader';
 import type { RoomOffsets } from './room-offsets';
-import type { WriteAheadLog } from './write-ahead-log';
+import type { WalReader } from './wal-reader';
 import type { EventPublisher } from './event-publisher';
 import type { EventReads } from './event-reads';
 
@@ -39,7 +39,7 @@ export interface DoorbellParts {
   readonly reader: RoomReader;
   readonly offsets: RoomOffsets;
   /** The write-ahead log, where a doorbell's commit record lies. */
-  readonly wal: WriteAheadLog;
+  readonly wal: WalReader;
   readonly origins: OriginIndex;
   readonly log: Logger;
   /** The writer's index. */

@@ -87,7 +87,7 @@ export class Journal {
     const publisher = new EventPublisher(index, tails, origins, clock, this.listeners);
     this.reads = new EventReads(files.machineDir, index, tails, origins, files.reader, log, fatal);
     this.commits = new GroupCommit({ writer: files.writer, offsets: files.offsets, origin, clock, log, fatal, index, drafts: new StoredDrafts(index, tails, files.reader), publisher });
-    this.doorbells = new DoorbellReader({ reader: files.reader, offsets: files.offsets, wal: files.wal, origins, log, index, publisher, reads: this.reads });
+    this.doorbells = new DoorbellReader({ reader: files.reader, offsets: files.offsets, wal: files.wal.reader, origins, log, index, publisher, reads: this.reads });
     this.checkpoints = new Checkpointer(files, index, clock, origins, publisher, log);
     this.loader = new StateLoader(files, index, clock, publisher, this.checkpoints, log, { ...opts, origin });
   }

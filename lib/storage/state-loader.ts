@@ -135,7 +135,7 @@ export class StateLoader {
     // The rooms to read: those the log names past the checkpoint, or (undefined) every room file.
     const plan = (): Set<string> | undefined => {
       if (walFrom === null) return undefined;
-      const named = this.files.wal.roomsSince(walFrom);
+      const named = this.files.wal.reader.roomsSince(walFrom);
       if (typeof named !== 'string') return named;
       [sweep, walFrom] = [named, null];
       return undefined;
