@@ -111,12 +111,12 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
 function checkpointInBackground(journal: Journal, config: ClusterConfig, log: Logger): void {
   let lastCheckpoint = Date.now();
   setInterval(() => {
-    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
-      journal.checkpoint().then(
-        (wrote) => wrote && (lastCheckpoint = Date.now()),
-        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
-      );
-    }
+    // Every CHECKPOINT_EVENTS events, or any after checkpointAfterMs.
+    const minEvents = Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs ? 1 : CHECKPOINT_EVENTS;
+    journal.checkpoint(minEvents).then(
+      (wrote) => wrote && (lastCheckpoint = Date.now()),
+      (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
+    );
   }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 }
 

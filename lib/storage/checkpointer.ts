@@ -30,19 +30,15 @@ export class Checkpointer {
     private readonly log: Logger,
   ) {}
 
-  /** Events taken since the last checkpoint this process wrote or loaded. */
-  get uncheckpointed(): number {
-    return this.publisher.uncheckpointed;
-  }
-
   /**
    * Writes the machine's checkpoint from this process's state, unless a commit is
    * in flight (its lines may be past the offsets but not yet in the index), a load
    * runs, a hole is open (the next start must scan the lines stored past it again)
-   * or another process holds the checkpoint lock. Returns whether it wrote one.
+   * or another process holds the checkpoint lock, or fewer than `minEvents` were
+   * taken since the last checkpoint this process wrote or loaded. Returns whether it wrote one.
    */
-  async writeIfIdle(commits: GroupCommit, doorbells: DoorbellReader): Promise<boolean> {
-    if (commits.busy || this.publisher.loading || this.index.hasStoredPastHoles()) return false;
+  async writeIfIdle(commits: GroupCommit, doorbells: DoorbellReader, minEvents: number): Promise<boolean> {
+    if (this.publisher.uncheckpointed < minEvents || commits.busy || this.publisher.loading || this.index.hasStoredPastHoles()) return false;
     if (!this.knowsCoverage()) {
       // The log no longer reaches back to what we know we covered: pin its position now and read
       // every room file grown past our offsets (yielding), so the checkpoint can name a position.

@@ -136,16 +136,12 @@ export class Journal {
   }
 
   /**
-   * Writes the machine's checkpoint from this process's state unless a commit is in
-   * flight or another process holds the checkpoint lock (see Checkpointer.writeIfIdle).
-   * Returns whether it wrote one.
+   * Writes the machine's checkpoint from this process's state if at least
+   * `minEvents` were applied here since the last one this process wrote or loaded,
+   * unless a commit is in flight or another process holds the checkpoint lock (see
+   * Checkpointer.writeIfIdle). Returns whether it wrote one.
    */
-  async checkpoint(): Promise<boolean> {
-    return this.checkpoints.writeIfIdle(this.commits, this.doorbells);
-  }
-
-  /** Events applied here since the last checkpoint this process wrote or loaded. */
-  get uncheckpointed(): number {
-    return this.checkpoints.uncheckpointed;
+  async checkpoint(minEvents = 0): Promise<boolean> {
+    return this.checkpoints.writeIfIdle(this.commits, this.doorbells, minEvents);
   }
 }
