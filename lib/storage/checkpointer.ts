@@ -6,6 +6,7 @@
  * only grow, so it stays true), where a checkpoint's walk for its own position starts.
  */
 import type { EventIndex } from '../core/event-index';
+import { snapshotIndex } from '../core/index-snapshot';
 import type { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import type { WalPosition } from '../core/wal-position';
@@ -38,7 +39,7 @@ export class Checkpointer {
    * taken since the last checkpoint this process wrote or loaded. Returns whether it wrote one.
    */
   async writeIfIdle(commits: GroupCommit, doorbells: DoorbellReader, minEvents: number): Promise<boolean> {
-    if (this.publisher.uncheckpointed < minEvents || commits.busy || this.publisher.loading || this.index.hasStoredPastHoles()) return false;
+    if (this.publisher.uncheckpointed < minEvents || commits.busy || this.publisher.loading || this.index.seqs.hasStoredPastHoles()) return false;
     if (!this.knowsCoverage()) {
       // The log no longer reaches back to what we know we covered: pin its position now and read
       // every room file grown past our offsets (yielding), so the checkpoint can name a position.
@@ -82,7 +83,7 @@ export class Checkpointer {
     // The log position these offsets cover: the first record past them, walked from one they covered already.
     const found = this.walCovered === null ? 'no covered position known' : this.files.wal.reader.coveredFrom(this.walCovered, (room) => this.files.offsets.of(room));
     const wal = typeof found === 'string' ? null : found;
-    const index = this.index.snapshot();
+    const index = snapshotIndex(this.index);
     const offsets = this.files.offsets.snapshot(index.names.length);
     const clock = this.clock.current();
     const covered = this.publisher.uncheckpointed;

@@ -136,7 +136,7 @@ export class DoorbellReader {
     /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
     const ahead = new Map<string, Map<number, number>>();
     for (const [origin, top] of upTo) {
-      for (let seq = this.d.index.seqOf(origin); seq < top; ) {
+      for (let seq = this.d.index.seqs.seqOf(origin); seq < top; ) {
         const recs = this.d.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
         for (const rec of recs) {
           seq++;
@@ -153,7 +153,7 @@ export class DoorbellReader {
 
   /** Publishes one event known by its index record; false if it is not the origin's next (read the files instead). */
   private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.d.index.seqOf(origin);
+    const had = this.d.index.seqs.seqOf(origin);
     if (seq <= had) return true; // read meanwhile (a refresh)
     if (seq !== had + 1) return false;
     if (rec.kind === 'post' && !this.d.publisher.postsWanted(rec.room)) return this.d.publisher.publishUnread(origin, seq, rec);
