@@ -25,10 +25,8 @@ const SIZE_EXCEPTIONS: Record<string, string> = {
   'control/election.ts#RingElection': 'lib/control is in the takeover work (issue 22); to split there',
   'control/reviver.ts#Reviver': 'lib/control is in the takeover work (issue 22); to split there',
   'control/takeover.ts#Takeover': 'lib/control is in the takeover work (issue 22); to split there',
-  'core/follow-graph.ts#FollowGraph': 'the follow graph: edges, snapshot and growth; to split',
   'core/name-proposer.ts#NameProposer': 'the name proposer; to split',
   'core/retirements.ts#Retirements': 'the retirement table; to split',
-  'core/room-key-table.ts#RoomKeyTable': 'the room key table; to split',
   'replication/peer-link.ts#PeerLink': 'lib/replication is in the catch-up work (issue 21.3); to split there',
   'replication/replication-service.ts#PullStream': 'lib/replication is in the catch-up work (issue 21.3); to split there',
 };
