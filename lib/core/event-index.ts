@@ -33,7 +33,7 @@ export interface IndexSnapshot {
   keys: KeyTableSnapshot;
   /** Posts, joins and leaves made with a key, waiting for their user's key to be known here. */
   parked: ChatEvent[];
-  /** Per name id: bytes of room-file lines that user wrote (see EventIndex.storedBy). */
+  /** Per name id: bytes of room-file lines that user wrote (EventIndex.authored). */
   authored: Float64Array;
 }
 

@@ -108,7 +108,7 @@ t.test('holes() also names what replication holds back', async (t) => {
   t.same(index.seqs.holes(), [{ origin: 'A', from: 2, to: 3 }, { origin: 'B', from: 1, to: 1 }]);
 });
 
-t.test('userExists and roomNames come from create events', async (t) => {
+t.test('the rooms and their names come from create events', async (t) => {
   const index = new EventIndex();
   t.notOk(index.rooms.has('ann'));
   offerAll(index, [
