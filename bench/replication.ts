@@ -25,6 +25,7 @@ import { call, chatClient, startTree } from './server';
 import { cpuClock, cpuMs, cpuPercent, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 import { machineChannelCredentials } from '../lib/common/transport-security';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { machineDirOf } from '../lib/storage/data-dir';
 import { generateInto } from './history-cache';
 import { usersFor } from './history-gen';
@@ -374,7 +375,7 @@ export async function measureCatchUp(
 /**
  * Starts m3 (stopped, `had` events behind m1's `total`) and times it until its
  * replicator says it caught up with every peer, then confirms it holds what m1 holds.
- * `env`: for m3's processes (e.g. NODE_OPTIONS with --cpu-prof).
+ * `env`: for m3's processes (e.g. NODE_OPTIONS preloading bench/cpu-prof-hook).
  */
 async function timeCatchUp(cluster: TestCluster, had: number, total: number, env: Record<string, string>): Promise<Omit<CatchUpRun, 'fill'>> {
   const since = cluster.logs.length;
@@ -465,7 +466,7 @@ async function measureEmptyCatchUp(events: number, o: ReplicationOptions & { pro
     const firstStartMs = Math.round(nowMs() - t1);
     const total = await sameCounts(cluster, ['m1', 'm2'], CATCH_UP_MS_MAX);
     o.progress(`replication: starting an emptied m3 (${total} events behind)`);
-    const env: Record<string, string> = o.cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.cpuProfDir}` } : {};
+    const env: Record<string, string> = o.cpuProfDir ? { NODE_OPTIONS: `--require ${join(__dirname, 'cpu-prof-hook.js')}`, FTCHAT_CPU_PROF_DIR: o.cpuProfDir } : {};
     const run = await timeCatchUp(cluster, 0, total, env);
     o.progress(`replication: caught up ${run.missed} events in ${run.caughtUpMs} ms (${run.eventsPerSec} events/s)`);
     if (o.cpuProfDir) await cluster.stop('m3'); // a profile is written when its process exits
