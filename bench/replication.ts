@@ -123,6 +123,8 @@ export interface CatchUpRun {
   cpuMs: Record<string, number>;
   /** What the rest of the host (other helpers' work) used meanwhile, % of one core (the host has 2 cores). */
   otherLoadPercent: number;
+  /** m3's warnings and errors from its start to the confirmation, the first few (a restarted replicator shows here). */
+  m3Said?: string[];
 }
 
 export interface ReplicationResult extends RunHeader {
@@ -440,6 +442,7 @@ async function timeCatchUp(cluster: TestCluster, had: number, total: number, env
     peers: peerRuns,
     cpuMs: { m3Replicator: replicatorCpu, m3: m3Cpu, m1: servingCpu.m1, m2: servingCpu.m2 },
     otherLoadPercent: Math.round((Math.max(0, servingCpu.otherLoad - m3Cpu) / window.elapsedMs) * 100),
+    m3Said: cluster.logs.slice(since).filter((l) => l.machine === 'm3' && /warn|error|fatal/.test(l.level)).slice(0, SAID_MAX).map((l) => `${l.role} ${l.level} ${l.msg} ${JSON.stringify(l).slice(0, 300)}`),
   };
 }
 
@@ -478,6 +481,9 @@ async function measureEmptyCatchUp(events: number, o: ReplicationOptions & { pro
 
 /** An emptied m3's start, catch-up and check, at most (10,000,000 events at a few thousand a second). */
 const CATCH_UP_MS_MAX = 60 * 60_000;
+
+/** m3's warnings and errors a catch-up's report shows at most. */
+const SAID_MAX = 12;
 
 /** Above this many events the catch-up is confirmed by counts, not by comparing dumps. */
 const DUMP_COMPARE_MAX = 1_000_000;
@@ -620,6 +626,7 @@ export function printReplicationReport(r: ReplicationResult): void {
     console.log(`- catch-up of ${int(c.missed)} (m3 had ${int(c.had)}): ms after start: ${phases}`);
     console.log(`  per peer: ${peers}; CPU: ${cpu}; the rest of the host used ${c.otherLoadPercent} % of one core meanwhile`);
     if (c.fill) console.log(`  set-up, not the result: ${int(c.fill.posts)} posts written through gRPC at ${int(c.fill.postsPerSec)} /s (${c.fill.seconds} s), m1 and m2 converged ${c.fill.convergedAfterMs} ms later`);
+    for (const line of c.m3Said ?? []) console.log(`  m3 said: ${line}`);
     if (c.generated) console.log(`  set-up, not the result: a generated history (${int(c.generated.users)} users, ${c.generated.follows} follows each) in ${int(c.generated.generateMs)} ms, m1 and m2's first start on it ${int(c.generated.firstStartMs)} ms`);
   }
 }
