@@ -15,6 +15,13 @@ export interface TerminalIo {
   terminal: boolean;
 }
 
+/** What the session does with the input: each line entered, its end (Ctrl-D on a terminal, EOF on a pipe), Ctrl-C. */
+export interface InputHandlers {
+  line: (line: string) => void;
+  end: () => void;
+  interrupt: () => void;
+}
+
 export class Terminal {
   private readonly rl: readline.Interface;
   private promptShown = false;
@@ -35,18 +42,10 @@ export class Terminal {
     });
   }
 
-  onLine(fn: (line: string) => void): void {
-    this.rl.on('line', fn);
-  }
-
-  /** End of input: Ctrl-D on a terminal, EOF on a pipe. */
-  onEnd(fn: () => void): void {
-    this.rl.on('close', fn);
-  }
-
-  /** Ctrl-C on a terminal. */
-  onInterrupt(fn: () => void): void {
-    this.rl.on('SIGINT', fn);
+  listen(on: InputHandlers): void {
+    this.rl.on('line', on.line);
+    this.rl.on('close', on.end);
+    this.rl.on('SIGINT', on.interrupt);
   }
 
   setPrompt(text: string): void {
@@ -73,8 +72,8 @@ export class Terminal {
    */
   status(text: string): void {
     if (!this.io.terminal || this.closed) return;
-    this.wipe();
-    this.io.errors.write([...text].slice(0, this.columns() - 1).join('')); // one row: the wipe clears one
+    wipe(this.io.output, this.rl);
+    this.io.errors.write([...text].slice(0, columns(this.io.output) - 1).join('')); // one row: the wipe clears one
   }
 
   /**
@@ -84,14 +83,14 @@ export class Terminal {
   retract(line: string): void {
     if (!this.io.terminal || this.closed) return;
     const width = (this.enteredAfterPrompt ? this.rl.getPrompt().length : 0) + [...line].length;
-    readline.moveCursor(this.io.output, 0, -(Math.floor(Math.max(0, width - 1) / this.columns()) + 1));
+    readline.moveCursor(this.io.output, 0, -(Math.floor(Math.max(0, width - 1) / columns(this.io.output)) + 1));
     readline.cursorTo(this.io.output, 0);
     readline.clearScreenDown(this.io.output);
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.io.terminal) this.wipe(); // the prompt and any half-typed line: the shell's prompt goes there
+    if (this.io.terminal) wipe(this.io.output, this.rl); // the prompt and any half-typed line: the shell's prompt goes there
     this.closed = true;
     this.rl.close();
   }
@@ -101,20 +100,19 @@ export class Terminal {
       stream.write(`${line}\n`);
       return;
     }
-    this.wipe();
+    wipe(this.io.output, this.rl);
     stream.write(`${line}\n`);
     if (this.promptShown) this.rl.prompt(true);
   }
+}
 
-  private columns(): number {
-    return (this.io.output as NodeJS.WriteStream).columns || 80;
-  }
+function columns(output: NodeJS.WritableStream): number {
+  return (output as NodeJS.WriteStream).columns || 80;
+}
 
-  /** Wipes the prompt and whatever is typed (it may wrap over several rows), or a status line. */
-  private wipe(): void {
-    const out = this.io.output;
-    readline.moveCursor(out, 0, -this.rl.getCursorPos().rows);
-    readline.cursorTo(out, 0);
-    readline.clearScreenDown(out);
-  }
+/** Wipes the prompt and whatever is typed (it may wrap over several rows), or a status line. */
+function wipe(out: NodeJS.WritableStream, rl: readline.Interface): void {
+  readline.moveCursor(out, 0, -rl.getCursorPos().rows);
+  readline.cursorTo(out, 0);
+  readline.clearScreenDown(out);
 }

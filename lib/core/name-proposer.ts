@@ -40,16 +40,28 @@ export interface ProposerOptions {
   round?: number;
 }
 
+type PromiseReply = Extract<AcceptorReply, { type: 'promise' }>;
+
+/** One ballot's round: the promises of its prepare phase, then the votes for its proposal, and the acceptors that failed this phase. */
+interface Round {
+  phase: 'prepare' | 'accept';
+  proposal: NameValue | null;
+  promises: Map<string, PromiseReply>;
+  votes: Map<string, string>;
+  failures: Set<string>;
+}
+
+function newRound(): Round {
+  return { phase: 'prepare', proposal: null, promises: new Map(), votes: new Map(), failures: new Set() };
+}
+
 export class NameProposer {
   outcome: ProposerOutcome | null = null;
   /** Waiting for the shell's retry(). */
   backingOff = false;
   ballot: Ballot;
-  private phase: 'prepare' | 'accept' = 'prepare';
-  private proposal: NameValue | null = null;
-  private readonly promises = new Map<string, Extract<AcceptorReply, { type: 'promise' }>>();
-  private readonly votes = new Map<string, string>();
-  private readonly failures = new Set<string>();
+  /** The current ballot's round (a new one with each ballot). */
+  private round = newRound();
   private highestRound: number;
   private readonly quorum: number;
 
@@ -99,54 +111,52 @@ export class NameProposer {
   /** A call to `from` broke, timed out, or its acceptor cannot vote yet. */
   failed(from: string): Send[] {
     if (this.outcome || this.backingOff || !this.opts.acceptors.includes(from)) return [];
-    const answered = this.phase === 'prepare' ? this.promises : this.votes;
+    const answered = this.round.phase === 'prepare' ? this.round.promises : this.round.votes;
     if (answered.has(from)) return [];
-    this.failures.add(from);
-    if (this.opts.acceptors.length - this.failures.size < this.quorum) this.backingOff = true;
+    this.round.failures.add(from);
+    if (this.reachable < this.quorum) this.backingOff = true;
     return [];
   }
 
   /** Acceptors that could still answer this phase. */
   get reachable(): number {
-    return this.opts.acceptors.length - this.failures.size;
+    return this.opts.acceptors.length - this.round.failures.size;
   }
 
   private prepareAll(): Send[] {
-    this.phase = 'prepare';
-    this.proposal = null;
-    this.promises.clear();
-    this.votes.clear();
-    this.failures.clear();
+    this.round = newRound();
     return this.opts.acceptors.map((to) => ({ to, req: { type: 'prepare', name: this.opts.name, ballot: this.ballot } }));
   }
 
-  private promised(from: string, reply: Extract<AcceptorReply, { type: 'promise' }>): Send[] {
-    if (this.phase !== 'prepare' || this.backingOff || compareBallots(reply.ballot, this.ballot) !== 0) return [];
+  private promised(from: string, reply: PromiseReply): Send[] {
+    const round = this.round;
+    if (round.phase !== 'prepare' || this.backingOff || compareBallots(reply.ballot, this.ballot) !== 0) return [];
     if (reply.known && !fitsKnown(reply.known, this.opts.value)) {
       this.outcome = { type: 'taken', value: reply.known };
       return [];
     }
-    this.promises.set(from, reply);
-    this.failures.delete(from);
-    if (this.promises.size < this.quorum) return [];
+    round.promises.set(from, reply);
+    round.failures.delete(from);
+    if (round.promises.size < this.quorum) return [];
     let highest: { ballot: Ballot; value: NameValue } | null = null;
-    for (const p of this.promises.values()) {
+    for (const p of round.promises.values()) {
       if (p.accepted && (!highest || compareBallots(p.accepted.ballot, highest.ballot) > 0)) highest = p.accepted;
     }
-    this.proposal = highest?.value ?? this.opts.value;
-    this.phase = 'accept';
-    this.failures.clear();
-    const value = this.proposal;
+    const value = highest?.value ?? this.opts.value;
+    round.proposal = value;
+    round.phase = 'accept';
+    round.failures.clear();
     return this.opts.acceptors.map((to) => ({ to, req: { type: 'accept', name: this.opts.name, ballot: this.ballot, value } }));
   }
 
   private accepted(from: string, reply: Extract<AcceptorReply, { type: 'accepted' }>): Send[] {
-    if (this.phase !== 'accept' || compareBallots(reply.ballot, this.ballot) !== 0 || !this.proposal || !sameValue(reply.value, this.proposal)) return [];
-    this.votes.set(from, reply.vote);
-    this.failures.delete(from);
-    if (this.votes.size >= this.quorum) {
-      const votes = [...this.votes].map(([acceptor, vote]) => ({ acceptor, vote }));
-      this.outcome = { type: 'chosen', value: this.proposal, ballot: this.ballot, votes };
+    const round = this.round;
+    if (round.phase !== 'accept' || compareBallots(reply.ballot, this.ballot) !== 0 || !round.proposal || !sameValue(reply.value, round.proposal)) return [];
+    round.votes.set(from, reply.vote);
+    round.failures.delete(from);
+    if (round.votes.size >= this.quorum) {
+      const votes = [...round.votes].map(([acceptor, vote]) => ({ acceptor, vote }));
+      this.outcome = { type: 'chosen', value: round.proposal, ballot: this.ballot, votes };
     }
     return [];
   }

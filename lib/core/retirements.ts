@@ -18,6 +18,7 @@
  * and a marker per machine. Pure.
  */
 import { incarnationOfOrigin, LIVE_INCARNATIONS, machineOfOrigin, MAX_WRITER_SLOTS, originParts } from './origins';
+import { RetirementChains } from './retirement-chains';
 import type { VersionVector } from './version-vector';
 
 export interface Retirement {
@@ -57,12 +58,11 @@ export function retirementError(r: unknown, machines: ReadonlySet<string>): stri
 
 /** Every retirement a machine knows, and the vector compaction they allow. */
 export class Retirements {
-  private readonly byId = new Map<string, Retirement>();
+  /** The retirements by the incarnation that declared each, as chains (retirement-chains.ts). */
+  private readonly chains = new RetirementChains();
   /** Each retired origin's final seq, and the retirement that retired it (an origin is retired once). */
   private readonly finals = new Map<string, number>();
   private readonly owner = new Map<string, string>();
-  /** Every retirement after the one it follows (cycles left out): computed on demand. */
-  private orderCache: Retirement[] | null = null;
   /** What a marker stands for, per marker read lately. */
   private readonly expansions = new Map<string, [string, number][]>();
 
@@ -77,7 +77,7 @@ export class Retirements {
    * So a chain lists each origin once, and compaction takes time linear in the table.
    */
   refusal(r: Retirement): string | null {
-    if (this.byId.has(r.by)) return null;
+    if (this.chains.has(r.by)) return null;
     for (const [origin, seq] of Object.entries(r.origins)) {
       const had = this.finals.get(origin);
       if (had !== undefined && had !== seq) return `retirement by ${r.by}: ${origin} was retired at seq ${had}, not ${seq}`;
@@ -90,27 +90,26 @@ export class Retirements {
 
   /** Takes a retirement that refusal() passes; false if one by the same incarnation is known already. */
   add(r: Retirement): boolean {
-    if (this.byId.has(r.by)) return false;
-    this.byId.set(r.by, { by: r.by, prev: r.prev, origins: { ...r.origins } });
+    if (this.chains.has(r.by)) return false;
+    this.chains.add({ by: r.by, prev: r.prev, origins: { ...r.origins } });
     for (const [origin, seq] of Object.entries(r.origins)) {
       this.finals.set(origin, seq);
       this.owner.set(origin, r.by);
     }
-    this.orderCache = null;
     this.expansions.clear();
     return true;
   }
 
   all(): Retirement[] {
-    return [...this.byId.values()];
+    return this.chains.all();
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.chains.size;
   }
 
   has(by: string): boolean {
-    return this.byId.has(by);
+    return this.chains.has(by);
   }
 
   /** The seq a retirement says `origin` ended at, or undefined for one not retired. */
@@ -137,8 +136,8 @@ export class Retirements {
   /** `v` (with no markers) with the origins it holds at their final seqs left out, one marker per machine in their place. */
   compact(v: VersionVector): VersionVector {
     const out: VersionVector = new Map(v);
-    for (const by of this.best(v).values()) {
-      for (const r of this.chainTo(by)) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
+    for (const by of this.chains.best(v).values()) {
+      for (const r of this.chains.chainTo(by)) for (const [origin, seq] of Object.entries(r.origins)) if (out.get(origin) === seq) out.delete(origin);
       out.set(`${by}${MARKER_SUFFIX}`, 1);
     }
     return out;
@@ -153,9 +152,9 @@ export class Retirements {
    */
   declare(machine: string, incarnation: string, vector: VersionVector, complete: (origin: string) => boolean): Retirement | null {
     const by = `${machine}.${incarnation}`;
-    if (this.byId.has(by)) return null;
-    const prev = this.best(vector).get(machine) ?? '';
-    const done = new Set(this.chainTo(prev).flatMap((r) => Object.keys(r.origins)));
+    if (this.chains.has(by)) return null;
+    const prev = this.chains.best(vector).get(machine) ?? '';
+    const done = new Set(this.chains.chainTo(prev).flatMap((r) => Object.keys(r.origins)));
     const origins: Record<string, number> = {};
     for (const [origin, seq] of [...vector].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (machineOfOrigin(origin) !== machine || incarnationOfOrigin(origin) === by || done.has(origin) || !originParts(origin)) continue;
@@ -168,67 +167,15 @@ export class Retirements {
     return { by, prev, origins };
   }
 
-  /**
-   * Per machine, the retirement whose chain (it and those before it) `v` holds up to
-   * every final seq and that leaves the most origins out (those held at exactly their
-   * final seq; one held past it, which only a forged retirement allows, stays in the
-   * vector beside the marker). Choosing by what it leaves out, a retirement learned
-   * later can only shrink a compacted vector. One pass over the table.
-   */
-  private best(v: VersionVector): Map<string, string> {
-    const leftOut = new Map<string, number>(); // per covered retirement
-    const best = new Map<string, string>();
-    for (const r of this.order()) {
-      const before = this.byId.has(r.prev) ? leftOut.get(r.prev) : 0;
-      if (before === undefined) continue; // it follows one not covered
-      let n = before;
-      let covered = true;
-      for (const [origin, seq] of Object.entries(r.origins)) {
-        const held = v.get(origin) ?? 0;
-        if (held < seq) covered = false;
-        else if (held === seq) n++;
-      }
-      if (!covered) continue;
-      leftOut.set(r.by, n);
-      const machine = machineOfOrigin(r.by);
-      if (n > (leftOut.get(best.get(machine) ?? '') ?? 0)) best.set(machine, r.by);
-    }
-    return best;
-  }
-
   /** What marker `by` stands for (cached: a cursor's marker is read at every Poll). */
   private expansion(by: string): [string, number][] {
     let e = this.expansions.get(by);
     if (!e) {
-      e = this.chainTo(by).flatMap((r) => Object.entries(r.origins));
+      e = this.chains.chainTo(by).flatMap((r) => Object.entries(r.origins));
       if (this.expansions.size >= 64) this.expansions.clear();
       this.expansions.set(by, e);
     }
     return e;
   }
 
-  /** The retirements a marker of `by` stands for: it and those before it (an unknown link ends the chain). */
-  private chainTo(by: string): Retirement[] {
-    const out: Retirement[] = [];
-    const seen = new Set<string>();
-    for (let r = this.byId.get(by); r && !seen.has(r.by); r = this.byId.get(r.prev)) {
-      seen.add(r.by);
-      out.push(r);
-    }
-    return out;
-  }
-
-  /** Every retirement after the one it follows, if known; those on a cycle are left out. */
-  private order(): Retirement[] {
-    if (this.orderCache) return this.orderCache;
-    const next = new Map<string, Retirement[]>();
-    const order: Retirement[] = [];
-    for (const r of this.byId.values()) {
-      if (!this.byId.has(r.prev)) order.push(r);
-      else if (next.has(r.prev)) next.get(r.prev)!.push(r);
-      else next.set(r.prev, [r]);
-    }
-    for (let i = 0; i < order.length; i++) order.push(...(next.get(order[i].by) ?? []));
-    return (this.orderCache = order);
-  }
 }

@@ -1,9 +1,11 @@
 /**
  * The user directory behind `list`: room names kept sorted, so a page of the names
  * with a prefix, after a given name, costs a binary search plus the page
- * (O(log n + limit)) however many users exist, never a scan and sort of them all.
- * Pure: the chat service feeds it and serves its pages.
+ * (O(log n + limit)) however many users exist, never a scan and sort of them all;
+ * and the rooms by their case-folded names (name-folds.ts: a name is unique without
+ * regard to case). Pure: the chat service feeds it and serves its pages.
  */
+import { NameFolds } from './name-folds';
 import { MAX_USERNAME_CHARS } from './usernames';
 
 export interface Page {
@@ -14,9 +16,11 @@ export interface Page {
 
 export class RoomDirectory {
   private sorted: string[];
+  private readonly folds = new NameFolds();
 
   constructor(names: Iterable<string> = []) {
     this.sorted = [...new Set(names)].sort();
+    for (const name of this.sorted) this.folds.add(name);
   }
 
   /** Names already in order (a checkpoint's) are taken over without a sort, after one pass to check. */
@@ -24,6 +28,7 @@ export class RoomDirectory {
     for (let i = 1; i < names.length; i++) if (!(names[i - 1] < names[i])) return new RoomDirectory(names);
     const dir = new RoomDirectory();
     dir.sorted = names;
+    for (const name of names) dir.folds.add(name);
     return dir;
   }
 
@@ -40,6 +45,12 @@ export class RoomDirectory {
   add(name: string): void {
     const i = lowerBound(this.sorted, name);
     if (this.sorted[i] !== name) this.sorted.splice(i, 0, name);
+    this.folds.add(name);
+  }
+
+  /** The rooms spelled like `name` without regard to case, `name` itself included if it exists. */
+  spellings(name: string): string[] {
+    return this.folds.spellings(name, (room) => this.has(room));
   }
 
   /** Names starting with `prefix`, after `after` ('' from the start), in name order. */

@@ -78,7 +78,7 @@ export class NameAcceptor {
   /** What this machine's data holds of a case-folded name: a settled spelling first, else the first held. */
   private known(name: string): KnownName | null {
     let held: KnownName | null = null;
-    for (const room of this.o.journal.index.spellings(name).sort()) {
+    for (const room of this.o.journal.index.rooms.spellings(name).sort()) {
       const k = this.o.roomKeys.of(room);
       if (k?.certified && k.event.proof) return { value: { name: room, key: keyText(k.raw) }, proof: k.event.proof };
       held ??= { value: { name: room, key: k ? keyText(k.raw) : '' }, proof: null };

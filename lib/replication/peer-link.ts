@@ -150,7 +150,7 @@ export class PeerLink {
     if (this.stopped) return;
     const { journal, machine, secret } = this.opts;
     // Retired origins travel as one marker per machine (core/retirements), so the vector stays small however often machines were rebuilt.
-    const vector = this.opts.book.table.compact(journal.index.vector());
+    const vector = this.opts.book.table.compact(journal.index.seqs.vector());
     const call = this.client.Pull({ from: machine, vector: { seqs: vectorToRecord(vector) } }, secretMetadata(secret));
     this.call = call;
     const s: PullStream = { call, startedAt: Date.now(), news: false, blocked: new Set(), heldBack: false, done: false, catchUp: null, pending: [], pendingEvents: 0, busy: false };
@@ -255,7 +255,7 @@ export class PeerLink {
     const now = Date.now();
     const { index } = this.opts.journal;
     const { opening } = this.opts;
-    const gate = new OriginGate(index.vector(), [...index.origins(), ...opening], this.opts.book.table);
+    const gate = new OriginGate(index.seqs.vector(), [...index.seqs.origins(), ...opening], this.opts.book.table);
     for (const raw of batch.events) {
       const e = asEvent(raw);
       const origin = typeof raw.origin === 'string' ? raw.origin : '';

@@ -57,7 +57,7 @@ export function createReplicationService(
     },
     endAll: () => open.forEach((s) => s.end()),
     lag: () => {
-      const held = journal.index.vector();
+      const held = journal.index.seqs.vector();
       // The peer's own machine's events are never sent to it: they are not its lag.
       return Object.fromEntries([...sent].map(([peer, upTo]) => [peer, countAfter(upTo, held, (origin) => machineOfOrigin(origin) !== peer)]));
     },
@@ -95,7 +95,7 @@ class PullStream {
     this.had = new Map(this.cursor);
     this.sent = new Map(this.cursor);
     sentTo.set(this.from, this.sent);
-    this.upTo = journal.index.vector();
+    this.upTo = journal.index.seqs.vector();
     this.backlogLeft = countAfter(this.cursor, this.upTo);
     this.backlogDone = this.backlogLeft === 0;
   }

@@ -53,7 +53,7 @@ export interface ReplicatorOptions {
 export async function runReplicator({ config, machine, log, fbsCommand }: ReplicatorOptions): Promise<void> {
   // Its origin never stamps anything: the replicator only appends events stamped elsewhere.
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
-  const ship = new ShipLog((origin) => journal.index.seqOf(origin));
+  const ship = new ShipLog((origin) => journal.index.seqs.seqOf(origin));
   journal.listeners.onEveryEvent((e) => ship.offer(e));
   journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
@@ -65,7 +65,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const pings = answerPings(inbox);
   answerMetricsAsks(inbox);
   await journal.load();
-  ship.startAt(journal.index.vector());
+  ship.startAt(journal.index.seqs.vector());
   checkpointInBackground(journal, config, log);
 
   const machines = new Set(Object.keys(config.machines));
@@ -111,12 +111,12 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
 function checkpointInBackground(journal: Journal, config: ClusterConfig, log: Logger): void {
   let lastCheckpoint = Date.now();
   setInterval(() => {
-    if (journal.uncheckpointed >= CHECKPOINT_EVENTS || (journal.uncheckpointed > 0 && Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs)) {
-      journal.checkpoint().then(
-        (wrote) => wrote && (lastCheckpoint = Date.now()),
-        (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
-      );
-    }
+    // Every CHECKPOINT_EVENTS events, or any after checkpointAfterMs.
+    const minEvents = Date.now() - lastCheckpoint >= config.storage.checkpointAfterMs ? 1 : CHECKPOINT_EVENTS;
+    journal.checkpoint(minEvents).then(
+      (wrote) => wrote && (lastCheckpoint = Date.now()),
+      (err) => log.error('checkpoint failed', { error: errorMessage(err) }),
+    );
   }, Math.min(CHECKPOINT_CHECK_MS, config.storage.checkpointAfterMs)).unref();
 }
 

@@ -51,7 +51,7 @@ export class RetirementBook {
 
   /** Declares this machine's older origins retired if any wait (the caller has caught up with every peer). */
   declare(machine: string, incarnation: string, index: EventIndex): void {
-    const r = this.table.declare(machine, incarnation, index.vector(), (origin) => index.topSeq(origin) === index.seqOf(origin));
+    const r = this.table.declare(machine, incarnation, index.seqs.vector(), (origin) => index.seqs.topSeq(origin) === index.seqs.seqOf(origin));
     if (!r || !this.table.add(r)) return;
     this.log.info('retired older origins of this machine', { by: r.by, origins: Object.keys(r.origins).length });
     this.changed();

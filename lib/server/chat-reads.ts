@@ -23,7 +23,7 @@ export function readHandlers(ctx: ChatContext): Pick<ChatHandlers, 'List' | 'Tim
     Timeline: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);
       const limit = Math.min(req.limit || opts.limits.historySize, 1000);
-      return { events: journal.reads.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(opts.retired().compact(index.vector())) } };
+      return { events: journal.reads.lastPosts(index.graph.following(me), limit), cursor: { seqs: vectorToRecord(opts.retired().compact(index.seqs.vector())) } };
     }),
     Poll: unary(opts.log, async (req, call) => {
       const me = await authorize(ctx, call);

@@ -14,8 +14,8 @@ import { Refusal, unary } from './refusal';
 /** An existing user (every name here passed chatRequestError). One created through another worker
  * a moment ago may not have reached us by doorbell yet, so the room file is read before the name is refused. */
 export async function knownUser(ctx: ChatContext, u: string): Promise<string> {
-  if (!ctx.index.userExists(u)) await ctx.journal.refresh([u]);
-  if (!ctx.index.userExists(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
+  if (!ctx.index.rooms.has(u)) await ctx.journal.refresh([u]);
+  if (!ctx.index.rooms.has(u)) throw new Refusal(grpc.status.NOT_FOUND, `unknown user '${u}'`);
   return u;
 }
 
@@ -89,12 +89,12 @@ async function connect(ctx: ChatContext, req: ConnectRequest__Output, call: grpc
   }
   const fp = fingerprint(req.public_key);
   const key = keyText(req.public_key);
-  if (!index.userExists(me)) await journal.refresh([me]);
-  const created = !index.userExists(me);
+  if (!index.rooms.has(me)) await journal.refresh([me]);
+  const created = !index.rooms.has(me);
   const owner = created ? null : roomKeys.of(me);
   if (owner && owner.fingerprint !== fp) throw new Refusal(grpc.status.PERMISSION_DENIED, otherKeyMessage(me));
   if (created) {
-    const other = index.spellings(me).find((n) => n !== me);
+    const other = index.rooms.spellings(me).find((n) => n !== me);
     if (other) throw new Refusal(grpc.status.ALREADY_EXISTS, caseTakenMessage(me, other));
     await opts.quotas.newUser(call.getPeer());
   }

@@ -32,8 +32,8 @@ export function subscribeHandler(ctx: ChatContext): (call: Stream) => Promise<vo
     }
     // Registered first, with live events held back while the backlog up to this
     // moment's vector is read from disk in pages: nothing is missed or sent twice.
-    const cursor = call.request.cursor ? opts.retired().expand(vectorFromRecord(call.request.cursor.seqs)) : index.vector();
-    const upTo = index.vector();
+    const cursor = call.request.cursor ? opts.retired().expand(vectorFromRecord(call.request.cursor.seqs)) : index.seqs.vector();
+    const upTo = index.seqs.vector();
     const stream = streams.add(me, call);
     endAtExpiry(call, expiresAtMs);
     try {

@@ -54,9 +54,9 @@ async function follow(ctx: ChatContext, kind: 'join' | 'leave', call: grpc.Serve
 /** A user who has stored its quota of bytes (quotas.storageBytesPerUser) writes nothing more. */
 function withinStorage({ opts, index }: ChatContext, me: string): void {
   const quota = opts.quotas.storageBytesPerUser;
-  if (index.storedBy(me) >= quota) {
+  if (index.authored.get(me) >= quota) {
     metrics.quotaRefusals.inc({ kind: 'storage' });
-    throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has stored ${Math.floor(index.storedBy(me) / 1024)} KiB, the most a user may (${Math.floor(quota / 1024)} KiB); nothing more can be written`);
+    throw new Refusal(grpc.status.RESOURCE_EXHAUSTED, `${me} has stored ${Math.floor(index.authored.get(me) / 1024)} KiB, the most a user may (${Math.floor(quota / 1024)} KiB); nothing more can be written`);
   }
 }
 

@@ -6,6 +6,7 @@
  * only grow, so it stays true), where a checkpoint's walk for its own position starts.
  */
 import type { EventIndex } from '../core/event-index';
+import { snapshotIndex } from '../core/index-snapshot';
 import type { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import type { WalPosition } from '../core/wal-position';
@@ -30,19 +31,15 @@ export class Checkpointer {
     private readonly log: Logger,
   ) {}
 
-  /** Events taken since the last checkpoint this process wrote or loaded. */
-  get uncheckpointed(): number {
-    return this.publisher.uncheckpointed;
-  }
-
   /**
    * Writes the machine's checkpoint from this process's state, unless a commit is
    * in flight (its lines may be past the offsets but not yet in the index), a load
    * runs, a hole is open (the next start must scan the lines stored past it again)
-   * or another process holds the checkpoint lock. Returns whether it wrote one.
+   * or another process holds the checkpoint lock, or fewer than `minEvents` were
+   * taken since the last checkpoint this process wrote or loaded. Returns whether it wrote one.
    */
-  async writeIfIdle(commits: GroupCommit, doorbells: DoorbellReader): Promise<boolean> {
-    if (commits.busy || this.publisher.loading || this.index.hasStoredPastHoles()) return false;
+  async writeIfIdle(commits: GroupCommit, doorbells: DoorbellReader, minEvents: number): Promise<boolean> {
+    if (this.publisher.uncheckpointed < minEvents || commits.busy || this.publisher.loading || this.index.seqs.hasStoredPastHoles()) return false;
     if (!this.knowsCoverage()) {
       // The log no longer reaches back to what we know we covered: pin its position now and read
       // every room file grown past our offsets (yielding), so the checkpoint can name a position.
@@ -65,7 +62,7 @@ export class Checkpointer {
 
   /** Whether the log still reaches back to the position known covered. */
   private knowsCoverage(): boolean {
-    return this.walCovered !== null && this.files.wal.holds(this.walCovered);
+    return this.walCovered !== null && this.files.wal.reader.holds(this.walCovered);
   }
 
   /** The log's position now, with every record before it in the room files (null if a disk fault refused the look). */
@@ -84,9 +81,9 @@ export class Checkpointer {
   async write(): Promise<void> {
     const started = Date.now();
     // The log position these offsets cover: the first record past them, walked from one they covered already.
-    const found = this.walCovered === null ? 'no covered position known' : this.files.wal.coveredFrom(this.walCovered, (room) => this.files.offsets.of(room));
+    const found = this.walCovered === null ? 'no covered position known' : this.files.wal.reader.coveredFrom(this.walCovered, (room) => this.files.offsets.of(room));
     const wal = typeof found === 'string' ? null : found;
-    const index = this.index.snapshot();
+    const index = snapshotIndex(this.index);
     const offsets = this.files.offsets.snapshot(index.names.length);
     const clock = this.clock.current();
     const covered = this.publisher.uncheckpointed;

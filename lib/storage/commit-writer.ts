@@ -128,7 +128,7 @@ export class CommitWriter {
   private forgetOthersRooms(now: WalPosition): void {
     const last = this.walEnd;
     if (last !== null && last.segment === now.segment && last.offset === now.offset) return;
-    const rooms = last !== null && last.segment === now.segment && last.offset < now.offset ? this.p.wal.roomsBetween(now.segment, last.offset, now.offset) : null;
+    const rooms = last !== null && last.segment === now.segment && last.offset < now.offset ? this.p.wal.reader.roomsBetween(now.segment, last.offset, now.offset) : null;
     if (rooms === null || typeof rooms === 'string') this.exact.clear();
     else for (const room of rooms) this.exact.delete(room);
   }

@@ -20,7 +20,7 @@ import { timeSlicer } from '../common/time-slice';
 import { RECORDS_PER_READ, type OriginIndex } from './origin-index';
 import type { RoomReader } from './room-reader';
 import type { RoomOffsets } from './room-offsets';
-import type { WriteAheadLog } from './write-ahead-log';
+import type { WalReader } from './wal-reader';
 import type { EventPublisher } from './event-publisher';
 import type { EventReads } from './event-reads';
 
@@ -39,7 +39,7 @@ export interface DoorbellParts {
   readonly reader: RoomReader;
   readonly offsets: RoomOffsets;
   /** The write-ahead log, where a doorbell's commit record lies. */
-  readonly wal: WriteAheadLog;
+  readonly wal: WalReader;
   readonly origins: OriginIndex;
   readonly log: Logger;
   /** The writer's index. */
@@ -136,7 +136,7 @@ export class DoorbellReader {
     /** Per room, lines learned past its read offset, not yet reached: offset -> end. */
     const ahead = new Map<string, Map<number, number>>();
     for (const [origin, top] of upTo) {
-      for (let seq = this.d.index.seqOf(origin); seq < top; ) {
+      for (let seq = this.d.index.seqs.seqOf(origin); seq < top; ) {
         const recs = this.d.origins.read(origin, seq + 1, Math.min(RECORDS_PER_READ, top - seq));
         for (const rec of recs) {
           seq++;
@@ -153,7 +153,7 @@ export class DoorbellReader {
 
   /** Publishes one event known by its index record; false if it is not the origin's next (read the files instead). */
   private learnOne(origin: string, seq: number, rec: IndexRecord, parts: Map<string, WalPart[]>): boolean {
-    const had = this.d.index.seqOf(origin);
+    const had = this.d.index.seqs.seqOf(origin);
     if (seq <= had) return true; // read meanwhile (a refresh)
     if (seq !== had + 1) return false;
     if (rec.kind === 'post' && !this.d.publisher.postsWanted(rec.room)) return this.d.publisher.publishUnread(origin, seq, rec);

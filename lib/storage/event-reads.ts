@@ -63,7 +63,7 @@ export class EventReads {
     cursor: VersionVector,
     keep: (r: IndexRecord, origin: string) => boolean,
     max: number,
-    upTo: VersionVector = this.index.vector(),
+    upTo: VersionVector = this.index.seqs.vector(),
     confirm: (e: ChatEvent) => boolean = () => true,
   ): Page {
     const { found, scannedTo } = this.candidates(cursor, keep, max, upTo);

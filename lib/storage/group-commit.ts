@@ -150,7 +150,7 @@ export class GroupCommit {
       this.stamp(byRoom.get(room) ?? []),
     );
     // Seqs handed out but never written go back, so our origin stays gap-free.
-    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index.topSeq(this.w.origin)) + 1;
+    this.nextSeq = (written.length > 0 ? written[written.length - 1].event.seq : this.w.index.seqs.topSeq(this.w.origin)) + 1;
     this.w.publisher.publishStored(written);
     this.notifyCommitted(written, record);
     const byId = new Map(written.map((s) => [s.event.id, s.event]));
@@ -193,7 +193,7 @@ export class GroupCommit {
 
   private async commitIncoming(calls: Incoming[]): Promise<void> {
     const index = this.w.index;
-    const admitted = admitReplicated(calls.map((c) => c.events), index);
+    const admitted = admitReplicated(calls.map((c) => c.events), index.seqs);
     const accepted = admitted.flatMap((a) => a.taken);
     let written: Stored[] = [];
     let record: WalPosition | null = null;
@@ -202,7 +202,7 @@ export class GroupCommit {
       const byRoom = groupByRoom(accepted);
       ({ written, record, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
-        (byRoom.get(room) ?? []).filter((e) => !this.w.index.has(e.origin, e.seq)),
+        (byRoom.get(room) ?? []).filter((e) => !this.w.index.seqs.has(e.origin, e.seq)),
       ));
       this.w.publisher.publishStored(written);
       this.notifyCommitted(written, record);
@@ -223,7 +223,7 @@ export class GroupCommit {
   /** Gives drafts that are not yet stored their origin, seq and timestamp. */
   private stamp(drafts: Draft[]): ChatEvent[] {
     // A refilled data dir may hold this slot's events from before it was lost: carry on after them.
-    this.nextSeq = Math.max(this.nextSeq, this.w.index.topSeq(this.w.origin) + 1);
+    this.nextSeq = Math.max(this.nextSeq, this.w.index.seqs.topSeq(this.w.origin) + 1);
     const out: ChatEvent[] = [];
     for (const d of drafts) {
       if (this.w.drafts.find(d)) continue; // stored by another writer meanwhile

@@ -87,7 +87,7 @@ export class Journal {
     const publisher = new EventPublisher(index, tails, origins, clock, this.listeners);
     this.reads = new EventReads(files.machineDir, index, tails, origins, files.reader, log, fatal);
     this.commits = new GroupCommit({ writer: files.writer, offsets: files.offsets, origin, clock, log, fatal, index, drafts: new StoredDrafts(index, tails, files.reader), publisher });
-    this.doorbells = new DoorbellReader({ reader: files.reader, offsets: files.offsets, wal: files.wal, origins, log, index, publisher, reads: this.reads });
+    this.doorbells = new DoorbellReader({ reader: files.reader, offsets: files.offsets, wal: files.wal.reader, origins, log, index, publisher, reads: this.reads });
     this.checkpoints = new Checkpointer(files, index, clock, origins, publisher, log);
     this.loader = new StateLoader(files, index, clock, publisher, this.checkpoints, log, { ...opts, origin });
   }
@@ -136,16 +136,12 @@ export class Journal {
   }
 
   /**
-   * Writes the machine's checkpoint from this process's state unless a commit is in
-   * flight or another process holds the checkpoint lock (see Checkpointer.writeIfIdle).
-   * Returns whether it wrote one.
+   * Writes the machine's checkpoint from this process's state if at least
+   * `minEvents` were applied here since the last one this process wrote or loaded,
+   * unless a commit is in flight or another process holds the checkpoint lock (see
+   * Checkpointer.writeIfIdle). Returns whether it wrote one.
    */
-  async checkpoint(): Promise<boolean> {
-    return this.checkpoints.writeIfIdle(this.commits, this.doorbells);
-  }
-
-  /** Events applied here since the last checkpoint this process wrote or loaded. */
-  get uncheckpointed(): number {
-    return this.checkpoints.uncheckpointed;
+  async checkpoint(minEvents = 0): Promise<boolean> {
+    return this.checkpoints.writeIfIdle(this.commits, this.doorbells, minEvents);
   }
 }

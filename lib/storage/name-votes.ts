@@ -1,18 +1,17 @@
 /**
  * The acceptor's records (core/name-acceptor.ts), durable before it answers: one
  * JSON line per change, appended to data/<machine>/name-votes.jsonl and fsynced
- * (changes waiting meanwhile go out in the next write, one fsync for all). The last
- * line of a name is its record. A line {"ready":true} says the records were learned
+ * (changes waiting meanwhile go out in the next write, one fsync for all:
+ * synced-append-file.ts). The last line of a name is its record. A line {"ready":true} says the records were learned
  * from the peers: a machine whose file has none (a new data dir) must not vote
  * before it has (docs/names.md). One writer: the machine's replicator.
  */
-import { readFileSync, promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { EMPTY_RECORD, type AcceptorRecord } from '../core/name-acceptor';
 import type { Ballot, NameValue } from '../core/name-ballot';
 import { isUsername } from '../core/usernames';
 import { machinePath } from './data-dir';
-import { fsyncDir } from './fsync-dir';
+import { SyncedAppendFile } from './synced-append-file';
 
 function asBallot(x: unknown): Ballot | null {
   const b = x as Record<string, unknown> | null;
@@ -39,14 +38,10 @@ export class NameVotes {
   private readonly records = new Map<string, AcceptorRecord>();
   /** Whether the records were learned from the peers (or never lost). */
   ready = false;
-  private readonly file: string;
-  private fh: fs.FileHandle | null = null;
-  private pending: string[] = [];
-  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
-  private writing = false;
+  private readonly file: SyncedAppendFile;
 
   constructor(machineDir: string) {
-    this.file = machinePath(machineDir, 'nameVotes');
+    this.file = new SyncedAppendFile(machinePath(machineDir, 'nameVotes'));
   }
 
   /** Reads the file (a torn or damaged line is passed over); returns whether it existed. */
@@ -54,27 +49,19 @@ export class NameVotes {
     let text = '';
     let existed = true;
     try {
-      text = readFileSync(this.file, 'utf8');
+      text = readFileSync(this.file.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       existed = false;
     }
-    for (const line of text.split('\n')) this.take(line);
-    this.fh = await fs.open(this.file, 'a', 0o600);
-    if (!existed) await fsyncDir(dirname(this.file));
-    return existed;
-  }
-
-  private take(line: string): void {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
+    for (const line of text.split('\n')) {
+      const o = parseLine(line);
+      if (o?.ready === true) this.ready = true;
+      const r = typeof o?.name === 'string' ? asRecord(o.promised, o.accepted) : null;
+      if (r) this.records.set(o?.name as string, r);
     }
-    if (o?.ready === true) this.ready = true;
-    const r = typeof o?.name === 'string' ? asRecord(o.promised, o.accepted) : null;
-    if (r) this.records.set(o.name as string, r);
+    await this.file.open(!existed);
+    return existed;
   }
 
   get(name: string): AcceptorRecord {
@@ -93,44 +80,26 @@ export class NameVotes {
   /** Stores a record; resolves once it is on disk. */
   put(name: string, r: AcceptorRecord): Promise<void> {
     this.records.set(name, r);
-    return this.append(JSON.stringify({ name, promised: r.promised, accepted: r.accepted }));
+    return this.file.append(JSON.stringify({ name, promised: r.promised, accepted: r.accepted }));
   }
 
   /** The records were learned from the peers: this machine may vote. */
   async markReady(): Promise<void> {
-    await this.append(JSON.stringify({ ready: true }));
+    await this.file.append(JSON.stringify({ ready: true }));
     this.ready = true;
   }
 
   async close(): Promise<void> {
-    await this.fh?.close();
-    this.fh = null;
+    await this.file.close();
   }
+}
 
-  private append(line: string): Promise<void> {
-    this.pending.push(`${line}\n`);
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (!this.writing) void this.flush();
-    return done;
-  }
-
-  /** Writes what is pending in one write and one fsync, until nothing is (what comes meanwhile goes in the next). */
-  private async flush(): Promise<void> {
-    this.writing = true;
-    while (this.pending.length > 0) {
-      const text = this.pending.join('');
-      const waiters = this.waiters;
-      this.pending = [];
-      this.waiters = [];
-      try {
-        if (this.fh === null) throw new Error('name votes not open');
-        await this.fh.write(text);
-        await this.fh.datasync();
-        waiters.forEach((w) => w.resolve());
-      } catch (err) {
-        waiters.forEach((w) => w.reject(err as Error));
-      }
-    }
-    this.writing = false;
+/** A line of the file as an object, or null if it is not one (torn, damaged). */
+function parseLine(line: string): Record<string, unknown> | null {
+  try {
+    const o = JSON.parse(line) as unknown;
+    return typeof o === 'object' && o !== null ? (o as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }

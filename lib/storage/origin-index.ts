@@ -9,15 +9,10 @@
  * refuses stay in memory, are read from there, and are written at the next flush
  * (there are few: a full disk refuses the commits that would add more).
  */
-import { closeSync, fdatasync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { readSync } from 'node:fs';
 import { isDiskFault } from '../core/disk-fault';
 import { decodeRecord, encodeRecord, RECORD_BYTES, type IndexRecord } from '../core/index-record';
-import { fsyncDir, mkdirDurableSync } from './fsync-dir';
-import { machinePath } from './data-dir';
-
-const fdatasyncAsync = promisify(fdatasync);
+import { OriginIndexFiles } from './origin-index-files';
 
 /** Index records a reader asks for per origin per disk read. */
 export const RECORDS_PER_READ = 1_024;
@@ -29,16 +24,14 @@ interface Run {
 }
 
 export class OriginIndex {
-  readonly dir: string;
-  private readonly fds = new Map<string, number>();
+  private readonly files: OriginIndexFiles;
   private readonly runs = new Map<string, Run>();
-  private readonly unsynced = new Set<string>();
   /** Runs a disk fault kept from their file, oldest first, and the last such fault. */
   private unwritten: { origin: string; run: Run }[] = [];
   private fault: unknown = null;
 
   constructor(machineDir: string) {
-    this.dir = machinePath(machineDir, 'index');
+    this.files = new OriginIndexFiles(machineDir);
   }
 
   /** Records (buffered until flush) where the origin's event `seq` lies. */
@@ -68,7 +61,7 @@ export class OriginIndex {
   /** Records of seqs from..from+count-1 (null where none is written). */
   read(origin: string, from: number, count: number): (IndexRecord | null)[] {
     if (this.runs.has(origin)) this.flush();
-    const fd = this.fd(origin, false);
+    const fd = this.files.open(origin, false);
     const out: (IndexRecord | null)[] = [];
     if (fd === null && this.unwritten.length === 0) return Array.from({ length: count }, () => null);
     const buf = Buffer.alloc(count * RECORD_BYTES);
@@ -89,24 +82,14 @@ export class OriginIndex {
   async sync(): Promise<void> {
     this.flush();
     if (this.unwritten.length > 0) throw this.fault; // a checkpoint must not count on records still in memory
-    const fds = [...this.unsynced].map((origin) => this.fd(origin, true) as number);
-    this.unsynced.clear();
-    await Promise.all(fds.map((fd) => fdatasyncAsync(fd)));
-    if (fds.length > 0) await fsyncDir(this.dir);
+    await this.files.sync();
   }
 
   /** Drops the whole index (it disagreed with the room files): the next full scan rebuilds it. */
   remove(): void {
-    this.close();
     this.runs.clear();
     this.unwritten = [];
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
-    this.unsynced.clear();
+    this.files.remove();
   }
 
   private flushRun(origin: string, run: Run): void {
@@ -116,30 +99,11 @@ export class OriginIndex {
 
   private writeRun(origin: string, run: Run): void {
     try {
-      writeSync(this.fd(origin, true) as number, run.buf, 0, run.count * RECORD_BYTES, (run.first - 1) * RECORD_BYTES);
-      this.unsynced.add(origin);
+      this.files.write(origin, run.buf, run.count * RECORD_BYTES, (run.first - 1) * RECORD_BYTES);
     } catch (err) {
       if (!isDiskFault(err)) throw err;
       this.unwritten.push({ origin, run });
       this.fault = err;
     }
-  }
-
-  private fd(origin: string, create: boolean): number | null {
-    let fd = this.fds.get(origin);
-    if (fd !== undefined) return fd;
-    const path = join(this.dir, `${origin}.idx`);
-    try {
-      fd = openSync(path, 'r+');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      if (!create) return null;
-      mkdirDurableSync(this.dir);
-      fd = openSync(path, 'a+'); // create without truncating what another process made meanwhile
-      closeSync(fd);
-      fd = openSync(path, 'r+');
-    }
-    this.fds.set(origin, fd);
-    return fd;
   }
 }

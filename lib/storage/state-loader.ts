@@ -3,7 +3,8 @@
  * log names after the checkpoint's log position (every room file if the log cannot
  * tell), taken into the index in bulk. One process at a time (the checkpoint lock).
  */
-import type { EventIndex } from '../core/event-index';
+import { EventIndex } from '../core/event-index';
+import { indexFromSnapshot } from '../core/index-snapshot';
 import type { HybridClock } from '../core/hlc';
 import { isDiskFault } from '../core/disk-fault';
 import type { Checkpoint } from '../core/checkpoint-format';
@@ -71,7 +72,7 @@ export class StateLoader {
       lockWaitMs,
       rooms: this.index.rooms.size,
       follows: this.index.graph.size,
-      nextSeq: this.index.topSeq(this.opts.origin) + 1,
+      nextSeq: this.index.seqs.topSeq(this.opts.origin) + 1,
     });
     return report;
   }
@@ -92,7 +93,7 @@ export class StateLoader {
     const report = await this.restoreAndScan(checkpoint, replayed);
     // A load that had to read every room file writes one the next can use (e.g. after an upgrade, whose checkpoint names no log position).
     const stale = typeof checkpoint === 'string' || report.sweep !== null || report.scanned >= this.opts.checkpointEvery;
-    if (stale && !this.index.hasStoredPastHoles()) {
+    if (stale && !this.index.seqs.hasStoredPastHoles()) {
       // Derived data: without it the next start scans more, so a full disk only defers it.
       await this.checkpoints.write().catch((err: unknown) => {
         if (!isDiskFault(err)) throw err;
@@ -108,7 +109,7 @@ export class StateLoader {
     const started = Date.now();
     const { scanned } = await this.restoreAndScan('building', true);
     // A hole waiting for a peer is not written down: the loaders must scan and hold it open themselves.
-    if (this.index.hasStoredPastHoles()) return this.log.warn('no checkpoint built: a seq is missing until a peer sends it', { scanned });
+    if (this.index.seqs.hasStoredPastHoles()) return this.log.warn('no checkpoint built: a seq is missing until a peer sends it', { scanned });
     await this.checkpoints.write();
     this.log.info('built checkpoint', { scanned, ms: Date.now() - started, rooms: this.index.rooms.size, follows: this.index.graph.size });
   }
@@ -123,10 +124,10 @@ export class StateLoader {
     let walFrom: WalPosition | null = null;
     let sweep: string | null = 'no checkpoint';
     if (typeof checkpoint === 'string') {
-      this.index.restore();
+      this.index.restore(new EventIndex(this.index.proved));
       this.files.offsets.restore(new NameNumbers(this.index.names));
     } else {
-      this.index.restore(checkpoint.index);
+      this.index.restore(indexFromSnapshot(checkpoint.index, this.index.proved));
       this.clock.observe(checkpoint.clock);
       this.files.offsets.restore(new NameNumbers(this.index.names, checkpoint.offsets));
       walFrom = replayed ? null : checkpoint.wal;
@@ -135,7 +136,7 @@ export class StateLoader {
     // The rooms to read: those the log names past the checkpoint, or (undefined) every room file.
     const plan = (): Set<string> | undefined => {
       if (walFrom === null) return undefined;
-      const named = this.files.wal.roomsSince(walFrom);
+      const named = this.files.wal.reader.roomsSince(walFrom);
       if (typeof named !== 'string') return named;
       [sweep, walFrom] = [named, null];
       return undefined;
@@ -145,7 +146,7 @@ export class StateLoader {
     this.checkpoints.cover(walFrom ?? (await this.checkpoints.pinWal()));
     this.index.beginBulk();
     let { rooms: looked, events: scanned } = await this.scan(rooms);
-    if (this.index.endBulk().length > 0 || this.index.heldBack() > 0) {
+    if (this.index.endBulk().length > 0 || this.index.seqs.heldBack() > 0) {
       // Gaps: a writer may have appended while we scanned without the lock. Look
       // again holding it, at the log as it is now (no commit is in flight); what is
       // still missing then (a corrupt line, moved to quarantine now) is held open,
@@ -157,8 +158,8 @@ export class StateLoader {
         this.files.quarantine.moveSuspects();
         return again.events;
       });
-      this.index.holdGaps();
-      for (const gap of this.index.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
+      this.index.endBulk(true);
+      for (const gap of this.index.seqs.holes()) this.log.warn('sequence gap in stored events; waiting for a peer to send it', gap);
     }
     return { sweep, rooms: looked, scanned };
   }

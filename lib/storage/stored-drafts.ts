@@ -19,9 +19,9 @@ export class StoredDrafts {
   find(d: Draft): ChatEvent | undefined {
     if (d.kind === 'create') {
       // A proved create is stored beside a room's creations without proof (from before names were settled by a majority).
-      if (d.proof) return this.index.userExists(d.room) ? this.reader.readCreates(d.room).find((e) => e.proof && e.text === d.text) : undefined;
+      if (d.proof) return this.index.rooms.has(d.room) ? this.reader.readCreates(d.room).find((e) => e.proof && e.text === d.text) : undefined;
       // A claim (a key for a room created before keys) is stored beside the keyless creation.
-      const first = this.index.userExists(d.room) ? this.reader.readFirst(d.room) : null;
+      const first = this.index.rooms.has(d.room) ? this.reader.readFirst(d.room) : null;
       return first && (first.text !== '' || d.text === '') ? first : undefined;
     }
     if (d.kind === 'post') return this.tails.get(d.room).get(d.id);

@@ -23,11 +23,7 @@ export class WalRecovery {
   /** Under the lock: returns whether every record was replayed (after a reboot). */
   recover(whole = false): boolean {
     const apply = (parts: WalPart[]): void => this.applyParts(parts);
-    if (this.recoveredOnce && !whole) {
-      this.wal.finishLast(apply);
-      return false;
-    }
-    const replayed = this.wal.recover(apply);
+    const replayed = this.wal.recover(apply, this.recoveredOnce && !whole);
     this.recoveredOnce = true;
     return replayed;
   }

@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { createEventId, postEventId, type ChatEvent } from '../../lib/core/event';
+import type { EventIndex } from '../../lib/core/event-index';
 import { ev } from '../helpers/events';
 import type { Commit } from '../../lib/storage/journal';
 import { newJournal, openJournal, readAll, tempDir } from '../helpers/storage';
@@ -57,9 +58,9 @@ t.test('a worker rung with top seqs learns a replicated batch from the index: sa
   for (const r of rung) worker.ring(r);
   await waitUntilVector(worker, replicator);
 
-  t.same(worker.index.vector(), replicator.index.vector(), 'same vector');
+  t.same(worker.index.seqs.vector(), replicator.index.seqs.vector(), 'same vector');
   t.ok(worker.index.graph.isFollowing('u1', 'u3') && worker.index.graph.isFollowing('u2', 'u3') && !worker.index.graph.isFollowing('u0', 'u3'), 'joins learned: the follow graph');
-  t.ok(worker.index.userExists('u5'), 'creations learned: the directory');
+  t.ok(worker.index.rooms.has('u5'), 'creations learned: the directory');
   const posts = events.filter((e) => e.kind === 'post');
   const ids = (list: ChatEvent[]): string[] => list.map((e) => e.id).sort();
   t.same(ids(shown.filter((e) => e.kind === 'post')), ids(posts.filter((e) => e.room === 'u1' || e.room === 'u2')), 'the posts of the wanted and the cached room were read and shown; no other post was read');
@@ -85,13 +86,13 @@ t.test('a doorbell rung before the load waits for it: nothing is learned into th
   // A revived worker listens before it loads; the doorbells of the writers still serving reach it meanwhile.
   const { journal: worker } = newJournal(machineDir, 'm3.w0');
   for (const r of rung) worker.ring(r);
-  t.equal(worker.index.vector().size, 0, 'no event learned from seq 1 into the state the load replaces');
+  t.equal(worker.index.seqs.vector().size, 0, 'no event learned from seq 1 into the state the load replaces');
   await worker.load();
   const early = rung.length;
   await replicator.appendStamped(after);
   for (const r of rung.slice(early)) worker.ring(r);
   await waitUntilVector(worker, replicator);
-  t.same(worker.index.vector(), replicator.index.vector(), 'same vector after the load and the later doorbells');
+  t.same(worker.index.seqs.vector(), replicator.index.seqs.vector(), 'same vector after the load and the later doorbells');
   t.same(readAll(worker).map((e) => e.id).sort(), events.map((e) => e.id).sort(), 'every event readable through the worker, none doubled');
 });
 
@@ -139,9 +140,9 @@ t.test('a doorbell whose seqs have no index records falls back to reading its ro
   await replicator.appendStamped(events);
   worker.ring({ rooms: ['u0', 'u1', 'u2'], upTo: { ...upToOf(events), p0: upToOf(events).p0 + 5 } }); // seqs past what was written
   await waitUntilVector(worker, replicator);
-  t.same(worker.index.vector(), replicator.index.vector(), 'the rooms were read instead');
+  t.same(worker.index.seqs.vector(), replicator.index.seqs.vector(), 'the rooms were read instead');
 });
 
-async function waitUntilVector(worker: { index: { vector(): Map<string, number> } }, writer: { index: { vector(): Map<string, number> } }): Promise<void> {
-  await waitFor('the worker to learn every event', () => JSON.stringify([...worker.index.vector()].sort()) === JSON.stringify([...writer.index.vector()].sort()), 10_000, 5);
+async function waitUntilVector(worker: { index: EventIndex }, writer: { index: EventIndex }): Promise<void> {
+  await waitFor('the worker to learn every event', () => JSON.stringify([...worker.index.seqs.vector()].sort()) === JSON.stringify([...writer.index.seqs.vector()].sort()), 10_000, 5);
 }

@@ -140,7 +140,10 @@ t.test("a retirement the peer forges for m2's live writer stops none of m2's pos
     }
   };
   await waitFor('both machines to take the first forged retirement', () => ['m1', 'm2'].every((m) => retiredFile(m).includes('m2.f0f0f0')));
-  t.ok(cluster.logs.some((l) => l.msg === 'refused a retirement from peer' && /was retired at seq \d+, not \d+/.test(String(l.reason))), 'one that contradicts it is refused, with one line');
+  // Refused in the same batch the first was taken from, so logged before that one's file is
+  // written; but the line comes through the replicator's asynchronous log stream: wait for it.
+  const refusal = await cluster.waitForLog('the contradicting retirement refused', (l) => l.msg === 'refused a retirement from peer' && /was retired at seq \d+, not \d+/.test(String(l.reason)), 10_000);
+  t.match(refusal.reason, /was retired at seq \d+, not \d+/, 'one that contradicts it is refused, with one line');
   const c2 = cluster.client('m2');
   await call(c2, 'Post', { user: 'reader', id: 'past-forged', text: 'past the forged final seq' });
   await waitFor("m2's post past the forged final seq on m1", async () => (await cluster.dump('m1')).includes('post/reader/past-forged'));

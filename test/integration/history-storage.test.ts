@@ -47,7 +47,7 @@ t.test('a start reads the checkpoint and scans only what was appended after it',
   t.equal(loaded(again).from, 'checkpoint');
   t.equal(loaded(again).scanned, 90, 'only the 90 posts after the checkpoint are read at start');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'and it holds every event');
-  t.same([...again.index.vector()], [...journal.index.vector()]);
+  t.same([...again.index.seqs.vector()], [...journal.index.seqs.vector()]);
 });
 
 const post = (room: string, id: string): Parameters<Journal['submit']>[0] => ({ id: postEventId(room, id), kind: 'post', room, author: room, text: id });
@@ -75,8 +75,8 @@ t.test('a start reads only the rooms the write-ahead log names past the checkpoi
   const stored = slots(readAll(c));
   t.same(stored, slots(readRoomFiles(machineDir).flatMap((f) => f.events)), 'every event on disk is served, once');
   for (const e of [...replicated, pending]) t.ok(stored.includes(`${e.origin}#${e.seq}`), `${e.origin}#${e.seq} (replicated${e === pending ? ', its commit finished by the load' : ''})`);
-  t.ok(c.index.userExists('fay'), 'the user created after the checkpoint exists');
-  t.same(new Map(c.index.vector()), new Map(a.index.vector()).set('m2.bbbbbb.w0', 4), 'every origin complete, the finished commit included');
+  t.ok(c.index.rooms.has('fay'), 'the user created after the checkpoint exists');
+  t.same(new Map(c.index.seqs.vector()), new Map(a.index.seqs.vector()).set('m2.bbbbbb.w0', 4), 'every origin complete, the finished commit included');
 });
 
 t.test('a checkpoint whose log segment was retired: the load reads every room file and misses nothing', async (t) => {
@@ -97,7 +97,7 @@ t.test('a checkpoint whose log segment was retired: the load reads every room fi
   t.match(loaded(again).sweep, /log segment \d+ is gone \(retired\)/, 'the load says why it read every room file');
   t.equal(loaded(again).rooms, ROOMS.length, 'and it did');
   t.same(slots(readAll(again)), slots(readAll(journal)), 'every event, once');
-  t.same([...again.index.vector()], [...journal.index.vector()]);
+  t.same([...again.index.seqs.vector()], [...journal.index.seqs.vector()]);
   const { journal: third } = await openJournal(machineDir, 'm1.aaaaaa.w2', [], {}, small);
   t.equal(loaded(third).sweep, null, 'that load wrote a checkpoint whose position the next load can use');
   t.same(slots(readAll(third)), slots(readAll(journal)));
@@ -143,7 +143,7 @@ t.test('SIGKILL during checkpoint writes, at random points: the machine reopens 
     if (new Set(slots(events)).size !== events.length) t.fail(`round ${round}: an event read twice`);
     const onDisk = readRoomFiles(machineDir).flatMap((f) => f.events);
     t.same(slots(events), slots(onDisk), `round ${round} (loaded from ${String(loaded(journal).from).slice(0, 40)}): exactly the events on disk`);
-    t.equal(journal.index.heldBack(), 0);
+    t.equal(journal.index.seqs.heldBack(), 0);
   }
   t.ok(existsSync(checkpointPath(machineDir)), 'checkpoints were written meanwhile');
 });

@@ -33,12 +33,12 @@ t.test('a commit whose writer died between its log record and its room files is 
 
   const { journal, logs } = await openJournal(dir, 'm1.replicator');
   t.same(seqsOf(readRoomFiles(dir), 'm9.w0'), [1, 2], 'the missing event was appended');
-  t.equal(journal.index.seqOf('m9.w0'), 2, 'the index holds the origin without a gap');
+  t.equal(journal.index.seqs.seqOf('m9.w0'), 2, 'the index holds the origin without a gap');
   t.notOk(logs.some((l) => /sequence gap/.test(l.msg)), 'no gap was settled past');
 
   const again = await openJournal(dir, 'm1.replicator');
   t.same(seqsOf(readRoomFiles(dir), 'm9.w0'), [1, 2], 'finishing it twice appends nothing more');
-  t.equal(again.journal.index.seqOf('m9.w0'), 2);
+  t.equal(again.journal.index.seqs.seqOf('m9.w0'), 2);
 });
 
 t.test('a log record torn by a writer killed mid-append is cut off, and nothing of it is stored', async (t) => {
@@ -47,7 +47,7 @@ t.test('a log record torn by a writer killed mid-append is cut off, and nothing 
   const record = encodeRecord([{ room: 'alice', offset: 0, data: lines([ev({ origin: 'm9.w0', seq: 1, author: 'alice' })]) }]);
   appendFileSync(segment(dir), record.subarray(0, record.length - 9));
   const { journal, logs } = await openJournal(dir, 'm1.w0');
-  t.equal(journal.index.seqOf('m9.w0'), 0, 'the torn record was not applied');
+  t.equal(journal.index.seqs.seqOf('m9.w0'), 0, 'the torn record was not applied');
   t.ok(logs.some((l) => l.msg === 'cut off a torn write-ahead log record'), 'the cut is logged');
   t.equal(readFileSync(segment(dir)).length, 0, 'the log is whole again');
 });
@@ -65,7 +65,7 @@ t.test('acknowledged posts whose room-file pages a reboot lost come back from th
   const { journal: after, logs } = await openJournal(dir, 'm1.w1');
   const posts = readRoomFiles(dir).flatMap((f) => f.events).filter((e) => e.kind === 'post');
   t.same(posts.map((e) => e.id), acked.map((e) => e.id), 'every acknowledged post is back in its room file');
-  t.equal(after.index.seqOf('m1.w0'), 6, 'the origin has no gap');
+  t.equal(after.index.seqs.seqOf('m1.w0'), 6, 'the origin has no gap');
   t.ok(logs.some((l) => l.msg === 'rewrote a room file tail from the write-ahead log'), 'the torn tail was rewritten');
 });
 
@@ -93,7 +93,7 @@ t.test('full log segments before the checkpoint\'s are retired once the file sys
 
   writeFileSync(join(dir, 'wal', 'boot'), 'an earlier boot');
   const { journal: after } = await openJournal(dir, 'm1.w1', [], {}, small);
-  t.equal(after.index.seqOf('m1.w0'), 10 + 21 * 10, 'every event is there, without a gap');
+  t.equal(after.index.seqs.seqOf('m1.w0'), 10 + 21 * 10, 'every event is there, without a gap');
   t.equal(readRoomFiles(dir).flatMap((f) => f.events).length, 220, 'each once');
 });
 
@@ -107,7 +107,7 @@ const fail = (err) => { process.stderr.write(String(err)); process.exit(1); };
 const journal = new Journal(new RoomFiles({ machineDir: process.argv[1], log, lockStaleMs: 2000, onCompromised: fail }), 'm1.replicator', log, undefined, fail);
 (async () => {
   await journal.load();
-  for (let seq = journal.index.seqOf('m9.w0'); ; ) {
+  for (let seq = journal.index.seqs.seqOf('m9.w0'); ; ) {
     const batch = [];
     for (let i = 0; i < 200; i++) {
       seq++;
@@ -148,7 +148,7 @@ t.test('an origin stays gap-free on disk when its replicator is SIGKILLed mid-ap
     const seqs = seqsOf(readRoomFiles(dir), 'm9.w0');
     t.same(seqs, range1(seqs.length), `round ${round}: seqs 1..${seqs.length} on disk, no gap`);
     t.ok(seqs.length >= committed, `round ${round}: every acknowledged batch is there`);
-    t.equal(journal.index.seqOf('m9.w0'), seqs.length, `round ${round}: the index has them all`);
+    t.equal(journal.index.seqs.seqOf('m9.w0'), seqs.length, `round ${round}: the index has them all`);
   }
   const finished = logs.filter((l) => l.msg === 'finished a commit whose writer died').length;
   t.comment(`${finished} of 6 kills landed between a log record and its room files and were finished at the next load`);

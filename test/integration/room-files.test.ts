@@ -58,7 +58,7 @@ t.test('several writer processes append to the same room file concurrently: noth
   }
   const { journal } = await openJournal(machineDir, 'reader');
   t.equal(readAll(journal).length, all.length, 'a fresh load applies every event');
-  t.equal(journal.index.heldBack(), 0, 'with nothing held back');
+  t.equal(journal.index.seqs.heldBack(), 0, 'with nothing held back');
 });
 
 t.test('a torn last line is no event after a restart, and the next append repairs it and lands on a clean line', async (t) => {
@@ -130,15 +130,15 @@ t.test('a corrupt line in the middle is quarantined, its seq held open until a p
   t.ok(findById(journal, postEventId('ann', 'c1')), 'the line before loads');
   t.notOk(findById(journal, postEventId('ann', 'c2')), 'the corrupt line is skipped');
   t.notOk(findById(journal, postEventId('ann', 'c3')), 'the line after it waits behind the hole');
-  t.equal(journal.index.seqOf('w0'), 1, 'the vector stays below the hole: a pull asks peers for it');
+  t.equal(journal.index.seqs.seqOf('w0'), 1, 'the vector stays below the hole: a pull asks peers for it');
   const added = await journal.submit(post('ann', 'c4'));
   t.equal(added.seq, 4, 'the writer continues after its highest stored seq, not in the gap');
   t.same(await journal.appendStamped([stored[1], stored[2]]), { appended: 1, gapped: 0 }, 'the peer\'s copy of the lost event is stored, the one stored past it is not again');
-  t.equal(journal.index.seqOf('w0'), 4, 'and the vector moves over the hole');
+  t.equal(journal.index.seqs.seqOf('w0'), 4, 'and the vector moves over the hole');
   t.ok(findById(journal, postEventId('ann', 'c3')), 'the line after it is readable now');
   const { journal: again } = await openJournal(machineDir, 'w1');
   t.same(again.reads.lastPosts(['ann'], 10).map((e) => e.id), ['c1', 'c2', 'c3', 'c4'].map((id) => postEventId('ann', id)), 'a later load has everything, once, in key order');
-  t.equal(again.index.seqOf('w0'), 4);
+  t.equal(again.index.seqs.seqOf('w0'), 4);
 });
 
 t.test('a writer SIGKILLed while appending leaves files that load cleanly with every reported post', async (t) => {
@@ -183,7 +183,7 @@ t.test('a writer SIGKILLed while appending leaves files that load cleanly with e
     const seqs = seqsOf(files, origin);
     t.same(seqs, range1(seqs.length), `${origin}: seqs dense across restarts (${seqs.length} stored)`);
   }
-  t.equal(journal.index.heldBack(), 0);
+  t.equal(journal.index.seqs.heldBack(), 0);
 });
 
 t.test('the follow graph and posts survive re-loading the files in a new journal', async (t) => {
@@ -210,14 +210,14 @@ t.test('the follow graph and posts survive re-loading the files in a new journal
     cat: j.index.graph.following('cat'),
     bobFollowers: ['ann', 'cat'].filter((u) => j.index.graph.isFollowing(u, 'bob')),
     annTimeline: j.reads.lastPosts(j.index.graph.following('ann'), 20).map((e: ChatEvent) => `${e.author}: ${e.text}`),
-    vector: [...j.index.vector()],
+    vector: [...j.index.seqs.vector()],
   });
   const { journal: reloaded } = await openJournal(machineDir, 'w1');
   t.same(view(reloaded), view(journal), 'the reloaded view equals the one that wrote it');
   t.same(view(reloaded).ann, ['ann', 'bob'], 'ann follows bob, not cat she left');
   t.same(view(reloaded).annTimeline, ['bob: first', 'bob: second']);
   const { journal: sameSlot } = await openJournal(machineDir, 'w0');
-  t.equal((await sameSlot.submit(post('ann', 'a1'))).seq, journal.index.seqOf('w0') + 1, 'a restarted writer continues its seqs');
+  t.equal((await sameSlot.submit(post('ann', 'a1'))).seq, journal.index.seqs.seqOf('w0') + 1, 'a restarted writer continues its seqs');
 });
 
 t.test('a retried submit with the same id stores once', async (t) => {

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { decodeCheckpoint, encodeCheckpoint, headerEnd, headerWal, HEAD_BYTES, type Checkpoint } from '../../lib/core/checkpoint-format';
 import { EventIndex } from '../../lib/core/event-index';
+import { indexFromSnapshot, snapshotIndex } from '../../lib/core/index-snapshot';
 import { createEventId } from '../../lib/core/event';
 import { ev, rng } from '../helpers/events';
 
@@ -20,7 +21,7 @@ function sample(): Checkpoint {
     index.offer(ev({ origin: 'm1.abc123.w0', seq: ++seq, kind: random() < 0.7 ? 'join' : 'leave', room, author, text: '', hlc: { wall: 5000 + i, logical: i % 3 } }));
   }
   index.offer(ev({ origin: 'm2.def456.w1', seq: 7, text: 'held back, with "quotes" and ünïcödé' }));
-  const snap = index.snapshot();
+  const snap = snapshotIndex(index);
   return { index: snap, clock: { wall: 99_999, logical: 4 }, offsets: Float64Array.from(snap.names, (_, i) => i * 1000 + 0.5 * (i % 2)), wal: { segment: 3, offset: 4_096 } };
 }
 
@@ -35,9 +36,9 @@ t.test('a checkpoint reads back exactly as written', async (t) => {
   t.same([...back.index.rooms], [...c.index.rooms]);
   t.same(back.index.pending, c.index.pending, 'held-back events, text and all');
   for (const [key, a] of Object.entries(c.index.graph)) t.same([...back.index.graph[key as keyof typeof c.index.graph]], [...a], `the follow graph's ${key}`);
-  const restored = EventIndex.fromSnapshot(back.index);
-  t.same(restored.graph.following('user3'), EventIndex.fromSnapshot(c.index).graph.following('user3'));
-  t.same([...restored.rooms.names('')], [...EventIndex.fromSnapshot(c.index).rooms.names('')]);
+  const restored = indexFromSnapshot(back.index);
+  t.same(restored.graph.following('user3'), indexFromSnapshot(c.index).graph.following('user3'));
+  t.same([...restored.rooms.names('')], [...indexFromSnapshot(c.index).rooms.names('')]);
 });
 
 t.test('the arrays are used in place, wherever the buffer starts', async (t) => {
@@ -78,8 +79,8 @@ t.test('a checkpoint with any byte changed is refused', async (t) => {
 
 t.test('an index restored in place from a checkpoint keeps taking events, growing past its arrays', async (t) => {
   const c = sample();
-  const restored = EventIndex.fromSnapshot(decodeCheckpoint(encodeCheckpoint(c)).index);
-  const direct = EventIndex.fromSnapshot(c.index);
+  const restored = indexFromSnapshot(decodeCheckpoint(encodeCheckpoint(c)).index);
+  const direct = indexFromSnapshot(c.index);
   const random = rng(12);
   let seq = 0;
   for (let i = 0; i < 3_000; i++) {

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { createEventId, type ChatEvent } from '../../lib/core/event';
 import { EventIndex, lineBytes } from '../../lib/core/event-index';
+import { indexFromSnapshot, snapshotIndex } from '../../lib/core/index-snapshot';
 import { fingerprint } from '../../lib/core/identity';
 import { ev, rng, shuffled } from '../helpers/events';
 
@@ -36,12 +37,12 @@ t.test('events of one origin arriving out of seq order are held back and applied
   const [a1, a2, a3, a4] = [1, 2, 3, 4].map((seq) => ev({ origin: 'A', seq }));
   t.same(index.offer(a3), [], 'seq 3 before seq 1: held');
   t.same(index.offer(a2), [], 'seq 2 before seq 1: held');
-  t.equal(index.heldBack(), 2);
-  t.equal(index.seqOf('A'), 0, 'nothing applied yet');
+  t.equal(index.seqs.heldBack(), 2);
+  t.equal(index.seqs.seqOf('A'), 0, 'nothing applied yet');
   t.same(ids(index.offer(a1)), ids([a1, a2, a3]), 'seq 1 unblocks 2 and 3, applied in seq order');
-  t.equal(index.heldBack(), 0);
+  t.equal(index.seqs.heldBack(), 0);
   t.same(ids(index.offer(a4)), [a4.id], 'the next seq applies at once');
-  t.same([...index.vector()], [['A', 4]]);
+  t.same([...index.seqs.vector()], [['A', 4]]);
 });
 
 t.test('a random arrival order still applies each origin in seq order', async (t) => {
@@ -58,7 +59,7 @@ t.test('a random arrival order still applies each origin in seq order', async (t
       return ok;
     });
     t.ok(inOrder, `round ${round}: each origin applied 1, 2, 3, ...`);
-    t.equal(index.heldBack(), 0);
+    t.equal(index.seqs.heldBack(), 0);
   }
 });
 
@@ -71,7 +72,7 @@ t.test('duplicates (same origin and seq) are ignored, applied or held', async (t
   t.same(index.offer({ ...a1, text: 'a different copy' }), [], 'another object for the same slot');
   t.same(index.offer(a3), []);
   t.same(index.offer({ ...a3 }), [], 'a duplicate of a held event');
-  t.equal(index.heldBack(), 1, 'held once');
+  t.equal(index.seqs.heldBack(), 1, 'held once');
   t.same(ids(index.offer(ev({ origin: 'A', seq: 2 }))), ['post/alice/A-2', a3.id], 'each event applied once');
 });
 
@@ -82,43 +83,43 @@ t.test('a hole a load leaves open: held below it, filled by the missing event, n
   for (const seq of [1, 2, 4, 5, 7]) index.takeInBulk(ev({ origin: 'A', seq }), 100);
   for (const seq of [1, 2]) index.takeInBulk(ev({ origin: 'B', seq }), 100);
   t.same(index.endBulk(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }]);
-  index.holdGaps();
-  t.equal(index.seqOf('A'), 2, 'the vector stops below the hole: a pull asks for it again');
-  t.equal(index.seqOf('B'), 2);
-  t.same(index.holes(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }], 'which seqs are missing');
-  t.ok(index.has('A', 4) && index.has('A', 7) && !index.has('A', 3), 'what is stored past it is known');
-  t.equal(index.topSeq('A'), 7, 'a writer of A stamps after everything stored');
-  t.ok(index.hasStoredPastHoles());
+  index.endBulk(true);
+  t.equal(index.seqs.seqOf('A'), 2, 'the vector stops below the hole: a pull asks for it again');
+  t.equal(index.seqs.seqOf('B'), 2);
+  t.same(index.seqs.holes(), [{ origin: 'A', from: 3, to: 3 }, { origin: 'A', from: 6, to: 6 }], 'which seqs are missing');
+  t.ok(index.seqs.has('A', 4) && index.seqs.has('A', 7) && !index.seqs.has('A', 3), 'what is stored past it is known');
+  t.equal(index.seqs.topSeq('A'), 7, 'a writer of A stamps after everything stored');
+  t.ok(index.seqs.hasStoredPastHoles());
   t.same(index.offer(ev({ origin: 'A', seq: 4 })), [], 'a stored event offered again is not applied twice');
   const a3 = ev({ origin: 'A', seq: 3 });
   t.same(ids(index.offer(a3)), [a3.id], 'the fetched event applies');
-  t.equal(index.seqOf('A'), 5, 'and the vector moves over what was stored past it');
-  t.same(index.holes(), [{ origin: 'A', from: 6, to: 6 }]);
+  t.equal(index.seqs.seqOf('A'), 5, 'and the vector moves over what was stored past it');
+  t.same(index.seqs.holes(), [{ origin: 'A', from: 6, to: 6 }]);
   index.offer(ev({ origin: 'A', seq: 6 }));
-  t.equal(index.seqOf('A'), 7);
-  t.same(index.holes(), []);
-  t.notOk(index.hasStoredPastHoles());
-  t.equal(index.heldBack(), 0);
+  t.equal(index.seqs.seqOf('A'), 7);
+  t.same(index.seqs.holes(), []);
+  t.notOk(index.seqs.hasStoredPastHoles());
+  t.equal(index.seqs.heldBack(), 0);
 });
 
 t.test('holes() also names what replication holds back', async (t) => {
   const index = new EventIndex();
   offerAll(index, [ev({ origin: 'A', seq: 1 }), ev({ origin: 'A', seq: 4 }), ev({ origin: 'B', seq: 2 })]);
-  t.same(index.holes(), [{ origin: 'A', from: 2, to: 3 }, { origin: 'B', from: 1, to: 1 }]);
+  t.same(index.seqs.holes(), [{ origin: 'A', from: 2, to: 3 }, { origin: 'B', from: 1, to: 1 }]);
 });
 
-t.test('userExists and roomNames come from create events', async (t) => {
+t.test('the rooms and their names come from create events', async (t) => {
   const index = new EventIndex();
-  t.notOk(index.userExists('ann'));
+  t.notOk(index.rooms.has('ann'));
   offerAll(index, [
     ev({ origin: 'A', seq: 1, kind: 'create', id: createEventId('zed'), room: 'zed', author: 'zed', text: '' }),
     ev({ origin: 'A', seq: 2, kind: 'create', id: createEventId('ann'), room: 'ann', author: 'ann', text: '' }),
     ev({ origin: 'A', seq: 3, kind: 'post', room: 'bob', author: 'bob' }),
     ev({ origin: 'B', seq: 1, kind: 'create', id: createEventId('ann'), room: 'ann', author: 'ann', text: '' }),
   ]);
-  t.ok(index.userExists('ann'));
-  t.ok(index.userExists('zed'));
-  t.notOk(index.userExists('bob'), 'a post does not create a user');
+  t.ok(index.rooms.has('ann'));
+  t.ok(index.rooms.has('zed'));
+  t.notOk(index.rooms.has('bob'), 'a post does not create a user');
   t.same([...index.rooms.names('')], ['ann', 'zed'], 'sorted, each once');
 });
 
@@ -141,11 +142,11 @@ t.test('a snapshot restores vector, rooms, graph and held-back events', async (t
   ];
   const index = new EventIndex();
   offerAll(index, events);
-  const restored = EventIndex.fromSnapshot(index.snapshot());
-  t.same([...restored.vector()].sort(), [...index.vector()].sort(), 'the same vector');
+  const restored = indexFromSnapshot(snapshotIndex(index));
+  t.same([...restored.seqs.vector()].sort(), [...index.seqs.vector()].sort(), 'the same vector');
   t.same([...restored.rooms.names('')], ['ann']);
   t.same(restored.graph.following('ann'), ['ann', 'bob']);
-  t.equal(restored.heldBack(), 1, 'the held event is held again');
+  t.equal(restored.seqs.heldBack(), 1, 'the held event is held again');
   const a3 = ev({ origin: 'A', seq: 3, kind: 'leave', room: 'bob', author: 'ann', text: '' });
   t.same(ids(restored.offer(a3)), [a3.id, events[events.length - 1].id], 'the gap fills after the restore');
   t.same(restored.graph.following('ann'), ['ann', 'cat']);
@@ -156,13 +157,13 @@ t.test('a load restores the index in place: whoever holds it sees the snapshot, 
   offerAll(source, [ev({ origin: 'A', seq: 1, kind: 'create', id: createEventId('ann'), room: 'ann', author: 'ann', text: '' }), ev({ origin: 'A', seq: 3, room: 'ann', author: 'ann' })]);
   const held = new EventIndex(); // e.g. captured by a chat handler before the load
   offerAll(held, [ev({ origin: 'B', seq: 1, kind: 'create', id: createEventId('zed'), room: 'zed', author: 'zed', text: '' })]);
-  held.restore(source.snapshot());
-  t.same([...held.vector()], [['A', 1]], "the snapshot's vector, none of the old one");
+  held.restore(indexFromSnapshot(snapshotIndex(source)));
+  t.same([...held.seqs.vector()], [['A', 1]], "the snapshot's vector, none of the old one");
   t.same([...held.rooms.names('')], ['ann'], "the snapshot's rooms");
-  t.equal(held.heldBack(), 1, 'its held-back event');
-  held.restore();
-  t.same([...held.vector()], [], 'restored from nothing: empty');
-  t.equal(held.heldBack(), 0);
+  t.equal(held.seqs.heldBack(), 1, 'its held-back event');
+  held.restore(new EventIndex());
+  t.same([...held.seqs.vector()], [], 'restored from nothing: empty');
+  t.equal(held.seqs.heldBack(), 0);
 });
 
 t.test('a bulk load takes events in any order, and moves the vector over what is dense', async (t) => {
@@ -177,11 +178,11 @@ t.test('a bulk load takes events in any order, and moves the vector over what is
   for (const e of shuffledEvents) if (e !== missing) index.takeInBulk(e, lineBytes(e));
   t.notOk(index.takeInBulk(shuffledEvents[0] === missing ? shuffledEvents[1] : shuffledEvents[0], 100), 'an event already had is not taken twice');
   t.same(index.endBulk(), [{ origin: 'm1.w1', from: 7, to: 7 }], 'a gap is reported');
-  t.equal(index.seqOf('m1.w1'), 6, 'its origin stops before the gap');
-  t.equal(index.seqOf('m1.w0'), 20, 'the others are dense');
+  t.equal(index.seqs.seqOf('m1.w1'), 6, 'its origin stops before the gap');
+  t.equal(index.seqs.seqOf('m1.w0'), 20, 'the others are dense');
   index.takeInBulk(missing, lineBytes(missing));
   t.same(index.endBulk(), [], 'a second pass fills it');
-  t.same([...index.vector()].sort(), [...whole.vector()].sort(), 'the same vector as in-order offers');
+  t.same([...index.seqs.vector()].sort(), [...whole.seqs.vector()].sort(), 'the same vector as in-order offers');
   t.same(ids(index.offer(ev({ origin: 'm1.w1', seq: 21 }))), ['post/alice/m1.w1-21'], 'after the bulk, offers apply as usual');
 });
 
@@ -192,7 +193,7 @@ t.test('a post known only by its index record moves the vector when it is next, 
   const third = ev({ origin: 'a', seq: 3 });
   t.same(idx.offer(third), [], 'an early arrival is held back');
   t.same(idx.offerUnreadPost('a', 2, 'alice', 100), [third], 'seq 2, unread, applies and releases seq 3');
-  t.equal(idx.seqOf('a'), 3);
+  t.equal(idx.seqs.seqOf('a'), 3);
   t.equal(idx.offerUnreadPost('a', 3, 'alice', 100), null, 'an applied seq is refused');
   t.same(idx.offerUnreadPost('b', 1, 'alice', 100), [], 'a new origin starts at 1');
 });
@@ -204,16 +205,16 @@ t.test("a user's stored bytes count each of its lines once, however it was learn
   const index = new EventIndex();
   index.offer(lines[0]);
   index.offer(lines[2], lineBytes(lines[2])); // early: held back, counted once it applies
-  t.equal(index.storedBy('alice'), lineBytes(lines[0]), 'a held-back line is not counted yet');
+  t.equal(index.authored.get('alice'), lineBytes(lines[0]), 'a held-back line is not counted yet');
   index.offer(lines[2], lineBytes(lines[2]));
   index.offerUnreadPost('A', 2, 'alice', lineBytes(lines[1])); // a post learned by its index record alone
   index.offer(lines[1]);
   index.offer(lines[3]);
-  t.equal(index.storedBy('alice'), total, 'each line once, whichever way it came');
+  t.equal(index.authored.get('alice'), total, 'each line once, whichever way it came');
   index.offer(ev({ origin: 'B', seq: 1, kind: 'join', author: 'bob', room: 'alice' }));
-  t.equal(index.storedBy('alice'), total, "another user's join of her room is bob's, not hers");
-  t.ok(index.storedBy('bob') > 0, "it is bob's");
-  t.equal(EventIndex.fromSnapshot(index.snapshot()).storedBy('alice'), total, 'a checkpoint keeps the counts');
+  t.equal(index.authored.get('alice'), total, "another user's join of her room is bob's, not hers");
+  t.ok(index.authored.get('bob') > 0, "it is bob's");
+  t.equal(indexFromSnapshot(snapshotIndex(index)).authored.get('alice'), total, 'a checkpoint keeps the counts');
 });
 
 t.test("only events made with their user's key count, whatever order they arrive in; events from before keys always count", async (t) => {
@@ -237,12 +238,12 @@ t.test("only events made with their user's key count, whatever order they arrive
     t.same(shown.filter((id) => id.startsWith('post/')).sort(), ['post/bob/good', 'post/bob/old'], 'shown: the posts by the room key, and the one from before keys');
     t.same(index.graph.following('ann'), ['ann', 'bob'], "ann's join, by ann's key, applied (once ann's key is known)");
     t.same(index.graph.following('cat'), ['cat'], "cat's join, by another key, is not");
-    const restored = EventIndex.fromSnapshot(index.snapshot());
+    const restored = indexFromSnapshot(snapshotIndex(index));
     t.equal(restored.keys.fingerprintOf('bob'), fp(2), 'the keys survive a checkpoint');
   }
   const waiting = new EventIndex();
   offerAll(waiting, events.slice(2, 3));
-  const back = EventIndex.fromSnapshot(waiting.snapshot());
+  const back = indexFromSnapshot(snapshotIndex(waiting));
   offerAll(back, events.slice(0, 1));
   t.same(back.graph.following('ann'), ['ann', 'bob'], 'a join waiting for its key survives a checkpoint');
 });

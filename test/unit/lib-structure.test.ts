@@ -1,20 +1,30 @@
 /**
  * The shape the next engineer can rely on (README, Layout): lib/'s folders form
  * layers, each importing only the ones below it, by any form of import; no function
- * runs past 60 lines, no file past 400, no class past 300 lines or 30 members. Each
- * rule is shown failing on a source that breaks it, so none passes by not looking.
+ * runs past 60 lines, no file past 400, no class past 200 lines or 15 members (those
+ * declared in its body). Each rule is shown failing on a source that breaks it, so
+ * none passes by not looking.
  */
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '../../lib/common/paths';
-import { importsOf, layerViolations, sizeViolations, type Limits, type Source } from '../helpers/source-structure';
+import { classesOverLimits, importsOf, layerViolations, sizeViolations, type Limits, type Source } from '../helpers/source-structure';
 
 const LIB = join(REPO_ROOT, 'lib');
-const LIMITS: Limits = { functionLines: 60, fileLines: 400, classLines: 300, classMembers: 30 };
-/** Files whose size is let through until the issue that splits them lands. */
+const LIMITS: Limits = { functionLines: 60, fileLines: 400, classLines: 200, classMembers: 15 };
+/**
+ * Classes ('folder/file.ts#Class') let through until the work that splits them
+ * lands, each with its reason; one no longer over the limits must leave the list.
+ */
 const SIZE_EXCEPTIONS: Record<string, string> = {
-  'core/event-index.ts': 'the index of every event kind; to split by kind',
+  'client/connection.ts#ChatConnection': 'the client connection: calls, streams and reconnection; to split',
+  'control/child-supervisor.ts#ChildSupervisor': 'lib/control is in the takeover work (issue 22); to split there',
+  'control/election.ts#RingElection': 'lib/control is in the takeover work (issue 22); to split there',
+  'control/reviver.ts#Reviver': 'lib/control is in the takeover work (issue 22); to split there',
+  'control/takeover.ts#Takeover': 'lib/control is in the takeover work (issue 22); to split there',
+  'replication/peer-link.ts#PeerLink': 'lib/replication is in the catch-up work (issue 21.3); to split there',
+  'replication/replication-service.ts#PullStream': 'lib/replication is in the catch-up work (issue 21.3); to split there',
 };
 
 /** The layers, bottom up: a folder may import only folders of a lower rank. */
@@ -71,7 +81,8 @@ t.test('every form of import counts, and a folder named without a file is still 
 
 t.test(`no function over ${LIMITS.functionLines} lines, file over ${LIMITS.fileLines} or class over ${LIMITS.classLines} lines or ${LIMITS.classMembers} members`, async (t) => {
   t.same(sizeViolations(lib, LIMITS, SIZE_EXCEPTIONS), []);
-  t.same(Object.keys(SIZE_EXCEPTIONS).filter((path) => !lib.some((s) => s.path === path)), [], 'every exception names a file that exists');
+  const over = classesOverLimits(lib, LIMITS);
+  t.same(Object.keys(SIZE_EXCEPTIONS).filter((name) => !over.includes(name)), [], 'every exception names a class still over the limits');
 });
 
 t.test('each size rule fails when broken', async (t) => {
@@ -79,9 +90,15 @@ t.test('each size rule fails when broken', async (t) => {
   t.match(sizeViolations([{ path: 'core/a.ts', text: longFunction }], LIMITS), [/a function of 62 lines/]);
   const longFile = `${body(LIMITS.fileLines).replace(/^ {2}/gm, '')}\n`;
   t.match(sizeViolations([{ path: 'core/a.ts', text: longFile }], LIMITS), [/core\/a.ts: 401 lines/]);
-  const manyMembers = `class C {\n${Array.from({ length: LIMITS.classMembers + 1 }, (_, i) => `  m${i} = ${i};`).join('\n')}\n}\n`;
-  t.match(sizeViolations([{ path: 'core/a.ts', text: manyMembers }], LIMITS), [/class C of 33 lines and 31 members/]);
-  const longClass = `class C {\n  m(): void {\n    if (1) {\n${body(50)}\n    }\n  }\n${Array.from({ length: 5 }, (_, i) => `  n${i}(): void {\n${body(50)}\n  }`).join('\n')}\n}\n`;
-  t.match(sizeViolations([{ path: 'core/a.ts', text: longClass }], LIMITS), [/class C of \d+ lines and 6 members/]);
-  t.same(sizeViolations([{ path: 'core/a.ts', text: manyMembers }], LIMITS, { 'core/a.ts': 'being split' }), [], 'an excepted file is let through');
+  const members = (n: number): string => Array.from({ length: n }, (_, i) => `  m${i} = ${i};`).join('\n');
+  const manyMembers = `class C {\n${members(LIMITS.classMembers + 1)}\n}\n`;
+  t.match(sizeViolations([{ path: 'core/a.ts', text: manyMembers }], LIMITS), [/class C of 18 lines and 16 members/]);
+  t.same(sizeViolations([{ path: 'core/a.ts', text: `class C {\n${members(LIMITS.classMembers)}\n}\n` }], LIMITS), [], `${LIMITS.classMembers} members are fine`);
+  const method = (i: number): string => `  n${i}(): void {\n${body(40)}\n  }`;
+  const longClass = `class C {\n${Array.from({ length: 5 }, (_, i) => method(i)).join('\n')}\n}\n`;
+  t.match(sizeViolations([{ path: 'core/a.ts', text: longClass }], LIMITS), [/class C of 212 lines and 5 members/]);
+  const twoClasses = `${manyMembers}class D {\n${members(LIMITS.classMembers + 1)}\n}\n`;
+  t.match(sizeViolations([{ path: 'core/a.ts', text: twoClasses }], LIMITS, { 'core/a.ts#C': 'being split' }), [/class D of/], 'a class excepted lets no other class of its file through');
+  t.same(sizeViolations([{ path: 'core/a.ts', text: twoClasses }], LIMITS, { 'core/a.ts': 'being split' }), [], 'an excepted file is let through');
+  t.same(classesOverLimits([{ path: 'core/a.ts', text: twoClasses }, { path: 'core/b.ts', text: 'class E {}\n' }], LIMITS), ['core/a.ts#C', 'core/a.ts#D'], 'what an exception must name');
 });

@@ -12,7 +12,7 @@ import { ev, rng, shuffled } from '../helpers/events';
 
 /** A ship log fed as the journal feeds it: every event the index sees, after the index saw it. */
 function rig(index = new EventIndex()) {
-  const ship = new ShipLog((origin) => index.seqOf(origin));
+  const ship = new ShipLog((origin) => index.seqs.seqOf(origin));
   const shipped: ChatEvent[][] = [];
   const stop = ship.subscribe((events) => shipped.push(events));
   const offer = (e: ChatEvent): void => {
@@ -38,7 +38,7 @@ t.test('an early arrival waits until the index applies it, then ships after what
 t.test('nothing the load applied before shipping began is shipped', async (t) => {
   const r = rig();
   for (let seq = 1; seq <= 3; seq++) r.index.offer(ev({ origin: 'm2.bb.w0', seq }));
-  r.ship.startAt(r.index.vector());
+  r.ship.startAt(r.index.seqs.vector());
   r.offer(ev({ origin: 'm2.bb.w0', seq: 2 }));
   r.offer(ev({ origin: 'm2.bb.w0', seq: 4 }));
   t.same(r.ids(), ['m2.bb.w0#4']);
