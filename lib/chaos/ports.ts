@@ -68,7 +68,7 @@ function reserveOnHost(port: number): boolean {
   }
   let owner: number;
   try {
-    owner = Number(readFileSync(join(RESERVATIONS, String(port)), 'utf8'));
+    owner = Number(readFileSync(file, 'utf8'));
   } catch {
     return false; // released meanwhile: another pick
   }
