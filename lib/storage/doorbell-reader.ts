@@ -52,6 +52,8 @@ export interface DoorbellParts {
 export class DoorbellReader {
   /** Doorbells waiting to be read, merged: rooms to read from their files; rooms, seqs and records to learn from. */
   private readonly rung = { read: new Set<string>(), hinted: new Set<string>(), upTo: new Map<string, number>(), records: [] as WalPosition[], running: false };
+  /** The last read of doorbells started: it ends once none is left to read. */
+  private reading = Promise.resolve();
   /**
    * Rooms rung while the load runs: the load's to read (after it, see readDeferred). A
    * worker listens before it loads, and a doorbell taken into the empty state would
@@ -69,15 +71,34 @@ export class DoorbellReader {
     for (const room of rooms) (upTo ? r.hinted : r.read).add(room);
     for (const [origin, seq] of Object.entries(upTo ?? {})) advance(r.upTo, origin, seq);
     if (record && upTo && r.records.length < RECORDS_PER_RING) r.records.push(record);
-    if (!r.running) void this.readRung();
+    if (!r.running) this.reading = this.readRung();
+  }
+
+  /**
+   * A caller's refresh (a user another writer just created, say): these rooms' new
+   * lines, applied. An event there may be held behind its origin's earlier events,
+   * which lie in other rooms while their doorbell is still on its way; those are
+   * learned first, from the origin's index records (written before its writer
+   * answered), so a user's acknowledged write is seen by their next call on any writer.
+   */
+  async refresh(rooms: string[]): Promise<void> {
+    const behind = new Map<string, number>();
+    await this.readRooms(rooms, (e) => {
+      if (this.d.index.seqs.seqOf(e.origin) < e.seq) advance(behind, e.origin, e.seq);
+    });
+    if (behind.size === 0) return;
+    this.ring({ rooms, upTo: Object.fromEntries(behind) });
+    await this.reading;
   }
 
   /** Reads what other writers appended to these rooms (after the load: during it, the load reads them). */
-  async readRooms(rooms: string[]): Promise<void> {
+  async readRooms(rooms: string[], read?: (e: ChatEvent) => void): Promise<void> {
     if (this.d.publisher.loading) return this.defer(rooms);
     const slice = timeSlicer(); // a doorbell after a big replicated batch names thousands of rooms
     for (const room of rooms) {
-      this.d.publisher.publishStored(await this.d.reader.readNew(room), false);
+      const stored = await this.d.reader.readNew(room);
+      this.d.publisher.publishStored(stored, false);
+      if (read) for (const s of stored) read(s.event);
       await slice();
     }
     this.d.origins.flush();

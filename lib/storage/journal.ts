@@ -130,9 +130,9 @@ export class Journal {
     this.doorbells.ring(ring);
   }
 
-  /** Reads what other writers appended to these rooms. */
+  /** Reads what other writers appended to these rooms, and what of theirs it follows (see DoorbellReader.refresh). */
   async refresh(rooms: string[]): Promise<void> {
-    await this.doorbells.readRooms(rooms);
+    await this.doorbells.refresh(rooms);
   }
 
   /**

@@ -117,6 +117,19 @@ t.test('lines of another writer between the learned ones: that room is read from
   t.same(readAll(worker).length, events.length + 1);
 });
 
+t.test("read-your-writes: a user another writer just created is known to a refresh of their room alone, before that writer's doorbells arrive", async (t) => {
+  const machineDir = join(tempDir(t), 'm1');
+  const { journal: w0 } = await openJournal(machineDir, 'm1.w0');
+  const { journal: w1 } = await openJournal(machineDir, 'm1.w1');
+  // Created one after another, as parallel Connects are: bob's create follows alice's, in another room, of the same origin.
+  for (const u of ['alice', 'bob']) await w0.submit({ id: createEventId(u), kind: 'create', room: u, author: u, text: '' });
+  // None of w0's doorbells reached w1: bob's next call on w1 refreshes bob's room only.
+  await w1.refresh(['bob']);
+  t.ok(w1.index.rooms.has('bob'), "bob's create is applied, not held behind alice's");
+  t.ok(w1.index.rooms.has('alice'), "alice's, the origin's earlier event, was learned from its index record");
+  t.same(w1.index.seqs.vector(), w0.index.seqs.vector(), 'the two writers agree');
+});
+
 t.test('a doorbell whose log record is gone (its segment retired) reads the lines one by one', async (t) => {
   const machineDir = join(tempDir(t), 'm3');
   const { journal: replicator } = await openJournal(machineDir, 'm3.replicator');
