@@ -26,6 +26,7 @@ export const metrics = {
   restarts: new Counter({ name: 'ftchat_restarts_total', help: "Starts of this machine's processes after their first, across primaries", labelNames: ['role'] }),
   masterTerm: new Gauge({ name: 'ftchat_master_term', help: "The master's term (on the master machine; 0 on the others)" }),
   elections: new Counter({ name: 'ftchat_elections_total', help: "Elections among this machine's guardians that started a new primary" }),
+  standbys: new Gauge({ name: 'ftchat_standbys', help: "Warm standbys found standing by to take over from this machine's primary at its last look (the master machine)" }),
   quotaRefusals: new Counter({ name: 'ftchat_quota_refusals_total', help: 'Calls refused by a quota', labelNames: ['kind'] }),
 };
 

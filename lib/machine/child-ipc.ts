@@ -3,9 +3,21 @@
  * of child holds: liveness pings, workers' quota leases, metrics. The messages are
  * lib/common/ipc-message.ts's; each child reads them through its one IpcInbox.
  */
-import type { IpcInbox, MetricsAnswer, Pong, QuotaAsk } from '../common/ipc-message';
+import type { IpcInbox, IpcMessage, MetricsAnswer, Pong, QuotaAsk } from '../common/ipc-message';
 import type { Grant, QuotaKind } from '../core/quota-leases';
 import { collectProcessMetrics, processMetrics } from '../common/metrics';
+
+/**
+ * Sends `msg` to our primary if it is still there; returns whether it went. Every
+ * child's message goes through here: a send racing the primary's death fails with
+ * EPIPE, which without a callback is an unhandled 'error' on the process. The
+ * callback takes it (node:cluster ends a child whose primary is gone at the disconnect).
+ */
+export function toPrimary(msg: IpcMessage): boolean {
+  if (!process.send || !process.connected) return false;
+  process.send(msg, undefined, undefined, () => undefined);
+  return true;
+}
 
 /**
  * In a child, from its start: answer the primary's liveness pings, saying it is
@@ -14,7 +26,7 @@ import { collectProcessMetrics, processMetrics } from '../common/metrics';
  */
 export function answerPings(inbox: IpcInbox): { serving(): void } {
   let loading = true;
-  const pong = (): void => void process.send?.({ type: 'pong', loading } satisfies Pong);
+  const pong = (): void => void toPrimary({ type: 'pong', loading } satisfies Pong);
   inbox.on('ping', pong);
   return {
     serving: () => {
@@ -44,8 +56,7 @@ export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: stri
         waiting.delete(id);
         resolve(g);
       });
-      if (process.send) process.send({ type: 'quota', id, kind, key, want, unspent } satisfies QuotaAsk);
-      else waiting.get(id)?.({ tokens: 1, waitMs: 0 });
+      if (!toPrimary({ type: 'quota', id, kind, key, want, unspent } satisfies QuotaAsk)) waiting.get(id)?.({ tokens: 1, waitMs: 0 });
     });
 }
 
@@ -53,6 +64,6 @@ export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: stri
 export function answerMetricsAsks(inbox: IpcInbox): void {
   collectProcessMetrics();
   inbox.on('metrics-ask', (msg) => {
-    void processMetrics().then((metrics) => process.send?.({ type: 'metrics', id: Number(msg.id), metrics } satisfies MetricsAnswer));
+    void processMetrics().then((metrics) => toPrimary({ type: 'metrics', id: Number(msg.id), metrics } satisfies MetricsAnswer));
   });
 }

@@ -21,7 +21,7 @@ import { machineDirOf } from '../storage/data-dir';
 import type { Journal } from '../storage/journal';
 import { logClaims, provedBy, RoomKeys } from '../storage/room-keys';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerMetricsAsks, answerPings } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, toPrimary } from '../machine/child-ipc';
 import { metrics, refreshOnCollect } from '../common/metrics';
 import { CatchUpGate } from './catch-up-gate';
 import { ClockSkewMonitor } from './clock-skew';
@@ -55,7 +55,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   const journal = openMachineJournal(config, machine, log, () => `${machine}.replicator`, fbsCommand, REPLICATOR_HANDLE_SHARE);
   const ship = new ShipLog((origin) => journal.index.seqs.seqOf(origin));
   journal.listeners.onEveryEvent((e) => ship.offer(e));
-  journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
+  journal.listeners.onCommitted((c) => toPrimary({ type: 'doorbell', ...c } satisfies Doorbell));
   // Local writers ring the doorbell after every commit; listening before the load
   // means nothing rung meanwhile is missed. (A chokidar watch of the rooms dir was
   // measured as a safety net: it re-scanned the dir on every change, 20-27 ms of CPU
@@ -79,7 +79,7 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
 
   const skew = new ClockSkewMonitor(config.maxClockOffsetMs);
   // The primary shows the peers' clock offsets in `fbs status`.
-  setInterval(() => process.send?.({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
+  setInterval(() => toPrimary({ type: 'clock', offsets: skew.offsets() } satisfies ClockOffsets), CLOCK_REPORT_MS).unref();
   const peers = Object.keys(config.machines).filter((m) => m !== machine);
   const gate = new CatchUpGate();
   const opening = new Set<string>();

@@ -15,7 +15,7 @@ import { writerOrigin } from '../core/origins';
 import { chatServiceDefinition, createChatService } from './chat-service';
 import { IpcInbox, type ChatMode, type Doorbell } from '../common/ipc-message';
 import { openMachineJournal, stopOnSignal } from '../machine/machine-child';
-import { answerMetricsAsks, answerPings, askPrimaryForQuota } from '../machine/child-ipc';
+import { answerMetricsAsks, answerPings, askPrimaryForQuota, toPrimary } from '../machine/child-ipc';
 import { Quotas } from './quotas';
 import { RetiredFileReader } from '../storage/retired-file';
 import { machineDirOf } from '../storage/data-dir';
@@ -56,7 +56,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand, warm }
   inbox
     .on('doorbell', (msg) => journal.ring(msg))
     .on('chat-elsewhere', (msg) => (msg.on ? chattingElsewhere.add(msg.user) : chattingElsewhere.delete(msg.user)));
-  journal.listeners.onCommitted((c) => process.send?.({ type: 'doorbell', ...c } satisfies Doorbell));
+  journal.listeners.onCommitted((c) => toPrimary({ type: 'doorbell', ...c } satisfies Doorbell));
   const loop = reportLoopDelay(log);
   const pings = answerPings(inbox);
   answerMetricsAsks(inbox);
@@ -82,7 +82,7 @@ export async function runWorker({ config, machine, slot, log, fbsCommand, warm }
       proved: provedBy(trust),
       presence: {
         elsewhere: (user) => chattingElsewhere.has(user),
-        changed: (user, on) => process.send?.({ type: 'chat-mode', user, on } satisfies ChatMode),
+        changed: (user, on) => toPrimary({ type: 'chat-mode', user, on } satisfies ChatMode),
       },
       retired: () => retired.current(),
     }));

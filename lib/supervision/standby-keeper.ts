@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../common/config';
 import { serverCommandLine } from '../common/fbs-command-line';
 import type { Logger } from '../common/log';
+import { metrics } from '../common/metrics';
 import { standbyPids } from '../common/processes';
 import { StandbySlot, type StandbyAction, type StandbyInput } from '../control/standby-slot';
 import { timingPolicy } from '../control/timing-policy';
@@ -27,7 +28,11 @@ export function keepStandby({ config, machine, log, fbsCommand, serving }: Stand
   const slot = new StandbySlot(policy.standby, performance.now());
   const step = (input: StandbyInput): void => slot.step(input, performance.now()).forEach(act);
   const act = (a: StandbyAction): void => {
-    if ('look' in a) return step({ kind: 'looked', standbys: standbyPids(config.file, machine, process.pid).length, serving: serving() });
+    if ('look' in a) {
+      const standbys = standbyPids(config.file, machine, process.pid).length;
+      metrics.standbys.set(standbys);
+      return step({ kind: 'looked', standbys, serving: serving() });
+    }
     const { cmd, args } = serverCommandLine(fbsCommand, { verb: 'start', machine, config: config.file });
     // Not a guardian's revival (no term, no election to count), and no terminal summary of its own.
     const env = { ...process.env, FBS_MACHINE: machine, FBS_SUMMARY: '0', FBS_TERM: undefined, FBS_ELECTED: undefined };

@@ -26,7 +26,12 @@ type LifecycleAction = Extract<TakeoverAction, { inCharge: unknown } | { stopped
 
 export class TakeoverIo {
   private readonly self: PrimaryState;
-  private readonly ledger: RestartLedger;
+  /**
+   * The slots' restart counts, read once the last primary is gone (our first use is after
+   * we bind its admin port): a start that stood by while that primary counted deaths
+   * carries them on.
+   */
+  private ledgerRead: RestartLedger | null = null;
   readonly recorded: RecordedPrimary;
   private readonly charge: PrimaryCharge;
   private readonly admin: AdminPort;
@@ -39,14 +44,17 @@ export class TakeoverIo {
     const { config, machine, log, fbsCommand } = opts;
     const machineDir = machineDirOf(config.dataDir, machine);
     mkdirSync(machineDir, { recursive: true });
-    const restarts = (this.ledger = new RestartLedger(machineDir));
     this.recorded = new RecordedPrimary(config, machine, machineDir, log, heard);
     this.charge = new PrimaryCharge(machineDir, config.storage.lockStaleMs);
     this.self = {
       config, machine, machineDir, term: 0, restarts: 0, primary: null, guardians: undefined,
-      keeper: () => (this.self.guardians ??= keepGuardians({ config, machine, term: this.self.term, log, fbsCommand, restarts })),
+      keeper: () => (this.self.guardians ??= keepGuardians({ config, machine, term: this.self.term, log, fbsCommand, restarts: this.ledger })),
     };
     this.admin = new AdminPort(this.self, log);
+  }
+
+  private get ledger(): RestartLedger {
+    return (this.ledgerRead ??= new RestartLedger(this.self.machineDir));
   }
 
   perform(a: Exclude<TakeoverAction, LifecycleAction>): Outcome | Promise<Outcome> {

@@ -16,7 +16,7 @@ import { scrapeMachine } from '../../lib/admin/scrape';
 const REQUIRED = [
   'ftchat_posts_total', 'ftchat_post_ack_seconds', 'ftchat_deliveries_total', 'ftchat_streams', 'ftchat_stream_drops_total',
   'ftchat_commit_batch_events', 'ftchat_fsync_seconds', 'ftchat_replication_lag_events', 'ftchat_peer_link_up', 'ftchat_clock_offset_seconds',
-  'ftchat_restarts_total', 'ftchat_master_term', 'ftchat_elections_total', 'ftchat_quota_refusals_total',
+  'ftchat_restarts_total', 'ftchat_master_term', 'ftchat_elections_total', 'ftchat_standbys', 'ftchat_quota_refusals_total',
   'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds',
 ];
 

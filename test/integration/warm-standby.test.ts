@@ -9,6 +9,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../lib/common/config';
+import { metricSamples } from '../../lib/common/metrics-text';
 import { serverProcesses } from '../../lib/common/processes';
 import { WAITING_AHEAD } from '../../lib/server/worker';
 import { FBS, startCluster, type TestCluster } from '../helpers/server';
@@ -31,6 +32,9 @@ t.test('a killed master is followed by its warm standby, whose workers forked ah
   const master = (await cluster.status()).master!;
   const standby = await waitFor('a warm standby on m1', () => warmStandby(cluster, master.pid, 2), 60_000);
   t.ok(standby.workers.every((pid) => !serverProcesses(cluster.configFile, 'm1', master.pid).some((p) => p.pid === pid && p.role === 'worker')), 'its workers are not counted as the machine\'s workers');
+  const metricsUrl = (await cluster.status()).machines.m1.metricsUrl;
+  await waitFor('ftchat_standbys 1 on the master machine', async () => metricSamples(await (await fetch(metricsUrl)).text()).get('ftchat_standbys') === 1, 30_000);
+  t.pass('an operator sees the standby in the metrics: ftchat_standbys 1');
 
   process.kill(master.pid, 'SIGKILL');
   const after = await waitFor('a new master and its workers serving', async () => {
