@@ -24,6 +24,11 @@ import { waitFor } from '../test/helpers/wait';
 import { call, chatClient, startTree } from './server';
 import { cpuClock, cpuMs, cpuPercent, loadAverageText, nowMs, startRun, summarize, type RunHeader, type Summary } from './stats';
 import { machineChannelCredentials } from '../lib/common/transport-security';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { machineDirOf } from '../lib/storage/data-dir';
+import { generateInto } from './history-cache';
+import { usersFor } from './history-gen';
 
 export interface ReplicationOptions {
   /** Steady posting rate of the lag runs, posts/s, and how long each run posts. */
@@ -35,8 +40,30 @@ export interface ReplicationOptions {
   catchUps?: number[];
   /** Posts in flight per posting machine while the missed events are written. */
   fillInFlight?: number;
+  /** Sizes of the catch-ups of an emptied m3 from a generated history on m1 and m2 (`--catch-up`); given, only these run. */
+  emptyCatchUps?: number[];
+  /** The generated histories: users wanted, follows per user, seed; and a cache dir (bench/history-cache.ts). */
+  history?: { users: number; follows: number; seed: number; cache: string | null };
+  /** A dir for CPU profiles of m3's processes during an emptied m3's catch-up (`--cpu-prof DIR`). */
+  cpuProfDir?: string;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
+}
+
+/** The suite's own flags (bench/run.ts); `--users`, `--follows`, `--seed`, `--history-cache` are the history suite's. */
+export const REPLICATION_ARGS = {
+  'catch-up': { type: 'string' },
+  'cpu-prof': { type: 'string' },
+} as const;
+
+export function replicationOptions(args: { 'catch-up'?: string; 'cpu-prof'?: string; users?: string; follows?: string; seed?: string; 'history-cache'?: string; smoke?: boolean }): ReplicationOptions {
+  if (args.smoke) return REPLICATION_SMOKE;
+  if (args['catch-up'] === undefined) return {};
+  return {
+    emptyCatchUps: args['catch-up'].split(',').map(Number).filter((n) => n > 0),
+    history: { users: Number(args.users ?? 100_000), follows: Number(args.follows ?? 20), seed: Number(args.seed ?? 1), cache: args['history-cache'] ?? null },
+    cpuProfDir: args['cpu-prof'],
+  };
 }
 
 export interface LagRun {
@@ -79,8 +106,10 @@ export interface CatchUpRun {
   missed: number;
   /** Events m3 already had. */
   had: number;
-  /** The set-up, not the result: writing the missed posts on m1 and m2 through gRPC, and m1/m2 converging. */
-  fill: { posts: number; seconds: number; postsPerSec: number; convergedAfterMs: number };
+  /** The set-up, not the result: writing the missed posts on m1 and m2 through gRPC, and m1/m2 converging (absent: a generated history, `generated`). */
+  fill?: { posts: number; seconds: number; postsPerSec: number; convergedAfterMs: number };
+  /** The set-up of an emptied m3's catch-up: the generated history (bench/history-gen.ts), and m1 and m2's first start on it. */
+  generated?: { users: number; follows: number; generateMs: number; firstStartMs: number };
   /** Milestones, ms after m3's `fbs start` was spawned. */
   phases: Record<string, number>;
   /** m3 start -> the replicator caught up with every peer (the reported catch-up time). */
@@ -94,6 +123,8 @@ export interface CatchUpRun {
   cpuMs: Record<string, number>;
   /** What the rest of the host (other helpers' work) used meanwhile, % of one core (the host has 2 cores). */
   otherLoadPercent: number;
+  /** m3's warnings and errors from its start to the confirmation, the first few (a restarted replicator shows here). */
+  m3Said?: string[];
 }
 
 export interface ReplicationResult extends RunHeader {
@@ -130,6 +161,11 @@ export async function benchReplication(opts: ReplicationOptions = {}): Promise<R
   };
   const t0 = nowMs();
   const header = startRun(WORKERS);
+  if (o.emptyCatchUps) {
+    const catchUps: CatchUpRun[] = [];
+    for (const n of o.emptyCatchUps) catchUps.push(await measureEmptyCatchUp(n, o));
+    return { ...header(), lag: [], catchUps, seconds: Math.round((nowMs() - t0) / 1000) };
+  }
   o.progress('replication: starting machines m1, m2, m3');
   const cluster = await startTree(MACHINES);
   try {
@@ -254,7 +290,7 @@ async function gatherAudience(cluster: TestCluster, perMachine: number): Promise
   }
 }
 
-async function measureLag(cluster: TestCluster, audience: Audience, posting: string, o: Required<ReplicationOptions>): Promise<LagRun> {
+async function measureLag(cluster: TestCluster, audience: Audience, posting: string, o: Required<Pick<ReplicationOptions, 'ratePerSec' | 'seconds'>>): Promise<LagRun> {
   const far = audience.followers.m3;
   const near = audience.followers[posting];
   const posters = audience.posters[posting];
@@ -329,17 +365,26 @@ export async function measureCatchUp(
   await cluster.killMachine('m3');
 
   o.progress(`replication: writing ${missedPosts} posts on m1 and m2 while m3 is down`);
-  const fill = await writeMissed(cluster, missedPosts, o.fillInFlight);
+  const fill: Omit<NonNullable<CatchUpRun['fill']>, 'convergedAfterMs'> = await writeMissed(cluster, missedPosts, o.fillInFlight);
   const filledAt = nowMs();
   const total = await sameCounts(cluster, ['m1', 'm2'], 120_000);
   const convergedAfterMs = Math.round(nowMs() - filledAt);
 
   o.progress(`replication: starting m3 again (${total - had} events behind)`);
+  return { ...(await timeCatchUp(cluster, had, total, {})), fill: { ...fill, convergedAfterMs } };
+}
+
+/**
+ * Starts m3 (stopped, `had` events behind m1's `total`) and times it until its
+ * replicator says it caught up with every peer, then confirms it holds what m1 holds.
+ * `env`: for m3's processes (e.g. NODE_OPTIONS preloading bench/cpu-prof-hook).
+ */
+async function timeCatchUp(cluster: TestCluster, had: number, total: number, env: Record<string, string>): Promise<Omit<CatchUpRun, 'fill'>> {
   const since = cluster.logs.length;
   const servers = (m: string): number[] => cluster.pids(m);
   const serving = cpuClock({ m1: servers('m1'), m2: servers('m2'), bench: [process.pid] });
   const started = nowMs();
-  await cluster.start('m3');
+  await cluster.start('m3', env);
   const servingAt = nowMs();
   const peers = MACHINES.filter((m) => m !== 'm3');
   const mine = (msg: string): LogLine[] => cluster.logs.slice(since).filter((l) => l.machine === 'm3' && l.role === 'replicator' && l.msg === msg);
@@ -349,7 +394,7 @@ export async function measureCatchUp(
       const lines = mine('caught up with peer');
       return peers.every((p) => lines.some((l) => l.peer === p)) && lines;
     },
-    120_000,
+    CATCH_UP_MS_MAX,
     5,
   );
   const replicatorPid = mine('replicator serving')[0]?.pid;
@@ -389,7 +434,6 @@ export async function measureCatchUp(
   return {
     missed: total - had,
     had,
-    fill: { ...fill, convergedAfterMs },
     phases,
     caughtUpMs,
     eventsPerSec: Math.round(((total - had) * 1000) / caughtUpMs),
@@ -398,8 +442,48 @@ export async function measureCatchUp(
     peers: peerRuns,
     cpuMs: { m3Replicator: replicatorCpu, m3: m3Cpu, m1: servingCpu.m1, m2: servingCpu.m2 },
     otherLoadPercent: Math.round((Math.max(0, servingCpu.otherLoad - m3Cpu) / window.elapsedMs) * 100),
+    m3Said: cluster.logs.slice(since).filter((l) => l.machine === 'm3' && /warn|error|fatal/.test(l.level)).slice(0, SAID_MAX).map((l) => `${l.role} ${l.level} ${l.msg} ${JSON.stringify(l).slice(0, 300)}`),
   };
 }
+
+/**
+ * The catch-up of an emptied m3: a history of `events` generated for all three
+ * machines (users and follows as in the history suite), m3's data dir removed, m1
+ * and m2 started on theirs (their first start builds their indexes: set-up), then
+ * m3 started and timed until it caught up with both.
+ */
+async function measureEmptyCatchUp(events: number, o: ReplicationOptions & { progress: (line: string) => void }): Promise<CatchUpRun> {
+  const h = o.history ?? { users: 100_000, follows: 20, seed: 1, cache: null };
+  const users = usersFor(events, h.follows, h.users);
+  const cluster = await startTree(MACHINES, WORKERS, { startMachines: false, startTimeoutMs: CATCH_UP_MS_MAX });
+  try {
+    const dataDir = loadConfig(cluster.configFile).dataDir;
+    o.progress(`replication: generating ${events} events (${users} users, ${h.follows} follows each)`);
+    const t0 = nowMs();
+    await generateInto(dataDir, { events, users, follows: h.follows, seed: h.seed }, h.cache);
+    const generateMs = Math.round(nowMs() - t0);
+    rmSync(machineDirOf(dataDir, 'm3'), { recursive: true, force: true });
+    o.progress('replication: first start of m1 and m2 on it');
+    const t1 = nowMs();
+    await Promise.all(['m1', 'm2'].map((m) => cluster.start(m)));
+    const firstStartMs = Math.round(nowMs() - t1);
+    const total = await sameCounts(cluster, ['m1', 'm2'], CATCH_UP_MS_MAX);
+    o.progress(`replication: starting an emptied m3 (${total} events behind)`);
+    const env: Record<string, string> = o.cpuProfDir ? { NODE_OPTIONS: `--require ${join(__dirname, 'cpu-prof-hook.js')}`, FTCHAT_CPU_PROF_DIR: o.cpuProfDir } : {};
+    const run = await timeCatchUp(cluster, 0, total, env);
+    o.progress(`replication: caught up ${run.missed} events in ${run.caughtUpMs} ms (${run.eventsPerSec} events/s)`);
+    if (o.cpuProfDir) await cluster.stop('m3'); // a profile is written when its process exits
+    return { ...run, generated: { users, follows: h.follows, generateMs, firstStartMs } };
+  } finally {
+    await cluster.teardown();
+  }
+}
+
+/** An emptied m3's start, catch-up and check, at most (10,000,000 events at a few thousand a second). */
+const CATCH_UP_MS_MAX = 60 * 60_000;
+
+/** m3's warnings and errors a catch-up's report shows at most. */
+const SAID_MAX = 12;
 
 /** Above this many events the catch-up is confirmed by counts, not by comparing dumps. */
 const DUMP_COMPARE_MAX = 1_000_000;
@@ -446,7 +530,7 @@ function sameCounts(cluster: TestCluster, machines: string[], timeoutMs: number)
  * in flight per machine over a few connections (node:cluster balances connections
  * between workers) into a few rooms (each room a file fsynced per group commit).
  */
-async function writeMissed(cluster: TestCluster, count: number, inFlight: number): Promise<Omit<CatchUpRun['fill'], 'convergedAfterMs'>> {
+async function writeMissed(cluster: TestCluster, count: number, inFlight: number): Promise<Omit<NonNullable<CatchUpRun['fill']>, 'convergedAfterMs'>> {
   const tag = Date.now().toString(36).slice(-5);
   const lanes: { client: ChatClient; user: string; machine: string }[] = [];
   const clients: ChatClient[] = [];
@@ -513,7 +597,7 @@ export function replicationRows(r: ReplicationResult): [string, string, string][
   for (const c of r.catchUps) {
     const goal = c.missed >= 100_000 ? `< ${GOAL_CATCH_UP_100K_MS / 1000} s: ${met(c.caughtUpMs < GOAL_CATCH_UP_100K_MS)}` : '';
     rows.push([
-      `catch-up of a restarted m3 that missed ${int(c.missed)} events (start to caught up with m1 and m2)`,
+      `catch-up of ${c.generated ? 'an emptied' : 'a restarted'} m3 that missed ${int(c.missed)} events (start to caught up with m1 and m2)`,
       `${(c.caughtUpMs / 1000).toFixed(2)} s, ${int(c.eventsPerSec)} events/s (dump identical to m1's ${c.identicalAtFirstLook ? 'at the first look' : 'later'}, ${(c.identicalMs / 1000).toFixed(1)} s)`,
       goal,
     ]);
@@ -541,7 +625,9 @@ export function printReplicationReport(r: ReplicationResult): void {
     const cpu = Object.entries(c.cpuMs).map(([k, v]) => `${k} ${int(v)} ms`).join(', ');
     console.log(`- catch-up of ${int(c.missed)} (m3 had ${int(c.had)}): ms after start: ${phases}`);
     console.log(`  per peer: ${peers}; CPU: ${cpu}; the rest of the host used ${c.otherLoadPercent} % of one core meanwhile`);
-    console.log(`  set-up, not the result: ${int(c.fill.posts)} posts written through gRPC at ${int(c.fill.postsPerSec)} /s (${c.fill.seconds} s), m1 and m2 converged ${c.fill.convergedAfterMs} ms later`);
+    if (c.fill) console.log(`  set-up, not the result: ${int(c.fill.posts)} posts written through gRPC at ${int(c.fill.postsPerSec)} /s (${c.fill.seconds} s), m1 and m2 converged ${c.fill.convergedAfterMs} ms later`);
+    for (const line of c.m3Said ?? []) console.log(`  m3 said: ${line}`);
+    if (c.generated) console.log(`  set-up, not the result: a generated history (${int(c.generated.users)} users, ${c.generated.follows} follows each) in ${int(c.generated.generateMs)} ms, m1 and m2's first start on it ${int(c.generated.firstStartMs)} ms`);
   }
 }
 
@@ -550,5 +636,7 @@ export function replicationFigures(r: ReplicationResult): Figure[] {
   return [
     ...r.lag.map((l): Figure => [`lag p99 ms, ${l.postingMachine} to ${l.followerMachine}`, l.lagMs.p99]),
     ...r.catchUps.map((c): Figure => [`catch-up ms, ${c.missed} events`, c.caughtUpMs]),
+    ...r.catchUps.map((c): Figure => [`catch-up events/s, ${c.missed} events`, c.eventsPerSec]),
+    ...r.catchUps.map((c): Figure => [`m3 replicator CPU ms, ${c.missed} events`, c.cpuMs.m3Replicator]),
   ];
 }

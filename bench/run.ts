@@ -6,7 +6,8 @@
  *   the transport's limit (one machine, 2 workers);
  * - recovery: time from SIGKILL to a replacement serving, per role; idle cost; with `--master-kills N`,
  *   the longest gap a typing user sees across a master kill, at the empty history and `--events` sizes;
- * - replication: lag between machines, catch-up of 10,000 and 100,000 events;
+ * - replication: lag between machines, catch-up of 10,000 and 100,000 events; with `--catch-up N[,N...]`
+ *   only the catch-up of an emptied m3 from generated histories of N events (`--cpu-prof DIR` profiles m3's processes);
  * - tls: CPU per durable post and connect latency with TLS against plaintext, the same tree twice in one run;
  * - identity: connect latency of the key handshake against one round trip, CPU per
  *   durable post with sessions and the session check's share of it;
@@ -37,18 +38,18 @@ import { benchIdentity, IDENTITY_SIZES, IDENTITY_SMOKE, identityFigures, printId
 import { benchOrigins, originsFigures, printOriginsReport } from './origins';
 import { benchNames, printNamesReport } from './names';
 import { benchRecovery, printRecoveryReport, recoveryFigures, RECOVERY_ARGS, recoveryOptions } from './recovery';
-import { benchReplication, printReplicationReport, REPLICATION_SMOKE, replicationFigures } from './replication';
+import { benchReplication, printReplicationReport, REPLICATION_ARGS, replicationFigures, replicationOptions } from './replication';
 import { benchSecurity, printSecurityReport } from './security';
 import { benchDurability, printDurabilityReport } from './durability';
 import { printReport } from './report';
 import { benchTls, printTlsReport, TLS_SIZES, TLS_SMOKE, tlsFigures } from './tls';
 import { benchMetrics, METRICS_SIZES, METRICS_SMOKE, metricsFigures, printMetricsReport } from './metrics';
 
-type Args = Parameters<typeof historyOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string; smoke?: boolean };
+type Args = Parameters<typeof historyOptions>[0] & Parameters<typeof replicationOptions>[0] & { baseline?: string; roles?: string; 'master-kills'?: string; smoke?: boolean };
 const SUITES = {
   chat: { run: (args: Args) => benchChat(args.smoke ? CHAT_SMOKE : CHAT_SIZES), print: printReport, figures: chatFigures },
   recovery: { run: (args: Args) => benchRecovery(recoveryOptions(args)), print: printRecoveryReport, figures: recoveryFigures },
-  replication: { run: (args: Args) => benchReplication(args.smoke ? REPLICATION_SMOKE : {}), print: printReplicationReport, figures: replicationFigures },
+  replication: { run: (args: Args) => benchReplication(replicationOptions(args)), print: printReplicationReport, figures: replicationFigures },
   tls: { run: (args: Args) => benchTls(args.smoke ? TLS_SMOKE : TLS_SIZES), print: printTlsReport, figures: tlsFigures },
   history: { run: (args: Args) => benchHistory(historyOptions(args)), print: printHistoryReport, figures: historyFigures },
   identity: { run: (args: Args) => benchIdentity(args.smoke ? IDENTITY_SMOKE : IDENTITY_SIZES), print: printIdentityReport, figures: identityFigures },
@@ -84,7 +85,7 @@ function save(dir: string, suite: string, result: { startedAt: string }): string
 
 async function main(): Promise<void> {
   // history is long and sized by its flags: run it by name.
-  const parsed = parseArgs({ options: { ...OWN_ARGS, baseline: { type: 'string' }, smoke: { type: 'boolean' }, ...HISTORY_ARGS, ...RECOVERY_ARGS }, tokens: true });
+  const parsed = parseArgs({ options: { ...OWN_ARGS, baseline: { type: 'string' }, smoke: { type: 'boolean' }, ...HISTORY_ARGS, ...RECOVERY_ARGS, ...REPLICATION_ARGS }, tokens: true });
   const values = parsed.values.smoke ? { ...SMOKE_ARGS, ...parsed.values } : parsed.values;
   const suites = values.only.split(',').map((x) => x.trim());
   const unknown = suites.filter((x) => !(x in SUITES));

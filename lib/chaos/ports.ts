@@ -4,11 +4,22 @@
  * can be taken as the source port of some outgoing connection while its server
  * restarts (a killed master's admin port, say), and the server then cannot bind
  * it again until that connection closes.
+ *
+ * A port is free when asked, but nothing binds it until its cluster starts, and
+ * some ports are bound again after each restart. So each port handed out is
+ * reserved for the life of the process that asked: never handed out twice in it
+ * (one cluster.json picks a dozen), and, through a file named for it in a host-wide
+ * dir, never to another process on this host that uses this module (tap runs test
+ * files side by side). A reservation whose process is dead is taken over.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { isAlive } from '../common/proc-stat';
 
 const LOWEST = 10_000;
+/** Not os.tmpdir(): tests point TMPDIR at a dir of their own. */
+const RESERVATIONS = '/tmp/ftchat-ports';
 
 /** One below the kernel's ephemeral range (Linux default 32768-60999). */
 function highest(): number {
@@ -22,6 +33,7 @@ function highest(): number {
 }
 
 const HIGHEST = highest();
+const mine = new Set<number>();
 
 export async function freePort(): Promise<number> {
   return freePortRun(1);
@@ -31,11 +43,48 @@ export async function freePort(): Promise<number> {
 export async function freePortRun(n: number): Promise<number> {
   for (;;) {
     const first = LOWEST + Math.floor(Math.random() * (HIGHEST - LOWEST - n + 2));
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portIsFree(first + i);
-    if (ok) return first;
+    const run = Array.from({ length: n }, (_, i) => first + i);
+    const reserved = run.filter(reserve);
+    if (reserved.length === n && (await Promise.all(run.map(portIsFree))).every(Boolean)) return first;
+    reserved.forEach(release);
   }
 }
+
+function reserve(port: number): boolean {
+  if (mine.has(port) || !reserveOnHost(port)) return false;
+  mine.add(port);
+  return true;
+}
+
+/** Takes the port's file in the host-wide dir, unless a live process holds it. */
+function reserveOnHost(port: number): boolean {
+  const file = join(RESERVATIONS, String(port));
+  try {
+    mkdirSync(RESERVATIONS, { recursive: true });
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no shared dir here: this process's own set still holds
+  }
+  let owner: number;
+  try {
+    owner = Number(readFileSync(file, 'utf8'));
+  } catch {
+    return false; // released meanwhile: another pick
+  }
+  // Empty while its writer is between creating and writing it: taken.
+  if (!(Number.isSafeInteger(owner) && owner > 0) || isAlive(owner)) return false;
+  // A dead process's reservation (two takers of one stale file at once is a race this ignores: it needs the same random port).
+  rmSync(file, { force: true });
+  return reserveOnHost(port);
+}
+
+function release(port: number): void {
+  if (!mine.delete(port)) return;
+  rmSync(join(RESERVATIONS, String(port)), { force: true });
+}
+
+process.on('exit', () => [...mine].forEach(release));
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((res) => {

@@ -64,6 +64,8 @@ export interface QuotaAsk {
   kind: QuotaKind;
   key: string;
   want: number;
+  /** Tokens of this worker's lapsed lease of `key`, given back. */
+  unspent: number;
 }
 
 /** Primary -> worker: the answer to a QuotaAsk. */
@@ -106,7 +108,7 @@ const SHAPES: { [T in IpcType]: (m: Record<string, unknown>) => boolean } = {
   'chat-mode': (m) => typeof m.user === 'string' && isUsername(m.user) && isBool(m.on),
   'chat-elsewhere': (m) => typeof m.user === 'string' && isUsername(m.user) && isBool(m.on),
   clock: (m) => isObject(m.offsets) && Object.values(m.offsets).every((x) => typeof x === 'number' && Number.isFinite(x)),
-  quota: (m) => isInt(m.id) && (QUOTA_KINDS as readonly unknown[]).includes(m.kind) && typeof m.key === 'string' && typeof m.want === 'number',
+  quota: (m) => isInt(m.id) && (QUOTA_KINDS as readonly unknown[]).includes(m.kind) && typeof m.key === 'string' && typeof m.want === 'number' && isInt(m.unspent) && (m.unspent as number) >= 0,
   'quota-grant': (m) => isInt(m.id) && typeof m.tokens === 'number' && typeof m.waitMs === 'number',
   'metrics-ask': (m) => isInt(m.id),
   metrics: (m) => isInt(m.id) && Array.isArray(m.metrics),

@@ -4,9 +4,10 @@
  * leases, so a client address or a user is counted across all its connections and
  * every worker it lands on, at one IPC round trip per lease rather than per call.
  * A lease's unspent tokens lapse after LEASE_MS (an address that moved to another
- * worker gets them there again from the ledger), and a refusal is remembered until
- * its retry time, so a caller over its quota costs no round trip. Pure: the time
- * is passed in.
+ * worker gets them there again from the ledger) and go back to the ledger with the
+ * key's next ask from that worker, so lapsing costs a caller at most one lease per
+ * worker, not a lease per LEASE_MS. A refusal is remembered until its retry time, so
+ * a caller over its quota costs no round trip. Pure: the time is passed in.
  */
 import { TokenBuckets, type Rate } from './token-bucket';
 
@@ -39,10 +40,15 @@ export class QuotaLedger {
     this.buckets = { newUser: new TokenBuckets(rates.newUser), post: new TokenBuckets(rates.post), request: new TokenBuckets(rates.request) };
   }
 
-  /** Up to `want` tokens; with none, the wait is until a whole lease is there, so a caller at the steady rate asks once per lease, not once per token. */
-  grant(kind: QuotaKind, key: string, want: number, now: number): Grant {
+  /**
+   * Up to `want` tokens, after taking back the `unspent` ones of the asker's lapsed
+   * lease (at most a lease); with none, the wait is until a whole lease is there, so a
+   * caller at the steady rate asks once per lease, not once per token.
+   */
+  grant(kind: QuotaKind, key: string, want: number, now: number, unspent = 0): Grant {
     const b = this.buckets[kind];
     const lease = Math.min(Math.max(1, Math.floor(want)), b.rate.limit);
+    if (unspent > 0) b.giveBack(key, Math.min(Math.floor(unspent), lease), now);
     const { taken, waitMs } = b.takeUpTo(key, lease, now);
     return { tokens: taken, waitMs: taken > 0 ? 0 : waitMs + Math.ceil(((lease - 1) * b.rate.perMs) / b.rate.limit) };
   }
@@ -66,6 +72,14 @@ export class QuotaLeases {
     if (h.tokens === 0) return h.until - now;
     if (--h.tokens === 0) this.held.delete(key);
     return 0;
+  }
+
+  /** The tokens of `key`'s lapsed lease, for its next ask to give back (then forgotten). */
+  unspent(key: string, now: number): number {
+    const h = this.held.get(key);
+    if (!h || now < h.until) return 0;
+    this.held.delete(key);
+    return h.tokens;
   }
 
   /** The ledger's answer to an ask for `key`. */

@@ -48,6 +48,14 @@ export class TokenBuckets<K> {
     return { taken, waitMs: 0 };
   }
 
+  /** Puts back `n` tokens taken from `key`'s bucket and not used (up to its limit). */
+  giveBack(key: K, n: number, now: number): void {
+    const b = this.buckets.get(key);
+    if (!b) return; // a full bucket
+    b.tokens = Math.min(this.rate.limit, this.level(b, now) + n);
+    b.at = now;
+  }
+
   /** Keys whose bucket is still refilling (at the last sweep or since). */
   get size(): number {
     return this.buckets.size;

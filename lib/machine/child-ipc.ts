@@ -28,14 +28,14 @@ export function answerPings(inbox: IpcInbox): { serving(): void } {
 const QUOTA_ANSWER_MS = 2_000;
 
 /** In a worker: asks the primary's ledger over IPC (a worker without a primary is granted a token). */
-export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: string, want: number) => Promise<Grant> {
+export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: string, want: number, unspent: number) => Promise<Grant> {
   const waiting = new Map<number, (g: Grant) => void>();
   let next = 0;
   inbox.on('quota-grant', (msg) => {
     waiting.get(msg.id)?.({ tokens: Number(msg.tokens) || 0, waitMs: Number(msg.waitMs) || 0 });
     waiting.delete(msg.id);
   });
-  return (kind, key, want) =>
+  return (kind, key, want, unspent) =>
     new Promise((resolve) => {
       const id = next++;
       const timer = setTimeout(() => waiting.get(id)?.({ tokens: 1, waitMs: 0 }), QUOTA_ANSWER_MS);
@@ -44,7 +44,7 @@ export function askPrimaryForQuota(inbox: IpcInbox): (kind: QuotaKind, key: stri
         waiting.delete(id);
         resolve(g);
       });
-      if (process.send) process.send({ type: 'quota', id, kind, key, want } satisfies QuotaAsk);
+      if (process.send) process.send({ type: 'quota', id, kind, key, want, unspent } satisfies QuotaAsk);
       else waiting.get(id)?.({ tokens: 1, waitMs: 0 });
     });
 }

@@ -18,7 +18,7 @@ export class ChildRelay {
   listen(from: string, inbox: IpcInbox): void {
     inbox
       .on('quota', (msg) => {
-        const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now()) };
+        const answer: QuotaAnswer = { type: 'quota-grant', id: msg.id, ...this.quotas.grant(msg.kind, msg.key, msg.want, Date.now(), msg.unspent) };
         this.children.get(from)?.send(answer);
       })
       .on('chat-mode', (msg) => this.tell(this.presence.report(from, msg.user, msg.on, this.workerKeys())))

@@ -37,8 +37,8 @@ export function quotaRates(q: ClusterConfig['quotas']): Record<QuotaKind, Rate> 
   };
 }
 
-/** Asks the machine's ledger for up to `want` tokens of `key`'s bucket of `kind`. */
-export type AskLedger = (kind: QuotaKind, key: string, want: number) => Promise<Grant>;
+/** Asks the machine's ledger for up to `want` tokens of `key`'s bucket of `kind`, giving back the `unspent` ones of a lapsed lease. */
+export type AskLedger = (kind: QuotaKind, key: string, want: number, unspent: number) => Promise<Grant>;
 
 export class Quotas {
   private readonly leases: Record<QuotaKind, QuotaLeases> = { newUser: new QuotaLeases(), post: new QuotaLeases(), request: new QuotaLeases() };
@@ -105,7 +105,7 @@ export class Quotas {
         this.asking.delete(id);
         this.leases[kind].granted(key, g, this.now());
       };
-      p = this.ask(kind, key, leaseSize(this.rates[kind])).then(answered, () => answered({ tokens: 1, waitMs: 0 }));
+      p = this.ask(kind, key, leaseSize(this.rates[kind]), this.leases[kind].unspent(key, this.now())).then(answered, () => answered({ tokens: 1, waitMs: 0 }));
       this.asking.set(id, p);
     }
     return p;

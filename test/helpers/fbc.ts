@@ -75,6 +75,11 @@ export async function runFbc(
   const run = spawnFbc(t, args, configHome);
   for (const line of script) run.send(line);
   run.end();
+  return finished(run);
+}
+
+/** Once fbc exited: its exit code, and every line it printed. */
+export async function finished(run: FbcRun): Promise<{ code: number | string; out: string[]; err: string[] }> {
   const code = await run.exited;
   // stdout/stderr may still hold the last chunk after 'exit'.
   await Promise.all([ended(run.proc.stdout!), ended(run.proc.stderr!)]);

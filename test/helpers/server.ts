@@ -300,14 +300,15 @@ export async function outcome(p: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Promisified unary call: `await call(client, 'Post', {...})`. */
+/** Promisified unary call: `await call(client, 'Post', {...})`, within `timeoutMs`. */
 export function call<K extends keyof ChatClient & string>(
   client: ChatClient,
   method: K,
   req: Parameters<ChatClient[K]>[0],
+  timeoutMs = 10_000,
 ): Promise<any> {
   return new Promise((res, rej) => {
-    (client[method] as any)(req, { deadline: Date.now() + 10_000 }, (err: unknown, v: unknown) => (err ? rej(err) : res(v)));
+    (client[method] as any)(req, { deadline: Date.now() + timeoutMs }, (err: unknown, v: unknown) => (err ? rej(err) : res(v)));
   });
 }
 

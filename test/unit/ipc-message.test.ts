@@ -33,8 +33,9 @@ t.test('every other type is checked against its shape', async (t) => {
   t.ok(ok({ type: 'chat-elsewhere', user: 'ann', on: false }));
   t.ok(ok({ type: 'clock', offsets: { m2: -3 } }));
   t.notOk(ok({ type: 'clock', offsets: { m2: 'far' } }), 'an offset is a number');
-  t.ok(ok({ type: 'quota', id: 1, kind: 'post', key: 'ann', want: 1 }));
-  t.notOk(ok({ type: 'quota', id: 1, kind: 'everything', key: 'ann', want: 1 }), 'no such quota');
+  t.ok(ok({ type: 'quota', id: 1, kind: 'post', key: 'ann', want: 1, unspent: 0 }));
+  t.notOk(ok({ type: 'quota', id: 1, kind: 'post', key: 'ann', want: 1, unspent: -5 }), 'a negative give-back');
+  t.notOk(ok({ type: 'quota', id: 1, kind: 'everything', key: 'ann', want: 1, unspent: 0 }), 'no such quota');
   t.ok(ok({ type: 'quota-grant', id: 1, tokens: 1, waitMs: 0 }));
   t.ok(ok({ type: 'metrics-ask', id: 2 }));
   t.ok(ok({ type: 'metrics', id: 2, metrics: [] }));

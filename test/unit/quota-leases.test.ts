@@ -23,7 +23,7 @@ function machine(workers: number, kind: QuotaKind = 'request') {
       let r = l.take('10.0.0.1', now);
       if (r === 'ask') {
         asks++;
-        l.granted('10.0.0.1', ledger.grant(kind, '10.0.0.1', leaseSize(rates[kind]), now), now);
+        l.granted('10.0.0.1', ledger.grant(kind, '10.0.0.1', leaseSize(rates[kind]), now, l.unspent('10.0.0.1', now)), now);
         r = l.take('10.0.0.1', now);
       }
       return r === 0;
@@ -59,4 +59,29 @@ t.test("a lease's unspent tokens lapse, so a quiet worker holds no tokens from a
   quiet.granted('u', ledger.grant('post', 'u', 20, 0), 0);
   t.equal(quiet.take('u', 0), 0, 'a token of the lease');
   t.equal(quiet.take('u', LEASE_MS), 'ask', 'the rest lapsed: ask the ledger again');
+});
+
+t.test('leases that lapse unspent do not use up the quota: after a user every 2 s for a minute, an address may still burst to its figure', async (t) => {
+  // 100 new users a minute. 30 spread over a minute on two workers leave the bucket
+  // full again, so a burst of 60 more must pass (each of the 30 lapsed leases of 6
+  // tokens kept its 5 unspent ones: without giving them back, only about 20 would).
+  const m = machine(2, 'newUser');
+  let now = 0;
+  for (let i = 0; i < 30; i++, now += 2000) t.equal(m.call(i % 2, now), true, `spread user ${i + 1}`);
+  let burst = 0;
+  for (let i = 0; i < 60; i++) if (m.call(i % 2, now)) burst++;
+  t.equal(burst, 60, 'the whole burst of 60 passed');
+});
+
+t.test('a lapsed lease gives back what it did not spend, and only once', async (t) => {
+  const ledger = new QuotaLedger(rates);
+  const w = new QuotaLeases();
+  w.granted('u', ledger.grant('newUser', 'u', 100, 0), 0);
+  t.equal(w.take('u', 0), 0, 'one of the 100 spent');
+  t.equal(w.unspent('u', LEASE_MS - 1), 0, 'nothing to give back while the lease runs');
+  t.equal(w.unspent('u', LEASE_MS), 99, 'the 99 unspent once it lapsed');
+  t.equal(w.unspent('u', LEASE_MS), 0, 'and not twice');
+  t.equal(ledger.grant('newUser', 'u', 100, LEASE_MS, 99).tokens, 100, 'given back, the bucket has its 100 again (1 spent, about 1.7 refilled, capped at the limit)');
+  t.equal(ledger.grant('newUser', 'u', 10, LEASE_MS, 1000).tokens, 10, 'a give-back counts at most one lease (here 10) ...');
+  t.equal(ledger.grant('newUser', 'u', 100, LEASE_MS).tokens, 0, '... so nothing is left after it');
 });
