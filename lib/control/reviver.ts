@@ -11,17 +11,18 @@
  * says (staggered by rank, so the guardians rarely start two at once; a second start
  * is harmless anyway: the admin port, the lock and the term fence it). A leader
  * announcement therefore delays a revival by at most that much, and no message
- * moves the term further than RingElection.maxTermStep.
+ * moves the term further than the election's maxTermStep.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
  * step(); returns actions: send a ring message, revive the primary with a term,
  * note a decision, beat its own file, or the verdict's own (PrimaryVerdict: watch,
  * check a pid, exit).
  */
-import { RingElection, type RingMsg } from './election';
+import { RingElection, type ElectionAction, type RingMsg } from './election';
 import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
 import type { Supervisor } from './supervisor';
 import { PrimaryVerdict, type VerdictAction, type VerdictInput } from './primary-verdict';
+import { ringOrder } from './ring-members';
 
 export type ReviverAction =
   | { send: { to: string; msg: RingMsg } }
@@ -87,19 +88,20 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
     this.verdict = new PrimaryVerdict(options.exitGraceMs);
     this.detector = new FailureDetector(options.detector);
     this.detector.add(PRIMARY, now);
-    const rank = this.election.members.indexOf(options.self);
+    const rank = ringOrder(options.members).indexOf(options.self);
     this.fallbackMs = options.reviveGraceMs + options.electionTimeoutMs * (1 + rank);
   }
 
   /** The one way in: every input of a guardian, with the monotonic time. */
   step(input: GuardianInput, now: number): GuardianAction[] {
     switch (input.kind) {
-      case 'ring':
-        return this.receive(input.msg, now);
+      case 'ring': // from the network (untrusted: see the header)
+        this.observe(now);
+        return this.follow(this.election.step(input, now), now);
       case 'deliveryFailed':
-        return this.deliveryFailed(input.to, input.msg, now);
-      case 'siblingAlive':
-        this.siblingAlive(input.id);
+        return this.follow(this.election.step(input, now), now);
+      case 'siblingAlive': // its beat file changed: the ring routes through it again
+        this.election.step({ kind: 'memberAlive', member: input.id, alive: true }, now);
         return [];
       case 'tick':
         return [...this.beatFiles(now), ...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
@@ -126,28 +128,13 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
     this.waitUntil = 0;
     // The grace waits for a start; a primary that beats has started, and its death is a new one.
     this.revivedAt = -Infinity;
-    if (term !== undefined) this.election.observeTerm(term);
+    if (term !== undefined) this.election.step({ kind: 'termObserved', term }, now);
   }
 
   /** We saw the primary die ourselves (its stream broke and its recorded pid is gone). */
   private primaryDied(now: number): ReviverAction[] {
     this.detector.markDead(PRIMARY);
     return this.tick(now);
-  }
-
-  /** A sibling's beat file changed: the ring routes through it again. */
-  private siblingAlive(id: string): void {
-    this.election.setAlive(id, true);
-  }
-
-  /** A ring message from the network (untrusted: see the header). */
-  private receive(msg: RingMsg, now: number): ReviverAction[] {
-    this.observe(now);
-    return this.follow(this.election.receive(msg, now), now);
-  }
-
-  private deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
-    return this.follow(this.election.deliveryFailed(to, msg, now), now);
   }
 
   /** Call every heartbeat. */
@@ -159,10 +146,10 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
       if (now - this.deadSince >= this.fallbackMs && now - this.revivedAt >= this.options.reviveGraceMs) {
         out.push(this.revive(this.election.term, 'unrevived', now));
       } else if (now >= this.waitUntil && this.election.phase !== 'electing') {
-        out.push({ electing: { silentMs } }, ...this.follow(this.election.start(now, 'primary dead'), now));
+        out.push({ electing: { silentMs } }, ...this.follow(this.election.step({ kind: 'start', reason: 'primary dead' }, now), now));
       }
     }
-    return [...out, ...this.follow(this.election.tick(now), now)];
+    return [...out, ...this.follow(this.election.step({ kind: 'tick' }, now), now)];
   }
 
   private beatFiles(now: number): ReviverAction[] {
@@ -182,7 +169,7 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
     else this.deadSince ??= now;
   }
 
-  private follow(actions: ReturnType<RingElection['tick']>, now: number): ReviverAction[] {
+  private follow(actions: ElectionAction[], now: number): ReviverAction[] {
     return actions.flatMap((a): ReviverAction[] => {
       if ('send' in a) return [a];
       if ('becameLeader' in a) {
