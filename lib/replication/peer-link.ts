@@ -6,7 +6,6 @@
  * doubled. The backlog comes as the peer's stored lines (PullRequest.lines).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { InputLimits } from '../core/input-bounds';
 import { vectorToRecord } from '../core/version-vector';
 import { reconnectOptions } from '../core/backoff';
 import type { Logger } from '../common/log';
@@ -14,14 +13,11 @@ import { secretMetadata } from '../common/secret';
 import { KEEPALIVE_OPTIONS } from '../common/keepalive';
 import type { EventBatch__Output } from '../gen/ftchat/EventBatch';
 import type { ReplicationClient } from '../gen/ftchat/Replication';
-import type { Journal } from '../storage/journal';
-import type { RetirementBook } from './retirement-book';
 import { replicationClientClass } from './batch-decoding';
 import type { CatchUpGate } from './catch-up-gate';
-import type { ClockSkewMonitor } from './clock-skew';
 import { ENDED, LinkState, PULL_BACKOFF } from './link-state';
 import { LinkStream, sizeOf } from './link-stream';
-import { PeerIntake } from './peer-intake';
+import { PeerIntake, type IntakeOptions } from './peer-intake';
 
 /** A backlog this big is streamed by one link at a time (CatchUpGate). */
 const GATED_BACKLOG = 10_000;
@@ -30,21 +26,13 @@ const STAND_BACK_MAX_MS = 30_000;
 /** A stream that held back new origins (OriginGate) is pulled again this long after its catch-up, when a retirement may have made room. */
 const HELD_BACK_RETRY_MS = 10_000;
 
-export interface PeerLinkOptions {
+/** What a link is: its peer, how to reach it, and what stores its batches (IntakeOptions). */
+export interface PeerLinkOptions extends IntakeOptions {
   machine: string;
-  peer: string;
   address: string;
   secret: string;
   /** This machine's certificate, presented to the peer (mutual TLS). */
   credentials: grpc.ChannelCredentials;
-  limits: InputLimits;
-  /** The cluster's machines: a peer's event comes from an origin of one of them. */
-  machines: ReadonlySet<string>;
-  journal: Journal;
-  book: RetirementBook;
-  /** Origins a link admitted whose events are not applied yet; shared by the machine's links, so that two cannot each fill the same room. */
-  opening: Set<string>;
-  skew: ClockSkewMonitor;
   /** Shared by the machine's links: one big catch-up at a time. */
   gate: CatchUpGate;
   log: Logger;
