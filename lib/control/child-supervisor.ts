@@ -4,22 +4,18 @@
  * when to kill a hung one, forking the replicator only once a worker serves, how long to back off a crash loop, when to break the
  * room lock of a dead writer, and what to do when the master asks for a revival.
  *
- * Liveness sits on the FailureDetector: a child is heard when it answers a ping; a
- * child that has not served yet (it is loading, and answers "loading") keeps its
- * startup allowance. A child is not answering (`dead`) once silent past the failure
- * timeout plus a ping, or past STARTUP_ALLOWANCE_MS before it first served: then the
- * master may have it killed. We kill it ourselves only after a longer silence,
- * and a much longer one while the master watches us, so the two never race.
+ * Each slot's child, its liveness and its restarts are child-slots.ts's; when a
+ * silent child is ours to kill, hang-judge.ts's.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
  * step(); returns actions for the primary's I/O (lib/server/forked-children.ts) to
  * perform (the shape of every supervisor here: lib/control/supervisor.ts).
  */
 import { EXIT_REBUILD_INDEX } from '../common/exit-codes';
-import { backoffMs, crashBackoff } from '../core/backoff';
-import { FailureDetector } from './failure-detector';
+import { ChildSlots } from './child-slots';
+import { HangJudge } from './hang-judge';
 import type { Supervisor, Tick } from './supervisor';
-import { CHILD_PING_MS as PING_MS, HEALTHY_AFTER_MS, MASTER_WATCH_MS, MAX_REFORK_DELAY_MS, notAnsweringAfterMs, REPLICATOR_WAITS_MS, STARTUP_ALLOWANCE_MS } from './timing-policy';
+import { CHILD_PING_MS as PING_MS, REPLICATOR_WAITS_MS } from './timing-policy';
 
 export type ChildRole = 'worker' | 'replicator';
 
@@ -76,11 +72,6 @@ export type ChildAction =
   | { serving: { key: string } };
 
 
-/** Our own kill limit for a silent child: three failure timeouts, ten while the master watches. */
-function ownKillAfterMs(deadAfterMs: number, watched: boolean): number {
-  return deadAfterMs * (watched ? 10 : 3);
-}
-
 /** A revival that did nothing ("none: ...") is routine; one that killed or forked a child is news. */
 export function answerLevel(answer: string): 'info' | 'warn' {
   return answer.startsWith('none') ? 'info' : 'warn';
@@ -91,59 +82,39 @@ export function childSpecs(workers: number): ChildSpec[] {
   return [...specs, { key: 'replicator', role: 'replicator', slot: 0 }];
 }
 
-interface Running {
-  pid: number;
-  startedAt: number;
-  answered: boolean;
-  /** We had it signalled (killed as hung, or stopped to reload): a revival request finds it going. */
-  killed: boolean;
-}
-
 export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
   readonly specs: readonly ChildSpec[];
-  private readonly detector: FailureDetector;
-  private readonly running = new Map<string, Running>();
-  private readonly restarts = new Map<string, number>();
-  private readonly quickDeaths = new Map<string, number>();
-  private masterSeenAt = -Infinity;
-  private lastTick: number | undefined;
-  /** No child is judged silent before this: we were paused, and their answers are still to come. */
-  private judgeFrom = -Infinity;
+  /** How often a tick is to be fed. */
+  readonly pingEveryMs: number;
+  private readonly slots: ChildSlots;
+  private readonly judge: HangJudge;
   private stopping = false;
   /** The replicator's first fork waits for a worker serving until this (see REPLICATOR_WAITS_MS); null: not waiting. */
   private replicatorWaitsUntil: number | null = null;
-  private readonly deadAfterMs: number;
-  /** How often tick() is to be called. */
-  readonly pingEveryMs: number;
 
   constructor(options: { workers: number; heartbeatMs: number; deadAfterMs: number }) {
     this.specs = childSpecs(options.workers);
-    this.deadAfterMs = options.deadAfterMs;
     this.pingEveryMs = Math.max(options.heartbeatMs, PING_MS);
-    const dead = notAnsweringAfterMs(options.deadAfterMs);
-    this.detector = new FailureDetector({
-      heartbeatMs: PING_MS,
-      suspectAfterMs: PING_MS + options.deadAfterMs / 2, // (unused: a child is answering or not)
-      deadAfterMs: dead,
-      startupGraceMs: Math.max(0, STARTUP_ALLOWANCE_MS - dead),
-    });
+    this.slots = new ChildSlots(this.specs, options.deadAfterMs);
+    this.judge = new HangJudge(options.deadAfterMs, this.pingEveryMs);
   }
 
   step(input: ChildInput, now: number): ChildAction[] {
     switch (input.kind) {
       case 'start':
-        return this.start(now);
+        this.replicatorWaitsUntil = now + REPLICATOR_WAITS_MS;
+        return [{ breakLock: {} }, ...this.specs.filter((s) => s.role !== 'replicator').map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
       case 'forked':
-        this.forked(input.key, input.pid, now);
+        this.slots.forked(input.key, input.pid, now);
         return [];
       case 'pong':
-        return this.pong(input.key, input.pid, input.loading, now);
+        return this.slots.answered(input.key, input.pid, input.loading, now) ? [{ serving: { key: input.key } }, ...this.replicatorDue(true, now)] : [];
       case 'exited':
         return this.exited(input, now);
       case 'due':
         return this.forkDue(input.key) ? [{ fork: { key: input.key, delayMs: 0 } }] : [];
       case 'masterSeen':
-        this.masterSeenAt = now;
+        this.judge.masterSeen(now);
         return [];
       case 'reviveAsked':
         return this.revive(input.role, input.slot, input.pid, now);
@@ -155,11 +126,6 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
     }
   }
 
-  private start(now: number): ChildAction[] {
-    this.replicatorWaitsUntil = now + REPLICATOR_WAITS_MS;
-    return [{ breakLock: {} }, ...this.specs.filter((s) => s.role !== 'replicator').map((s) => ({ fork: { key: s.key, delayMs: 0 } }))];
-  }
-
   /** The replicator's first fork, once a worker serves or the wait is over. */
   private replicatorDue(workerServes: boolean, now: number): ChildAction[] {
     if (this.replicatorWaitsUntil === null || (!workerServes && now < this.replicatorWaitsUntil)) return [];
@@ -169,37 +135,18 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
 
   /** Whether a fork that was due for `key` should happen now (a delayed one finds its slot filled when the master had it forked). */
   private forkDue(key: string): boolean {
-    return !this.stopping && !this.running.has(key) && this.specs.some((s) => s.key === key);
-  }
-
-  private forked(key: string, pid: number, now: number): void {
-    this.running.set(key, { pid, startedAt: now, answered: false, killed: false });
-    this.detector.add(key, now);
-  }
-
-  private pong(key: string, pid: number, loading: boolean, now: number): ChildAction[] {
-    const r = this.running.get(key);
-    if (!r || r.pid !== pid) return [];
-    const servedBefore = this.detector.started(key);
-    r.answered = true;
-    this.detector.heartbeat(key, now, !loading);
-    return !servedBefore && !loading ? [{ serving: { key } }, ...this.replicatorDue(true, now)] : [];
+    return !this.stopping && !this.slots.child(key) && this.specs.some((s) => s.key === key);
   }
 
   private exited({ key, pid, code, signal }: Extract<ChildInput, { kind: 'exited' }>, now: number): ChildAction[] {
-    const r = this.running.get(key);
-    if (r?.pid === pid) this.running.delete(key);
+    const child = this.slots.exited(key, pid);
     const out: ChildAction[] = [{ breakLock: { pid } }];
     if (this.stopping) return out;
     if (code === EXIT_REBUILD_INDEX) {
-      for (const other of this.running.values()) other.killed = true;
+      for (const [other] of this.slots.children()) this.slots.signalled(other);
       out.push({ restartOthers: { key } });
     }
-    const restarts = this.restartsOf(key) + 1;
-    this.restarts.set(key, restarts);
-    const quick = r && now - r.startedAt < HEALTHY_AFTER_MS ? (this.quickDeaths.get(key) ?? 0) + 1 : 0;
-    this.quickDeaths.set(key, quick);
-    const delayMs = backoffMs(quick, crashBackoff(MAX_REFORK_DELAY_MS));
+    const { restarts, delayMs } = this.slots.restart(key, child, now);
     out.unshift({ died: { ...this.specOf(key), pid, code, signal: signal ?? null, restarts, delayMs } });
     out.push({ fork: { key, delayMs } });
     return out;
@@ -207,16 +154,14 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
 
   /** Every PING_MS: ping every child, kill the ones silent past our limit, break a dead holder's lock. */
   private tick(now: number): ChildAction[] {
-    // They get a round to answer the pings below before anyone is judged again.
-    if (this.paused(now)) this.judgeFrom = now + this.pingEveryMs;
-    this.lastTick = now;
-    const own = ownKillAfterMs(this.deadAfterMs, now - this.masterSeenAt < MASTER_WATCH_MS);
+    this.judge.tick(now);
+    const own = this.judge.killAfterMs(now);
     const out: ChildAction[] = [{ breakLock: {} }, ...this.replicatorDue(false, now)];
-    for (const [key, r] of this.running) {
+    for (const [key, r] of this.slots.children()) {
       out.push({ ping: { key } });
-      const silentMs = this.detector.ageMs(key, now) ?? 0;
-      if (now >= this.judgeFrom && !r.killed && this.notAnswering(key, now) && silentMs > own) {
-        r.killed = true;
+      const silentMs = this.slots.silentMs(key, now);
+      if (this.judge.mayJudge(now) && !r.killed && this.slots.notAnswering(key, now) && silentMs > own) {
+        this.slots.signalled(key);
         out.push({ kill: { key, pid: r.pid, silentMs, asked: false } });
       }
     }
@@ -229,51 +174,25 @@ export class ChildSupervisor implements Supervisor<ChildInput, ChildAction> {
    * only our own is ever killed. The first action is the answer, in one line.
    */
   private revive(role: string, slot: number, pid: number, now: number): ChildAction[] {
-    this.masterSeenAt = now;
+    this.judge.masterSeen(now);
     const spec = this.specs.find((c) => c.role === role && c.slot === slot);
     if (!spec) return [{ answer: `none: no ${role} ${slot} here` }];
     if (this.stopping) return [{ answer: 'none: stopping' }];
-    const r = this.running.get(spec.key);
+    const r = this.slots.child(spec.key);
     if (!r) return [{ answer: 'forked' }, { fork: { key: spec.key, delayMs: 0 } }];
     if (r.pid !== pid) return [{ answer: 'none: already replaced' }];
     if (r.killed) return [{ answer: 'none: already killed' }];
-    if (this.paused(now) || now < this.judgeFrom) return [{ answer: 'none: this primary was paused; its children answer again first' }];
-    if (!this.notAnswering(spec.key, now)) return [{ answer: 'none: it answers' }];
-    r.killed = true;
-    return [{ answer: 'killed' }, { kill: { key: spec.key, pid, silentMs: this.detector.ageMs(spec.key, now) ?? 0, asked: true } }];
+    if (!this.judge.mayJudge(now)) return [{ answer: 'none: this primary was paused; its children answer again first' }];
+    if (!this.slots.notAnswering(spec.key, now)) return [{ answer: 'none: it answers' }];
+    this.slots.signalled(spec.key);
+    return [{ answer: 'killed' }, { kill: { key: spec.key, pid, silentMs: this.slots.silentMs(spec.key, now), asked: true } }];
   }
 
   view(now: number): ChildView[] {
-    return [...this.running].map(([key, r]) => {
-      const spec = this.specOf(key);
-      return {
-        role: spec.role,
-        slot: spec.slot,
-        pid: r.pid,
-        restarts: this.restartsOf(key),
-        heartbeatAgeMs: r.answered ? Math.round(this.detector.ageMs(key, now) ?? 0) : -1,
-        state: this.detector.started(key) ? 'up' : 'starting',
-      };
-    });
+    return this.slots.view(now);
   }
 
   specOf(key: string): ChildSpec {
-    return this.specs.find((s) => s.key === key)!;
-  }
-
-  restartsOf(key: string): number {
-    return this.restarts.get(key) ?? 0;
-  }
-
-  /**
-   * A tick far later than due means we did not run (paused, or starved): the
-   * children's silence since is ours, not theirs.
-   */
-  private paused(now: number): boolean {
-    return this.lastTick !== undefined && now - this.lastTick > 2 * this.pingEveryMs;
-  }
-
-  private notAnswering(key: string, now: number): boolean {
-    return this.detector.status(key, now) === 'dead';
+    return this.slots.specOf(key);
   }
 }

@@ -11,17 +11,23 @@
  * says (staggered by rank, so the guardians rarely start two at once; a second start
  * is harmless anyway: the admin port, the lock and the term fence it). A leader
  * announcement therefore delays a revival by at most that much, and no message
- * moves the term further than RingElection.maxTermStep.
+ * moves the term further than the election's maxTermStep. How long the primary
+ * has been dead is primary-silence.ts's clock; when this guardian may act again,
+ * revival-pace.ts's.
  *
  * Pure: no I/O, no timers. Fed `(input, now)` from one monotonic clock through
  * step(); returns actions: send a ring message, revive the primary with a term,
  * note a decision, beat its own file, or the verdict's own (PrimaryVerdict: watch,
  * check a pid, exit).
  */
-import { RingElection, type RingMsg } from './election';
-import { FailureDetector, type FailureDetectorOptions } from './failure-detector';
+import { RingElection, type ElectionAction, type RingMsg } from './election';
+import { OnceEvery } from '../core/once-every';
+import type { FailureDetectorOptions } from './failure-detector';
 import type { Supervisor } from './supervisor';
 import { PrimaryVerdict, type VerdictAction, type VerdictInput } from './primary-verdict';
+import { PrimarySilence } from './primary-silence';
+import { RevivalPace } from './revival-pace';
+import { ringOrder } from './ring-members';
 
 export type ReviverAction =
   | { send: { to: string; msg: RingMsg } }
@@ -61,21 +67,13 @@ export interface ReviverOptions {
   decidedLogMs: number;
 }
 
-const PRIMARY = 'primary';
-
 export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
   readonly election: RingElection;
   readonly verdict: PrimaryVerdict;
-  private readonly detector: FailureDetector;
-  /** How long the primary must be dead, by our own observation, before we revive it whatever the ring says. */
-  private readonly fallbackMs: number;
-  /** When we first saw the primary dead (undefined while it is not). */
-  private deadSince: number | undefined;
-  /** A revival (ours, or the ring leader's) is under way until then: no new election before. */
-  private waitUntil = 0;
-  private revivedAt = -Infinity;
-  private beatFilesAt = -Infinity;
-  private decidedAt = -Infinity;
+  private readonly silence: PrimarySilence;
+  private readonly pace: RevivalPace;
+  private readonly beats: OnceEvery;
+  private readonly decisions: OnceEvery;
 
   constructor(private readonly options: ReviverOptions, now: number) {
     this.election = new RingElection({
@@ -85,24 +83,28 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
       initialTerm: options.initialTerm,
     });
     this.verdict = new PrimaryVerdict(options.exitGraceMs);
-    this.detector = new FailureDetector(options.detector);
-    this.detector.add(PRIMARY, now);
-    const rank = this.election.members.indexOf(options.self);
-    this.fallbackMs = options.reviveGraceMs + options.electionTimeoutMs * (1 + rank);
+    this.silence = new PrimarySilence(options.detector, now);
+    const rank = ringOrder(options.members).indexOf(options.self);
+    this.pace = new RevivalPace(options.reviveGraceMs, options.reviveGraceMs + options.electionTimeoutMs * (1 + rank));
+    this.beats = new OnceEvery(options.beatFilesMs);
+    this.decisions = new OnceEvery(options.decidedLogMs);
   }
 
   /** The one way in: every input of a guardian, with the monotonic time. */
   step(input: GuardianInput, now: number): GuardianAction[] {
     switch (input.kind) {
-      case 'ring':
-        return this.receive(input.msg, now);
+      case 'ring': // from the network (untrusted: see the header)
+        this.silence.look(now);
+        return this.follow(this.election.step(input, now), now);
       case 'deliveryFailed':
-        return this.deliveryFailed(input.to, input.msg, now);
-      case 'siblingAlive':
-        this.siblingAlive(input.id);
+        return this.follow(this.election.step(input, now), now);
+      case 'siblingAlive': // its beat file changed: the ring routes through it again
+        this.election.step({ kind: 'memberAlive', member: input.id, alive: true }, now);
         return [];
-      case 'tick':
-        return [...this.beatFiles(now), ...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
+      case 'tick': {
+        const beat: GuardianAction[] = this.beats.due(now) ? [{ beatFiles: {} }] : [];
+        return [...beat, ...this.judge(this.verdict.step(input, now), now), ...this.tick(now)];
+      }
       default:
         return this.judge(this.verdict.step(input, now), now);
     }
@@ -115,90 +117,55 @@ export class Reviver implements Supervisor<GuardianInput, GuardianAction> {
         this.primaryHeard(now, a.heard.term);
         return [];
       }
-      return 'died' in a ? this.primaryDied(now) : [a];
+      if (!('died' in a)) return [a];
+      this.silence.died(); // we saw it die ourselves: its stream broke and its recorded pid is gone
+      return this.tick(now);
     });
   }
 
   /** We heard the primary ourselves (its beat file changed, or it answered on its Watch stream, saying its term). */
   private primaryHeard(now: number, term?: number): void {
-    this.detector.heartbeat(PRIMARY, now);
-    this.deadSince = undefined;
-    this.waitUntil = 0;
-    // The grace waits for a start; a primary that beats has started, and its death is a new one.
-    this.revivedAt = -Infinity;
-    if (term !== undefined) this.election.observeTerm(term);
-  }
-
-  /** We saw the primary die ourselves (its stream broke and its recorded pid is gone). */
-  private primaryDied(now: number): ReviverAction[] {
-    this.detector.markDead(PRIMARY);
-    return this.tick(now);
-  }
-
-  /** A sibling's beat file changed: the ring routes through it again. */
-  private siblingAlive(id: string): void {
-    this.election.setAlive(id, true);
-  }
-
-  /** A ring message from the network (untrusted: see the header). */
-  private receive(msg: RingMsg, now: number): ReviverAction[] {
-    this.observe(now);
-    return this.follow(this.election.receive(msg, now), now);
-  }
-
-  private deliveryFailed(to: string, msg: RingMsg, now: number): ReviverAction[] {
-    return this.follow(this.election.deliveryFailed(to, msg, now), now);
+    this.silence.heard(now);
+    this.pace.heard();
+    if (term !== undefined) this.election.step({ kind: 'termObserved', term }, now);
   }
 
   /** Call every heartbeat. */
   private tick(now: number): ReviverAction[] {
     const out: ReviverAction[] = [];
-    this.observe(now);
-    if (this.deadSince !== undefined) {
-      const silentMs = this.detector.ageMs(PRIMARY, now) ?? 0;
-      if (now - this.deadSince >= this.fallbackMs && now - this.revivedAt >= this.options.reviveGraceMs) {
+    this.silence.look(now);
+    const deadForMs = this.silence.deadForMs(now);
+    if (deadForMs !== undefined) {
+      if (this.pace.fallbackDue(deadForMs, now)) {
         out.push(this.revive(this.election.term, 'unrevived', now));
-      } else if (now >= this.waitUntil && this.election.phase !== 'electing') {
-        out.push({ electing: { silentMs } }, ...this.follow(this.election.start(now, 'primary dead'), now));
+      } else if (this.pace.mayElect(now) && this.election.phase !== 'electing') {
+        const electing: ReviverAction = { electing: { silentMs: this.silence.silentMs(now) } };
+        out.push(electing, ...this.follow(this.election.step({ kind: 'start', reason: 'primary dead' }, now), now));
       }
     }
-    return [...out, ...this.follow(this.election.tick(now), now)];
-  }
-
-  private beatFiles(now: number): ReviverAction[] {
-    if (now - this.beatFilesAt < this.options.beatFilesMs) return [];
-    this.beatFilesAt = now;
-    return [{ beatFiles: {} }];
+    return [...out, ...this.follow(this.election.step({ kind: 'tick' }, now), now)];
   }
 
   private decided(term: number, leaderId: string, now: number): ReviverAction[] {
-    if (now - this.decidedAt < this.options.decidedLogMs) return [];
-    this.decidedAt = now;
-    return [{ decided: { term, leaderId } }];
+    return this.decisions.due(now) ? [{ decided: { term, leaderId } }] : [];
   }
 
-  private observe(now: number): void {
-    if (this.detector.status(PRIMARY, now) !== 'dead') this.deadSince = undefined;
-    else this.deadSince ??= now;
-  }
-
-  private follow(actions: ReturnType<RingElection['tick']>, now: number): ReviverAction[] {
+  private follow(actions: ElectionAction[], now: number): ReviverAction[] {
     return actions.flatMap((a): ReviverAction[] => {
       if ('send' in a) return [a];
       if ('becameLeader' in a) {
         // A ring message can make us lead while we see the primary alive (a forged one, or a
         // stale one): leading then starts nothing, and a leader revives at most once a grace.
-        const due = this.deadSince !== undefined && now - this.revivedAt >= this.options.reviveGraceMs;
+        const due = this.silence.deadForMs(now) !== undefined && this.pace.mayRevive(now);
         return due ? [this.revive(a.becameLeader, 'elected', now)] : this.decided(a.becameLeader, this.options.self, now);
       }
-      this.waitUntil = now + this.options.reviveGraceMs; // the leader is starting it
+      this.pace.leaderReviving(now); // the leader is starting it
       return this.decided(a.leaderKnown.term, a.leaderKnown.leaderId, now);
     });
   }
 
   private revive(term: number, why: 'elected' | 'unrevived', now: number): ReviverAction {
-    this.revivedAt = now;
-    this.waitUntil = now + this.options.reviveGraceMs;
-    return { revive: { term, why, silentMs: this.detector.ageMs(PRIMARY, now) ?? 0 } };
+    this.pace.revived(now);
+    return { revive: { term, why, silentMs: this.silence.silentMs(now) } };
   }
 }

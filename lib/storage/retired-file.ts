@@ -6,6 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { retirementError, Retirements, type Retirement } from '../core/retirements';
+import { OnceEvery } from '../core/once-every';
 import { errorMessage, type Logger } from '../common/log';
 import { machinePath } from './data-dir';
 import { replaceFileDurably } from './durable-file';
@@ -33,7 +34,7 @@ const LOOK_EVERY_MS = 1_000;
 export class RetiredFileReader {
   private table = new Retirements();
   private seen = '';
-  private lookedAt = -Infinity;
+  private readonly look = new OnceEvery(LOOK_EVERY_MS);
 
   constructor(
     private readonly machineDir: string,
@@ -42,8 +43,7 @@ export class RetiredFileReader {
   ) {}
 
   current(now = Date.now()): Retirements {
-    if (now - this.lookedAt < LOOK_EVERY_MS) return this.table;
-    this.lookedAt = now;
+    if (!this.look.due(now)) return this.table;
     let stamp = '';
     try {
       const st = statSync(machinePath(this.machineDir, 'retired'));

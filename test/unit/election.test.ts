@@ -7,12 +7,11 @@
 import t from 'tap';
 import {
   DEFAULT_MAX_TERM_STEP,
-  nextOwnedTerm,
-  ownerOfTerm,
   RingElection,
   type ElectionAction,
   type RingMsg,
 } from '../../lib/control/election';
+import { nextOwnedTerm, ownerOfTerm } from '../../lib/control/ring-members';
 import { rng, shuffled } from '../helpers/events';
 import { SimNetwork } from '../helpers/sim-network';
 
@@ -69,7 +68,7 @@ class Ring {
   }
 
   start(id: string, reason = 'primary dead'): ElectionAction[] {
-    return this.apply(id, this.node(id).start(this.now, reason));
+    return this.apply(id, this.node(id).step({ kind: 'start', reason }, this.now));
   }
 
   /** Deliver the oldest message in flight (a send to a down member fails back to its sender). */
@@ -79,8 +78,8 @@ class Ring {
   }
 
   deliver(env: Envelope): void {
-    if (this.down.has(env.to)) this.apply(env.from, this.node(env.from).deliveryFailed(env.to, env.msg, this.now));
-    else this.apply(env.to, this.node(env.to).receive(env.msg, this.now));
+    if (this.down.has(env.to)) this.apply(env.from, this.node(env.from).step({ kind: 'deliveryFailed', to: env.to, msg: env.msg }, this.now));
+    else this.apply(env.to, this.node(env.to).step({ kind: 'ring', msg: env.msg }, this.now));
   }
 
   /** Deliver FIFO until nothing is in flight. */
@@ -93,7 +92,7 @@ class Ring {
 
   /** Every member that is up agrees on (term, leader): that agreement, else undefined. */
   agreed(): { term: number; leaderId: string } | undefined {
-    const views = [...this.nodes.values()].filter((n) => !this.down.has(n.self)).map((n) => n.leader());
+    const views = [...this.nodes.values()].filter((n) => !this.down.has(n.status().self)).map((n) => n.leader());
     const first = views[0];
     if (!first || views.some((v) => v?.term !== first.term || v.leaderId !== first.leaderId)) return undefined;
     return first;
@@ -117,10 +116,10 @@ function candidates(actions: ElectionAction[]): string[] {
 
 t.test('a single-member ring elects itself at once', async (t) => {
   const e = new RingElection({ self: 'm2.g0', members: ['m2.g0'], electionTimeoutMs: TIMEOUT_MS });
-  t.same(e.start(0, 'supervisor dead'), [{ becameLeader: 1 }], 'no message needed');
+  t.same(e.step({ kind: 'start', reason: 'supervisor dead' }, 0), [{ becameLeader: 1 }], 'no message needed');
   t.same(e.leader(), { term: 1, leaderId: 'm2.g0' });
   t.equal(e.phase, 'leader');
-  t.same(e.start(10, 'supervisor dead again'), [{ becameLeader: 2 }], 'each new election is a new term');
+  t.same(e.step({ kind: 'start', reason: 'supervisor dead again' }, 10), [{ becameLeader: 2 }], 'each new election is a new term');
   t.equal(e.status().reason, 'supervisor dead again');
 });
 
@@ -155,7 +154,7 @@ t.test('a ring with a dead member still elects one leader', async (t) => {
   await t.test('known dead: the ring skips it', async (t) => {
     const ring = new Ring(['a', 'b', 'c', 'd']);
     ring.down.add('d');
-    for (const id of ['a', 'b', 'c']) ring.node(id).setAlive('d', false);
+    for (const id of ['a', 'b', 'c']) ring.node(id).step({ kind: 'memberAlive', member: 'd', alive: false }, ring.now);
     ring.start('a');
     ring.settle();
     t.same(ring.violations, []);
@@ -204,11 +203,11 @@ t.test('an older term never overrides a newer leader', async (t) => {
   const newest = ring.agreed()!;
   t.same(newest, { term: 4, leaderId: 'c' });
   const b = ring.node('b');
-  t.same(b.receive({ kind: 'elected', term: 3, leaderId: 'a' }, 0), [], 'an older Elected is ignored');
-  t.same(b.receive({ kind: 'election', term: 2, candidateId: 'b', origin: 'b' }, 0), [], 'an older Election is ignored');
-  t.same(ring.node('c').receive({ kind: 'election', term: 3, candidateId: 'c', origin: 'c' }, 0), [], 'even one naming the leader');
+  t.same(b.step({ kind: 'ring', msg: { kind: 'elected', term: 3, leaderId: 'a' } }, 0), [], 'an older Elected is ignored');
+  t.same(b.step({ kind: 'ring', msg: { kind: 'election', term: 2, candidateId: 'b', origin: 'b' } }, 0), [], 'an older Election is ignored');
+  t.same(ring.node('c').step({ kind: 'ring', msg: { kind: 'election', term: 3, candidateId: 'c', origin: 'c' } }, 0), [], 'even one naming the leader');
   t.same(b.leader(), newest, 'b still follows the newest leader');
-  t.same(b.receive({ kind: 'elected', term: 4, leaderId: 'b' }, 0), [], 'a different leader for a decided term is ignored');
+  t.same(b.step({ kind: 'ring', msg: { kind: 'elected', term: 4, leaderId: 'b' } }, 0), [], 'a different leader for a decided term is ignored');
   t.same(b.leader(), newest);
 });
 
@@ -218,35 +217,35 @@ t.test('a newer term always wins: a leader hands over when it sees one', async (
   ring.settle();
   t.same(ring.node('b').leader(), { term: 2, leaderId: 'b' });
   // b was paused; meanwhile a, alone, won term 3.
-  const actions = ring.node('b').receive({ kind: 'elected', term: 3, leaderId: 'a' }, 0);
+  const actions = ring.node('b').step({ kind: 'ring', msg: { kind: 'elected', term: 3, leaderId: 'a' } }, 0);
   t.same(actions, [{ leaderKnown: { term: 3, leaderId: 'a' } }, { send: { to: 'a', msg: { kind: 'elected', term: 3, leaderId: 'a' } } }]);
   t.equal(ring.node('b').phase, 'follower', 'b no longer leads');
-  const join = ring.node('b').receive({ kind: 'election', term: 5, candidateId: 'a', origin: 'a' }, 0);
+  const join = ring.node('b').step({ kind: 'ring', msg: { kind: 'election', term: 5, candidateId: 'a', origin: 'a' } }, 0);
   t.same(sends(join).map((s) => s.msg), [{ kind: 'election', term: 5, candidateId: 'b', origin: 'a' }], 'b takes part in the newer election');
   t.equal(ring.node('b').term, 5);
 });
 
 t.test('an election that does not finish in time reopens in a higher term', async (t) => {
   const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS });
-  const first = sends(e.start(1000, 'primary dead'));
+  const first = sends(e.step({ kind: 'start', reason: 'primary dead' }, 1000));
   t.same(first.map((s) => [s.to, s.msg]), [['c', { kind: 'election', term: 2, candidateId: 'b', origin: 'b' }]]);
   // the message is lost
-  t.same(e.tick(1000 + TIMEOUT_MS - 1), [], 'not before the timeout');
-  t.same(e.start(1100, 'primary dead'), [], 'starting again while it runs changes nothing');
-  const retry = sends(e.tick(1000 + TIMEOUT_MS));
+  t.same(e.step({ kind: 'tick' }, 1000 + TIMEOUT_MS - 1), [], 'not before the timeout');
+  t.same(e.step({ kind: 'start', reason: 'primary dead' }, 1100), [], 'starting again while it runs changes nothing');
+  const retry = sends(e.step({ kind: 'tick' }, 1000 + TIMEOUT_MS));
   t.same(retry.map((s) => [s.to, s.msg]), [['c', { kind: 'election', term: 5, candidateId: 'b', origin: 'b' }]], 'the next term b owns');
   t.match(e.status().reason, /term 2 timed out/);
-  e.receive({ kind: 'elected', term: 5, leaderId: 'c' }, 1500);
-  t.same(e.tick(1_000_000), [], 'a decided election never times out');
+  e.step({ kind: 'ring', msg: { kind: 'elected', term: 5, leaderId: 'c' } }, 1500);
+  t.same(e.step({ kind: 'tick' }, 1_000_000), [], 'a decided election never times out');
 });
 
 t.test('a duplicated election message is passed on once, and a straggler naming a member that passed on someone larger does not make it leader', async (t) => {
   const b = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS });
   const fromA = { kind: 'election', term: 1, candidateId: 'a', origin: 'a' } as const;
-  t.same(candidates(b.receive(fromA, 0)), ['b'], 'b puts itself forward');
-  t.same(b.receive(fromA, 1), [], 'the duplicate dies');
-  t.same(candidates(b.receive({ ...fromA, candidateId: 'c' }, 2)), ['c'], 'a larger candidate is passed on');
-  t.same(b.receive({ ...fromA, candidateId: 'b' }, 3), [], 'its own id coming back late does not make b leader');
+  t.same(candidates(b.step({ kind: 'ring', msg: fromA }, 0)), ['b'], 'b puts itself forward');
+  t.same(b.step({ kind: 'ring', msg: fromA }, 1), [], 'the duplicate dies');
+  t.same(candidates(b.step({ kind: 'ring', msg: { ...fromA, candidateId: 'c' } }, 2)), ['c'], 'a larger candidate is passed on');
+  t.same(b.step({ kind: 'ring', msg: { ...fromA, candidateId: 'b' } }, 3), [], 'its own id coming back late does not make b leader');
   t.equal(b.phase, 'electing');
 });
 
@@ -279,13 +278,13 @@ t.test('a member that was cut off learns the newest leader from any Elected mess
   ring.settle();
   // c is paused past the timeout: the others elect without it.
   ring.down.add('c');
-  for (const id of ['a', 'b']) ring.node(id).setAlive('c', false);
+  for (const id of ['a', 'b']) ring.node(id).step({ kind: 'memberAlive', member: 'c', alive: false }, ring.now);
   ring.start('a');
   ring.settle();
   t.same(ring.node('b').leader(), { term: 4, leaderId: 'b' }, 'b leads the newer term');
   t.same(ring.node('c').leader(), { term: 1, leaderId: 'c' }, 'the paused c still believes it leads');
   ring.down.delete('c');
-  ring.apply('c', ring.node('c').receive(announcement(ring.node('b'))!, 9000));
+  ring.apply('c', ring.node('c').step({ kind: 'ring', msg: announcement(ring.node('b'))! }, 9000));
   ring.settle();
   t.same(ring.violations, []);
   t.same(ring.agreed(), { term: 4, leaderId: 'b' }, 'c follows the newer leader');
@@ -309,40 +308,40 @@ t.test('only one member may open any given term', async (t) => {
 
 t.test('messages naming strangers or a term\'s wrong opener are ignored', async (t) => {
   const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS });
-  t.same(e.receive({ kind: 'election', term: 1, candidateId: 'zz', origin: 'a' }, 0), [], 'unknown candidate');
-  t.same(e.receive({ kind: 'election', term: 1, candidateId: 'a', origin: 'c' }, 0), [], 'term 1 belongs to a, not c');
-  t.same(e.receive({ kind: 'elected', term: 1, leaderId: 'zz' }, 0), [], 'unknown leader');
-  t.same(e.receive({ kind: 'election', term: 1.5, candidateId: 'a', origin: 'a' }, 0), [], 'not a whole term');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'election', term: 1, candidateId: 'zz', origin: 'a' } }, 0), [], 'unknown candidate');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'election', term: 1, candidateId: 'a', origin: 'c' } }, 0), [], 'term 1 belongs to a, not c');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'elected', term: 1, leaderId: 'zz' } }, 0), [], 'unknown leader');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'election', term: 1.5, candidateId: 'a', origin: 'a' } }, 0), [], 'not a whole term');
   t.equal(e.term, 0, 'none of them moved the term');
 });
 
 t.test('a restarted member seeded with the fenced term opens only newer terms', async (t) => {
   const e = new RingElection({ self: 'a', members: ['a', 'b'], initialTerm: 7, electionTimeoutMs: TIMEOUT_MS });
-  t.same(e.receive({ kind: 'election', term: 7, candidateId: 'b', origin: 'a' }, 0), [], 'a message of its old term is from a previous life');
-  const open = sends(e.start(0, 'primary dead'));
+  t.same(e.step({ kind: 'ring', msg: { kind: 'election', term: 7, candidateId: 'b', origin: 'a' } }, 0), [], 'a message of its old term is from a previous life');
+  const open = sends(e.step({ kind: 'start', reason: 'primary dead' }, 0));
   t.same(open.map((s) => s.msg.term), [9], 'the first term a owns above 7');
 });
 
 t.test('one message moves the term by at most maxTermStep, however large a term it names', async (t) => {
   const e = new RingElection({ self: 'b', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 10 });
-  t.same(e.receive({ kind: 'elected', term: Number.MAX_SAFE_INTEGER, leaderId: 'c' }, 0), [], 'a term far ahead is ignored');
-  t.same(e.receive({ kind: 'election', term: 11, candidateId: 'b', origin: 'b' }, 0), [], 'one step past the bound too');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'elected', term: Number.MAX_SAFE_INTEGER, leaderId: 'c' } }, 0), [], 'a term far ahead is ignored');
+  t.same(e.step({ kind: 'ring', msg: { kind: 'election', term: 11, candidateId: 'b', origin: 'b' } }, 0), [], 'one step past the bound too');
   t.equal(e.term, 0);
-  t.same(e.receive({ kind: 'elected', term: 10, leaderId: 'c' }, 0), [{ leaderKnown: { term: 10, leaderId: 'c' } }, { send: { to: 'c', msg: { kind: 'elected', term: 10, leaderId: 'c' } } }], 'within the bound it is taken');
-  for (let i = 0; i < 100; i++) e.receive({ kind: 'elected', term: e.term + 10, leaderId: 'a' }, i);
+  t.same(e.step({ kind: 'ring', msg: { kind: 'elected', term: 10, leaderId: 'c' } }, 0), [{ leaderKnown: { term: 10, leaderId: 'c' } }, { send: { to: 'c', msg: { kind: 'elected', term: 10, leaderId: 'c' } } }], 'within the bound it is taken');
+  for (let i = 0; i < 100; i++) e.step({ kind: 'ring', msg: { kind: 'elected', term: e.term + 10, leaderId: 'a' } }, i);
   t.equal(e.term, 1010, 'a hundred messages: a thousand terms, never more');
 });
 
 t.test('a term observed from a trusted local source raises the floor, but never cuts an election short', async (t) => {
   const e = new RingElection({ self: 'a', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 4 });
-  e.observeTerm(40);
+  e.step({ kind: 'termObserved', term: 40 }, 0);
   t.equal(e.term, 40, 'a member that lagged catches up from the record');
-  t.same(e.receive({ kind: 'elected', term: 42, leaderId: 'b' }, 0).length, 2, 'and takes messages near the new term');
-  e.observeTerm(30);
+  t.same(e.step({ kind: 'ring', msg: { kind: 'elected', term: 42, leaderId: 'b' } }, 0).length, 2, 'and takes messages near the new term');
+  e.step({ kind: 'termObserved', term: 30 }, 0);
   t.equal(e.term, 42, 'an older term changes nothing');
-  const open = sends(e.start(0, 'primary dead'));
+  const open = sends(e.step({ kind: 'start', reason: 'primary dead' }, 0));
   t.same(open.map((s) => s.msg.term), [43]);
-  e.observeTerm(100);
+  e.step({ kind: 'termObserved', term: 100 }, 0);
   t.equal(e.term, 43, 'the election under way keeps its term');
   t.equal(e.phase, 'electing');
 });
@@ -354,7 +353,7 @@ t.test('bad ring configuration is refused with a clear one-line message', async 
   t.throws(() => new RingElection({ self: 'a', members: ['a'], electionTimeoutMs: 0 }), /electionTimeoutMs must be a positive/);
   t.throws(() => new RingElection({ self: 'a', members: ['a'], initialTerm: -1, electionTimeoutMs: TIMEOUT_MS }), /initialTerm must be an integer >= 0/);
   t.throws(() => new RingElection({ self: 'a', members: ['a', 'b', 'c'], electionTimeoutMs: TIMEOUT_MS, maxTermStep: 2 }), /maxTermStep must be an integer >= the ring's size/);
-  t.throws(() => new RingElection({ self: 'a', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS }).setAlive('q', false), /"q" is not a member/);
+  t.throws(() => new RingElection({ self: 'a', members: ['a', 'b'], electionTimeoutMs: TIMEOUT_MS }).step({ kind: 'memberAlive', member: 'q', alive: false }, 0), /"q" is not a member/);
 });
 
 // ---------------------------------------------------------------------------
@@ -406,9 +405,9 @@ function simulate(seed: number, faulty: boolean): RunReport {
     {
       deliver: (to, msg) => {
         report.maxTermGap = Math.max(report.maxTermGap, msg.term - nodes.get(to)!.term);
-        apply(to, nodes.get(to)!.receive(msg, net.now));
+        apply(to, nodes.get(to)!.step({ kind: 'ring', msg }, net.now));
       },
-      failed: (from, to, msg) => apply(from, nodes.get(from)!.deliveryFailed(to, msg, net.now)),
+      failed: (from, to, msg) => apply(from, nodes.get(from)!.step({ kind: 'deliveryFailed', to, msg }, net.now)),
     },
   );
   const random = net.random;
@@ -445,7 +444,7 @@ function simulate(seed: number, faulty: boolean): RunReport {
   const live = (): string[] => ids.filter((id) => net.isAlive(id));
 
   // Every member notices the watched process die, at slightly different times.
-  for (const id of ids) net.at(Math.floor(random() * 200), () => apply(id, nodes.get(id)!.start(net.now, 'primary dead')));
+  for (const id of ids) net.at(Math.floor(random() * 200), () => apply(id, nodes.get(id)!.step({ kind: 'start', reason: 'primary dead' }, net.now)));
   if (faulty) {
     // Kill up to n-1 members while the election runs; cut one link until calm.
     const victims = shuffled(ids, random).slice(0, Math.floor(random() * n));
@@ -462,7 +461,7 @@ function simulate(seed: number, faulty: boolean): RunReport {
   }
 
   net.every(TICK_MS, 0, end, () => {
-    for (const id of live()) apply(id, nodes.get(id)!.tick(net.now));
+    for (const id of live()) apply(id, nodes.get(id)!.step({ kind: 'tick' }, net.now));
   });
   // The failure detector's view, the leader announcements carried on heartbeats,
   // and the caller's rule: a member whose leader is gone opens a new election.
@@ -472,13 +471,13 @@ function simulate(seed: number, faulty: boolean): RunReport {
       for (const other of ids) {
         if (other === id) continue;
         const up = net.reachable(id, other);
-        node.setAlive(other, up);
+        node.step({ kind: 'memberAlive', member: other, alive: up }, net.now);
         const heard = announcement(nodes.get(other)!);
-        if (up && heard && random() >= net.faults.lossRate) apply(id, node.receive(heard, net.now));
+        if (up && heard && random() >= net.faults.lossRate) apply(id, node.step({ kind: 'ring', msg: heard }, net.now));
       }
-      if (net.now < calmAt && random() < suspicionRate) node.setAlive(pick(ids), false); // a false suspicion
+      if (net.now < calmAt && random() < suspicionRate) node.step({ kind: 'memberAlive', member: pick(ids), alive: false }, net.now); // a false suspicion
       const leader = node.leader();
-      if (leader && !net.isAlive(leader.leaderId) && node.phase !== 'electing') apply(id, node.start(net.now, 'leader lost'));
+      if (leader && !net.isAlive(leader.leaderId) && node.phase !== 'electing') apply(id, node.step({ kind: 'start', reason: 'leader lost' }, net.now));
     }
   });
   const agreement = (): string | undefined => {
