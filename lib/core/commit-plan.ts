@@ -10,6 +10,8 @@ import { eventToLine, type ChatEvent } from './event';
 import { nameHash, type IndexRecord } from './index-record';
 import type { WalPart } from './wal-record';
 
+const NEWLINE = Buffer.from('\n');
+
 /** An event as it lies in its room file. */
 export interface Stored {
   event: ChatEvent;
@@ -32,19 +34,24 @@ export interface CommitPlan {
   stored: Stored[];
 }
 
-export function planCommit(batches: RoomBatch[]): CommitPlan {
+/**
+ * `shipped`: lines a peer sent as it stores them (checked: core/stored-line), appended
+ * as they came; every other event is encoded here, once.
+ */
+export function planCommit(batches: RoomBatch[], shipped?: ReadonlyMap<ChatEvent, Buffer>): CommitPlan {
   const appends: WalPart[] = [];
   const stored: Stored[] = [];
   for (const { room, end, events } of batches) {
     if (events.length === 0) continue;
-    const lines = events.map(eventToLine);
+    const parts: Buffer[] = [];
     let at = end;
-    events.forEach((event, i) => {
-      const length = Buffer.byteLength(lines[i]);
-      stored.push({ event, offset: at, length });
-      at += length + 1;
-    });
-    appends.push({ room, offset: end, data: Buffer.from(`${lines.join('\n')}\n`) });
+    for (const event of events) {
+      const line = shipped?.get(event) ?? Buffer.from(eventToLine(event));
+      stored.push({ event, offset: at, length: line.length });
+      parts.push(line, NEWLINE);
+      at += line.length + 1;
+    }
+    appends.push({ room, offset: end, data: Buffer.concat(parts, at - end) });
   }
   return { appends, stored };
 }

@@ -90,11 +90,11 @@ export async function runReplicator({ config, machine, log, fbsCommand }: Replic
   // Caught up with every peer, we hold every event our machine's older incarnations left anywhere: retire them.
   const incarnation = incarnationOf(machineDir);
   setInterval(() => {
-    if (links.every((link) => link.isLive())) book.declare(machine, incarnation, journal.index);
+    if (links.every((link) => link.status.live)) book.declare(machine, incarnation, journal.index);
   }, RETIRE_CHECK_MS).unref();
   refreshOnCollect(() => {
     for (const [peer, events] of Object.entries(service.lag())) metrics.replicationLag.set({ peer }, events);
-    links.forEach((link, i) => metrics.peerLinkUp.set({ peer: peers[i] }, link.pulling ? 1 : 0));
+    links.forEach((link, i) => metrics.peerLinkUp.set({ peer: peers[i] }, link.status.pulling ? 1 : 0));
     for (const [peer, ms] of Object.entries(skew.offsets())) metrics.clockOffset.set({ peer }, ms / 1000);
   });
   log.info('replicator serving', { address, peers });

@@ -26,6 +26,22 @@ export interface Page {
   done: boolean;
 }
 
+/** One page of stored lines read from disk (see EventReads.pageLines), and the cursor past it. */
+export interface LinesPage {
+  lines: Buffer[];
+  cursor: VersionVector;
+  done: boolean;
+}
+
+/**
+ * Whether a stored line holds `origin` and `seq` where eventToLine puts them, right
+ * after the id: inside the id's JSON string a quote is escaped, so the id cannot fake it.
+ */
+function holdsOriginSeq(line: Buffer, origin: string, seq: number): boolean {
+  const at = line.indexOf(`","origin":"${origin}","seq":${seq},"`);
+  return at > 0 && line.lastIndexOf('"id":"', at) === 1;
+}
+
 /**
  * Index records one page may look at: a reader of a few quiet rooms resuming from
  * an old cursor gets short (even empty) pages whose cursor moves on, instead of one
@@ -66,20 +82,43 @@ export class EventReads {
     upTo: VersionVector = this.index.seqs.vector(),
     confirm: (e: ChatEvent) => boolean = () => true,
   ): Page {
-    const { found, scannedTo } = this.candidates(cursor, keep, max, upTo);
-    found.sort((a, b) => a.rec.wall - b.rec.wall || a.rec.logical - b.rec.logical || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
-    const next = new Map(cursor);
-    for (const [origin, seq] of scannedTo) advance(next, origin, seq);
-    const taken = found.slice(0, max);
-    // An origin with candidates left over resumes at its first one.
-    for (const c of found.slice(max)) if (c.seq - 1 < (next.get(c.origin) ?? 0)) next.set(c.origin, c.seq - 1);
+    const { taken, next, done } = this.window(cursor, keep, max, upTo);
     const events: ChatEvent[] = [];
     for (const c of taken) {
       const e = this.read(c.origin, c.seq, c.rec);
       if (e && confirm(e)) events.push(e);
     }
-    const done = found.length <= max && [...upTo].every(([origin, top]) => covers(next, origin, top));
     return { events, cursor: next, done };
+  }
+
+  /**
+   * As `page` (every event, none confirmed), but each event as the bytes of its
+   * stored line (without the newline): for a peer, which checks them as its input.
+   * A line is checked to hold its index record's origin and seq where an event's
+   * line has them, without a parse; one that does not is parsed and checked as
+   * `read` does.
+   */
+  pageLines(cursor: VersionVector, max: number, upTo: VersionVector): LinesPage {
+    const { taken, next, done } = this.window(cursor, () => true, max, upTo);
+    const lines: Buffer[] = [];
+    for (const c of taken) {
+      const bytes = this.reader.readLineBytes(c.rec.room, c.rec.offset, c.rec.length);
+      if (typeof bytes !== 'string' && holdsOriginSeq(bytes, c.origin, c.seq)) lines.push(bytes);
+      else if (this.read(c.origin, c.seq, c.rec) && typeof bytes !== 'string') lines.push(bytes);
+    }
+    return { lines, cursor: next, done };
+  }
+
+  /** The candidates of one page, in key order, and the cursor past them. */
+  private window(cursor: VersionVector, keep: (r: IndexRecord, origin: string) => boolean, max: number, upTo: VersionVector): { taken: Candidate[]; next: VersionVector; done: boolean } {
+    const { found, scannedTo } = this.candidates(cursor, keep, max, upTo);
+    found.sort((a, b) => a.rec.wall - b.rec.wall || a.rec.logical - b.rec.logical || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq));
+    const next = new Map(cursor);
+    for (const [origin, seq] of scannedTo) advance(next, origin, seq);
+    // An origin with candidates left over resumes at its first one.
+    for (const c of found.slice(max)) if (c.seq - 1 < (next.get(c.origin) ?? 0)) next.set(c.origin, c.seq - 1);
+    const done = found.length <= max && [...upTo].every(([origin, top]) => covers(next, origin, top));
+    return { taken: found.slice(0, max), next, done };
   }
 
   /** Per origin, the first `max` records after `cursor` that `keep` passes, within RECORDS_PER_PAGE in all; and how far each origin was looked at. */

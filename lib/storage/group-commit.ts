@@ -78,6 +78,8 @@ interface Waiting {
 
 interface Incoming {
   events: ChatEvent[];
+  /** Lines a peer shipped for some of `events`, appended as they came (see planCommit). */
+  shipped?: ReadonlyMap<ChatEvent, Buffer>;
   resolve: (r: AppendResult) => void;
   reject: (err: Error) => void;
 }
@@ -117,10 +119,12 @@ export class GroupCommit {
    * Group-committed with everything else waiting; an event whose (origin, seq) is
    * already here is skipped, and one whose origin has an earlier seq missing here
    * is refused (a gap would be settled past at the next load and never filled).
+   * `shipped`: the stored lines a peer sent for some of them (checked to read back as
+   * exactly those events), written as they came.
    */
-  appendStamped(events: ChatEvent[]): Promise<AppendResult> {
+  appendStamped(events: ChatEvent[], shipped?: ReadonlyMap<ChatEvent, Buffer>): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.incoming.push({ events, resolve, reject });
+      this.incoming.push({ events, shipped, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -175,12 +179,13 @@ export class GroupCommit {
     rooms: string[],
     batchSize: number,
     eventsOf: (room: string) => ChatEvent[],
+    shipped?: ReadonlyMap<ChatEvent, Buffer>,
   ): Promise<{ written: Stored[]; record: WalPosition | null; failure: Error | null }> {
     const { writer, offsets } = this.w;
     try {
       const { stored, record } = await writer.commit(rooms, async () => {
         this.w.publisher.publishStored(await writer.catchUp(rooms));
-        return writer.write(planCommit(rooms.map((room) => ({ room, end: offsets.of(room), events: eventsOf(room) }))));
+        return writer.write(planCommit(rooms.map((room) => ({ room, end: offsets.of(room), events: eventsOf(room) })), shipped));
       });
       return { written: stored, record, failure: null };
     } catch (err) {
@@ -203,6 +208,7 @@ export class GroupCommit {
       ({ written, record, failure } = await this.commitRooms('replicated append', [...byRoom.keys()], accepted.length, (room) =>
         // Skip what another writer appended meanwhile (e.g. one finishing a commit whose writer died).
         (byRoom.get(room) ?? []).filter((e) => !this.w.index.seqs.has(e.origin, e.seq)),
+        shippedOf(calls),
       ));
       this.w.publisher.publishStored(written);
       this.notifyCommitted(written, record);
@@ -231,6 +237,13 @@ export class GroupCommit {
     }
     return out;
   }
+}
+
+/** The calls' shipped lines as one map (most catch-up commits hold one call's). */
+function shippedOf(calls: Incoming[]): ReadonlyMap<ChatEvent, Buffer> | undefined {
+  const maps = calls.flatMap((c) => (c.shipped && c.shipped.size > 0 ? [c.shipped] : []));
+  if (maps.length <= 1) return maps[0];
+  return new Map(maps.flatMap((m) => [...m]));
 }
 
 function groupByRoom<T extends { room: string }>(events: T[]): Map<string, T[]> {

@@ -120,9 +120,9 @@ export class Journal {
     return this.commits.submit(draft);
   }
 
-  /** Appends events stamped on other machines (see GroupCommit.appendStamped). */
-  appendStamped(events: ChatEvent[]): Promise<AppendResult> {
-    return this.commits.appendStamped(events);
+  /** Appends events stamped on other machines, with the lines a peer shipped for them (see GroupCommit.appendStamped). */
+  appendStamped(events: ChatEvent[], shipped?: ReadonlyMap<ChatEvent, Buffer>): Promise<AppendResult> {
+    return this.commits.appendStamped(events, shipped);
   }
 
   /** A doorbell: another writer of this machine committed (see DoorbellReader). */

@@ -99,13 +99,20 @@ export class RoomReader {
    * event (the file's damage), `missing` if there is no such line (the caller's offset is wrong).
    */
   readLine(room: string, offset: number, length: number): LineAt {
-    const fd = this.handles.get(room);
-    if (fd === null) return { missing: 'no such room file' };
-    const buf = Buffer.alloc(length + 1);
-    const got = readSync(fd, buf, 0, buf.length, offset);
-    if (got !== buf.length || buf[length] !== 0x0a) return { missing: 'no whole line there' };
-    const event = parseLine(buf.toString('utf8', 0, length));
+    const bytes = this.readLineBytes(room, offset, length);
+    if (typeof bytes === 'string') return { missing: bytes };
+    const event = parseLine(bytes.toString('utf8'));
     return typeof event === 'string' ? { corrupt: event } : { event };
+  }
+
+  /** The bytes of the line at `offset` (without its newline), or why there is no whole line there. */
+  readLineBytes(room: string, offset: number, length: number): Buffer | string {
+    const fd = this.handles.get(room);
+    if (fd === null) return 'no such room file';
+    const buf = Buffer.allocUnsafe(length + 1);
+    const got = readSync(fd, buf, 0, buf.length, offset);
+    if (got !== buf.length || buf[length] !== 0x0a) return 'no whole line there';
+    return buf.subarray(0, length);
   }
 
   /**

@@ -25,6 +25,13 @@ interface Entry {
   bytes: Buffer;
   origin: string;
   seq: number;
+  /** Shipped as a stored line (EventBatch.lines), not as an Event message. */
+  line: boolean;
+}
+
+/** A log entry shipped as a stored line: a room file's line, without its newline. */
+export interface StoredLine {
+  line: Buffer;
 }
 
 const DAY = 24 * 3600 * 1000;
@@ -79,6 +86,12 @@ export function fuzzPeerLog(root: protobuf.Root, pools: WirePools, seed: number)
   });
 }
 
+/** A stored line's origin and seq, if it has them where an event's line does. */
+function lineKey(bytes: Buffer): { origin: string; seq: number } {
+  const m = /"origin":"([^"]*)","seq":(\d+)/.exec(bytes.toString('utf8'));
+  return m ? { origin: m[1], seq: Number(m[2]) } : { origin: '', seq: 0 };
+}
+
 function entryKey(Event: protobuf.Type, bytes: Buffer): { origin: string; seq: number } {
   try {
     const e = Event.toObject(Event.decode(bytes), { longs: Number }) as { origin?: string; seq?: number };
@@ -96,13 +109,13 @@ export interface PeerLogOptions {
 }
 
 /**
- * Serves `events` (Event messages as bytes), as `machine`'s peer port (mutual TLS), to every puller that carries the secret:
+ * Serves `events` (Event messages as bytes, or stored lines), as `machine`'s peer port (mutual TLS), to every puller that carries the secret:
  * what its vector does not cover, then a quiet live stream, or the stream's end.
  */
-export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: Buffer[], { end = false, retired = [] }: PeerLogOptions = {}): Promise<FakePeer> {
+export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: (Buffer | StoredLine)[], { end = false, retired = [] }: PeerLogOptions = {}): Promise<FakePeer> {
   const Event = root.lookupType('ftchat.Event');
   const PullRequest = root.lookupType('ftchat.PullRequest');
-  const log: Entry[] = events.map((bytes) => ({ bytes, ...entryKey(Event, bytes) }));
+  const log: Entry[] = events.map((e) => (Buffer.isBuffer(e) ? { bytes: e, line: false, ...entryKey(Event, e) } : { bytes: e.line, line: true, ...lineKey(e.line) }));
 
   const stats = { pulls: 0, batches: 0, events: 0 };
   const server = new grpc.Server();
@@ -126,11 +139,14 @@ export async function servePeerLog(address: string, config: ClusterConfig, machi
       stats.pulls++;
       const have = call.request.vector?.seqs ?? {};
       const todo = log.filter((e) => !e.origin || e.seq > (have[e.origin] ?? 0));
-      for (let i = 0; i < todo.length || i === 0; i += 50) {
-        const part = todo.slice(i, i + 50);
-        const last = i + 50 >= todo.length;
-        // EventBatch: events (1), backlog (2), live (3), sent_at_ms (4), retired (5)
-        const batch: Field[] = [...part.map((e): Field => [1, e.bytes]), [2, Math.max(0, todo.length - i - 50)], [3, last ? 1 : 0], [4, Date.now()]];
+      // Batches of up to 50 entries of one form.
+      for (let i = 0, n = 0; i < todo.length || i === 0; i += n) {
+        n = 1;
+        while (n < 50 && i + n < todo.length && todo[i + n].line === todo[i].line) n++;
+        const part = todo.slice(i, i + n);
+        const last = i + n >= todo.length;
+        // EventBatch: events (1), backlog (2), live (3), sent_at_ms (4), retired (5), lines (6)
+        const batch: Field[] = [...part.map((e): Field => [e.line ? 6 : 1, e.bytes]), [2, Math.max(0, todo.length - i - n)], [3, last ? 1 : 0], [4, Date.now()]];
         if (i === 0) batch.push(...retired.map((r): Field => [5, r]));
         call.write(encode(batch));
         stats.batches++;

@@ -19,7 +19,8 @@ import { encode, type Field } from '../helpers/raw-grpc';
 import { call, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { protoRoot } from '../fuzz/wire-arbitraries';
-import { servePeerLog, type FakePeer } from '../fuzz/fake-peer';
+import { servePeerLog, type FakePeer, type StoredLine } from '../fuzz/fake-peer';
+import { eventToLine, type ChatEvent } from '../../lib/core/event';
 const t = tap;
 
 /** An Event message: id, origin, seq, kind, room, author, text, hlc. */
@@ -27,6 +28,12 @@ function event(id: string, origin: string, seq: number, kind: string, room: stri
   const fields: Field[] = [[1, id], [2, origin], [3, seq], [4, kind], [5, room], [6, author], [8, [[1, Date.now()], [2, 0]]]];
   return encode(text ? [...fields, [7, text]] : fields);
 }
+
+/** A room file's line, as a peer ships its backlog (EventBatch.lines). */
+function line(id: string, origin: string, seq: number, kind: ChatEvent['kind'], room: string, author: string, text = ''): string {
+  return eventToLine({ id, origin, seq, kind, room, author, text, hlc: { wall: Date.now(), logical: 0 } });
+}
+const stored = (text: string): StoredLine => ({ line: Buffer.from(text) });
 
 /** Field 1 (id), length 255, and no bytes: no Event decodes from it. */
 const UNDECODABLE = Buffer.from([0x0a, 0xff]);
@@ -54,6 +61,13 @@ t.before(async () => {
     event('post/mallory/after', 'm3.bad.w0', 3, 'post', 'mallory', 'mallory', 'after the bad one'),
     event('create/honest', 'm3.good.w0', 1, 'create', 'honest', 'honest'),
     event('post/honest/hi', 'm3.good.w0', 2, 'post', 'honest', 'honest', 'hello'),
+    stored(line('create/splitter', 'm3.split.w0', 1, 'create', 'splitter', 'splitter')),
+    stored(line('post/splitter/two', 'm3.split.w0', 2, 'post', 'splitter', 'splitter', 'two').replace(',"kind"', ',\n"kind"')),
+    stored(line('post/splitter/after', 'm3.split.w0', 3, 'post', 'splitter', 'splitter', 'after the bad one')),
+    stored(line('create/odd', 'm3.odd.w0', 1, 'create', 'odd', 'odd').replace('}}', '},"note":"stored unread"}')),
+    stored(line('create/lined', 'm3.lined.w0', 1, 'create', 'lined', 'lined')),
+    stored(line('post/lined/hi', 'm3.lined.w0', 2, 'post', 'lined', 'lined', 'hello é').replace('é', '\\u00e9')), // escaped: not eventToLine's bytes, the same event
+    stored(line('post/lined/forged', 'm3.lined.w0', 3, 'post', 'victim', 'lined', 'posted in your room')),
     event('create/stranger', 'm9.aaaaaa.w0', 1, 'create', 'stranger', 'stranger'),
     ...flood,
   ], { end: true, retired: forged }); // each stream ends, so the replicators pull again and again
@@ -148,4 +162,19 @@ t.test("a retirement the peer forges for m2's live writer stops none of m2's pos
   await call(c2, 'Post', { user: 'reader', id: 'past-forged', text: 'past the forged final seq' });
   await waitFor("m2's post past the forged final seq on m1", async () => (await cluster.dump('m1')).includes('post/reader/past-forged'));
   t.pass('replicated');
+});
+
+t.test("a peer's stored lines are checked as its events are, and as lines: one line, an event's keys only", async (t) => {
+  const refused = (origin: string) => cluster.logs.filter((l) => l.msg.startsWith('refused an event from peer') && l.origin === origin);
+  await waitFor('both replicators refuse the split line, the unknown key and the forged post', () => ['m3.split.w0', 'm3.odd.w0', 'm3.lined.w0'].every((o) => new Set(refused(o).map((l) => l.machine)).size === 2));
+  t.match(refused('m3.split.w0')[0], { reason: 'a line with a line break in it', seq: 2, id: 'post/splitter/two' }, 'a line break would make two lines of one on disk');
+  t.match(refused('m3.odd.w0')[0], { reason: 'an unknown key "note"' }, 'a key no event has would be stored unread');
+  t.match(refused('m3.lined.w0')[0], { reason: "a post's room must be its author's", seq: 3 }, "a line's event is checked as a peer's event is");
+  const dump = await waitFor('the valid lines stored on both machines', async () => {
+    const d = await converged(cluster, ['m1', 'm2']);
+    return d.includes('post/lined/hi') && d;
+  });
+  const ofLines = dumpEvents(dump).filter((e) => ['m3.split.w0', 'm3.odd.w0', 'm3.lined.w0'].includes(e.origin));
+  t.same(ofLines.map((e) => e.id).sort(), ['create/lined', 'create/splitter', 'post/lined/hi'], 'each origin keeps what came before its bad line, and nothing after');
+  t.equal(ofLines.find((e) => e.id === 'post/lined/hi')?.text, 'hello é', 'a line stored as it came reads back as the event checked');
 });

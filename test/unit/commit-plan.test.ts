@@ -25,6 +25,17 @@ t.test('each room gets its lines at its end, and every line lies where the plan 
   }
 });
 
+t.test("a peer's shipped line is appended as it came, not encoded again", async (t) => {
+  const e = ev({ origin: 'w0', seq: 1, room: 'ann', author: 'ann', text: 'é' });
+  const other = ev({ origin: 'w0', seq: 2, room: 'ann', author: 'ann' });
+  // The same event with its text escaped: it reads back the same, but its bytes are not eventToLine's.
+  const shipped = Buffer.from(eventToLine(e).replace('"é"', '"\\u00e9"'));
+  const plan = planCommit([{ room: 'ann', end: 5, events: [e, other] }], new Map([[e, shipped]]));
+  t.equal(plan.appends[0].data.toString(), `${shipped.toString()}\n${eventToLine(other)}\n`, 'the shipped bytes, then the encoded line');
+  t.same(plan.stored.map((s) => [s.offset, s.length]), [[5, shipped.length], [5 + shipped.length + 1, Buffer.byteLength(eventToLine(other))]], 'each placed by its own length');
+  t.same(parseRoomLog(plan.appends[0].data).events, [e, other], 'and both read back as the events planned');
+});
+
 t.test("a stored line's index record, and the commit's news for the other readers", async (t) => {
   const e = ev({ origin: 'w1', seq: 5, kind: 'join', room: 'bob', author: 'ann', text: '', hlc: { wall: 42, logical: 3 } });
   t.same(indexRecordOf({ event: e, offset: 10, length: 20 }), { room: 'bob', offset: 10, length: 20, kind: 'join', wall: 42, logical: 3, authorHash: nameHash('ann') });
