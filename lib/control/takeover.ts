@@ -24,6 +24,7 @@
  * actions for the shell (lib/supervision/primary-process.ts) to perform and report
  * back as inputs.
  */
+import { StandingBy, type StandingByAction } from './standing-by';
 import type { Supervisor, Tick } from './supervisor';
 import type { TimingPolicy } from './timing-policy';
 
@@ -78,13 +79,11 @@ export type TakeoverAction =
   /** The data dir refuses writes: serve status and try again (logged once). */
   | { waitForSpace: { detail: string } }
   | { standBy: { reason: string } }
-  /** Ask the running primary whether it lives (admin heartbeat), then report `answered`. */
-  | { ask: { timeoutMs: number } }
   | { stepDown: { reason: string } }
   /** The machine was stopped cleanly meanwhile: this start ends. */
   | { stopped: { reason: string } }
-  /** A warm standby, standing by for a while now: fork the workers ahead (once). */
-  | { warmUp: Record<string, never> };
+  /** Standing by: `ask` the running primary whether it lives (admin heartbeat), then report `answered`; `warmUp`: a warm standby forks its workers ahead (once). */
+  | StandingByAction;
 
 export type TakeoverPhase = 'new' | 'probing' | 'fencing' | 'binding' | 'charging' | 'in-charge' | 'standing-by' | 'done';
 
@@ -103,24 +102,42 @@ export function revivalTermOf(value: string | undefined): number | undefined {
   return value === undefined ? undefined : Number(value) || 0;
 }
 
+/**
+ * Our claim on the machine over its record: a term above the record's and the
+ * electing guardian's; the recorded primary, which died if it did not stop cleanly,
+ * and then counts as a restart.
+ */
+export interface Claim {
+  term: number;
+  restarts: number;
+  previousPid: number | null;
+  died: boolean;
+}
+
+export function claimOver(record: RecordView | null, revivalTerm: number | undefined): Claim {
+  const died = !!record && record.pid !== 0;
+  return { term: Math.max(record?.term ?? 0, revivalTerm ?? 0) + 1, restarts: (record?.restarts ?? 0) + (died ? 1 : 0), previousPid: record?.pid ?? null, died };
+}
+
+/** Why a primary in charge of `term` as `pid` must step down for the record, if it must. */
+export function supersededBy(record: RecordView | null, term: number, pid: number): string | null {
+  const newer = !!record && (record.term > term || (record.term === term && record.pid !== pid));
+  return newer ? `a newer primary holds term ${record!.term} (pid ${record!.pid})` : null;
+}
+
+const CLEAN_STOP: TakeoverAction = { stopped: { reason: 'the machine was stopped cleanly' } };
+
 export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   private state: TakeoverPhase = 'new';
-  private record: RecordView | null = null;
-  private myTerm = 0;
-  private restarts = 0;
-  /** The previous primary did not stop cleanly (its children died with it). */
-  private died = false;
-  /** When the current phase's wait ends (probe, fence, disk retry, next question). */
+  private claim: Claim = { term: 0, restarts: 0, previousPid: null, died: false };
+  /** When the current phase's wait ends (probe, fence, disk retry). */
   private deadline = Infinity;
-  private asking = false;
-  /** Standing by, our connection to the running primary broke and it has not answered since. */
-  private lost = false;
-  /** When a warm standby forks its workers ahead (Infinity: not yet due, or done). */
-  private warmAt = Infinity;
-  private warmed = false;
+  private readonly standing: StandingBy;
   private spaceLogged = false;
 
-  constructor(private readonly options: TakeoverOptions) {}
+  constructor(private readonly options: TakeoverOptions) {
+    this.standing = new StandingBy(options);
+  }
 
   get phase(): TakeoverPhase {
     return this.state;
@@ -128,7 +145,7 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
 
   /** Our term once a start has computed it (0 before). */
   get term(): number {
-    return this.myTerm;
+    return this.claim.term;
   }
 
   step(input: TakeoverInput, now: number): TakeoverAction[] {
@@ -136,25 +153,37 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
       case 'start':
         return this.start(input, now);
       case 'lifeSign':
-        return this.state === 'probing' ? this.standBy(`the recorded primary (pid ${this.record?.pid}) shows life`, now) : [];
+        return this.state === 'probing' ? this.standBy(`the recorded primary (pid ${this.claim.previousPid}) shows life`, now) : [];
       case 'probeAnswer':
-        return input.pid === this.record?.pid ? this.step({ kind: 'lifeSign' }, now) : [];
+        return input.pid === this.claim.previousPid ? this.step({ kind: 'lifeSign' }, now) : [];
       case 'recordedGone':
         return this.state === 'probing' || this.state === 'fencing' ? this.bind() : [];
       case 'bound':
         return this.state === 'binding' ? this.bound(input, now) : [];
       case 'charged':
-        return this.charged();
+        if (this.state !== 'charging') return [];
+        this.state = 'in-charge';
+        this.deadline = Infinity;
+        return [{ inCharge: { ...this.claim } }];
       case 'chargeFailed':
-        return this.chargeFailed(input.detail, now);
-      case 'recordChanged':
-        return this.recordChanged(input.record);
+        if (this.state !== 'charging') return [];
+        this.deadline = now + this.options.timing.diskRetryMs;
+        if (this.spaceLogged) return [];
+        this.spaceLogged = true;
+        return [{ waitForSpace: { detail: input.detail } }];
+      case 'recordChanged': {
+        const why = this.state === 'in-charge' ? supersededBy(input.record, this.claim.term, this.options.pid) : null;
+        return why ? this.end({ stepDown: { reason: why } }) : [];
+      }
       case 'lockCompromised':
-        return this.state === 'in-charge' || this.state === 'charging' ? this.stepDown(`primary lock compromised: ${input.detail}`) : [];
+        return this.state === 'in-charge' || this.state === 'charging' ? this.end({ stepDown: { reason: `primary lock compromised: ${input.detail}` } }) : [];
       case 'answered':
-        return this.answered(input, now);
+        if (this.state !== 'standing-by' || !this.standing.answered(input.alive, now)) return [];
+        if (input.record?.pid === 0) return this.end(CLEAN_STOP);
+        // A primary that runs without answering (paused, say) is its guardians' to judge.
+        return !input.record || !input.recordedRuns ? this.start(input, now) : [];
       case 'runningLost':
-        return this.runningLost(now);
+        return this.state === 'standing-by' ? this.standing.runningLost(now) : [];
       case 'stopping':
         this.state = 'done';
         return [];
@@ -164,122 +193,56 @@ export class Takeover implements Supervisor<TakeoverInput, TakeoverAction> {
   }
 
   private start({ record, recordedRuns }: Found, now: number): TakeoverAction[] {
-    this.record = record;
-    this.count(record);
+    this.claim = claimOver(record, this.options.revivalTerm);
     if (!record || !recordedRuns || record.pid === this.options.pid) return this.bind();
     this.state = 'probing';
     this.deadline = now + this.options.timing.fenceSilenceMs;
     return [{ probe: { pid: record.pid, timeoutMs: this.options.timing.fenceSilenceMs } }];
   }
 
-  /** Our term lies above the record's and the electing guardian's; a previous primary that ran counts as a restart. */
-  private count(record: RecordView | null): void {
-    this.myTerm = Math.max(record?.term ?? 0, this.options.revivalTerm ?? 0) + 1;
-    this.died = !!record && record.pid !== 0;
-    this.restarts = (record?.restarts ?? 0) + (this.died ? 1 : 0);
-  }
-
   private bind(): TakeoverAction[] {
     this.state = 'binding';
     this.deadline = Infinity;
-    return [{ bind: { term: this.myTerm } }];
+    return [{ bind: { term: this.claim.term } }];
   }
 
   private bound(input: Extract<TakeoverInput, { kind: 'bound' }>, now: number): TakeoverAction[] {
     if (!input.ok) return this.standBy(input.detail, now);
     // A guardian's revival that lost the race with a clean stop (the stopping primary marks
     // the record before it frees the port we now hold) must not bring the machine back.
-    if (this.options.revivalTerm !== undefined && input.record?.pid === 0) {
-      this.state = 'done';
-      return [{ stopped: { reason: 'the machine was stopped cleanly' } }];
-    }
+    if (this.options.revivalTerm !== undefined && input.record?.pid === 0) return this.end(CLEAN_STOP);
     // A primary that charged and died between our read and our bind has raised the record.
-    this.count(input.record);
+    this.claim = claimOver(input.record, this.options.revivalTerm);
     this.state = 'charging';
-    return [{ keepGuardians: { term: this.myTerm } }, { takeCharge: { term: this.myTerm, restarts: this.restarts } }];
+    return [{ keepGuardians: { term: this.claim.term } }, { takeCharge: { term: this.claim.term, restarts: this.claim.restarts } }];
   }
 
-  private charged(): TakeoverAction[] {
-    if (this.state !== 'charging') return [];
-    this.state = 'in-charge';
-    this.deadline = Infinity;
-    return [{ inCharge: { term: this.myTerm, restarts: this.restarts, previousPid: this.record?.pid ?? null, died: this.died } }];
-  }
-
-  private chargeFailed(detail: string, now: number): TakeoverAction[] {
-    if (this.state !== 'charging') return [];
-    this.deadline = now + this.options.timing.diskRetryMs;
-    if (this.spaceLogged) return [];
-    this.spaceLogged = true;
-    return [{ waitForSpace: { detail } }];
-  }
-
-  private recordChanged(record: RecordView | null): TakeoverAction[] {
-    if (this.state !== 'in-charge' || !record) return [];
-    const newer = record.term > this.myTerm || (record.term === this.myTerm && record.pid !== this.options.pid);
-    return newer ? this.stepDown(`a newer primary holds term ${record.term} (pid ${record.pid})`) : [];
-  }
-
-  private stepDown(reason: string): TakeoverAction[] {
+  /** The last action of this start: it steps down, or finds the machine stopped. */
+  private end(last: TakeoverAction): TakeoverAction[] {
     this.state = 'done';
-    return [{ stepDown: { reason } }];
+    return [last];
   }
 
   private standBy(reason: string, now: number): TakeoverAction[] {
     this.state = 'standing-by';
-    this.asking = false;
-    this.lost = false;
-    // Not at once: a standby started beside a recovery must not take the CPU from it.
-    if (this.options.warm && !this.warmed) this.warmAt = Math.min(this.warmAt, now + this.options.timing.standby.warmAfterMs);
-    this.deadline = now + this.options.timing.standByEveryMs;
+    this.deadline = Infinity;
+    this.standing.enter(now);
     return [{ standBy: { reason } }];
   }
 
-  private answered(input: Extract<TakeoverInput, { kind: 'answered' }>, now: number): TakeoverAction[] {
-    if (this.state !== 'standing-by' || !this.asking) return [];
-    this.asking = false;
-    if (input.alive) this.lost = false;
-    this.deadline = this.lost ? now : now + this.options.timing.standByEveryMs;
-    if (input.alive) return [];
-    if (input.record?.pid === 0) {
-      this.state = 'done';
-      return [{ stopped: { reason: 'the machine was stopped cleanly' } }];
-    }
-    // A primary that runs without answering (paused, say) is its guardians' to judge.
-    return !input.record || !input.recordedRuns ? this.start(input, now) : [];
-  }
-
-  /** Ask now rather than at the next heartbeat (a question under way will answer). */
-  private runningLost(now: number): TakeoverAction[] {
-    if (this.state !== 'standing-by') return [];
-    this.lost = true;
-    this.deadline = now;
-    return this.tick(now);
-  }
-
   private tick(now: number): TakeoverAction[] {
-    if (this.state === 'standing-by' && now >= this.warmAt) {
-      this.warmed = true;
-      this.warmAt = Infinity;
-      return [{ warmUp: {} }, ...this.tick(now)];
-    }
+    if (this.state === 'standing-by') return this.standing.tick(now);
     if (now < this.deadline) return [];
     switch (this.state) {
-      case 'probing': {
+      case 'probing':
         this.state = 'fencing';
         this.deadline = now + this.options.timing.fenceKillWaitMs;
-        return [{ fence: { pid: this.record!.pid, silentMs: this.options.timing.fenceSilenceMs } }];
-      }
+        return [{ fence: { pid: this.claim.previousPid!, silentMs: this.options.timing.fenceSilenceMs } }];
       case 'fencing':
         return this.bind(); // not seen dead in time: the port decides
       case 'charging':
         this.deadline = Infinity;
-        return [{ takeCharge: { term: this.myTerm, restarts: this.restarts } }];
-      case 'standing-by':
-        if (this.asking) return [];
-        this.asking = true;
-        this.deadline = Infinity;
-        return [{ ask: { timeoutMs: this.options.timing.standByAnswerMs } }];
+        return [{ takeCharge: { term: this.claim.term, restarts: this.claim.restarts } }];
       default:
         return [];
     }
