@@ -34,8 +34,9 @@ export interface AbRow {
 /** The table of an A/B: runs come in rounds of one run per build, in any order within the round. */
 export function abRows(runs: AbRun[]): AbRow[] {
   const rounds = runs.length / 2;
+  // A figure read back from a results file is null where the suite had none (JSON has no undefined or NaN).
   const valuesOf = (build: AbRun['build'], label: string): (number | undefined)[] =>
-    runs.filter((r) => r.build === build).map((r) => r.figures.find(([l]) => l === label)?.[1]);
+    runs.filter((r) => r.build === build).map((r) => r.figures.find(([l]) => l === label)?.[1] ?? undefined);
   const labels = [...new Set(runs.flatMap((r) => r.figures.map(([l]) => l)))];
   return labels.map((label) => {
     const mine = valuesOf('this', label);

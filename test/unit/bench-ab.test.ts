@@ -34,3 +34,11 @@ t.test('a figure neither build measured is listed without a ratio', async (t) =>
   const rows = abRows([run('this', undefined), run('other', undefined)]);
   t.equal(rows.find((r) => r.label === 'posts/s')!.ratio, undefined);
 });
+
+t.test('a figure read back from a results file as null counts as not measured', async (t) => {
+  const fromJson = (build: AbRun['build'], v: number | null): AbRun => JSON.parse(JSON.stringify({ ...run(build, 100), figures: [['gap ms', v]] })) as AbRun;
+  const rows = abRows([fromJson('this', null), fromJson('other', 100), fromJson('this', 80), fromJson('other', 100)]);
+  const gap = rows.find((r) => r.label === 'gap ms')!;
+  t.equal(gap.thisMedian, 80);
+  t.same(gap.ratio, { median: 0.8, min: 0.8, max: 0.8 });
+});
