@@ -13,6 +13,8 @@ import type { CatchUp, IntakeStream, PeerIntake } from './peer-intake';
 
 /** Received but not yet appended, beyond which the stream is paused. */
 const MAX_PENDING_EVENTS = 10_000;
+/** A batch may hold at most this many events: five times the largest page a release sends (backlog-pages.ts). */
+export const MAX_BATCH_EVENTS = 10_000;
 /** Events appended in one commit, at most (a batch is never split). */
 const MAX_MERGED_EVENTS = 2_000;
 

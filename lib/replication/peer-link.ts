@@ -16,7 +16,7 @@ import type { ReplicationClient } from '../gen/ftchat/Replication';
 import { replicationClientClass } from './batch-decoding';
 import type { CatchUpGate } from './catch-up-gate';
 import { ENDED, LinkState, PULL_BACKOFF } from './link-state';
-import { LinkStream, sizeOf } from './link-stream';
+import { LinkStream, MAX_BATCH_EVENTS, sizeOf } from './link-stream';
 import { PeerIntake, type IntakeOptions } from './peer-intake';
 
 /** A backlog this big is streamed by one link at a time (CatchUpGate). */
@@ -105,6 +105,8 @@ export class PeerLink {
 
   private received(s: LinkStream, batch: EventBatch__Output): void {
     if (s.done) return;
+    // Stored whole, it would hold the machine lock and this loop for as long as it takes: a faulty peer's.
+    if (sizeOf(batch) > MAX_BATCH_EVENTS) return this.retry(s, `the peer sent a batch of ${sizeOf(batch)} events, over the ${MAX_BATCH_EVENTS.toLocaleString('en-US')} a batch may hold`);
     if (batch.retired.length > 0) this.opts.book.merge(batch.retired, this.opts.peer);
     const backlog = batch.backlog + sizeOf(batch);
     if (!this.state.connected && backlog >= GATED_BACKLOG && !this.opts.gate.lead(this.opts.peer, () => this.pullSoon(0))) {

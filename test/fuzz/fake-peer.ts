@@ -106,13 +106,15 @@ export interface PeerLogOptions {
   end?: boolean;
   /** Retirement messages sent in each stream's first batch (read at each pull: push more while it serves). */
   retired?: Buffer[];
+  /** At this pull (counting every puller's from 1), the first batch holds this many copies of the log's first entry, and the rest follows as usual. */
+  oversized?: { atPull: number; copies: number };
 }
 
 /**
  * Serves `events` (Event messages as bytes, or stored lines), as `machine`'s peer port (mutual TLS), to every puller that carries the secret:
  * what its vector does not cover, then a quiet live stream, or the stream's end.
  */
-export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: (Buffer | StoredLine)[], { end = false, retired = [] }: PeerLogOptions = {}): Promise<FakePeer> {
+export async function servePeerLog(address: string, config: ClusterConfig, machine: string, root: protobuf.Root, events: (Buffer | StoredLine)[], { end = false, retired = [], oversized }: PeerLogOptions = {}): Promise<FakePeer> {
   const Event = root.lookupType('ftchat.Event');
   const PullRequest = root.lookupType('ftchat.PullRequest');
   const log: Entry[] = events.map((e) => (Buffer.isBuffer(e) ? { bytes: e, line: false, ...entryKey(Event, e) } : { bytes: e.line, line: true, ...lineKey(e.line) }));
@@ -137,6 +139,7 @@ export async function servePeerLog(address: string, config: ClusterConfig, machi
         return;
       }
       stats.pulls++;
+      if (oversized?.atPull === stats.pulls) call.write(encode(Array.from({ length: oversized.copies }, (): Field => [log[0].line ? 6 : 1, log[0].bytes])));
       const have = call.request.vector?.seqs ?? {};
       const todo = log.filter((e) => !e.origin || e.seq > (have[e.origin] ?? 0));
       // Batches of up to 50 entries of one form.

@@ -9,6 +9,8 @@
  * its machine, at most MAX_OPEN_ORIGINS are stored, with one line; Poll and
  * Subscribe go on working, and so do pulls after a replicator restart. A retirement
  * it forges for another machine's live writer stops none of that writer's posts.
+ * A batch larger than any a release sends is refused whole, before anything of it is
+ * decoded further or stored: stored, it would hold the machine lock for its length.
  */
 import tap from 'tap';
 import { loadConfig } from '../../lib/common/config';
@@ -19,6 +21,7 @@ import { encode, type Field } from '../helpers/raw-grpc';
 import { call, converged, dumpEvents, startCluster, type TestCluster } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
 import { protoRoot } from '../fuzz/wire-arbitraries';
+import { MAX_BATCH_EVENTS } from '../../lib/replication/link-stream';
 import { servePeerLog, type FakePeer, type StoredLine } from '../fuzz/fake-peer';
 import { eventToLine, type ChatEvent } from '../../lib/core/event';
 const t = tap;
@@ -70,7 +73,7 @@ t.before(async () => {
     stored(line('post/lined/forged', 'm3.lined.w0', 3, 'post', 'victim', 'lined', 'posted in your room')),
     event('create/stranger', 'm9.aaaaaa.w0', 1, 'create', 'stranger', 'stranger'),
     ...flood,
-  ], { end: true, retired: forged }); // each stream ends, so the replicators pull again and again
+  ], { end: true, retired: forged, oversized: { atPull: 3, copies: MAX_BATCH_EVENTS + 1 } }); // each stream ends, so the replicators pull again and again
   await cluster.start('m1');
   await cluster.start('m2');
 });
@@ -177,4 +180,12 @@ t.test("a peer's stored lines are checked as its events are, and as lines: one l
   const ofLines = dumpEvents(dump).filter((e) => ['m3.split.w0', 'm3.odd.w0', 'm3.lined.w0'].includes(e.origin));
   t.same(ofLines.map((e) => e.id).sort(), ['create/lined', 'create/splitter', 'post/lined/hi'], 'each origin keeps what came before its bad line, and nothing after');
   t.equal(ofLines.find((e) => e.id === 'post/lined/hi')?.text, 'hello é', 'a line stored as it came reads back as the event checked');
+});
+
+t.test('a batch over the bound is refused whole, with one line, and the link pulls again', async (t) => {
+  const refusal = await cluster.waitForLog('the oversized batch refused', (l) => l.msg === 'cannot pull from peer; retrying' && String(l.reason).includes(`batch of ${MAX_BATCH_EVENTS + 1} events`), 30_000);
+  t.match(refusal.reason, /over the 10,000 a batch may hold/, 'the line names the bound');
+  const at = cluster.logs.indexOf(refusal);
+  await waitFor('the same replicator to pull from the peer again', () => cluster.logs.slice(at + 1).some((l) => l.pid === refusal.pid && l.msg === 'pulling from peer'));
+  t.pass('it lives on and pulls again');
 });
