@@ -11,7 +11,7 @@
  */
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { clusterStatus, type ClusterStatus } from '../lib/admin/status';
+import type { ClusterStatus } from '../lib/admin/status';
 import { ChatFeed } from '../lib/client/chat-feed';
 import { ChatConnection } from '../lib/client/connection';
 import type { Identity } from '../lib/client/identity';
@@ -22,6 +22,7 @@ import { caCert } from '../lib/common/transport-security';
 import { WAITING_AHEAD } from '../lib/server/worker';
 import { testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
+import { atCount, census, waitForFull } from './full-count';
 import { median, nowMs } from './stats';
 import { startedAtMs } from './proc-start';
 
@@ -291,20 +292,8 @@ function extra(l: LogLine): Record<string, unknown> {
   return rest;
 }
 
-function census(s: ClusterStatus): Record<string, number> {
-  const n: Record<string, number> = {};
-  for (const p of s.processes) if (p.state === 'up') n[`${p.machine}/${p.role}`] = (n[`${p.machine}/${p.role}`] ?? 0) + 1;
-  return n;
-}
-
-/** Every process up, and (given `expected`) every role at its count. */
 function atFullCount(config: ClusterConfig, expected: Record<string, number> | null, timeoutMs: number): Promise<ClusterStatus> {
-  return waitFor('the cluster at full count', async () => {
-    const s = await clusterStatus(config);
-    const c = census(s);
-    const full = s.processes.length > 0 && s.processes.every((p) => p.state === 'up') && (expected === null || Object.entries(expected).every(([k, n]) => c[k] === n));
-    return full ? s : null;
-  }, timeoutMs, 100);
+  return waitForFull(config, (s) => atCount(s, expected), timeoutMs, 100);
 }
 
 function summarize(samples: MasterKillSample[]): MasterKillResult {

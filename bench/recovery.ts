@@ -18,6 +18,7 @@ import { machineOfOrigin } from '../lib/core/origins';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
 import { serverPids, testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
+import { atCount, census, waitForFull } from './full-count';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
 import { startedAtMs, TICK_MS } from './proc-start';
@@ -313,8 +314,7 @@ export async function killRuns(
     return s.processes.every((p) => p.state === 'up') && s.processes.length > 0 ? s : null;
   }, Math.max(30_000, o.deadlineMs), 100);
   const expected = census(healthy);
-  const isHealthy = (s: ClusterStatus): boolean =>
-    s.processes.every((p) => p.state === 'up') && Object.entries(expected).every(([k, n]) => census(s)[k] === n);
+  const isHealthy = (s: ClusterStatus): boolean => atCount(s, expected);
   const wanted = ROLE_SPECS.filter((r) => o.roles.includes(r.role));
   const specs = wanted.filter((r) => expected[`${r.machine}/${r.role}`]);
   for (const r of wanted) if (!specs.includes(r)) o.progress(`recovery: no ${r.role} on ${r.machine} in status; skipped`);
@@ -362,10 +362,7 @@ export async function killRuns(
 
 /** Waits for the whole cluster at full count and for the machine's poster to be acknowledged again. */
 async function settle(config: ClusterConfig, isHealthy: (s: ClusterStatus) => boolean, poster: Poster, timeoutMs: number): Promise<ClusterStatus> {
-  const s = await waitFor('the cluster at full count', async () => {
-    const now = await clusterStatus(config);
-    return isHealthy(now) ? now : null;
-  }, timeoutMs, 50);
+  const s = await waitForFull(config, isHealthy, timeoutMs, 50);
   const acks = poster.acks.length;
   await waitFor('the posting client acknowledged again', () => poster.acks.length >= acks + ACKS_BETWEEN_KILLS, timeoutMs, 10);
   return s;
@@ -500,12 +497,6 @@ function lockMtime(path: string): number | null {
 
 function logTime(l: LogLine): number {
   return Date.parse(String(l.time));
-}
-
-function census(s: ClusterStatus): Record<string, number> {
-  const n: Record<string, number> = {};
-  for (const p of s.processes) if (p.state === 'up') n[`${p.machine}/${p.role}`] = (n[`${p.machine}/${p.role}`] ?? 0) + 1;
-  return n;
 }
 
 function summarizeRole(spec: RoleSpec, samples: KillSample[]): RoleResult {

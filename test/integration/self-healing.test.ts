@@ -82,9 +82,13 @@ async function healsWhilePosting(
     await writer.waitOut(`the writer's echo of "${text}"`, (l) => l === `w_${name}: ${text}`);
   }
 
+  let last = '';
   const healed = await waitFor('the process tree healed', async () => {
     const s = await status();
+    last = describe(s);
     return allUp(s) && victims.every((v) => !s.processes.some((p) => p.pid === v)) ? s : null;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; at the last look: ${last}`);
   });
   t.same(census(healed), census(before), 'every role is back at full count');
 
