@@ -39,11 +39,11 @@ export interface RecoveryOptions {
   statusIntervalMs?: number;
   /** The posting client's pause between an ack and its next post (bounds the data the bench writes). */
   postPauseMs?: number;
-  /** Length of the idle CPU window of the 3-machine tree. */
+  /** Length of the idle CPU window of the 3-machine tree; given (`--idle`), it is measured whatever roles are killed. */
   idleMs?: number;
   /** Progress lines (default: stderr). */
   progress?: (line: string) => void;
-  /** Roles to kill (default: every role); with fewer, the idle cost is not measured. */
+  /** Roles to kill (default: every role); with fewer, the idle cost is measured only when idleMs is given. */
   roles?: Role[];
   /** What a user lives through when the master dies (bench/master-kill.ts): at the empty history and these sizes. */
   userView?: UserViewOptions;
@@ -233,6 +233,7 @@ const CLIENT_LABEL = 'posting client acknowledged again';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 export async function benchRecovery(opts: RecoveryOptions = {}): Promise<RecoveryResult> {
+  const measureIdle = opts.idleMs !== undefined || opts.roles === undefined || opts.roles.length === ROLE_SPECS.length;
   const o = {
     kills: 10,
     deadlineMs: 15_000,
@@ -263,7 +264,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
     }
   }
   let idle: IdleCost | null = null;
-  if (o.roles.length === ROLE_SPECS.length) {
+  if (measureIdle) {
     o.progress('recovery: idle cost of a 3-machine tree');
     const tree = await startTree(['m1', 'm2', 'm3']);
     try {
