@@ -1,6 +1,6 @@
 /**
  * Reports a process's event loop stalls: once a second, the longest delay a timer saw
- * (perf_hooks' histogram, sampled every SAMPLE_MS), logged when it reached REPORT_FROM_MS.
+ * (perf_hooks' histogram, sampled every 10 ms), logged when it reached REPORT_FROM_MS.
  * A request that keeps a worker busy shows as one structured line, which tests read.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -14,15 +14,9 @@ const REPORT_FROM_MS = 100;
  */
 const WARN_FROM_MS = 500;
 const EVERY_MS = 1_000;
-/**
- * The histogram's timer: each sample wakes the loop. Every 10 ms cost an idle worker or
- * replicator about 0.3 % of a core (most of an idle tree's workers' CPU); every 50 ms
- * about 0.05 %, and a stall still reads within 50 ms of its length.
- */
-const SAMPLE_MS = 50;
 
 export function reportLoopDelay(log: Logger): { serving(): void } {
-  const h = monitorEventLoopDelay({ resolution: SAMPLE_MS });
+  const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   // While the process loads, stalls are its start-up's (and the host's): not alarms.
   let serving = false;
