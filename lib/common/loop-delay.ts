@@ -1,10 +1,11 @@
 /**
  * Reports a process's event loop stalls: once a second, the longest delay a timer saw
- * (perf_hooks' histogram, sampled every 10 ms), logged when it reached REPORT_FROM_MS.
+ * (perf_hooks' histogram, sampled as often as the metrics' own), logged when it reached REPORT_FROM_MS.
  * A request that keeps a worker busy shows as one structured line, which tests read.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from './log';
+import { LOOP_SAMPLE_MS } from './metrics';
 
 const REPORT_FROM_MS = 100;
 /**
@@ -16,7 +17,7 @@ const WARN_FROM_MS = 500;
 const EVERY_MS = 1_000;
 
 export function reportLoopDelay(log: Logger): { serving(): void } {
-  const h = monitorEventLoopDelay({ resolution: 10 });
+  const h = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   h.enable();
   // While the process loads, stalls are its start-up's (and the host's): not alarms.
   let serving = false;

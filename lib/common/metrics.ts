@@ -37,9 +37,12 @@ export function refreshOnCollect(fn: () => void): void {
   refreshers.push(fn);
 }
 
+/** prom-client samples the event loop's delay this often: each sample wakes the loop (its default, 10 ms, is 100 wake-ups a second in an idle process). */
+export const LOOP_SAMPLE_MS = 50;
+
 /** A server process reports the default process metrics (CPU, memory, event loop, GC) too. */
 export function collectProcessMetrics(): void {
-  collectDefaultMetrics();
+  collectDefaultMetrics({ eventLoopMonitoringPrecision: LOOP_SAMPLE_MS });
 }
 
 /** This process's metrics, as the primary sums them. */
