@@ -22,7 +22,7 @@ import { caCert } from '../lib/common/transport-security';
 import { WAITING_AHEAD } from '../lib/server/worker';
 import { testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
-import { atCount, census, waitForFull } from './full-count';
+import { atCount, census, waitForFull } from '../test/helpers/full-count';
 import { median, nowMs } from './stats';
 import { startedAtMs } from './proc-start';
 

@@ -18,7 +18,7 @@ import { machineOfOrigin } from '../lib/core/origins';
 import type { PostResponse__Output } from '../lib/gen/ftchat/PostResponse';
 import { serverPids, testKeys, type LogLine, type TestCluster } from '../test/helpers/server';
 import { waitFor } from '../test/helpers/wait';
-import { atCount, census, waitForFull } from './full-count';
+import { atCount, census, waitForFull } from '../test/helpers/full-count';
 import { startTree } from './server';
 import { cpuMeter, cpuMs, loadAverageText, median, nowMs, residentMb, startRun, type RunHeader } from './stats';
 import { startedAtMs, TICK_MS } from './proc-start';
@@ -310,10 +310,7 @@ export async function killRuns(
   config: ClusterConfig,
   o: KillOptions,
 ): Promise<{ roles: RoleResult[]; eventsLoaded: number }> {
-  const healthy = await waitFor('every process up', async () => {
-    const s = await clusterStatus(config);
-    return s.processes.every((p) => p.state === 'up') && s.processes.length > 0 ? s : null;
-  }, Math.max(30_000, o.deadlineMs), 100);
+  const healthy = await waitForFull(config, (s) => atCount(s, null), Math.max(30_000, o.deadlineMs), 100);
   const expected = census(healthy);
   const isHealthy = (s: ClusterStatus): boolean => atCount(s, expected);
   const wanted = ROLE_SPECS.filter((r) => o.roles.includes(r.role));
@@ -529,12 +526,8 @@ function summarizeRole(spec: RoleSpec, samples: KillSample[]): RoleResult {
 
 async function idleCost(tree: TestCluster, idleMs: number): Promise<IdleCost> {
   const config = loadConfig(tree.configFile);
-  const status = await waitFor('the 3-machine tree up', async () => {
-    const s = await clusterStatus(config);
-    const c = census(s);
-    const full = Object.keys(config.machines).every((m) => c[`${m}/worker`] === WORKERS && c[`${m}/replicator`] === 1);
-    return full && s.processes.every((p) => p.state === 'up') ? s : null;
-  }, 30_000, 200);
+  const expected = Object.fromEntries(Object.keys(config.machines).flatMap((m) => [[`${m}/worker`, WORKERS], [`${m}/replicator`, 1]]));
+  const status = await waitForFull(config, (s) => atCount(s, expected), 30_000, 200);
   // Let start-up work (JIT, first replication pulls, V8 settling its heaps) finish before the
   // quiet window: an idle tree is one that has been idle a while.
   await sleep(20_000);

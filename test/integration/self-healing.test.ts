@@ -11,6 +11,7 @@ import { serverProcesses } from '../../lib/common/processes';
 import type { ClusterStatus } from '../../lib/admin/status';
 import { FBS, startCluster, type TestCluster, dumpEvents } from '../helpers/server';
 import { waitFor } from '../helpers/wait';
+import { atCount, census, describeStatus as describe } from '../helpers/full-count';
 
 type Status = ClusterStatus;
 
@@ -23,24 +24,8 @@ t.teardown(() => cluster.teardown());
 
 const status = (): Promise<Status> => cluster.status();
 
-function census(s: Status): Record<string, number> {
-  const n: Record<string, number> = {};
-  for (const p of s.processes) if (p.state === 'up') n[`${p.machine}/${p.role}`] = (n[`${p.machine}/${p.role}`] ?? 0) + 1;
-  return n;
-}
-
-/** The master and every process that is not up, for failure messages. */
-function describe(s: Status): string {
-  const notUp = s.processes.filter((p) => p.state !== 'up').map((p) => `${p.machine}/${p.role}#${p.slot} pid ${p.pid} ${p.state}`);
-  return `master ${s.master?.pid ?? 'none'} term ${s.master?.term ?? '-'}; census ${JSON.stringify(census(s))}; not up: ${notUp.join(', ') || 'none'}`;
-}
-
-function allUp(s: Status): boolean {
-  const c = census(s);
-  return ['m1/master', 'm2/supervisor'].every((k) => c[k] === 1) &&
-    ['m1/worker', 'm2/worker', 'm1/replica', 'm2/guardian'].every((k) => c[k] === 2) &&
-    s.processes.every((p) => p.state === 'up');
-}
+const FULL = { 'm1/master': 1, 'm2/supervisor': 1, 'm1/worker': 2, 'm2/worker': 2, 'm1/replica': 2, 'm2/guardian': 2 };
+const allUp = (s: Status): boolean => atCount(s, FULL);
 
 function kill(pids: number[], signal: NodeJS.Signals = 'SIGKILL'): void {
   // process.kill(0) signals our own process group: a SIGSTOP there stopped the whole test run.

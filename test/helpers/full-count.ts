@@ -1,11 +1,11 @@
 /**
- * A bench cluster back at full count: each role's processes up, as `fbs status` counts
- * them. A wait that times out says what was missing at its last look, so a run that
- * fails on a loaded host names the process that did not come back.
+ * A cluster back at full count: each role's processes up, as `fbs status` counts them
+ * (benches and tests). A wait that times out says what was missing at its last look, so
+ * a run that fails on a loaded host names the process that did not come back.
  */
-import { clusterStatus, type ClusterStatus } from '../lib/admin/status';
-import type { ClusterConfig } from '../lib/common/config';
-import { waitFor } from '../test/helpers/wait';
+import { clusterStatus, type ClusterStatus } from '../../lib/admin/status';
+import type { ClusterConfig } from '../../lib/common/config';
+import { waitFor } from './wait';
 
 /** Processes up per `machine/role`. */
 export function census(s: ClusterStatus): Record<string, number> {
@@ -27,11 +27,12 @@ export async function waitForFull(config: ClusterConfig, full: (s: ClusterStatus
     last = await clusterStatus(config);
     return full(last) ? last : null;
   }, timeoutMs, intervalMs).catch((err: Error) => {
-    throw new Error(`${err.message}; at the last look ${last === null ? 'no status' : describe(last)}`);
+    throw new Error(`${err.message}; at the last look ${last === null ? 'no status' : describeStatus(last)}`);
   });
 }
 
-function describe(s: ClusterStatus): string {
+/** The master, the census and each process not up: what a timeout reports. */
+export function describeStatus(s: ClusterStatus): string {
   const notUp = s.processes.filter((p) => p.state !== 'up').map((p) => `${p.machine}/${p.role}${p.slot === null ? '' : `#${p.slot}`} pid ${p.pid} ${p.state}`);
   return `master ${s.master?.pid ?? 'none'} term ${s.master?.term ?? '-'}, up ${JSON.stringify(census(s))}, not up: ${notUp.join(', ') || 'none'}`;
 }
