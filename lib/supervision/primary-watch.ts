@@ -4,7 +4,7 @@
  * pid and term; it breaks once) and whether a pid dies within a grace. What it
  * sees comes back as PrimaryVerdict's inputs.
  */
-import { adminAddress, type ClusterConfig } from '../common/config';
+import { adminAddress } from '../common/config';
 import { standbyPids } from '../common/processes';
 import type { VerdictInput } from '../control/primary-verdict';
 import { AdminPeer } from './admin-client';
@@ -14,13 +14,8 @@ import { diesWithin, readRecord } from './primary-record';
 export class PrimaryWatch {
   private readonly peer: AdminPeer;
 
-  private readonly config: ClusterConfig;
-  private readonly machine: string;
-
-  constructor({ config, machine }: GuardianOptions, private readonly machineDir: string, private readonly me: string, private readonly heard: (input: VerdictInput) => void) {
-    this.peer = new AdminPeer(adminAddress(config, machine), config);
-    this.config = config;
-    this.machine = machine;
+  constructor(private readonly o: GuardianOptions, private readonly machineDir: string, private readonly me: string, private readonly heard: (input: VerdictInput) => void) {
+    this.peer = new AdminPeer(adminAddress(o.config, o.machine), o.config);
   }
 
   open(): void {
@@ -30,7 +25,7 @@ export class PrimaryWatch {
       if (broken) return;
       broken = true;
       const recordPid = this.recordPid();
-      this.heard({ kind: 'broken', recordPid, standby: recordPid !== null && standbyPids(this.config.file, this.machine, recordPid).length > 0 });
+      this.heard({ kind: 'broken', recordPid, standby: recordPid !== null && standbyPids(this.o.config.file, this.o.machine, recordPid).length > 0 });
     };
     stream.write({ from: this.me, pid: process.pid, term: 0 });
     stream.on('data', (b: { pid: number; term: number }) => this.heard({ kind: 'answer', pid: b.pid, term: Number(b.term) }));
